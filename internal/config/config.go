@@ -1,0 +1,380 @@
+// Package config reads the service's configuration from the environment
+// (and a .env file when present) into one typed, validated Config. The
+// variable names are part of the public contract (see DESIGN.md).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+	"github.com/robfig/cron/v3"
+
+	"commerce/internal/money"
+)
+
+// Quota is a rate limit: at most Limit events per Period.
+type Quota struct {
+	Limit  int
+	Period time.Duration
+}
+
+// String prints "100/1h0m0s".
+func (q Quota) String() string { return fmt.Sprintf("%d/%s", q.Limit, q.Period) }
+
+// Rate is a non-negative fraction Num/Den, such as a tax rate of 10/100.
+type Rate struct{ Num, Den int64 }
+
+// Config is the whole configuration of the service.
+type Config struct {
+	HTTPAddr         string
+	Development      bool
+	DatabaseURL      string
+	DatabaseMaxConns int32
+	RedisURL         string
+	RedisPrefix      string
+
+	AuthSecret       []byte
+	CustomerTokenTTL time.Duration
+	StaffTokenTTL    time.Duration
+	AdminEmail       string
+	AdminPassword    string
+
+	StoreCurrency         string
+	TaxRate               Rate
+	FreeShippingThreshold money.Money
+	FlatShippingRate      money.Money
+
+	PaymentProvider     string // "stripe" or "dummy"
+	StripeSecretKey     string
+	StripeWebhookSecret string
+	StripeAPIBase       string
+	PaymentTimeout      time.Duration
+
+	EmailSender       string // "log" or "smtp"
+	SMTPURL           string
+	EmailFrom         string
+	NotifyMaxAttempts int
+	NotifyRetryBase   time.Duration
+
+	SMSSender         string // "log" or "twilio"
+	TwilioAccountSID  string
+	TwilioAuthToken   string
+	TwilioFrom        string
+	TwilioAPIBase     string
+	LowStockEmail     string
+	WarehouseEmail    string
+	StorefrontURL     string
+	FulfillmentDelay  time.Duration
+	AbandonedCartWait time.Duration
+	ReviewRequestWait time.Duration
+	DeliveryFollowup  time.Duration
+	DailyReportCron   string
+	StoreLocation     *time.Location
+
+	StorageURL     string
+	PublicBaseURL  string
+	MaxUploadBytes int64
+	ImageURLTTL    time.Duration
+
+	QuotaCreateOrder   Quota
+	QuotaCreateOrderIP Quota
+	QuotaSearch        Quota
+	QuotaGraphQL       Quota
+	QuotaLogin         Quota
+	TrustedProxies     []netip.Prefix
+	CORSAllowedOrigins []string
+}
+
+// devAuthSecret signs tokens in development when AUTH_SECRET is not set.
+const devAuthSecret = "development-only-secret-do-not-use-in-production"
+
+// Load reads the configuration through getenv. It returns one error that
+// names every missing or malformed variable.
+func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{}
+
+	c.HTTPAddr = r.str("HTTP_ADDR", ":8080")
+	switch env := r.str("APP_ENV", "production"); env {
+	case "production":
+	case "development":
+		c.Development = true
+	default:
+		r.fail("APP_ENV", "must be production or development, got %q", env)
+	}
+	c.DatabaseURL = r.required("DATABASE_URL")
+	c.DatabaseMaxConns = int32(r.intRange("DATABASE_MAX_CONNS", 20, 2, 1000))
+	c.RedisURL = r.str("REDIS_URL", "")
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			r.fail("REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	c.RedisPrefix = r.str("REDIS_PREFIX", "commerce:")
+
+	secret := r.str("AUTH_SECRET", "")
+	switch {
+	case secret == "" && c.Development:
+		log.Warn("AUTH_SECRET is not set: using a development-only secret")
+		secret = devAuthSecret
+	case secret == "":
+		r.fail("AUTH_SECRET", "is required in production (at least 32 bytes)")
+	case len(secret) < 32:
+		r.fail("AUTH_SECRET", "must be at least 32 bytes, got %d", len(secret))
+	}
+	c.AuthSecret = []byte(secret)
+	c.CustomerTokenTTL = r.duration("CUSTOMER_TOKEN_TTL", 720*time.Hour)
+	c.StaffTokenTTL = r.duration("STAFF_TOKEN_TTL", 12*time.Hour)
+	c.AdminEmail = strings.ToLower(strings.TrimSpace(r.str("ADMIN_EMAIL", "")))
+	c.AdminPassword = r.str("ADMIN_PASSWORD", "")
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		r.fail("ADMIN_EMAIL", "and ADMIN_PASSWORD must be set together")
+	}
+
+	cur, err := money.NormalizeCurrency(r.str("STORE_CURRENCY", "USD"))
+	if err != nil {
+		r.fail("STORE_CURRENCY", "must be an ISO 4217 currency code")
+		cur = "USD"
+	}
+	c.StoreCurrency = cur
+	if num, den, err := money.ParseRate(r.str("TAX_RATE", "0.10")); err != nil || num > den {
+		r.fail("TAX_RATE", "must be a decimal between 0 and 1, such as 0.10")
+	} else {
+		c.TaxRate = Rate{Num: num, Den: den}
+	}
+	c.FreeShippingThreshold = r.money("FREE_SHIPPING_THRESHOLD", "100.00", cur)
+	c.FlatShippingRate = r.money("FLAT_SHIPPING_RATE", "10.00", cur)
+
+	c.StripeSecretKey = r.str("STRIPE_SECRET_KEY", "")
+	c.StripeWebhookSecret = r.str("STRIPE_WEBHOOK_SECRET", "")
+	c.StripeAPIBase = r.url("STRIPE_API_BASE", "")
+	defaultProvider := "dummy"
+	if c.StripeSecretKey != "" {
+		defaultProvider = "stripe"
+	}
+	c.PaymentProvider = r.oneOf("PAYMENT_PROVIDER", defaultProvider, "stripe", "dummy")
+	if c.PaymentProvider == "stripe" && c.StripeSecretKey == "" {
+		r.fail("STRIPE_SECRET_KEY", "is required when PAYMENT_PROVIDER=stripe")
+	}
+	c.PaymentTimeout = r.duration("PAYMENT_TIMEOUT", time.Hour)
+
+	c.EmailSender = r.oneOf("EMAIL_SENDER", "log", "log", "smtp")
+	c.SMTPURL = r.str("SMTP_URL", "")
+	if c.EmailSender == "smtp" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			r.fail("SMTP_URL", "must be smtp://host:port or smtps://host:port when EMAIL_SENDER=smtp")
+		}
+	}
+	c.EmailFrom = r.str("EMAIL_FROM", "")
+	if c.EmailFrom == "" {
+		c.EmailFrom = "shop@localhost"
+	}
+	c.NotifyMaxAttempts = r.intRange("NOTIFY_MAX_ATTEMPTS", 8, 1, 100)
+	c.NotifyRetryBase = r.duration("NOTIFY_RETRY_BASE", 5*time.Second)
+
+	c.SMSSender = r.oneOf("SMS_SENDER", "log", "log", "twilio")
+	c.TwilioAccountSID = r.str("TWILIO_ACCOUNT_SID", "")
+	c.TwilioAuthToken = r.str("TWILIO_AUTH_TOKEN", "")
+	c.TwilioFrom = r.str("TWILIO_FROM", "")
+	c.TwilioAPIBase = r.url("TWILIO_API_BASE", "https://api.twilio.com")
+	if c.SMSSender == "twilio" {
+		for _, name := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"} {
+			if getenv(name) == "" {
+				r.fail(name, "is required when SMS_SENDER=twilio")
+			}
+		}
+	}
+	c.LowStockEmail = strings.ToLower(strings.TrimSpace(r.str("LOW_STOCK_EMAIL", "")))
+	c.WarehouseEmail = strings.ToLower(strings.TrimSpace(r.str("WAREHOUSE_EMAIL", "")))
+	c.StorefrontURL = r.url("STOREFRONT_URL", "")
+	c.FulfillmentDelay = r.duration("FULFILLMENT_REMINDER_DELAY", 2*time.Hour)
+	c.AbandonedCartWait = r.duration("ABANDONED_CART_DELAY", 24*time.Hour)
+	c.ReviewRequestWait = r.duration("REVIEW_REQUEST_DELAY", 168*time.Hour)
+	c.DeliveryFollowup = r.duration("DELIVERY_FOLLOWUP_DELAY", 72*time.Hour)
+	c.DailyReportCron = r.str("DAILY_REPORT_CRON", "0 9 * * *")
+	if _, err := cron.ParseStandard(c.DailyReportCron); err != nil {
+		r.fail("DAILY_REPORT_CRON", "is not a cron expression: %v", err)
+	}
+	loc, err := time.LoadLocation(r.str("STORE_TIMEZONE", "UTC"))
+	if err != nil {
+		r.fail("STORE_TIMEZONE", "is not a known time zone")
+		loc = time.UTC
+	}
+	c.StoreLocation = loc
+
+	c.StorageURL = r.str("STORAGE_URL", "file://./data/uploads")
+	if u, err := url.Parse(c.StorageURL); err != nil || (u.Scheme != "file" && u.Scheme != "s3") {
+		r.fail("STORAGE_URL", "must be a file:// or s3:// URL")
+	}
+	c.PublicBaseURL = strings.TrimRight(r.url("PUBLIC_BASE_URL", "http://localhost:8080"), "/")
+	c.MaxUploadBytes = int64(r.intRange("MAX_UPLOAD_BYTES", 10<<20, 1, 1<<30))
+	c.ImageURLTTL = r.duration("IMAGE_URL_TTL", time.Hour)
+
+	c.QuotaCreateOrder = r.quota("QUOTA_CREATE_ORDER", "100/1h")
+	c.QuotaCreateOrderIP = r.quota("QUOTA_CREATE_ORDER_IP", "300/1h")
+	c.QuotaSearch = r.quota("QUOTA_SEARCH_PRODUCTS", "1000/1h")
+	c.QuotaGraphQL = r.quota("QUOTA_GRAPHQL", "6000/1m")
+	c.QuotaLogin = r.quota("QUOTA_LOGIN", "10/15m")
+	for _, s := range r.list("TRUSTED_PROXIES") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(s); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				r.fail("TRUSTED_PROXIES", "%q is not a CIDR", s)
+				continue
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	c.CORSAllowedOrigins = r.list("CORS_ALLOWED_ORIGINS")
+
+	if err := errors.Join(r.errs...); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+// reader collects every configuration problem so that one start reports
+// them all. Its messages name the variable and never echo a secret.
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) required(name string) string {
+	v := r.str(name, "")
+	if v == "" {
+		r.fail(name, "is required")
+	}
+	return v
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, "must be one of %s, got %q", strings.Join(allowed, ", "), v)
+	return def
+}
+
+func (r *reader) intRange(name string, def, lo, hi int) int {
+	s := r.str(name, "")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, "must be a whole number from %d to %d", lo, hi)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	s := r.str(name, "")
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		r.fail(name, "must be a positive Go duration such as 90s or 2h, got %q", s)
+		return def
+	}
+	return d
+}
+
+func (r *reader) money(name, def, currency string) money.Money {
+	s := r.str(name, def)
+	m, err := money.Parse(s, currency)
+	if err != nil || m.Amount < 0 {
+		r.fail(name, "must be a non-negative amount in %s, got %q", currency, s)
+		return money.Zero(currency)
+	}
+	return m
+}
+
+func (r *reader) url(name, def string) string {
+	s := r.str(name, def)
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail(name, "must be an http:// or https:// URL")
+		return def
+	}
+	return s
+}
+
+// quota parses "100/1h" (also "100/h", "100/15m").
+func (r *reader) quota(name, def string) Quota {
+	s := r.str(name, def)
+	n, per, ok := strings.Cut(s, "/")
+	limit, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || limit <= 0 {
+		r.fail(name, "must look like 100/1h, got %q", s)
+		return Quota{}
+	}
+	per = strings.TrimSpace(per)
+	if per != "" && (per[0] < '0' || per[0] > '9') {
+		per = "1" + per
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		r.fail(name, "must look like 100/1h, got %q", s)
+		return Quota{}
+	}
+	return Quota{Limit: limit, Period: d}
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, part := range strings.Split(r.getenv(name), ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// WithDotEnv returns a getenv that reads the process environment first and
+// then the file at path (a .env file), when it exists. A variable set in the
+// environment always wins, so operators can override a checked-in default.
+func WithDotEnv(getenv func(string) string, path string) (func(string) string, error) {
+	values, err := godotenv.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return getenv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return func(name string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return values[name]
+	}, nil
+}

@@ -1,0 +1,62 @@
+// Package db owns the connection to PostgreSQL: one pgxpool shared by bun
+// (through database/sql) and River, the migrations runner, transactions,
+// the statement counter, and the mapping of Postgres errors.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// DB is the service's handle on Postgres.
+type DB struct {
+	Pool *pgxpool.Pool
+	SQL  *sql.DB
+	Bun  *bun.DB
+}
+
+// Open connects to databaseURL with a pool of maxConns connections whose
+// queries are counted by the statement tracer.
+func Open(ctx context.Context, databaseURL string, maxConns int32) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", redactURLError(err))
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	cfg.ConnConfig.Tracer = statementTracer{}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", redactURLError(err))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	sqldb := stdlib.OpenDBFromPool(pool)
+	return &DB{Pool: pool, SQL: sqldb, Bun: bun.NewDB(sqldb, pgdialect.New())}, nil
+}
+
+// Close closes bun's handle and the pool.
+func (d *DB) Close() {
+	_ = d.Bun.Close()
+	d.Pool.Close()
+}
+
+// RunInTx runs fn in a transaction, committing when it returns nil.
+func (d *DB) RunInTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return d.Bun.RunInTx(ctx, nil, fn)
+}
+
+// redactURLError drops the connection string from parse errors, which may
+// carry a password.
+func redactURLError(err error) error {
+	return fmt.Errorf("invalid connection settings (%T)", err)
+}
