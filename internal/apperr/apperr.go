@@ -162,17 +162,40 @@ func (l List) Err() error {
 	return l
 }
 
-// UserErrors extracts the caller-fixable errors from err: a List, or a single
-// *Error with a field path. ok is false when err is something else, which the
-// API reports as a GraphQL error instead.
+// UserErrors extracts the caller-fixable errors from err: a List, a single
+// *Error with a field path, or one of the kinds that are always the caller's
+// to fix (Invalid, InsufficientStock, PaymentFailed). ok is false when err is
+// something else, which the API reports as a GraphQL error instead.
 func UserErrors(err error) (List, bool) {
 	var l List
 	if errors.As(err, &l) {
 		return l, true
 	}
 	var e *Error
-	if errors.As(err, &e) && len(e.Field) > 0 {
+	if !errors.As(err, &e) {
+		return nil, false
+	}
+	switch {
+	case len(e.Field) > 0, e.Kind == Invalid, e.Kind == InsufficientStock, e.Kind == PaymentFailed:
 		return List{e}, true
 	}
 	return nil, false
+}
+
+// Add appends the errors carried by err (an *Error or a List); nil adds
+// nothing. Validators use it to collect every problem of an input at once.
+func (l *List) Add(err error) {
+	if err == nil {
+		return
+	}
+	var list List
+	if errors.As(err, &list) {
+		*l = append(*l, list...)
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Kind: Internal, Message: "internal error", Err: err}
+	}
+	*l = append(*l, e)
 }

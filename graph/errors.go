@@ -1,0 +1,104 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"commerce/graph/model"
+	"commerce/internal/apperr"
+	"commerce/internal/platform/web"
+)
+
+// Error codes in extensions.code, from API.graphqls.
+const (
+	codeBadUserInput = "BAD_USER_INPUT"
+	codeInternal     = "INTERNAL"
+	codeTooComplex   = "QUERY_TOO_COMPLEX"
+)
+
+// errorPresenter decides what a client may see of an error: an apperr
+// error shows its safe message and code; gqlgen's own parse, validation and
+// limit errors pass as they are; anything else is logged in full with the
+// request id and shown as "internal error".
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var ae *apperr.Error
+		if errors.As(err, &ae) && ae.Kind != apperr.Internal {
+			return presentAppError(ctx, ae)
+		}
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+			if code, _ := gqlErr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
+				gqlErr.Extensions["code"] = codeTooComplex
+			}
+			return gqlErr
+		}
+		web.Logger(ctx, log).Error("graphql: internal error", "error", err, "path", graphql.GetPath(ctx).String())
+		return internalError(ctx)
+	}
+}
+
+func presentAppError(ctx context.Context, ae *apperr.Error) *gqlerror.Error {
+	e := &gqlerror.Error{
+		Message:    ae.Message,
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": extensionCode(ae.Kind)},
+	}
+	if ae.Kind == apperr.RateLimited {
+		e.Extensions["retryAfterSeconds"] = int(math.Ceil(ae.RetryAfter.Seconds()))
+	}
+	if len(ae.Field) > 0 {
+		e.Extensions["field"] = ae.Field
+	}
+	return e
+}
+
+func internalError(ctx context.Context) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    "internal error",
+		Path:       graphql.GetPath(ctx),
+		Extensions: map[string]any{"code": codeInternal, "requestId": web.RequestID(ctx)},
+	}
+}
+
+// extensionCode maps an error kind to the API's extensions.code.
+func extensionCode(k apperr.Kind) string {
+	switch k {
+	case apperr.NotFound, apperr.Conflict, apperr.Unauthenticated, apperr.Forbidden, apperr.RateLimited:
+		return k.String()
+	case apperr.Invalid, apperr.InsufficientStock, apperr.PaymentFailed:
+		return codeBadUserInput
+	}
+	return codeInternal
+}
+
+// recoverFunc turns a panic in a resolver into an internal error, logging
+// the stack; the process keeps serving.
+func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		web.Logger(ctx, log).Error("graphql: panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return &apperr.Error{Kind: apperr.Internal, Message: "internal error"}
+	}
+}
+
+// userErrors converts a domain error into a payload's userErrors. It
+// returns ok=false for errors that are not the caller's to fix; the
+// resolver then returns them as GraphQL errors.
+func userErrors(err error) ([]*model.UserError, bool) {
+	list, ok := apperr.UserErrors(err)
+	if !ok {
+		return nil, false
+	}
+	out := make([]*model.UserError, len(list))
+	for i, e := range list {
+		out[i] = &model.UserError{Field: e.Field, Message: e.Message, Code: e.UserCode()}
+	}
+	return out, true
+}

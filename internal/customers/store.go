@@ -1,0 +1,127 @@
+package customers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/money"
+)
+
+// row is a customers row as stored.
+type row struct {
+	ID                  string          `bun:"id"`
+	Email               string          `bun:"email"`
+	FirstName           string          `bun:"first_name"`
+	LastName            string          `bun:"last_name"`
+	Phone               *string         `bun:"phone"`
+	PasswordHash        *string         `bun:"password_hash"`
+	StripeCustomerID    *string         `bun:"stripe_customer_id"`
+	Addresses           json.RawMessage `bun:"addresses"`
+	DefaultAddressIndex int             `bun:"default_address_index"`
+	TotalOrders         int             `bun:"total_orders"`
+	TotalSpent          int64           `bun:"total_spent"`
+	Currency            string          `bun:"currency"`
+	MarketingOptIn      bool            `bun:"marketing_opt_in"`
+	CreatedAt           time.Time       `bun:"created_at"`
+	UpdatedAt           time.Time       `bun:"updated_at"`
+}
+
+const columns = `id, email, first_name, last_name, phone, password_hash, stripe_customer_id, addresses,
+	default_address_index, total_orders, total_spent, currency, marketing_opt_in, created_at, updated_at`
+
+func (r *row) customer() (*Customer, error) {
+	c := &Customer{
+		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Phone: r.Phone,
+		DefaultAddressIndex: r.DefaultAddressIndex, TotalOrders: r.TotalOrders,
+		TotalSpent: money.New(r.TotalSpent, r.Currency), MarketingOptIn: r.MarketingOptIn,
+		StripeCustomerID: r.StripeCustomerID, HasPassword: r.PasswordHash != nil,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if len(r.Addresses) > 0 {
+		if err := json.Unmarshal(r.Addresses, &c.Addresses); err != nil {
+			return nil, fmt.Errorf("decode addresses of customer %s: %w", r.ID, err)
+		}
+	}
+	return c, nil
+}
+
+func selectByEmail(ctx context.Context, idb bun.IDB, email string) (*row, error) {
+	var r row
+	err := idb.NewRaw(`SELECT `+columns+` FROM customers WHERE email = ?`, email).Scan(ctx, &r)
+	return &r, err
+}
+
+func selectByIDs(ctx context.Context, idb bun.IDB, ids []string) ([]row, error) {
+	var rows []row
+	err := idb.NewRaw(`SELECT `+columns+` FROM customers WHERE id IN (?)`, bun.In(ids)).Scan(ctx, &rows)
+	return rows, err
+}
+
+// insertRegistered creates an account, or claims the guest record of the
+// same email (made by a guest checkout) by giving it a password. It never
+// overwrites an account that already has a password: it returns no row then.
+func insertRegistered(ctx context.Context, idb bun.IDB, in RegisterInput, email, hash, currency string) (*row, error) {
+	var r row
+	err := idb.NewRaw(`
+		INSERT INTO customers (email, first_name, last_name, phone, password_hash, marketing_opt_in, currency)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET
+			first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+			phone = coalesce(EXCLUDED.phone, customers.phone),
+			password_hash = EXCLUDED.password_hash,
+			marketing_opt_in = EXCLUDED.marketing_opt_in, updated_at = now()
+		WHERE customers.password_hash IS NULL
+		RETURNING `+columns,
+		email, in.FirstName, in.LastName, in.Phone, hash, in.MarketingOptIn != nil && *in.MarketingOptIn, currency,
+	).Scan(ctx, &r)
+	return &r, err
+}
+
+// listKey is the keyset position of a customer in the newest-first list.
+type listKey struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+func searchPattern(search string) string {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(strings.TrimSpace(search)))
+	return "%" + esc + "%"
+}
+
+// searchExpr matches the trigram index customers_search_trgm_idx.
+const searchExpr = `(email || ' ' || lower(first_name) || ' ' || lower(last_name))`
+
+func selectPage(ctx context.Context, idb bun.IDB, search string, after *listKey, limit int) ([]row, error) {
+	q := idb.NewSelect().ColumnExpr(columns).Table("customers")
+	if search != "" {
+		q = q.Where(searchExpr+` LIKE ?`, searchPattern(search))
+	}
+	if after != nil {
+		q = q.Where("(created_at, id) < (?, ?)", after.CreatedAt, after.ID)
+	}
+	var rows []row
+	err := q.OrderExpr("created_at DESC, id DESC").Limit(int64(limit)).Scan(ctx, &rows)
+	return rows, err
+}
+
+func count(ctx context.Context, idb bun.IDB, search string) (int, error) {
+	q := idb.NewSelect().Table("customers")
+	if search != "" {
+		q = q.Where(searchExpr+` LIKE ?`, searchPattern(search))
+	}
+	n, err := q.Count(ctx)
+	return int(n), err
+}
+
+// validUUID reports whether s is a UUID, so a malformed id is "not found"
+// rather than an SQL error.
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}
