@@ -1,0 +1,132 @@
+# Developer entry points of the commerce service. `make` (or `make help`)
+# lists them. Values you set in the environment or on the command line win
+# over the defaults below (`make test PKGS=./internal/orders/...`).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+GO ?= go
+TOOLS_BIN := $(CURDIR)/bin/tools
+SERVICES_ENV := $(CURDIR)/.data/services.env
+
+# Pinned tool versions (tests run mailpit and stripe-mock from bin/tools).
+MAILPIT_VERSION := v1.27.11
+STRIPE_MOCK_VERSION := v0.203.0
+STATICCHECK_VERSION := v0.8.2
+
+# A binary that `go install` already built from the same module version in
+# this directory is copied instead of rebuilt; empty to always build.
+REUSE_GOBIN ?= $(shell $(GO) env GOPATH)/bin
+
+# service-env reads one variable from the file `make services` writes. Used
+# lazily, so it sees the file the services prerequisite has just written.
+service-env = $(shell sed -n 's/^$(1)=//p' $(SERVICES_ENV) 2>/dev/null)
+
+TEST_DATABASE_URL ?= $(call service-env,TEST_DATABASE_URL)
+TEST_REDIS_URL ?= $(call service-env,TEST_REDIS_URL)
+MAILPIT_BIN ?= $(TOOLS_BIN)/mailpit
+STRIPE_MOCK_BIN ?= $(TOOLS_BIN)/stripe-mock
+PKGS ?= ./...
+# -race costs CPU and memory; two packages at a time suits a 2-core machine.
+TEST_FLAGS ?= -race -count=1 -p 2 -timeout 20m
+
+test-env = TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
+	MAILPIT_BIN='$(MAILPIT_BIN)' STRIPE_MOCK_BIN='$(STRIPE_MOCK_BIN)'
+
+# dev-default exports $(1)=$(2) for `make run` unless the environment or .env
+# already sets $(1) (the service reads .env itself, environment first).
+dev-default = if [ -z "$${$(1)+set}" ] && ! grep -Eqs '^[[:space:]]*(export[[:space:]]+)?$(1)[[:space:]]*=' .env; then export $(1)='$(2)'; fi;
+
+.PHONY: help
+help: ## List the targets
+	@echo 'Usage: make <target> [VAR=value ...]'
+	@echo
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+.PHONY: services
+services: ## Find or start Postgres and Redis; writes .data/services.env
+	@./scripts/services.sh
+
+.PHONY: services-stop
+services-stop: ## Stop the private Postgres/Redis that `make services` started
+	@./scripts/services.sh stop
+
+.PHONY: build
+build: ## Build the binary into bin/commerce
+	$(GO) build -o bin/commerce .
+
+.PHONY: generate
+generate: ## Regenerate the gqlgen code (graph/generated, graph/model) from gqlgen.yml
+	$(GO) tool gqlgen generate
+
+.PHONY: test
+test: services test-tools ## Run the tests with the race detector against the dev services
+	$(test-env) $(GO) test $(TEST_FLAGS) $(PKGS)
+
+.PHONY: run
+run: services build ## Migrate, seed and serve with a development config (http://localhost:8080/playground)
+	@$(call dev-default,APP_ENV,development) \
+	$(call dev-default,DATABASE_URL,$(call service-env,DATABASE_URL)) \
+	$(call dev-default,REDIS_URL,$(call service-env,REDIS_URL)) \
+	$(call dev-default,ADMIN_EMAIL,admin@example.com) \
+	$(call dev-default,ADMIN_PASSWORD,admin-password-change-me) \
+	$(call dev-default,LOW_STOCK_EMAIL,inventory@example.com) \
+	$(call dev-default,WAREHOUSE_EMAIL,warehouse@example.com) \
+	$(call dev-default,STOREFRONT_URL,http://localhost:3000) \
+	echo "make run: APP_ENV=$${APP_ENV:-} HTTP_ADDR=$${HTTP_ADDR:-:8080}; Playground at http://localhost:8080/playground"; \
+	bin/commerce migrate; \
+	bin/commerce seed; \
+	exec bin/commerce serve
+
+.PHONY: lint
+lint: $(TOOLS_BIN)/staticcheck ## go vet, the gofmt check and staticcheck
+	$(GO) vet ./...
+	@unformatted=$$(git ls-files -co --exclude-standard -- '*.go' | \
+		while IFS= read -r f; do [ ! -f "$$f" ] || echo "$$f"; done | xargs -r -d '\n' gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
+	$(TOOLS_BIN)/staticcheck ./...
+
+.PHONY: bench
+bench: services test-tools ## Run the Go benchmarks
+	$(test-env) $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: clean
+clean: ## Remove bin/ (the services' data in .data/ stays)
+	rm -rf bin
+
+# Tools. Each binary is a file target, so `make tools` is a no-op once they
+# exist; the stamp named after the version makes a version bump rebuild it.
+
+TEST_TOOLS := $(TOOLS_BIN)/mailpit $(TOOLS_BIN)/stripe-mock
+
+.PHONY: tools test-tools
+tools: $(TEST_TOOLS) $(TOOLS_BIN)/staticcheck ## Install the pinned tools into bin/tools
+test-tools: $(TEST_TOOLS)
+
+# install-tool: binary name, package, module, version.
+define install-tool
+@if [ -n "$(REUSE_GOBIN)" ] && $(GO) version -m "$(REUSE_GOBIN)/$(1)" 2>/dev/null | \
+		grep -Eq '^[[:space:]]+mod[[:space:]]+$(3)[[:space:]]+$(4)[[:space:]]'; then \
+	echo "cp $(REUSE_GOBIN)/$(1) $@  # built from $(3)@$(4)"; \
+	cp "$(REUSE_GOBIN)/$(1)" $@; \
+else \
+	echo "GOBIN=$(TOOLS_BIN) $(GO) install $(2)@$(4)"; \
+	GOBIN=$(TOOLS_BIN) $(GO) install $(2)@$(4); \
+fi
+@touch $@
+endef
+
+$(TOOLS_BIN)/mailpit: $(TOOLS_BIN)/.mailpit-$(MAILPIT_VERSION)
+	$(call install-tool,mailpit,github.com/axllent/mailpit,github.com/axllent/mailpit,$(MAILPIT_VERSION))
+
+$(TOOLS_BIN)/stripe-mock: $(TOOLS_BIN)/.stripe-mock-$(STRIPE_MOCK_VERSION)
+	$(call install-tool,stripe-mock,github.com/stripe/stripe-mock,github.com/stripe/stripe-mock,$(STRIPE_MOCK_VERSION))
+
+$(TOOLS_BIN)/staticcheck: $(TOOLS_BIN)/.staticcheck-$(STATICCHECK_VERSION)
+	$(call install-tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,honnef.co/go/tools,$(STATICCHECK_VERSION))
+
+$(TOOLS_BIN)/.%:
+	@mkdir -p $(@D)
+	@touch $@
