@@ -1,0 +1,65 @@
+// Package jobs is the River side of the service: the clients and the thin
+// workers that decode a job's arguments and call one service method.
+//
+// Two clients share the River tables. The insert-only client (NewInserter)
+// exists before any worker, so domain services receive it as their job
+// inserter; the worker client (NewClient) is built last, from workers that
+// hold those services. That breaks the construction cycle services ↔
+// workers.
+package jobs
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
+	"commerce/internal/notify"
+	"commerce/internal/platform/db"
+)
+
+// Deps are the services the workers call. Later workers add their own.
+type Deps struct {
+	Notify *notify.Service
+}
+
+// Register adds a worker for every job kind in deps to workers. It returns
+// an error when a kind is registered twice.
+func Register(workers *river.Workers, deps Deps) error {
+	if err := river.AddWorkerSafely(workers, NewNotifyWorker(deps.Notify)); err != nil {
+		return fmt.Errorf("register workers: %w", err)
+	}
+	return nil
+}
+
+// NewClient returns the River client that works jobs: the default queue with
+// maxWorkers workers, and periodic jobs enqueued by the elected leader. It
+// runs on d's database/sql handle, so InsertTx accepts a bun.Tx's *sql.Tx,
+// and listens for new jobs on a connection taken from d's pool. Call Start
+// to begin working. It returns River's configuration errors.
+func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, maxWorkers int, log *slog.Logger) (*river.Client[*sql.Tx], error) {
+	c, err := river.NewClient(riverdatabasesql.NewWithPgxListener(d.SQL, d.Pool), &river.Config{
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return c, nil
+}
+
+// NewInserter returns an insert-only River client (no queues, no workers)
+// for the services to enqueue jobs inside their transactions. Its inserts
+// notify listening worker clients, which pick the job up at once. It
+// returns River's configuration errors.
+func NewInserter(d *db.DB) (*river.Client[*sql.Tx], error) {
+	c, err := river.NewClient(riverdatabasesql.New(d.SQL), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("river inserter: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,43 @@
+// Package notify owns the notification outbox: a business transaction that
+// must tell someone something inserts a notifications row and a River job in
+// the same transaction; the job renders the embedded template and sends it
+// through the configured sender, retrying with backoff until it is SENT or
+// finally FAILED with the error kept.
+//
+// # Templates
+//
+// The templates live in templates/: for each email a text file
+// (templates/email/NAME.txt, whose "subject" block is the subject and whose
+// body is the plain-text part) and an HTML body (NAME.html, a "content" block
+// inside templates/layout.html, rendered with html/template so data is
+// escaped); for each SMS a text file (templates/sms/NAME.txt). A key missing
+// from the data renders as nothing, so an optional section simply vanishes.
+//
+// Data values are shown as given: amounts arrive preformatted with their
+// currency ("42.50 USD"), dates preformatted, numbers as numbers. Every
+// template may use storefront_url, which Deliver fills from
+// Config.StorefrontURL when the data lacks it, and customer-facing ones use
+// customer_name in the greeting ("Hi there" without it). A "lines" value is a
+// list of objects {name, quantity, line_total}.
+//
+//	low-stock-alert         product_name, sku, available_quantity, threshold
+//	order-confirmation      order_number, customer_name, lines, subtotal,
+//	                        discount (optional), shipping, tax, total, order_url
+//	order-failed-inventory  order_number, customer_name, reason (optional),
+//	                        refund_amount (optional)
+//	payment-timeout         order_number, customer_name, total
+//	payment-failed          order_number, customer_name, total,
+//	                        reason (optional), order_url (where to retry)
+//	order-shipped           order_number, customer_name, tracking_number,
+//	                        carrier, tracking_url, order_url (all but the
+//	                        tracking number optional)
+//	order-shipped-sms (SMS) order_number, tracking_number, carrier,
+//	                        tracking_url
+//	fulfillment-reminder    order_number, order_id, placed_at, lines
+//	abandoned-cart          customer_name, lines, subtotal, cart_url
+//	review-request          customer_name, order_number, lines (each may
+//	                        carry its own review_url), review_url
+//	delivery-confirmation   customer_name, order_number, order_url
+//	daily-inventory-report  date, low_stock_count, low_stock_products
+//	                        [{name, sku, available_quantity, threshold}]
+package notify

@@ -1,0 +1,207 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/apperr"
+	"commerce/internal/platform/db"
+)
+
+// HeaderNotificationID is the email header that carries the notification's
+// id, so a message in a mailbox can be traced back to its row.
+const HeaderNotificationID = "X-Notification-ID"
+
+// maxLastError bounds the error text kept on a row.
+const maxLastError = 1000
+
+// recordTimeout bounds the write that records an attempt, which runs even
+// when the job's own context has expired.
+const recordTimeout = 10 * time.Second
+
+// maxRetryDelay caps the doubling backoff between attempts.
+const maxRetryDelay = 6 * time.Hour
+
+// Config is what the Service needs from the configuration.
+type Config struct {
+	From          string        // EMAIL_FROM
+	MaxAttempts   int           // NOTIFY_MAX_ATTEMPTS
+	RetryBase     time.Duration // NOTIFY_RETRY_BASE; the first delay of RetryDelay
+	StorefrontURL string        // STOREFRONT_URL; the default storefront_url of every template
+}
+
+// Service enqueues notifications inside business transactions and delivers
+// them from the River worker.
+type Service struct {
+	db        *db.DB
+	jobs      JobInserter
+	email     EmailSender
+	sms       SMSSender
+	cfg       Config
+	log       *slog.Logger
+	templates *Templates
+}
+
+// NewService returns a Service that inserts jobs with jobs and sends through
+// email and sms. It returns an error when a dependency is missing,
+// cfg.MaxAttempts is below 1, or the embedded templates do not parse.
+func NewService(d *db.DB, jobs JobInserter, email EmailSender, sms SMSSender, cfg Config, log *slog.Logger) (*Service, error) {
+	if d == nil || jobs == nil || email == nil || sms == nil || log == nil {
+		return nil, errors.New("notify: database, job inserter, senders and logger are required")
+	}
+	if cfg.MaxAttempts < 1 {
+		return nil, fmt.Errorf("notify: MaxAttempts must be at least 1, got %d", cfg.MaxAttempts)
+	}
+	t, err := LoadTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return &Service{db: d, jobs: jobs, email: email, sms: sms, cfg: cfg, log: log, templates: t}, nil
+}
+
+// Enqueue records m as a PENDING notification and inserts the River job that
+// delivers it, both in tx, so both exist exactly when tx commits. Email
+// recipients are trimmed and lowercased. When a notification with the same
+// DedupeKey exists, Enqueue does nothing and returns nil. It returns an
+// error (an internal one: the caller has a bug) when the channel has no
+// such template or the recipient is empty, and database errors as they come.
+func (s *Service) Enqueue(ctx context.Context, tx bun.Tx, m Message) error {
+	if !s.templates.Has(m.Channel, m.Template) {
+		return fmt.Errorf("enqueue notification: no %s template %q", m.Channel, m.Template)
+	}
+	m.To = normalizeRecipient(m.Channel, m.To)
+	if m.To == "" {
+		return fmt.Errorf("enqueue notification %s: empty recipient", m.Template)
+	}
+	if m.Data == nil {
+		m.Data = map[string]any{}
+	}
+	data, err := json.Marshal(m.Data)
+	if err != nil {
+		return fmt.Errorf("enqueue notification %s: encode data: %w", m.Template, err)
+	}
+	id, err := insertRow(ctx, tx, m, data)
+	if db.IsNoRows(err) {
+		return nil // a duplicate of an existing notification
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue notification %s: %w", m.Template, err)
+	}
+	opts := &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}
+	if _, err := s.jobs.InsertTx(ctx, tx.Tx, DeliverArgs{NotificationID: id}, opts); err != nil {
+		return fmt.Errorf("enqueue notification %s: insert job: %w", m.Template, err)
+	}
+	return nil
+}
+
+func normalizeRecipient(ch Channel, to string) string {
+	to = strings.TrimSpace(to)
+	if ch == Email {
+		to = strings.ToLower(to)
+	}
+	return to
+}
+
+// Deliver sends notification id unless it is already SENT or FAILED, in
+// which case it returns nil, so running it twice is safe. A success marks
+// it SENT. A failure counts the attempt and keeps the error; when the error
+// is permanent (ErrPermanent) or the attempts reach MaxAttempts, the row
+// becomes FAILED and Deliver returns a *FinalError. Any other error
+// (the send failed and may succeed later, or the database failed) means
+// "retry later". A missing row is a *FinalError wrapping apperr.ErrNotFound.
+func (s *Service) Deliver(ctx context.Context, id string) error {
+	r, err := loadRow(ctx, s.db.Bun, id)
+	if db.IsNoRows(err) {
+		return &FinalError{ID: id, Err: apperr.New(apperr.NotFound, "notification not found")}
+	}
+	if err != nil {
+		return fmt.Errorf("deliver notification %s: load: %w", id, err)
+	}
+	if r.Status != Pending {
+		return nil
+	}
+	n, err := toNotification(r)
+	if err != nil {
+		return s.record(ctx, n, Permanent(err))
+	}
+	return s.record(ctx, n, s.send(ctx, n))
+}
+
+// RetryDelay is how long to wait after failed attempt number attempt
+// (counting from 1) before the next: RetryBase × 2^(attempt−1), capped at
+// six hours.
+func (s *Service) RetryDelay(attempt int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < attempt && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryDelay)
+}
+
+func (s *Service) send(ctx context.Context, n Notification) error {
+	data := n.Data
+	if _, ok := data["storefront_url"]; !ok && s.cfg.StorefrontURL != "" {
+		data["storefront_url"] = s.cfg.StorefrontURL
+	}
+	msg, err := s.templates.Render(n.Template, data)
+	if err != nil {
+		return Permanent(err)
+	}
+	switch n.Channel {
+	case Email:
+		return s.email.SendEmail(ctx, OutgoingEmail{
+			From: s.cfg.From, To: n.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
+			Headers: map[string]string{HeaderNotificationID: n.ID},
+		})
+	case SMS:
+		return s.sms.SendSMS(ctx, n.To, msg.Text)
+	}
+	return Permanent(fmt.Errorf("unknown channel %q", n.Channel))
+}
+
+// record writes the outcome of one attempt. It uses a context of its own so
+// that an attempt cut short by the job's timeout is still counted.
+func (s *Service) record(ctx context.Context, n Notification, sendErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if sendErr == nil {
+		if err := markSent(ctx, s.db.Bun, n.ID); err != nil {
+			return fmt.Errorf("deliver notification %s: mark sent: %w", n.ID, err)
+		}
+		return nil
+	}
+	final := errors.Is(sendErr, ErrPermanent) || n.Attempts+1 >= s.cfg.MaxAttempts
+	status := Pending
+	if final {
+		status = Failed
+	}
+	if err := markAttemptFailed(ctx, s.db.Bun, n.ID, status, truncate(sendErr.Error(), maxLastError)); err != nil {
+		return fmt.Errorf("deliver notification %s: record failure: %w (send: %w)", n.ID, err, sendErr)
+	}
+	if !final {
+		return fmt.Errorf("deliver notification %s (attempt %d): %w", n.ID, n.Attempts+1, sendErr)
+	}
+	s.log.WarnContext(ctx, "notification failed", "notification_id", n.ID,
+		"template", n.Template, "channel", n.Channel, "attempts", n.Attempts+1, "error", sendErr)
+	return &FinalError{ID: n.ID, Err: sendErr}
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
