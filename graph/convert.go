@@ -3,8 +3,11 @@ package graph
 import (
 	"commerce/graph/model"
 	"commerce/graph/scalar"
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
+	"commerce/internal/inventory"
 	"commerce/internal/money"
+	"commerce/internal/notify"
 )
 
 // This file holds the named converters between domain types and GraphQL
@@ -70,4 +73,129 @@ func toCustomerConnection(p *customers.Page, hasPrev bool, count scalar.Counter)
 		edges[i] = &model.CustomerEdge{Node: toCustomer(c), Cursor: p.Cursors[i]}
 	}
 	return &model.CustomerConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, hasPrev, p.Cursors), Count: count}
+}
+
+func toProduct(p *catalog.Product) *model.Product {
+	if p == nil {
+		return nil
+	}
+	out := &model.Product{
+		ID: p.ID, Sku: p.SKU, Handle: p.Handle, Name: p.Name, Description: p.Description,
+		Price: toMoney(p.Price), CompareAtPrice: toMoneyPtr(p.CompareAtPrice), CostPrice: toMoneyPtr(p.CostPrice),
+		Category: p.Category, Tags: p.Tags, InventoryQuantity: p.OnHand, AvailableQuantity: p.Available,
+		LowStockThreshold: p.LowStockThreshold, IsActive: p.IsActive, IsFeatured: p.IsFeatured,
+		WeightGrams: p.WeightGrams, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+	if out.Tags == nil {
+		out.Tags = []string{}
+	}
+	if d := p.Dimensions; d != nil {
+		out.Dimensions = &model.Dimensions{LengthMm: d.LengthMm, WidthMm: d.WidthMm, HeightMm: d.HeightMm}
+	}
+	return out
+}
+
+func toProductConnection(p catalog.Page, count scalar.Counter) *model.ProductConnection {
+	edges := make([]*model.ProductEdge, len(p.Products))
+	for i, prod := range p.Products {
+		edges[i] = &model.ProductEdge{Node: toProduct(prod), Cursor: p.Cursors[i]}
+	}
+	return &model.ProductConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, p.Cursors), Count: count}
+}
+
+func toDimensionsInput(d *model.DimensionsInput) *catalog.DimensionsInput {
+	if d == nil {
+		return nil
+	}
+	return &catalog.DimensionsInput{LengthMm: d.LengthMm, WidthMm: d.WidthMm, HeightMm: d.HeightMm}
+}
+
+func decimalPtr(d *scalar.Decimal) *string {
+	if d == nil {
+		return nil
+	}
+	s := string(*d)
+	return &s
+}
+
+func toProductCreateInput(in model.ProductCreateInput) catalog.CreateInput {
+	return catalog.CreateInput{
+		SKU: in.Sku, Handle: in.Handle, Name: in.Name, Description: in.Description, Price: string(in.Price),
+		CompareAtPrice: decimalPtr(in.CompareAtPrice), CostPrice: decimalPtr(in.CostPrice), CurrencyCode: in.CurrencyCode,
+		Category: in.Category, Tags: in.Tags, InventoryQuantity: in.InventoryQuantity, LowStockThreshold: in.LowStockThreshold,
+		IsActive: in.IsActive, IsFeatured: in.IsFeatured, WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions),
+	}
+}
+
+func toProductUpdateInput(in model.ProductUpdateInput) catalog.UpdateInput {
+	return catalog.UpdateInput{
+		Handle: in.Handle, Name: in.Name, Description: in.Description, Price: decimalPtr(in.Price),
+		CompareAtPrice: decimalPtr(in.CompareAtPrice), CostPrice: decimalPtr(in.CostPrice), Category: in.Category,
+		Tags: in.Tags, LowStockThreshold: in.LowStockThreshold, IsActive: in.IsActive, IsFeatured: in.IsFeatured,
+		WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions),
+	}
+}
+
+func toProductFilter(f *model.ProductFilter) catalog.Filter {
+	if f == nil {
+		return catalog.Filter{}
+	}
+	return catalog.Filter{
+		Category: f.Category, Search: f.Search, Tags: f.Tags, MinPrice: decimalPtr(f.MinPrice), MaxPrice: decimalPtr(f.MaxPrice),
+		InStock: f.InStock, IsFeatured: f.IsFeatured, IncludeInactive: deref(f.IncludeInactive),
+	}
+}
+
+func toSortKey(k *model.ProductSortKey) catalog.SortKey {
+	if k == nil {
+		return ""
+	}
+	return catalog.SortKey(*k)
+}
+
+func toInventoryTransaction(t *inventory.Transaction) *model.InventoryTransaction {
+	if t == nil {
+		return nil
+	}
+	return &model.InventoryTransaction{
+		ID: t.ID, ProductID: t.ProductID, Sku: t.SKU, QuantityChange: t.QuantityChange,
+		Type: model.InventoryTransactionType(t.Type), ReferenceID: t.ReferenceID, Notes: t.Notes, CreatedAt: t.CreatedAt,
+	}
+}
+
+func toInventoryAdjustInput(in model.InventoryAdjustInput) inventory.AdjustInput {
+	return inventory.AdjustInput{
+		ProductID: in.ProductID, QuantityChange: in.QuantityChange, Type: inventory.TxType(in.Type),
+		ReferenceID: in.ReferenceID, Notes: in.Notes,
+	}
+}
+
+func toInventoryTransactionConnection(p inventory.TxPage, count scalar.Counter) *model.InventoryTransactionConnection {
+	edges := make([]*model.InventoryTransactionEdge, len(p.Transactions))
+	for i := range p.Transactions {
+		edges[i] = &model.InventoryTransactionEdge{Node: toInventoryTransaction(&p.Transactions[i]), Cursor: p.Cursors[i]}
+	}
+	return &model.InventoryTransactionConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, p.Cursors), Count: count}
+}
+
+func toNotification(n notify.Notification) *model.Notification {
+	data := n.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	return &model.Notification{
+		ID: n.ID, Channel: model.NotificationChannel(n.Channel), To: n.To, Template: n.Template, Data: data,
+		Status: model.NotificationStatus(n.Status), Attempts: n.Attempts, LastError: n.LastError,
+		CreatedAt: n.CreatedAt, SentAt: n.SentAt,
+	}
+}
+
+func toNotificationConnection(p notify.Page, count scalar.Counter) *model.NotificationConnection {
+	edges := make([]*model.NotificationEdge, len(p.Edges))
+	cursors := make([]string, len(p.Edges))
+	for i, e := range p.Edges {
+		edges[i] = &model.NotificationEdge{Node: toNotification(e.Node), Cursor: e.Cursor}
+		cursors[i] = e.Cursor
+	}
+	return &model.NotificationConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, cursors), Count: count}
 }

@@ -25,7 +25,9 @@ const (
 func listCost(child int, first *int) int {
 	n := page.DefaultFirst
 	if first != nil && *first > 0 {
-		n = *first
+		// Past MaxFirst the resolver refuses the page with BAD_USER_INPUT,
+		// which says more than a complexity error would.
+		n = min(*first, page.MaxFirst)
 	}
 	return 1 + child*n
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 )
 
@@ -14,6 +16,8 @@ import (
 // subscription never serves stale rows from an old cache.
 type loaders struct {
 	customer *dataloadgen.Loader[string, *customers.Customer]
+	product  *dataloadgen.Loader[string, *catalog.Product]
+	images   *dataloadgen.Loader[string, []catalog.Image]
 }
 
 type loadersKey struct{}
@@ -23,7 +27,9 @@ const loaderWait = 2 * time.Millisecond
 
 func withLoaders(ctx context.Context, r *Resolver) context.Context {
 	l := &loaders{
-		customer: dataloadgen.NewLoader(keyed(r.customers.ByIDs), dataloadgen.WithWait(loaderWait)),
+		customer: dataloadgen.NewLoader(keyed(r.svc.Customers.ByIDs), dataloadgen.WithWait(loaderWait)),
+		product:  dataloadgen.NewLoader(keyed(r.svc.Catalog.ByIDs), dataloadgen.WithWait(loaderWait)),
+		images:   dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.ImagesByProductIDs)), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }
@@ -42,4 +48,43 @@ func keyed[V any](fetch func(ctx context.Context, ids []string) ([]V, error)) fu
 		}
 		return vs, nil
 	}
+}
+
+// inKeyOrder adapts a batch function that returns a map to one that returns
+// values in key order (the zero value where the map has none).
+func inKeyOrder[V any](fetch func(ctx context.Context, ids []string) (map[string]V, error)) func(ctx context.Context, ids []string) ([]V, error) {
+	return func(ctx context.Context, ids []string) ([]V, error) {
+		m, err := fetch(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]V, len(ids))
+		for i, id := range ids {
+			out[i] = m[id]
+		}
+		return out, nil
+	}
+}
+
+// requested reports whether the current field's selection reaches the
+// field path (e.g. "edges", "node", "images"), so a list resolver can
+// fetch what its children need in one query up front.
+func requested(ctx context.Context, path ...string) bool {
+	oc := graphql.GetOperationContext(ctx)
+	fields := graphql.CollectFieldsCtx(ctx, nil)
+	for _, name := range path {
+		var next []graphql.CollectedField
+		found := false
+		for _, f := range fields {
+			if f.Name == name {
+				found = true
+				next = append(next, graphql.CollectFields(oc, f.Selections, nil)...)
+			}
+		}
+		if !found {
+			return false
+		}
+		fields = next
+	}
+	return true
 }

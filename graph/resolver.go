@@ -7,23 +7,28 @@ import (
 	"log/slog"
 
 	"commerce/internal/auth"
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
+	"commerce/internal/inventory"
+	"commerce/internal/notify"
 )
-
-// Resolver receives the services through its constructor.
-type Resolver struct {
-	staff     *auth.StaffService
-	customers *customers.Service
-	log       *slog.Logger
-}
 
 // Services are the domain services the resolvers call.
 type Services struct {
 	Staff     *auth.StaffService
 	Customers *customers.Service
+	Catalog   *catalog.Service
+	Inventory *inventory.Service
+	Notify    *notify.Service
+}
+
+// Resolver receives the services through its constructor.
+type Resolver struct {
+	svc Services
+	log *slog.Logger
 }
 
 // NewResolver returns the root resolver.
 func NewResolver(s Services, log *slog.Logger) *Resolver {
-	return &Resolver{staff: s.Staff, customers: s.Customers, log: log}
+	return &Resolver{svc: s, log: log}
 }

@@ -10,6 +10,8 @@ import (
 	"commerce/graph/model"
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
+	"commerce/internal/catalog"
+	"commerce/internal/notify"
 	"commerce/internal/platform/page"
 	"context"
 	"fmt"
@@ -30,11 +32,18 @@ func (r *customerConnectionResolver) TotalCount(ctx context.Context, obj *model.
 }
 
 func (r *inventoryTransactionResolver) Product(ctx context.Context, obj *model.InventoryTransaction) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	p, err := loadersFrom(ctx).product.Load(ctx, obj.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, apperr.New(apperr.NotFound, "product not found")
+	}
+	return toProduct(p), nil
 }
 
 func (r *inventoryTransactionConnectionResolver) TotalCount(ctx context.Context, obj *model.InventoryTransactionConnection) (int, error) {
-	panic(fmt.Errorf("not implemented: TotalCount - totalCount"))
+	return obj.Count(ctx)
 }
 
 func (r *lowStockAlertResolver) Product(ctx context.Context, obj *model.LowStockAlert) (*model.Product, error) {
@@ -42,7 +51,7 @@ func (r *lowStockAlertResolver) Product(ctx context.Context, obj *model.LowStock
 }
 
 func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.AuthPayload, error) {
-	c, token, err := r.customers.Register(ctx, toCustomerRegisterInput(input))
+	c, token, err := r.svc.Customers.Register(ctx, toCustomerRegisterInput(input))
 	if ues, ok := userErrors(err); ok {
 		return &model.AuthPayload{UserErrors: ues}, nil
 	}
@@ -53,7 +62,7 @@ func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.Cus
 }
 
 func (r *mutationResolver) CustomerLogin(ctx context.Context, email string, password string) (*model.AuthPayload, error) {
-	c, token, err := r.customers.Login(ctx, email, password)
+	c, token, err := r.svc.Customers.Login(ctx, email, password)
 	if ues, ok := userErrors(err); ok {
 		return &model.AuthPayload{UserErrors: ues}, nil
 	}
@@ -64,7 +73,7 @@ func (r *mutationResolver) CustomerLogin(ctx context.Context, email string, pass
 }
 
 func (r *mutationResolver) StaffLogin(ctx context.Context, email string, password string) (*model.StaffAuthPayload, error) {
-	token, err := r.staff.Login(ctx, email, password)
+	token, err := r.svc.Staff.Login(ctx, email, password)
 	if ues, ok := userErrors(err); ok {
 		return &model.StaffAuthPayload{UserErrors: ues}, nil
 	}
@@ -75,19 +84,35 @@ func (r *mutationResolver) StaffLogin(ctx context.Context, email string, passwor
 }
 
 func (r *mutationResolver) ProductCreate(ctx context.Context, input model.ProductCreateInput) (*model.ProductPayload, error) {
-	panic(fmt.Errorf("not implemented: ProductCreate - productCreate"))
+	p, err := r.svc.Catalog.Create(ctx, toProductCreateInput(input))
+	return productPayload(p, err)
 }
 
 func (r *mutationResolver) ProductUpdate(ctx context.Context, id string, input model.ProductUpdateInput) (*model.ProductPayload, error) {
-	panic(fmt.Errorf("not implemented: ProductUpdate - productUpdate"))
+	p, err := r.svc.Catalog.Update(ctx, id, toProductUpdateInput(input))
+	return productPayload(p, err)
 }
 
 func (r *mutationResolver) ProductArchive(ctx context.Context, id string) (*model.ProductPayload, error) {
-	panic(fmt.Errorf("not implemented: ProductArchive - productArchive"))
+	p, err := r.svc.Catalog.Archive(ctx, id)
+	return productPayload(p, err)
 }
 
 func (r *mutationResolver) InventoryAdjust(ctx context.Context, input model.InventoryAdjustInput) (*model.InventoryAdjustPayload, error) {
-	panic(fmt.Errorf("not implemented: InventoryAdjust - inventoryAdjust"))
+	res, err := r.svc.Inventory.Adjust(ctx, toInventoryAdjustInput(input))
+	if ues, ok := userErrors(err); ok {
+		return &model.InventoryAdjustPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Catalog.ByID(ctx, res.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.InventoryAdjustPayload{
+		Product: toProduct(p), Transaction: toInventoryTransaction(res.Transaction), UserErrors: []*model.UserError{},
+	}, nil
 }
 
 func (r *mutationResolver) ProductImageUpload(ctx context.Context, productID string, file graphql.Upload, altText *string) (*model.ProductPayload, error) {
@@ -139,7 +164,7 @@ func (r *mutationResolver) OrderCancel(ctx context.Context, id string, reason *s
 }
 
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
-	panic(fmt.Errorf("not implemented: TotalCount - totalCount"))
+	return obj.Count(ctx)
 }
 
 func (r *orderResolver) Customer(ctx context.Context, obj *model.Order) (*model.Customer, error) {
@@ -167,31 +192,61 @@ func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (
 }
 
 func (r *productResolver) Images(ctx context.Context, obj *model.Product) ([]*model.ProductImage, error) {
-	panic(fmt.Errorf("not implemented: Images - images"))
+	imgs, err := loadersFrom(ctx).images.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return r.toProductImages(ctx, imgs)
 }
 
 func (r *productResolver) InventoryTransactions(ctx context.Context, obj *model.Product, first *int, after *string) (*model.InventoryTransactionConnection, error) {
-	panic(fmt.Errorf("not implemented: InventoryTransactions - inventoryTransactions"))
+	p, err := r.svc.Inventory.Transactions(ctx, obj.ID, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	count := func(ctx context.Context) (int, error) { return r.svc.Inventory.CountTransactions(ctx, obj.ID) }
+	return toInventoryTransactionConnection(p, count), nil
 }
 
 func (r *productConnectionResolver) TotalCount(ctx context.Context, obj *model.ProductConnection) (int, error) {
-	panic(fmt.Errorf("not implemented: TotalCount - totalCount"))
+	return obj.Count(ctx)
 }
 
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	if p, err := loadersFrom(ctx).product.Load(ctx, id); err != nil || p != nil {
+		if err != nil || (!p.IsActive && !auth.FromContext(ctx).IsStaff()) {
+			return nil, notFoundOr(err, "node")
+		}
+		return toProduct(p), nil
+	}
+	if auth.FromContext(ctx).IsStaff() {
+		if c, err := loadersFrom(ctx).customer.Load(ctx, id); err != nil || c != nil {
+			return toCustomer(c), err
+		}
+	}
+	return nil, apperr.New(apperr.NotFound, "node not found")
 }
 
 func (r *queryResolver) Products(ctx context.Context, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) (*model.ProductConnection, error) {
-	panic(fmt.Errorf("not implemented: Products - products"))
+	params := catalog.ListParams{First: first, After: deref(after), Filter: toProductFilter(filter), Sort: toSortKey(sortKey), Reverse: deref(reverse)}
+	if params.Filter.IncludeInactive {
+		if err := require(ctx, auth.Staff); err != nil {
+			return nil, err
+		}
+	}
+	return r.productConnection(ctx, params)
 }
 
 func (r *queryResolver) Product(ctx context.Context, id *string, sku *string, handle *string) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	p, err := r.productBy(ctx, id, sku, handle)
+	if err != nil {
+		return nil, err
+	}
+	return toProduct(p), nil
 }
 
 func (r *queryResolver) Categories(ctx context.Context) ([]string, error) {
-	panic(fmt.Errorf("not implemented: Categories - categories"))
+	return r.svc.Catalog.Categories(ctx)
 }
 
 func (r *queryResolver) Cart(ctx context.Context, id string) (*model.Cart, error) {
@@ -203,7 +258,7 @@ func (r *queryResolver) Order(ctx context.Context, orderNumber string, email *st
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*model.Customer, error) {
-	c, err := r.customers.ByID(ctx, auth.FromContext(ctx).ID)
+	c, err := r.svc.Customers.ByID(ctx, auth.FromContext(ctx).ID)
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +275,11 @@ func (r *queryResolver) Customers(ctx context.Context, first *int, after *string
 		return nil, err
 	}
 	q := deref(search)
-	p, err := r.customers.List(ctx, q, n, deref(after))
+	p, err := r.svc.Customers.List(ctx, q, n, deref(after))
 	if err != nil {
 		return nil, err
 	}
-	count := func(ctx context.Context) (int, error) { return r.customers.Count(ctx, q) }
+	count := func(ctx context.Context) (int, error) { return r.svc.Customers.Count(ctx, q) }
 	return toCustomerConnection(p, deref(after) != "", count), nil
 }
 
@@ -240,11 +295,19 @@ func (r *queryResolver) Customer(ctx context.Context, id string) (*model.Custome
 }
 
 func (r *queryResolver) LowStockProducts(ctx context.Context, first *int, after *string) (*model.ProductConnection, error) {
-	panic(fmt.Errorf("not implemented: LowStockProducts - lowStockProducts"))
+	return r.productConnection(ctx, catalog.ListParams{
+		First: first, After: deref(after), Filter: catalog.Filter{LowStockOnly: true, IncludeInactive: true},
+	})
 }
 
 func (r *queryResolver) Notifications(ctx context.Context, first *int, after *string, template *string, to *string) (*model.NotificationConnection, error) {
-	panic(fmt.Errorf("not implemented: Notifications - notifications"))
+	f := notify.Filter{Template: deref(template), To: deref(to)}
+	p, err := r.svc.Notify.List(ctx, f, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	count := func(ctx context.Context) (int, error) { return r.svc.Notify.Count(ctx, f) }
+	return toNotificationConnection(p, count), nil
 }
 
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumber string, accessToken *string) (<-chan *model.OrderStatusEvent, error) {

@@ -1,0 +1,98 @@
+package graph
+
+import (
+	"context"
+	"errors"
+
+	"commerce/graph/model"
+	"commerce/internal/apperr"
+	"commerce/internal/auth"
+	"commerce/internal/catalog"
+)
+
+// productConnection lists products and, when the query asks for images,
+// fetches the whole page's images in one query up front.
+func (r *Resolver) productConnection(ctx context.Context, params catalog.ListParams) (*model.ProductConnection, error) {
+	p, err := r.svc.Catalog.List(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Products) > 0 && requested(ctx, "edges", "node", "images") {
+		ids := make([]string, len(p.Products))
+		for i, prod := range p.Products {
+			ids[i] = prod.ID
+		}
+		imgs, err := r.svc.Catalog.ImagesByProductIDs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		l := loadersFrom(ctx)
+		for _, id := range ids {
+			l.images.Prime(id, imgs[id])
+		}
+	}
+	count := func(ctx context.Context) (int, error) { return r.svc.Catalog.Count(ctx, params.Filter) }
+	return toProductConnection(p, count), nil
+}
+
+// productBy finds a product by exactly one of id, sku or handle. Inactive
+// products are visible to staff only; to others they do not exist.
+func (r *Resolver) productBy(ctx context.Context, id, sku, handle *string) (*catalog.Product, error) {
+	given := 0
+	for _, v := range []*string{id, sku, handle} {
+		if v != nil {
+			given++
+		}
+	}
+	if given != 1 {
+		return nil, apperr.New(apperr.Invalid, "give exactly one of id, sku or handle")
+	}
+	var p *catalog.Product
+	var err error
+	switch {
+	case id != nil:
+		p, err = r.svc.Catalog.ByID(ctx, *id)
+	case sku != nil:
+		p, err = r.svc.Catalog.BySKU(ctx, *sku)
+	default:
+		p, err = r.svc.Catalog.ByHandle(ctx, *handle)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !p.IsActive && !auth.FromContext(ctx).IsStaff() {
+		return nil, apperr.New(apperr.NotFound, "product not found")
+	}
+	return p, nil
+}
+
+// productPayload turns a catalog mutation's result into its payload.
+func productPayload(p *catalog.Product, err error) (*model.ProductPayload, error) {
+	if ues, ok := userErrors(err); ok {
+		return &model.ProductPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &model.ProductPayload{Product: toProduct(p), UserErrors: []*model.UserError{}}, nil
+}
+
+// toProductImages converts stored images. Image storage and signed URLs
+// arrive with the images issue; until then no image can be uploaded, and a
+// stored one without a way to sign its URL is an error rather than a
+// broken link.
+func (r *Resolver) toProductImages(_ context.Context, imgs []catalog.Image) ([]*model.ProductImage, error) {
+	out := make([]*model.ProductImage, 0, len(imgs))
+	if len(imgs) > 0 {
+		return nil, errors.New("product images have no storage configured")
+	}
+	return out, nil
+}
+
+// notFoundOr returns err when set, else a NotFound error for what.
+func notFoundOr(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return apperr.New(apperr.NotFound, "%s not found", what)
+}

@@ -1,0 +1,277 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
+	"commerce/graph"
+	"commerce/internal/auth"
+	"commerce/internal/catalog"
+	"commerce/internal/customers"
+	"commerce/internal/inventory"
+	"commerce/internal/notify"
+	"commerce/internal/platform/db"
+	"commerce/internal/platform/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
+
+// bundle holds what a test needs around the GraphQL endpoint.
+type bundle struct {
+	url        string
+	tokens     *auth.Tokens
+	catalog    *catalog.Service
+	staff      *auth.StaffService
+	statements atomic.Int64 // statements of the last request
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	d := dbtest.DB(t)
+	log := slog.New(slog.DiscardHandler)
+	inserter, err := river.NewClient(riverdatabasesql.New(d.SQL), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifier, err := notify.NewService(d, inserter, notify.LogSender{Log: log}, notify.LogSender{Log: log},
+		notify.Config{From: "shop@example.com", MaxAttempts: 3, RetryBase: time.Second}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now)
+	inv := inventory.NewService(d, notifier, inventory.Config{LowStockEmail: "stock@example.com"})
+	b := &bundle{tokens: tokens, staff: auth.NewStaffService(d, tokens)}
+	b.catalog = catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD"})
+	r := graph.NewResolver(graph.Services{
+		Staff: b.staff, Customers: customers.NewService(d, tokens, "USD"), Catalog: b.catalog, Inventory: inv, Notify: notifier,
+	}, log)
+	h := graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx, counter := db.WithStatementCounter(req.Context())
+		h.ServeHTTP(w, req.WithContext(ctx))
+		b.statements.Store(counter.Count())
+	}))
+	t.Cleanup(srv.Close)
+	b.url = srv.URL
+	return b
+}
+
+type response struct {
+	Data   map[string]json.RawMessage
+	Errors []struct {
+		Message    string
+		Extensions map[string]any
+	}
+}
+
+func (b *bundle) do(t *testing.T, token, query string, vars map[string]any) response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out response
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatalf("decode response: %v", err)
+	}
+	return out
+}
+
+func (b *bundle) staffToken(t *testing.T) string {
+	t.Helper()
+	email := fmt.Sprintf("staff-%d@example.com", time.Now().UnixNano())
+	id, err := b.staff.Create(context.Background(), email, "correct-horse", auth.Staff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := b.tokens.Issue(auth.Principal{ID: id, Role: auth.Staff})
+	return tok
+}
+
+func code(r response) string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+func seedProducts(t *testing.T, c *catalog.Service, n int) {
+	t.Helper()
+	for i := range n {
+		qty := 10 + i
+		_, err := c.Create(context.Background(), catalog.CreateInput{
+			SKU: fmt.Sprintf("PAGE-%d-%d", time.Now().UnixNano(), i), Name: fmt.Sprintf("Page product %d", i),
+			Price: "9.99", Category: ptr("Test"), Tags: []string{"a", "b"}, InventoryQuantity: &qty,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A storefront page of 20 products with every field it shows costs at most
+// 3 statements: the page, the count and the images.
+func TestProductPageStatementBudget(t *testing.T) {
+	b := setup(t)
+	seedProducts(t, b.catalog, 25)
+	r := b.do(t, "", `{ products(first: 20) { totalCount pageInfo { hasNextPage endCursor }
+		edges { cursor node { id name handle price { amount currencyCode } compareAtPrice { amount }
+		availableQuantity category tags images { url altText position } } } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %+v", r.Errors)
+	}
+	var page struct{ Edges []json.RawMessage }
+	_ = json.Unmarshal(r.Data["products"], &page)
+	if len(page.Edges) != 20 {
+		t.Fatalf("got %d edges, want 20", len(page.Edges))
+	}
+	t.Logf("statements: %d", b.statements.Load())
+	if got := b.statements.Load(); got > 3 {
+		t.Fatalf("page of 20 products ran %d statements, budget is 3", got)
+	}
+}
+
+func TestAccessRules(t *testing.T) {
+	b := setup(t)
+	customerToken, _ := b.tokens.Issue(auth.Principal{ID: "00000000-0000-0000-0000-000000000001", Role: auth.Customer})
+	staffMutations := []string{
+		`mutation { productCreate(input: {sku: "X1", name: "X", price: "1.00"}) { userErrors { code } } }`,
+		`mutation { productUpdate(id: "00000000-0000-0000-0000-000000000001", input: {name: "Y"}) { userErrors { code } } }`,
+		`mutation { productArchive(id: "00000000-0000-0000-0000-000000000001") { userErrors { code } } }`,
+		`mutation { inventoryAdjust(input: {productId: "00000000-0000-0000-0000-000000000001", quantityChange: 1, type: RESTOCK}) { userErrors { code } } }`,
+	}
+	for _, m := range staffMutations {
+		if got := code(b.do(t, customerToken, m, nil)); got != "FORBIDDEN" {
+			t.Errorf("customer calling %.40s…: code %q, want FORBIDDEN", m, got)
+		}
+		if got := code(b.do(t, "", m, nil)); got != "UNAUTHENTICATED" {
+			t.Errorf("anonymous calling %.40s…: code %q, want UNAUTHENTICATED", m, got)
+		}
+	}
+	if got := code(b.do(t, "", `{ me { id } }`, nil)); got != "UNAUTHENTICATED" {
+		t.Errorf("me without a token: %q, want UNAUTHENTICATED", got)
+	}
+	if got := code(b.do(t, customerToken, `{ customers { totalCount } }`, nil)); got != "FORBIDDEN" {
+		t.Errorf("customers as a customer: %q, want FORBIDDEN", got)
+	}
+	seedProducts(t, b.catalog, 1)
+	r := b.do(t, customerToken, `{ products(first: 1) { edges { node { costPrice { amount } } } } }`, nil)
+	if len(r.Errors) > 0 || !strings.Contains(string(r.Data["products"]), `"costPrice":null`) {
+		t.Errorf("costPrice for a customer: %s %+v", r.Data["products"], r.Errors)
+	}
+	r = b.do(t, customerToken, `{ products(first: 1) { edges { node { inventoryTransactions { totalCount } } } } }`, nil)
+	if code(r) != "FORBIDDEN" {
+		t.Errorf("inventoryTransactions for a customer: %q, want FORBIDDEN", code(r))
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	b := setup(t)
+	staff := b.staffToken(t)
+	tests := []struct {
+		name, query, wantCode string
+	}{
+		{"first too large", `{ products(first: 100000) { totalCount } }`, "BAD_USER_INPUT"},
+		{"malformed product id", `{ product(id: "not-a-uuid") { id } }`, "NOT_FOUND"},
+		{"unknown product id", `{ product(id: "00000000-0000-0000-0000-000000000000") { id } }`, "NOT_FOUND"},
+		{"malformed cursor", `{ products(after: "!!") { totalCount } }`, "BAD_USER_INPUT"},
+		{"Int out of range", `query($n: Int) { products(first: $n) { totalCount } }`, "BAD_USER_INPUT"},
+		{"syntax error", `{ products( }`, "GRAPHQL_PARSE_FAILED"},
+		{"unknown field", `{ nope }`, "GRAPHQL_VALIDATION_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]any{}
+			if strings.Contains(tt.query, "$n") {
+				vars["n"] = 1 << 40
+			}
+			if got := code(b.do(t, staff, tt.query, vars)); got != tt.wantCode {
+				t.Fatalf("code %q, want %q", got, tt.wantCode)
+			}
+		})
+	}
+
+	userErrorCases := []struct {
+		name, input string
+		field       string
+		code        string
+	}{
+		{"empty sku", `{sku: "", name: "A", price: "1.00"}`, `["input","sku"]`, "INVALID"},
+		{"negative price", `{sku: "NP", name: "A", price: "-1.00"}`, `["input","price"]`, "INVALID"},
+		{"malformed price", `{sku: "MP", name: "A", price: "abc"}`, `["input","price"]`, "INVALID"},
+		{"too many decimals", `{sku: "TD", name: "A", price: "1.999"}`, `["input","price"]`, "INVALID"},
+		{"negative stock", `{sku: "NS", name: "A", price: "1.00", inventoryQuantity: -5}`, `["input","inventoryQuantity"]`, "INVALID"},
+		{"huge name", `{sku: "HN", name: "` + strings.Repeat("n", 10000) + `", price: "1.00"}`, `["input","name"]`, "INVALID"},
+	}
+	for _, tt := range userErrorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			r := b.do(t, staff, `mutation { productCreate(input: `+tt.input+`) { product { id } userErrors { field code } } }`, nil)
+			got := string(r.Data["productCreate"])
+			if !strings.Contains(got, `"field":`+tt.field) || !strings.Contains(got, `"code":"`+tt.code+`"`) || !strings.Contains(got, `"product":null`) {
+				t.Fatalf("payload %s, want a %s userError at %s", got, tt.code, tt.field)
+			}
+		})
+	}
+	r := b.do(t, staff, `mutation { productCreate(input: {sku: "DUP-1", name: "A", price: "1.00"}) { userErrors { code } } }`, nil)
+	if !strings.Contains(string(r.Data["productCreate"]), `"userErrors":[]`) {
+		t.Fatalf("first create: %s", r.Data["productCreate"])
+	}
+	r = b.do(t, staff, `mutation { productCreate(input: {sku: "dup-1", name: "B", price: "1.00"}) { userErrors { field code } } }`, nil)
+	if !strings.Contains(string(r.Data["productCreate"]), `"code":"TAKEN"`) {
+		t.Fatalf("duplicate sku: %s", r.Data["productCreate"])
+	}
+	r = b.do(t, staff, `mutation { inventoryAdjust(input: {productId: "00000000-0000-0000-0000-000000000000", quantityChange: 0, type: RESTOCK}) { userErrors { field code } } }`, nil)
+	if !strings.Contains(string(r.Data["inventoryAdjust"]), `["input","quantityChange"]`) {
+		t.Fatalf("quantityChange 0: %s", r.Data["inventoryAdjust"])
+	}
+}
+
+func TestCustomerSignUpAndSignIn(t *testing.T) {
+	b := setup(t)
+	reg := `mutation($e: String!) { customerRegister(input: {email: $e, password: "long-enough-pw", firstName: "Ada", lastName: "Lovelace"}) {
+		token customer { email } userErrors { field code } } }`
+	r := b.do(t, "", reg, map[string]any{"e": "  Ada@Example.com "})
+	var reply struct {
+		Token    string
+		Customer struct{ Email string }
+	}
+	_ = json.Unmarshal(r.Data["customerRegister"], &reply)
+	if reply.Token == "" || reply.Customer.Email != "ada@example.com" {
+		t.Fatalf("register: %s %+v", r.Data["customerRegister"], r.Errors)
+	}
+	if r := b.do(t, "", reg, map[string]any{"e": "ada@example.com"}); !strings.Contains(string(r.Data["customerRegister"]), `"TAKEN"`) {
+		t.Fatalf("second register: %s", r.Data["customerRegister"])
+	}
+	if r := b.do(t, reply.Token, `{ me { email } }`, nil); !strings.Contains(string(r.Data["me"]), "ada@example.com") {
+		t.Fatalf("me: %s %+v", r.Data["me"], r.Errors)
+	}
+	login := `mutation($e: String!, $p: String!) { customerLogin(email: $e, password: $p) { token userErrors { message code } } }`
+	wrongPassword := string(b.do(t, "", login, map[string]any{"e": "ada@example.com", "p": "wrong-password"}).Data["customerLogin"])
+	unknownEmail := string(b.do(t, "", login, map[string]any{"e": "nobody@example.com", "p": "wrong-password"}).Data["customerLogin"])
+	if wrongPassword != unknownEmail || !strings.Contains(wrongPassword, "INVALID_CREDENTIALS") {
+		t.Fatalf("wrong password %s and unknown email %s must answer the same", wrongPassword, unknownEmail)
+	}
+}

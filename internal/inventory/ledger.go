@@ -1,0 +1,220 @@
+// Package inventory owns the stock ledger: every change to a product's
+// on-hand or reserved quantity is one conditional UPDATE of the product and
+// one INSERT of ledger rows, so stock can never go negative and the ledger
+// always adds up (the sum of all rows is available; the sum without
+// RESERVATION and RELEASE rows is on hand). It also detects low stock and
+// enqueues the low-stock alert in the same transaction.
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/apperr"
+	"commerce/internal/notify"
+)
+
+// TxType is the kind of a ledger row.
+type TxType string
+
+// The ledger row types.
+const (
+	Sale        TxType = "SALE"
+	Restock     TxType = "RESTOCK"
+	Adjustment  TxType = "ADJUSTMENT"
+	Return      TxType = "RETURN"
+	Reservation TxType = "RESERVATION"
+	Release     TxType = "RELEASE"
+)
+
+// MaxQuantity bounds the size of one change so that stock sums stay far
+// from integer overflow.
+const MaxQuantity = 1_000_000
+
+// Transaction is one row of the stock ledger.
+type Transaction struct {
+	ID             string
+	Seq            int64
+	ProductID      string
+	SKU            string
+	QuantityChange int
+	Type           TxType
+	ReferenceID    *string
+	Notes          *string
+	CreatedAt      time.Time
+}
+
+// Change is one stock movement of one product.
+//
+// Quantity is always positive for RESERVATION, RELEASE and SALE, and signed
+// (never zero) for RESTOCK, ADJUSTMENT and RETURN.
+type Change struct {
+	ProductID   string
+	Type        TxType
+	Quantity    int
+	ReferenceID *string
+	Notes       *string
+}
+
+// Result is a product's stock after a change.
+type Result struct {
+	ProductID string
+	SKU       string
+	Name      string
+	OnHand    int
+	Reserved  int
+	Available int
+	Threshold int
+	// LowStockCrossed is true when this change took available from above the
+	// threshold to at or below it and an alert fired (at most once per
+	// product per 24 h). Callers publish the live alert after commit.
+	LowStockCrossed bool
+	// Transaction is the ledger row of the change's own type (for a SALE, the
+	// SALE row; the RELEASE row written with it is not returned).
+	Transaction *Transaction
+}
+
+// Notifier enqueues a notification inside the caller's transaction.
+type Notifier interface {
+	Enqueue(ctx context.Context, tx bun.Tx, m notify.Message) error
+}
+
+// Config holds the inventory settings.
+type Config struct {
+	// LowStockEmail receives low-stock alerts; empty disables them.
+	LowStockEmail string
+}
+
+// Ledger applies stock changes inside a caller's transaction.
+type Ledger struct {
+	notifier Notifier
+	cfg      Config
+}
+
+// NewLedger returns a Ledger that sends low-stock alerts through n (which
+// may be nil when no alerts are wanted).
+func NewLedger(n Notifier, cfg Config) *Ledger {
+	return &Ledger{notifier: n, cfg: cfg}
+}
+
+// Apply performs one stock change inside tx: one conditional UPDATE of the
+// product, one INSERT of its ledger rows, and, when a low-stock alert fires
+// and a recipient is configured, the notification enqueue. It returns an
+// apperr NotFound error when the product does not exist (or the id is not a
+// UUID), InsufficientStock when the change would take on hand below reserved
+// or reserved below zero, and Invalid when the change itself is malformed.
+// Those three leave tx unchanged and usable (a checkout may go on to find
+// every short line); after any other error the caller must roll back.
+func (l *Ledger) Apply(ctx context.Context, tx bun.Tx, c Change) (Result, error) {
+	d, err := deltasOf(c)
+	if err != nil {
+		return Result{}, err
+	}
+	id, err := uuid.Parse(c.ProductID)
+	if err != nil {
+		return Result{}, apperr.New(apperr.NotFound, "product not found")
+	}
+	c.ProductID = id.String()
+	res, alertedAt, ok, err := updateStock(ctx, tx, c.ProductID, d)
+	if err != nil {
+		return Result{}, fmt.Errorf("apply stock change: %w", err)
+	}
+	if !ok {
+		return Result{}, missingOrShort(ctx, tx, c.ProductID)
+	}
+	rows, err := insertTransactions(ctx, tx, ledgerRows(c, res.SKU))
+	if err != nil {
+		return Result{}, fmt.Errorf("write stock ledger: %w", err)
+	}
+	res.Transaction = &rows[len(rows)-1]
+	if res.LowStockCrossed {
+		if err := l.alert(ctx, tx, res, alertedAt); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// deltas is how one change moves the product's counters.
+type deltas struct {
+	onHand, reserved, sold int
+}
+
+func deltasOf(c Change) (deltas, error) {
+	q := c.Quantity
+	if q == 0 || q > MaxQuantity || q < -MaxQuantity {
+		return deltas{}, apperr.New(apperr.Invalid, "quantity must be non-zero and at most %d in size", MaxQuantity)
+	}
+	switch c.Type {
+	case Restock, Adjustment, Return:
+		return deltas{onHand: q}, nil
+	}
+	if q < 0 {
+		return deltas{}, apperr.New(apperr.Invalid, "quantity of a %s must be positive", c.Type)
+	}
+	switch c.Type {
+	case Reservation:
+		return deltas{reserved: q}, nil
+	case Release:
+		return deltas{reserved: -q}, nil
+	case Sale:
+		return deltas{onHand: -q, reserved: -q, sold: q}, nil
+	}
+	return deltas{}, apperr.New(apperr.Invalid, "unknown inventory transaction type %q", c.Type)
+}
+
+// ledgerRows returns the rows a change writes: a SALE is the release of its
+// reservation followed by the sale, so that both ledger sums stay true.
+func ledgerRows(c Change, sku string) []Transaction {
+	row := Transaction{ProductID: c.ProductID, SKU: sku, Type: c.Type, QuantityChange: c.Quantity,
+		ReferenceID: c.ReferenceID, Notes: c.Notes}
+	switch c.Type {
+	case Reservation, Sale:
+		row.QuantityChange = -c.Quantity
+	}
+	if c.Type != Sale {
+		return []Transaction{row}
+	}
+	release := row
+	release.Type, release.QuantityChange = Release, c.Quantity
+	return []Transaction{release, row}
+}
+
+func missingOrShort(ctx context.Context, idb bun.IDB, productID string) error {
+	exists, err := productExists(ctx, idb, productID)
+	switch {
+	case err != nil:
+		return fmt.Errorf("apply stock change: %w", err)
+	case !exists:
+		return apperr.New(apperr.NotFound, "product not found")
+	default:
+		return apperr.New(apperr.InsufficientStock, "not enough stock")
+	}
+}
+
+func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) error {
+	if l.notifier == nil || l.cfg.LowStockEmail == "" {
+		return nil
+	}
+	m := notify.Message{
+		Channel:  notify.Email,
+		To:       l.cfg.LowStockEmail,
+		Template: "low-stock-alert",
+		Data: map[string]any{
+			"product_id":         r.ProductID,
+			"product_name":       r.Name,
+			"sku":                r.SKU,
+			"available_quantity": r.Available,
+			"threshold":          r.Threshold,
+		},
+		DedupeKey: "low-stock:" + r.ProductID + ":" + at.UTC().Format(time.RFC3339Nano),
+	}
+	if err := l.notifier.Enqueue(ctx, tx, m); err != nil {
+		return fmt.Errorf("enqueue low-stock alert: %w", err)
+	}
+	return nil
+}

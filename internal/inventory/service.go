@@ -1,0 +1,181 @@
+package inventory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/apperr"
+	"commerce/internal/platform/db"
+	"commerce/internal/platform/page"
+)
+
+// Length caps of free-text ledger fields.
+const (
+	maxReferenceLen = 200
+	maxNotesLen     = 1000
+)
+
+// Service is the staff-facing side of the ledger: manual adjustments and
+// the transaction history.
+type Service struct {
+	db     *db.DB
+	ledger *Ledger
+}
+
+// NewService returns a Service whose ledger sends low-stock alerts through n.
+func NewService(d *db.DB, n Notifier, cfg Config) *Service {
+	return &Service{db: d, ledger: NewLedger(n, cfg)}
+}
+
+// Ledger returns the ledger, for packages that change stock inside their
+// own transactions (catalog's opening stock, checkout, payments).
+func (s *Service) Ledger() *Ledger { return s.ledger }
+
+// AdjustInput is a manual stock change by staff.
+type AdjustInput struct {
+	ProductID      string
+	QuantityChange int
+	Type           TxType // RESTOCK, ADJUSTMENT or RETURN
+	ReferenceID    *string
+	Notes          *string
+}
+
+// Adjust applies a manual stock change in its own transaction and returns
+// the product's new stock and the ledger row. It returns an apperr.List of
+// userErrors for invalid input (NotFound at ["input","productId"] for a
+// malformed id, Invalid at the offending field otherwise), a NotFound
+// userError at ["input","productId"] for an unknown product, and an
+// InsufficientStock userError at ["input","quantityChange"] when the change
+// would take stock below zero or below what is reserved.
+func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Result, error) {
+	in.ReferenceID, in.Notes = trimmedOrNil(in.ReferenceID), trimmedOrNil(in.Notes)
+	if err := validateAdjust(in); err != nil {
+		return nil, err
+	}
+	var res Result
+	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		res, err = s.ledger.Apply(ctx, tx, Change{ProductID: in.ProductID, Type: in.Type,
+			Quantity: in.QuantityChange, ReferenceID: in.ReferenceID, Notes: in.Notes})
+		return err
+	})
+	if err == nil {
+		return &res, nil
+	}
+	switch apperr.KindOf(err) {
+	case apperr.NotFound:
+		return nil, apperr.Field(apperr.NotFound, apperr.Path("input", "productId"), "product not found")
+	case apperr.InsufficientStock:
+		return nil, apperr.Field(apperr.InsufficientStock, apperr.Path("input", "quantityChange"),
+			"stock cannot go below zero or below what is reserved")
+	}
+	return nil, fmt.Errorf("adjust stock: %w", err)
+}
+
+func validateAdjust(in AdjustInput) error {
+	var errs apperr.List
+	if _, err := uuid.Parse(in.ProductID); err != nil {
+		errs = append(errs, apperr.Field(apperr.NotFound, apperr.Path("input", "productId"), "product not found"))
+	}
+	if in.QuantityChange == 0 || in.QuantityChange > MaxQuantity || in.QuantityChange < -MaxQuantity {
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "quantityChange"),
+			"must be non-zero and between -%d and %d", MaxQuantity, MaxQuantity))
+	}
+	switch in.Type {
+	case Restock, Adjustment, Return:
+	default:
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "type"), "must be RESTOCK, ADJUSTMENT or RETURN"))
+	}
+	if in.ReferenceID != nil && utf8.RuneCountInString(*in.ReferenceID) > maxReferenceLen {
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "referenceId"), "must be at most %d characters", maxReferenceLen))
+	}
+	if in.Notes != nil && utf8.RuneCountInString(*in.Notes) > maxNotesLen {
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "notes"), "must be at most %d characters", maxNotesLen))
+	}
+	return errs.Err()
+}
+
+func trimmedOrNil(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	t := strings.TrimSpace(*s)
+	if t == "" {
+		return nil
+	}
+	return &t
+}
+
+// TxPage is one page of a product's ledger, newest first.
+type TxPage struct {
+	Transactions    []Transaction
+	Cursors         []string
+	HasNextPage     bool
+	HasPreviousPage bool
+}
+
+// Transactions returns a page of a product's ledger rows, newest first.
+// first defaults to 20 when nil. It returns an apperr Invalid error when
+// first is outside 0..100 or after is not a cursor of this listing, and
+// NotFound when productID is not a UUID; an unknown product has no rows.
+func (s *Service) Transactions(ctx context.Context, productID string, first *int, after string) (TxPage, error) {
+	limit, err := page.First(first)
+	if err != nil {
+		return TxPage{}, err
+	}
+	if _, err := uuid.Parse(productID); err != nil {
+		return TxPage{}, apperr.New(apperr.NotFound, "product not found")
+	}
+	before, err := decodeSeqCursor(after)
+	if err != nil {
+		return TxPage{}, err
+	}
+	rows, err := selectTransactions(ctx, s.db.Bun, productID, before, limit+1)
+	if err != nil {
+		return TxPage{}, fmt.Errorf("list inventory transactions: %w", err)
+	}
+	p := TxPage{HasNextPage: len(rows) > limit, HasPreviousPage: after != ""}
+	p.Transactions = rows[:min(len(rows), limit)]
+	for _, t := range p.Transactions {
+		p.Cursors = append(p.Cursors, page.Encode(seqCursor{Seq: t.Seq}))
+	}
+	return p, nil
+}
+
+// CountTransactions returns how many ledger rows a product has. It returns
+// an apperr NotFound error when productID is not a UUID.
+func (s *Service) CountTransactions(ctx context.Context, productID string) (int, error) {
+	if _, err := uuid.Parse(productID); err != nil {
+		return 0, apperr.New(apperr.NotFound, "product not found")
+	}
+	n, err := countTransactions(ctx, s.db.Bun, productID)
+	if err != nil {
+		return 0, fmt.Errorf("count inventory transactions: %w", err)
+	}
+	return n, nil
+}
+
+// seqCursor is the keyset position in a product's ledger.
+type seqCursor struct {
+	Seq int64 `json:"seq"`
+}
+
+// decodeSeqCursor returns 0 for an empty cursor.
+func decodeSeqCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	var k seqCursor
+	if err := page.Decode(c, &k); err != nil {
+		return 0, err
+	}
+	if k.Seq <= 0 {
+		return 0, apperr.New(apperr.Invalid, "after is not a valid cursor")
+	}
+	return k.Seq, nil
+}

@@ -1,0 +1,364 @@
+// Command commerce is the GraphQL commerce service: catalog and inventory,
+// carts and checkout, payments, the order workflow, notifications and live
+// order status. Sub-commands: serve (default), migrate, seed, create-staff.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/riverqueue/river"
+
+	"commerce/graph"
+	"commerce/internal/auth"
+	"commerce/internal/catalog"
+	"commerce/internal/config"
+	"commerce/internal/customers"
+	"commerce/internal/inventory"
+	"commerce/internal/jobs"
+	"commerce/internal/notify"
+	"commerce/internal/notify/notifysmtp"
+	"commerce/internal/platform/db"
+	"commerce/internal/platform/metrics"
+	"commerce/internal/platform/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "commerce:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, with its environment passed in so that tests
+// can start it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	getenv, err := config.WithDotEnv(getenv, ".env")
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, getenv("LOG_LEVEL"))
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, log)
+	case "migrate":
+		return withDB(ctx, getenv, log, func(a *app) error { return nil })
+	case "seed":
+		return withDB(ctx, getenv, log, func(a *app) error {
+			n, err := a.catalog.SeedDemo(ctx)
+			if err == nil {
+				log.Info("seed: demo catalog", "products_created", n)
+			}
+			return err
+		})
+	case "create-staff":
+		return createStaff(ctx, args, getenv, log, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: commerce [serve [--no-migrate] [--role=all|api|worker] | migrate | seed | create-staff --email E --password P --role ADMIN|STAFF]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (try: serve, migrate, seed, create-staff)", cmd)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// withDB loads the configuration, connects, migrates and runs fn on the
+// assembled services without serving anything.
+func withDB(ctx context.Context, getenv func(string) string, log *slog.Logger, fn func(*app) error) error {
+	cfg, err := config.Load(getenv, log)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(a)
+}
+
+func createStaff(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, stdout io.Writer) error {
+	fs := flag.NewFlagSet("create-staff", flag.ContinueOnError)
+	email := fs.String("email", "", "staff email")
+	password := fs.String("password", "", "password (at least 8 characters)")
+	role := fs.String("role", "STAFF", "ADMIN or STAFF")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return withDB(ctx, getenv, log, func(a *app) error {
+		id, err := a.staff.Create(ctx, *email, *password, auth.Role(*role))
+		if err != nil {
+			return fmt.Errorf("create-staff: %w", err)
+		}
+		fmt.Fprintf(stdout, "created %s %s (%s)\n", *role, *email, id)
+		return nil
+	})
+}
+
+// serve runs the HTTP server and, for the worker role, River's workers,
+// until ctx is cancelled; then it drains in-flight requests and jobs.
+func serve(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	noMigrate := fs.Bool("no-migrate", false, "do not apply pending migrations at start")
+	role := fs.String("role", "all", "all, api (HTTP only) or worker (jobs only, plus health and metrics)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *role != "all" && *role != "api" && *role != "worker" {
+		return fmt.Errorf("--role must be all, api or worker, got %q", *role)
+	}
+	cfg, err := config.Load(getenv, log)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, log, !*noMigrate)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if cfg.AdminEmail != "" {
+		if err := a.staff.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+			return err
+		}
+	}
+	if *role != "api" {
+		if err := a.startWorkers(ctx); err != nil {
+			return err
+		}
+		defer a.stopWorkers()
+	}
+
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           a.routes(*role != "worker"),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "addr", cfg.HTTPAddr, "role", *role, "playground", cfg.PublicBaseURL+"/playground")
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+// openDB connects and, when migrate is set, applies pending migrations.
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*db.DB, error) {
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		if err := d.Migrate(ctx, log); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// app is the assembled service: configuration, connections and every
+// domain service, wired through constructors.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *db.DB
+	metrics *metrics.Metrics
+	tokens  *auth.Tokens
+
+	inserter *river.Client[*sql.Tx] // enqueues jobs inside business transactions
+	workers  *river.Workers
+	river    *river.Client[*sql.Tx] // works jobs (roles all and worker)
+
+	staff     *auth.StaffService
+	customers *customers.Service
+	catalog   *catalog.Service
+	inventory *inventory.Service
+	notify    *notify.Service
+}
+
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*app, error) {
+	d, err := openDB(ctx, cfg, log, migrate)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: d, metrics: metrics.New(d.Pool)}
+	if err := a.wire(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// wire builds the services. Jobs are enqueued through an insert-only River
+// client, so the services exist before the workers that call them.
+func (a *app) wire() error {
+	cfg := a.cfg
+	inserter, err := jobs.NewInserter(a.db)
+	if err != nil {
+		return err
+	}
+	a.inserter = inserter
+	email, err := emailSender(cfg, a.log)
+	if err != nil {
+		return err
+	}
+	a.tokens = auth.NewTokens(cfg.AuthSecret, cfg.CustomerTokenTTL, cfg.StaffTokenTTL, time.Now)
+	a.staff = auth.NewStaffService(a.db, a.tokens)
+	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency)
+	a.notify, err = notify.NewService(a.db, inserter, email, notify.LogSender{Log: a.log}, notify.Config{
+		From: cfg.EmailFrom, MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetryBase, StorefrontURL: cfg.StorefrontURL,
+	}, a.log)
+	if err != nil {
+		return err
+	}
+	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail})
+	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency})
+
+	a.workers = river.NewWorkers()
+	return jobs.Register(a.workers, jobs.Deps{Notify: a.notify})
+}
+
+// smtpTimeout stays below the delivery job's own timeout, so a hung SMTP
+// server fails the attempt rather than the job.
+const smtpTimeout = 20 * time.Second
+
+func emailSender(cfg *config.Config, log *slog.Logger) (notify.EmailSender, error) {
+	if cfg.EmailSender == "smtp" {
+		return notifysmtp.New(cfg.SMTPURL, smtpTimeout)
+	}
+	return notify.LogSender{Log: log}, nil
+}
+
+// startWorkers starts River's workers and its leader-elected periodic jobs.
+func (a *app) startWorkers(ctx context.Context) error {
+	client, err := jobs.NewClient(a.db, a.workers, nil, 10, a.log)
+	if err != nil {
+		return err
+	}
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start river: %w", err)
+	}
+	a.river = client
+	return nil
+}
+
+// stopWorkers lets running jobs finish (up to a limit) and stops River.
+func (a *app) stopWorkers() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.river.Stop(ctx); err != nil {
+		a.log.Warn("river did not stop cleanly", "error", err)
+	}
+}
+
+func (a *app) close() { a.db.Close() }
+
+// routes returns the HTTP handler. The worker role serves only health and
+// metrics.
+func (a *app) routes(api bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	if api {
+		resolver := graph.NewResolver(graph.Services{
+			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
+		}, a.log)
+		gql := graph.NewHandler(resolver, graph.HandlerConfig{
+			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
+			Log: a.log, AroundOperations: a.observeOperation,
+		})
+		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
+		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))
+		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
+	}
+	return web.WithRequest(a.log, mux)
+}
+
+// ready answers 200 when Postgres answers.
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.db.Pool.Ping(ctx); err != nil {
+		web.Logger(ctx, a.log).Warn("readyz: database", "error", err)
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// observeOperation records each GraphQL operation in the metrics.
+func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	start := time.Now()
+	h := next(ctx)
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp != nil && oc.Operation != nil {
+			a.metrics.ObserveOperation(oc.OperationName, string(oc.Operation.Operation), time.Since(start), len(resp.Errors) > 0)
+		}
+		return resp
+	}
+}
+
+// cors answers preflight requests and sets CORS headers for the allowed
+// origins (CORS_ALLOWED_ORIGINS); "*" allows any origin.
+func cors(origins []string, next http.Handler) http.Handler {
+	allowed := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		allowed[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (allowed[origin] || allowed["*"]) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Max-Age", "600")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
