@@ -19,6 +19,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
 	"commerce/graph"
@@ -199,6 +200,7 @@ type app struct {
 	db      *db.DB
 	metrics *metrics.Metrics
 	tokens  *auth.Tokens
+	redis   *redis.Client // nil without REDIS_URL
 
 	inserter *river.Client[*sql.Tx] // enqueues jobs inside business transactions
 	workers  *river.Workers
@@ -217,8 +219,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate b
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: d, metrics: metrics.New(d.Pool)}
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			d.Close()
+			return nil, errors.New("REDIS_URL is not a valid redis URL")
+		}
+		a.redis = redis.NewClient(opts)
+	}
 	if err := a.wire(); err != nil {
-		d.Close()
+		a.close()
 		return nil, err
 	}
 	return a, nil
@@ -286,7 +296,12 @@ func (a *app) stopWorkers() {
 	}
 }
 
-func (a *app) close() { a.db.Close() }
+func (a *app) close() {
+	if a.redis != nil {
+		_ = a.redis.Close()
+	}
+	a.db.Close()
+}
 
 // routes returns the HTTP handler. The worker role serves only health and
 // metrics.
@@ -312,7 +327,7 @@ func (a *app) routes(api bool) http.Handler {
 	return web.WithRequest(a.log, mux)
 }
 
-// ready answers 200 when Postgres answers.
+// ready answers 200 when Postgres and, when configured, Redis answer.
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -320,6 +335,13 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 		web.Logger(ctx, a.log).Warn("readyz: database", "error", err)
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
+	}
+	if a.redis != nil {
+		if err := a.redis.Ping(ctx).Err(); err != nil {
+			web.Logger(ctx, a.log).Warn("readyz: redis", "error", err)
+			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	_, _ = io.WriteString(w, "ready\n")
 }

@@ -39,6 +39,7 @@ func TestServeEndToEnd(t *testing.T) {
 		"HTTP_ADDR":      addr,
 		"ADMIN_EMAIL":    "admin@example.com",
 		"ADMIN_PASSWORD": "admin-password",
+		"REDIS_URL":      dbtest.RedisURL(),
 	}
 	getenv := func(k string) string { return env[k] }
 	ctx := context.Background()
@@ -132,4 +133,30 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	if strings.Contains(fmt.Sprint(err), "too-short-secret") {
 		t.Errorf("error echoes the secret: %v", err)
 	}
+}
+
+func TestReadyzFailsWhenRedisIsDown(t *testing.T) {
+	addr := freeAddr(t)
+	env := map[string]string{
+		"APP_ENV": "development", "DATABASE_URL": dbtest.URL(t), "HTTP_ADDR": addr,
+		"REDIS_URL": "redis://" + freeAddr(t) + "/0", // nothing listens there
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--no-migrate"}, func(k string) string { return env[k] }, io.Discard)
+	}()
+	base := "http://" + addr
+	waitHealthy(t, base, done)
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with Redis down: %d, want 503", res.StatusCode)
+	}
+	stop()
+	<-done
 }

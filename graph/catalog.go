@@ -96,3 +96,16 @@ func notFoundOr(err error, what string) error {
 	}
 	return apperr.New(apperr.NotFound, "%s not found", what)
 }
+
+// productByID loads a product through the operation's loader; a product
+// that no longer exists is NOT_FOUND.
+func (r *Resolver) productByID(ctx context.Context, id string) (*model.Product, error) {
+	p, err := loadersFrom(ctx).product.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, apperr.New(apperr.NotFound, "product not found")
+	}
+	return toProduct(p), nil
+}

@@ -20,7 +20,7 @@ import (
 )
 
 func (r *cartLineResolver) Product(ctx context.Context, obj *model.CartLine) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	return r.productByID(ctx, obj.ProductID)
 }
 
 func (r *customerResolver) Orders(ctx context.Context, obj *model.Customer, first *int, after *string) (*model.OrderConnection, error) {
@@ -32,14 +32,7 @@ func (r *customerConnectionResolver) TotalCount(ctx context.Context, obj *model.
 }
 
 func (r *inventoryTransactionResolver) Product(ctx context.Context, obj *model.InventoryTransaction) (*model.Product, error) {
-	p, err := loadersFrom(ctx).product.Load(ctx, obj.ProductID)
-	if err != nil {
-		return nil, err
-	}
-	if p == nil {
-		return nil, apperr.New(apperr.NotFound, "product not found")
-	}
-	return toProduct(p), nil
+	return r.productByID(ctx, obj.ProductID)
 }
 
 func (r *inventoryTransactionConnectionResolver) TotalCount(ctx context.Context, obj *model.InventoryTransactionConnection) (int, error) {
@@ -47,7 +40,7 @@ func (r *inventoryTransactionConnectionResolver) TotalCount(ctx context.Context,
 }
 
 func (r *lowStockAlertResolver) Product(ctx context.Context, obj *model.LowStockAlert) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	return r.productByID(ctx, obj.ProductID)
 }
 
 func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.AuthPayload, error) {
@@ -188,7 +181,11 @@ func (r *orderConnectionResolver) TotalCount(ctx context.Context, obj *model.Ord
 }
 
 func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error) {
-	panic(fmt.Errorf("not implemented: Product - product"))
+	if obj.ProductID == nil {
+		return nil, nil
+	}
+	p, err := loadersFrom(ctx).product.Load(ctx, *obj.ProductID)
+	return toProduct(p), err
 }
 
 func (r *productResolver) Images(ctx context.Context, obj *model.Product) ([]*model.ProductImage, error) {
