@@ -275,3 +275,42 @@ func TestCustomerSignUpAndSignIn(t *testing.T) {
 		t.Fatalf("wrong password %s and unknown email %s must answer the same", wrongPassword, unknownEmail)
 	}
 }
+
+func TestStaffFindsCustomers(t *testing.T) {
+	b := setup(t)
+	staff := b.staffToken(t)
+	reg := `mutation($e: String!, $f: String!) { customerRegister(input: {email: $e, password: "long-enough-pw", firstName: $f, lastName: "Tester"}) {
+		customer { id } userErrors { code } } }`
+	for _, c := range []struct{ email, first string }{{"grace@example.com", "Grace"}, {"linus@example.com", "Linus"}, {"grace.h@example.org", "Hopper"}} {
+		if r := b.do(t, "", reg, map[string]any{"e": c.email, "f": c.first}); len(r.Errors) > 0 {
+			t.Fatalf("register %s: %+v", c.email, r.Errors)
+		}
+	}
+	tests := []struct {
+		search string
+		want   int
+	}{
+		{"grace", 2},  // email of one, first name of both... "grace" matches grace@ and grace.h@
+		{"LINUS", 1},  // case-insensitive
+		{"hopper", 1}, // first name
+		{"50%_", 0},   // LIKE metacharacters are literal
+		{"tester", 3}, // last name
+	}
+	for _, tt := range tests {
+		t.Run(tt.search, func(t *testing.T) {
+			r := b.do(t, staff, `query($q: String) { customers(first: 10, search: $q) { totalCount edges { node { email stripeCustomerId } } } }`,
+				map[string]any{"q": tt.search})
+			var conn struct {
+				TotalCount int
+				Edges      []json.RawMessage
+			}
+			_ = json.Unmarshal(r.Data["customers"], &conn)
+			if len(r.Errors) > 0 || conn.TotalCount != tt.want || len(conn.Edges) != tt.want {
+				t.Fatalf("search %q: %s %+v, want %d", tt.search, r.Data["customers"], r.Errors, tt.want)
+			}
+		})
+	}
+	if got := code(b.do(t, staff, `{ customer(id: "not-a-uuid") { id } }`, nil)); got != "NOT_FOUND" {
+		t.Fatalf("customer with a malformed id: %q, want NOT_FOUND", got)
+	}
+}
