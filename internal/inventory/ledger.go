@@ -218,3 +218,68 @@ func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) e
 	}
 	return nil
 }
+
+// ApplyAll performs several stock changes inside tx with one UPDATE per
+// change and a single INSERT for all their ledger rows, so that a checkout
+// or a payment of many lines costs one round trip per line plus one.
+// Callers pass changes in product-id order so that concurrent transactions
+// lock products in the same order and cannot deadlock.
+//
+// When some changes cannot be made, ApplyAll returns failed: for each such
+// change, its index and its apperr error (NotFound, InsufficientStock,
+// Invalid); it still checks every change so a checkout can name every short
+// line, writes no ledger rows, and the caller must roll back. Any other
+// error also means roll back.
+func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (results []Result, failed map[int]error, err error) {
+	results = make([]Result, len(changes))
+	alertedAt := make([]time.Time, len(changes))
+	var rows []Transaction
+	for i, c := range changes {
+		d, err := deltasOf(c)
+		if err == nil {
+			if _, perr := uuid.Parse(c.ProductID); perr != nil {
+				err = apperr.New(apperr.NotFound, "product not found")
+			}
+		}
+		if err != nil {
+			failed = setFailed(failed, i, err)
+			continue
+		}
+		res, at, ok, err := updateStock(ctx, tx, c.ProductID, d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("apply stock change: %w", err)
+		}
+		if !ok {
+			failed = setFailed(failed, i, missingOrShort(ctx, tx, c.ProductID))
+			continue
+		}
+		results[i], alertedAt[i] = res, at
+		rows = append(rows, ledgerRows(c, res.SKU)...)
+	}
+	if len(failed) > 0 {
+		return nil, failed, nil
+	}
+	written, err := insertTransactions(ctx, tx, rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("write stock ledger: %w", err)
+	}
+	next := 0
+	for i, c := range changes {
+		next += len(ledgerRows(c, ""))
+		results[i].Transaction = &written[next-1]
+		if results[i].LowStockCrossed {
+			if err := l.alert(ctx, tx, results[i], alertedAt[i]); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return results, nil, nil
+}
+
+func setFailed(m map[int]error, i int, err error) map[int]error {
+	if m == nil {
+		m = make(map[int]error)
+	}
+	m[i] = err
+	return m
+}

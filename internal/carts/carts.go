@@ -1,0 +1,107 @@
+// Package carts owns shopping carts and their lines. A cart holds products
+// and quantities only: it is priced at the current catalog price whenever it
+// is read (Price) and reserves no stock, which checkout does. Its id is the
+// only credential needed to use it. Once checked out a cart is completed and
+// refuses every change.
+package carts
+
+import (
+	"context"
+	"time"
+
+	"commerce/internal/apperr"
+	"commerce/internal/catalog"
+	"commerce/internal/platform/db"
+)
+
+// Status is where a cart is in its life.
+type Status string
+
+// The statuses of a cart.
+const (
+	StatusActive    Status = "ACTIVE"
+	StatusCompleted Status = "COMPLETED"
+)
+
+// Limits on what a cart and a request may hold.
+const (
+	MaxQuantity        = 1000 // units of one product in one cart
+	MaxLinesPerRequest = 100  // lines in one request
+	MaxLinesPerCart    = 100  // distinct products in one cart
+)
+
+// Cart is a shopper's cart.
+type Cart struct {
+	ID       string
+	Email    *string
+	Currency string
+	Status   Status
+	// CompletedOrderID is the order the cart was checked out as, once completed.
+	CompletedOrderID *string
+	Lines            []Line
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Line is one product in a cart; a cart has at most one line per product.
+type Line struct {
+	ID        string
+	ProductID string
+	Quantity  int
+}
+
+// LineInput names a product by exactly one of ProductID or SKU.
+type LineInput struct {
+	ProductID *string
+	SKU       *string
+	Quantity  int
+}
+
+// LineUpdate sets the quantity of a line; 0 removes it.
+type LineUpdate struct {
+	ID       string
+	Quantity int
+}
+
+// ProductLookup is the part of the catalog carts need.
+type ProductLookup interface {
+	// ByIDs returns the products in the order of ids, nil where there is none.
+	ByIDs(ctx context.Context, ids []string) ([]*catalog.Product, error)
+	// BySKU returns the product with the sku or an apperr NotFound error.
+	BySKU(ctx context.Context, sku string) (*catalog.Product, error)
+}
+
+var _ ProductLookup = (*catalog.Service)(nil)
+
+// Service manages carts.
+type Service struct {
+	db       *db.DB
+	products ProductLookup
+	currency string
+}
+
+// NewService returns the cart service; currency is the store currency, the
+// only one a cart accepts products in.
+func NewService(d *db.DB, products ProductLookup, currency string) *Service {
+	return &Service{db: d, products: products, currency: currency}
+}
+
+// IsCompleted reports whether err says that the cart has been checked out.
+func IsCompleted(err error) bool {
+	l, ok := apperr.UserErrors(err)
+	return ok && len(l) == 1 && l[0].Code == codeCompleted
+}
+
+const codeCompleted = "CART_COMPLETED"
+
+func errCompleted() error {
+	return &apperr.Error{Kind: apperr.Invalid, Code: codeCompleted, Field: apperr.Path("cartId"),
+		Message: "this cart has been checked out"}
+}
+
+// errCartNotFound is the userError of a mutation on an unknown cart.
+func errCartNotFound() error {
+	return apperr.Field(apperr.NotFound, apperr.Path("cartId"), "cart not found")
+}
+
+func errNotFound() error { return apperr.New(apperr.NotFound, "cart not found") }

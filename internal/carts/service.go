@@ -1,0 +1,270 @@
+package carts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"commerce/internal/apperr"
+	"commerce/internal/contact"
+	"commerce/internal/platform/db"
+)
+
+// Create creates a cart in the store currency with the lines and email,
+// both optional (a blank email is none). It returns an apperr.List of every
+// problem of the input at once, nothing written then: Invalid at ["email"]
+// and under ["lines", i] (see AddLines).
+func (s *Service) Create(ctx context.Context, lines []LineInput, email *string) (*Cart, error) {
+	var errs apperr.List
+	var addr *string
+	if trimmed(email) != "" {
+		e, err := contact.NormalizeEmail(*email, apperr.Path("email"))
+		errs.Add(err)
+		addr = &e
+	}
+	wanted, err := s.resolveLines(ctx, lines)
+	if err != nil && !isUserError(err) {
+		return nil, fmt.Errorf("create cart: %w", err)
+	}
+	errs.Add(err)
+	add, err := plan(nil, wanted)
+	errs.Add(err)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	var out *Cart
+	err = s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		r, err := insertCart(ctx, tx, addr, s.currency)
+		if err != nil {
+			return fmt.Errorf("insert cart: %w", err)
+		}
+		if len(add.ids) > 0 {
+			if err := upsertLines(ctx, tx, r.ID, add.ids, add.quantities); err != nil {
+				return fmt.Errorf("insert cart lines: %w", err)
+			}
+		}
+		rows, err := selectLines(ctx, tx, r.ID)
+		if err != nil {
+			return fmt.Errorf("load cart lines: %w", err)
+		}
+		out = r.cart(rows)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create cart: %w", err)
+	}
+	return out, nil
+}
+
+// AddLines adds the lines to the cart; a product already in the cart adds
+// to its line. Stock is not checked: checkout reserves it. It returns a
+// NotFound userError at ["cartId"] for an unknown cart, a CART_COMPLETED one
+// for a checked-out cart, and an apperr.List of every line problem at once,
+// nothing written then: Invalid at ["lines", i, "quantity"] (1 to 1000, also
+// counting what the cart holds) and at ["lines", i, "productId"] (not
+// exactly one of productId and sku), NotFound at ["lines", i, "productId"]
+// or ["lines", i, "sku"] for a missing or inactive product, Invalid there
+// for a product in another currency, and Invalid at ["lines"] for more than
+// 100 lines in the request or 100 products in the cart.
+func (s *Service) AddLines(ctx context.Context, cartID string, lines []LineInput) (*Cart, error) {
+	if _, ok := canonicalID(cartID); !ok {
+		return nil, errCartNotFound()
+	}
+	wanted, err := s.resolveLines(ctx, lines)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, "add cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+		add, err := plan(current, wanted)
+		if err != nil || len(add.ids) == 0 {
+			return err
+		}
+		return upsertLines(ctx, tx, id, add.ids, add.quantities)
+	})
+}
+
+// UpdateLines sets the quantities of lines of the cart; 0 removes a line.
+// It returns the cart errors of AddLines and an apperr.List of every line
+// problem at once, nothing written then: NotFound at ["lines", i, "id"] for
+// a line not in the cart, Invalid there for a line given twice, Invalid at
+// ["lines", i, "quantity"] outside 0 to 1000 and at ["lines"] for more than
+// 100 updates.
+func (s *Service) UpdateLines(ctx context.Context, cartID string, updates []LineUpdate) (*Cart, error) {
+	return s.change(ctx, "update cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+		set, remove, err := lineUpdates(current, updates)
+		if err != nil {
+			return err
+		}
+		if len(remove) > 0 {
+			if err := deleteLines(ctx, tx, id, remove); err != nil {
+				return err
+			}
+		}
+		if len(set.ids) > 0 {
+			return setQuantities(ctx, tx, id, set.ids, set.quantities)
+		}
+		return nil
+	})
+}
+
+// RemoveLines removes lines from the cart. It returns the cart errors of
+// AddLines, an apperr.List with a NotFound userError at ["lineIds", i] for
+// each line not in the cart (nothing written then), and Invalid at
+// ["lineIds"] for more than 100 ids.
+func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []string) (*Cart, error) {
+	return s.change(ctx, "remove cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+		ids, err := lineRemovals(current, lineIDs)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		return deleteLines(ctx, tx, id, ids)
+	})
+}
+
+// UpdateEmail sets the cart's email, normalised. It returns the cart errors
+// of AddLines and an Invalid userError at ["email"] for a bad address.
+func (s *Service) UpdateEmail(ctx context.Context, cartID, email string) (*Cart, error) {
+	if _, ok := canonicalID(cartID); !ok {
+		return nil, errCartNotFound()
+	}
+	addr, err := contact.NormalizeEmail(email, apperr.Path("email"))
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, "update cart email", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+		_, err := updateEmail(ctx, tx, id, addr)
+		return err
+	})
+}
+
+// ByID returns the cart with its lines. It returns an apperr NotFound error
+// for an unknown or malformed id.
+func (s *Service) ByID(ctx context.Context, id string) (*Cart, error) {
+	key, ok := canonicalID(id)
+	if !ok {
+		return nil, errNotFound()
+	}
+	c, err := load(ctx, s.db.Bun, key, false)
+	if err != nil {
+		return nil, fmt.Errorf("load cart: %w", err)
+	}
+	if c == nil {
+		return nil, errNotFound()
+	}
+	return c, nil
+}
+
+// Lock returns the cart with its lines and holds its row lock until tx
+// ends, so that checkout reads lines no one is changing. It returns an
+// apperr NotFound error for an unknown or malformed id; a completed cart is
+// returned as it is (MarkCompleted refuses it).
+func (s *Service) Lock(ctx context.Context, tx bun.Tx, cartID string) (*Cart, error) {
+	key, ok := canonicalID(cartID)
+	if !ok {
+		return nil, errNotFound()
+	}
+	c, err := load(ctx, tx, key, true)
+	if err != nil {
+		return nil, fmt.Errorf("lock cart: %w", err)
+	}
+	if c == nil {
+		return nil, errNotFound()
+	}
+	return c, nil
+}
+
+// MarkCompleted records in tx that the cart was checked out as the order,
+// after which the cart refuses every change. It returns a NotFound
+// userError at ["cartId"] for an unknown cart and a CART_COMPLETED one when
+// it is completed already.
+func (s *Service) MarkCompleted(ctx context.Context, tx bun.Tx, cartID, orderID string) error {
+	key, ok := canonicalID(cartID)
+	if !ok {
+		return errCartNotFound()
+	}
+	_, err := completeCart(ctx, tx, key, orderID)
+	if err == nil {
+		return nil
+	}
+	if !db.IsNoRows(err) {
+		return fmt.Errorf("complete cart: %w", err)
+	}
+	if _, err := selectCart(ctx, tx, key, false); db.IsNoRows(err) {
+		return errCartNotFound()
+	} else if err != nil {
+		return fmt.Errorf("complete cart: %w", err)
+	}
+	return errCompleted()
+}
+
+// change runs fn on the cart's current lines in one transaction that holds
+// the cart's row lock, touches the cart, and returns it after the change.
+// fn's apperr errors are returned as they are, with nothing written.
+func (s *Service) change(ctx context.Context, action, cartID string,
+	fn func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error) (*Cart, error) {
+	id, ok := canonicalID(cartID)
+	if !ok {
+		return nil, errCartNotFound()
+	}
+	var out *Cart
+	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		r, err := selectCart(ctx, tx, id, true)
+		if db.IsNoRows(err) {
+			return errCartNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		if Status(r.Status) != StatusActive {
+			return errCompleted()
+		}
+		current, err := selectLines(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(ctx, tx, id, current); err != nil {
+			return err
+		}
+		if r, err = touchCart(ctx, tx, id); err != nil {
+			return err
+		}
+		rows, err := selectLines(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		out = r.cart(rows)
+		return nil
+	})
+	if isUserError(err) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	return out, nil
+}
+
+// load returns the cart with its lines, nil when there is none.
+func load(ctx context.Context, idb bun.IDB, id string, lock bool) (*Cart, error) {
+	r, err := selectCart(ctx, idb, id, lock)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := selectLines(ctx, idb, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.cart(rows), nil
+}
+
+// isUserError reports whether err is an apperr error meant for the caller.
+func isUserError(err error) bool {
+	var e *apperr.Error
+	var l apperr.List
+	return errors.As(err, &l) || errors.As(err, &e)
+}

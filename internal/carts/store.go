@@ -1,0 +1,137 @@
+package carts
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// cartRow is a carts row as stored.
+type cartRow struct {
+	ID               string    `bun:"id"`
+	Email            *string   `bun:"email"`
+	Currency         string    `bun:"currency"`
+	Status           string    `bun:"status"`
+	CompletedOrderID *string   `bun:"completed_order_id"`
+	CreatedAt        time.Time `bun:"created_at"`
+	UpdatedAt        time.Time `bun:"updated_at"`
+}
+
+const cartColumns = `id, email, currency, status, completed_order_id, created_at, updated_at`
+
+// lineRow is a cart_lines row as stored.
+type lineRow struct {
+	ID        string `bun:"id"`
+	ProductID string `bun:"product_id"`
+	Quantity  int    `bun:"quantity"`
+}
+
+func (r *cartRow) cart(lines []lineRow) *Cart {
+	c := &Cart{ID: r.ID, Email: r.Email, Currency: r.Currency, Status: Status(r.Status),
+		CompletedOrderID: r.CompletedOrderID, Lines: make([]Line, len(lines)),
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	for i, l := range lines {
+		c.Lines[i] = Line{ID: l.ID, ProductID: l.ProductID, Quantity: l.Quantity}
+	}
+	return c
+}
+
+func insertCart(ctx context.Context, idb bun.IDB, email *string, currency string) (*cartRow, error) {
+	var r cartRow
+	err := idb.NewRaw(`INSERT INTO carts (email, currency) VALUES (?, ?) RETURNING `+cartColumns,
+		email, currency).Scan(ctx, &r)
+	return &r, err
+}
+
+// selectCart returns the cart, its row locked until the transaction ends
+// when lock is set, so that concurrent changes of one cart serialize.
+func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRow, error) {
+	q := `SELECT ` + cartColumns + ` FROM carts WHERE id = ?`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	var r cartRow
+	err := idb.NewRaw(q, id).Scan(ctx, &r)
+	return &r, err
+}
+
+// selectLines returns the lines of a cart in the order they were added.
+func selectLines(ctx context.Context, idb bun.IDB, cartID string) ([]lineRow, error) {
+	var rows []lineRow
+	err := idb.NewRaw(`
+		SELECT id, product_id, quantity FROM cart_lines
+		WHERE cart_id = ?
+		ORDER BY created_at, id`, cartID).Scan(ctx, &rows)
+	return rows, err
+}
+
+// upsertLines adds quantities to the cart, to the product's line when there
+// is one. clock_timestamp() keeps the lines of one request in request order.
+// The caller has checked the sums against the locked cart; the quantity
+// check constraint backs that up.
+func upsertLines(ctx context.Context, idb bun.IDB, cartID string, ids []string, quantities []int) error {
+	_, err := idb.NewRaw(`
+		INSERT INTO cart_lines (cart_id, product_id, quantity, created_at, updated_at)
+		SELECT ?, u.product_id, u.quantity, clock_timestamp(), now()
+		FROM unnest(?::uuid[], ?::integer[]) WITH ORDINALITY AS u (product_id, quantity, n)
+		ON CONFLICT (cart_id, product_id) DO UPDATE
+			SET quantity = cart_lines.quantity + EXCLUDED.quantity, updated_at = now()`,
+		cartID, pgdialect.Array(ids), pgdialect.Array(quantities)).Exec(ctx)
+	return err
+}
+
+// setQuantities sets the quantities of lines of the cart.
+func setQuantities(ctx context.Context, idb bun.IDB, cartID string, lineIDs []string, quantities []int) error {
+	_, err := idb.NewRaw(`
+		UPDATE cart_lines l SET quantity = u.quantity, updated_at = now()
+		FROM unnest(?::uuid[], ?::integer[]) AS u (id, quantity)
+		WHERE l.id = u.id AND l.cart_id = ?`,
+		pgdialect.Array(lineIDs), pgdialect.Array(quantities), cartID).Exec(ctx)
+	return err
+}
+
+// deleteLines removes lines of the cart.
+func deleteLines(ctx context.Context, idb bun.IDB, cartID string, lineIDs []string) error {
+	_, err := idb.NewRaw(`DELETE FROM cart_lines WHERE cart_id = ? AND id = ANY (?::uuid[])`,
+		cartID, pgdialect.Array(lineIDs)).Exec(ctx)
+	return err
+}
+
+// touchCart records a change of the cart and returns its row.
+func touchCart(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
+	var r cartRow
+	err := idb.NewRaw(`UPDATE carts SET updated_at = now() WHERE id = ? RETURNING `+cartColumns, id).Scan(ctx, &r)
+	return &r, err
+}
+
+// updateEmail sets the cart's email and returns its row.
+func updateEmail(ctx context.Context, idb bun.IDB, id, email string) (*cartRow, error) {
+	var r cartRow
+	err := idb.NewRaw(`UPDATE carts SET email = ?, updated_at = now() WHERE id = ? RETURNING `+cartColumns,
+		email, id).Scan(ctx, &r)
+	return &r, err
+}
+
+// completeCart marks an active cart completed by the order. It returns no
+// row when the cart is missing or already completed.
+func completeCart(ctx context.Context, idb bun.IDB, id, orderID string) (*cartRow, error) {
+	var r cartRow
+	err := idb.NewRaw(`
+		UPDATE carts SET status = 'COMPLETED', completed_order_id = ?, updated_at = now()
+		WHERE id = ? AND status = 'ACTIVE'
+		RETURNING `+cartColumns, orderID, id).Scan(ctx, &r)
+	return &r, err
+}
+
+// canonicalID returns the lowercase hyphenated form of a UUID, so that a
+// malformed id is "not found" rather than an SQL error.
+func canonicalID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS cart_lines;
+DROP TABLE IF EXISTS carts;
