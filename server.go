@@ -24,6 +24,7 @@ import (
 
 	"commerce/graph"
 	"commerce/internal/auth"
+	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/config"
 	"commerce/internal/customers"
@@ -31,9 +32,14 @@ import (
 	"commerce/internal/jobs"
 	"commerce/internal/notify"
 	"commerce/internal/notify/notifysmtp"
+	"commerce/internal/orders"
+	"commerce/internal/payments"
+	"commerce/internal/payments/paymentdummy"
+	"commerce/internal/payments/paymentstripe"
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/metrics"
 	"commerce/internal/platform/web"
+	"commerce/internal/pricing"
 )
 
 func main() {
@@ -211,6 +217,8 @@ type app struct {
 	catalog   *catalog.Service
 	inventory *inventory.Service
 	notify    *notify.Service
+	carts     *carts.Service
+	orders    *orders.Service
 }
 
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*app, error) {
@@ -258,9 +266,36 @@ func (a *app) wire() error {
 	}
 	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail})
 	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency})
+	a.carts = carts.NewService(a.db, a.catalog, cfg.StoreCurrency)
+	a.orders = orders.NewService(orders.Deps{
+		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.log),
+		Notify: a.notify, Jobs: inserter, Log: a.log,
+	}, orders.Config{
+		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
+		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
+		WarehouseEmail: cfg.WarehouseEmail, StorefrontURL: cfg.StorefrontURL, AccessSecret: cfg.AuthSecret,
+	})
 
 	a.workers = river.NewWorkers()
-	return jobs.Register(a.workers, jobs.Deps{Notify: a.notify})
+	return jobs.Register(a.workers, jobs.Deps{Notify: a.notify, Orders: a.orders})
+}
+
+// pricing is the store's pricing configuration.
+func (a *app) pricing() pricing.Config {
+	return pricing.Config{
+		TaxRate:               pricing.Rate{Num: a.cfg.TaxRate.Num, Den: a.cfg.TaxRate.Den},
+		FreeShippingThreshold: a.cfg.FreeShippingThreshold,
+		FlatShippingRate:      a.cfg.FlatShippingRate,
+	}
+}
+
+// paymentProvider is Stripe when configured, else the dummy provider that
+// confirms payments by itself through a durable job.
+func paymentProvider(cfg *config.Config, inserter *river.Client[*sql.Tx], log *slog.Logger) payments.Provider {
+	if cfg.PaymentProvider == "stripe" {
+		return paymentstripe.New(paymentstripe.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Log: log})
+	}
+	return paymentdummy.New(inserter, paymentdummy.Config{})
 }
 
 // smtpTimeout stays below the delivery job's own timeout, so a hung SMTP
@@ -315,6 +350,7 @@ func (a *app) routes(api bool) http.Handler {
 	if api {
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
+			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(),
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
@@ -322,6 +358,7 @@ func (a *app) routes(api bool) http.Handler {
 		})
 		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
 		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))
+		mux.Handle("/webhooks/stripe", payments.NewWebhookHandler(a.cfg.StripeWebhookSecret, a.orders, a.log))
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
 	}
 	return web.WithRequest(a.log, mux)

@@ -3,11 +3,13 @@ package graph
 import (
 	"commerce/graph/model"
 	"commerce/graph/scalar"
+	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
 	"commerce/internal/notify"
+	"commerce/internal/orders"
 )
 
 // This file holds the named converters between domain types and GraphQL
@@ -198,4 +200,128 @@ func toNotificationConnection(p notify.Page, count scalar.Counter) *model.Notifi
 		cursors[i] = e.Cursor
 	}
 	return &model.NotificationConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, cursors), Count: count}
+}
+
+func toCart(c *carts.Cart, p carts.Priced) *model.Cart {
+	lines := make([]*model.CartLine, len(p.Lines))
+	for i, l := range p.Lines {
+		lines[i] = &model.CartLine{ID: l.ID, ProductID: l.ProductID, Quantity: l.Quantity,
+			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
+	}
+	return &model.Cart{
+		ID: c.ID, Email: c.Email, Lines: lines,
+		Subtotal: toMoney(p.Totals.Subtotal), Tax: toMoney(p.Totals.Tax), ShippingCost: toMoney(p.Totals.Shipping),
+		Discount: toMoney(p.Totals.Discount), Total: toMoney(p.Totals.Total), DiscountCodes: []string{},
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+func toCartLineInputs(in []*model.CartLineInput) []carts.LineInput {
+	out := make([]carts.LineInput, len(in))
+	for i, l := range in {
+		out[i] = carts.LineInput{ProductID: l.ProductID, SKU: l.Sku, Quantity: l.Quantity}
+	}
+	return out
+}
+
+func toCartLineUpdates(in []*model.CartLineUpdateInput) []carts.LineUpdate {
+	out := make([]carts.LineUpdate, len(in))
+	for i, l := range in {
+		out[i] = carts.LineUpdate{ID: l.ID, Quantity: l.Quantity}
+	}
+	return out
+}
+
+func fromAddressInput(a *model.AddressInput) *customers.Address {
+	if a == nil {
+		return nil
+	}
+	return &customers.Address{
+		FirstName: a.FirstName, LastName: a.LastName, Company: a.Company, Line1: a.Line1, Line2: a.Line2,
+		City: a.City, Region: a.Region, PostalCode: a.PostalCode, CountryCode: a.CountryCode, Phone: a.Phone,
+	}
+}
+
+func toCheckoutInput(in model.CheckoutInput) orders.CheckoutInput {
+	out := orders.CheckoutInput{
+		CartID: in.CartID, Email: in.Email, BillingAddress: fromAddressInput(in.BillingAddress),
+		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey,
+	}
+	if a := fromAddressInput(in.ShippingAddress); a != nil {
+		out.ShippingAddress = *a
+	}
+	if in.Lines != nil {
+		out.Lines = make([]orders.LineInput, len(in.Lines))
+		for i, l := range in.Lines {
+			out.Lines[i] = orders.LineInput{ProductID: l.ProductID, SKU: l.Sku, Quantity: l.Quantity}
+		}
+	}
+	return out
+}
+
+// toOrder converts an order; access says what the caller may see of it.
+func toOrder(o *orders.Order, access orders.Access) *model.Order {
+	if o == nil {
+		return nil
+	}
+	m := &model.Order{
+		ID: o.ID, OrderNumber: o.Number, CustomerID: o.CustomerID, Email: o.Email,
+		Subtotal: toMoney(o.Subtotal), Tax: toMoney(o.Tax), ShippingCost: toMoney(o.Shipping),
+		Discount: toMoney(o.Discount), Total: toMoney(o.Total),
+		Status: model.OrderStatus(o.Status), PaymentStatus: model.PaymentStatus(o.PaymentStatus),
+		FulfillmentStatus: model.FulfillmentStatus(o.FulfillmentStatus), StripePaymentIntentID: o.PaymentIntentID,
+		ShippingAddress: toAddress(&o.ShippingAddress), BillingAddress: toAddress(&o.BillingAddress),
+		Carrier: o.Carrier, TrackingNumber: o.TrackingNumber, TrackingURL: o.TrackingURL,
+		ShippedAt: o.ShippedAt, DeliveredAt: o.DeliveredAt, Notes: o.Notes, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		ShowCustomer: access.Customer,
+	}
+	if access.Secret {
+		m.PaymentClientSecret = o.PayableSecret()
+	}
+	return m
+}
+
+func toOrderLines(ls []orders.Line) []*model.OrderLine {
+	out := make([]*model.OrderLine, len(ls))
+	for i, l := range ls {
+		out[i] = &model.OrderLine{ProductID: l.ProductID, Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
+			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
+	}
+	return out
+}
+
+func toOrderEvents(es []orders.Event) []*model.OrderEvent {
+	out := make([]*model.OrderEvent, len(es))
+	for i, e := range es {
+		out[i] = &model.OrderEvent{Type: e.Type, Message: e.Message, CreatedAt: e.CreatedAt}
+	}
+	return out
+}
+
+func toOrderConnection(p *orders.Page, access func(*orders.Order) orders.Access, count scalar.Counter) *model.OrderConnection {
+	edges := make([]*model.OrderEdge, len(p.Orders))
+	for i, o := range p.Orders {
+		edges[i] = &model.OrderEdge{Node: toOrder(o, access(o)), Cursor: p.Cursors[i]}
+	}
+	return &model.OrderConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, p.Cursors), Count: count}
+}
+
+func toOrderFilter(f *model.OrderFilter) orders.Filter {
+	if f == nil {
+		return orders.Filter{}
+	}
+	out := orders.Filter{CustomerID: f.CustomerID, Email: f.Email, CreatedAfter: f.CreatedAfter, CreatedBefore: f.CreatedBefore}
+	if f.Status != nil {
+		s := orders.Status(*f.Status)
+		out.Status = &s
+	}
+	if f.PaymentStatus != nil {
+		s := orders.PaymentStatus(*f.PaymentStatus)
+		out.PaymentStatus = &s
+	}
+	if f.FulfillmentStatus != nil {
+		s := orders.FulfillmentStatus(*f.FulfillmentStatus)
+		out.FulfillmentStatus = &s
+	}
+	return out
 }

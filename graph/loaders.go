@@ -9,6 +9,7 @@ import (
 
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
+	"commerce/internal/orders"
 )
 
 // loaders batch the per-object lookups of one operation into one query per
@@ -18,6 +19,8 @@ type loaders struct {
 	customer *dataloadgen.Loader[string, *customers.Customer]
 	product  *dataloadgen.Loader[string, *catalog.Product]
 	images   *dataloadgen.Loader[string, []catalog.Image]
+	lines    *dataloadgen.Loader[string, []orders.Line]
+	events   *dataloadgen.Loader[string, []orders.Event]
 }
 
 type loadersKey struct{}
@@ -30,6 +33,8 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 		customer: dataloadgen.NewLoader(keyed(r.svc.Customers.ByIDs), dataloadgen.WithWait(loaderWait)),
 		product:  dataloadgen.NewLoader(keyed(r.svc.Catalog.ByIDs), dataloadgen.WithWait(loaderWait)),
 		images:   dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.ImagesByProductIDs)), dataloadgen.WithWait(loaderWait)),
+		lines:    dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
+		events:   dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }

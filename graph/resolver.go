@@ -7,10 +7,13 @@ import (
 	"log/slog"
 
 	"commerce/internal/auth"
+	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/notify"
+	"commerce/internal/orders"
+	"commerce/internal/pricing"
 )
 
 // Services are the domain services the resolvers call.
@@ -20,6 +23,9 @@ type Services struct {
 	Catalog   *catalog.Service
 	Inventory *inventory.Service
 	Notify    *notify.Service
+	Carts     *carts.Service
+	Orders    *orders.Service
+	Pricing   pricing.Config // prices carts for display
 }
 
 // Resolver receives the services through its constructor.

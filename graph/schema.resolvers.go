@@ -12,6 +12,7 @@ import (
 	"commerce/internal/auth"
 	"commerce/internal/catalog"
 	"commerce/internal/notify"
+	"commerce/internal/orders"
 	"commerce/internal/platform/page"
 	"context"
 	"fmt"
@@ -24,7 +25,7 @@ func (r *cartLineResolver) Product(ctx context.Context, obj *model.CartLine) (*m
 }
 
 func (r *customerResolver) Orders(ctx context.Context, obj *model.Customer, first *int, after *string) (*model.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: Orders - orders"))
+	return r.orderConnection(ctx, orders.Filter{CustomerID: &obj.ID}, first, after)
 }
 
 func (r *customerConnectionResolver) TotalCount(ctx context.Context, obj *model.CustomerConnection) (int, error) {
@@ -121,27 +122,44 @@ func (r *mutationResolver) ProductImagesReorder(ctx context.Context, productID s
 }
 
 func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartCreate - cartCreate"))
+	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email)
+	return r.cartPayload(ctx, c, err)
 }
 
 func (r *mutationResolver) CartLinesAdd(ctx context.Context, cartID string, lines []*model.CartLineInput) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartLinesAdd - cartLinesAdd"))
+	c, err := r.svc.Carts.AddLines(ctx, cartID, toCartLineInputs(lines))
+	return r.cartPayload(ctx, c, err)
 }
 
 func (r *mutationResolver) CartLinesUpdate(ctx context.Context, cartID string, lines []*model.CartLineUpdateInput) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartLinesUpdate - cartLinesUpdate"))
+	c, err := r.svc.Carts.UpdateLines(ctx, cartID, toCartLineUpdates(lines))
+	return r.cartPayload(ctx, c, err)
 }
 
 func (r *mutationResolver) CartLinesRemove(ctx context.Context, cartID string, lineIds []string) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartLinesRemove - cartLinesRemove"))
+	c, err := r.svc.Carts.RemoveLines(ctx, cartID, lineIds)
+	return r.cartPayload(ctx, c, err)
 }
 
 func (r *mutationResolver) CartEmailUpdate(ctx context.Context, cartID string, email string) (*model.CartPayload, error) {
-	panic(fmt.Errorf("not implemented: CartEmailUpdate - cartEmailUpdate"))
+	c, err := r.svc.Carts.UpdateEmail(ctx, cartID, email)
+	return r.cartPayload(ctx, c, err)
 }
 
 func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInput) (*model.CheckoutPayload, error) {
-	panic(fmt.Errorf("not implemented: Checkout - checkout"))
+	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input))
+	if ues, ok := userErrors(err); ok {
+		return &model.CheckoutPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := auth.FromContext(ctx)
+	access := r.svc.Orders.AccessFor(p, res.Order, &res.AccessToken)
+	return &model.CheckoutPayload{
+		Order: toOrder(res.Order, access), PaymentClientSecret: res.ClientSecret,
+		OrderAccessToken: &res.AccessToken, UserErrors: []*model.UserError{},
+	}, nil
 }
 
 func (r *mutationResolver) OrderFulfill(ctx context.Context, id string, input model.FulfillInput) (*model.OrderPayload, error) {
@@ -153,7 +171,14 @@ func (r *mutationResolver) OrderMarkDelivered(ctx context.Context, id string) (*
 }
 
 func (r *mutationResolver) OrderCancel(ctx context.Context, id string, reason *string) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderCancel - orderCancel"))
+	o, err := r.svc.Orders.Cancel(ctx, id, reason)
+	if ues, ok := userErrors(err); ok {
+		return &model.OrderPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &model.OrderPayload{Order: toOrder(o, r.svc.Orders.AccessFor(auth.FromContext(ctx), o, nil)), UserErrors: []*model.UserError{}}, nil
 }
 
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
@@ -161,23 +186,25 @@ func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *mo
 }
 
 func (r *orderResolver) Customer(ctx context.Context, obj *model.Order) (*model.Customer, error) {
-	panic(fmt.Errorf("not implemented: Customer - customer"))
+	if !obj.ShowCustomer || obj.CustomerID == nil {
+		return nil, nil
+	}
+	c, err := loadersFrom(ctx).customer.Load(ctx, *obj.CustomerID)
+	return toCustomer(c), err
 }
 
 func (r *orderResolver) Lines(ctx context.Context, obj *model.Order) ([]*model.OrderLine, error) {
-	panic(fmt.Errorf("not implemented: Lines - lines"))
-}
-
-func (r *orderResolver) PaymentClientSecret(ctx context.Context, obj *model.Order) (*string, error) {
-	panic(fmt.Errorf("not implemented: PaymentClientSecret - paymentClientSecret"))
+	ls, err := loadersFrom(ctx).lines.Load(ctx, obj.ID)
+	return toOrderLines(ls), err
 }
 
 func (r *orderResolver) Events(ctx context.Context, obj *model.Order) ([]*model.OrderEvent, error) {
-	panic(fmt.Errorf("not implemented: Events - events"))
+	es, err := loadersFrom(ctx).events.Load(ctx, obj.ID)
+	return toOrderEvents(es), err
 }
 
 func (r *orderConnectionResolver) TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error) {
-	panic(fmt.Errorf("not implemented: TotalCount - totalCount"))
+	return obj.Count(ctx)
 }
 
 func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error) {
@@ -247,11 +274,20 @@ func (r *queryResolver) Categories(ctx context.Context) ([]string, error) {
 }
 
 func (r *queryResolver) Cart(ctx context.Context, id string) (*model.Cart, error) {
-	panic(fmt.Errorf("not implemented: Cart - cart"))
+	c, err := r.svc.Carts.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.pricedCart(ctx, c)
 }
 
 func (r *queryResolver) Order(ctx context.Context, orderNumber string, email *string, accessToken *string) (*model.Order, error) {
-	panic(fmt.Errorf("not implemented: Order - order"))
+	p := auth.FromContext(ctx)
+	o, err := r.svc.Orders.Lookup(ctx, p, orderNumber, email, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	return toOrder(o, r.svc.Orders.AccessFor(p, o, accessToken)), nil
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*model.Customer, error) {
@@ -263,7 +299,7 @@ func (r *queryResolver) Me(ctx context.Context) (*model.Customer, error) {
 }
 
 func (r *queryResolver) Orders(ctx context.Context, first *int, after *string, filter *model.OrderFilter) (*model.OrderConnection, error) {
-	panic(fmt.Errorf("not implemented: Orders - orders"))
+	return r.orderConnection(ctx, toOrderFilter(filter), first, after)
 }
 
 func (r *queryResolver) Customers(ctx context.Context, first *int, after *string, search *string) (*model.CustomerConnection, error) {

@@ -433,8 +433,6 @@ type OrderResolver interface {
 
 	Lines(ctx context.Context, obj *model.Order) ([]*model.OrderLine, error)
 
-	PaymentClientSecret(ctx context.Context, obj *model.Order) (*string, error)
-
 	Events(ctx context.Context, obj *model.Order) ([]*model.OrderEvent, error)
 }
 type OrderConnectionResolver interface {
@@ -7951,7 +7949,7 @@ func (ec *executionContext) _Order_paymentClientSecret(ctx context.Context, fiel
 			return ec.fieldContext_Order_paymentClientSecret(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Order().PaymentClientSecret(ctx, obj)
+			return obj.PaymentClientSecret, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7962,7 +7960,7 @@ func (ec *executionContext) _Order_paymentClientSecret(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_Order_paymentClientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
 }
 
 func (ec *executionContext) _Order_shippingAddress(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
@@ -14143,11 +14141,10 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "paymentClientSecret":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Order_paymentClientSecret(ctx, field, obj)
-				})
+			out.Values[i] = ec._Order_paymentClientSecret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "shippingAddress":
 			out.Values[i] = ec._Order_shippingAddress(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

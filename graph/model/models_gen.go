@@ -279,6 +279,8 @@ type Order struct {
 	CreatedAt             time.Time         `json:"createdAt"`
 	UpdatedAt             time.Time         `json:"updatedAt"`
 	CustomerID            *string           `json:"-"`
+	// the caller may see the customer (owner or staff; null for guests)
+	ShowCustomer bool `json:"-"`
 }
 
 func (Order) IsNode()            {}

@@ -125,3 +125,52 @@ func validUUID(s string) bool {
 	_, err := uuid.Parse(s)
 	return err == nil
 }
+
+// CheckoutCustomer is the customer an order belongs to, as checkout sees it.
+type CheckoutCustomer struct {
+	ID               string  `bun:"id"`
+	Email            string  `bun:"email"`
+	FirstName        string  `bun:"first_name"`
+	LastName         string  `bun:"last_name"`
+	Phone            *string `bun:"phone"`
+	StripeCustomerID *string `bun:"stripe_customer_id"`
+}
+
+// UpsertForCheckout gets the customer with this email or creates one with
+// the names, phone and address of the shipping address, in one statement
+// inside the caller's transaction. An existing customer keeps their names.
+func UpsertForCheckout(ctx context.Context, idb bun.IDB, email string, shipping Address, currency string) (*CheckoutCustomer, error) {
+	addresses, _ := json.Marshal([]Address{shipping})
+	var c CheckoutCustomer
+	err := idb.NewRaw(`
+		INSERT INTO customers (email, first_name, last_name, phone, addresses, currency)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email) DO UPDATE SET phone = coalesce(customers.phone, EXCLUDED.phone)
+		RETURNING id, email, first_name, last_name, phone, stripe_customer_id`,
+		email, shipping.FirstName, shipping.LastName, shipping.Phone, string(addresses), currency,
+	).Scan(ctx, &c)
+	if err != nil {
+		return nil, fmt.Errorf("upsert checkout customer: %w", err)
+	}
+	return &c, nil
+}
+
+// RecordPurchase adds a paid order to the customer's statistics.
+func RecordPurchase(ctx context.Context, idb bun.IDB, customerID string, amount int64) error {
+	_, err := idb.NewRaw(`UPDATE customers SET total_orders = total_orders + 1, total_spent = total_spent + ?,
+		updated_at = now() WHERE id = ?`, amount, customerID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("record purchase: %w", err)
+	}
+	return nil
+}
+
+// CheckoutCustomerByID reads the checkout view of a customer.
+func CheckoutCustomerByID(ctx context.Context, idb bun.IDB, id string) (*CheckoutCustomer, error) {
+	var c CheckoutCustomer
+	err := idb.NewRaw(`SELECT id, email, first_name, last_name, phone, stripe_customer_id FROM customers WHERE id = ?`, id).Scan(ctx, &c)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

@@ -17,19 +17,29 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"commerce/internal/notify"
+	"commerce/internal/orders"
 	"commerce/internal/platform/db"
 )
 
-// Deps are the services the workers call. Later workers add their own.
+// Deps are the services the workers call.
 type Deps struct {
 	Notify *notify.Service
+	Orders *orders.Service
 }
 
-// Register adds a worker for every job kind in deps to workers. It returns
-// an error when a kind is registered twice.
+// Register adds a worker for every job kind to workers. It returns an
+// error when a kind is registered twice.
 func Register(workers *river.Workers, deps Deps) error {
-	if err := river.AddWorkerSafely(workers, NewNotifyWorker(deps.Notify)); err != nil {
-		return fmt.Errorf("register workers: %w", err)
+	regs := []func(*river.Workers) error{
+		func(ws *river.Workers) error { return river.AddWorkerSafely(ws, NewNotifyWorker(deps.Notify)) },
+	}
+	if deps.Orders != nil {
+		regs = append(regs, orderWorkers(deps.Orders, deps.Orders)...)
+	}
+	for _, reg := range regs {
+		if err := reg(workers); err != nil {
+			return fmt.Errorf("register workers: %w", err)
+		}
 	}
 	return nil
 }

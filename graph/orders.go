@@ -1,0 +1,52 @@
+package graph
+
+import (
+	"context"
+
+	"commerce/graph/model"
+	"commerce/internal/auth"
+	"commerce/internal/carts"
+	"commerce/internal/orders"
+)
+
+// pricedCart converts a cart with its lines priced at the current catalog
+// prices, and primes the product loader with the products it loaded.
+func (r *Resolver) pricedCart(ctx context.Context, c *carts.Cart) (*model.Cart, error) {
+	p, err := r.svc.Carts.Price(ctx, c, r.svc.Pricing)
+	if err != nil {
+		return nil, err
+	}
+	l := loadersFrom(ctx)
+	for _, line := range p.Lines {
+		l.product.Prime(line.ProductID, line.Product)
+	}
+	return toCart(c, p), nil
+}
+
+// cartPayload turns a cart mutation's result into its payload.
+func (r *Resolver) cartPayload(ctx context.Context, c *carts.Cart, err error) (*model.CartPayload, error) {
+	if ues, ok := userErrors(err); ok {
+		return &model.CartPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	mc, err := r.pricedCart(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CartPayload{Cart: mc, UserErrors: []*model.UserError{}}, nil
+}
+
+// orderConnection lists orders; the caller's access decides what each
+// order shows.
+func (r *Resolver) orderConnection(ctx context.Context, f orders.Filter, first *int, after *string) (*model.OrderConnection, error) {
+	p, err := r.svc.Orders.List(ctx, f, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	access := func(o *orders.Order) orders.Access { return r.svc.Orders.AccessFor(caller, o, nil) }
+	count := func(ctx context.Context) (int, error) { return r.svc.Orders.Count(ctx, f) }
+	return toOrderConnection(p, access, count), nil
+}

@@ -1,0 +1,405 @@
+package orders
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/apperr"
+	"commerce/internal/carts"
+	"commerce/internal/contact"
+	"commerce/internal/customers"
+	"commerce/internal/inventory"
+	"commerce/internal/money"
+	"commerce/internal/pricing"
+)
+
+// Checkout bounds.
+const (
+	maxCheckoutLines  = 100
+	maxLineQuantity   = 1000
+	maxIdempotencyKey = 255
+)
+
+// LineInput is one line to buy: a product by id or by sku.
+type LineInput struct {
+	ProductID *string
+	SKU       *string
+	Quantity  int
+}
+
+// CheckoutInput is what the checkout mutation accepts.
+type CheckoutInput struct {
+	CartID          *string
+	Lines           []LineInput
+	Email           string
+	ShippingAddress customers.Address
+	BillingAddress  *customers.Address
+	DiscountCodes   []string
+	IdempotencyKey  string
+}
+
+// CheckoutResult is a placed order and what the storefront needs to pay it.
+type CheckoutResult struct {
+	Order        *Order
+	ClientSecret *string
+	AccessToken  string
+}
+
+// Checkout places an order in one transaction with no network calls
+// inside: it claims the idempotency key, prices every line from the
+// catalog, reserves stock with conditional updates in product-id order, gets
+// or creates the customer, writes the order, its lines and first events,
+// schedules the payment timeout, and completes the cart. After commit it
+// creates the payment intent; if the provider fails, a job retries and the
+// storefront reads the secret later from the order.
+//
+// The same key with the same input returns the same order (also while the
+// first request is still running: the second waits for it); the same key
+// with another input is a Conflict error. Problems the caller can fix come
+// back as userErrors (Invalid, NotFound, InsufficientStock) and write
+// nothing, so they do not bind the key.
+func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResult, error) {
+	norm, err := normalizeCheckout(in)
+	if err != nil {
+		return nil, err
+	}
+	hash := norm.hash()
+	orderID := uuid.NewString()
+	var placed *placedOrder
+	err = s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		replayID, err := claimKey(ctx, tx, norm.IdempotencyKey, hash, orderID)
+		if err != nil || replayID != "" {
+			orderID = replayID
+			return err
+		}
+		placed, err = s.place(ctx, tx, orderID, norm)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if placed == nil {
+		return s.replay(ctx, orderID)
+	}
+	secret := s.createIntentAfterCommit(ctx, placed)
+	placed.order.PaymentClientSecret = secret
+	return &CheckoutResult{Order: placed.order, ClientSecret: secret, AccessToken: s.AccessToken(placed.order.ID)}, nil
+}
+
+// placedOrder is what the checkout transaction produced.
+type placedOrder struct {
+	order    *Order
+	customer *customers.CheckoutCustomer
+}
+
+// place runs the body of the checkout transaction.
+func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in CheckoutInput) (*placedOrder, error) {
+	lines, linePaths, err := s.checkoutLines(ctx, tx, in)
+	if err != nil {
+		return nil, err
+	}
+	products, err := productsForCheckout(ctx, tx, lines)
+	if err != nil {
+		return nil, err
+	}
+	priced, err := s.priceLines(lines, linePaths, products)
+	if err != nil {
+		return nil, err
+	}
+	totals, err := pricing.Compute(s.cfg.Pricing, s.cfg.Currency, priced.pricingLines(), money.Zero(s.cfg.Currency))
+	if err != nil {
+		return nil, apperr.InvalidField(apperr.Path("input"), "the order total is out of range")
+	}
+	number := newOrderNumber()
+	if err := s.reserve(ctx, tx, orderID, number, priced); err != nil {
+		return nil, err
+	}
+	cust, err := customers.UpsertForCheckout(ctx, tx, in.Email, in.ShippingAddress, s.cfg.Currency)
+	if err != nil {
+		return nil, err
+	}
+	row := newOrderRow(orderID, number, cust.ID, in, totals)
+	events := []eventRow{
+		newEvent(orderID, EventPlaced, "Order "+number+" placed"),
+		newEvent(orderID, EventStockReserved, fmt.Sprintf("%d units reserved", priced.units())),
+	}
+	if err := insertOrder(ctx, tx, row, priced.rows(orderID), events); err != nil {
+		return nil, err
+	}
+	if err := s.scheduleAfterCheckout(ctx, tx, orderID); err != nil {
+		return nil, err
+	}
+	if in.CartID != nil {
+		if err := s.carts.MarkCompleted(ctx, tx, *in.CartID, orderID); err != nil {
+			return nil, err
+		}
+	}
+	o, err := row.order()
+	if err != nil {
+		return nil, err
+	}
+	return &placedOrder{order: o, customer: cust}, nil
+}
+
+// checkoutLines returns the lines to buy, from the locked cart or the input,
+// with the field path each line's problems are reported at.
+func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, [][]string, error) {
+	if in.CartID == nil {
+		paths := make([][]string, len(in.Lines))
+		for i := range in.Lines {
+			paths[i] = apperr.Path("input", "lines", i)
+		}
+		return in.Lines, paths, nil
+	}
+	path := apperr.Path("input", "cartId")
+	cart, err := s.carts.Lock(ctx, tx, *in.CartID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return nil, nil, apperr.Field(apperr.NotFound, path, "cart not found")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case cart.Status == carts.StatusCompleted:
+		return nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: path, Message: "this cart has been checked out"}
+	case len(cart.Lines) == 0:
+		return nil, nil, apperr.InvalidField(path, "the cart is empty")
+	}
+	lines := make([]LineInput, len(cart.Lines))
+	for i, l := range cart.Lines {
+		lines[i] = LineInput{ProductID: &l.ProductID, Quantity: l.Quantity}
+	}
+	paths := make([][]string, len(lines))
+	for i := range lines {
+		paths[i] = path
+	}
+	return lines, paths, nil
+}
+
+// pricedLine is a line priced from the catalog.
+type pricedLine struct {
+	product  checkoutProduct
+	quantity int
+	path     []string
+	total    money.Money
+}
+
+type pricedLines []pricedLine
+
+func (ls pricedLines) pricingLines() []pricing.Line {
+	out := make([]pricing.Line, len(ls))
+	for i, l := range ls {
+		out[i] = pricing.Line{UnitPrice: l.product.price(), Quantity: l.quantity}
+	}
+	return out
+}
+
+func (ls pricedLines) units() int {
+	n := 0
+	for _, l := range ls {
+		n += l.quantity
+	}
+	return n
+}
+
+func (ls pricedLines) rows(orderID string) []lineRow {
+	rows := make([]lineRow, len(ls))
+	for i, l := range ls {
+		id := l.product.ID
+		rows[i] = lineRow{OrderID: orderID, Position: i, ProductID: &id, SKU: l.product.SKU, Name: l.product.Name,
+			Quantity: l.quantity, UnitPrice: l.product.Price, LineTotal: l.total.Amount}
+	}
+	return rows
+}
+
+// priceLines matches each line to its product and prices it at the current
+// catalog price. Lines of the same product are merged. Every problem is
+// reported at once.
+func (s *Service) priceLines(lines []LineInput, paths [][]string, products []checkoutProduct) (pricedLines, error) {
+	var errs apperr.List
+	var out pricedLines
+	byProduct := make(map[string]int)
+	for i, l := range lines {
+		p, field := findProduct(products, l)
+		if p == nil || !p.IsActive {
+			errs = append(errs, apperr.Field(apperr.NotFound, append(paths[i], field), "product not found"))
+			continue
+		}
+		if p.Currency != s.cfg.Currency {
+			errs = append(errs, apperr.InvalidField(append(paths[i], field), "%s is not sold in %s", p.SKU, s.cfg.Currency))
+			continue
+		}
+		if j, ok := byProduct[p.ID]; ok {
+			out[j].quantity += l.Quantity
+			continue
+		}
+		byProduct[p.ID] = len(out)
+		out = append(out, pricedLine{product: *p, quantity: l.Quantity, path: paths[i]})
+	}
+	for i := range out {
+		if out[i].quantity > maxLineQuantity {
+			errs = append(errs, apperr.InvalidField(append(out[i].path, "quantity"), "at most %d of one product", maxLineQuantity))
+			continue
+		}
+		t, err := pricing.LineTotal(pricing.Line{UnitPrice: out[i].product.price(), Quantity: out[i].quantity})
+		if err != nil {
+			errs = append(errs, apperr.InvalidField(out[i].path, "the line total is out of range"))
+		}
+		out[i].total = t
+	}
+	return out, errs.Err()
+}
+
+func findProduct(products []checkoutProduct, l LineInput) (*checkoutProduct, string) {
+	for i := range products {
+		p := &products[i]
+		if l.ProductID != nil && p.ID == strings.ToLower(*l.ProductID) {
+			return p, "productId"
+		}
+		if l.SKU != nil && strings.EqualFold(p.SKU, *l.SKU) {
+			return p, "sku"
+		}
+	}
+	if l.ProductID != nil {
+		return nil, "productId"
+	}
+	return nil, "sku"
+}
+
+// reserve takes the stock of every line in product-id order; short lines
+// come back as INSUFFICIENT_STOCK userErrors naming the line.
+func (s *Service) reserve(ctx context.Context, tx bun.Tx, orderID, number string, lines pricedLines) error {
+	order := make([]int, len(lines))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(lines[a].product.ID, lines[b].product.ID) })
+	note := "Order " + number
+	changes := make([]inventory.Change, len(order))
+	for k, i := range order {
+		changes[k] = inventory.Change{ProductID: lines[i].product.ID, Type: inventory.Reservation,
+			Quantity: lines[i].quantity, ReferenceID: &orderID, Notes: &note}
+	}
+	_, failed, err := s.ledger.ApplyAll(ctx, tx, changes)
+	if err != nil {
+		return err
+	}
+	var errs apperr.List
+	for k, ferr := range failed {
+		l := lines[order[k]]
+		if !errors.Is(ferr, apperr.ErrInsufficientStock) {
+			errs.Add(ferr)
+			continue
+		}
+		errs = append(errs, &apperr.Error{Kind: apperr.InsufficientStock, Field: append(slices.Clone(l.path), "quantity"),
+			Message: fmt.Sprintf("not enough stock of %s for %d", l.product.SKU, l.quantity)})
+	}
+	return errs.Err()
+}
+
+// scheduleAfterCheckout enqueues, in the checkout transaction, the payment
+// timeout and the fallback that creates the payment intent should the
+// attempt right after commit fail.
+func (s *Service) scheduleAfterCheckout(ctx context.Context, tx bun.Tx, orderID string) error {
+	now := s.now()
+	_, err := s.jobs.InsertManyTx(ctx, tx.Tx, []river.InsertManyParams{
+		{Args: PaymentTimeoutArgs{OrderID: orderID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.PaymentTimeout)}},
+		{Args: PaymentIntentArgs{OrderID: orderID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.IntentRetryAfter)}},
+	})
+	if err != nil {
+		return fmt.Errorf("schedule payment jobs: %w", err)
+	}
+	return nil
+}
+
+func newOrderRow(id, number, customerID string, in CheckoutInput, t pricing.Totals) *orderRow {
+	billing := in.ShippingAddress
+	if in.BillingAddress != nil {
+		billing = *in.BillingAddress
+	}
+	return &orderRow{
+		ID: id, OrderNumber: number, CustomerID: &customerID, Email: in.Email, Currency: t.Total.Currency,
+		Subtotal: t.Subtotal.Amount, Tax: t.Tax.Amount, ShippingCost: t.Shipping.Amount, Discount: t.Discount.Amount,
+		Total: t.Total.Amount, Status: string(Pending), PaymentStatus: string(PaymentPending),
+		FulfillmentStatus: string(Unfulfilled), ShippingAddress: addressJSON(in.ShippingAddress),
+		BillingAddress: addressJSON(billing), CartID: in.CartID,
+	}
+}
+
+// normalizeCheckout checks and canonicalises the input, so that the same
+// order asked for twice hashes the same. Every problem is reported at once.
+func normalizeCheckout(in CheckoutInput) (CheckoutInput, error) {
+	var errs apperr.List
+	in.IdempotencyKey = strings.TrimSpace(in.IdempotencyKey)
+	if in.IdempotencyKey == "" || len(in.IdempotencyKey) > maxIdempotencyKey {
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "idempotencyKey"), "must be 1 to %d characters", maxIdempotencyKey))
+	}
+	email, err := contact.NormalizeEmail(in.Email, apperr.Path("input", "email"))
+	errs.Add(err)
+	in.Email = email
+	in.ShippingAddress, err = customers.NormalizeAddress(in.ShippingAddress, apperr.Path("input", "shippingAddress"))
+	errs.Add(err)
+	if in.BillingAddress != nil {
+		b, err := customers.NormalizeAddress(*in.BillingAddress, apperr.Path("input", "billingAddress"))
+		errs.Add(err)
+		in.BillingAddress = &b
+	}
+	for i := range in.DiscountCodes {
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "discountCodes", i), "discount codes are not available yet"))
+	}
+	errs.Add(checkLineSource(&in))
+	return in, errs.Err()
+}
+
+// checkLineSource wants exactly one of cartId or lines, and well-formed lines.
+func checkLineSource(in *CheckoutInput) error {
+	var errs apperr.List
+	switch {
+	case in.CartID != nil && in.Lines != nil:
+		return apperr.InvalidField(apperr.Path("input", "cartId"), "give a cartId or lines, not both")
+	case in.CartID != nil:
+		id, err := uuid.Parse(*in.CartID)
+		if err != nil {
+			return apperr.Field(apperr.NotFound, apperr.Path("input", "cartId"), "cart not found")
+		}
+		s := id.String()
+		in.CartID = &s
+		return nil
+	case len(in.Lines) == 0:
+		return apperr.InvalidField(apperr.Path("input", "lines"), "give a cartId or at least one line")
+	case len(in.Lines) > maxCheckoutLines:
+		return apperr.InvalidField(apperr.Path("input", "lines"), "at most %d lines", maxCheckoutLines)
+	}
+	for i, l := range in.Lines {
+		if (l.ProductID == nil) == (l.SKU == nil) {
+			errs = append(errs, apperr.InvalidField(apperr.Path("input", "lines", i, "productId"), "give exactly one of productId or sku"))
+		}
+		if l.Quantity < 1 || l.Quantity > maxLineQuantity {
+			errs = append(errs, apperr.InvalidField(apperr.Path("input", "lines", i, "quantity"), "must be between 1 and %d", maxLineQuantity))
+		}
+		if l.ProductID != nil {
+			if id, err := uuid.Parse(*l.ProductID); err == nil {
+				s := id.String()
+				in.Lines[i].ProductID = &s
+			}
+		}
+	}
+	return errs.Err()
+}
+
+// hash is the canonical fingerprint of a normalised checkout input.
+func (in CheckoutInput) hash() string {
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,238 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/apperr"
+	"commerce/internal/inventory"
+	"commerce/internal/money"
+	"commerce/internal/notify"
+	"commerce/internal/payments"
+	"commerce/internal/platform/db"
+)
+
+// FulfillmentReminderArgs is the job that reminds the warehouse of a paid
+// order still unfulfilled some time after payment.
+type FulfillmentReminderArgs struct {
+	OrderID string `json:"order_id"`
+}
+
+// Kind names the job for River.
+func (FulfillmentReminderArgs) Kind() string { return "fulfillment-reminder" }
+
+// ReviewRequestArgs is the job that asks the customer for a review some
+// time after payment.
+type ReviewRequestArgs struct {
+	OrderID string `json:"order_id"`
+}
+
+// Kind names the job for River.
+func (ReviewRequestArgs) Kind() string { return "review-request" }
+
+// PaymentTimeout cancels an order still unpaid at its payment timeout: it
+// cancels the payment intent, releases the reservations, marks the order
+// CANCELLED with the note "Payment timeout" and emails the customer. An
+// intent still processing (a delayed payment method) is looked at again
+// after recheck > 0 instead. A paid or already cancelled order is left as
+// it is, so the job is safe to run twice.
+func (s *Service) PaymentTimeout(ctx context.Context, orderID string) (recheck time.Duration, err error) {
+	o, err := s.ByID(ctx, orderID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if o.Status != Pending || o.PaymentStatus == PaymentPaid {
+		return 0, nil
+	}
+	if o.PaymentIntentID != nil {
+		intent, err := s.provider.GetIntent(ctx, *o.PaymentIntentID)
+		if err != nil {
+			return 0, fmt.Errorf("read payment intent: %w", err)
+		}
+		switch intent.Status {
+		case payments.IntentProcessing, payments.IntentSucceeded:
+			return s.cfg.ProcessingRecheck, nil
+		case payments.IntentCanceled:
+		default:
+			if err := s.provider.CancelIntent(ctx, *o.PaymentIntentID); err != nil {
+				return 0, fmt.Errorf("cancel payment intent: %w", err)
+			}
+		}
+	}
+	return 0, s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
+		if err != nil {
+			return err
+		}
+		if o.Status != Pending || o.PaymentStatus == PaymentPaid {
+			return nil
+		}
+		if err := s.cancelPending(ctx, tx, o, lines, "Payment timeout"); err != nil {
+			return err
+		}
+		return s.notify.Enqueue(ctx, tx, s.customerEmail(o, "payment-timeout", "payment-timeout:"+o.ID,
+			map[string]any{"total": o.Total.String()}))
+	})
+}
+
+// cancelPending releases an unpaid order's reservations and cancels it.
+func (s *Service) cancelPending(ctx context.Context, tx bun.Tx, o *Order, lines []Line, reason string) error {
+	if err := s.applyStock(ctx, tx, o, lines, inventory.Release); err != nil {
+		return fmt.Errorf("release reservations of order %s: %w", o.ID, err)
+	}
+	return updateOrder(ctx, tx, o.ID, orderUpdate{
+		set:  "status = ?, cancelled_at = now(), notes = ?",
+		args: []any{string(Cancelled), reason},
+		events: []eventRow{
+			newEvent(o.ID, EventStockReleased, "Reserved stock released"),
+			newEvent(o.ID, EventCancelled, reason),
+		},
+	})
+}
+
+// Cancel cancels an order for staff. A pending order's reservations are
+// released and its intent cancelled; a paid, unshipped order's stock is
+// returned and its payment refunded through the provider (a durable job).
+// It returns a NotFound userError at ["id"] for an unknown order and an
+// Invalid one for an order already shipped or cancelled.
+func (s *Service) Cancel(ctx context.Context, orderID string, reason *string) (*Order, error) {
+	why := "Cancelled by staff"
+	if reason != nil && strings.TrimSpace(*reason) != "" {
+		why += ": " + truncate(strings.TrimSpace(*reason), 500)
+	}
+	var intentToCancel *string
+	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		o, lines, err := s.lockForStaff(ctx, tx, orderID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case o.Status == Cancelled || o.FulfillmentStatus != Unfulfilled:
+			return apperr.InvalidField(apperr.Path("id"), "a %s order cannot be cancelled", strings.ToLower(string(o.Status)))
+		case o.PaymentStatus == PaymentPaid || o.PaymentStatus == PaymentPartiallyRefunded:
+			return s.cancelPaid(ctx, tx, o, lines, why)
+		}
+		intentToCancel = o.PaymentIntentID
+		return s.cancelPending(ctx, tx, o, lines, why)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if intentToCancel != nil {
+		// Best effort: should a payment still arrive, the webhook refunds it
+		// or re-reserves the stock.
+		if err := s.provider.CancelIntent(ctx, *intentToCancel); err != nil {
+			s.log.Warn("cancel payment intent of a cancelled order", "order_id", orderID, "error", err)
+		}
+	}
+	return s.ByID(ctx, orderID)
+}
+
+// cancelPaid returns a paid order's stock and refunds what is left of it.
+func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Line, why string) error {
+	if err := s.applyStock(ctx, tx, o, lines, inventory.Return); err != nil {
+		return fmt.Errorf("return stock of order %s: %w", o.ID, err)
+	}
+	left := money.New(o.Total.Amount-o.Refunded.Amount, o.Total.Currency)
+	if o.PaymentIntentID != nil && left.Amount > 0 {
+		if err := s.insertJobs(ctx, tx, refundJob(o.ID, *o.PaymentIntentID, left, "cancel-"+o.ID)); err != nil {
+			return err
+		}
+	}
+	return updateOrder(ctx, tx, o.ID, orderUpdate{
+		set:  "status = ?, payment_status = ?, refunded_amount = total, cancelled_at = now(), notes = ?",
+		args: []any{string(Cancelled), string(PaymentRefunded), why},
+		events: []eventRow{
+			newEvent(o.ID, EventStockReleased, "Stock returned"),
+			newEvent(o.ID, EventRefundRequested, "Refunding "+left.String()),
+			newEvent(o.ID, EventCancelled, why),
+		},
+	})
+}
+
+// lockForStaff locks an order a staff mutation acts on; an unknown or
+// malformed id is a NotFound userError at ["id"].
+func (s *Service) lockForStaff(ctx context.Context, tx bun.Tx, orderID string) (*Order, []Line, error) {
+	notFound := apperr.Field(apperr.NotFound, apperr.Path("id"), "order not found")
+	if !validUUID(orderID) {
+		return nil, nil, notFound
+	}
+	o, lines, err := lockOrder(ctx, tx, "o.id = ?", strings.ToLower(orderID))
+	if db.IsNoRows(err) {
+		return nil, nil, notFound
+	}
+	return o, lines, err
+}
+
+// Refund refunds a payment through the provider (the RefundArgs job).
+func (s *Service) Refund(ctx context.Context, a RefundArgs) error {
+	amount := money.New(a.Amount, a.Currency)
+	if _, err := s.provider.Refund(ctx, a.IntentID, &amount, a.Key); err != nil {
+		return fmt.Errorf("refund order %s: %w", a.OrderID, err)
+	}
+	return nil
+}
+
+// SendFulfillmentReminder emails the warehouse about a paid order that is
+// still unfulfilled. Safe to run twice: the notification is deduplicated.
+func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) error {
+	if s.cfg.WarehouseEmail == "" {
+		return nil
+	}
+	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
+		if db.IsNoRows(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if o.Status != Processing || o.FulfillmentStatus != Unfulfilled {
+			return nil
+		}
+		return s.notify.Enqueue(ctx, tx, notify.Message{
+			Channel: notify.Email, To: s.cfg.WarehouseEmail, Template: "fulfillment-reminder",
+			DedupeKey: "fulfillment-reminder:" + o.ID,
+			Data: map[string]any{"order_number": o.Number, "order_id": o.ID,
+				"placed_at": o.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), "lines": emailLines(lines)},
+		})
+	})
+}
+
+// SendReviewRequest asks the customer of a paid order for a review, unless
+// the order was cancelled or refunded. Safe to run twice.
+func (s *Service) SendReviewRequest(ctx context.Context, orderID string) error {
+	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
+		if db.IsNoRows(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if o.Status == Cancelled || o.PaymentStatus != PaymentPaid {
+			return nil // cancelled, refunded or never paid
+		}
+		return s.notify.Enqueue(ctx, tx, s.customerEmail(o, "review-request", "review-request:"+o.ID,
+			map[string]any{"lines": emailLines(lines)}))
+	})
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+func validUUID(s string) bool { return uuid.Validate(s) == nil }

@@ -1,0 +1,140 @@
+// Package orders owns checkout and the order workflow: the idempotent
+// checkout transaction that prices from the catalog and reserves stock, the
+// order state machine driven by payment events, payment timeouts and
+// cancellations, and the order timeline.
+package orders
+
+import (
+	"time"
+
+	"commerce/internal/customers"
+	"commerce/internal/money"
+)
+
+// Status is where an order is in its life.
+type Status string
+
+// The order statuses.
+const (
+	Pending    Status = "PENDING"
+	Processing Status = "PROCESSING"
+	Fulfilled  Status = "FULFILLED"
+	Cancelled  Status = "CANCELLED"
+)
+
+// PaymentStatus is where an order's payment is.
+type PaymentStatus string
+
+// The payment statuses.
+const (
+	PaymentPending           PaymentStatus = "PENDING"
+	PaymentPaid              PaymentStatus = "PAID"
+	PaymentPartiallyRefunded PaymentStatus = "PARTIALLY_REFUNDED"
+	PaymentRefunded          PaymentStatus = "REFUNDED"
+	PaymentFailed            PaymentStatus = "FAILED"
+)
+
+// FulfillmentStatus is where an order's shipment is.
+type FulfillmentStatus string
+
+// The fulfillment statuses.
+const (
+	Unfulfilled     FulfillmentStatus = "UNFULFILLED"
+	FulfillmentDone FulfillmentStatus = "FULFILLED"
+	Delivered       FulfillmentStatus = "DELIVERED"
+)
+
+// Event types of the order timeline.
+const (
+	EventPlaced               = "PLACED"
+	EventStockReserved        = "STOCK_RESERVED"
+	EventPaymentIntentCreated = "PAYMENT_INTENT_CREATED"
+	EventPaymentFailed        = "PAYMENT_FAILED"
+	EventPaid                 = "PAID"
+	EventConfirmationQueued   = "CONFIRMATION_QUEUED"
+	EventCancelled            = "CANCELLED"
+	EventStockReleased        = "STOCK_RELEASED"
+	EventRefunded             = "REFUNDED"
+	EventRefundRequested      = "REFUND_REQUESTED"
+	EventPaymentMismatch      = "PAYMENT_MISMATCH"
+	EventEventIgnored         = "PAYMENT_EVENT_IGNORED"
+)
+
+// Order is a placed order.
+type Order struct {
+	ID                  string
+	Number              string
+	CustomerID          *string
+	Email               string
+	Subtotal            money.Money
+	Tax                 money.Money
+	Shipping            money.Money
+	Discount            money.Money
+	Total               money.Money
+	Refunded            money.Money
+	Status              Status
+	PaymentStatus       PaymentStatus
+	FulfillmentStatus   FulfillmentStatus
+	PaymentIntentID     *string
+	PaymentClientSecret *string
+	ShippingAddress     customers.Address
+	BillingAddress      customers.Address
+	Carrier             *string
+	TrackingNumber      *string
+	TrackingURL         *string
+	ShippedAt           *time.Time
+	DeliveredAt         *time.Time
+	PaidAt              *time.Time
+	CancelledAt         *time.Time
+	Notes               *string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// PayableSecret is the payment client secret while the order still waits
+// for payment; none once it is paid or cancelled.
+func (o *Order) PayableSecret() *string {
+	if o.Status != Pending || o.PaymentStatus == PaymentPaid {
+		return nil
+	}
+	return o.PaymentClientSecret
+}
+
+// Line is an order line, with the name, sku and price at the time of the order.
+type Line struct {
+	OrderID   string
+	Position  int
+	ProductID *string
+	SKU       string
+	Name      string
+	Quantity  int
+	UnitPrice money.Money
+	LineTotal money.Money
+}
+
+// Event is one entry of an order's timeline.
+type Event struct {
+	OrderID   string
+	Type      string
+	Message   *string
+	CreatedAt time.Time
+}
+
+// Filter narrows the staff order list.
+type Filter struct {
+	Status            *Status
+	PaymentStatus     *PaymentStatus
+	FulfillmentStatus *FulfillmentStatus
+	CustomerID        *string
+	Email             *string
+	CreatedAfter      *time.Time
+	CreatedBefore     *time.Time
+}
+
+// Page is one page of orders.
+type Page struct {
+	Orders          []*Order
+	Cursors         []string
+	HasNextPage     bool
+	HasPreviousPage bool
+}

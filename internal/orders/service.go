@@ -1,0 +1,194 @@
+package orders
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/uptrace/bun"
+
+	"commerce/internal/carts"
+	"commerce/internal/inventory"
+	"commerce/internal/money"
+	"commerce/internal/notify"
+	"commerce/internal/payments"
+	"commerce/internal/platform/db"
+	"commerce/internal/pricing"
+)
+
+// Config holds the order workflow's settings.
+type Config struct {
+	Currency         string
+	Pricing          pricing.Config
+	PaymentTimeout   time.Duration // unpaid orders are cancelled after this
+	IntentRetryAfter time.Duration // the fallback job creates a missing intent after this
+	// ProcessingRecheck is how long to wait before looking again at an
+	// order whose intent is still processing when its timeout comes.
+	ProcessingRecheck   time.Duration
+	FulfillmentReminder time.Duration // after payment
+	ReviewRequest       time.Duration // after payment
+	WarehouseEmail      string
+	StorefrontURL       string
+	AccessSecret        []byte // AUTH_SECRET: signs order access tokens
+}
+
+// Carts is what checkout needs of the carts.
+type Carts interface {
+	Lock(ctx context.Context, tx bun.Tx, cartID string) (*carts.Cart, error)
+	MarkCompleted(ctx context.Context, tx bun.Tx, cartID, orderID string) error
+}
+
+// Notifier enqueues notifications in a transaction, together with other jobs.
+type Notifier interface {
+	Enqueue(ctx context.Context, tx bun.Tx, m notify.Message) error
+}
+
+// JobInserter inserts River jobs inside a transaction.
+type JobInserter interface {
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+// Service runs checkout and the order workflow.
+type Service struct {
+	db       *db.DB
+	ledger   *inventory.Ledger
+	carts    Carts
+	provider payments.Provider
+	notify   Notifier
+	jobs     JobInserter
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	DB       *db.DB
+	Ledger   *inventory.Ledger
+	Carts    Carts
+	Provider payments.Provider
+	Notify   Notifier
+	Jobs     JobInserter
+	Log      *slog.Logger
+	Now      func() time.Time // defaults to time.Now
+}
+
+// NewService returns the order service.
+func NewService(d Deps, cfg Config) *Service {
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	if cfg.IntentRetryAfter <= 0 {
+		cfg.IntentRetryAfter = 15 * time.Second
+	}
+	if cfg.ProcessingRecheck <= 0 {
+		cfg.ProcessingRecheck = time.Hour
+	}
+	return &Service{db: d.DB, ledger: d.Ledger, carts: d.Carts, provider: d.Provider, notify: d.Notify,
+		jobs: d.Jobs, cfg: cfg, log: d.Log, now: now}
+}
+
+// AccessToken is the order's access token: base64url(HMAC-SHA256(secret,
+// "order:" + id)). Nothing is stored, so a replayed checkout returns the
+// same token.
+func (s *Service) AccessToken(orderID string) string {
+	m := hmac.New(sha256.New, s.cfg.AccessSecret)
+	m.Write([]byte("order:" + orderID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// validAccessToken compares in constant time.
+func (s *Service) validAccessToken(orderID, token string) bool {
+	want := s.AccessToken(orderID)
+	return subtle.ConstantTimeCompare([]byte(want), []byte(token)) == 1
+}
+
+// crockford is Crockford's base32 alphabet (no I, L, O, U).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newOrderNumber returns "ORD-" and 10 random Crockford base32 characters
+// (50 bits): readable, and unguessable enough that numbers do not leak
+// order volumes.
+func newOrderNumber() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	out := []byte("ORD-")
+	for _, c := range b {
+		out = append(out, crockford[c&31])
+	}
+	return string(out)
+}
+
+// checkoutProduct is the catalog view checkout prices from.
+type checkoutProduct struct {
+	ID       string `bun:"id"`
+	SKU      string `bun:"sku"`
+	Name     string `bun:"name"`
+	Price    int64  `bun:"price"`
+	Currency string `bun:"currency"`
+	IsActive bool   `bun:"is_active"`
+}
+
+func (p checkoutProduct) price() money.Money { return money.New(p.Price, p.Currency) }
+
+// productsForCheckout loads every product the lines name, by id or sku, in
+// one query.
+func productsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput) ([]checkoutProduct, error) {
+	// The nil UUID and the empty sku keep both lists non-empty; neither
+	// matches a product.
+	ids, skus := []string{uuid.Nil.String()}, []string{""}
+	for _, l := range lines {
+		if l.ProductID != nil && uuid.Validate(*l.ProductID) == nil {
+			ids = append(ids, *l.ProductID)
+		}
+		if l.SKU != nil {
+			skus = append(skus, strings.ToLower(*l.SKU))
+		}
+	}
+	var out []checkoutProduct
+	err := idb.NewRaw(`SELECT id, sku, name, price, currency, is_active FROM products
+		WHERE id IN (?) OR lower(sku) IN (?)`, bun.In(ids), bun.In(skus)).Scan(ctx, &out)
+	if err != nil {
+		return nil, fmt.Errorf("load products for checkout: %w", err)
+	}
+	return out, nil
+}
+
+// claimKey binds the idempotency key to this checkout inside its
+// transaction. When another checkout holds the key and has not committed,
+// the INSERT waits for it. It returns the existing order's id when the key
+// was already used with the same input (a replay), and a Conflict error
+// when it was used with another input.
+func claimKey(ctx context.Context, tx bun.Tx, key, hash, orderID string) (replayOrderID string, err error) {
+	res, err := tx.NewRaw(`INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO NOTHING`, key, hash, orderID).Exec(ctx)
+	if err != nil {
+		return "", fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return "", nil
+	}
+	var prior struct {
+		RequestHash string `bun:"request_hash"`
+		OrderID     string `bun:"order_id"`
+	}
+	if err := tx.NewRaw(`SELECT request_hash, order_id FROM idempotency_keys WHERE key = ?`, key).Scan(ctx, &prior); err != nil {
+		return "", fmt.Errorf("read idempotency key: %w", err)
+	}
+	if prior.RequestHash != hash {
+		return "", errKeyReused
+	}
+	return prior.OrderID, nil
+}

@@ -1,0 +1,243 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"commerce/internal/customers"
+	"commerce/internal/money"
+)
+
+// orderRow is an orders row as stored.
+type orderRow struct {
+	bun.BaseModel `bun:"table:orders"`
+
+	ID                  string          `bun:"id,pk"`
+	OrderNumber         string          `bun:"order_number"`
+	CustomerID          *string         `bun:"customer_id"`
+	Email               string          `bun:"email"`
+	Currency            string          `bun:"currency"`
+	Subtotal            int64           `bun:"subtotal"`
+	Tax                 int64           `bun:"tax"`
+	ShippingCost        int64           `bun:"shipping_cost"`
+	Discount            int64           `bun:"discount"`
+	Total               int64           `bun:"total"`
+	RefundedAmount      int64           `bun:"refunded_amount"`
+	Status              string          `bun:"status"`
+	PaymentStatus       string          `bun:"payment_status"`
+	FulfillmentStatus   string          `bun:"fulfillment_status"`
+	PaymentIntentID     *string         `bun:"payment_intent_id"`
+	PaymentClientSecret *string         `bun:"payment_client_secret"`
+	ShippingAddress     json.RawMessage `bun:"shipping_address,type:jsonb"`
+	BillingAddress      json.RawMessage `bun:"billing_address,type:jsonb"`
+	Carrier             *string         `bun:"carrier"`
+	TrackingNumber      *string         `bun:"tracking_number"`
+	TrackingURL         *string         `bun:"tracking_url"`
+	ShippedAt           *time.Time      `bun:"shipped_at"`
+	DeliveredAt         *time.Time      `bun:"delivered_at"`
+	PaidAt              *time.Time      `bun:"paid_at"`
+	CancelledAt         *time.Time      `bun:"cancelled_at"`
+	Notes               *string         `bun:"notes"`
+	CartID              *string         `bun:"cart_id"`
+	CreatedAt           time.Time       `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt           time.Time       `bun:"updated_at,nullzero,default:now()"`
+}
+
+func (r *orderRow) order() (*Order, error) {
+	c := r.Currency
+	o := &Order{
+		ID: r.ID, Number: r.OrderNumber, CustomerID: r.CustomerID, Email: r.Email,
+		Subtotal: money.New(r.Subtotal, c), Tax: money.New(r.Tax, c), Shipping: money.New(r.ShippingCost, c),
+		Discount: money.New(r.Discount, c), Total: money.New(r.Total, c), Refunded: money.New(r.RefundedAmount, c),
+		Status: Status(r.Status), PaymentStatus: PaymentStatus(r.PaymentStatus), FulfillmentStatus: FulfillmentStatus(r.FulfillmentStatus),
+		PaymentIntentID: r.PaymentIntentID, PaymentClientSecret: r.PaymentClientSecret,
+		Carrier: r.Carrier, TrackingNumber: r.TrackingNumber, TrackingURL: r.TrackingURL,
+		ShippedAt: r.ShippedAt, DeliveredAt: r.DeliveredAt, PaidAt: r.PaidAt, CancelledAt: r.CancelledAt,
+		Notes: r.Notes, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if err := json.Unmarshal(r.ShippingAddress, &o.ShippingAddress); err != nil {
+		return nil, fmt.Errorf("decode shipping address of order %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal(r.BillingAddress, &o.BillingAddress); err != nil {
+		return nil, fmt.Errorf("decode billing address of order %s: %w", r.ID, err)
+	}
+	return o, nil
+}
+
+// lineRow is an order_lines row. The json tags read the rows lockOrder
+// aggregates with json_agg.
+type lineRow struct {
+	bun.BaseModel `bun:"table:order_lines"`
+
+	OrderID   string  `bun:"order_id" json:"order_id"`
+	Position  int     `bun:"position" json:"position"`
+	ProductID *string `bun:"product_id" json:"product_id"`
+	SKU       string  `bun:"sku" json:"sku"`
+	Name      string  `bun:"name" json:"name"`
+	Quantity  int     `bun:"quantity" json:"quantity"`
+	UnitPrice int64   `bun:"unit_price" json:"unit_price"`
+	LineTotal int64   `bun:"line_total" json:"line_total"`
+}
+
+func (r lineRow) line(currency string) Line {
+	return Line{OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, SKU: r.SKU, Name: r.Name,
+		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency)}
+}
+
+// eventRow is an order_events row.
+type eventRow struct {
+	bun.BaseModel `bun:"table:order_events"`
+
+	OrderID   string    `bun:"order_id"`
+	Type      string    `bun:"type"`
+	Message   *string   `bun:"message"`
+	CreatedAt time.Time `bun:"created_at,nullzero,default:now()"`
+}
+
+func newEvent(orderID, typ, message string) eventRow {
+	e := eventRow{OrderID: orderID, Type: typ}
+	if message != "" {
+		e.Message = &message
+	}
+	return e
+}
+
+func addressJSON(a customers.Address) json.RawMessage {
+	b, _ := json.Marshal(a)
+	return b
+}
+
+// insertOrder writes an order, its lines and its first events (3 statements).
+func insertOrder(ctx context.Context, idb bun.IDB, o *orderRow, lines []lineRow, events []eventRow) error {
+	if _, err := idb.NewInsert().Model(o).Returning("created_at, updated_at").Exec(ctx); err != nil {
+		return fmt.Errorf("insert order: %w", err)
+	}
+	if _, err := idb.NewInsert().Model(&lines).Exec(ctx); err != nil {
+		return fmt.Errorf("insert order lines: %w", err)
+	}
+	return insertEvents(ctx, idb, events)
+}
+
+func insertEvents(ctx context.Context, idb bun.IDB, events []eventRow) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if _, err := idb.NewInsert().Model(&events).Exec(ctx); err != nil {
+		return fmt.Errorf("insert order events: %w", err)
+	}
+	return nil
+}
+
+// lockedOrder is an order read FOR UPDATE together with its lines.
+type lockedOrder struct {
+	orderRow
+	Lines json.RawMessage `bun:"lines"`
+}
+
+// lockOrderSQL reads and locks an order with its lines in one statement.
+const lockOrderSQL = `
+SELECT o.*, coalesce((SELECT json_agg(l ORDER BY l.position) FROM order_lines l WHERE l.order_id = o.id), '[]') AS lines
+FROM orders o WHERE %s
+ORDER BY o.created_at DESC LIMIT 1
+FOR UPDATE OF o`
+
+// lockOrder reads and locks the order matching where (a condition on "o").
+func lockOrder(ctx context.Context, idb bun.IDB, where string, args ...any) (*Order, []Line, error) {
+	var r lockedOrder
+	if err := idb.NewRaw(fmt.Sprintf(lockOrderSQL, where), args...).Scan(ctx, &r); err != nil {
+		return nil, nil, err
+	}
+	o, err := r.order()
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []lineRow
+	if err := json.Unmarshal(r.Lines, &rows); err != nil {
+		return nil, nil, fmt.Errorf("decode lines of order %s: %w", o.ID, err)
+	}
+	lines := make([]Line, len(rows))
+	for i, lr := range rows {
+		lines[i] = lr.line(r.Currency)
+	}
+	return o, lines, nil
+}
+
+// orderUpdate is a change of an order's state plus the timeline events it
+// writes, applied in one statement.
+type orderUpdate struct {
+	set    string // SQL SET list, e.g. "status = 'PROCESSING', paid_at = now()"
+	args   []any
+	events []eventRow
+}
+
+// updateOrder applies u to the order and appends its events in one statement.
+func updateOrder(ctx context.Context, idb bun.IDB, orderID string, u orderUpdate) error {
+	types := make([]string, len(u.events))
+	messages := make([]string, len(u.events)) // "" stores NULL
+	for i, e := range u.events {
+		types[i] = e.Type
+		if e.Message != nil {
+			messages[i] = *e.Message
+		}
+	}
+	q := `WITH o AS (UPDATE orders SET ` + u.set + `, updated_at = now() WHERE id = ? RETURNING id)
+		INSERT INTO order_events (order_id, type, message)
+		SELECT o.id, e.type, nullif(e.message, '') FROM o, unnest(?::text[], ?::text[]) WITH ORDINALITY AS e(type, message, n) ORDER BY e.n`
+	args := append(append([]any{}, u.args...), orderID, pgdialect.Array(types), pgdialect.Array(messages))
+	if _, err := idb.NewRaw(q, args...).Exec(ctx); err != nil {
+		return fmt.Errorf("update order: %w", err)
+	}
+	return nil
+}
+
+func selectOrders(ctx context.Context, idb bun.IDB, where string, args ...any) ([]*Order, error) {
+	var rows []orderRow
+	if err := idb.NewRaw(`SELECT * FROM orders WHERE `+where, args...).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := make([]*Order, len(rows))
+	for i := range rows {
+		o, err := rows[i].order()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[string][]Line, error) {
+	var rows []struct {
+		lineRow
+		Currency string `bun:"currency"`
+	}
+	err := idb.NewRaw(`SELECT l.*, o.currency FROM order_lines l JOIN orders o ON o.id = l.order_id
+		WHERE l.order_id IN (?) ORDER BY l.order_id, l.position`, bun.In(orderIDs)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]Line, len(orderIDs))
+	for _, r := range rows {
+		out[r.OrderID] = append(out[r.OrderID], r.line(r.Currency))
+	}
+	return out, nil
+}
+
+func selectEvents(ctx context.Context, idb bun.IDB, orderIDs []string) (map[string][]Event, error) {
+	var rows []eventRow
+	err := idb.NewRaw(`SELECT order_id, type, message, created_at FROM order_events
+		WHERE order_id IN (?) ORDER BY order_id, seq`, bun.In(orderIDs)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]Event, len(orderIDs))
+	for _, r := range rows {
+		out[r.OrderID] = append(out[r.OrderID], Event{OrderID: r.OrderID, Type: r.Type, Message: r.Message, CreatedAt: r.CreatedAt})
+	}
+	return out, nil
+}
