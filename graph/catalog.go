@@ -89,14 +89,6 @@ func (r *Resolver) toProductImages(_ context.Context, imgs []catalog.Image) ([]*
 	return out, nil
 }
 
-// notFoundOr returns err when set, else a NotFound error for what.
-func notFoundOr(err error, what string) error {
-	if err != nil {
-		return err
-	}
-	return apperr.New(apperr.NotFound, "%s not found", what)
-}
-
 // productByID loads a product through the operation's loader; a product
 // that no longer exists is NOT_FOUND.
 func (r *Resolver) productByID(ctx context.Context, id string) (*model.Product, error) {

@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"commerce/graph/model"
+	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/orders"
@@ -49,4 +51,34 @@ func (r *Resolver) orderConnection(ctx context.Context, f orders.Filter, first *
 	access := func(o *orders.Order) orders.Access { return r.svc.Orders.AccessFor(caller, o, nil) }
 	count := func(ctx context.Context) (int, error) { return r.svc.Orders.Count(ctx, f) }
 	return toOrderConnection(p, access, count), nil
+}
+
+// node finds what an id names, among what the caller may see: products
+// (inactive ones for staff only), carts (whoever holds the id), orders
+// (staff and the owner) and customers (staff). Ids are UUIDs shared by no
+// two rows, so the first match is the only one.
+func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
+	caller := auth.FromContext(ctx)
+	l := loadersFrom(ctx)
+	if p, err := l.product.Load(ctx, id); err != nil || (p != nil && (p.IsActive || caller.IsStaff())) {
+		return toProduct(p), err
+	}
+	if c, err := r.svc.Carts.ByID(ctx, id); err == nil {
+		return r.pricedCart(ctx, c)
+	} else if !errors.Is(err, apperr.ErrNotFound) {
+		return nil, err
+	}
+	if o, err := r.svc.Orders.ByID(ctx, id); err == nil {
+		if access := r.svc.Orders.AccessFor(caller, o, nil); access.Customer {
+			return toOrder(o, access), nil
+		}
+	} else if !errors.Is(err, apperr.ErrNotFound) {
+		return nil, err
+	}
+	if caller.IsStaff() {
+		if c, err := l.customer.Load(ctx, id); err != nil || c != nil {
+			return toCustomer(c), err
+		}
+	}
+	return nil, apperr.New(apperr.NotFound, "node not found")
 }

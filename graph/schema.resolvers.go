@@ -237,18 +237,7 @@ func (r *productConnectionResolver) TotalCount(ctx context.Context, obj *model.P
 }
 
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
-	if p, err := loadersFrom(ctx).product.Load(ctx, id); err != nil || p != nil {
-		if err != nil || (!p.IsActive && !auth.FromContext(ctx).IsStaff()) {
-			return nil, notFoundOr(err, "node")
-		}
-		return toProduct(p), nil
-	}
-	if auth.FromContext(ctx).IsStaff() {
-		if c, err := loadersFrom(ctx).customer.Load(ctx, id); err != nil || c != nil {
-			return toCustomer(c), err
-		}
-	}
-	return nil, apperr.New(apperr.NotFound, "node not found")
+	return r.node(ctx, id)
 }
 
 func (r *queryResolver) Products(ctx context.Context, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) (*model.ProductConnection, error) {

@@ -151,37 +151,39 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	return &placedOrder{order: o, customer: cust}, nil
 }
 
+// fieldPath names where a line's problem is reported: the line's own field
+// for lines given in the input, the cart for a cart checkout.
+type fieldPath func(field string) []string
+
 // checkoutLines returns the lines to buy, from the locked cart or the input,
-// with the field path each line's problems are reported at.
-func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, [][]string, error) {
+// with where each line's problems are reported.
+func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, error) {
 	if in.CartID == nil {
-		paths := make([][]string, len(in.Lines))
+		paths := make([]fieldPath, len(in.Lines))
 		for i := range in.Lines {
-			paths[i] = apperr.Path("input", "lines", i)
+			paths[i] = func(field string) []string { return apperr.Path("input", "lines", i, field) }
 		}
 		return in.Lines, paths, nil
 	}
-	path := apperr.Path("input", "cartId")
+	cartPath := apperr.Path("input", "cartId")
 	cart, err := s.carts.Lock(ctx, tx, *in.CartID)
 	if errors.Is(err, apperr.ErrNotFound) {
-		return nil, nil, apperr.Field(apperr.NotFound, path, "cart not found")
+		return nil, nil, apperr.Field(apperr.NotFound, cartPath, "cart not found")
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	switch {
 	case cart.Status == carts.StatusCompleted:
-		return nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: path, Message: "this cart has been checked out"}
+		return nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
 	case len(cart.Lines) == 0:
-		return nil, nil, apperr.InvalidField(path, "the cart is empty")
+		return nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
 	}
 	lines := make([]LineInput, len(cart.Lines))
+	paths := make([]fieldPath, len(cart.Lines))
 	for i, l := range cart.Lines {
 		lines[i] = LineInput{ProductID: &l.ProductID, Quantity: l.Quantity}
-	}
-	paths := make([][]string, len(lines))
-	for i := range lines {
-		paths[i] = path
+		paths[i] = func(string) []string { return slices.Clone(cartPath) }
 	}
 	return lines, paths, nil
 }
@@ -190,7 +192,7 @@ func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput
 type pricedLine struct {
 	product  checkoutProduct
 	quantity int
-	path     []string
+	path     fieldPath
 	total    money.Money
 }
 
@@ -225,18 +227,18 @@ func (ls pricedLines) rows(orderID string) []lineRow {
 // priceLines matches each line to its product and prices it at the current
 // catalog price. Lines of the same product are merged. Every problem is
 // reported at once.
-func (s *Service) priceLines(lines []LineInput, paths [][]string, products []checkoutProduct) (pricedLines, error) {
+func (s *Service) priceLines(lines []LineInput, paths []fieldPath, products []checkoutProduct) (pricedLines, error) {
 	var errs apperr.List
 	var out pricedLines
 	byProduct := make(map[string]int)
 	for i, l := range lines {
 		p, field := findProduct(products, l)
 		if p == nil || !p.IsActive {
-			errs = append(errs, apperr.Field(apperr.NotFound, append(paths[i], field), "product not found"))
+			errs = append(errs, apperr.Field(apperr.NotFound, paths[i](field), "product not found"))
 			continue
 		}
 		if p.Currency != s.cfg.Currency {
-			errs = append(errs, apperr.InvalidField(append(paths[i], field), "%s is not sold in %s", p.SKU, s.cfg.Currency))
+			errs = append(errs, apperr.InvalidField(paths[i](field), "%s is not sold in %s", p.SKU, s.cfg.Currency))
 			continue
 		}
 		if j, ok := byProduct[p.ID]; ok {
@@ -248,12 +250,12 @@ func (s *Service) priceLines(lines []LineInput, paths [][]string, products []che
 	}
 	for i := range out {
 		if out[i].quantity > maxLineQuantity {
-			errs = append(errs, apperr.InvalidField(append(out[i].path, "quantity"), "at most %d of one product", maxLineQuantity))
+			errs = append(errs, apperr.InvalidField(out[i].path("quantity"), "at most %d of one product", maxLineQuantity))
 			continue
 		}
 		t, err := pricing.LineTotal(pricing.Line{UnitPrice: out[i].product.price(), Quantity: out[i].quantity})
 		if err != nil {
-			errs = append(errs, apperr.InvalidField(out[i].path, "the line total is out of range"))
+			errs = append(errs, apperr.InvalidField(out[i].path("quantity"), "the line total is out of range"))
 		}
 		out[i].total = t
 	}
@@ -301,7 +303,7 @@ func (s *Service) reserve(ctx context.Context, tx bun.Tx, orderID, number string
 			errs.Add(ferr)
 			continue
 		}
-		errs = append(errs, &apperr.Error{Kind: apperr.InsufficientStock, Field: append(slices.Clone(l.path), "quantity"),
+		errs = append(errs, &apperr.Error{Kind: apperr.InsufficientStock, Field: l.path("quantity"),
 			Message: fmt.Sprintf("not enough stock of %s for %d", l.product.SKU, l.quantity)})
 	}
 	return errs.Err()
