@@ -273,6 +273,7 @@ func (a *app) wire() error {
 	}, orders.Config{
 		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
+		DeliveryFollowup: cfg.DeliveryFollowup, TrackingURLs: cfg.TrackingURLs,
 		WarehouseEmail: cfg.WarehouseEmail, StorefrontURL: cfg.StorefrontURL, AccessSecret: cfg.AuthSecret,
 	})
 

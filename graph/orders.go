@@ -82,3 +82,15 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	}
 	return nil, apperr.New(apperr.NotFound, "node not found")
 }
+
+// orderPayload turns a staff order mutation's result into its payload.
+func (r *Resolver) orderPayload(ctx context.Context, o *orders.Order, err error) (*model.OrderPayload, error) {
+	if ues, ok := userErrors(err); ok {
+		return &model.OrderPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	access := r.svc.Orders.AccessFor(auth.FromContext(ctx), o, nil)
+	return &model.OrderPayload{Order: toOrder(o, access), UserErrors: []*model.UserError{}}, nil
+}

@@ -163,22 +163,20 @@ func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInp
 }
 
 func (r *mutationResolver) OrderFulfill(ctx context.Context, id string, input model.FulfillInput) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderFulfill - orderFulfill"))
+	o, err := r.svc.Orders.Fulfill(ctx, id, orders.FulfillInput{
+		TrackingNumber: input.TrackingNumber, Carrier: input.Carrier, NotifyCustomer: input.NotifyCustomer == nil || *input.NotifyCustomer,
+	})
+	return r.orderPayload(ctx, o, err)
 }
 
 func (r *mutationResolver) OrderMarkDelivered(ctx context.Context, id string) (*model.OrderPayload, error) {
-	panic(fmt.Errorf("not implemented: OrderMarkDelivered - orderMarkDelivered"))
+	o, err := r.svc.Orders.MarkDelivered(ctx, id)
+	return r.orderPayload(ctx, o, err)
 }
 
 func (r *mutationResolver) OrderCancel(ctx context.Context, id string, reason *string) (*model.OrderPayload, error) {
 	o, err := r.svc.Orders.Cancel(ctx, id, reason)
-	if ues, ok := userErrors(err); ok {
-		return &model.OrderPayload{UserErrors: ues}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &model.OrderPayload{Order: toOrder(o, r.svc.Orders.AccessFor(auth.FromContext(ctx), o, nil)), UserErrors: []*model.UserError{}}, nil
+	return r.orderPayload(ctx, o, err)
 }
 
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {

@@ -76,8 +76,11 @@ type Config struct {
 	AbandonedCartWait time.Duration
 	ReviewRequestWait time.Duration
 	DeliveryFollowup  time.Duration
-	DailyReportCron   string
-	StoreLocation     *time.Location
+	// TrackingURLs maps a lower-case carrier to its tracking page template,
+	// from TRACKING_URL_TEMPLATES ("dpd=https://…/{tracking},…").
+	TrackingURLs    map[string]string
+	DailyReportCron string
+	StoreLocation   *time.Location
 
 	StorageURL     string
 	PublicBaseURL  string
@@ -199,6 +202,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.AbandonedCartWait = r.duration("ABANDONED_CART_DELAY", 24*time.Hour)
 	c.ReviewRequestWait = r.duration("REVIEW_REQUEST_DELAY", 168*time.Hour)
 	c.DeliveryFollowup = r.duration("DELIVERY_FOLLOWUP_DELAY", 72*time.Hour)
+	c.TrackingURLs = r.trackingURLs("TRACKING_URL_TEMPLATES")
 	c.DailyReportCron = r.str("DAILY_REPORT_CRON", "0 9 * * *")
 	if _, err := cron.ParseStandard(c.DailyReportCron); err != nil {
 		r.fail("DAILY_REPORT_CRON", "is not a cron expression: %v", err)
@@ -348,6 +352,23 @@ func (r *reader) quota(name, def string) Quota {
 		return Quota{}
 	}
 	return Quota{Limit: limit, Period: d}
+}
+
+// trackingURLs parses "carrier=template,…"; each template must be an
+// http(s) URL containing {tracking}.
+func (r *reader) trackingURLs(name string) map[string]string {
+	out := map[string]string{}
+	for _, item := range r.list(name) {
+		carrier, tmpl, ok := strings.Cut(item, "=")
+		carrier = strings.ToLower(strings.TrimSpace(carrier))
+		u, err := url.Parse(strings.TrimSpace(tmpl))
+		if !ok || carrier == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.Contains(tmpl, "{tracking}") {
+			r.fail(name, "must look like carrier=https://…{tracking}, got %q", item)
+			continue
+		}
+		out[carrier] = strings.TrimSpace(tmpl)
+	}
+	return out
 }
 
 func (r *reader) list(name string) []string {

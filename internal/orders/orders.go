@@ -39,9 +39,9 @@ type FulfillmentStatus string
 
 // The fulfillment statuses.
 const (
-	Unfulfilled     FulfillmentStatus = "UNFULFILLED"
-	FulfillmentDone FulfillmentStatus = "FULFILLED"
-	Delivered       FulfillmentStatus = "DELIVERED"
+	Unfulfilled FulfillmentStatus = "UNFULFILLED"
+	Shipped     FulfillmentStatus = "FULFILLED"
+	Delivered   FulfillmentStatus = "DELIVERED"
 )
 
 // Event types of the order timeline.

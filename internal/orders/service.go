@@ -38,9 +38,13 @@ type Config struct {
 	ProcessingRecheck   time.Duration
 	FulfillmentReminder time.Duration // after payment
 	ReviewRequest       time.Duration // after payment
-	WarehouseEmail      string
-	StorefrontURL       string
-	AccessSecret        []byte // AUTH_SECRET: signs order access tokens
+	DeliveryFollowup    time.Duration // after shipping
+	// TrackingURLs maps a lower-case carrier name to its tracking page
+	// template ({tracking} stands for the number), over the built-in ones.
+	TrackingURLs   map[string]string
+	WarehouseEmail string
+	StorefrontURL  string
+	AccessSecret   []byte // AUTH_SECRET: signs order access tokens
 }
 
 // Carts is what checkout needs of the carts.
