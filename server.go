@@ -40,6 +40,7 @@ import (
 	"commerce/internal/platform/metrics"
 	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
+	"commerce/internal/realtime"
 )
 
 func main() {
@@ -152,6 +153,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 			return err
 		}
 	}
+	if *role != "worker" {
+		if err := a.hub.Start(ctx); err != nil {
+			return err
+		}
+		defer a.hub.Close()
+	}
 	if *role != "api" {
 		if err := a.startWorkers(ctx); err != nil {
 			return err
@@ -175,6 +182,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining requests")
+	a.hub.Close() // ends live subscriptions, which Shutdown does not wait for
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -207,6 +215,7 @@ type app struct {
 	metrics *metrics.Metrics
 	tokens  *auth.Tokens
 	redis   *redis.Client // nil without REDIS_URL
+	hub     *realtime.Hub // live events: through Redis, or in process without it
 
 	inserter *river.Client[*sql.Tx] // enqueues jobs inside business transactions
 	workers  *river.Workers
@@ -235,6 +244,7 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate b
 		}
 		a.redis = redis.NewClient(opts)
 	}
+	a.hub = realtime.New(a.redis, cfg.RedisPrefix, log, a.metrics.Registry)
 	if err := a.wire(); err != nil {
 		a.close()
 		return nil, err
@@ -264,12 +274,12 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
-	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail})
+	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail, Live: a.hub})
 	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency})
 	a.carts = carts.NewService(a.db, a.catalog, cfg.StoreCurrency)
 	a.orders = orders.NewService(orders.Deps{
 		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.log),
-		Notify: a.notify, Jobs: inserter, Log: a.log,
+		Notify: a.notify, Jobs: inserter, Live: a.hub, Log: a.log,
 	}, orders.Config{
 		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
@@ -351,7 +361,7 @@ func (a *app) routes(api bool) http.Handler {
 	if api {
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
-			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(),
+			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(), Live: a.hub,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,

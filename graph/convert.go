@@ -10,6 +10,7 @@ import (
 	"commerce/internal/money"
 	"commerce/internal/notify"
 	"commerce/internal/orders"
+	"commerce/internal/realtime"
 )
 
 // This file holds the named converters between domain types and GraphQL
@@ -324,4 +325,20 @@ func toOrderFilter(f *model.OrderFilter) orders.Filter {
 		out.FulfillmentStatus = &s
 	}
 	return out
+}
+
+func toOrderStatusEvent(e realtime.OrderStatus) *model.OrderStatusEvent {
+	return &model.OrderStatusEvent{
+		OrderID: e.OrderID, OrderNumber: e.OrderNumber, Status: model.OrderStatus(e.Status),
+		PaymentStatus: model.PaymentStatus(e.PaymentStatus), FulfillmentStatus: model.FulfillmentStatus(e.FulfillmentStatus),
+		Timestamp: e.Timestamp,
+	}
+}
+
+func orderStatusOf(o *orders.Order) *model.OrderStatusEvent {
+	return &model.OrderStatusEvent{
+		OrderID: o.ID, OrderNumber: o.Number, Status: model.OrderStatus(o.Status),
+		PaymentStatus: model.PaymentStatus(o.PaymentStatus), FulfillmentStatus: model.FulfillmentStatus(o.FulfillmentStatus),
+		Timestamp: o.UpdatedAt,
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/pricing"
+	"commerce/internal/realtime"
 )
 
 // Services are the domain services the resolvers call.
@@ -26,6 +27,7 @@ type Services struct {
 	Carts     *carts.Service
 	Orders    *orders.Service
 	Pricing   pricing.Config // prices carts for display
+	Live      *realtime.Hub  // subscriptions
 }
 
 // Resolver receives the services through its constructor.

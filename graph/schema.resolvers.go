@@ -14,6 +14,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/page"
+	"commerce/internal/realtime"
 	"context"
 	"fmt"
 
@@ -41,7 +42,13 @@ func (r *inventoryTransactionConnectionResolver) TotalCount(ctx context.Context,
 }
 
 func (r *lowStockAlertResolver) Product(ctx context.Context, obj *model.LowStockAlert) (*model.Product, error) {
-	return r.productByID(ctx, obj.ProductID)
+	// Not through the loader: a subscription is one long operation, and its
+	// loader would keep serving the stock of the first alert.
+	p, err := r.svc.Catalog.ByID(ctx, obj.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	return toProduct(p), nil
 }
 
 func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.AuthPayload, error) {
@@ -331,15 +338,25 @@ func (r *queryResolver) Notifications(ctx context.Context, first *int, after *st
 }
 
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumber string, accessToken *string) (<-chan *model.OrderStatusEvent, error) {
-	panic(fmt.Errorf("not implemented: OrderStatusChanged - orderStatusChanged"))
+	// Subscribe before reading the current state, so that no change made in
+	// between is missed.
+	sub := r.svc.Live.Subscribe(realtime.TopicOrders)
+	o, err := r.svc.Orders.Lookup(ctx, auth.FromContext(ctx), orderNumber, nil, accessToken)
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	mine := func(e realtime.OrderStatus) bool { return e.OrderID == o.ID }
+	return stream(ctx, sub, orderStatusOf(o), orderEvents(mine)), nil
 }
 
 func (r *subscriptionResolver) OrderUpdates(ctx context.Context) (<-chan *model.OrderStatusEvent, error) {
-	panic(fmt.Errorf("not implemented: OrderUpdates - orderUpdates"))
+	sub := r.svc.Live.Subscribe(realtime.TopicOrders)
+	return stream(ctx, sub, nil, orderEvents(func(realtime.OrderStatus) bool { return true })), nil
 }
 
 func (r *subscriptionResolver) LowStockAlerts(ctx context.Context) (<-chan *model.LowStockAlert, error) {
-	panic(fmt.Errorf("not implemented: LowStockAlerts - lowStockAlerts"))
+	return stream(ctx, r.svc.Live.Subscribe(realtime.TopicLowStock), nil, lowStockEvents), nil
 }
 
 func (r *Resolver) CartLine() generated.CartLineResolver { return &cartLineResolver{r} }

@@ -16,6 +16,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/notify"
+	"commerce/internal/realtime"
 )
 
 // TxType is the kind of a ledger row.
@@ -87,6 +88,9 @@ type Notifier interface {
 type Config struct {
 	// LowStockEmail receives low-stock alerts; empty disables them.
 	LowStockEmail string
+	// Live publishes low-stock alerts to live subscribers after the
+	// adjustment that caused them commits; nil publishes nothing.
+	Live realtime.Publisher
 }
 
 // Ledger applies stock changes inside a caller's transaction.
@@ -197,6 +201,9 @@ func missingOrShort(ctx context.Context, idb bun.IDB, productID string) error {
 }
 
 func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) error {
+	realtime.Add(ctx, realtime.TopicLowStock, realtime.LowStock{
+		ProductID: r.ProductID, AvailableQuantity: r.Available, Threshold: r.Threshold, Timestamp: at,
+	})
 	if l.notifier == nil || l.cfg.LowStockEmail == "" {
 		return nil
 	}

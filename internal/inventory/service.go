@@ -12,6 +12,7 @@ import (
 	"commerce/internal/apperr"
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/page"
+	"commerce/internal/realtime"
 )
 
 // Length caps of free-text ledger fields.
@@ -58,6 +59,7 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Result, error) {
 		return nil, err
 	}
 	var res Result
+	ctx, batch := realtime.WithBatch(ctx)
 	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		res, err = s.ledger.Apply(ctx, tx, Change{ProductID: in.ProductID, Type: in.Type,
@@ -65,6 +67,9 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Result, error) {
 		return err
 	})
 	if err == nil {
+		if live := s.ledger.cfg.Live; live != nil && batch.Len() > 0 {
+			live.Publish(ctx, batch)
+		}
 		return &res, nil
 	}
 	switch apperr.KindOf(err) {

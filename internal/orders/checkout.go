@@ -76,7 +76,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	hash := norm.hash()
 	orderID := uuid.NewString()
 	var placed *placedOrder
-	err = s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		replayID, err := claimKey(ctx, tx, norm.IdempotencyKey, hash, orderID)
 		if err != nil || replayID != "" {
 			orderID = replayID

@@ -76,7 +76,7 @@ func (s *Service) Fulfill(ctx context.Context, orderID string, in FulfillInput) 
 		carrier = &c
 	}
 	trackingURL := s.trackingURL(carrier, tracking)
-	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, _, err := s.lockForStaff(ctx, tx, orderID)
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func (s *Service) trackingURL(carrier *string, tracking string) string {
 // MarkDelivered records that a shipped order arrived. It returns an Invalid
 // userError at ["id"] unless the order is fulfilled and not yet delivered.
 func (s *Service) MarkDelivered(ctx context.Context, orderID string) (*Order, error) {
-	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, _, err := s.lockForStaff(ctx, tx, orderID)
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func (s *Service) MarkDelivered(ctx context.Context, orderID string) (*Order, er
 // SendDeliveryConfirmation asks the customer whether a shipped order
 // arrived, unless it was cancelled or refunded. Safe to run twice.
 func (s *Service) SendDeliveryConfirmation(ctx context.Context, orderID string) error {
-	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, _, err := lockOrder(ctx, tx, "o.id = ?", orderID)
 		if db.IsNoRows(err) {
 			return nil

@@ -68,7 +68,7 @@ func (s *Service) PaymentTimeout(ctx context.Context, orderID string) (recheck t
 			}
 		}
 	}
-	return 0, s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return 0, s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
 		if err != nil {
 			return err
@@ -110,7 +110,7 @@ func (s *Service) Cancel(ctx context.Context, orderID string, reason *string) (*
 		why += ": " + truncate(strings.TrimSpace(*reason), 500)
 	}
 	var intentToCancel *string
-	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := s.lockForStaff(ctx, tx, orderID)
 		if err != nil {
 			return err
@@ -118,7 +118,9 @@ func (s *Service) Cancel(ctx context.Context, orderID string, reason *string) (*
 		switch {
 		case o.Status == Cancelled || o.FulfillmentStatus != Unfulfilled:
 			return apperr.InvalidField(apperr.Path("id"), "a %s order cannot be cancelled", strings.ToLower(string(o.Status)))
-		case o.PaymentStatus == PaymentPaid || o.PaymentStatus == PaymentPartiallyRefunded:
+		case o.PaidAt != nil:
+			// Paid at some point: its reservations became sales, so stock
+			// comes back as returns, whatever has been refunded since.
 			return s.cancelPaid(ctx, tx, o, lines, why)
 		}
 		intentToCancel = o.PaymentIntentID
@@ -188,7 +190,7 @@ func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) e
 	if s.cfg.WarehouseEmail == "" {
 		return nil
 	}
-	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
 		if db.IsNoRows(err) {
 			return nil
@@ -211,7 +213,7 @@ func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) e
 // SendReviewRequest asks the customer of a paid order for a review, unless
 // the order was cancelled or refunded. Safe to run twice.
 func (s *Service) SendReviewRequest(ctx context.Context, orderID string) error {
-	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
 		if db.IsNoRows(err) {
 			return nil

@@ -18,6 +18,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/realtime"
 )
 
 var _ payments.EventHandler = (*Service)(nil)
@@ -45,7 +46,7 @@ func (RefundArgs) Kind() string { return "payment-refund" }
 // is recorded and ignored. It returns an error only when the event could
 // not be recorded, so the provider delivers it again.
 func (s *Service) HandlePaymentEvent(ctx context.Context, e payments.Event) error {
-	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		fresh, err := recordPaymentEvent(ctx, tx, e)
 		if err != nil || !fresh {
 			return err
@@ -110,8 +111,7 @@ func (s *Service) intentMismatch(ctx context.Context, tx bun.Tx, o *Order, e pay
 	s.log.Error("ALERT: payment event for an intent that is not the order's", "order_id", o.ID,
 		"event_id", e.ID, "event_intent", e.IntentID, "order_intent", deref(o.PaymentIntentID))
 	if e.Type != payments.IntentSucceededEvent {
-		return updateOrder(ctx, tx, o.ID, orderUpdate{set: "updated_at = updated_at",
-			events: []eventRow{newEvent(o.ID, EventEventIgnored, string(e.Type)+" for another intent")}})
+		return insertEvents(ctx, tx, []eventRow{newEvent(o.ID, EventEventIgnored, string(e.Type)+" for another intent")})
 	}
 	return s.refundMismatch(ctx, tx, o, e, "payment for intent "+e.IntentID+", which is not this order's")
 }
@@ -122,8 +122,7 @@ func (s *Service) refundMismatch(ctx context.Context, tx bun.Tx, o *Order, e pay
 	if err := s.insertJobs(ctx, tx, refundJob(o.ID, e.IntentID, e.Amount, "mismatch-"+e.ID)); err != nil {
 		return err
 	}
-	return updateOrder(ctx, tx, o.ID, orderUpdate{set: "updated_at = updated_at",
-		events: []eventRow{newEvent(o.ID, EventPaymentMismatch, why+"; refund requested")}})
+	return insertEvents(ctx, tx, []eventRow{newEvent(o.ID, EventPaymentMismatch, why+"; refund requested")})
 }
 
 func refundJob(orderID, intentID string, amount money.Money, key string) river.InsertManyParams {
@@ -161,6 +160,7 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT rereserve"); err != nil {
 		return err
 	}
+	forgetEvents := realtime.Savepoint(ctx)
 	err := s.applyStock(ctx, tx, o, lines, inventory.Reservation)
 	if err == nil {
 		err = s.applyStock(ctx, tx, o, lines, inventory.Sale)
@@ -174,6 +174,7 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT rereserve"); err != nil {
 		return err
 	}
+	forgetEvents()
 	if err := s.insertJobs(ctx, tx, refundJob(o.ID, e.IntentID, e.Amount, e.ID)); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
 	"commerce/internal/pricing"
+	"commerce/internal/realtime"
 )
 
 // Config holds the order workflow's settings.
@@ -71,6 +72,7 @@ type Service struct {
 	provider payments.Provider
 	notify   Notifier
 	jobs     JobInserter
+	live     realtime.Publisher
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -84,6 +86,7 @@ type Deps struct {
 	Provider payments.Provider
 	Notify   Notifier
 	Jobs     JobInserter
+	Live     realtime.Publisher // status changes and low-stock alerts, after commit
 	Log      *slog.Logger
 	Now      func() time.Time // defaults to time.Now
 }
@@ -101,7 +104,20 @@ func NewService(d Deps, cfg Config) *Service {
 		cfg.ProcessingRecheck = time.Hour
 	}
 	return &Service{db: d.DB, ledger: d.Ledger, carts: d.Carts, provider: d.Provider, notify: d.Notify,
-		jobs: d.Jobs, cfg: cfg, log: d.Log, now: now}
+		jobs: d.Jobs, live: d.Live, cfg: cfg, log: d.Log, now: now}
+}
+
+// inTx runs fn in a transaction and, once it commits, publishes the live
+// events fn queued (order status changes, low-stock alerts).
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	ctx, batch := realtime.WithBatch(ctx)
+	if err := s.db.RunInTx(ctx, fn); err != nil {
+		return err
+	}
+	if s.live != nil && batch.Len() > 0 {
+		s.live.Publish(ctx, batch)
+	}
+	return nil
 }
 
 // AccessToken is the order's access token: base64url(HMAC-SHA256(secret,

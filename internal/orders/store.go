@@ -11,6 +11,7 @@ import (
 
 	"commerce/internal/customers"
 	"commerce/internal/money"
+	"commerce/internal/realtime"
 )
 
 // orderRow is an orders row as stored.
@@ -117,6 +118,8 @@ func insertOrder(ctx context.Context, idb bun.IDB, o *orderRow, lines []lineRow,
 	if _, err := idb.NewInsert().Model(o).Returning("created_at, updated_at").Exec(ctx); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
+	realtime.Add(ctx, realtime.TopicOrders, statusRow{ID: o.ID, OrderNumber: o.OrderNumber, CustomerID: o.CustomerID,
+		Status: o.Status, PaymentStatus: o.PaymentStatus, FulfillmentStatus: o.FulfillmentStatus, UpdatedAt: o.UpdatedAt}.event())
 	if _, err := idb.NewInsert().Model(&lines).Exec(ctx); err != nil {
 		return fmt.Errorf("insert order lines: %w", err)
 	}
@@ -175,7 +178,19 @@ type orderUpdate struct {
 	events []eventRow
 }
 
-// updateOrder applies u to the order and appends its events in one statement.
+// statusRow is an order's status after an update.
+type statusRow struct {
+	ID                string    `bun:"id"`
+	OrderNumber       string    `bun:"order_number"`
+	CustomerID        *string   `bun:"customer_id"`
+	Status            string    `bun:"status"`
+	PaymentStatus     string    `bun:"payment_status"`
+	FulfillmentStatus string    `bun:"fulfillment_status"`
+	UpdatedAt         time.Time `bun:"updated_at"`
+}
+
+// updateOrder applies u to the order and appends its events in one
+// statement, and queues the order's new status for publishing after commit.
 func updateOrder(ctx context.Context, idb bun.IDB, orderID string, u orderUpdate) error {
 	types := make([]string, len(u.events))
 	messages := make([]string, len(u.events)) // "" stores NULL
@@ -185,14 +200,27 @@ func updateOrder(ctx context.Context, idb bun.IDB, orderID string, u orderUpdate
 			messages[i] = *e.Message
 		}
 	}
-	q := `WITH o AS (UPDATE orders SET ` + u.set + `, updated_at = now() WHERE id = ? RETURNING id)
-		INSERT INTO order_events (order_id, type, message)
-		SELECT o.id, e.type, nullif(e.message, '') FROM o, unnest(?::text[], ?::text[]) WITH ORDINALITY AS e(type, message, n) ORDER BY e.n`
+	q := `WITH o AS (
+			UPDATE orders SET ` + u.set + `, updated_at = now() WHERE id = ?
+			RETURNING id, order_number, customer_id, status, payment_status, fulfillment_status, updated_at
+		), e AS (
+			INSERT INTO order_events (order_id, type, message)
+			SELECT o.id, e.type, nullif(e.message, '') FROM o, unnest(?::text[], ?::text[]) WITH ORDINALITY AS e(type, message, n)
+			ORDER BY e.n
+		)
+		SELECT * FROM o`
 	args := append(append([]any{}, u.args...), orderID, pgdialect.Array(types), pgdialect.Array(messages))
-	if _, err := idb.NewRaw(q, args...).Exec(ctx); err != nil {
+	var st statusRow
+	if err := idb.NewRaw(q, args...).Scan(ctx, &st); err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}
+	realtime.Add(ctx, realtime.TopicOrders, st.event())
 	return nil
+}
+
+func (r statusRow) event() realtime.OrderStatus {
+	return realtime.OrderStatus{OrderID: r.ID, OrderNumber: r.OrderNumber, CustomerID: r.CustomerID, Status: r.Status,
+		PaymentStatus: r.PaymentStatus, FulfillmentStatus: r.FulfillmentStatus, Timestamp: r.UpdatedAt}
 }
 
 func selectOrders(ctx context.Context, idb bun.IDB, where string, args ...any) ([]*Order, error) {
