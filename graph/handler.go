@@ -18,6 +18,7 @@ import (
 	"commerce/graph/generated"
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
+	"commerce/internal/platform/web"
 )
 
 // HandlerConfig is what the GraphQL endpoint needs besides the resolvers.
@@ -28,6 +29,8 @@ type HandlerConfig struct {
 	Log            *slog.Logger
 	// AroundOperations, when set, wraps every operation (metrics).
 	AroundOperations graphql.OperationMiddleware
+	// Quotas limits requests per IP (the other limits are the resolvers').
+	Quotas Quotas
 }
 
 // uploadSlack lets a file a little over MAX_UPLOAD_BYTES reach the resolver,
@@ -74,7 +77,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	if cfg.AroundOperations != nil {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
-	return authenticate(cfg.Tokens, srv)
+	return web.WithResponseHeaders(limitRequests(cfg.Quotas, authenticate(cfg.Tokens, srv)))
 }
 
 // authenticate puts the caller of an HTTP request in its context. A

@@ -28,6 +28,7 @@ type Services struct {
 	Orders    *orders.Service
 	Pricing   pricing.Config // prices carts for display
 	Live      *realtime.Hub  // subscriptions
+	Quotas    Quotas
 }
 
 // Resolver receives the services through its constructor.

@@ -17,6 +17,7 @@ import (
 	"commerce/internal/realtime"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 )
@@ -63,6 +64,9 @@ func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.Cus
 }
 
 func (r *mutationResolver) CustomerLogin(ctx context.Context, email string, password string) (*model.AuthPayload, error) {
+	if err := r.svc.Quotas.loginLimits(ctx, "customer", email); err != nil {
+		return nil, err
+	}
 	c, token, err := r.svc.Customers.Login(ctx, email, password)
 	if ues, ok := userErrors(err); ok {
 		return &model.AuthPayload{UserErrors: ues}, nil
@@ -74,6 +78,9 @@ func (r *mutationResolver) CustomerLogin(ctx context.Context, email string, pass
 }
 
 func (r *mutationResolver) StaffLogin(ctx context.Context, email string, password string) (*model.StaffAuthPayload, error) {
+	if err := r.svc.Quotas.loginLimits(ctx, "staff", email); err != nil {
+		return nil, err
+	}
 	token, err := r.svc.Staff.Login(ctx, email, password)
 	if ues, ok := userErrors(err); ok {
 		return &model.StaffAuthPayload{UserErrors: ues}, nil
@@ -154,6 +161,9 @@ func (r *mutationResolver) CartEmailUpdate(ctx context.Context, cartID string, e
 }
 
 func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInput) (*model.CheckoutPayload, error) {
+	if err := r.svc.Quotas.checkoutLimits(ctx, input.Email); err != nil {
+		return nil, err
+	}
 	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input))
 	if ues, ok := userErrors(err); ok {
 		return &model.CheckoutPayload{UserErrors: ues}, nil
@@ -246,6 +256,11 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 }
 
 func (r *queryResolver) Products(ctx context.Context, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) (*model.ProductConnection, error) {
+	if filter != nil && filter.Search != nil && strings.TrimSpace(*filter.Search) != "" {
+		if err := r.svc.Quotas.searchLimits(ctx); err != nil {
+			return nil, err
+		}
+	}
 	params := catalog.ListParams{First: first, After: deref(after), Filter: toProductFilter(filter), Sort: toSortKey(sortKey), Reverse: deref(reverse)}
 	if params.Filter.IncludeInactive {
 		if err := require(ctx, auth.Staff); err != nil {

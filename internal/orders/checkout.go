@@ -341,6 +341,7 @@ func newOrderRow(id, number, customerID string, in CheckoutInput, t pricing.Tota
 // normalizeCheckout checks and canonicalises the input, so that the same
 // order asked for twice hashes the same. Every problem is reported at once.
 func normalizeCheckout(in CheckoutInput) (CheckoutInput, error) {
+	in.Lines = slices.Clone(in.Lines) // canonicalised below; the caller's slice stays as it was
 	var errs apperr.List
 	in.IdempotencyKey = strings.TrimSpace(in.IdempotencyKey)
 	if in.IdempotencyKey == "" || len(in.IdempotencyKey) > maxIdempotencyKey {

@@ -1,0 +1,108 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"commerce/internal/apperr"
+	"commerce/internal/auth"
+	"commerce/internal/config"
+	"commerce/internal/platform/web"
+	"commerce/internal/quota"
+)
+
+// Quotas are the rate limits the API enforces (the QUOTA_* variables).
+type Quotas struct {
+	Limiter       *quota.Limiter // nil: no limits
+	GraphQL       config.Quota   // per IP, every request
+	CreateOrder   config.Quota   // per customer, or per email for guests
+	CreateOrderIP config.Quota   // per IP, so guests cannot rotate emails
+	Search        config.Quota   // per IP
+	Login         config.Quota   // per email and per IP
+}
+
+// limit counts one event against each key's quota and refuses with
+// RATE_LIMITED when any is exhausted; the response carries RateLimit-*
+// headers of the tightest key.
+func (q Quotas) limit(ctx context.Context, checks ...keyedQuota) error {
+	if q.Limiter == nil {
+		return nil
+	}
+	for _, c := range checks {
+		res, err := q.Limiter.Check(ctx, c.key, c.quota)
+		setRateLimitHeaders(ctx, res)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type keyedQuota struct {
+	key   string
+	quota config.Quota
+}
+
+func setRateLimitHeaders(ctx context.Context, res quota.Result) {
+	web.SetHeader(ctx, "RateLimit-Limit", strconv.Itoa(res.Limit))
+	web.SetHeader(ctx, "RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	web.SetHeader(ctx, "RateLimit-Reset", strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds()))))
+	if !res.Allowed {
+		web.SetHeader(ctx, "Retry-After", strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds()))))
+	}
+}
+
+// loginLimits count a sign-in attempt per email and per IP.
+func (q Quotas) loginLimits(ctx context.Context, kind, email string) error {
+	return q.limit(ctx,
+		keyedQuota{"api:login:" + kind + ":email:" + strings.ToLower(strings.TrimSpace(email)), q.Login},
+		keyedQuota{"api:login:ip:" + web.ClientIP(ctx), q.Login})
+}
+
+// checkoutLimits count an order per customer (per email for guests) and
+// per IP.
+func (q Quotas) checkoutLimits(ctx context.Context, email string) error {
+	who := "email:" + strings.ToLower(strings.TrimSpace(email))
+	if p := auth.FromContext(ctx); p.IsCustomer() {
+		who = "customer:" + p.ID
+	}
+	return q.limit(ctx,
+		keyedQuota{"api:create-order:" + who, q.CreateOrder},
+		keyedQuota{"api:create-order:ip:" + web.ClientIP(ctx), q.CreateOrderIP})
+}
+
+// searchLimits count a product search per IP.
+func (q Quotas) searchLimits(ctx context.Context) error {
+	return q.limit(ctx, keyedQuota{"api:search-products:" + web.ClientIP(ctx), q.Search})
+}
+
+// limitRequests is the per-IP ceiling on every GraphQL request (a
+// websocket counts once, when it connects). A refused request gets 429
+// with a GraphQL error body and RateLimit-* headers.
+func limitRequests(q Quotas, next http.Handler) http.Handler {
+	if q.Limiter == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		err := q.limit(r.Context(), keyedQuota{"api:graphql:" + web.ClientIP(r.Context()), q.GraphQL})
+		var ae *apperr.Error
+		if err == nil || !asAppErr(err, &ae) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+			"message":    ae.Message,
+			"extensions": map[string]any{"code": apperr.RateLimited.String(), "retryAfterSeconds": int(math.Ceil(ae.RetryAfter.Seconds()))},
+		}}})
+	})
+}

@@ -1,0 +1,83 @@
+package graph_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"commerce/graph"
+	"commerce/internal/auth"
+	"commerce/internal/config"
+	"commerce/internal/customers"
+	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/web"
+	"commerce/internal/quota"
+)
+
+// quotaServer serves GraphQL with tight limits and an in-process limiter.
+func quotaServer(t *testing.T, q graph.Quotas) *httptest.Server {
+	t.Helper()
+	d := dbtest.DB(t)
+	log := slog.New(slog.DiscardHandler)
+	tokens := auth.NewTokens([]byte(strings.Repeat("q", 32)), time.Hour, time.Hour, time.Now)
+	q.Limiter = quota.NewMemory(time.Now, log)
+	r := graph.NewResolver(graph.Services{
+		Staff: auth.NewStaffService(d, tokens), Customers: customers.NewService(d, tokens, "USD"), Quotas: q,
+	}, log)
+	h := graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log, Quotas: q})
+	srv := httptest.NewServer(web.WithClientIP(nil, h))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t *testing.T, url, query string) (*http.Response, response) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query})
+	res, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out response
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res, out
+}
+
+func TestLoginAttemptsAreLimited(t *testing.T) {
+	srv := quotaServer(t, graph.Quotas{Login: config.Quota{Limit: 2, Period: time.Hour}, GraphQL: config.Quota{Limit: 1000, Period: time.Minute}})
+	login := `mutation { customerLogin(email: "victim@example.com", password: "guess-guess") { token userErrors { code } } }`
+	for i := range 2 {
+		res, r := post(t, srv.URL, login)
+		if code(r) != "" || res.Header.Get("RateLimit-Limit") != "2" {
+			t.Fatalf("attempt %d: %+v, headers %v", i+1, r.Errors, res.Header)
+		}
+	}
+	res, r := post(t, srv.URL, login)
+	if code(r) != "RATE_LIMITED" {
+		t.Fatalf("third attempt: %+v, want RATE_LIMITED", r.Errors)
+	}
+	if secs, _ := r.Errors[0].Extensions["retryAfterSeconds"].(float64); secs < 1 {
+		t.Fatalf("retryAfterSeconds = %v, want at least 1", r.Errors[0].Extensions["retryAfterSeconds"])
+	}
+	if res.Header.Get("Retry-After") == "" || res.Header.Get("RateLimit-Remaining") != "0" {
+		t.Fatalf("headers of a limited response: %v", res.Header)
+	}
+}
+
+func TestGraphQLRequestsArePerIP(t *testing.T) {
+	srv := quotaServer(t, graph.Quotas{GraphQL: config.Quota{Limit: 3, Period: time.Minute}})
+	for i := range 3 {
+		if res, r := post(t, srv.URL, `{ __typename }`); res.StatusCode != http.StatusOK || len(r.Errors) > 0 {
+			t.Fatalf("request %d: %d %+v", i+1, res.StatusCode, r.Errors)
+		}
+	}
+	res, r := post(t, srv.URL, `{ __typename }`)
+	if res.StatusCode != http.StatusTooManyRequests || code(r) != "RATE_LIMITED" || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth request: %d %+v %v, want 429 RATE_LIMITED with Retry-After", res.StatusCode, r.Errors, res.Header)
+	}
+}

@@ -1,0 +1,156 @@
+// Package quota enforces rate limits with GCRA (the generic cell rate
+// algorithm), checking and counting in one atomic step: on Redis through
+// redis_rate, so limits hold across replicas, or in process for a single
+// instance without Redis. When Redis fails mid-request the limiter fails
+// open with a logged warning rather than take the shop down.
+package quota
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+
+	"commerce/internal/apperr"
+	"commerce/internal/config"
+)
+
+// Result is the state of one key after a check.
+type Result struct {
+	Allowed    bool
+	Limit      int
+	Remaining  int
+	RetryAfter time.Duration // when refused: how long until one more is allowed
+	ResetAfter time.Duration // how long until the key is back to its full allowance
+}
+
+// Limiter checks and counts events against quotas.
+type Limiter struct {
+	allow func(ctx context.Context, key string, q config.Quota) (Result, error)
+	log   *slog.Logger
+}
+
+// NewRedis returns a limiter on Redis; every key carries prefix.
+func NewRedis(rdb *redis.Client, prefix string, log *slog.Logger) *Limiter {
+	lim := redis_rate.NewLimiter(prefixed{Client: rdb, prefix: prefix})
+	return &Limiter{log: log, allow: func(ctx context.Context, key string, q config.Quota) (Result, error) {
+		res, err := lim.Allow(ctx, key, redis_rate.Limit{Rate: q.Limit, Burst: q.Limit, Period: q.Period})
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Allowed: res.Allowed > 0, Limit: q.Limit, Remaining: res.Remaining,
+			RetryAfter: max(res.RetryAfter, 0), ResetAfter: max(res.ResetAfter, 0)}, nil
+	}}
+}
+
+// NewMemory returns an in-process limiter for a single instance.
+func NewMemory(now func() time.Time, log *slog.Logger) *Limiter {
+	m := &memory{now: now, tat: map[string]time.Time{}}
+	return &Limiter{log: log, allow: m.allow}
+}
+
+// Allow counts one event for key against q and says whether it is allowed.
+// A backend failure is logged and allows the event.
+func (l *Limiter) Allow(ctx context.Context, key string, q config.Quota) Result {
+	res, err := l.allow(ctx, key, q)
+	if err != nil {
+		l.log.Warn("quota: limiter unavailable, allowing the request", "key", key, "error", err)
+		return Result{Allowed: true, Limit: q.Limit, Remaining: q.Limit}
+	}
+	return res
+}
+
+// Check is Allow that returns a RateLimited error when refused.
+func (l *Limiter) Check(ctx context.Context, key string, q config.Quota) (Result, error) {
+	res := l.Allow(ctx, key, q)
+	if res.Allowed {
+		return res, nil
+	}
+	return res, &apperr.Error{Kind: apperr.RateLimited, RetryAfter: res.RetryAfter,
+		Message: fmt.Sprintf("too many requests: try again in %d s", int(math.Ceil(res.RetryAfter.Seconds())))}
+}
+
+// prefixed namespaces the keys redis_rate uses (it hard-codes "rate:").
+type prefixed struct {
+	*redis.Client
+	prefix string
+}
+
+func (p prefixed) keys(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = p.prefix + k
+	}
+	return out
+}
+
+func (p prefixed) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return p.Client.Eval(ctx, script, p.keys(keys), args...)
+}
+
+func (p prefixed) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	return p.Client.EvalSha(ctx, sha, p.keys(keys), args...)
+}
+
+func (p prefixed) EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return p.Client.EvalRO(ctx, script, p.keys(keys), args...)
+}
+
+func (p prefixed) EvalShaRO(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	return p.Client.EvalShaRO(ctx, sha, p.keys(keys), args...)
+}
+
+func (p prefixed) Del(ctx context.Context, keys ...string) *redis.IntCmd {
+	return p.Client.Del(ctx, p.keys(keys)...)
+}
+
+// memory is GCRA in process: per key, the theoretical arrival time of the
+// next event. A key whose time has passed holds no state and is forgotten.
+type memory struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	tat   map[string]time.Time
+	calls int
+}
+
+func (m *memory) allow(_ context.Context, key string, q config.Quota) (Result, error) {
+	if q.Limit <= 0 || q.Period <= 0 {
+		return Result{Allowed: true}, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.sweep(now)
+	interval := q.Period / time.Duration(q.Limit)
+	tat := m.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(interval)
+	allowAt := next.Add(-q.Period) // burst = Limit events
+	if now.Before(allowAt) {
+		return Result{Limit: q.Limit, RetryAfter: allowAt.Sub(now), ResetAfter: tat.Sub(now)}, nil
+	}
+	m.tat[key] = next
+	remaining := int(now.Sub(allowAt) / interval)
+	return Result{Allowed: true, Limit: q.Limit, Remaining: min(remaining, q.Limit-1), ResetAfter: next.Sub(now)}, nil
+}
+
+// sweep forgets expired keys now and then, so memory stays bounded by the
+// keys active within their period.
+func (m *memory) sweep(now time.Time) {
+	m.calls++
+	if m.calls%1024 != 0 {
+		return
+	}
+	for k, t := range m.tat {
+		if t.Before(now) {
+			delete(m.tat, k)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package quota_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"commerce/internal/apperr"
+	"commerce/internal/config"
+	"commerce/internal/quota"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func redisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("redis on 127.0.0.1:6379 (make services): %v", err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func TestMemoryGCRA(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	lim := quota.NewMemory(c.now, slog.New(slog.DiscardHandler))
+	q := config.Quota{Limit: 3, Period: time.Minute}
+	ctx := context.Background()
+	for i := range 3 {
+		if res := lim.Allow(ctx, "k", q); !res.Allowed || res.Remaining != 2-i {
+			t.Fatalf("call %d: %+v, want allowed with %d remaining", i+1, res, 2-i)
+		}
+	}
+	res, err := lim.Check(ctx, "k", q)
+	if res.Allowed || apperr.KindOf(err) != apperr.RateLimited {
+		t.Fatalf("4th call: %+v %v, want RATE_LIMITED", res, err)
+	}
+	if res.RetryAfter <= 0 || res.RetryAfter > 20*time.Second {
+		t.Fatalf("retry after %v, want about 20s (one emission interval)", res.RetryAfter)
+	}
+	if !lim.Allow(ctx, "other", q).Allowed {
+		t.Fatal("another key shares the first key's allowance")
+	}
+	c.advance(res.RetryAfter)
+	if !lim.Allow(ctx, "k", q).Allowed {
+		t.Fatal("not allowed again after the retry delay")
+	}
+	if lim.Allow(ctx, "k", q).Allowed {
+		t.Fatal("a refill of one interval allowed two calls")
+	}
+}
+
+// Concurrent callers cannot burst past the limit: check and count are one step.
+func TestRedisIsAtomicAndPrefixed(t *testing.T) {
+	rdb := redisClient(t)
+	prefix := fmt.Sprintf("test:quota:%d:", time.Now().UnixNano())
+	lim := quota.NewRedis(rdb, prefix, slog.New(slog.DiscardHandler))
+	q := config.Quota{Limit: 10, Period: time.Hour}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if lim.Allow(context.Background(), "burst", q).Allowed {
+				allowed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed.Load() != 10 {
+		t.Fatalf("%d of 50 concurrent calls allowed, want exactly 10", allowed.Load())
+	}
+	keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("no keys under the prefix %q: %v %v", prefix, keys, err)
+	}
+	t.Cleanup(func() { rdb.Del(context.Background(), keys...) })
+}
+
+func TestFailsOpenWhenRedisIsDown(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer rdb.Close()
+	lim := quota.NewRedis(rdb, "test:", slog.New(slog.DiscardHandler))
+	res, err := lim.Check(context.Background(), "k", config.Quota{Limit: 1, Period: time.Hour})
+	if err != nil || !res.Allowed {
+		t.Fatalf("with Redis down: %+v %v, want allowed", res, err)
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		t.Fatalf("unexpected app error %v", ae)
+	}
+}
