@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"commerce/graph"
+	"commerce/internal/admin"
 	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
@@ -31,6 +32,7 @@ import (
 	"commerce/internal/inventory"
 	"commerce/internal/jobs"
 	"commerce/internal/notify"
+	"commerce/internal/notify/notifysms"
 	"commerce/internal/notify/notifysmtp"
 	"commerce/internal/orders"
 	"commerce/internal/payments"
@@ -40,7 +42,9 @@ import (
 	"commerce/internal/platform/metrics"
 	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
+	"commerce/internal/quota"
 	"commerce/internal/realtime"
+	"commerce/internal/storage"
 )
 
 func main() {
@@ -154,9 +158,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 		}
 	}
 	if *role != "worker" {
-		if err := a.hub.Start(ctx); err != nil {
-			return err
-		}
+		a.hub.Start(ctx)
 		defer a.hub.Close()
 	}
 	if *role != "api" {
@@ -228,6 +230,7 @@ type app struct {
 	notify    *notify.Service
 	carts     *carts.Service
 	orders    *orders.Service
+	storage   *storage.Store // product images
 }
 
 func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*app, error) {
@@ -265,18 +268,33 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
+	sms, err := smsSender(cfg, a.log)
+	if err != nil {
+		return err
+	}
 	a.tokens = auth.NewTokens(cfg.AuthSecret, cfg.CustomerTokenTTL, cfg.StaffTokenTTL, time.Now)
 	a.staff = auth.NewStaffService(a.db, a.tokens)
 	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency)
-	a.notify, err = notify.NewService(a.db, inserter, email, notify.LogSender{Log: a.log}, notify.Config{
+	a.notify, err = notify.NewService(a.db, inserter, email, sms, notify.Config{
 		From: cfg.EmailFrom, MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetryBase, StorefrontURL: cfg.StorefrontURL,
+		PublicBaseURL: cfg.PublicBaseURL, UnsubscribeSecret: cfg.AuthSecret,
 	}, a.log)
 	if err != nil {
 		return err
 	}
 	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail, Live: a.hub})
-	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency})
-	a.carts = carts.NewService(a.db, a.catalog, cfg.StoreCurrency)
+	// Open bounds its own check of an s3 bucket, so wire needs no context.
+	a.storage, err = storage.Open(context.Background(), storage.Config{
+		URL: cfg.StorageURL, PublicBaseURL: cfg.PublicBaseURL, Secret: cfg.AuthSecret, TTL: cfg.ImageURLTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("image storage: %w", err)
+	}
+	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency, Log: a.log}).
+		WithImages(a.storage, cfg.MaxUploadBytes)
+	a.carts = carts.NewService(a.db, a.catalog, a.notify, inserter, carts.Config{
+		Currency: cfg.StoreCurrency, AbandonedCartWait: cfg.AbandonedCartWait, StorefrontURL: cfg.StorefrontURL,
+	})
 	a.orders = orders.NewService(orders.Deps{
 		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.log),
 		Notify: a.notify, Jobs: inserter, Live: a.hub, Log: a.log,
@@ -288,7 +306,20 @@ func (a *app) wire() error {
 	})
 
 	a.workers = river.NewWorkers()
-	return jobs.Register(a.workers, jobs.Deps{Notify: a.notify, Orders: a.orders})
+	return jobs.Register(a.workers, jobs.Deps{Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory})
+}
+
+// quotas are the API's rate limits: global in Redis when configured, else
+// in this process.
+func (a *app) quotas() graph.Quotas {
+	lim := quota.NewMemory(time.Now, a.log)
+	if a.redis != nil {
+		lim = quota.NewRedis(a.redis, a.cfg.RedisPrefix, a.log)
+	}
+	return graph.Quotas{
+		Limiter: lim, GraphQL: a.cfg.QuotaGraphQL, CreateOrder: a.cfg.QuotaCreateOrder,
+		CreateOrderIP: a.cfg.QuotaCreateOrderIP, Search: a.cfg.QuotaSearch, Login: a.cfg.QuotaLogin,
+	}
 }
 
 // pricing is the store's pricing configuration.
@@ -320,9 +351,26 @@ func emailSender(cfg *config.Config, log *slog.Logger) (notify.EmailSender, erro
 	return notify.LogSender{Log: log}, nil
 }
 
+// smsTimeout, like smtpTimeout, stays below the delivery job's timeout.
+const smsTimeout = 20 * time.Second
+
+func smsSender(cfg *config.Config, log *slog.Logger) (notify.SMSSender, error) {
+	if cfg.SMSSender == "twilio" {
+		return notifysms.New(notifysms.Config{
+			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
+			APIBase: cfg.TwilioAPIBase, Timeout: smsTimeout,
+		})
+	}
+	return notify.LogSender{Log: log}, nil
+}
+
 // startWorkers starts River's workers and its leader-elected periodic jobs.
 func (a *app) startWorkers(ctx context.Context) error {
-	client, err := jobs.NewClient(a.db, a.workers, nil, 10, a.log)
+	report, err := jobs.DailyReport(a.cfg.DailyReportCron, a.cfg.StoreLocation, nil)
+	if err != nil {
+		return err
+	}
+	client, err := jobs.NewClient(a.db, a.workers, []*river.PeriodicJob{report}, 10, a.log)
 	if err != nil {
 		return err
 	}
@@ -346,6 +394,9 @@ func (a *app) close() {
 	if a.redis != nil {
 		_ = a.redis.Close()
 	}
+	if a.storage != nil {
+		_ = a.storage.Close()
+	}
 	a.db.Close()
 }
 
@@ -359,20 +410,28 @@ func (a *app) routes(api bool) http.Handler {
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if api {
+		quotas := a.quotas()
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
-			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(), Live: a.hub,
+			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
-			Log: a.log, AroundOperations: a.observeOperation,
+			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas,
 		})
 		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
 		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))
 		mux.Handle("/webhooks/stripe", payments.NewWebhookHandler(a.cfg.StripeWebhookSecret, a.orders, a.log))
+		mux.Handle(notify.UnsubscribePath, notify.NewUnsubscribeHandler(a.cfg.AuthSecret, a.customers, a.log))
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
+		mux.Handle("GET /admin/", admin.Handler()) // the live view; the mux redirects /admin to /admin/
+		if a.storage.ServesFiles() {
+			// Signed image URLs of file storage; any method, so that the
+			// handler answers a wrong one with 403. S3 URLs point at the bucket.
+			mux.Handle(storage.FilesPath, a.storage.Handler())
+		}
 	}
-	return web.WithRequest(a.log, mux)
+	return web.WithRequest(a.log, web.WithClientIP(a.cfg.TrustedProxies, mux))
 }
 
 // ready answers 200 when Postgres and, when configured, Redis answer.

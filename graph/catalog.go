@@ -77,16 +77,31 @@ func productPayload(p *catalog.Product, err error) (*model.ProductPayload, error
 	return &model.ProductPayload{Product: toProduct(p), UserErrors: []*model.UserError{}}, nil
 }
 
-// toProductImages converts stored images. Image storage and signed URLs
-// arrive with the images issue; until then no image can be uploaded, and a
-// stored one without a way to sign its URL is an error rather than a
-// broken link.
-func (r *Resolver) toProductImages(_ context.Context, imgs []catalog.Image) ([]*model.ProductImage, error) {
+// toProductImages converts stored images, each with a signed URL that is
+// the same all through a TTL window (so browsers and CDNs can cache it).
+func (r *Resolver) toProductImages(ctx context.Context, imgs []catalog.Image) ([]*model.ProductImage, error) {
 	out := make([]*model.ProductImage, 0, len(imgs))
-	if len(imgs) > 0 {
+	if len(imgs) > 0 && r.svc.Images == nil {
 		return nil, errors.New("product images have no storage configured")
 	}
+	for _, img := range imgs {
+		u, err := r.svc.Images.URL(ctx, img.StorageKey)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &model.ProductImage{ID: img.ID, URL: u, AltText: img.AltText, Position: img.Position})
+	}
 	return out, nil
+}
+
+// imagePayload is productPayload for the image mutations. The operation's
+// image loader forgets the product, so that its images are read afresh
+// after the change even when an earlier field of the operation loaded them.
+func imagePayload(ctx context.Context, p *catalog.Product, err error) (*model.ProductPayload, error) {
+	if p != nil {
+		loadersFrom(ctx).images.Clear(p.ID)
+	}
+	return productPayload(p, err)
 }
 
 // productByID loads a product through the operation's loader; a product

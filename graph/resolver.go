@@ -15,6 +15,7 @@ import (
 	"commerce/internal/orders"
 	"commerce/internal/pricing"
 	"commerce/internal/realtime"
+	"commerce/internal/storage"
 )
 
 // Services are the domain services the resolvers call.
@@ -28,6 +29,7 @@ type Services struct {
 	Orders    *orders.Service
 	Pricing   pricing.Config // prices carts for display
 	Live      *realtime.Hub  // subscriptions
+	Images    *storage.Store // signs ProductImage.url
 	Quotas    Quotas
 }
 

@@ -16,7 +16,6 @@ import (
 	"commerce/internal/platform/page"
 	"commerce/internal/realtime"
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -124,15 +123,20 @@ func (r *mutationResolver) InventoryAdjust(ctx context.Context, input model.Inve
 }
 
 func (r *mutationResolver) ProductImageUpload(ctx context.Context, productID string, file graphql.Upload, altText *string) (*model.ProductPayload, error) {
-	panic(fmt.Errorf("not implemented: ProductImageUpload - productImageUpload"))
+	p, err := r.svc.Catalog.AddImage(ctx, productID, catalog.ImageUpload{
+		Filename: file.Filename, Size: file.Size, Content: file.File, AltText: altText,
+	})
+	return imagePayload(ctx, p, err)
 }
 
 func (r *mutationResolver) ProductImageDelete(ctx context.Context, imageID string) (*model.ProductPayload, error) {
-	panic(fmt.Errorf("not implemented: ProductImageDelete - productImageDelete"))
+	p, err := r.svc.Catalog.DeleteImage(ctx, imageID)
+	return imagePayload(ctx, p, err)
 }
 
 func (r *mutationResolver) ProductImagesReorder(ctx context.Context, productID string, imageIds []string) (*model.ProductPayload, error) {
-	panic(fmt.Errorf("not implemented: ProductImagesReorder - productImagesReorder"))
+	p, err := r.svc.Catalog.ReorderImages(ctx, productID, imageIds)
+	return imagePayload(ctx, p, err)
 }
 
 func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string) (*model.CartPayload, error) {

@@ -7,10 +7,16 @@ package carts
 
 import (
 	"context"
+	"database/sql"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/uptrace/bun"
 
 	"commerce/internal/apperr"
 	"commerce/internal/catalog"
+	"commerce/internal/notify"
 	"commerce/internal/platform/db"
 )
 
@@ -73,17 +79,52 @@ type ProductLookup interface {
 
 var _ ProductLookup = (*catalog.Service)(nil)
 
+// Notifier enqueues a notification inside the caller's transaction.
+type Notifier interface {
+	Enqueue(ctx context.Context, tx bun.Tx, m notify.Message) error
+}
+
+// JobInserter inserts River jobs inside the caller's transaction. A
+// *river.Client[*sql.Tx] satisfies it.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Config holds the cart settings.
+type Config struct {
+	// Currency is the store currency, the only one a cart accepts products in.
+	Currency string
+	// AbandonedCartWait (ABANDONED_CART_DELAY) is how long after its last
+	// change a cart with an email and lines is reminded of; 0 sends no
+	// reminders.
+	AbandonedCartWait time.Duration
+	// StorefrontURL (STOREFRONT_URL) is the base of the reminder's link,
+	// StorefrontURL + "/cart/" + cart id; empty leaves the link out.
+	StorefrontURL string
+	// Now is the clock of scheduling; time.Now when nil.
+	Now func() time.Time
+}
+
 // Service manages carts.
 type Service struct {
 	db       *db.DB
 	products ProductLookup
+	notify   Notifier
+	jobs     JobInserter
+	cfg      Config
 	currency string
+	now      func() time.Time
 }
 
-// NewService returns the cart service; currency is the store currency, the
-// only one a cart accepts products in.
-func NewService(d *db.DB, products ProductLookup, currency string) *Service {
-	return &Service{db: d, products: products, currency: currency}
+// NewService returns the cart service. It schedules abandoned-cart
+// reminders with jobs and sends them through n; with a nil jobs or
+// notifier, or a zero cfg.AbandonedCartWait, it sends none.
+func NewService(d *db.DB, products ProductLookup, n Notifier, jobs JobInserter, cfg Config) *Service {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: d, products: products, notify: n, jobs: jobs, cfg: cfg, currency: cfg.Currency, now: now}
 }
 
 // IsCompleted reports whether err says that the cart has been checked out.

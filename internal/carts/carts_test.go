@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -17,7 +19,9 @@ import (
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/inventory"
+	"commerce/internal/jobs"
 	"commerce/internal/money"
+	"commerce/internal/notify"
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/dbtest"
 	"commerce/internal/pricing"
@@ -29,6 +33,7 @@ type testBundle struct {
 	db      *db.DB
 	catalog *catalog.Service
 	lookup  *countingLookup
+	now     time.Time // the carts' clock
 }
 
 // countingLookup counts ByIDs calls and hides the products in hidden, as
@@ -53,12 +58,33 @@ func (l *countingLookup) ByIDs(ctx context.Context, ids []string) ([]*catalog.Pr
 	return ps, err
 }
 
+// reminderWait is the abandoned-cart delay of the tests' service.
+const reminderWait = 24 * time.Hour
+
+// setup returns a cart service that schedules abandoned-cart reminders
+// reminderWait after b.now and queues them through a real notify service
+// (jobs go to the River tables; no worker runs them).
 func setup(t *testing.T) (*carts.Service, *testBundle) {
 	t.Helper()
 	d := dbtest.DB(t)
+	inserter, err := jobs.NewInserter(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	notifier, err := notify.NewService(d, inserter, notify.LogSender{Log: log}, notify.LogSender{Log: log},
+		notify.Config{MaxAttempts: 3, RetryBase: time.Second}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cat := catalog.NewService(d, inventory.NewService(d, nil, inventory.Config{}).Ledger(), catalog.Config{StoreCurrency: "USD"})
-	b := &testBundle{db: d, catalog: cat, lookup: &countingLookup{Service: cat, hidden: map[string]bool{}}}
-	return carts.NewService(d, b.lookup, "USD"), b
+	b := &testBundle{db: d, catalog: cat, lookup: &countingLookup{Service: cat, hidden: map[string]bool{}},
+		now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	svc := carts.NewService(d, b.lookup, notifier, inserter, carts.Config{
+		Currency: "USD", AbandonedCartWait: reminderWait, StorefrontURL: "https://shop.example.com/",
+		Now: func() time.Time { return b.now },
+	})
+	return svc, b
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -50,7 +50,7 @@ func (s *Service) Create(ctx context.Context, lines []LineInput, email *string) 
 			return fmt.Errorf("load cart lines: %w", err)
 		}
 		out = r.cart(rows)
-		return nil
+		return s.scheduleReminder(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create cart: %w", err)
@@ -200,7 +200,8 @@ func (s *Service) MarkCompleted(ctx context.Context, tx bun.Tx, cartID, orderID 
 }
 
 // change runs fn on the cart's current lines in one transaction that holds
-// the cart's row lock, touches the cart, and returns it after the change.
+// the cart's row lock, touches the cart, schedules its abandoned-cart
+// reminder, and returns it after the change.
 // fn's apperr errors are returned as they are, with nothing written.
 func (s *Service) change(ctx context.Context, action, cartID string,
 	fn func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error) (*Cart, error) {
@@ -235,7 +236,7 @@ func (s *Service) change(ctx context.Context, action, cartID string,
 			return err
 		}
 		out = r.cart(rows)
-		return nil
+		return s.scheduleReminder(ctx, tx, out)
 	})
 	if isUserError(err) {
 		return nil, err

@@ -4,6 +4,7 @@
 package catalog
 
 import (
+	"log/slog"
 	"time"
 
 	"commerce/internal/inventory"
@@ -50,6 +51,9 @@ type Image struct {
 	ContentType string
 	AltText     *string
 	Position    int
+	Width       *int // pixels, from the file's header
+	Height      *int
+	SizeBytes   int64
 	CreatedAt   time.Time
 }
 
@@ -58,6 +62,9 @@ type Config struct {
 	// StoreCurrency is the ISO 4217 code of new products when none is given,
 	// and of the price filter.
 	StoreCurrency string
+	// Log, when set, records image objects that could not be removed from
+	// storage (after their row was deleted, or their insert failed).
+	Log *slog.Logger
 }
 
 // Service manages the catalog.
@@ -65,6 +72,10 @@ type Service struct {
 	db     *db.DB
 	ledger *inventory.Ledger
 	cfg    Config
+
+	// Image storage, set by WithImages.
+	objects       ObjectStore
+	maxImageBytes int64
 }
 
 // NewService returns a catalog Service that records opening stock through

@@ -139,12 +139,80 @@ type imageRow struct {
 	ContentType string    `bun:"content_type"`
 	AltText     *string   `bun:"alt_text"`
 	Position    int       `bun:"position"`
-	CreatedAt   time.Time `bun:"created_at"`
+	Width       *int      `bun:"width"`
+	Height      *int      `bun:"height"`
+	SizeBytes   int64     `bun:"size_bytes"`
+	CreatedAt   time.Time `bun:"created_at,nullzero"`
 }
 
 func (r imageRow) image() Image {
 	return Image{ID: r.ID, ProductID: r.ProductID, StorageKey: r.StorageKey, ContentType: r.ContentType,
-		AltText: r.AltText, Position: r.Position, CreatedAt: r.CreatedAt}
+		AltText: r.AltText, Position: r.Position, Width: r.Width, Height: r.Height, SizeBytes: r.SizeBytes,
+		CreatedAt: r.CreatedAt}
+}
+
+// productExists reports whether there is a product with the id.
+func productExists(ctx context.Context, idb bun.IDB, id string) (bool, error) {
+	return idb.NewSelect().Table("products").Where("id = ?", id).Exists(ctx)
+}
+
+// insertImage inserts r after the product's last image. The caller holds
+// the product's row lock, so the position is free.
+func insertImage(ctx context.Context, idb bun.IDB, r *imageRow) error {
+	err := idb.NewSelect().Table("product_images").
+		ColumnExpr("coalesce(max(position) + 1, 0)").
+		Where("product_id = ?", r.ProductID).
+		Scan(ctx, &r.Position)
+	if err != nil {
+		return err
+	}
+	_, err = idb.NewInsert().Model(r).Returning("created_at").Exec(ctx)
+	return err
+}
+
+// imageProductID returns the product of an image.
+func imageProductID(ctx context.Context, idb bun.IDB, imageID string) (string, error) {
+	var pid string
+	err := idb.NewSelect().Table("product_images").Column("product_id").
+		Where("id = ?", imageID).
+		Scan(ctx, &pid)
+	return pid, err
+}
+
+// deleteImage deletes an image of the product and returns its storage key;
+// sql.ErrNoRows when there is none.
+func deleteImage(ctx context.Context, idb bun.IDB, imageID, productID string) (string, error) {
+	var key string
+	err := idb.NewRaw("DELETE FROM product_images WHERE id = ? AND product_id = ? RETURNING storage_key",
+		imageID, productID).Scan(ctx, &key)
+	return key, err
+}
+
+// compactImagePositions renumbers a product's images 0..n-1, keeping
+// their order.
+func compactImagePositions(ctx context.Context, idb bun.IDB, productID string) error {
+	_, err := idb.NewRaw(`UPDATE product_images AS i SET position = o.pos
+		FROM (SELECT id, row_number() OVER (ORDER BY position, id) - 1 AS pos
+		      FROM product_images WHERE product_id = ?) AS o
+		WHERE i.id = o.id AND i.position <> o.pos`, productID).Exec(ctx)
+	return err
+}
+
+// imageIDsOf returns the ids of a product's images.
+func imageIDsOf(ctx context.Context, idb bun.IDB, productID string) ([]string, error) {
+	var ids []string
+	err := idb.NewSelect().Table("product_images").Column("id").
+		Where("product_id = ?", productID).
+		Scan(ctx, &ids)
+	return ids, err
+}
+
+// setImageOrder gives the images positions 0..n-1 in the order of ids.
+func setImageOrder(ctx context.Context, idb bun.IDB, productID string, ids []string) error {
+	_, err := idb.NewRaw(`UPDATE product_images AS i SET position = o.ord - 1
+		FROM unnest(CAST(? AS uuid[])) WITH ORDINALITY AS o(id, ord)
+		WHERE i.id = o.id AND i.product_id = ?`, pgdialect.Array(ids), productID).Exec(ctx)
+	return err
 }
 
 func selectImages(ctx context.Context, idb bun.IDB, productIDs []string) ([]imageRow, error) {

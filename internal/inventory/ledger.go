@@ -86,7 +86,8 @@ type Notifier interface {
 
 // Config holds the inventory settings.
 type Config struct {
-	// LowStockEmail receives low-stock alerts; empty disables them.
+	// LowStockEmail receives low-stock alerts and the daily inventory
+	// report; empty disables both.
 	LowStockEmail string
 	// Live publishes low-stock alerts to live subscribers after the
 	// adjustment that caused them commits; nil publishes nothing.

@@ -21,16 +21,19 @@ const (
 	maxNotesLen     = 1000
 )
 
-// Service is the staff-facing side of the ledger: manual adjustments and
-// the transaction history.
+// Service is the staff-facing side of the ledger: manual adjustments, the
+// transaction history and the daily low-stock report.
 type Service struct {
-	db     *db.DB
-	ledger *Ledger
+	db       *db.DB
+	ledger   *Ledger
+	notifier Notifier
+	cfg      Config
 }
 
-// NewService returns a Service whose ledger sends low-stock alerts through n.
+// NewService returns a Service whose ledger sends low-stock alerts, and
+// which sends the daily report, through n (nil for none).
 func NewService(d *db.DB, n Notifier, cfg Config) *Service {
-	return &Service{db: d, ledger: NewLedger(n, cfg)}
+	return &Service{db: d, ledger: NewLedger(n, cfg), notifier: n, cfg: cfg}
 }
 
 // Ledger returns the ledger, for packages that change stock inside their

@@ -9,6 +9,7 @@
 package jobs
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -16,15 +17,20 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
+	"commerce/internal/carts"
+	"commerce/internal/inventory"
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/db"
 )
 
-// Deps are the services the workers call.
+// Deps are the services the workers call. Only Notify is required; the
+// workers of a nil service are not registered.
 type Deps struct {
-	Notify *notify.Service
-	Orders *orders.Service
+	Notify    *notify.Service
+	Orders    *orders.Service
+	Carts     *carts.Service
+	Inventory *inventory.Service
 }
 
 // Register adds a worker for every job kind to workers. It returns an
@@ -35,6 +41,14 @@ func Register(workers *river.Workers, deps Deps) error {
 	}
 	if deps.Orders != nil {
 		regs = append(regs, orderWorkers(deps.Orders, deps.Orders)...)
+	}
+	if deps.Carts != nil {
+		regs = append(regs, add(deps.Carts.SendAbandonedCartReminder))
+	}
+	if deps.Inventory != nil {
+		regs = append(regs, add(func(ctx context.Context, a inventory.DailyReportArgs) error {
+			return deps.Inventory.SendDailyReport(ctx, a.Date)
+		}))
 	}
 	for _, reg := range regs {
 		if err := reg(workers); err != nil {

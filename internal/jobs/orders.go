@@ -39,6 +39,9 @@ func orderWorkers(svc *orders.Service, events payments.EventHandler) []func(*riv
 		add(func(ctx context.Context, a orders.ReviewRequestArgs) error {
 			return svc.SendReviewRequest(ctx, a.OrderID)
 		}),
+		add(func(ctx context.Context, a orders.DeliveryConfirmationArgs) error {
+			return svc.SendDeliveryConfirmation(ctx, a.OrderID)
+		}),
 		// The dummy provider's confirmation takes the path a verified webhook takes.
 		add(func(ctx context.Context, a paymentdummy.DummyConfirmArgs) error {
 			return events.HandlePaymentEvent(ctx, paymentdummy.ConfirmEvent(a))

@@ -2,7 +2,10 @@
 // must tell someone something inserts a notifications row and a River job in
 // the same transaction; the job renders the embedded template and sends it
 // through the configured sender, retrying with backoff until it is SENT or
-// finally FAILED with the error kept.
+// finally FAILED with the error kept. It also owns what makes an email a
+// marketing email: the list of marketing templates, the suppression of
+// those to unsubscribed addresses, and the signed one-click unsubscribe
+// link and handler.
 //
 // # Templates
 //
@@ -18,7 +21,9 @@
 // template may use storefront_url, which Deliver fills from
 // Config.StorefrontURL when the data lacks it, and customer-facing ones use
 // customer_name in the greeting ("Hi there" without it). A "lines" value is a
-// list of objects {name, quantity, line_total}.
+// list of objects {name, quantity, line_total}. Marketing emails
+// (abandoned-cart, review-request; see MarketingTemplates) also get
+// unsubscribe_url, filled by Deliver, which the footer shows.
 //
 //	low-stock-alert         product_name, sku, available_quantity, threshold
 //	order-confirmation      order_number, customer_name, lines, subtotal,
@@ -35,8 +40,10 @@
 //	                        tracking_url
 //	fulfillment-reminder    order_number, order_id, placed_at, lines
 //	abandoned-cart          customer_name, lines, subtotal, cart_url
+//	                        (marketing)
 //	review-request          customer_name, order_number, lines (each may
 //	                        carry its own review_url), review_url
+//	                        (marketing)
 //	delivery-confirmation   customer_name, order_number, order_url
 //	daily-inventory-report  date, low_stock_count, low_stock_products
 //	                        [{name, sku, available_quantity, threshold}]

@@ -37,6 +37,11 @@ type Config struct {
 	MaxAttempts   int           // NOTIFY_MAX_ATTEMPTS
 	RetryBase     time.Duration // NOTIFY_RETRY_BASE; the first delay of RetryDelay
 	StorefrontURL string        // STOREFRONT_URL; the default storefront_url of every template
+	// PublicBaseURL (PUBLIC_BASE_URL) and UnsubscribeSecret (AUTH_SECRET)
+	// make the one-click unsubscribe links of marketing emails; without
+	// both, marketing emails carry no link (see MarketingTemplates).
+	PublicBaseURL     string
+	UnsubscribeSecret []byte
 }
 
 // Service enqueues notifications inside business transactions and delivers
@@ -71,7 +76,9 @@ func NewService(d *db.DB, jobs JobInserter, email EmailSender, sms SMSSender, cf
 // Enqueue records m as a PENDING notification and inserts the River job that
 // delivers it, both in tx, so both exist exactly when tx commits. Email
 // recipients are trimmed and lowercased. When a notification with the same
-// DedupeKey exists, Enqueue does nothing and returns nil. It returns an
+// DedupeKey exists, or m is a marketing email (see MarketingTemplates) to
+// an address that has unsubscribed, Enqueue does nothing and returns nil,
+// still in one statement. It returns an
 // error (an internal one: the caller has a bug) when the channel has no
 // such template or the recipient is empty, and database errors as they come.
 func (s *Service) Enqueue(ctx context.Context, tx bun.Tx, m Message) error {
@@ -89,9 +96,10 @@ func (s *Service) Enqueue(ctx context.Context, tx bun.Tx, m Message) error {
 	if err != nil {
 		return fmt.Errorf("enqueue notification %s: encode data: %w", m.Template, err)
 	}
-	id, err := insertRow(ctx, tx, m, data)
+	suppressible := m.Channel == Email && IsMarketing(m.Template)
+	id, err := insertRow(ctx, tx, m, data, suppressible)
 	if db.IsNoRows(err) {
-		return nil // a duplicate of an existing notification
+		return nil // a duplicate, or marketing to an unsubscribed address
 	}
 	if err != nil {
 		return fmt.Errorf("enqueue notification %s: %w", m.Template, err)
@@ -152,6 +160,8 @@ func (s *Service) send(ctx context.Context, n Notification) error {
 	if _, ok := data["storefront_url"]; !ok && s.cfg.StorefrontURL != "" {
 		data["storefront_url"] = s.cfg.StorefrontURL
 	}
+	headers := map[string]string{HeaderNotificationID: n.ID}
+	s.marketingExtras(n, data, headers)
 	msg, err := s.templates.Render(n.Template, data)
 	if err != nil {
 		return Permanent(err)
@@ -160,7 +170,7 @@ func (s *Service) send(ctx context.Context, n Notification) error {
 	case Email:
 		return s.email.SendEmail(ctx, OutgoingEmail{
 			From: s.cfg.From, To: n.To, Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
-			Headers: map[string]string{HeaderNotificationID: n.ID},
+			Headers: headers,
 		})
 	case SMS:
 		return s.sms.SendSMS(ctx, n.To, msg.Text)

@@ -33,15 +33,17 @@ func scanRow(s interface{ Scan(...any) error }) (row, error) {
 }
 
 // insertRow inserts a PENDING notification and returns its id. A row with
-// the same dedupe key makes it return sql.ErrNoRows and insert nothing.
-func insertRow(ctx context.Context, idb bun.IDB, m Message, data []byte) (string, error) {
+// the same dedupe key, or, when suppressible, an unsubscribe of the
+// recipient, makes it return sql.ErrNoRows and insert nothing.
+func insertRow(ctx context.Context, idb bun.IDB, m Message, data []byte, suppressible bool) (string, error) {
 	var id string
 	err := idb.QueryRowContext(ctx, `
 		INSERT INTO notifications (channel, recipient, template, data, dedupe_key)
-		VALUES (?, ?, ?, ?, NULLIF(?, ''))
+		SELECT ?, ?, ?, ?::jsonb, NULLIF(?, '')
+		WHERE NOT (?::boolean AND EXISTS (SELECT 1 FROM marketing_unsubscribes WHERE email = ?))
 		ON CONFLICT (dedupe_key) DO NOTHING
 		RETURNING id`,
-		string(m.Channel), m.To, m.Template, string(data), m.DedupeKey,
+		string(m.Channel), m.To, m.Template, string(data), m.DedupeKey, suppressible, m.To,
 	).Scan(&id)
 	return id, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -67,19 +66,21 @@ func New(rdb *redis.Client, prefix string, log *slog.Logger, reg prometheus.Regi
 	return h
 }
 
-// Start subscribes to the Redis channels and relays what arrives. It
-// returns once Redis confirmed the subscription; go-redis reconnects and
-// resubscribes by itself when the connection drops. Without Redis there is
-// nothing to start.
-func (h *Hub) Start(ctx context.Context) error {
+// Start subscribes to the Redis channels and relays what arrives. It waits
+// briefly for Redis to confirm the subscription; when Redis is down it logs
+// and goes on, because go-redis keeps reconnecting and resubscribes by
+// itself (meanwhile /readyz reports Redis unavailable). Without Redis there
+// is nothing to start.
+func (h *Hub) Start(ctx context.Context) {
 	if h.rdb == nil {
 		close(h.done)
-		return nil
+		return
 	}
 	h.pubsub = h.rdb.Subscribe(ctx, h.prefix+TopicOrders, h.prefix+TopicLowStock)
-	if _, err := h.pubsub.Receive(ctx); err != nil {
-		_ = h.pubsub.Close()
-		return fmt.Errorf("subscribe to redis: %w", err)
+	confirm, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := h.pubsub.Receive(confirm); err != nil {
+		h.log.Warn("realtime: redis subscription not confirmed yet; retrying in the background", "error", err)
 	}
 	ch := h.pubsub.Channel(redis.WithChannelHealthCheckInterval(5*time.Second), redis.WithChannelSendTimeout(time.Second))
 	go func() {
@@ -88,7 +89,6 @@ func (h *Hub) Start(ctx context.Context) error {
 			h.dispatch(strings.TrimPrefix(msg.Channel, h.prefix), []byte(msg.Payload))
 		}
 	}()
-	return nil
 }
 
 // Close stops relaying and ends every subscription. It is safe to call

@@ -1,0 +1,47 @@
+package jobs
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/robfig/cron/v3"
+
+	"commerce/internal/inventory"
+)
+
+// CronSchedule parses a standard five-field cron expression (or a
+// descriptor such as @daily) evaluated in loc, unless the expression names
+// its own zone with a "CRON_TZ=Area/City " or "TZ=Area/City " prefix. It
+// returns the parser's error for a malformed expression.
+func CronSchedule(expr string, loc *time.Location) (river.PeriodicSchedule, error) {
+	expr = strings.TrimSpace(expr)
+	if !strings.HasPrefix(expr, "CRON_TZ=") && !strings.HasPrefix(expr, "TZ=") {
+		// Without a prefix cron evaluates in time.Local, the host's zone.
+		expr = "CRON_TZ=" + loc.String() + " " + expr
+	}
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, fmt.Errorf("cron %q: %w", expr, err)
+	}
+	return s, nil
+}
+
+// DailyReport is the periodic job of the daily inventory report, on the
+// cron expression expr (DAILY_REPORT_CRON) in loc (STORE_TIMEZONE), with
+// River's opts (nil for the defaults; tests set RunOnStart). Only River's
+// elected leader enqueues periodic jobs, and each job carries the
+// store-local date it reports on and is unique by it, so any number of
+// replicas send one report a day. It returns an error for a malformed
+// expression.
+func DailyReport(expr string, loc *time.Location, opts *river.PeriodicJobOpts) (*river.PeriodicJob, error) {
+	sched, err := CronSchedule(expr, loc)
+	if err != nil {
+		return nil, fmt.Errorf("daily inventory report: %w", err)
+	}
+	return river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+		date := time.Now().In(loc).Format(time.DateOnly)
+		return inventory.DailyReportArgs{Date: date}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	}, opts), nil
+}

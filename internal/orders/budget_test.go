@@ -1,0 +1,77 @@
+package orders_test
+
+import (
+	"context"
+	"testing"
+
+	"commerce/internal/carts"
+	"commerce/internal/catalog"
+	"commerce/internal/orders"
+	"commerce/internal/payments"
+	"commerce/internal/platform/db"
+)
+
+// Statement budgets of the issue: a checkout of a 3-line cart, including
+// the after-commit storage of the payment intent, at most 15 statements;
+// the payment_intent.succeeded event at most 8 plus one per line. BEGIN and
+// COMMIT are not counted.
+func TestStatementBudgets(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	const lines = 3
+	const checkoutBudget, paymentBudget = 15, 8 + lines
+
+	// Warm up: River's first insert on a client checks the schema version.
+	warm := e.order(t, e.product(t, "1.00", 5), 1)
+	e.pay(t, warm)
+
+	var products []*catalog.Product
+	var cartLines []carts.LineInput
+	for i := range lines {
+		p := e.product(t, "10.00", 10)
+		products = append(products, p)
+		cartLines = append(cartLines, carts.LineInput{ProductID: ptr(p.ID), Quantity: i + 1})
+	}
+	cart, err := e.carts.Create(ctx, cartLines, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input()
+	in.Lines, in.CartID = nil, &cart.ID
+
+	cctx, checkoutCount := db.WithStatementCounter(ctx)
+	res, err := e.svc.Checkout(cctx, in)
+	if err != nil {
+		t.Fatalf("checkout: %v", err)
+	}
+	if res.ClientSecret == nil {
+		t.Fatalf("checkout stored no payment intent; the count would miss its statement")
+	}
+	t.Logf("checkout of a %d-line cart (new customer, intent stored after commit): %d statements (budget %d)",
+		lines, checkoutCount.Count(), checkoutBudget)
+	if n := checkoutCount.Count(); n > checkoutBudget {
+		t.Errorf("checkout of a %d-line cart: %d statements, budget %d", lines, n, checkoutBudget)
+	}
+
+	pctx, paymentCount := db.WithStatementCounter(ctx)
+	if err := e.svc.HandlePaymentEvent(pctx, event(payments.IntentSucceededEvent, res.Order)); err != nil {
+		t.Fatalf("payment: %v", err)
+	}
+	t.Logf("payment_intent.succeeded of a %d-line order: %d statements (budget %d)", lines, paymentCount.Count(), paymentBudget)
+	if n := paymentCount.Count(); n > paymentBudget {
+		t.Errorf("payment of a %d-line order: %d statements, budget %d", lines, n, paymentBudget)
+	}
+	if got := e.byID(t, res.Order.ID); got.PaymentStatus != orders.PaymentPaid {
+		t.Errorf("the measured payment did not pay the order: %s", got.PaymentStatus)
+	}
+	for i, p := range products {
+		e.wantStock(t, p.ID, stock{OnHand: 10 - (i + 1), Reserved: 0, Available: 10 - (i + 1)})
+	}
+
+	// A replayed checkout is cheap too.
+	rctx, replayCount := db.WithStatementCounter(ctx)
+	if _, err := e.svc.Checkout(rctx, in); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	t.Logf("replayed checkout: %d statements", replayCount.Count())
+}
