@@ -29,6 +29,9 @@ const (
 // request id and shown as "internal error".
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
+		if end := streamEnded(ctx); end != nil {
+			return presentAppError(ctx, end)
+		}
 		var ae *apperr.Error
 		if errors.As(err, &ae) && ae.Kind != apperr.Internal {
 			return presentAppError(ctx, ae)

@@ -105,14 +105,26 @@ func websocketInit(tokens *auth.Tokens) transport.WebsocketInitFunc {
 		}
 		tok, ok := auth.BearerToken(header)
 		if !ok {
-			return ctx, nil, apperr.New(apperr.Unauthenticated, "Authorization must be \"Bearer <token>\"")
+			return refuse(ctx, apperr.New(apperr.Unauthenticated, "Authorization must be \"Bearer <token>\""))
 		}
 		p, err := tokens.Verify(tok)
 		if err != nil {
-			return ctx, nil, err
+			return refuse(ctx, err)
 		}
 		return auth.WithPrincipal(ctx, p), nil, nil
 	}
+}
+
+// closeForbidden is the close code graphql-transport-ws prescribes for a
+// refused connection_init, so a client can tell a bad token from a normal
+// close and stop reconnecting with it.
+const closeForbidden = 4403
+
+// refuse ends a websocket whose connection_init failed, with code 4403 and
+// the reason.
+func refuse(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
+	ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
+	return transport.AppendCloseReason(ctx, "Forbidden: "+err.Error()), nil, err
 }
 
 // originPatterns turns CORS_ALLOWED_ORIGINS ("https://shop.example.com")

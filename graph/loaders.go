@@ -4,9 +4,12 @@ import (
 	"context"
 	"time"
 
+	"sync/atomic"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
+	"commerce/internal/apperr"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/orders"
@@ -21,6 +24,10 @@ type loaders struct {
 	images   *dataloadgen.Loader[string, []catalog.Image]
 	lines    *dataloadgen.Loader[string, []orders.Line]
 	events   *dataloadgen.Loader[string, []orders.Event]
+
+	// streamEnd is why a subscription's stream ended early; the error
+	// presenter shows it instead of the null element that ends the stream.
+	streamEnd atomic.Pointer[apperr.Error]
 }
 
 type loadersKey struct{}
@@ -41,6 +48,15 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 
 func loadersFrom(ctx context.Context) *loaders {
 	return ctx.Value(loadersKey{}).(*loaders)
+}
+
+// streamEnded returns why the operation's subscription stream ended early,
+// if it did.
+func streamEnded(ctx context.Context) *apperr.Error {
+	if l, ok := ctx.Value(loadersKey{}).(*loaders); ok {
+		return l.streamEnd.Load()
+	}
+	return nil
 }
 
 // keyed adapts a service's "values in key order" batch function to the

@@ -3,15 +3,18 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"commerce/graph/model"
+	"commerce/internal/apperr"
 	"commerce/internal/realtime"
 )
 
 // stream relays a hub subscription to a GraphQL subscription until the
 // client goes away or the hub drops it. convert decodes one event and says
-// whether this subscriber wants it. A dropped subscriber gets a null event,
-// which the client sees as an error, and then the end of the stream.
+// whether this subscriber wants it. A subscriber the hub dropped (too slow,
+// or the server shutting down) gets one error saying why, then the end of
+// the stream: the null element that carries it is presented as that error.
 func stream[T any](ctx context.Context, sub *realtime.Subscription, first *T, convert func([]byte) (*T, bool)) <-chan *T {
 	out := make(chan *T, 1)
 	if first != nil {
@@ -26,7 +29,8 @@ func stream[T any](ctx context.Context, sub *realtime.Subscription, first *T, co
 				return
 			case msg, ok := <-sub.Messages():
 				if !ok {
-					if sub.Err() != nil {
+					if err := sub.Err(); err != nil {
+						loadersFrom(ctx).streamEnd.Store(streamEndError(err))
 						send(ctx, out, nil)
 					}
 					return
@@ -67,4 +71,14 @@ func lowStockEvents(b []byte) (*model.LowStockAlert, bool) {
 	}
 	return &model.LowStockAlert{ProductID: e.ProductID, AvailableQuantity: e.AvailableQuantity,
 		Threshold: e.Threshold, Timestamp: e.Timestamp}, true
+}
+
+// streamEndError is what a client is told when the hub ends its stream: a
+// slow consumer exceeded the rate it could absorb and may subscribe again
+// at once.
+func streamEndError(err error) *apperr.Error {
+	if errors.Is(err, realtime.ErrSlowConsumer) {
+		return &apperr.Error{Kind: apperr.RateLimited, Message: err.Error()}
+	}
+	return &apperr.Error{Kind: apperr.Internal, Message: err.Error()}
 }

@@ -132,8 +132,8 @@ func TestLiveViewInChromium(t *testing.T) {
 	step(t, bctx, "log in",
 		chromedp.SendKeys(chromedp.CSS("#password"), adminPassword),
 		chromedp.Click(chromedp.CSS("#login")),
-		chromedp.WaitVisible(chromedp.CSS("#app-view")),
 	)
+	waitFor(t, bctx, "the live view after login", "#app-view", 10*time.Second)
 	waitFor(t, bctx, "the live connection", `#conn[data-state="live"]`, 15*time.Second)
 	if tok, err := chromedp.Run(bctx, chromedp.Evaluate[string](`sessionStorage.getItem('commerce.admin.token') || ''`)); err != nil || tok == "" {
 		t.Fatalf("the token is not kept in sessionStorage (%q, %v)", tok, err)

@@ -38,6 +38,7 @@ type Hub struct {
 	pubsub    *redis.PubSub
 	done      chan struct{}
 	closeOnce sync.Once
+	closed    bool // under mu: Subscribe answers with an ended subscription
 }
 
 // New returns a hub on Redis, or in process when rdb is nil. Its metrics
@@ -104,6 +105,7 @@ func (h *Hub) close() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closed = true
 	for _, subs := range h.subs {
 		for s := range subs {
 			s.end(nil)
@@ -156,11 +158,19 @@ func (h *Hub) dispatch(topic string, payload []byte) {
 	}
 }
 
-// Subscribe returns a subscription to a topic. Close it when done.
+// ErrClosed ends subscriptions of a hub that is shutting down.
+var ErrClosed = errors.New("the server is shutting down: subscribe again")
+
+// Subscribe returns a subscription to a topic. Close it when done. On a
+// closed hub the subscription has ended already, with ErrClosed.
 func (h *Hub) Subscribe(topic string) *Subscription {
 	s := &Subscription{c: make(chan []byte, subscriberBuffer), hub: h, topic: topic}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		s.end(ErrClosed)
+		return s
+	}
 	if h.subs[topic] == nil {
 		h.subs[topic] = map[*Subscription]struct{}{}
 	}

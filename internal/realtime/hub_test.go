@@ -646,7 +646,6 @@ func TestRedisDownAtStart(t *testing.T) {
 // websockets, so clients may (re)subscribe on a closed hub during the rest
 // of the shutdown (up to the 20 s River stop).
 func TestSubscribeAfterCloseEnds(t *testing.T) {
-	t.Skip("BUG: Hub.Subscribe after Hub.Close registers a subscription that never ends (channel never closed, gauge incremented)")
 	h, reg := inProcess(t)
 	h.Close()
 	s := h.Subscribe(realtime.TopicOrders)
