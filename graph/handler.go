@@ -2,9 +2,11 @@ package graph
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -77,7 +79,31 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	if cfg.AroundOperations != nil {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
-	return web.WithResponseHeaders(limitRequests(cfg.Quotas, authenticate(cfg.Tokens, srv)))
+	return web.WithResponseHeaders(limitRequests(cfg.Quotas, limitBody(cfg.MaxUploadBytes, authenticate(cfg.Tokens, srv))))
+}
+
+// maxQueryBody bounds a JSON or GET request: far above any real query with
+// its variables, far below what could tie up the server.
+const maxQueryBody = 1 << 20
+
+// limitBody refuses request bodies over the limit with 413 before gqlgen
+// reads them: multipart uploads may be a little over MAX_UPLOAD_BYTES (the
+// resolver refuses the file with a userError), anything else 1 MiB.
+func limitBody(maxUpload int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxQueryBody)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit = maxUpload + uploadSlack
+		}
+		if r.ContentLength > limit {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, `{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // authenticate puts the caller of an HTTP request in its context. A

@@ -81,3 +81,15 @@ func TestGraphQLRequestsArePerIP(t *testing.T) {
 		t.Fatalf("fourth request: %d %+v %v, want 429 RATE_LIMITED with Retry-After", res.StatusCode, r.Errors, res.Header)
 	}
 }
+
+func TestOversizedBodyIsRefused(t *testing.T) {
+	srv := quotaServer(t, graph.Quotas{GraphQL: config.Quota{Limit: 1000, Period: time.Minute}})
+	big := `{ __typename }` + strings.Repeat(" ", 2<<20)
+	res, r := post(t, srv.URL, big)
+	if res.StatusCode != http.StatusRequestEntityTooLarge || code(r) != "BAD_USER_INPUT" {
+		t.Fatalf("a 2 MiB body: %d %+v, want 413 BAD_USER_INPUT", res.StatusCode, r.Errors)
+	}
+	if res, r := post(t, srv.URL, `{ __typename }`); res.StatusCode != http.StatusOK || len(r.Errors) > 0 {
+		t.Fatalf("the server is not answering after a refused body: %d %+v", res.StatusCode, r.Errors)
+	}
+}
