@@ -118,7 +118,7 @@ type env struct {
 // setup wires the order service as server.go does, against the package
 // database, a private stripe-mock and LogSender senders. Jobs are only
 // inserted; tests assert on river_job rows.
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	d := dbtest.DB(t)
 	log := slog.New(slog.DiscardHandler)
@@ -161,7 +161,7 @@ func uniqEmail() string { return uniq("buyer") + "@example.com" }
 
 // product creates an active product at price with stock units on hand and
 // no low-stock alerts.
-func (e *env) product(t *testing.T, price string, stock int) *catalog.Product {
+func (e *env) product(t testing.TB, price string, stock int) *catalog.Product {
 	t.Helper()
 	threshold := 0
 	p, err := e.catalog.Create(context.Background(), catalog.CreateInput{
