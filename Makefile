@@ -15,6 +15,9 @@ SERVICES_ENV := $(CURDIR)/.data/services.env
 MAILPIT_VERSION := v1.27.11
 STRIPE_MOCK_VERSION := v0.203.0
 STATICCHECK_VERSION := v0.8.2
+# The S3-compatible server the storage tests run (internal/storage); keep in
+# step with versitygwVersion in internal/storage/versitygw_test.go.
+VERSITYGW_VERSION := v1.8.0
 
 # A binary that `go install` already built from the same module version in
 # this directory is copied instead of rebuilt; empty to always build.
@@ -28,12 +31,13 @@ TEST_DATABASE_URL ?= $(call service-env,TEST_DATABASE_URL)
 TEST_REDIS_URL ?= $(call service-env,TEST_REDIS_URL)
 MAILPIT_BIN ?= $(TOOLS_BIN)/mailpit
 STRIPE_MOCK_BIN ?= $(TOOLS_BIN)/stripe-mock
+VERSITYGW_BIN ?= $(TOOLS_BIN)/versitygw
 PKGS ?= ./...
 # -race costs CPU and memory; two packages at a time suits a 2-core machine.
 TEST_FLAGS ?= -race -count=1 -p 2 -timeout 20m
 
 test-env = TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
-	MAILPIT_BIN='$(MAILPIT_BIN)' STRIPE_MOCK_BIN='$(STRIPE_MOCK_BIN)'
+	MAILPIT_BIN='$(MAILPIT_BIN)' STRIPE_MOCK_BIN='$(STRIPE_MOCK_BIN)' VERSITYGW_BIN='$(VERSITYGW_BIN)'
 
 # dev-default exports $(1)=$(2) for `make run` unless the environment or .env
 # already sets $(1) (the service reads .env itself, environment first).
@@ -99,7 +103,9 @@ clean: ## Remove bin/ (the services' data in .data/ stays)
 # Tools. Each binary is a file target, so `make tools` is a no-op once they
 # exist; the stamp named after the version makes a version bump rebuild it.
 
-TEST_TOOLS := $(TOOLS_BIN)/mailpit $(TOOLS_BIN)/stripe-mock
+# versitygw takes a minute or two to build the first time; after that the
+# file target is a no-op.
+TEST_TOOLS := $(TOOLS_BIN)/mailpit $(TOOLS_BIN)/stripe-mock $(TOOLS_BIN)/versitygw
 
 .PHONY: tools test-tools
 tools: $(TEST_TOOLS) $(TOOLS_BIN)/staticcheck ## Install the pinned tools into bin/tools
@@ -123,6 +129,9 @@ $(TOOLS_BIN)/mailpit: $(TOOLS_BIN)/.mailpit-$(MAILPIT_VERSION)
 
 $(TOOLS_BIN)/stripe-mock: $(TOOLS_BIN)/.stripe-mock-$(STRIPE_MOCK_VERSION)
 	$(call install-tool,stripe-mock,github.com/stripe/stripe-mock,github.com/stripe/stripe-mock,$(STRIPE_MOCK_VERSION))
+
+$(TOOLS_BIN)/versitygw: $(TOOLS_BIN)/.versitygw-$(VERSITYGW_VERSION)
+	$(call install-tool,versitygw,github.com/versity/versitygw/cmd/versitygw,github.com/versity/versitygw,$(VERSITYGW_VERSION))
 
 $(TOOLS_BIN)/staticcheck: $(TOOLS_BIN)/.staticcheck-$(STATICCHECK_VERSION)
 	$(call install-tool,staticcheck,honnef.co/go/tools/cmd/staticcheck,honnef.co/go/tools,$(STATICCHECK_VERSION))
