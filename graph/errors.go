@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -41,11 +42,26 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if code, _ := gqlErr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
 				gqlErr.Extensions["code"] = codeTooComplex
 			}
+			if undecodable(gqlErr) {
+				// gqlgen's message quotes the body and names Go types.
+				return &gqlerror.Error{
+					Message: `request body is not a GraphQL request: send a JSON object with "query" (a string) ` +
+						`and optionally "variables" (an object) and "operationName" (a string)`,
+					Extensions: map[string]any{"code": codeBadUserInput},
+				}
+			}
 			return gqlErr
 		}
 		web.Logger(ctx, log).Error("graphql: internal error", "error", err, "path", graphql.GetPath(ctx).String())
 		return internalError(ctx)
 	}
+}
+
+// undecodable reports whether err is gqlgen's POST transport refusing a
+// body it could not decode as a request.
+func undecodable(err *gqlerror.Error) bool {
+	_, hasCode := err.Extensions["code"]
+	return !hasCode && len(err.Path) == 0 && strings.HasPrefix(err.Message, "json request body could not be decoded")
 }
 
 func presentAppError(ctx context.Context, ae *apperr.Error) *gqlerror.Error {

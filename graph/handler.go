@@ -1,13 +1,18 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -16,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"commerce/graph/generated"
 	"commerce/internal/apperr"
@@ -79,7 +85,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	if cfg.AroundOperations != nil {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
-	return web.WithResponseHeaders(limitRequests(cfg.Quotas, limitBody(cfg.MaxUploadBytes, authenticate(cfg.Tokens, srv))))
+	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes, authenticate(cfg.Tokens, srv)))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with
@@ -88,22 +94,105 @@ const maxQueryBody = 1 << 20
 
 // limitBody refuses request bodies over the limit with 413 before gqlgen
 // reads them: multipart uploads may be a little over MAX_UPLOAD_BYTES (the
-// resolver refuses the file with a userError), anything else 1 MiB.
+// resolver refuses the file with a userError), anything else 1 MiB. A JSON
+// body is read here whole, so that one sent without a Content-Length is
+// refused the same way, and one that is not valid UTF-8 (which the JSON
+// decoder would silently turn into U+FFFD and store) is refused with 400;
+// so is a JSON array (a batch of operations, which is not supported).
 func limitBody(maxUpload int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		multipart := strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
 		limit := int64(maxQueryBody)
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if multipart {
 			limit = maxUpload + uploadSlack
 		}
 		if r.ContentLength > limit {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = io.WriteString(w, `{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`)
+			requestError(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if multipart || r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			requestError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		}
+		switch {
+		case err != nil:
+			requestError(w, http.StatusBadRequest, "could not read the request body")
+			return
+		case !utf8.Valid(body):
+			requestError(w, http.StatusBadRequest, "request body is not valid UTF-8")
+			return
+		case bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("[")):
+			requestError(w, http.StatusBadRequest, "batched operations are not supported: send one JSON object per request")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkTransport refuses, with a GraphQL error that has a code, requests no
+// transport serves (gqlgen answers those with a bare message): a POST whose
+// Content-Type is neither JSON nor multipart (415), a method other than GET,
+// POST and OPTIONS (405), and a mutation or subscription sent with GET (405;
+// GET is for queries, which cannot change anything).
+func checkTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Header.Get("Upgrade") != "" || r.Method == http.MethodOptions:
+		case r.Method == http.MethodPost:
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if mt != "application/json" && mt != "multipart/form-data" {
+				requestError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json (multipart/form-data for uploads)")
+				return
+			}
+		case r.Method == http.MethodGet:
+			if getChangesState(r.URL.Query()) {
+				w.Header().Set("Allow", http.MethodPost)
+				requestError(w, http.StatusMethodNotAllowed, "only queries may be sent with GET: send mutations and subscriptions with POST")
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			requestError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// getChangesState reports whether the operation a GET request names is a
+// mutation or a subscription. A query that does not parse, or names no
+// operation, is left to gqlgen, which answers with its parse or validation
+// error.
+func getChangesState(q url.Values) bool {
+	doc, err := parser.ParseQuery(&ast.Source{Input: q.Get("query")})
+	if err != nil {
+		return false
+	}
+	name := q.Get("operationName")
+	for _, op := range doc.Operations {
+		if (name == "" && len(doc.Operations) == 1) || op.Name == name {
+			return op.Operation != ast.Query
+		}
+	}
+	return false
+}
+
+// requestError answers a request refused before GraphQL with a GraphQL
+// error body with code BAD_USER_INPUT.
+func requestError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message": message, "extensions": map[string]any{"code": codeBadUserInput},
+	}}})
 }
 
 // authenticate puts the caller of an HTTP request in its context. A
