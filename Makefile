@@ -92,8 +92,20 @@ lint: $(TOOLS_BIN)/staticcheck ## go vet, the gofmt check and staticcheck
 	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(TOOLS_BIN)/staticcheck ./...
 
+# QUICK=1: every workload for a few seconds (CI smoke check; the flash
+# sale's correctness still fails the run). BENCH_FLAGS passes more flags,
+# e.g. BENCH_FLAGS='-only=catalog -vus=32 -duration=60s' (go run ./bench -h).
+QUICK ?=
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: services test-tools ## Run the Go benchmarks
+bench: services test-tools ## Load benchmark of the real service (bench/, BENCHMARKS.md); QUICK=1 for a short run
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
+	MAILPIT_BIN='$(MAILPIT_BIN)' STRIPE_MOCK_BIN='$(STRIPE_MOCK_BIN)' \
+	$(GO) run ./bench $(if $(filter 1 true yes,$(QUICK)),-quick) $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: services test-tools ## Run the Go micro-benchmarks (go test -bench)
 	$(test-env) $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 .PHONY: clean
