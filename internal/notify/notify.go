@@ -41,7 +41,7 @@ type Message struct {
 // JobInserter inserts River jobs inside a caller's transaction. A
 // *river.Client[*sql.Tx] satisfies it.
 type JobInserter interface {
-	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // DeliverArgs is the River job that delivers one notification.

@@ -82,6 +82,14 @@ func NewService(d *db.DB, jobs JobInserter, email EmailSender, sms SMSSender, cf
 // error (an internal one: the caller has a bug) when the channel has no
 // such template or the recipient is empty, and database errors as they come.
 func (s *Service) Enqueue(ctx context.Context, tx bun.Tx, m Message) error {
+	return s.EnqueueWithJobs(ctx, tx, m, nil)
+}
+
+// EnqueueWithJobs is Enqueue that also inserts the caller's jobs, in the
+// same River insert as the delivery job: a transaction that queues an email
+// and its own follow-ups pays one round trip for all of them. The jobs are
+// inserted even when m is skipped (a duplicate or an unsubscribed address).
+func (s *Service) EnqueueWithJobs(ctx context.Context, tx bun.Tx, m Message, jobs []river.InsertManyParams) error {
 	if !s.templates.Has(m.Channel, m.Template) {
 		return fmt.Errorf("enqueue notification: no %s template %q", m.Channel, m.Template)
 	}
@@ -98,15 +106,21 @@ func (s *Service) Enqueue(ctx context.Context, tx bun.Tx, m Message) error {
 	}
 	suppressible := m.Channel == Email && IsMarketing(m.Template)
 	id, err := insertRow(ctx, tx, m, data, suppressible)
-	if db.IsNoRows(err) {
-		return nil // a duplicate, or marketing to an unsubscribed address
-	}
-	if err != nil {
+	switch {
+	case db.IsNoRows(err):
+		// A duplicate, or marketing to an unsubscribed address: nothing
+		// to deliver.
+	case err != nil:
 		return fmt.Errorf("enqueue notification %s: %w", m.Template, err)
+	default:
+		jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{NotificationID: id},
+			InsertOpts: &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}})
 	}
-	opts := &river.InsertOpts{MaxAttempts: s.cfg.MaxAttempts}
-	if _, err := s.jobs.InsertTx(ctx, tx.Tx, DeliverArgs{NotificationID: id}, opts); err != nil {
-		return fmt.Errorf("enqueue notification %s: insert job: %w", m.Template, err)
+	if len(jobs) == 0 {
+		return nil
+	}
+	if _, err := s.jobs.InsertManyTx(ctx, tx.Tx, jobs); err != nil {
+		return fmt.Errorf("enqueue notification %s: insert jobs: %w", m.Template, err)
 	}
 	return nil
 }

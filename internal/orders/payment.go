@@ -248,20 +248,14 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 			return err
 		}
 	}
-	err = s.notify.Enqueue(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, map[string]any{
+	now := s.now()
+	return s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, map[string]any{
 		"lines": emailLines(lines), "subtotal": o.Subtotal.String(), "shipping": o.Shipping.String(),
 		"tax": o.Tax.String(), "total": o.Total.String(),
-	}))
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	return s.insertJobs(ctx, tx,
-		river.InsertManyParams{Args: FulfillmentReminderArgs{OrderID: o.ID},
-			InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},
-		river.InsertManyParams{Args: ReviewRequestArgs{OrderID: o.ID},
-			InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.ReviewRequest)}},
-	)
+	}), []river.InsertManyParams{
+		{Args: FulfillmentReminderArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},
+		{Args: ReviewRequestArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.ReviewRequest)}},
+	})
 }
 
 // paymentFailed marks a pending order's payment FAILED. The stock stays

@@ -57,6 +57,7 @@ type Carts interface {
 // Notifier enqueues notifications in a transaction, together with other jobs.
 type Notifier interface {
 	Enqueue(ctx context.Context, tx bun.Tx, m notify.Message) error
+	EnqueueWithJobs(ctx context.Context, tx bun.Tx, m notify.Message, jobs []river.InsertManyParams) error
 }
 
 // JobInserter inserts River jobs inside a transaction.
