@@ -222,6 +222,7 @@ type app struct {
 	inserter *river.Client[*sql.Tx] // enqueues jobs inside business transactions
 	workers  *river.Workers
 	river    *river.Client[*sql.Tx] // works jobs (roles all and worker)
+	riverDB  *db.DB                 // River's own small pool (see startWorkers)
 
 	staff     *auth.StaffService
 	customers *customers.Service
@@ -370,16 +371,35 @@ func (a *app) startWorkers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := jobs.NewClient(a.db, a.workers, []*river.PeriodicJob{report}, 10, a.log)
+	// River fetches, completes and elects its leader on a pool of its own
+	// (its listener holds one of these connections), so that a burst of
+	// requests queueing for the service's pool, as in a flash sale, cannot
+	// starve it into timeouts. The jobs themselves run the services' code
+	// on the service's pool.
+	riverDB, err := db.Open(ctx, a.cfg.DatabaseURL, riverPoolConns)
 	if err != nil {
+		return fmt.Errorf("river pool: %w", err)
+	}
+	client, err := jobs.NewClient(riverDB, a.workers, []*river.PeriodicJob{report}, riverWorkers, a.log)
+	if err != nil {
+		riverDB.Close()
 		return err
 	}
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		riverDB.Close()
 		return fmt.Errorf("start river: %w", err)
 	}
-	a.river = client
+	a.river, a.riverDB = client, riverDB
 	return nil
 }
+
+const (
+	// riverWorkers is how many jobs one process works at once.
+	riverWorkers = 10
+	// riverPoolConns is the size of River's pool: its listener and three
+	// connections for fetching, completing and leadership.
+	riverPoolConns = 4
+)
 
 // stopWorkers lets running jobs finish (up to a limit) and stops River.
 func (a *app) stopWorkers() {
@@ -388,6 +408,7 @@ func (a *app) stopWorkers() {
 	if err := a.river.Stop(ctx); err != nil {
 		a.log.Warn("river did not stop cleanly", "error", err)
 	}
+	a.riverDB.Close()
 }
 
 func (a *app) close() {

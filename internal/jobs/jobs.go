@@ -60,9 +60,9 @@ func Register(workers *river.Workers, deps Deps) error {
 
 // NewClient returns the River client that works jobs: the default queue with
 // maxWorkers workers, and periodic jobs enqueued by the elected leader. It
-// runs on d's database/sql handle, so InsertTx accepts a bun.Tx's *sql.Tx,
-// and listens for new jobs on a connection taken from d's pool. Call Start
-// to begin working. It returns River's configuration errors.
+// runs on d's database/sql handle and listens for new jobs on a connection
+// taken from d's pool. Call Start to begin working. It returns River's
+// configuration errors.
 func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, maxWorkers int, log *slog.Logger) (*river.Client[*sql.Tx], error) {
 	c, err := river.NewClient(riverdatabasesql.NewWithPgxListener(d.SQL, d.Pool), &river.Config{
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}},
