@@ -522,6 +522,13 @@ func shippingAddress() map[string]any {
 // low-stock threshold, so low-stock alerts do not interfere.
 func (s *e2eServer) createProduct(t *testing.T, staff, price string, stock int) e2eProduct {
 	t.Helper()
+	return s.createProductWithThreshold(t, staff, price, stock, 1)
+}
+
+// createProductWithThreshold creates an active product with opening stock
+// and the given low-stock threshold.
+func (s *e2eServer) createProductWithThreshold(t *testing.T, staff, price string, stock, threshold int) e2eProduct {
+	t.Helper()
 	suffix := randHex(5)
 	var out struct {
 		ProductCreate struct {
@@ -534,7 +541,7 @@ func (s *e2eServer) createProduct(t *testing.T, staff, price string, stock int) 
 		userErrors { field message code } } }`,
 		map[string]any{"input": map[string]any{
 			"sku": "E2E-" + strings.ToUpper(suffix), "name": "E2E widget " + suffix, "price": price,
-			"inventoryQuantity": stock, "lowStockThreshold": 1,
+			"inventoryQuantity": stock, "lowStockThreshold": threshold,
 		}}, &out)
 	p := out.ProductCreate.Product
 	if p == nil || len(out.ProductCreate.UserErrors) > 0 {

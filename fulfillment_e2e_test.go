@@ -314,30 +314,6 @@ func fulPaidOrder(t *testing.T, s *e2eServer, staff, productID, email, phone str
 	return o
 }
 
-// fulCreateProduct creates an active product with its own low-stock
-// threshold.
-func fulCreateProduct(t *testing.T, s *e2eServer, staff, price string, stock, threshold int) e2eProduct {
-	t.Helper()
-	suffix := randHex(5)
-	var out struct {
-		ProductCreate struct {
-			Product    *e2eProduct
-			UserErrors []userError
-		}
-	}
-	s.gql(t, staff, `mutation($input: ProductCreateInput!) { productCreate(input: $input) {
-		product { id sku price { amount currencyCode } inventoryQuantity availableQuantity }
-		userErrors { field message code } } }`,
-		map[string]any{"input": map[string]any{
-			"sku": "FUL-" + strings.ToUpper(suffix), "name": "Ful widget " + suffix, "price": price,
-			"inventoryQuantity": stock, "lowStockThreshold": threshold,
-		}}, &out)
-	if out.ProductCreate.Product == nil || len(out.ProductCreate.UserErrors) > 0 {
-		t.Fatalf("productCreate: %+v", out.ProductCreate.UserErrors)
-	}
-	return *out.ProductCreate.Product
-}
-
 // fulCustomerToken registers a customer and returns their token.
 func fulCustomerToken(t *testing.T, s *e2eServer, email string, optIn bool) string {
 	t.Helper()
@@ -1058,7 +1034,7 @@ func TestFulTwoServers(t *testing.T) {
 	b := startServer(t, "ful-replica-b", env)
 	started := time.Now()
 	staffA, staffB := a.staffLogin(t), b.staffLogin(t)
-	low := fulCreateProduct(t, a, staffA, "5.00", 3, 10)
+	low := a.createProductWithThreshold(t, staffA, "5.00", 3, 10)
 	p := b.createProduct(t, staffB, "20.00", 100)
 
 	// Three paid, unfulfilled orders (placed on A, paid through B) and
