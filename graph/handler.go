@@ -7,9 +7,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -24,6 +27,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"commerce/graph/generated"
+	"commerce/graph/model"
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/platform/web"
@@ -68,15 +72,19 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{
-		MaxUploadSize: cfg.MaxUploadBytes + uploadSlack,
-		MaxMemory:     min(cfg.MaxUploadBytes+uploadSlack, 32<<20),
+	// Our own multipart transport (multipart.go): gqlgen's writes its
+	// failures itself, past the error presenter, without a code, quoting
+	// the request's map keys, and panics on some map paths.
+	srv.AddTransport(multipartForm{
+		maxBody:   cfg.MaxUploadBytes + uploadSlack,
+		maxMemory: min(cfg.MaxUploadBytes+uploadSlack, 32<<20),
 	})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
+	srv.AroundFields(refuseNUL)
 	srv.SetErrorPresenter(errorPresenter(cfg.Log))
 	srv.SetRecoverFunc(recoverFunc(cfg.Log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -183,6 +191,88 @@ func getChangesState(q url.Values) bool {
 		}
 	}
 	return false
+}
+
+// refuseNUL keeps a NUL character (U+0000) in any argument away from the
+// resolvers. It is valid UTF-8, valid JSON ("\u0000") and valid GraphQL,
+// but no Postgres text column can hold it, so a service that does not look
+// for it fails in the database with an internal error. A mutation answers
+// with a userError at the argument's path (["input","notes"]) as its
+// resolver would, after the field's @hasRole check; any other field with a
+// BAD_USER_INPUT error that carries the path in extensions.field.
+func refuseNUL(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil || len(fc.Field.Arguments) == 0 || fc.Field.Definition == nil {
+		return next(ctx)
+	}
+	path, found := nulPath(fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables), nil)
+	if !found {
+		return next(ctx)
+	}
+	if d := fc.Field.Definition.Directives.ForName("hasRole"); d != nil {
+		if arg := d.Arguments.ForName("role"); arg != nil && arg.Value != nil {
+			if err := require(ctx, auth.Role(arg.Value.Raw)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	refusal := apperr.InvalidField(path, "must not contain the NUL character (U+0000)")
+	if fc.Object == "Mutation" {
+		ues, _ := userErrors(refusal)
+		if payload, ok := userErrorPayload(fc.Field.Definition.Type.Name(), ues); ok {
+			return payload, nil
+		}
+	}
+	return nil, refusal
+}
+
+// nulPath returns the path (object keys, list indices as strings) of the
+// first string in v that holds a NUL character.
+func nulPath(v any, path []string) ([]string, bool) {
+	switch x := v.(type) {
+	case string:
+		if strings.IndexByte(x, 0) >= 0 {
+			return slices.Clone(path), true
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if strings.IndexByte(k, 0) >= 0 {
+				return append(slices.Clone(path), k), true
+			}
+			if p, ok := nulPath(x[k], append(path, k)); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, ok := nulPath(e, append(path, strconv.Itoa(i))); ok {
+				return p, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// userErrorPayload returns the mutation payload of the named type carrying
+// only ues; ok is false for a type that has no userErrors.
+func userErrorPayload(typeName string, ues []*model.UserError) (payload any, ok bool) {
+	switch typeName {
+	case "AuthPayload":
+		return &model.AuthPayload{UserErrors: ues}, true
+	case "StaffAuthPayload":
+		return &model.StaffAuthPayload{UserErrors: ues}, true
+	case "ProductPayload":
+		return &model.ProductPayload{UserErrors: ues}, true
+	case "InventoryAdjustPayload":
+		return &model.InventoryAdjustPayload{UserErrors: ues}, true
+	case "CartPayload":
+		return &model.CartPayload{UserErrors: ues}, true
+	case "CheckoutPayload":
+		return &model.CheckoutPayload{UserErrors: ues}, true
+	case "OrderPayload":
+		return &model.OrderPayload{UserErrors: ues}, true
+	}
+	return nil, false
 }
 
 // requestError answers a request refused before GraphQL with a GraphQL
