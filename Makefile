@@ -108,6 +108,17 @@ bench: services test-tools ## Load benchmark of the real service (bench/, BENCHM
 bench-go: services test-tools ## Run the Go micro-benchmarks (go test -bench)
 	$(test-env) $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# How long `make fuzz` runs each fuzz target. Go fuzzes one target per
+# `go test`, so they run one after the other; an input that fails is saved
+# in the package's testdata/fuzz/<target>/ and runs with the tests from then on.
+# The targets need Postgres and Redis, not the test tools.
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: services ## Fuzz the GraphQL endpoint and the Stripe webhook for FUZZTIME each (default 60s)
+	$(test-env) $(GO) test -run '^$$' -fuzz '^FuzzGraphQLRequest$$' -fuzztime $(FUZZTIME) ./graph
+	$(test-env) $(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./internal/payments
+
 .PHONY: clean
 clean: ## Remove bin/ (the services' data in .data/ stays)
 	rm -rf bin
