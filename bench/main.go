@@ -328,18 +328,15 @@ func runWorkload(ctx context.Context, w string, o *options, c *client, e *env, i
 		totalOps = sr.changes
 		finishStmts()
 		res.Extra = append(res.Extra, fmt.Sprintf("%d/%d connected, %d order changes (%.1f/s launched, %.1f/s succeeded, target %.0f/s), events delivered %d of %d expected, %d dropped connections; latency = receipt − event timestamp (the order row's updated_at, set in the committing transaction)",
-			sr.connected, sr.subscribers, sr.changes, sr.launchedRate, sr.achievedRate, o.subRate, sr.delivered, sr.expected, sr.dropped))
+			sr.connected, sr.subscribers, sr.changes, sr.launchedRate, sr.achievedRate, o.subRate, sr.delivered, sr.expected, sr.dropped),
+			sr.runtime)
 		if sr.expected > sr.delivered {
 			for range min(sr.expected-sr.delivered, 1<<20) {
 				s.errs["missed-event"]++
 			}
 		}
 	}
-	if w == "subscribers" {
-		res.Ops = len(s.durs) // events delivered while recording
-	} else {
-		res.Ops = len(s.durs)
-	}
+	res.Ops = len(s.durs) // for subscribers: the events delivered while recording
 	res.StmtOps = totalOps
 	res.Lat = s.percentiles()
 	res.Errors = s.errCount()

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,6 +136,7 @@ type subsResult struct {
 	dropped                int
 	achievedRate           float64 // successful changes per second of the window
 	launchedRate           float64
+	runtime                string // the service's goroutines and memory with every subscriber connected
 }
 
 // runSubscribers connects n subscribers, then changes orders at rate per
@@ -255,6 +258,7 @@ func runSubscribers(ctx context.Context, c *client, n int, rate float64, warmup,
 	}
 
 	time.Sleep(500 * time.Millisecond) // the last warm-up event
+	sr.runtime = serviceRuntime(rctx, c)
 
 	// Measure: changes at a fixed rate from a ticker, each in its own
 	// goroutine (an open loop, so a slow change does not slow the rate).
@@ -313,4 +317,29 @@ func runSubscribers(ctx context.Context, c *client, n int, rate float64, warmup,
 		}
 	}
 	return out, sr, nil
+}
+
+// serviceRuntime reads the service's goroutine count and Go memory from
+// /metrics, to show what the connected subscribers cost it.
+func serviceRuntime(ctx context.Context, c *client) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return "metrics: " + err.Error()
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return "metrics: " + err.Error()
+	}
+	defer res.Body.Close()
+	want := map[string]float64{"go_goroutines": -1, "go_memstats_heap_inuse_bytes": -1, "go_memstats_stack_inuse_bytes": -1}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if _, known := want[name]; known && ok {
+			want[name], _ = strconv.ParseFloat(value, 64)
+		}
+	}
+	const mib = 1 << 20
+	return fmt.Sprintf("service with every subscriber connected: %.0f goroutines, heap in use %.1f MiB, stacks %.1f MiB",
+		want["go_goroutines"], want["go_memstats_heap_inuse_bytes"]/mib, want["go_memstats_stack_inuse_bytes"]/mib)
 }
