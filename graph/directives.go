@@ -16,13 +16,40 @@ func directives() generated.DirectiveRoot {
 	return generated.DirectiveRoot{HasRole: hasRole, StaffOnly: staffOnly}
 }
 
-// hasRole refuses the field unless the caller holds the role: anonymous
-// callers get UNAUTHENTICATED, signed-in callers without the role FORBIDDEN.
+// hasRole refuses the field unless the caller holds the role. On a root
+// field anonymous callers get UNAUTHENTICATED and signed-in callers without
+// the role FORBIDDEN; a field of a type others may read (such as
+// Product.inventoryTransactions) is FORBIDDEN to everyone without the role,
+// as API.graphqls says.
 func hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.Role) (any, error) {
-	if err := require(ctx, auth.Role(role)); err != nil {
+	if err := requireForField(ctx, auth.Role(role)); err != nil {
 		return nil, err
 	}
 	return next(ctx)
+}
+
+// requireForField is require for the field being resolved, as hasRole
+// decides it.
+func requireForField(ctx context.Context, role auth.Role) error {
+	err := require(ctx, role)
+	if err != nil && !isRootField(ctx) {
+		return apperr.New(apperr.Forbidden, "you are not allowed to see this")
+	}
+	return err
+}
+
+// isRootField reports whether the field being resolved is one of Query,
+// Mutation or Subscription.
+func isRootField(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return true
+	}
+	switch fc.Object {
+	case "Query", "Mutation", "Subscription":
+		return true
+	}
+	return false
 }
 
 // staffOnly resolves the field for staff and hides it (null, no error) from

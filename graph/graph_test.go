@@ -186,6 +186,10 @@ func TestAccessRules(t *testing.T) {
 	if code(r) != "FORBIDDEN" {
 		t.Errorf("inventoryTransactions for a customer: %q, want FORBIDDEN", code(r))
 	}
+	r = b.do(t, "", `{ products(first: 1) { edges { node { inventoryTransactions { totalCount } } } } }`, nil)
+	if code(r) != "FORBIDDEN" || !strings.Contains(string(r.Data["products"]), `"inventoryTransactions":null`) {
+		t.Errorf("inventoryTransactions without a token: %q %s, want null with FORBIDDEN", code(r), r.Data["products"])
+	}
 }
 
 func TestBadInput(t *testing.T) {

@@ -211,7 +211,7 @@ func refuseNUL(ctx context.Context, next graphql.Resolver) (any, error) {
 	}
 	if d := fc.Field.Definition.Directives.ForName("hasRole"); d != nil {
 		if arg := d.Arguments.ForName("role"); arg != nil && arg.Value != nil {
-			if err := require(ctx, auth.Role(arg.Value.Raw)); err != nil {
+			if err := requireForField(ctx, auth.Role(arg.Value.Raw)); err != nil {
 				return nil, err
 			}
 		}
