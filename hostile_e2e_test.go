@@ -567,6 +567,17 @@ func TestE2EHostileInput(t *testing.T) {
 			rawQuery: "query=" + url.QueryEscape(`mutation { productCreate(input: {sku: "GET-1", name: "Via GET", price: "1.00"}) { product { id } } }`)},
 			status: http.StatusMethodNotAllowed, codes: []string{"BAD_USER_INPUT"}},
 		{name: "an empty query", req: hostileRequest{body: []byte(`{"query": ""}`)}, status: http.StatusUnprocessableEntity, codes: []string{"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}},
+		{name: "GET with a semicolon in the query string", req: hostileRequest{method: http.MethodGet, rawQuery: "query=" + url.QueryEscape(`{ __typename }`) + ";" + marker},
+			status: http.StatusBadRequest, codes: []string{"BAD_USER_INPUT"}, noEcho: true},
+		{name: "GET with variables that are not JSON", req: hostileRequest{method: http.MethodGet,
+			rawQuery: "query=" + url.QueryEscape(`query($f: Int) { products(first: $f) { totalCount } }`) + "&variables=" + url.QueryEscape(`{"f": `+marker)},
+			status: http.StatusBadRequest, codes: []string{"BAD_USER_INPUT"}, noEcho: true},
+		{name: "a sort key variable that is not one", req: hostileRequest{query: `query($s: ProductSortKey) { products(first: 1, sortKey: $s) { totalCount } }`,
+			vars: map[string]any{"s": marker}}, status: http.StatusUnprocessableEntity, codes: []string{"GRAPHQL_VALIDATION_FAILED"}, noEcho: true},
+		{name: "an unknown operation name", req: hostileRequest{body: []byte(`{"query": "query A { __typename }", "operationName": "` + marker + `"}`)},
+			status: http.StatusUnprocessableEntity, codes: []string{"GRAPHQL_VALIDATION_FAILED"}, noEcho: true},
+		{name: "an APQ hash that does not match its query", req: hostileRequest{body: []byte(`{"query": "{ __typename }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + strings.Repeat("0", 64) + `"}}}`)},
+			codes: []string{"BAD_USER_INPUT"}},
 	}
 	// A NUL: valid UTF-8 and valid JSON ("\u0000"), but no Postgres text
 	// column holds it.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -50,12 +52,41 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 					Extensions: map[string]any{"code": codeBadUserInput},
 				}
 			}
+			if _, hasCode := gqlErr.Extensions["code"]; !hasCode && len(gqlErr.Path) == 0 {
+				// A request gqlgen refused before running it (such as an
+				// APQ hash that does not match its query).
+				gqlErr.Extensions = map[string]any{"code": codeBadUserInput}
+			}
+			gqlErr.Message = redactRequestValues(ctx, gqlErr.Message)
 			return gqlErr
 		}
 		web.Logger(ctx, log).Error("graphql: internal error", "error", err, "path", graphql.GetPath(ctx).String())
 		return internalError(ctx)
 	}
 }
+
+// redactRequestValues removes from one of gqlgen's messages the values the
+// client sent as variables or operation name: its validation messages quote
+// them ("SECRET is not a valid ProductSortKey"), and no error may echo the
+// request. The values come from the request as the transport middleware
+// kept it (gqlgen's operation context has no variables when they failed
+// validation). Values shorter than minRedacted are left, as replacing them
+// would garble the message while echoing next to nothing.
+func redactRequestValues(ctx context.Context, msg string) string {
+	values := requestValues(ctx)
+	// Longest first, so that a value containing another is removed whole.
+	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range values {
+		if len(v) < minRedacted || !strings.Contains(msg, v) {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, strconv.Quote(v), "the given value")
+		msg = strings.ReplaceAll(msg, v, "the given value")
+	}
+	return msg
+}
+
+const minRedacted = 3
 
 // undecodable reports whether err is gqlgen's POST transport refusing a
 // body it could not decode as a request.

@@ -140,6 +140,7 @@ func limitBody(maxUpload int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		r = r.WithContext(withRequestValues(r.Context(), func() []string { return jsonRequestValues(body) }))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
@@ -148,8 +149,9 @@ func limitBody(maxUpload int64, next http.Handler) http.Handler {
 // checkTransport refuses, with a GraphQL error that has a code, requests no
 // transport serves (gqlgen answers those with a bare message): a POST whose
 // Content-Type is neither JSON nor multipart (415), a method other than GET,
-// POST and OPTIONS (405), and a mutation or subscription sent with GET (405;
-// GET is for queries, which cannot change anything).
+// POST and OPTIONS (405), a GET whose query string or variables do not
+// decode (400), and a mutation or subscription sent with GET (405; GET is
+// for queries, which cannot change anything).
 func checkTransport(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -161,7 +163,20 @@ func checkTransport(next http.Handler) http.Handler {
 				return
 			}
 		case r.Method == http.MethodGet:
-			if getChangesState(r.URL.Query()) {
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
+				requestError(w, http.StatusBadRequest, "the URL's query string is malformed")
+				return
+			}
+			for _, param := range []string{"variables", "extensions"} {
+				var object map[string]any
+				if v := q.Get(param); v != "" && json.Unmarshal([]byte(v), &object) != nil {
+					requestError(w, http.StatusBadRequest, param+" must be a JSON object")
+					return
+				}
+			}
+			r = r.WithContext(withRequestValues(r.Context(), func() []string { return getRequestValues(q) }))
+			if getChangesState(q) {
 				w.Header().Set("Allow", http.MethodPost)
 				requestError(w, http.StatusMethodNotAllowed, "only queries may be sent with GET: send mutations and subscriptions with POST")
 				return
@@ -273,6 +288,64 @@ func userErrorPayload(typeName string, ues []*model.UserError) (payload any, ok 
 		return &model.OrderPayload{UserErrors: ues}, true
 	}
 	return nil, false
+}
+
+type requestValuesKey struct{}
+
+// withRequestValues keeps, for the error presenter, a way to list the
+// string values of the request's variables and operation name; it runs
+// only when an error needs them.
+func withRequestValues(ctx context.Context, values func() []string) context.Context {
+	return context.WithValue(ctx, requestValuesKey{}, values)
+}
+
+// requestValues lists the strings the client sent as variables and
+// operation name, those of the operation context first.
+func requestValues(ctx context.Context) []string {
+	var out []string
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		out = appendStrings(append(out, oc.OperationName), oc.Variables)
+	}
+	if values, ok := ctx.Value(requestValuesKey{}).(func() []string); ok {
+		out = append(out, values()...)
+	}
+	return out
+}
+
+// jsonRequestValues lists the string values of a JSON request body but its
+// query: the variables, operation name and extensions.
+func jsonRequestValues(body []byte) []string {
+	var req map[string]any
+	if json.Unmarshal(body, &req) != nil {
+		return nil
+	}
+	delete(req, "query")
+	return appendStrings(nil, req)
+}
+
+// getRequestValues is jsonRequestValues for a GET request's parameters.
+func getRequestValues(q url.Values) []string {
+	var vars any
+	_ = json.Unmarshal([]byte(q.Get("variables")), &vars)
+	return appendStrings([]string{q.Get("operationName")}, vars)
+}
+
+// appendStrings appends every string value held in v.
+func appendStrings(out []string, v any) []string {
+	switch x := v.(type) {
+	case string:
+		out = append(out, x)
+	case map[string]any:
+		for _, e := range x {
+			out = appendStrings(out, e)
+		}
+	case []any:
+		for _, e := range x {
+			out = appendStrings(out, e)
+		}
+	}
+	return out
 }
 
 // requestError answers a request refused before GraphQL with a GraphQL
