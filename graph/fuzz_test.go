@@ -37,7 +37,8 @@ var leakMarkers = []string{
 // anonymous caller: a POST with the given Content-Type, or, when get is
 // set, a GET whose raw query string is the body. Nothing a client sends may
 // crash the handler or earn a 5xx or an INTERNAL error (those are the
-// server's faults), a JSON response must be valid JSON, and no answer may
+// server's faults), every error carries extensions.code, a JSON response
+// must be valid JSON, and no answer may
 // carry a leakMarker the request did not contain.
 func FuzzGraphQLRequest(f *testing.F) {
 	e := newFuzzEndpoint(f)
@@ -79,8 +80,11 @@ func FuzzGraphQLRequest(f *testing.F) {
 				fail("Content-Type %q but the body is not a JSON object: %v", header.Get("Content-Type"), err)
 			}
 			for _, ge := range res.Errors {
-				if ge.Extensions["code"] == "INTERNAL" {
+				switch code, _ := ge.Extensions["code"].(string); code {
+				case "INTERNAL":
 					fail("an INTERNAL error: the server failed on what the client sent")
+				case "":
+					fail("an error without extensions.code")
 				}
 			}
 		}
