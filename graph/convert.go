@@ -1,6 +1,11 @@
 package graph
 
 import (
+	"context"
+	"slices"
+
+	"github.com/99designs/gqlgen/graphql"
+
 	"commerce/graph/model"
 	"commerce/graph/scalar"
 	"commerce/internal/carts"
@@ -130,13 +135,35 @@ func toProductCreateInput(in model.ProductCreateInput) catalog.CreateInput {
 	}
 }
 
-func toProductUpdateInput(in model.ProductUpdateInput) catalog.UpdateInput {
+// toProductUpdateInput converts the input; nulls are the fields the client
+// set to null, which clear the optional ones (an omitted field is left as
+// it is).
+func toProductUpdateInput(in model.ProductUpdateInput, nulls []string) catalog.UpdateInput {
 	return catalog.UpdateInput{
 		Handle: in.Handle, Name: in.Name, Description: in.Description, Price: decimalPtr(in.Price),
 		CompareAtPrice: decimalPtr(in.CompareAtPrice), CostPrice: decimalPtr(in.CostPrice), Category: in.Category,
 		Tags: in.Tags, LowStockThreshold: in.LowStockThreshold, IsActive: in.IsActive, IsFeatured: in.IsFeatured,
-		WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions),
+		WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions), Clear: nulls,
 	}
+}
+
+// explicitNulls lists the fields of the input object argument arg that the
+// request set to null, literally or through a variable: gqlgen's Go input
+// types cannot tell null from omitted.
+func explicitNulls(ctx context.Context, arg string) []string {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Field == nil {
+		return nil
+	}
+	input, _ := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)[arg].(map[string]any)
+	var out []string
+	for name, v := range input {
+		if v == nil {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func toProductFilter(f *model.ProductFilter) catalog.Filter {

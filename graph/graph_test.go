@@ -318,3 +318,43 @@ func TestStaffFindsCustomers(t *testing.T) {
 		t.Fatalf("customer with a malformed id: %q, want NOT_FOUND", got)
 	}
 }
+
+// productUpdate: an explicit null clears an optional field, literally or
+// through a variable; an omitted field keeps its value.
+func TestProductUpdateNullClears(t *testing.T) {
+	b := setup(t)
+	staff := b.staffToken(t)
+	const fields = `name description category compareAtPrice { amount } weightGrams dimensions { lengthMm widthMm heightMm }`
+	create := func() string {
+		r := b.do(t, staff, `mutation($in: ProductCreateInput!) { productCreate(input: $in) { product { id } userErrors { field message } } }`,
+			map[string]any{"in": map[string]any{
+				"sku": fmt.Sprintf("NULL-%d", time.Now().UnixNano()), "name": "Lamp", "price": "20.00", "compareAtPrice": "25.00",
+				"description": "Bright", "category": "Lighting", "weightGrams": 900,
+				"dimensions": map[string]any{"lengthMm": 10, "widthMm": 20, "heightMm": 30},
+			}})
+		var out struct{ Product struct{ ID string } }
+		if err := json.Unmarshal(r.Data["productCreate"], &out); err != nil || out.Product.ID == "" {
+			t.Fatalf("productCreate: %s %+v", r.Data["productCreate"], r.Errors)
+		}
+		return out.Product.ID
+	}
+
+	id := create()
+	r := b.do(t, staff, `mutation($id: ID!) { productUpdate(id: $id, input: {name: "Desk lamp", compareAtPrice: null, description: null}) {
+		product { `+fields+` } userErrors { field message } } }`, map[string]any{"id": id})
+	want := `{"product":{"name":"Desk lamp","description":null,"category":"Lighting","compareAtPrice":null,"weightGrams":900,` +
+		`"dimensions":{"lengthMm":10,"widthMm":20,"heightMm":30}},"userErrors":[]}`
+	if got := string(r.Data["productUpdate"]); got != want {
+		t.Errorf("literal nulls:\n got %s\nwant %s", got, want)
+	}
+
+	id = create()
+	r = b.do(t, staff, `mutation($id: ID!, $in: ProductUpdateInput!) { productUpdate(id: $id, input: $in) {
+		product { `+fields+` } userErrors { field message } } }`,
+		map[string]any{"id": id, "in": map[string]any{"category": nil, "weightGrams": nil, "dimensions": nil}})
+	want = `{"product":{"name":"Lamp","description":"Bright","category":null,"compareAtPrice":{"amount":"25.00"},"weightGrams":null,` +
+		`"dimensions":null},"userErrors":[]}`
+	if got := string(r.Data["productUpdate"]); got != want {
+		t.Errorf("nulls through a variable:\n got %s\nwant %s", got, want)
+	}
+}

@@ -96,7 +96,7 @@ func (r *mutationResolver) ProductCreate(ctx context.Context, input model.Produc
 }
 
 func (r *mutationResolver) ProductUpdate(ctx context.Context, id string, input model.ProductUpdateInput) (*model.ProductPayload, error) {
-	p, err := r.svc.Catalog.Update(ctx, id, toProductUpdateInput(input))
+	p, err := r.svc.Catalog.Update(ctx, id, toProductUpdateInput(input, explicitNulls(ctx, "input")))
 	return productPayload(p, err)
 }
 

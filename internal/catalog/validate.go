@@ -71,6 +71,10 @@ type UpdateInput struct {
 	IsFeatured        *bool
 	WeightGrams       *int
 	Dimensions        *DimensionsInput
+	// Clear names optional fields to empty, by their input names:
+	// description, compareAtPrice, costPrice, category, weightGrams and
+	// dimensions (the API's explicit null). Other names are ignored.
+	Clear []string
 }
 
 func inputPath(field ...any) []string { return apperr.Path(append([]any{"input"}, field...)...) }
@@ -146,6 +150,22 @@ func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 		r.LengthMm = measure(d.LengthMm, inputPath("dimensions", "lengthMm"), &l)
 		r.WidthMm = measure(d.WidthMm, inputPath("dimensions", "widthMm"), &l)
 		r.HeightMm = measure(d.HeightMm, inputPath("dimensions", "heightMm"), &l)
+	}
+	for _, field := range in.Clear {
+		switch field {
+		case "description":
+			r.Description = nil
+		case "compareAtPrice":
+			r.CompareAtPrice = nil
+		case "costPrice":
+			r.CostPrice = nil
+		case "category":
+			r.Category = nil
+		case "weightGrams":
+			r.WeightGrams = nil
+		case "dimensions":
+			r.LengthMm, r.WidthMm, r.HeightMm = nil, nil, nil
+		}
 	}
 	return l
 }
