@@ -4,20 +4,34 @@
 // ConfirmEvent(args) to the same EventHandler a verified webhook reaches,
 // so the whole order workflow runs, durably, without a provider.
 //
-// It keeps no state. Ids are derived from their inputs, so a retry returns
-// the same intent and schedules nothing new.
+// Its only state is that job's row in river_job. Ids are derived from their
+// inputs, so a retry returns the same intent and schedules nothing new.
+// CancelIntent cancels the job, so that, as with Stripe, a cancelled intent
+// can never succeed.
+//
+// Why cancel the River job rather than record cancelled intents somewhere
+// the worker checks: the job row already is durable state that every replica
+// shares and that survives restarts; River's JobCancel locks it against the
+// fetch that starts a job, so a job cancelled while waiting is never worked;
+// and it needs no table, no migration and no change to the worker. A job
+// already running when CancelIntent is called cannot be taken back (River
+// only cancels its context); CancelIntent says so with an error rather than
+// promise what it cannot know.
 package paymentdummy
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"commerce/internal/apperr"
 	"commerce/internal/money"
 	"commerce/internal/payments"
 )
@@ -26,11 +40,14 @@ import (
 // when Config.ConfirmDelay is zero.
 const DefaultConfirmDelay = 3 * time.Second
 
-// Inserter inserts River jobs outside a transaction: CreateIntent runs
-// after the checkout transaction has committed. A *river.Client[*sql.Tx]
-// satisfies it.
-type Inserter interface {
+// Jobs is the part of a River client the provider uses, outside any
+// transaction (CreateIntent runs after the checkout transaction has
+// committed): it schedules confirmations, and finds and cancels them. A
+// *river.Client[*sql.Tx] satisfies it; an insert-only client is enough.
+type Jobs interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancel(ctx context.Context, jobID int64) (*rivertype.JobRow, error)
 }
 
 // Config configures a Provider.
@@ -44,7 +61,7 @@ type Config struct {
 
 // Provider pretends to be a payment provider that accepts every payment.
 type Provider struct {
-	jobs  Inserter
+	jobs  Jobs
 	delay time.Duration
 	now   func() time.Time
 }
@@ -52,7 +69,7 @@ type Provider struct {
 var _ payments.Provider = (*Provider)(nil)
 
 // New returns a Provider that schedules its confirmations through jobs.
-func New(jobs Inserter, cfg Config) *Provider {
+func New(jobs Jobs, cfg Config) *Provider {
 	p := &Provider{jobs: jobs, delay: cfg.ConfirmDelay, now: cfg.Now}
 	if p.delay <= 0 {
 		p.delay = DefaultConfirmDelay
@@ -99,9 +116,10 @@ func (p *Provider) EnsureCustomer(_ context.Context, c payments.CustomerRequest)
 
 // CreateIntent returns the order's intent, "pi_dummy_" + an id derived from
 // the order id, awaiting payment, and schedules its confirmation in
-// ConfirmDelay. The job is unique by its arguments, so a retry neither
-// creates another intent nor schedules a second confirmation. It returns the
-// inserter's error.
+// ConfirmDelay. The job is unique by its arguments, in every state but
+// discarded, so a retry neither creates another intent nor schedules a
+// second confirmation, and the intent of a cancelled job comes back
+// canceled instead of being scheduled again. It returns River's error.
 func (p *Provider) CreateIntent(ctx context.Context, r payments.IntentRequest) (payments.Intent, error) {
 	id := "pi_dummy_" + derive(r.OrderID)
 	args := DummyConfirmArgs{
@@ -111,33 +129,98 @@ func (p *Provider) CreateIntent(ctx context.Context, r payments.IntentRequest) (
 		Amount:      r.Amount.Amount,
 		Currency:    r.Amount.Currency,
 	}
-	_, err := p.jobs.Insert(ctx, args, &river.InsertOpts{
+	res, err := p.jobs.Insert(ctx, args, &river.InsertOpts{
 		ScheduledAt: p.now().Add(p.delay),
-		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueStates()},
 	})
 	if err != nil {
 		return payments.Intent{}, fmt.Errorf("schedule dummy payment: %w", err)
 	}
+	status := payments.IntentRequiresPayment
+	if res != nil && res.Job != nil {
+		status = statusOf(res.Job.State)
+	}
 	return payments.Intent{
 		ID:           id,
 		ClientSecret: id + "_secret_dummy",
-		Status:       payments.IntentRequiresPayment,
+		Status:       status,
 		Amount:       r.Amount,
 	}, nil
 }
 
-// GetIntent returns id awaiting payment, with a zero amount: the provider
-// keeps no state, so it cannot know whether the confirmation ran or what
-// was asked. The workflow learns of the payment from the confirmation
-// event, not from here. It never fails.
+// uniqueStates are River's default unique states plus cancelled: a
+// cancelled confirmation keeps its place, so that a repeated CreateIntent
+// cannot schedule a new one for a cancelled intent.
+func uniqueStates() []rivertype.JobState {
+	return append(rivertype.UniqueOptsByStateDefault(), rivertype.JobStateCancelled)
+}
+
+// statusOf is the state of an intent whose confirmation job is in state s.
+func statusOf(s rivertype.JobState) payments.IntentStatus {
+	switch s {
+	case rivertype.JobStateCancelled:
+		return payments.IntentCanceled
+	case rivertype.JobStateCompleted:
+		return payments.IntentSucceeded
+	}
+	return payments.IntentRequiresPayment
+}
+
+// GetIntent returns id awaiting payment, with a zero amount: it does not
+// read the confirmation job. The workflow learns of the payment from the
+// confirmation event, not from here, and cancels through CancelIntent,
+// which is safe to repeat. It never fails.
 func (p *Provider) GetIntent(_ context.Context, id string) (payments.Intent, error) {
 	return payments.Intent{ID: id, ClientSecret: id + "_secret_dummy", Status: payments.IntentRequiresPayment}, nil
 }
 
-// CancelIntent does nothing and returns nil. A confirmation already
-// scheduled still runs; the workflow treats it as a payment arriving after
-// cancellation, as it would with Stripe.
-func (p *Provider) CancelIntent(context.Context, string) error { return nil }
+// CancelIntent cancels the intent id by cancelling its confirmation job, so
+// that, as with Stripe, the intent can no longer succeed: River never works
+// a cancelled job, on any replica, and CreateIntent does not schedule it
+// again. Cancelling an intent already cancelled, or one without a job (never
+// scheduled, or pruned by River after its retention), is not an error, so
+// CancelIntent is safe to call twice. It returns an error of kind
+// PaymentFailed when the confirmation has run (the intent succeeded), as
+// Stripe refuses to cancel a succeeded intent; a plain, retryable error
+// while the confirmation is running (River cancels its context; a later
+// call tells whether it ran); and River's errors.
+func (p *Provider) CancelIntent(ctx context.Context, id string) error {
+	filter, err := json.Marshal(map[string]string{"intent_id": id})
+	if err != nil {
+		return fmt.Errorf("cancel dummy payment %s: %w", id, err)
+	}
+	// args @> uses River's GIN index on args.
+	found, err := p.jobs.JobList(ctx, river.NewJobListParams().
+		Kinds(DummyConfirmArgs{}.Kind()).
+		Where("args @> @filter::jsonb", river.NamedArgs{"filter": string(filter)}))
+	if err != nil {
+		return fmt.Errorf("find dummy payment %s: %w", id, err)
+	}
+	var succeeded, running bool
+	for _, job := range found.Jobs {
+		row, err := p.jobs.JobCancel(ctx, job.ID)
+		if errors.Is(err, river.ErrNotFound) {
+			continue // pruned since the list
+		}
+		if err != nil {
+			return fmt.Errorf("cancel dummy payment %s: %w", id, err)
+		}
+		switch row.State {
+		case rivertype.JobStateCompleted:
+			succeeded = true
+		case rivertype.JobStateRunning:
+			running = true
+		}
+	}
+	switch {
+	case succeeded:
+		return &apperr.Error{Kind: apperr.PaymentFailed, Message: "the payment has already succeeded",
+			Err: fmt.Errorf("cancel dummy payment %s: confirmed already", id)}
+	case running:
+		return fmt.Errorf("cancel dummy payment %s: confirmation running, try again", id)
+	}
+	return nil
+}
 
 // Refund returns refund "re_dummy_" + key of amount. With amount nil (all
 // that is left) the provider cannot know the sum and returns zero money

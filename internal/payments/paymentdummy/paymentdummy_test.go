@@ -3,6 +3,7 @@ package paymentdummy_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"commerce/internal/apperr"
 	"commerce/internal/money"
 	"commerce/internal/payments"
 	"commerce/internal/payments/paymentdummy"
@@ -20,10 +22,17 @@ type inserted struct {
 	opts *river.InsertOpts
 }
 
-// recorder is an Inserter that records what it is asked to insert.
+// recorder is a fake River client: it records what it is asked to insert
+// (answering with a job in state insertState), lists listed, and cancels a
+// job into the state cancelled maps its id to (gone: not found).
 type recorder struct {
-	jobs []inserted
-	err  error
+	jobs        []inserted
+	err         error
+	insertState rivertype.JobState
+	listed      []*rivertype.JobRow
+	listErr     error
+	cancelled   map[int64]rivertype.JobState
+	cancelCalls []int64
 }
 
 func (r *recorder) Insert(_ context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
@@ -31,7 +40,23 @@ func (r *recorder) Insert(_ context.Context, args river.JobArgs, opts *river.Ins
 		return nil, r.err
 	}
 	r.jobs = append(r.jobs, inserted{args, opts})
-	return &rivertype.JobInsertResult{Job: &rivertype.JobRow{}}, nil
+	return &rivertype.JobInsertResult{Job: &rivertype.JobRow{State: r.insertState}}, nil
+}
+
+func (r *recorder) JobList(context.Context, *river.JobListParams) (*river.JobListResult, error) {
+	if r.listErr != nil {
+		return nil, r.listErr
+	}
+	return &river.JobListResult{Jobs: r.listed}, nil
+}
+
+func (r *recorder) JobCancel(_ context.Context, id int64) (*rivertype.JobRow, error) {
+	r.cancelCalls = append(r.cancelCalls, id)
+	state, ok := r.cancelled[id]
+	if !ok {
+		return nil, river.ErrNotFound
+	}
+	return &rivertype.JobRow{ID: id, State: state}, nil
 }
 
 var now = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -84,6 +109,9 @@ func TestCreateIntentSchedulesConfirmation(t *testing.T) {
 			if job.opts != nil && !job.opts.UniqueOpts.ByArgs {
 				t.Error("job not unique by args")
 			}
+			if job.opts != nil && !slices.Contains(job.opts.UniqueOpts.ByState, rivertype.JobStateCancelled) {
+				t.Errorf("unique states %v leave out cancelled: a retry would revive a cancelled intent", job.opts.UniqueOpts.ByState)
+			}
 		})
 	}
 }
@@ -103,6 +131,70 @@ func TestCreateIntentIsDeterministic(t *testing.T) {
 	c, _ := p.CreateIntent(context.Background(), other)
 	if c.ID == a.ID {
 		t.Error("two orders share an intent id")
+	}
+}
+
+func TestCreateIntentStatusOfExistingJob(t *testing.T) {
+	tests := []struct {
+		state rivertype.JobState
+		want  payments.IntentStatus
+	}{
+		{rivertype.JobStateScheduled, payments.IntentRequiresPayment},
+		{rivertype.JobStateRunning, payments.IntentRequiresPayment},
+		{rivertype.JobStateCancelled, payments.IntentCanceled},
+		{rivertype.JobStateCompleted, payments.IntentSucceeded},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.state), func(t *testing.T) {
+			p, rec := setup(t, paymentdummy.Config{})
+			rec.insertState = tt.state
+			in, err := p.CreateIntent(context.Background(), request())
+			if err != nil || in.Status != tt.want {
+				t.Errorf("CreateIntent = %+v, %v; want status %s", in, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCancelIntent(t *testing.T) {
+	failed := errors.New("db down")
+	tests := []struct {
+		name      string
+		listed    []int64
+		cancelled map[int64]rivertype.JobState
+		listErr   error
+		wantErr   bool
+		wantKind  apperr.Kind // of the error, when there is one
+	}{
+		{name: "no job (never scheduled or pruned)"},
+		{name: "waiting or cancelled already", listed: []int64{1}, cancelled: map[int64]rivertype.JobState{1: rivertype.JobStateCancelled}},
+		{name: "pruned since the list", listed: []int64{1}},
+		{name: "confirmed already", listed: []int64{1}, cancelled: map[int64]rivertype.JobState{1: rivertype.JobStateCompleted},
+			wantErr: true, wantKind: apperr.PaymentFailed},
+		{name: "confirming now", listed: []int64{1}, cancelled: map[int64]rivertype.JobState{1: rivertype.JobStateRunning},
+			wantErr: true, wantKind: apperr.Internal},
+		{name: "every job is cancelled", listed: []int64{1, 2},
+			cancelled: map[int64]rivertype.JobState{1: rivertype.JobStateCancelled, 2: rivertype.JobStateCancelled}},
+		{name: "list fails", listErr: failed, wantErr: true, wantKind: apperr.Internal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, rec := setup(t, paymentdummy.Config{})
+			for _, id := range tt.listed {
+				rec.listed = append(rec.listed, &rivertype.JobRow{ID: id, State: rivertype.JobStateScheduled})
+			}
+			rec.cancelled, rec.listErr = tt.cancelled, tt.listErr
+			err := p.CancelIntent(context.Background(), "pi_dummy_x")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("CancelIntent = %v, want error %t", err, tt.wantErr)
+			}
+			if err != nil && apperr.KindOf(err) != tt.wantKind {
+				t.Errorf("error kind %v, want %v (%v)", apperr.KindOf(err), tt.wantKind, err)
+			}
+			if tt.listErr == nil && !slices.Equal(rec.cancelCalls, tt.listed) {
+				t.Errorf("cancelled jobs %v, want %v", rec.cancelCalls, tt.listed)
+			}
+		})
 	}
 }
 
