@@ -202,6 +202,10 @@ func TestBadInput(t *testing.T) {
 		{"malformed product id", `{ product(id: "not-a-uuid") { id } }`, "NOT_FOUND"},
 		{"unknown product id", `{ product(id: "00000000-0000-0000-0000-000000000000") { id } }`, "NOT_FOUND"},
 		{"malformed cursor", `{ products(after: "!!") { totalCount } }`, "BAD_USER_INPUT"},
+		// base64url of {"c":"2026-01-01T00:00:00Z","i":"nope"} and of {}:
+		// well-formed, but no list wrote them.
+		{"crafted customers cursor", `{ customers(first: 2, after: "eyJjIjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJpIjoibm9wZSJ9") { totalCount } }`, "BAD_USER_INPUT"},
+		{"empty customers cursor", `{ customers(first: 2, after: "e30") { totalCount } }`, "BAD_USER_INPUT"},
 		{"Int out of range", `query($n: Int) { products(first: $n) { totalCount } }`, "BAD_USER_INPUT"},
 		{"syntax error", `{ products( }`, "GRAPHQL_PARSE_FAILED"},
 		{"unknown field", `{ nope }`, "GRAPHQL_VALIDATION_FAILED"},

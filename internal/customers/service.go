@@ -149,12 +149,13 @@ func (s *Service) ByIDs(ctx context.Context, ids []string) ([]*Customer, error) 
 // List returns a page of customers, newest first, whose email or name
 // contains search (case-insensitive). It returns Invalid for a bad cursor.
 func (s *Service) List(ctx context.Context, search string, first int, after string) (*Page, error) {
-	var key *listKey
+	var key *page.CreatedKey
 	if after != "" {
-		key = &listKey{}
-		if err := page.Decode(after, key); err != nil {
+		k, err := page.DecodeCreated(after)
+		if err != nil {
 			return nil, err
 		}
+		key = &k
 	}
 	rows, err := selectPage(ctx, s.db, search, key, first+1)
 	if err != nil {
@@ -170,7 +171,7 @@ func (s *Service) List(ctx context.Context, search string, first int, after stri
 			return nil, err
 		}
 		p.Customers = append(p.Customers, c)
-		p.Cursors = append(p.Cursors, page.Encode(listKey{CreatedAt: c.CreatedAt, ID: c.ID}))
+		p.Cursors = append(p.Cursors, page.Encode(page.CreatedKey{CreatedAt: c.CreatedAt, ID: c.ID}))
 	}
 	return p, nil
 }

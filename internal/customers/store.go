@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/money"
+	"commerce/internal/platform/page"
 )
 
 // row is a customers row as stored.
@@ -83,12 +84,6 @@ func insertRegistered(ctx context.Context, idb bun.IDB, in RegisterInput, email,
 	return &r, err
 }
 
-// listKey is the keyset position of a customer in the newest-first list.
-type listKey struct {
-	CreatedAt time.Time `json:"c"`
-	ID        string    `json:"i"`
-}
-
 func searchPattern(search string) string {
 	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(strings.TrimSpace(search)))
 	return "%" + esc + "%"
@@ -97,7 +92,7 @@ func searchPattern(search string) string {
 // searchExpr matches the trigram index customers_search_trgm_idx.
 const searchExpr = `(email || ' ' || lower(first_name) || ' ' || lower(last_name))`
 
-func selectPage(ctx context.Context, idb bun.IDB, search string, after *listKey, limit int) ([]row, error) {
+func selectPage(ctx context.Context, idb bun.IDB, search string, after *page.CreatedKey, limit int) ([]row, error) {
 	q := idb.NewSelect().ColumnExpr(columns).Table("customers")
 	if search != "" {
 		q = q.Where(searchExpr+` LIKE ?`, searchPattern(search))

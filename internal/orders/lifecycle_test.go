@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -400,4 +401,29 @@ func TestList(t *testing.T) {
 	if _, err := e.svc.List(ctx, orders.Filter{}, nil, "garbage"); apperr.KindOf(err) != apperr.Invalid {
 		t.Errorf("bad cursor: got %v, want INVALID", err)
 	}
+	// Well-formed cursors that List never wrote are Invalid too, never an
+	// SQL error.
+	for _, c := range craftedCursors {
+		if _, err := e.svc.List(ctx, orders.Filter{Email: &email}, &two, c); apperr.KindOf(err) != apperr.Invalid {
+			t.Errorf("crafted cursor %q: got %v, want INVALID", c, err)
+		}
+	}
 }
+
+// craftedCursors are well-formed cursors (base64url JSON of the right
+// shape) that no list wrote: an id that is not a UUID, a missing or
+// unstorable time.
+var craftedCursors = func() []string {
+	var out []string
+	for _, key := range []string{
+		`{"c":"2026-01-01T00:00:00Z","i":"nope"}`,
+		`{"c":"2026-01-01T00:00:00Z","i":null}`,
+		`{"c":"2026-01-01T00:00:00Z"}`,
+		`{}`,
+		`{"i":"5d1c0f7e-1111-4222-8333-444455556666"}`,
+		`{"c":"0000-06-01T00:00:00Z","i":"5d1c0f7e-1111-4222-8333-444455556666"}`,
+	} {
+		out = append(out, base64.RawURLEncoding.EncodeToString([]byte(key)))
+	}
+	return out
+}()

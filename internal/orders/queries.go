@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -111,12 +110,6 @@ func (s *Service) Events(ctx context.Context, orderIDs []string) ([][]Event, err
 	return out, nil
 }
 
-// listKey is an order's position in the newest-first list.
-type listKey struct {
-	CreatedAt time.Time `json:"c"`
-	ID        string    `json:"i"`
-}
-
 // List returns a page of orders, newest first, matching f. It returns
 // Invalid for a bad page size or cursor.
 func (s *Service) List(ctx context.Context, f Filter, first *int, after string) (*Page, error) {
@@ -126,8 +119,8 @@ func (s *Service) List(ctx context.Context, f Filter, first *int, after string) 
 	}
 	where, args := f.where()
 	if after != "" {
-		var k listKey
-		if err := page.Decode(after, &k); err != nil {
+		k, err := page.DecodeCreated(after)
+		if err != nil {
 			return nil, err
 		}
 		where += " AND (created_at, id) < (?, ?)"
@@ -143,7 +136,7 @@ func (s *Service) List(ctx context.Context, f Filter, first *int, after string) 
 	}
 	p.Orders = found
 	for _, o := range found {
-		p.Cursors = append(p.Cursors, page.Encode(listKey{CreatedAt: o.CreatedAt, ID: o.ID}))
+		p.Cursors = append(p.Cursors, page.Encode(page.CreatedKey{CreatedAt: o.CreatedAt, ID: o.ID}))
 	}
 	return p, nil
 }

@@ -5,6 +5,9 @@ package page
 import (
 	"encoding/base64"
 	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
 
 	"commerce/internal/apperr"
 )
@@ -41,7 +44,35 @@ func Decode(cursor string, key any) error {
 		err = json.Unmarshal(b, key)
 	}
 	if err != nil {
-		return apperr.New(apperr.Invalid, "after is not a valid cursor")
+		return errBadCursor()
 	}
 	return nil
+}
+
+func errBadCursor() error { return apperr.New(apperr.Invalid, "after is not a valid cursor") }
+
+// CreatedKey is a row's position in a list ordered newest first by
+// (created_at, id), the order of the orders and customers lists.
+type CreatedKey struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+// DecodeCreated reads a cursor written by Encode(CreatedKey{...}), with
+// the id in canonical lowercase form. It returns the same Invalid error as
+// Decode for anything it cannot read and for a well-formed cursor that no
+// list can have written: an id that is not a UUID, or a time that is
+// missing or that Postgres cannot take (UTC years 1 to 9999), so that a
+// crafted cursor is BAD_USER_INPUT rather than an SQL error.
+func DecodeCreated(cursor string) (CreatedKey, error) {
+	var k CreatedKey
+	if err := Decode(cursor, &k); err != nil {
+		return CreatedKey{}, err
+	}
+	id, err := uuid.Parse(k.ID)
+	if y := k.CreatedAt.UTC().Year(); err != nil || k.CreatedAt.IsZero() || y < 1 || y > 9999 {
+		return CreatedKey{}, errBadCursor()
+	}
+	k.ID = id.String()
+	return k, nil
 }
