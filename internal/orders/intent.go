@@ -93,6 +93,11 @@ func (s *Service) CreatePaymentIntent(ctx context.Context, orderID string) error
 	return err
 }
 
+// paymentIntentCreatedMessage is the PAYMENT_INTENT_CREATED event's message.
+// It names no intent: events are shown to whoever may see the order, and
+// the intent id is staff-only (Order.stripePaymentIntentId).
+const paymentIntentCreatedMessage = "Payment intent created"
+
 // ensureIntent makes sure the customer exists at the provider and the order
 // has a payment intent, then stores both ids in one statement. The
 // provider's idempotency keys (from the customer and the order id) make a
@@ -125,7 +130,7 @@ func (s *Service) ensureIntent(ctx context.Context, o *Order, c *customers.Check
 		INSERT INTO order_events (order_id, type, message) SELECT id, ?, ? FROM o`,
 		*customerRef, c.ID, *customerRef,
 		intent.ID, intent.ClientSecret, o.ID,
-		EventPaymentIntentCreated, "Payment intent "+intent.ID,
+		EventPaymentIntentCreated, paymentIntentCreatedMessage,
 	).Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store payment intent: %w", err)

@@ -113,7 +113,9 @@ func (s *Service) intentMismatch(ctx context.Context, tx bun.Tx, o *Order, e pay
 	if e.Type != payments.IntentSucceededEvent {
 		return insertEvents(ctx, tx, []eventRow{newEvent(o.ID, EventEventIgnored, string(e.Type)+" for another intent")})
 	}
-	return s.refundMismatch(ctx, tx, o, e, "payment for intent "+e.IntentID+", which is not this order's")
+	// The message names no intent: events are shown to whoever may see the
+	// order. The alert above logs both ids.
+	return s.refundMismatch(ctx, tx, o, e, "payment for a payment intent that is not this order's")
 }
 
 // refundMismatch refunds a payment that does not belong to the order as it

@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -318,4 +319,69 @@ func TestHandlePaymentEvent(t *testing.T) {
 			t.Errorf("REFUND_REQUESTED events: got %d, want 1", n)
 		}
 	})
+}
+
+// The timeline is shown to whoever may see the order (a guest with the
+// email or access token), so no event names a provider id: the intent id
+// is staff-only (stripePaymentIntentId) and the client secret is not for
+// every viewer either.
+func TestEventsNameNoProviderIDs(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	const otherIntent = "pi_someone_elses"
+	tests := []struct {
+		name string
+		act  func(t *testing.T, o *orders.Order)
+	}{
+		{"placed", func(*testing.T, *orders.Order) {}},
+		{"paid, refunded, cancelled", func(t *testing.T, o *orders.Order) {
+			e.pay(t, o)
+			ev := event(payments.ChargeRefundedEvent, o)
+			ev.Amount.Amount = 5_00
+			e.handle(t, ev)
+			if _, err := e.svc.Cancel(ctx, o.ID, ptr("changed my mind")); err != nil {
+				t.Fatalf("cancel: %v", err)
+			}
+		}},
+		{"failed, then paid", func(t *testing.T, o *orders.Order) {
+			ev := event(payments.IntentFailedEvent, o)
+			ev.FailureMessage = "Your card was declined."
+			e.handle(t, ev)
+			e.pay(t, o)
+		}},
+		{"success for another intent", func(t *testing.T, o *orders.Order) {
+			ev := event(payments.IntentSucceededEvent, o)
+			ev.IntentID = otherIntent
+			e.handle(t, ev)
+		}},
+		{"failure for another intent", func(t *testing.T, o *orders.Order) {
+			ev := event(payments.IntentFailedEvent, o)
+			ev.IntentID = otherIntent
+			e.handle(t, ev)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := e.order(t, e.product(t, "30.00", 10), 1)
+			tc.act(t, o)
+			secrets := []string{*o.PaymentIntentID, *o.PaymentClientSecret, otherIntent, "pi_", "_secret_"}
+			evs, err := e.svc.Events(ctx, []string{o.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs[0] {
+				if ev.Message == nil {
+					continue
+				}
+				for _, s := range secrets {
+					if strings.Contains(*ev.Message, s) {
+						t.Errorf("%s event message %q names %q", ev.Type, *ev.Message, s)
+					}
+				}
+			}
+			if got := e.byID(t, o.ID).PaymentIntentID; got == nil || *got != *o.PaymentIntentID {
+				t.Errorf("stripePaymentIntentId = %v, want %s", got, *o.PaymentIntentID)
+			}
+		})
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
@@ -33,7 +35,8 @@ var handledTypes = []payments.EventType{
 // contract no answer is a 5xx: 200 once an event is handled or ignored,
 // 400 for a bad signature or an undecodable event, 413 for a body over
 // MaxWebhookBody. A body that does not carry a valid signature never
-// reaches the EventHandler, and a handled event reaches it exactly once.
+// reaches the EventHandler, a handled event reaches it exactly once, and
+// only with text Postgres can store (see storable).
 func FuzzWebhook(f *testing.F) {
 	intent := stripetest.PaymentIntentObject("pi_1", "0190c2a4-7b9e-7d4a-9f51-3c2e8a6b1d07", "ORD-7K3M9QW2XT", 2599, "usd")
 	succeeded, header := stripetest.SignedEvent(f, secret, "payment_intent.succeeded", intent)
@@ -103,6 +106,21 @@ func FuzzWebhook(f *testing.F) {
 			}
 		case len(events) != 1 || events[0].ID != se.ID || string(events[0].Type) != string(se.Type):
 			fail("a handled event did not reach the handler exactly once, as posted")
+		case !storable(events[0]):
+			fail("an event reached the handler with text Postgres cannot store")
 		}
 	})
+}
+
+// storable reports whether every string of e is text Postgres stores (valid
+// UTF-8 without NUL) and its event and intent ids are no longer than a
+// Stripe id (255), so that the handler can record it rather than fail on
+// every delivery.
+func storable(e payments.Event) bool {
+	for _, v := range []string{e.ID, string(e.Type), e.IntentID, e.OrderID, e.OrderNumber, e.Amount.Currency, e.FailureMessage} {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return false
+		}
+	}
+	return len(e.ID) <= 255 && len(e.IntentID) <= 255
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
@@ -30,10 +31,11 @@ var errSkip = errors.New("event type not handled")
 //
 // It answers 405 to anything but POST, 413 to a body over MaxWebhookBody,
 // 400 to a missing or bad signature, a stale timestamp or an event it cannot
-// decode, 503 when secret is empty (an empty key would let anyone sign), 500
-// when h fails (Stripe then delivers the event again) and 200
-// {"received":true} once h has recorded the event or the event's type is not
-// one the workflow handles. Clients never see the body or an error's text;
+// decode (including a handled event whose ids the database could not store:
+// see checkStorable), 503 when secret is empty (an empty key would let
+// anyone sign), 500 when h fails (Stripe then delivers the event again) and
+// 200 {"received":true} once h has recorded the event or the event's type is
+// not one the workflow handles. Clients never see the body or an error's text;
 // failures are logged with the event id.
 func NewWebhookHandler(secret string, h EventHandler, log *slog.Logger) http.Handler {
 	if log == nil {
@@ -114,7 +116,8 @@ func verifyReason(err error) string {
 // eventFromStripe reduces a verified Stripe event to an Event. It returns an
 // error wrapping errSkip for types the workflow does not handle (the webhook
 // acknowledges those) and a decoding error when the event's object does not
-// have the expected shape.
+// have the expected shape or its ids are not ones Stripe writes (see
+// checkStorable).
 func eventFromStripe(se stripe.Event) (Event, error) {
 	ev := Event{ID: se.ID, Type: EventType(se.Type), Created: time.Unix(se.Created, 0).UTC()}
 	if se.ID == "" {
@@ -149,7 +152,46 @@ func eventFromStripe(se stripe.Event) (Event, error) {
 	default:
 		return Event{}, fmt.Errorf("%w: %s", errSkip, se.Type)
 	}
+	if err := checkStorable(&ev); err != nil {
+		return Event{}, err
+	}
 	return ev, nil
+}
+
+// maxIDLen is the longest event or payment intent id accepted: Stripe's
+// ids are at most 255 characters.
+const maxIDLen = 255
+
+// checkStorable refuses an event the handler could never record, which
+// would fail on every delivery and be delivered again and again: one whose
+// ids, order reference or currency hold a NUL character or invalid UTF-8
+// (Postgres text takes neither; stripe-go copies an unexpanded id such as a
+// charge's payment_intent from the body without decoding it), or whose
+// event or intent id is longer than maxIDLen (they are stored in indexed
+// columns, which refuse long values). The failure message is free text
+// shown to the shopper, so a NUL in it is replaced (as encoding/json
+// already replaces invalid UTF-8) rather than losing the failure.
+func checkStorable(ev *Event) error {
+	fields := []struct {
+		name, value string
+		limit       bool
+	}{
+		{"id", ev.ID, true}, {"payment intent id", ev.IntentID, true},
+		{"metadata order_id", ev.OrderID, false}, {"metadata order_number", ev.OrderNumber, false},
+		{"currency", ev.Amount.Currency, false},
+	}
+	for _, f := range fields {
+		switch {
+		case strings.IndexByte(f.value, 0) >= 0:
+			return fmt.Errorf("%s contains a NUL character", f.name)
+		case !utf8.ValidString(f.value):
+			return fmt.Errorf("%s is not valid UTF-8", f.name)
+		case f.limit && len(f.value) > maxIDLen:
+			return fmt.Errorf("%s is longer than %d bytes", f.name, maxIDLen)
+		}
+	}
+	ev.FailureMessage = strings.ReplaceAll(ev.FailureMessage, "\x00", "\uFFFD")
+	return nil
 }
 
 func decodeObject[T any](se stripe.Event) (*T, error) {

@@ -249,3 +249,97 @@ func TestWebhookWithoutSecret(t *testing.T) {
 		t.Errorf("handler called with an event signed by an empty secret")
 	}
 }
+
+// signedWithID is a signed event of typ about object whose event id is id.
+func signedWithID(t *testing.T, id, typ string, object map[string]any) (body []byte, header string) {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(stripetest.EventBody(t, typ, object), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["id"] = id
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
+	return sp.Payload, sp.Header
+}
+
+// A handled event whose ids Postgres cannot store (a NUL character, invalid
+// UTF-8, an event or intent id longer than any Stripe id) would fail to be
+// recorded on every delivery: it is refused as malformed and never reaches
+// the handler.
+func TestWebhookUnstorableEvent(t *testing.T) {
+	const order = "0190c2a4-7b9e-7d4a-9f51-3c2e8a6b1d07"
+	long := strings.Repeat("x", 256)
+	intent := func(id, orderID, number, currency string) map[string]any {
+		return stripetest.PaymentIntentObject(id, orderID, number, 2599, currency)
+	}
+	tests := []struct {
+		name, id, typ string
+		object        map[string]any
+	}{
+		{"NUL in the event id", "evt_\x00", "payment_intent.succeeded", intent("pi_1", order, "ORD-1", "usd")},
+		{"NUL at the end of the event id", "evt_1\x00", "payment_intent.payment_failed",
+			stripetest.PaymentFailedObject("pi_1", order, "ORD-1", 2599, "usd", "declined")},
+		{"NUL in the intent id", "evt_1", "payment_intent.succeeded", intent("pi_\x00", order, "ORD-1", "usd")},
+		{"NUL in the order id", "evt_1", "payment_intent.succeeded", intent("pi_1", order+"\x00", "ORD-1", "usd")},
+		{"NUL in the order number", "evt_1", "payment_intent.succeeded", intent("pi_1", order, "ORD-\x001", "usd")},
+		{"NUL in the currency", "evt_1", "payment_intent.succeeded", intent("pi_1", order, "ORD-1", "\x00us")},
+		{"event id longer than Stripe's", "evt_" + long, "payment_intent.succeeded", intent("pi_1", order, "ORD-1", "usd")},
+		{"intent id longer than Stripe's", "evt_1", "payment_intent.succeeded", intent("pi_"+long, order, "ORD-1", "usd")},
+		{"refunded charge's intent id longer than Stripe's", "evt_1", "charge.refunded",
+			stripetest.ChargeRefundedObject("ch_1", "pi_"+long, order, "ORD-1", 2599, 500, "usd")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, b := setup(t)
+			body, header := signedWithID(t, tt.id, tt.typ, tt.object)
+			w := post(h, body, header)
+			if w.Code != http.StatusBadRequest || w.Body.String() != "malformed event\n" {
+				t.Errorf("answer = %d %q, want 400 \"malformed event\"", w.Code, w.Body.String())
+			}
+			if len(b.handler.events) != 0 {
+				t.Errorf("handler called with %+q", b.handler.events)
+			}
+		})
+	}
+
+	// stripe-go takes an unexpanded id from the body as it is, so a raw
+	// invalid UTF-8 byte reaches the event unless refused.
+	t.Run("invalid UTF-8 in a refunded charge's intent", func(t *testing.T) {
+		h, b := setup(t)
+		body := stripetest.EventBody(t, "charge.refunded",
+			stripetest.ChargeRefundedObject("ch_1", "pi_PLACEHOLDER", order, "ORD-1", 2599, 500, "usd"))
+		body = bytes.Replace(body, []byte("pi_PLACEHOLDER"), []byte("pi_\xff"), 1)
+		sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret})
+		w := post(h, sp.Payload, sp.Header)
+		if w.Code != http.StatusBadRequest || w.Body.String() != "malformed event\n" {
+			t.Errorf("answer = %d %q, want 400 \"malformed event\"", w.Code, w.Body.String())
+		}
+		if len(b.handler.events) != 0 {
+			t.Errorf("handler called with %+q", b.handler.events)
+		}
+	})
+
+	t.Run("NUL in the failure message is replaced", func(t *testing.T) {
+		h, b := setup(t)
+		body, header := stripetest.SignedEvent(t, secret, "payment_intent.payment_failed",
+			stripetest.PaymentFailedObject("pi_1", order, "ORD-1", 2599, "usd", "Your card\x00 was declined."))
+		if w := post(h, body, header); w.Code != http.StatusOK || len(b.handler.events) != 1 {
+			t.Fatalf("answer = %d, handler calls = %d; want 200, 1", w.Code, len(b.handler.events))
+		}
+		if got := b.handler.events[0].FailureMessage; got != "Your card\uFFFD was declined." {
+			t.Errorf("failure message = %q, want the NUL replaced by U+FFFD", got)
+		}
+	})
+
+	t.Run("an event of a type not handled is acknowledged", func(t *testing.T) {
+		h, b := setup(t)
+		body, header := signedWithID(t, "evt_\x00", "customer.created", map[string]any{"id": "cus_\x00", "object": "customer"})
+		if w := post(h, body, header); w.Code != http.StatusOK || len(b.handler.events) != 0 {
+			t.Errorf("answer = %d, handler calls = %d; want 200, 0", w.Code, len(b.handler.events))
+		}
+	})
+}
