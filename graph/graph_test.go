@@ -202,6 +202,9 @@ func TestBadInput(t *testing.T) {
 		{"malformed product id", `{ product(id: "not-a-uuid") { id } }`, "NOT_FOUND"},
 		{"unknown product id", `{ product(id: "00000000-0000-0000-0000-000000000000") { id } }`, "NOT_FOUND"},
 		{"malformed cursor", `{ products(after: "!!") { totalCount } }`, "BAD_USER_INPUT"},
+		// base64url of {"o":"CREATED_AT:desc","v":"0000-06-01T00:00:00Z","id":…}:
+		// a time Postgres cannot hold.
+		{"products cursor in year 0", `{ products(sortKey: CREATED_AT, reverse: true, after: "eyJvIjoiQ1JFQVRFRF9BVDpkZXNjIiwidiI6IjAwMDAtMDYtMDFUMDA6MDA6MDBaIiwiaWQiOiIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDEifQ") { totalCount } }`, "BAD_USER_INPUT"},
 		// base64url of {"c":"2026-01-01T00:00:00Z","i":"nope"} and of {}:
 		// well-formed, but no list wrote them.
 		{"crafted customers cursor", `{ customers(first: 2, after: "eyJjIjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJpIjoibm9wZSJ9") { totalCount } }`, "BAD_USER_INPUT"},

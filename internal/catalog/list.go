@@ -239,7 +239,10 @@ func decodeCursor(c string, o ordering) (*cursorKey, error) {
 	k.ID = id.String()
 	switch sortColumns[o.key].cast {
 	case "timestamptz":
-		_, err = time.Parse(time.RFC3339Nano, k.Value)
+		var t time.Time
+		if t, err = time.Parse(time.RFC3339Nano, k.Value); err == nil && !page.StorableTime(t) {
+			err = bad
+		}
 	case "bigint":
 		_, err = strconv.ParseInt(k.Value, 10, 64)
 	case "numeric":

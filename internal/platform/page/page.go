@@ -70,9 +70,17 @@ func DecodeCreated(cursor string) (CreatedKey, error) {
 		return CreatedKey{}, err
 	}
 	id, err := uuid.Parse(k.ID)
-	if y := k.CreatedAt.UTC().Year(); err != nil || k.CreatedAt.IsZero() || y < 1 || y > 9999 {
+	if err != nil || !StorableTime(k.CreatedAt) {
 		return CreatedKey{}, errBadCursor()
 	}
 	k.ID = id.String()
 	return k, nil
+}
+
+// StorableTime reports whether Postgres's timestamptz can hold t: a cursor
+// carrying another time would fail in the database rather than as a bad
+// cursor.
+func StorableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return !t.IsZero() && y >= 1 && y <= 9999
 }
