@@ -595,4 +595,33 @@ func TestCheckoutWhenProviderIsDown(t *testing.T) {
 	if e.provider.createIntent.Load() != before {
 		t.Errorf("an intent was created for a cancelled order")
 	}
+
+	// An order cancelled while its intent is being created: the intent is
+	// stored (so it is on record) and cancelled at the provider, as the
+	// cancellation could not do it, and no secret is handed out.
+	e.provider.failCreate.Store(true)
+	res, err = e.svc.Checkout(ctx, input(line(p, 1)))
+	e.provider.failCreate.Store(false)
+	if err != nil {
+		t.Fatalf("checkout while the provider is down: %v", err)
+	}
+	cancelMeanwhile := func() {
+		if _, err := e.svc.Cancel(ctx, res.Order.ID, nil); err != nil {
+			t.Errorf("cancel during intent creation: %v", err)
+		}
+	}
+	e.provider.beforeCreate.Store(&cancelMeanwhile)
+	defer e.provider.beforeCreate.Store(nil)
+	cancels = e.provider.cancelIntent.Load()
+	if err := e.svc.CreatePaymentIntent(ctx, res.Order.ID); err != nil {
+		t.Fatalf("CreatePaymentIntent racing a cancellation: %v", err)
+	}
+	if n := e.provider.cancelIntent.Load() - cancels; n != 1 {
+		t.Errorf("CancelIntent calls for the intent of an order cancelled meanwhile: %d, want 1", n)
+	}
+	o = e.byID(t, res.Order.ID)
+	wantStatus(t, o, orders.Cancelled, orders.PaymentPending)
+	if o.PaymentIntentID == nil || o.PayableSecret() != nil {
+		t.Errorf("intent %v, payable secret %v; want the intent stored and no secret for a cancelled order", o.PaymentIntentID, o.PayableSecret())
+	}
 }

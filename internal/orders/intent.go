@@ -119,22 +119,33 @@ func (s *Service) ensureIntent(ctx context.Context, o *Order, c *customers.Check
 	if err != nil {
 		return nil, fmt.Errorf("create payment intent: %w", err)
 	}
-	_, err = s.db.Bun.NewRaw(`
+	// The order's status as the intent is stored: it may have been
+	// cancelled since it was read, and then no one else will cancel this
+	// intent.
+	var status []string
+	err = s.db.Bun.NewRaw(`
 		WITH c AS (
 			UPDATE customers SET stripe_customer_id = ?, updated_at = now()
 			WHERE id = ? AND stripe_customer_id IS DISTINCT FROM ?
 		), o AS (
 			UPDATE orders SET payment_intent_id = ?, payment_client_secret = ?, updated_at = now()
-			WHERE id = ? AND payment_intent_id IS NULL RETURNING id
+			WHERE id = ? AND payment_intent_id IS NULL RETURNING id, status
 		)
-		INSERT INTO order_events (order_id, type, message) SELECT id, ?, ? FROM o`,
+		INSERT INTO order_events (order_id, type, message) SELECT id, ?, ? FROM o
+		RETURNING (SELECT status FROM o)`,
 		*customerRef, c.ID, *customerRef,
 		intent.ID, intent.ClientSecret, o.ID,
 		EventPaymentIntentCreated, paymentIntentCreatedMessage,
-	).Exec(ctx)
+	).Scan(ctx, &status)
 	if err != nil {
 		return nil, fmt.Errorf("store payment intent: %w", err)
 	}
 	o.PaymentIntentID, o.PaymentClientSecret = &intent.ID, &intent.ClientSecret
+	if len(status) == 1 && Status(status[0]) == Cancelled {
+		if err := s.provider.CancelIntent(ctx, intent.ID); err != nil {
+			s.log.Warn("cancel the payment intent of an order cancelled while it was created", "order_id", o.ID, "error", err)
+		}
+		return nil, nil
+	}
 	return &intent.ClientSecret, nil
 }

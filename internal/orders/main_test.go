@@ -59,6 +59,7 @@ type recordingProvider struct {
 	ensureCustomer, createIntent, getIntent, cancelIntent, refund atomic.Int64
 
 	failCreate   atomic.Bool                           // CreateIntent fails as if Stripe were down
+	beforeCreate atomic.Pointer[func()]                // CreateIntent calls this first when set
 	intentStatus atomic.Pointer[payments.IntentStatus] // GetIntent reports this status when set
 	lastRefund   atomic.Pointer[refundCall]
 }
@@ -78,6 +79,9 @@ func (p *recordingProvider) EnsureCustomer(ctx context.Context, c payments.Custo
 
 func (p *recordingProvider) CreateIntent(ctx context.Context, r payments.IntentRequest) (payments.Intent, error) {
 	p.createIntent.Add(1)
+	if f := p.beforeCreate.Load(); f != nil {
+		(*f)()
+	}
 	if p.failCreate.Load() {
 		return payments.Intent{}, errProviderDown
 	}
