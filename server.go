@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -174,9 +175,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2) // the server's and the profiler's
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", "addr", cfg.HTTPAddr, "role", *role, "playground", cfg.PublicBaseURL+"/playground")
+	if cfg.PprofAddr != "" {
+		profiler := &http.Server{Addr: cfg.PprofAddr, Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- profiler.ListenAndServe() }()
+		defer profiler.Close()
+		log.Info("profiling", "addr", cfg.PprofAddr)
+	}
 
 	select {
 	case err := <-errc:
@@ -511,4 +518,16 @@ func cors(origins []string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// pprofRoutes serves the Go profiler under /debug/pprof/, on a listener of
+// its own so that it is never reachable through the public address.
+func pprofRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

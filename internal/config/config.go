@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -34,7 +35,10 @@ type Rate struct{ Num, Den int64 }
 
 // Config is the whole configuration of the service.
 type Config struct {
-	HTTPAddr         string
+	HTTPAddr string
+	// PprofAddr, when set, serves net/http/pprof on its own listener, for
+	// profiling under load; keep it on loopback.
+	PprofAddr        string
 	Development      bool
 	DatabaseURL      string
 	DatabaseMaxConns int32
@@ -106,6 +110,10 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c := &Config{}
 
 	c.HTTPAddr = r.str("HTTP_ADDR", ":8080")
+	c.PprofAddr = r.str("PPROF_ADDR", "")
+	if _, _, err := net.SplitHostPort(c.PprofAddr); c.PprofAddr != "" && err != nil {
+		r.fail("PPROF_ADDR", "must be host:port, such as 127.0.0.1:6060")
+	}
 	switch env := r.str("APP_ENV", "production"); env {
 	case "production":
 	case "development":
