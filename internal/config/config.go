@@ -110,8 +110,11 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c := &Config{}
 
 	c.HTTPAddr = r.str("HTTP_ADDR", ":8080")
+	if !isListenAddr(c.HTTPAddr) {
+		r.fail("HTTP_ADDR", "must be host:port or :port, such as :8080")
+	}
 	c.PprofAddr = r.str("PPROF_ADDR", "")
-	if _, _, err := net.SplitHostPort(c.PprofAddr); c.PprofAddr != "" && err != nil {
+	if c.PprofAddr != "" && !isListenAddr(c.PprofAddr) {
 		r.fail("PPROF_ADDR", "must be host:port, such as 127.0.0.1:6060")
 	}
 	switch env := r.str("APP_ENV", "production"); env {
@@ -197,9 +200,14 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.TwilioFrom = r.str("TWILIO_FROM", "")
 	c.TwilioAPIBase = r.url("TWILIO_API_BASE", "https://api.twilio.com")
 	if c.SMSSender == "twilio" {
-		for _, name := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"} {
-			if getenv(name) == "" {
-				r.fail(name, "is required when SMS_SENDER=twilio")
+		// Judge the trimmed values that Config holds: a blank value is missing.
+		for _, v := range []struct{ name, value string }{
+			{"TWILIO_ACCOUNT_SID", c.TwilioAccountSID},
+			{"TWILIO_AUTH_TOKEN", c.TwilioAuthToken},
+			{"TWILIO_FROM", c.TwilioFrom},
+		} {
+			if v.value == "" {
+				r.fail(v.name, "is required when SMS_SENDER=twilio")
 			}
 		}
 	}
@@ -225,6 +233,8 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.StorageURL = r.str("STORAGE_URL", "file://./data/uploads")
 	if u, err := url.Parse(c.StorageURL); err != nil || (u.Scheme != "file" && u.Scheme != "s3") {
 		r.fail("STORAGE_URL", "must be a file:// or s3:// URL")
+	} else if u.Scheme == "s3" && u.Host == "" {
+		r.fail("STORAGE_URL", "must name the bucket: s3://bucket?region=…")
 	}
 	c.PublicBaseURL = strings.TrimRight(r.url("PUBLIC_BASE_URL", "http://localhost:8080"), "/")
 	c.MaxUploadBytes = int64(r.intRange("MAX_UPLOAD_BYTES", 10<<20, 1, 1<<30))
@@ -253,6 +263,17 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// isListenAddr reports whether addr is host:port with a numeric port (the
+// host may be empty: all interfaces).
+func isListenAddr(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 // reader collects every configuration problem so that one start reports
@@ -351,7 +372,9 @@ func (r *reader) quota(name, def string) Quota {
 		return Quota{}
 	}
 	per = strings.TrimSpace(per)
-	if per != "" && (per[0] < '0' || per[0] > '9') {
+	// A bare unit ("h") means one of it; a digit or "." (".5h") already
+	// starts a duration and must not gain a leading 1.
+	if per != "" && (per[0] < '0' || per[0] > '9') && per[0] != '.' {
 		per = "1" + per
 	}
 	d, err := time.ParseDuration(per)
