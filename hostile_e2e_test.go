@@ -215,7 +215,7 @@ type hostileCase struct {
 	req    hostileRequest
 	status int           // the HTTP status wanted; 0 means 200
 	codes  []string      // a GraphQL error with one of these codes ...
-	field  []string      // ... or a userError whose field path starts with this
+	field  []string      // ... or a userError, or a BAD_USER_INPUT error, whose field path starts with this
 	within time.Duration // answered within (10 s when zero)
 	noEcho bool          // the request carries hostileMarker, which the answer must not
 }
@@ -257,8 +257,22 @@ func (c hostileCase) check(t *testing.T, r hostileReply) {
 		}
 	}
 	if c.field != nil {
+		under := func(field []string) bool {
+			return len(field) >= len(c.field) && slices.Equal(field[:len(c.field)], c.field)
+		}
 		for _, ue := range hostileUserErrors(r.resp.Data) {
-			if len(ue.Field) >= len(c.field) && slices.Equal(ue.Field[:len(c.field)], c.field) && ue.Message != "" && ue.Code != "" {
+			if under(ue.Field) && ue.Message != "" && ue.Code != "" {
+				clear = true
+			}
+		}
+		for _, e := range r.resp.Errors {
+			var field []string
+			if list, ok := e.Extensions["field"].([]any); ok {
+				for _, f := range list {
+					field = append(field, fmt.Sprint(f))
+				}
+			}
+			if e.Extensions["code"] == "BAD_USER_INPUT" && under(field) {
 				clear = true
 			}
 		}

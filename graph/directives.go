@@ -22,20 +22,14 @@ func directives() generated.DirectiveRoot {
 // Product.inventoryTransactions) is FORBIDDEN to everyone without the role,
 // as API.graphqls says.
 func hasRole(ctx context.Context, _ any, next graphql.Resolver, role model.Role) (any, error) {
-	if err := requireForField(ctx, auth.Role(role)); err != nil {
+	err := require(ctx, auth.Role(role))
+	if err != nil && !isRootField(ctx) {
+		err = apperr.New(apperr.Forbidden, "you are not allowed to see this")
+	}
+	if err != nil {
 		return nil, err
 	}
 	return next(ctx)
-}
-
-// requireForField is require for the field being resolved, as hasRole
-// decides it.
-func requireForField(ctx context.Context, role auth.Role) error {
-	err := require(ctx, role)
-	if err != nil && !isRootField(ctx) {
-		return apperr.New(apperr.Forbidden, "you are not allowed to see this")
-	}
-	return err
 }
 
 // isRootField reports whether the field being resolved is one of Query,

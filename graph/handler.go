@@ -27,7 +27,6 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"commerce/graph/generated"
-	"commerce/graph/model"
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/platform/web"
@@ -84,7 +83,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
-	srv.AroundFields(refuseNUL)
+	srv.AroundRootFields(refuseNUL)
 	srv.SetErrorPresenter(errorPresenter(cfg.Log))
 	srv.SetRecoverFunc(recoverFunc(cfg.Log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -208,37 +207,35 @@ func getChangesState(q url.Values) bool {
 	return false
 }
 
-// refuseNUL keeps a NUL character (U+0000) in any argument away from the
-// resolvers. It is valid UTF-8, valid JSON ("\u0000") and valid GraphQL,
-// but no Postgres text column can hold it, so a service that does not look
-// for it fails in the database with an internal error. A mutation answers
-// with a userError at the argument's path (["input","notes"]) as its
-// resolver would, after the field's @hasRole check; any other field with a
-// BAD_USER_INPUT error that carries the path in extensions.field.
-func refuseNUL(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Field.Field == nil || len(fc.Field.Arguments) == 0 || fc.Field.Definition == nil {
+// refuseNUL keeps a NUL character (U+0000) in any argument of a root field
+// away from the resolvers. It is valid UTF-8, valid JSON ("\u0000") and
+// valid GraphQL, but no Postgres text column can hold it, so a service that
+// does not look for it fails in the database with an internal error. The
+// field is answered with a BAD_USER_INPUT error whose extensions.field is
+// the argument's path (["input","notes"]), after the field's @hasRole
+// check. Only root fields take free text: the arguments of nested fields are
+// cursors and counts, which are checked where they are decoded. It runs
+// once per root field, not per field, as a field middleware would cost
+// every product of a catalog page.
+func refuseNUL(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	rc := graphql.GetRootFieldContext(ctx)
+	if rc == nil || rc.Field.Field == nil || len(rc.Field.Arguments) == 0 || rc.Field.Definition == nil {
 		return next(ctx)
 	}
-	path, found := nulPath(fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables), nil)
+	path, found := nulPath(rc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables), nil)
 	if !found {
 		return next(ctx)
 	}
-	if d := fc.Field.Definition.Directives.ForName("hasRole"); d != nil {
+	err := error(apperr.InvalidField(path, "must not contain the NUL character (U+0000)"))
+	if d := rc.Field.Definition.Directives.ForName("hasRole"); d != nil {
 		if arg := d.Arguments.ForName("role"); arg != nil && arg.Value != nil {
-			if err := requireForField(ctx, auth.Role(arg.Value.Raw)); err != nil {
-				return nil, err
+			if roleErr := require(ctx, auth.Role(arg.Value.Raw)); roleErr != nil {
+				err = roleErr
 			}
 		}
 	}
-	refusal := apperr.InvalidField(path, "must not contain the NUL character (U+0000)")
-	if fc.Object == "Mutation" {
-		ues, _ := userErrors(refusal)
-		if payload, ok := userErrorPayload(fc.Field.Definition.Type.Name(), ues); ok {
-			return payload, nil
-		}
-	}
-	return nil, refusal
+	graphql.AddError(ctx, err)
+	return graphql.Null
 }
 
 // nulPath returns the path (object keys, list indices as strings) of the
@@ -264,28 +261,6 @@ func nulPath(v any, path []string) ([]string, bool) {
 				return p, true
 			}
 		}
-	}
-	return nil, false
-}
-
-// userErrorPayload returns the mutation payload of the named type carrying
-// only ues; ok is false for a type that has no userErrors.
-func userErrorPayload(typeName string, ues []*model.UserError) (payload any, ok bool) {
-	switch typeName {
-	case "AuthPayload":
-		return &model.AuthPayload{UserErrors: ues}, true
-	case "StaffAuthPayload":
-		return &model.StaffAuthPayload{UserErrors: ues}, true
-	case "ProductPayload":
-		return &model.ProductPayload{UserErrors: ues}, true
-	case "InventoryAdjustPayload":
-		return &model.InventoryAdjustPayload{UserErrors: ues}, true
-	case "CartPayload":
-		return &model.CartPayload{UserErrors: ues}, true
-	case "CheckoutPayload":
-		return &model.CheckoutPayload{UserErrors: ues}, true
-	case "OrderPayload":
-		return &model.OrderPayload{UserErrors: ues}, true
 	}
 	return nil, false
 }
