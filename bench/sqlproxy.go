@@ -218,8 +218,10 @@ func (p *sqlProxy) count(sql string) {
 
 func isTxControl(sql string) bool {
 	// River's own bookkeeping around an insert (its debounced NOTIFY and its
-	// version check) is not counted, as in the service's tracer.
-	if strings.HasPrefix(sql, "-- name: PGNotifyMany ") || strings.HasPrefix(sql, "-- name: PGGetProductAndVersion ") {
+	// version check) is not counted, as in the service's tracer; nor is
+	// pgx's liveness check of a connection idle for over a second.
+	if strings.HasPrefix(sql, "-- name: PGNotifyMany ") || strings.HasPrefix(sql, "-- name: PGGetProductAndVersion ") ||
+		sql == "-- ping" {
 		return true
 	}
 	s := strings.ToLower(strings.TrimSpace(sql))
