@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -78,7 +79,14 @@ func signedURL(t *testing.T, st *storage.Store, key string) string {
 
 func send(t *testing.T, method, u string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
+	return sendBody(t, method, u, nil, header...)
+}
+
+// sendBody sends a request with body and the header name/value pairs and
+// returns the response with its body read.
+func sendBody(t *testing.T, method, u string, body []byte, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -257,22 +257,6 @@ func (g *versityGW) open(t *testing.T, bucket string, ttl time.Duration, now fun
 	return st
 }
 
-// sendBody is send with a request body.
-func sendBody(t *testing.T, method, u string, body []byte) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, u, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
-}
-
 // TestVersityGWPutURLDelete: Put, a signed URL that the bucket honours with
 // the stored bytes and content type, Delete.
 func TestVersityGWPutURLDelete(t *testing.T) {
