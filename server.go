@@ -384,7 +384,7 @@ func (a *app) startWorkers(ctx context.Context) error {
 	// requests queueing for the service's pool, as in a flash sale, cannot
 	// starve it into timeouts. The jobs themselves run the services' code
 	// on the service's pool.
-	riverDB, err := db.Open(ctx, a.cfg.DatabaseURL, riverPoolConns)
+	riverDB, err := db.OpenForRiver(ctx, a.cfg.DatabaseURL, riverPoolConns)
 	if err != nil {
 		return fmt.Errorf("river pool: %w", err)
 	}

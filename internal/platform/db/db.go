@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -22,8 +23,23 @@ type DB struct {
 }
 
 // Open connects to databaseURL with a pool of maxConns connections whose
-// queries are counted by the statement tracer.
+// queries are counted by the statement tracer. Statements run unprepared
+// (pgx's exec mode, one round trip each): bun writes its arguments into the
+// SQL text, so nearly every statement is new, and pgx's default statement
+// cache would prepare each one (an extra round trip) and keep up to 512
+// prepared statements per connection, on both sides, that are never reused.
 func Open(ctx context.Context, databaseURL string, maxConns int32) (*DB, error) {
+	return open(ctx, databaseURL, maxConns, pgx.QueryExecModeExec)
+}
+
+// OpenForRiver is Open for River's own pool, whose statements are a fixed
+// set with bind parameters: there pgx's statement cache prepares each once
+// and reuses it.
+func OpenForRiver(ctx context.Context, databaseURL string, maxConns int32) (*DB, error) {
+	return open(ctx, databaseURL, maxConns, pgx.QueryExecModeCacheStatement)
+}
+
+func open(ctx context.Context, databaseURL string, maxConns int32, mode pgx.QueryExecMode) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", redactURLError(err))
@@ -32,6 +48,7 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*DB, error) 
 		cfg.MaxConns = maxConns
 	}
 	cfg.ConnConfig.Tracer = statementTracer{}
+	cfg.ConnConfig.DefaultQueryExecMode = mode
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redactURLError(err))
