@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/testtool"
 	"commerce/internal/realtime"
 )
 
@@ -484,22 +485,12 @@ type redisServer struct {
 	cmd  *exec.Cmd
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func startRedisServer(t *testing.T) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed; the restart test needs a private one")
 	}
-	s := &redisServer{t: t, port: freePort(t), dir: t.TempDir()}
+	s := &redisServer{t: t, port: testtool.FreePort(t), dir: t.TempDir()}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -604,7 +595,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed")
 	}
-	srv := &redisServer{t: t, port: freePort(t), dir: t.TempDir()} // not started yet
+	srv := &redisServer{t: t, port: testtool.FreePort(t), dir: t.TempDir()} // not started yet
 	t.Cleanup(srv.stop)
 	rdb := newRedis(t, &redis.Options{Addr: srv.addr(), DialTimeout: time.Second, MaxRetries: 1})
 	h := realtime.New(rdb, uniquePrefix(), quiet, prometheus.NewRegistry())

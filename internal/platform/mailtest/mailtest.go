@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"commerce/internal/platform/testtool"
 )
 
 // startTimeout bounds how long mailpit may take to answer after start.
@@ -62,9 +64,9 @@ func (f Full) Header(name string) string {
 // missing or mailpit does not come up.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
-	bin := binary(t)
+	bin := testtool.Binary(t, "MAILPIT_BIN", "mailpit")
 	dir := t.TempDir()
-	httpPort, smtpPort := freePort(t), freePort(t)
+	httpPort, smtpPort := testtool.FreePort(t), testtool.FreePort(t)
 	s := &Server{
 		api:  "http://127.0.0.1:" + strconv.Itoa(httpPort),
 		smtp: "127.0.0.1:" + strconv.Itoa(smtpPort),
@@ -90,51 +92,6 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 		t.Fatalf("mailtest: mailpit did not start: %v\n%s", err, out.String())
 	}
 	return s
-}
-
-func binary(t testing.TB) string {
-	t.Helper()
-	if b := os.Getenv("MAILPIT_BIN"); b != "" {
-		return b
-	}
-	if root, ok := moduleRoot(); ok {
-		b := filepath.Join(root, "bin", "tools", "mailpit")
-		if _, err := os.Stat(b); err == nil {
-			return b
-		}
-	}
-	if b, err := exec.LookPath("mailpit"); err == nil {
-		return b
-	}
-	t.Fatal("mailtest: mailpit binary not found: run `make tools` (builds bin/tools/mailpit), or set MAILPIT_BIN")
-	return ""
-}
-
-func moduleRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("mailtest: find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitReady waits until both the API and the SMTP port answer.

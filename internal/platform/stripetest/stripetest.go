@@ -19,12 +19,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/build"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +28,8 @@ import (
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
+
+	"commerce/internal/platform/testtool"
 )
 
 // SecretKey is a key stripe-mock accepts (any sk_test_ key does).
@@ -50,9 +48,9 @@ type Server struct {
 // stripe-mock does not answer.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := binary(t)
-	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	httpsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	bin := testtool.Binary(t, "STRIPE_MOCK_BIN", "stripe-mock")
+	httpAddr := "127.0.0.1:" + strconv.Itoa(testtool.FreePort(t))
+	httpsAddr := "127.0.0.1:" + strconv.Itoa(testtool.FreePort(t))
 	s := &Server{url: "http://" + httpAddr}
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "-http-addr", httpAddr, "-https-addr", httpsAddr)
@@ -75,57 +73,6 @@ func Start(t testing.TB) *Server {
 // URL is the http base URL to use as STRIPE_API_BASE, e.g.
 // "http://127.0.0.1:41234".
 func (s *Server) URL() string { return s.url }
-
-func binary(t testing.TB) string {
-	t.Helper()
-	if b := os.Getenv("STRIPE_MOCK_BIN"); b != "" {
-		return b
-	}
-	if root, ok := moduleRoot(); ok {
-		b := filepath.Join(root, "bin", "tools", "stripe-mock")
-		if _, err := os.Stat(b); err == nil {
-			return b
-		}
-	}
-	if b, err := exec.LookPath("stripe-mock"); err == nil {
-		return b
-	}
-	for _, dir := range filepath.SplitList(build.Default.GOPATH) {
-		b := filepath.Join(dir, "bin", "stripe-mock")
-		if _, err := os.Stat(b); err == nil {
-			return b
-		}
-	}
-	t.Fatal("stripetest: stripe-mock binary not found: run `make tools` (builds bin/tools/stripe-mock), or set STRIPE_MOCK_BIN")
-	return ""
-}
-
-func moduleRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("stripetest: find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // waitReady polls an authenticated GET until stripe-mock answers 200.
 func (s *Server) waitReady(exited <-chan struct{}) error {

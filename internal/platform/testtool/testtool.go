@@ -1,0 +1,71 @@
+// Package testtool finds the pinned tool binaries that tests run as
+// processes (mailpit, stripe-mock), and free loopback ports for them.
+package testtool
+
+import (
+	"go/build"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Binary returns the path of the tool called name: $envVar when it is set,
+// else bin/tools/<name> under the module root (where `make tools` installs
+// the pinned version), else name on PATH or in GOPATH/bin. It fails the
+// test, saying how to get the tool, when there is none.
+func Binary(t testing.TB, envVar, name string) string {
+	t.Helper()
+	if b := os.Getenv(envVar); b != "" {
+		return b
+	}
+	if root, ok := moduleRoot(); ok {
+		b := filepath.Join(root, "bin", "tools", name)
+		if _, err := os.Stat(b); err == nil {
+			return b
+		}
+	}
+	if b, err := exec.LookPath(name); err == nil {
+		return b
+	}
+	for _, dir := range filepath.SplitList(build.Default.GOPATH) {
+		b := filepath.Join(dir, "bin", name)
+		if _, err := os.Stat(b); err == nil {
+			return b
+		}
+	}
+	t.Fatalf("%s binary not found: run `make tools` (builds bin/tools/%s), or set %s", name, name, envVar)
+	return ""
+}
+
+// moduleRoot is the nearest folder above the working directory (a test's
+// package folder) that holds go.mod.
+func moduleRoot() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// tool process that must be told its port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
