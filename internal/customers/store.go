@@ -163,6 +163,17 @@ func RecordPurchase(ctx context.Context, idb bun.IDB, customerID string, amount 
 	return nil
 }
 
+// RecordRefund takes money refunded on a paid order off the customer's
+// total spent (never below zero); the order still counts.
+func RecordRefund(ctx context.Context, idb bun.IDB, customerID string, amount int64) error {
+	_, err := idb.NewRaw(`UPDATE customers SET total_spent = greatest(total_spent - ?, 0),
+		updated_at = now() WHERE id = ?`, amount, customerID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("record refund: %w", err)
+	}
+	return nil
+}
+
 // CheckoutCustomerByID reads the checkout view of a customer.
 func CheckoutCustomerByID(ctx context.Context, idb bun.IDB, id string) (*CheckoutCustomer, error) {
 	var c CheckoutCustomer

@@ -150,6 +150,9 @@ func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []L
 			return err
 		}
 	}
+	if err := s.recordRefund(ctx, tx, o, left.Amount); err != nil {
+		return err
+	}
 	return updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:  "status = ?, payment_status = ?, refunded_amount = total, cancelled_at = now(), notes = ?",
 		args: []any{string(Cancelled), string(PaymentRefunded), why},

@@ -162,6 +162,9 @@ func TestCancel(t *testing.T) {
 			t.Errorf("refunded: got %s, want %s", got.Refunded, o.Total)
 		}
 		e.wantStock(t, p.ID, stock{OnHand: 10, Reserved: 0, Available: 10})
+		if c := e.customer(t, o.Email); c.TotalOrders != 1 || c.TotalSpent != 0 {
+			t.Errorf("customer stats after the refund: %d orders, %d spent; want 1, 0", c.TotalOrders, c.TotalSpent)
+		}
 		e.wantLedger(t, o.ID, "RESERVATION -4", "RELEASE +4", "SALE -4", "RETURN +4")
 		e.checkLedger(t, p.ID)
 		if n := e.count(t, `SELECT count(*) FROM river_job WHERE kind = 'payment-refund' AND args->>'order_id' = $1
@@ -177,8 +180,15 @@ func TestCancel(t *testing.T) {
 		ev := event(payments.ChargeRefundedEvent, o)
 		ev.Amount = money.New(10_00, currency)
 		e.handle(t, ev)
+		e.handle(t, ev) // delivered twice: counted once
+		if c := e.customer(t, o.Email); c.TotalSpent != o.Total.Amount-10_00 {
+			t.Errorf("customer's total spent after a refund of 10.00: %d, want %d", c.TotalSpent, o.Total.Amount-10_00)
+		}
 		if _, err := e.svc.Cancel(ctx, o.ID, nil); err != nil {
 			t.Fatalf("Cancel: %v", err)
+		}
+		if c := e.customer(t, o.Email); c.TotalOrders != 1 || c.TotalSpent != 0 {
+			t.Errorf("customer stats after the rest was refunded: %d orders, %d spent; want 1, 0", c.TotalOrders, c.TotalSpent)
 		}
 		if n := e.count(t, `SELECT count(*) FROM river_job WHERE kind = 'payment-refund' AND args->>'order_id' = $1
 			AND (args->>'amount')::bigint = $2`, o.ID, o.Total.Amount-10_00); n != 1 {

@@ -298,11 +298,23 @@ func (s *Service) refunded(ctx context.Context, tx bun.Tx, o *Order, e payments.
 	if total == o.Refunded.Amount && status == o.PaymentStatus {
 		return nil
 	}
+	if err := s.recordRefund(ctx, tx, o, total-o.Refunded.Amount); err != nil {
+		return err
+	}
 	return updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:    "payment_status = ?, refunded_amount = ?",
 		args:   []any{string(status), total},
 		events: []eventRow{newEvent(o.ID, EventRefunded, "Refunded "+money.New(total, o.Total.Currency).String()+" in all")},
 	})
+}
+
+// recordRefund takes amount, newly refunded on a paid order, off its
+// customer's total spent, which counted the order when it was paid.
+func (s *Service) recordRefund(ctx context.Context, tx bun.Tx, o *Order, amount int64) error {
+	if o.CustomerID == nil || amount <= 0 {
+		return nil
+	}
+	return customers.RecordRefund(ctx, tx, *o.CustomerID, amount)
 }
 
 // customerEmail is an email notification to the order's customer.
