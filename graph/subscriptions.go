@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"commerce/graph/model"
@@ -15,7 +14,7 @@ import (
 // whether this subscriber wants it. A subscriber the hub dropped (too slow,
 // or the server shutting down) gets one error saying why, then the end of
 // the stream: the null element that carries it is presented as that error.
-func stream[T any](ctx context.Context, sub *realtime.Subscription, first *T, convert func([]byte) (*T, bool)) <-chan *T {
+func stream[T any](ctx context.Context, sub *realtime.Subscription, first *T, convert func(realtime.Event) (*T, bool)) <-chan *T {
 	out := make(chan *T, 1)
 	if first != nil {
 		out <- first
@@ -54,19 +53,18 @@ func send[T any](ctx context.Context, out chan<- *T, v *T) bool {
 }
 
 // orderEvents converts order status events, keeping those keep accepts.
-func orderEvents(keep func(realtime.OrderStatus) bool) func([]byte) (*model.OrderStatusEvent, bool) {
-	return func(b []byte) (*model.OrderStatusEvent, bool) {
-		var e realtime.OrderStatus
-		if json.Unmarshal(b, &e) != nil || !keep(e) {
+func orderEvents(keep func(realtime.OrderStatus) bool) func(realtime.Event) (*model.OrderStatusEvent, bool) {
+	return func(ev realtime.Event) (*model.OrderStatusEvent, bool) {
+		if ev.Order == nil || !keep(*ev.Order) {
 			return nil, false
 		}
-		return toOrderStatusEvent(e), true
+		return toOrderStatusEvent(*ev.Order), true
 	}
 }
 
-func lowStockEvents(b []byte) (*model.LowStockAlert, bool) {
-	var e realtime.LowStock
-	if json.Unmarshal(b, &e) != nil {
+func lowStockEvents(ev realtime.Event) (*model.LowStockAlert, bool) {
+	e := ev.LowStock
+	if e == nil {
 		return nil, false
 	}
 	return &model.LowStockAlert{ProductID: e.ProductID, AvailableQuantity: e.AvailableQuantity,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -140,14 +141,20 @@ func (h *Hub) Publish(ctx context.Context, b *Batch) {
 	}
 }
 
-// dispatch hands a message to every subscriber of the topic without ever
-// blocking: a subscriber whose buffer is full is dropped.
+// dispatch decodes a message once and hands it to every subscriber of the
+// topic without ever blocking: a subscriber whose buffer is full is
+// dropped.
 func (h *Hub) dispatch(topic string, payload []byte) {
+	ev, err := decodeEvent(topic, payload)
+	if err != nil {
+		h.log.Warn("realtime: undecodable event dropped", "topic", topic, "error", err)
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[topic] {
 		select {
-		case s.c <- payload:
+		case s.c <- ev:
 			h.delivered.Inc()
 		default:
 			delete(h.subs[topic], s)
@@ -158,13 +165,35 @@ func (h *Hub) dispatch(topic string, payload []byte) {
 	}
 }
 
+// Event is one event as every subscriber receives it, decoded once for
+// all of them: Order on TopicOrders, LowStock on TopicLowStock. Subscribers
+// share it and must not change it.
+type Event struct {
+	Order    *OrderStatus
+	LowStock *LowStock
+}
+
+func decodeEvent(topic string, payload []byte) (Event, error) {
+	switch topic {
+	case TopicOrders:
+		var e OrderStatus
+		err := json.Unmarshal(payload, &e)
+		return Event{Order: &e}, err
+	case TopicLowStock:
+		var e LowStock
+		err := json.Unmarshal(payload, &e)
+		return Event{LowStock: &e}, err
+	}
+	return Event{}, fmt.Errorf("unknown topic %q", topic)
+}
+
 // ErrClosed ends subscriptions of a hub that is shutting down.
 var ErrClosed = errors.New("the server is shutting down: subscribe again")
 
 // Subscribe returns a subscription to a topic. Close it when done. On a
 // closed hub the subscription has ended already, with ErrClosed.
 func (h *Hub) Subscribe(topic string) *Subscription {
-	s := &Subscription{c: make(chan []byte, subscriberBuffer), hub: h, topic: topic}
+	s := &Subscription{c: make(chan Event, subscriberBuffer), hub: h, topic: topic}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -181,16 +210,16 @@ func (h *Hub) Subscribe(topic string) *Subscription {
 
 // Subscription is one subscriber's stream of a topic's events.
 type Subscription struct {
-	c     chan []byte
+	c     chan Event
 	hub   *Hub
 	topic string
 	ended atomic.Bool
 	err   atomic.Pointer[error]
 }
 
-// Messages yields the events as JSON. It is closed when the subscription
-// ends; Err then says why.
-func (s *Subscription) Messages() <-chan []byte { return s.c }
+// Messages yields the events. It is closed when the subscription ends; Err
+// then says why.
+func (s *Subscription) Messages() <-chan Event { return s.c }
 
 // Err is ErrSlowConsumer when the hub dropped the subscriber, else nil.
 func (s *Subscription) Err() error {

@@ -3,7 +3,6 @@ package realtime_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,13 +52,12 @@ func numbers(prefix string, from, to int) []string {
 	return out
 }
 
-func decode(t *testing.T, msg []byte) realtime.OrderStatus {
+func decode(t *testing.T, ev realtime.Event) realtime.OrderStatus {
 	t.Helper()
-	var e realtime.OrderStatus
-	if err := json.Unmarshal(msg, &e); err != nil {
-		t.Fatalf("decode %s: %v", msg, err)
+	if ev.Order == nil {
+		t.Fatalf("event %+v is not an order status", ev)
 	}
-	return e
+	return *ev.Order
 }
 
 // recv waits for the subscription's next event.
@@ -95,7 +93,7 @@ func wantNothing(t *testing.T, s *realtime.Subscription, d time.Duration) {
 	select {
 	case msg, ok := <-s.Messages():
 		if ok {
-			t.Fatalf("unexpected event %s", msg)
+			t.Fatalf("unexpected event %+v", msg)
 		}
 		t.Fatalf("subscription ended unexpectedly (err %v)", s.Err())
 	case <-time.After(d):
@@ -185,9 +183,8 @@ func TestFanOutToEverySubscriber(t *testing.T) {
 	h.Publish(ctx, b)
 	select {
 	case msg := <-lowStock.Messages():
-		var a realtime.LowStock
-		if err := json.Unmarshal(msg, &a); err != nil || a.ProductID != "p1" || a.AvailableQuantity != 3 || a.Threshold != 5 {
-			t.Fatalf("low-stock alert %s (%v)", msg, err)
+		if a := msg.LowStock; a == nil || a.ProductID != "p1" || a.AvailableQuantity != 3 || a.Threshold != 5 {
+			t.Fatalf("low-stock alert %+v", msg)
 		}
 	case <-time.After(time.Second):
 		t.Fatal("no low-stock alert")
@@ -292,9 +289,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for msg := range fast.Messages() {
-			var e realtime.OrderStatus
-			_ = json.Unmarshal(msg, &e)
-			got <- e.OrderNumber
+			got <- msg.Order.OrderNumber
 		}
 	})
 
@@ -457,8 +452,8 @@ func TestRedisHubAcrossInstances(t *testing.T) {
 	b.Publish(ctx, bt)
 	select {
 	case msg := <-lowOnB.Messages():
-		if !strings.Contains(string(msg), `"productId":"p9"`) {
-			t.Fatalf("low-stock alert: %s", msg)
+		if msg.LowStock == nil || msg.LowStock.ProductID != "p9" {
+			t.Fatalf("low-stock alert: %+v", msg)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no low-stock alert through Redis")
