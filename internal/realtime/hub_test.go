@@ -425,6 +425,24 @@ func waitNumSub(t *testing.T, rdb *redis.Client, channel string, n int64, within
 	}
 }
 
+// A message on the channel that is not an event (another program's, or a
+// broken one) reaches no subscriber, and the next event still does.
+func TestRedisHubSkipsUndecodableMessages(t *testing.T) {
+	opts := redisOptions(t)
+	prefix := uniquePrefix()
+	rdb := newRedis(t, opts)
+	h, _ := startHub(t, rdb, prefix)
+	sub := h.Subscribe(realtime.TopicOrders)
+
+	if err := rdb.Publish(context.Background(), prefix+realtime.TopicOrders, "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.Publish(context.Background(), batch("after-garbage"))
+	if got := recv(t, sub, 5*time.Second); got.OrderNumber != "after-garbage" {
+		t.Errorf("first event after a broken message: %+v, want after-garbage", got)
+	}
+}
+
 // Two hubs on one Redis with one prefix are two replicas: what one
 // publishes, subscribers of both receive. A hub with another prefix hears
 // nothing of it.
