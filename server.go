@@ -482,15 +482,18 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ready\n")
 }
 
-// observeOperation records each GraphQL operation in the metrics.
+// observeOperation records each GraphQL operation in the metrics, with the
+// SQL statements its resolvers ran (counted by the pgx tracer).
 func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	start := time.Now()
+	ctx, statements := db.WithStatementCounter(ctx)
 	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		if resp != nil && oc.Operation != nil {
-			a.metrics.ObserveOperation(oc.OperationName, string(oc.Operation.Operation), time.Since(start), len(resp.Errors) > 0)
+			a.metrics.ObserveOperation(oc.OperationName, string(oc.Operation.Operation), time.Since(start),
+				statements.Count(), len(resp.Errors) > 0)
 		}
 		return resp
 	}

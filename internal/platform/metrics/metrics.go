@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +18,10 @@ type Metrics struct {
 	Registry   *prometheus.Registry
 	operations *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	statements *prometheus.HistogramVec
+
+	mu    sync.Mutex
+	names map[string]bool // the operation names that have series of their own
 }
 
 // New returns a registry with the Go runtime, process and pool collectors.
@@ -33,11 +38,17 @@ func New(pool *pgxpool.Pool) *Metrics {
 			Help:    "Time to answer a GraphQL query or mutation, by operation name and type.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"operation", "type"}),
+		statements: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "graphql_operation_sql_statements",
+			Help:    "SQL statements a GraphQL query or mutation ran (BEGIN/COMMIT not counted), by operation name and type.",
+			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 34, 55},
+		}, []string{"operation", "type"}),
+		names: map[string]bool{},
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.operations, m.latency,
+		m.operations, m.latency, m.statements,
 		newPoolCollector(pool),
 	)
 	return m
@@ -48,18 +59,19 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// maxOperationName bounds the label so that clients cannot blow up the
-// series count with random operation names.
-const maxOperationName = 64
+// maxOperationName bounds the label's length, and maxOperationNames the
+// names that get series of their own, so that clients cannot blow up the
+// series count (and the service's memory) with random operation names:
+// later names are counted as "other".
+const (
+	maxOperationName  = 64
+	maxOperationNames = 200
+)
 
-// ObserveOperation records one GraphQL operation.
-func (m *Metrics) ObserveOperation(name, opType string, d time.Duration, failed bool) {
-	if name == "" {
-		name = "anonymous"
-	}
-	if len(name) > maxOperationName {
-		name = name[:maxOperationName]
-	}
+// ObserveOperation records one GraphQL operation: its outcome, its latency
+// and the SQL statements it ran.
+func (m *Metrics) ObserveOperation(name, opType string, d time.Duration, statements int64, failed bool) {
+	name = m.label(name)
 	outcome := "ok"
 	if failed {
 		outcome = "error"
@@ -67,7 +79,28 @@ func (m *Metrics) ObserveOperation(name, opType string, d time.Duration, failed 
 	m.operations.WithLabelValues(name, opType, outcome).Inc()
 	if opType != "subscription" {
 		m.latency.WithLabelValues(name, opType).Observe(d.Seconds())
+		m.statements.WithLabelValues(name, opType).Observe(float64(statements))
 	}
+}
+
+// label is the operation label of a client's operation name.
+func (m *Metrics) label(name string) string {
+	switch {
+	case name == "":
+		return "anonymous"
+	case len(name) > maxOperationName:
+		name = name[:maxOperationName]
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.names[name] {
+		return name
+	}
+	if len(m.names) >= maxOperationNames {
+		return "other"
+	}
+	m.names[name] = true
+	return name
 }
 
 // poolCollector exports pgxpool statistics.
