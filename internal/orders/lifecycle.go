@@ -68,6 +68,7 @@ func (s *Service) PaymentTimeout(ctx context.Context, orderID string) (recheck t
 			}
 		}
 	}
+	checked := o.PaymentIntentID
 	return 0, s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
 		if err != nil {
@@ -76,6 +77,11 @@ func (s *Service) PaymentTimeout(ctx context.Context, orderID string) (recheck t
 		if o.Status != Pending || o.PaymentStatus == PaymentPaid {
 			return nil
 		}
+		if o.PaymentIntentID != nil && (checked == nil || *checked != *o.PaymentIntentID) {
+			// The intent was stored after it was looked at above: the
+			// job's retry looks at (and cancels) that one first.
+			return errIntentChangedMeanwhile
+		}
 		if err := s.cancelPending(ctx, tx, o, lines, "Payment timeout"); err != nil {
 			return err
 		}
@@ -83,6 +89,10 @@ func (s *Service) PaymentTimeout(ctx context.Context, orderID string) (recheck t
 			map[string]any{"total": o.Total.String()}))
 	})
 }
+
+// errIntentChangedMeanwhile makes the payment-timeout job run again: the
+// order got its payment intent while the job was checking the old state.
+var errIntentChangedMeanwhile = errors.New("payment timeout: the order's payment intent was created meanwhile; retrying")
 
 // cancelPending releases an unpaid order's reservations and cancels it.
 func (s *Service) cancelPending(ctx context.Context, tx bun.Tx, o *Order, lines []Line, reason string) error {
