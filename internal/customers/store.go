@@ -133,17 +133,14 @@ type CheckoutCustomer struct {
 
 // UpsertForCheckout gets the customer with this email or creates one with
 // the names, phone and address of the shipping address, in one statement
-// inside the caller's transaction. An existing customer keeps their names
-// and addresses; one who has none (registered, never ordered) gets the
-// shipping address, as a new customer does, and a phone if they had none.
+// inside the caller's transaction. An existing customer keeps their names.
 func UpsertForCheckout(ctx context.Context, idb bun.IDB, email string, shipping Address, currency string) (*CheckoutCustomer, error) {
 	addresses, _ := json.Marshal([]Address{shipping})
 	var c CheckoutCustomer
 	err := idb.NewRaw(`
 		INSERT INTO customers (email, first_name, last_name, phone, addresses, currency)
 		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET phone = coalesce(customers.phone, EXCLUDED.phone),
-			addresses = CASE WHEN customers.addresses = '[]'::jsonb THEN EXCLUDED.addresses ELSE customers.addresses END
+		ON CONFLICT (email) DO UPDATE SET phone = coalesce(customers.phone, EXCLUDED.phone)
 		RETURNING id, email, first_name, last_name, phone, stripe_customer_id`,
 		email, shipping.FirstName, shipping.LastName, shipping.Phone, string(addresses), currency,
 	).Scan(ctx, &c)

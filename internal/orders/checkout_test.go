@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -624,45 +623,5 @@ func TestCheckoutWhenProviderIsDown(t *testing.T) {
 	wantStatus(t, o, orders.Cancelled, orders.PaymentPending)
 	if o.PaymentIntentID == nil || o.PayableSecret() != nil {
 		t.Errorf("intent %v, payable secret %v; want the intent stored and no secret for a cancelled order", o.PaymentIntentID, o.PayableSecret())
-	}
-}
-
-// A customer who exists without an address (signed up, never ordered) gets
-// the shipping address at checkout, as a new customer does; one who has
-// addresses keeps them as they are.
-func TestCheckoutSavesFirstAddress(t *testing.T) {
-	e := setup(t)
-	p := e.product(t, "10.00", 10)
-	addresses := func(email string) string {
-		t.Helper()
-		var a string
-		if err := e.db.SQL.QueryRow(`SELECT addresses::text FROM customers WHERE email = $1`, email).Scan(&a); err != nil {
-			t.Fatalf("read addresses of %s: %v", email, err)
-		}
-		return a
-	}
-	register := func(addresses string) string {
-		t.Helper()
-		email := uniqEmail()
-		if _, err := e.db.SQL.Exec(`INSERT INTO customers (email, first_name, last_name, addresses, currency)
-			VALUES ($1, 'Grace', 'Hopper', $2, 'USD')`, strings.ToLower(email), addresses); err != nil {
-			t.Fatal(err)
-		}
-		return email
-	}
-
-	in := input(line(p, 1))
-	in.Email = register(`[]`)
-	e.checkout(t, in)
-	if got := addresses(strings.ToLower(in.Email)); !strings.Contains(got, `"line1": "12 St James's Square"`) {
-		t.Errorf("addresses of a customer who had none, after checkout: %s; want the shipping address", got)
-	}
-
-	const kept = `[{"city": "Arlington", "line1": "1 Navy Way", "lastName": "Hopper", "firstName": "Grace", "postalCode": "22202", "countryCode": "US"}]`
-	in = input(line(p, 1))
-	in.Email = register(kept)
-	e.checkout(t, in)
-	if got := addresses(strings.ToLower(in.Email)); got != kept {
-		t.Errorf("addresses of a customer who had one, after checkout: %s; want them kept: %s", got, kept)
 	}
 }
