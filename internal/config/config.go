@@ -114,8 +114,8 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 		r.fail("HTTP_ADDR", "must be host:port or :port, such as :8080")
 	}
 	c.PprofAddr = r.str("PPROF_ADDR", "")
-	if c.PprofAddr != "" && !isListenAddr(c.PprofAddr) {
-		r.fail("PPROF_ADDR", "must be host:port, such as 127.0.0.1:6060")
+	if c.PprofAddr != "" && !isLoopbackAddr(c.PprofAddr) {
+		r.fail("PPROF_ADDR", "must be a loopback host:port, such as 127.0.0.1:6060: the profiler must not be public")
 	}
 	switch env := r.str("APP_ENV", "production"); env {
 	case "production":
@@ -274,6 +274,20 @@ func isListenAddr(addr string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+// isLoopbackAddr reports whether addr is a listen address on a loopback
+// interface (127.0.0.0/8, ::1 or localhost).
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !isListenAddr(addr) {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // reader collects every configuration problem so that one start reports

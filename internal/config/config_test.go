@@ -373,6 +373,8 @@ func TestLoadRejects(t *testing.T) {
 		{"PPROF_ADDR without port", env{"PPROF_ADDR": "localhost"}, "PPROF_ADDR"},
 		{"PPROF_ADDR port only", env{"PPROF_ADDR": "6060"}, "PPROF_ADDR"},
 		{"PPROF_ADDR empty port", env{"PPROF_ADDR": "127.0.0.1:"}, "PPROF_ADDR"},
+		{"PPROF_ADDR on every interface", env{"PPROF_ADDR": ":6060"}, "PPROF_ADDR"},
+		{"PPROF_ADDR on a public address", env{"PPROF_ADDR": "10.1.2.3:6060"}, "PPROF_ADDR"},
 		{"HTTP_ADDR without port", env{"HTTP_ADDR": "localhost"}, "HTTP_ADDR"},
 		{"HTTP_ADDR port out of range", env{"HTTP_ADDR": ":70000"}, "HTTP_ADDR"},
 		{"APP_ENV unknown", env{"APP_ENV": "staging", "AUTH_SECRET": productionSecret}, "APP_ENV"},
