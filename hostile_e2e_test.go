@@ -588,6 +588,8 @@ func TestE2EHostileInput(t *testing.T) {
 			status: http.StatusBadRequest, codes: []string{"BAD_USER_INPUT"}, noEcho: true},
 		{name: "a sort key variable that is not one", req: hostileRequest{query: `query($s: ProductSortKey) { products(first: 1, sortKey: $s) { totalCount } }`,
 			vars: map[string]any{"s": marker}}, status: http.StatusUnprocessableEntity, codes: []string{"GRAPHQL_VALIDATION_FAILED"}, noEcho: true},
+		{name: "an unknown input field in a variable", req: hostileRequest{query: `query($f: ProductFilter) { products(first: 1, filter: $f) { totalCount } }`,
+			vars: map[string]any{"f": map[string]any{marker: 1}}}, status: http.StatusUnprocessableEntity, codes: []string{"GRAPHQL_VALIDATION_FAILED"}, noEcho: true},
 		{name: "an unknown operation name", req: hostileRequest{body: []byte(`{"query": "query A { __typename }", "operationName": "` + marker + `"}`)},
 			status: http.StatusUnprocessableEntity, codes: []string{"GRAPHQL_VALIDATION_FAILED"}, noEcho: true},
 		{name: "an APQ hash that does not match its query", req: hostileRequest{body: []byte(`{"query": "{ __typename }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + strings.Repeat("0", 64) + `"}}}`)},

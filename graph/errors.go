@@ -7,11 +7,10 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"commerce/graph/model"
@@ -58,6 +57,11 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions = map[string]any{"code": codeBadUserInput}
 			}
 			gqlErr.Message = redactRequestValues(ctx, gqlErr.Message)
+			if len(gqlErr.Path) > 2 && gqlErr.Path[0] == ast.PathName("variable") {
+				// Below the variable's name the path names the client's
+				// own input keys (an unknown field): not echoed.
+				gqlErr.Path = gqlErr.Path[:2]
+			}
 			return gqlErr
 		}
 		web.Logger(ctx, log).Error("graphql: internal error", "error", err, "path", graphql.GetPath(ctx).String())
@@ -68,25 +72,15 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // redactRequestValues removes from one of gqlgen's messages the values the
 // client sent as variables or operation name: its validation messages quote
 // them ("SECRET is not a valid ProductSortKey"), and no error may echo the
-// request. The values come from the request as the transport middleware
-// kept it (gqlgen's operation context has no variables when they failed
-// validation). Values shorter than minRedacted are left, as replacing them
-// would garble the message while echoing next to nothing.
+// request. The values come from the request as the transport kept it
+// (gqlgen's operation context has no variables when they failed
+// validation); see withRedactor.
 func redactRequestValues(ctx context.Context, msg string) string {
-	values := requestValues(ctx)
-	// Longest first, so that a value containing another is removed whole.
-	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range values {
-		if len(v) < minRedacted || !strings.Contains(msg, v) {
-			continue
-		}
-		msg = strings.ReplaceAll(msg, strconv.Quote(v), "the given value")
-		msg = strings.ReplaceAll(msg, v, "the given value")
+	if r := redactorOf(ctx); r != nil {
+		return r.Replace(msg)
 	}
 	return msg
 }
-
-const minRedacted = 3
 
 // undecodable reports whether err is gqlgen's POST transport refusing a
 // body it could not decode as a request.

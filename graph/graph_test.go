@@ -3,12 +3,15 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -363,5 +366,33 @@ func TestProductUpdateNullClears(t *testing.T) {
 		`"dimensions":null},"userErrors":[]}`
 	if got := string(r.Data["productUpdate"]); got != want {
 		t.Errorf("nulls through a variable:\n got %s\nwant %s", got, want)
+	}
+}
+
+// A mutation registered as a persisted query cannot run over GET by its
+// hash alone: 405 with a coded error, as a mutation sent with GET gets.
+func TestPersistedMutationOverGET(t *testing.T) {
+	b := setup(t)
+	const query = `mutation { cartCreate { cart { id } } }`
+	sum := sha256.Sum256([]byte(query))
+	ext := fmt.Sprintf(`{"persistedQuery":{"version":1,"sha256Hash":"%x"}}`, sum)
+	body := `{"query":` + strconv.Quote(query) + `,"extensions":` + ext + `}`
+	res, err := http.Post(b.url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+
+	res, err = http.Get(b.url + "?extensions=" + url.QueryEscape(ext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out response
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if res.StatusCode != http.StatusMethodNotAllowed || code(out) != "BAD_USER_INPUT" {
+		t.Errorf("persisted mutation over GET: %d %+v, want 405 with BAD_USER_INPUT", res.StatusCode, out.Errors)
 	}
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"commerce/graph/generated"
@@ -84,6 +87,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
 	srv.AroundRootFields(refuseNUL)
+	srv.AroundOperations(refuseNULInSubscription)
 	srv.SetErrorPresenter(errorPresenter(cfg.Log))
 	srv.SetRecoverFunc(recoverFunc(cfg.Log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -108,7 +112,8 @@ const maxQueryBody = 1 << 20
 // so is a JSON array (a batch of operations, which is not supported).
 func limitBody(maxUpload int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		multipart := strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		multipart := mt == "multipart/form-data"
 		limit := int64(maxQueryBody)
 		if multipart {
 			limit = maxUpload + uploadSlack
@@ -139,7 +144,7 @@ func limitBody(maxUpload int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		r = r.WithContext(withRequestValues(r.Context(), func() []string { return jsonRequestValues(body) }))
+		r = r.WithContext(withRedactor(r.Context(), func() []string { return jsonRequestValues(body) }))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
@@ -174,11 +179,17 @@ func checkTransport(next http.Handler) http.Handler {
 					return
 				}
 			}
-			r = r.WithContext(withRequestValues(r.Context(), func() []string { return getRequestValues(q) }))
+			r = r.WithContext(withRedactor(r.Context(), func() []string { return getRequestValues(q) }))
 			if getChangesState(q) {
 				w.Header().Set("Allow", http.MethodPost)
-				requestError(w, http.StatusMethodNotAllowed, "only queries may be sent with GET: send mutations and subscriptions with POST")
+				requestError(w, http.StatusMethodNotAllowed, errGetNotQuery)
 				return
+			}
+			if q.Get("query") == "" {
+				// A persisted query by hash alone: only gqlgen knows
+				// whether it is a mutation, and answers that without a
+				// code, so its answer is replaced.
+				w = &getRefusal{ResponseWriter: w}
 			}
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
@@ -187,6 +198,32 @@ func checkTransport(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+const errGetNotQuery = "only queries may be sent with GET: send mutations and subscriptions with POST"
+
+// getRefusal replaces gqlgen's own refusal of a mutation sent with GET
+// (406, a bare message) with the coded 405 that checkTransport gives.
+type getRefusal struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (g *getRefusal) WriteHeader(status int) {
+	if status == http.StatusNotAcceptable {
+		g.refused = true
+		g.ResponseWriter.Header().Set("Allow", http.MethodPost)
+		requestError(g.ResponseWriter, http.StatusMethodNotAllowed, errGetNotQuery)
+		return
+	}
+	g.ResponseWriter.WriteHeader(status)
+}
+
+func (g *getRefusal) Write(b []byte) (int, error) {
+	if g.refused {
+		return len(b), nil // gqlgen's body; ours is written
+	}
+	return g.ResponseWriter.Write(b)
 }
 
 // getChangesState reports whether the operation a GET request names is a
@@ -238,6 +275,30 @@ func refuseNUL(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 	return graphql.Null
 }
 
+// refuseNULInSubscription is refuseNUL for subscriptions, whose root
+// fields gqlgen runs without the root field middleware: a NUL in a
+// subscription's arguments ends it with one BAD_USER_INPUT error naming
+// the argument's path.
+func refuseNULInSubscription(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return next(ctx)
+	}
+	for _, sel := range oc.Operation.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || f.Definition == nil {
+			continue
+		}
+		if path, found := nulPath(f.ArgumentMap(oc.Variables), nil); found {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
+				Message:    "must not contain the NUL character (U+0000)",
+				Extensions: map[string]any{"code": codeBadUserInput, "field": path},
+			}}})
+		}
+	}
+	return next(ctx)
+}
+
 // nulPath returns the path (object keys, list indices as strings) of the
 // first string in v that holds a NUL character.
 func nulPath(v any, path []string) ([]string, bool) {
@@ -265,28 +326,46 @@ func nulPath(v any, path []string) ([]string, bool) {
 	return nil, false
 }
 
-type requestValuesKey struct{}
+type redactorKey struct{}
 
-// withRequestValues keeps, for the error presenter, a way to list the
-// string values of the request's variables and operation name; it runs
-// only when an error needs them.
-func withRequestValues(ctx context.Context, values func() []string) context.Context {
-	return context.WithValue(ctx, requestValuesKey{}, values)
+// withRedactor keeps, for the error presenter, the redactor of the
+// request's variables and operation name (values lists them). It is built
+// once per request, on the first error that needs it, so that a request
+// with many errors and many variables costs one pass over its body.
+func withRedactor(ctx context.Context, values func() []string) context.Context {
+	return context.WithValue(ctx, redactorKey{}, sync.OnceValue(func() *strings.Replacer { return newRedactor(values()) }))
 }
 
-// requestValues lists the strings the client sent as variables and
-// operation name, those of the operation context first.
-func requestValues(ctx context.Context) []string {
-	var out []string
+// redactorOf is the request's redactor: the one its transport kept, else
+// (a websocket message, whose payload is small) one built from the
+// operation context's variables.
+func redactorOf(ctx context.Context) *strings.Replacer {
+	if f, ok := ctx.Value(redactorKey{}).(func() *strings.Replacer); ok {
+		return f()
+	}
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
-		out = appendStrings(append(out, oc.OperationName), oc.Variables)
+		return newRedactor(appendStrings([]string{oc.OperationName}, oc.Variables))
 	}
-	if values, ok := ctx.Value(requestValuesKey{}).(func() []string); ok {
-		out = append(out, values()...)
-	}
-	return out
+	return nil
 }
+
+// newRedactor replaces each value, quoted or bare, with "the given value".
+// Values shorter than minRedacted are left, as replacing them would garble
+// messages while echoing next to nothing. Longer values come first, so that
+// a value containing another is replaced whole.
+func newRedactor(values []string) *strings.Replacer {
+	values = slices.DeleteFunc(values, func(v string) bool { return len(v) < minRedacted })
+	slices.SortFunc(values, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	values = slices.Compact(values)
+	pairs := make([]string, 0, 4*len(values))
+	for _, v := range values {
+		pairs = append(pairs, strconv.Quote(v), "the given value", v, "the given value")
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+const minRedacted = 3
 
 // jsonRequestValues lists the string values of a JSON request body but its
 // query: the variables, operation name and extensions.

@@ -97,6 +97,9 @@ func (f multipartForm) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	r = r.WithContext(withRedactor(r.Context(), func() []string {
+		return appendStrings([]string{params.OperationName}, params.Variables)
+	}))
 
 	rc, gerr := exec.CreateOperationContext(r.Context(), params)
 	if gerr != nil {
@@ -186,11 +189,7 @@ func (f multipartForm) read(r *http.Request, files *uploadSpool) (*graphql.RawPa
 			return nil, e
 		}
 		for _, set := range setters {
-			file, err := open()
-			if err != nil {
-				return nil, &multipartError{status: http.StatusInternalServerError, message: "internal error", cause: fmt.Errorf("open spooled upload: %w", err)}
-			}
-			set(graphql.Upload{File: file, Size: size, Filename: part.FileName(), ContentType: part.Header.Get("Content-Type")})
+			set(graphql.Upload{File: open(), Size: size, Filename: part.FileName(), ContentType: part.Header.Get("Content-Type")})
 		}
 	}
 	if len(targets) > 0 {
@@ -297,7 +296,7 @@ type uploadSpool struct {
 
 // save reads one file part and returns how to open a fresh reader on it
 // (one per variable it fills) and its size.
-func (s *uploadSpool) save(part *multipart.Part) (open func() (io.ReadSeeker, error), size int64, e *multipartError) {
+func (s *uploadSpool) save(part *multipart.Part) (open func() io.ReadSeeker, size int64, e *multipartError) {
 	var buf bytes.Buffer
 	n, err := io.CopyN(&buf, part, s.memLeft+1)
 	if err != nil && err != io.EOF {
@@ -306,7 +305,7 @@ func (s *uploadSpool) save(part *multipart.Part) (open func() (io.ReadSeeker, er
 	if n <= s.memLeft {
 		s.memLeft -= n
 		data := buf.Bytes()
-		return func() (io.ReadSeeker, error) { return bytes.NewReader(data), nil }, n, nil
+		return func() io.ReadSeeker { return bytes.NewReader(data) }, n, nil
 	}
 	internal := func(err error) *multipartError {
 		return &multipartError{status: http.StatusInternalServerError, message: "internal error", cause: fmt.Errorf("spool upload: %w", err)}
@@ -315,26 +314,18 @@ func (s *uploadSpool) save(part *multipart.Part) (open func() (io.ReadSeeker, er
 	if err != nil {
 		return nil, 0, internal(err)
 	}
+	// One handle per file, however many variables it fills: each gets its
+	// own section reader on it.
 	s.names = append(s.names, tmp.Name())
+	s.open = append(s.open, tmp)
 	size, err = io.Copy(tmp, io.MultiReader(&buf, part))
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		return nil, 0, internal(cerr)
-	}
 	if err != nil {
 		if _, ok := errors.AsType[*os.PathError](err); ok {
 			return nil, 0, internal(err) // the disk, not the client
 		}
 		return nil, 0, readFailed(err)
 	}
-	name := tmp.Name()
-	return func() (io.ReadSeeker, error) {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		s.open = append(s.open, f)
-		return f, nil
-	}, size, nil
+	return func() io.ReadSeeker { return io.NewSectionReader(tmp, 0, size) }, size, nil
 }
 
 func (s *uploadSpool) cleanup() {

@@ -1,6 +1,11 @@
 package graph
 
 import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -81,5 +86,59 @@ func TestNulPath(t *testing.T) {
 				t.Errorf("nulPath(%v) = %q; want %q", c.in, got, c.want)
 			}
 		}
+	}
+}
+
+// TestUploadSpool: a file within the memory budget stays in memory, a
+// larger one goes to one temporary file that every reader shares and
+// cleanup removes; each reader starts at the beginning.
+func TestUploadSpool(t *testing.T) {
+	small, large := strings.Repeat("s", 10), strings.Repeat("L", 100)
+	body := &bytes.Buffer{}
+	w := multipart.NewWriter(body)
+	for name, content := range map[string]string{"small": small, "large": large} {
+		fw, err := w.CreateFormFile(name, name+".bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = fw.Write([]byte(content))
+	}
+	_ = w.Close()
+
+	spool := &uploadSpool{memLeft: 50}
+	r := multipart.NewReader(body, w.Boundary())
+	readers := map[string][]io.ReadSeeker{}
+	for {
+		part, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		open, size, e := spool.save(part)
+		if e != nil {
+			t.Fatalf("save %s: %v", part.FormName(), e.message)
+		}
+		if want := map[string]int64{"small": 10, "large": 100}[part.FormName()]; size != want {
+			t.Errorf("%s: size %d, want %d", part.FormName(), size, want)
+		}
+		readers[part.FormName()] = []io.ReadSeeker{open(), open()}
+	}
+	if len(spool.names) != 1 || len(spool.open) != 1 {
+		t.Fatalf("temporary files %v, handles %d; want one of each, for the large file", spool.names, len(spool.open))
+	}
+	for name, want := range map[string]string{"small": small, "large": large} {
+		for i, rd := range readers[name] {
+			got, err := io.ReadAll(rd)
+			if err != nil || string(got) != want {
+				t.Errorf("%s reader %d: %q, %v; want the whole file", name, i, got, err)
+			}
+		}
+	}
+	tmp := spool.names[0]
+	spool.cleanup()
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary file %s still there after cleanup (%v)", tmp, err)
 	}
 }

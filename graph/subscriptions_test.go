@@ -759,6 +759,10 @@ func TestOrderStatusChanged(t *testing.T) {
 		unknown.subscribe(t, "1", orderStatusQuery, map[string]any{"n": "ORD-0000000000", "tok": o.AccessToken})
 		wantRefused(t, unknown, "unknown order number", "NOT_FOUND")
 
+		nul := dial(t, b.wsURL, transportWS, "")
+		nul.subscribe(t, "1", orderStatusQuery, map[string]any{"n": "ORD-\x00X", "tok": o.AccessToken})
+		wantRefused(t, nul, "an order number with a NUL", "BAD_USER_INPUT")
+
 		sub := dial(t, b.wsURL, transportWS, "")
 		sub.subscribe(t, "1", orderStatusQuery, map[string]any{"n": o.Number, "tok": o.AccessToken})
 		e, _ := sub.statusEvent(t, "orderStatusChanged", 5*time.Second)
