@@ -43,17 +43,14 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if code, _ := gqlErr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
 				gqlErr.Extensions["code"] = codeTooComplex
 			}
-			if undecodable(gqlErr) {
-				// gqlgen's message quotes the body and names Go types.
-				return &gqlerror.Error{
-					Message: `request body is not a GraphQL request: send a JSON object with "query" (a string) ` +
-						`and optionally "variables" (an object) and "operationName" (a string)`,
-					Extensions: map[string]any{"code": codeBadUserInput},
-				}
-			}
 			if _, hasCode := gqlErr.Extensions["code"]; !hasCode && len(gqlErr.Path) == 0 {
-				// A request gqlgen refused before running it (such as an
-				// APQ hash that does not match its query).
+				// A request gqlgen refused before running it: a body it
+				// could not decode (its message quotes the body and names
+				// Go types), an APQ hash that does not match its query.
+				if strings.HasPrefix(gqlErr.Message, "json request body could not be decoded") {
+					gqlErr.Message = `request body is not a GraphQL request: send a JSON object with "query" (a string) ` +
+						`and optionally "variables" (an object) and "operationName" (a string)`
+				}
 				gqlErr.Extensions = map[string]any{"code": codeBadUserInput}
 			}
 			gqlErr.Message = redactRequestValues(ctx, gqlErr.Message)
@@ -67,26 +64,6 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		web.Logger(ctx, log).Error("graphql: internal error", "error", err, "path", graphql.GetPath(ctx).String())
 		return internalError(ctx)
 	}
-}
-
-// redactRequestValues removes from one of gqlgen's messages the values the
-// client sent as variables or operation name: its validation messages quote
-// them ("SECRET is not a valid ProductSortKey"), and no error may echo the
-// request. The values come from the request as the transport kept it
-// (gqlgen's operation context has no variables when they failed
-// validation); see withRedactor.
-func redactRequestValues(ctx context.Context, msg string) string {
-	if r := redactorOf(ctx); r != nil {
-		return r.Replace(msg)
-	}
-	return msg
-}
-
-// undecodable reports whether err is gqlgen's POST transport refusing a
-// body it could not decode as a request.
-func undecodable(err *gqlerror.Error) bool {
-	_, hasCode := err.Extensions["code"]
-	return !hasCode && len(err.Path) == 0 && strings.HasPrefix(err.Message, "json request body could not be decoded")
 }
 
 func presentAppError(ctx context.Context, ae *apperr.Error) *gqlerror.Error {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -27,7 +25,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"github.com/vektah/gqlparser/v2/parser"
 
 	"commerce/graph/generated"
 	"commerce/internal/apperr"
@@ -154,8 +151,8 @@ func limitBody(maxUpload int64, next http.Handler) http.Handler {
 // transport serves (gqlgen answers those with a bare message): a POST whose
 // Content-Type is neither JSON nor multipart (415), a method other than GET,
 // POST and OPTIONS (405), a GET whose query string or variables do not
-// decode (400), and a mutation or subscription sent with GET (405; GET is
-// for queries, which cannot change anything).
+// decode (400), and a mutation or subscription sent with GET (405, see
+// getRefusal).
 func checkTransport(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -180,17 +177,10 @@ func checkTransport(next http.Handler) http.Handler {
 				}
 			}
 			r = r.WithContext(withRedactor(r.Context(), func() []string { return getRequestValues(q) }))
-			if getChangesState(q) {
-				w.Header().Set("Allow", http.MethodPost)
-				requestError(w, http.StatusMethodNotAllowed, errGetNotQuery)
-				return
-			}
-			if q.Get("query") == "" {
-				// A persisted query by hash alone: only gqlgen knows
-				// whether it is a mutation, and answers that without a
-				// code, so its answer is replaced.
-				w = &getRefusal{ResponseWriter: w}
-			}
+			// gqlgen refuses a mutation or subscription sent with GET
+			// (also one named by a persisted query's hash alone) after
+			// parsing it with its query cache, but without a code.
+			w = &getRefusal{ResponseWriter: w}
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
 			requestError(w, http.StatusMethodNotAllowed, "method not allowed")
@@ -202,8 +192,9 @@ func checkTransport(next http.Handler) http.Handler {
 
 const errGetNotQuery = "only queries may be sent with GET: send mutations and subscriptions with POST"
 
-// getRefusal replaces gqlgen's own refusal of a mutation sent with GET
-// (406, a bare message) with the coded 405 that checkTransport gives.
+// getRefusal replaces gqlgen's own refusal of a mutation or subscription
+// sent with GET (406, a bare message) with a coded 405: GET is for
+// queries, which cannot change anything.
 type getRefusal struct {
 	http.ResponseWriter
 	refused bool
@@ -224,24 +215,6 @@ func (g *getRefusal) Write(b []byte) (int, error) {
 		return len(b), nil // gqlgen's body; ours is written
 	}
 	return g.ResponseWriter.Write(b)
-}
-
-// getChangesState reports whether the operation a GET request names is a
-// mutation or a subscription. A query that does not parse, or names no
-// operation, is left to gqlgen, which answers with its parse or validation
-// error.
-func getChangesState(q url.Values) bool {
-	doc, err := parser.ParseQuery(&ast.Source{Input: q.Get("query")})
-	if err != nil {
-		return false
-	}
-	name := q.Get("operationName")
-	for _, op := range doc.Operations {
-		if (name == "" && len(doc.Operations) == 1) || op.Name == name {
-			return op.Operation != ast.Query
-		}
-	}
-	return false
 }
 
 // refuseNUL keeps a NUL character (U+0000) in any argument of a root field
@@ -324,82 +297,6 @@ func nulPath(v any, path []string) ([]string, bool) {
 		}
 	}
 	return nil, false
-}
-
-type redactorKey struct{}
-
-// withRedactor keeps, for the error presenter, the redactor of the
-// request's variables and operation name (values lists them). It is built
-// once per request, on the first error that needs it, so that a request
-// with many errors and many variables costs one pass over its body.
-func withRedactor(ctx context.Context, values func() []string) context.Context {
-	return context.WithValue(ctx, redactorKey{}, sync.OnceValue(func() *strings.Replacer { return newRedactor(values()) }))
-}
-
-// redactorOf is the request's redactor: the one its transport kept, else
-// (a websocket message, whose payload is small) one built from the
-// operation context's variables.
-func redactorOf(ctx context.Context) *strings.Replacer {
-	if f, ok := ctx.Value(redactorKey{}).(func() *strings.Replacer); ok {
-		return f()
-	}
-	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
-		return newRedactor(appendStrings([]string{oc.OperationName}, oc.Variables))
-	}
-	return nil
-}
-
-// newRedactor replaces each value, quoted or bare, with "the given value".
-// Values shorter than minRedacted are left, as replacing them would garble
-// messages while echoing next to nothing. Longer values come first, so that
-// a value containing another is replaced whole.
-func newRedactor(values []string) *strings.Replacer {
-	values = slices.DeleteFunc(values, func(v string) bool { return len(v) < minRedacted })
-	slices.SortFunc(values, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
-	values = slices.Compact(values)
-	pairs := make([]string, 0, 4*len(values))
-	for _, v := range values {
-		pairs = append(pairs, strconv.Quote(v), "the given value", v, "the given value")
-	}
-	return strings.NewReplacer(pairs...)
-}
-
-const minRedacted = 3
-
-// jsonRequestValues lists the string values of a JSON request body but its
-// query: the variables, operation name and extensions.
-func jsonRequestValues(body []byte) []string {
-	var req map[string]any
-	if json.Unmarshal(body, &req) != nil {
-		return nil
-	}
-	delete(req, "query")
-	return appendStrings(nil, req)
-}
-
-// getRequestValues is jsonRequestValues for a GET request's parameters.
-func getRequestValues(q url.Values) []string {
-	var vars any
-	_ = json.Unmarshal([]byte(q.Get("variables")), &vars)
-	return appendStrings([]string{q.Get("operationName")}, vars)
-}
-
-// appendStrings appends every string value held in v.
-func appendStrings(out []string, v any) []string {
-	switch x := v.(type) {
-	case string:
-		out = append(out, x)
-	case map[string]any:
-		for _, e := range x {
-			out = appendStrings(out, e)
-		}
-	case []any:
-		for _, e := range x {
-			out = appendStrings(out, e)
-		}
-	}
-	return out
 }
 
 // requestError answers a request refused before GraphQL with a GraphQL
