@@ -107,6 +107,21 @@ type gqlRequest struct {
 	Variables map[string]any `json:"variables,omitempty"`
 }
 
+// gqlResponse is a GraphQL response as the bench reads it.
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string `json:"message"`
+		Extensions struct {
+			Code string `json:"code"`
+		} `json:"extensions"`
+	} `json:"errors"`
+}
+
+func (r gqlResponse) firstError() *gqlError {
+	return &gqlError{Code: r.Errors[0].Extensions.Code, Message: r.Errors[0].Message}
+}
+
 // do runs one GraphQL operation and decodes data into out.
 func (c *client) do(ctx context.Context, token, query string, vars map[string]any, out any) error {
 	body, err := json.Marshal(gqlRequest{Query: query, Variables: vars})
@@ -130,34 +145,18 @@ func (c *client) do(ctx context.Context, token, query string, vars map[string]an
 	if err != nil {
 		return err
 	}
+	var env gqlResponse
 	if resp.StatusCode != http.StatusOK {
-		var env struct {
-			Errors []struct {
-				Message    string `json:"message"`
-				Extensions struct {
-					Code string `json:"code"`
-				} `json:"extensions"`
-			} `json:"errors"`
-		}
 		if resp.StatusCode < 500 && json.Unmarshal(b, &env) == nil && len(env.Errors) > 0 {
-			return &gqlError{Code: env.Errors[0].Extensions.Code, Message: env.Errors[0].Message}
+			return env.firstError()
 		}
 		return &httpError{Status: resp.StatusCode, Body: truncate(string(b), 200)}
-	}
-	var env struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Message    string `json:"message"`
-			Extensions struct {
-				Code string `json:"code"`
-			} `json:"extensions"`
-		} `json:"errors"`
 	}
 	if err := json.Unmarshal(b, &env); err != nil {
 		return fmt.Errorf("decode response: %w", err)
 	}
 	if len(env.Errors) > 0 {
-		return &gqlError{Code: env.Errors[0].Extensions.Code, Message: env.Errors[0].Message}
+		return env.firstError()
 	}
 	if out != nil {
 		if err := json.Unmarshal(env.Data, out); err != nil {
