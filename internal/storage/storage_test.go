@@ -335,15 +335,7 @@ func TestS3(t *testing.T) {
 	if res.StatusCode != http.StatusOK || body != "jpeg bytes" || res.Header.Get("Content-Type") != "image/jpeg" {
 		t.Fatalf("GET = %d %q %q", res.StatusCode, body, res.Header.Get("Content-Type"))
 	}
-	if err := st.Delete(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := st.Exists(ctx, key); err != nil || ok {
-		t.Errorf("Exists after Delete = %v, %v", ok, err)
-	}
-	if err := st.Delete(ctx, key); err != nil {
-		t.Errorf("Delete of a missing object: %v", err)
-	}
+	deleteTwice(t, st, key)
 	if res, _ := send(t, http.MethodGet, u); res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET after Delete = %d, want 404", res.StatusCode)
 	}
@@ -370,5 +362,21 @@ func TestPutDiscardsPartialObject(t *testing.T) {
 	}
 	if ok, err := st.Exists(ctx, key); err != nil || ok {
 		t.Errorf("partial object exists = %v, %v", ok, err)
+	}
+}
+
+// deleteTwice deletes key, checks it is gone, and deletes it again: a
+// missing object is not an error.
+func deleteTwice(t *testing.T, st *storage.Store, key string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Exists(ctx, key); err != nil || ok {
+		t.Errorf("Exists after Delete = %v, %v", ok, err)
+	}
+	if err := st.Delete(ctx, key); err != nil {
+		t.Errorf("Delete of a missing object: %v", err)
 	}
 }

@@ -294,15 +294,7 @@ func TestVersityGWPutURLDelete(t *testing.T) {
 		t.Errorf("unsigned GET = %d, want 403", res.StatusCode)
 	}
 
-	if err := st.Delete(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := st.Exists(ctx, key); err != nil || ok {
-		t.Errorf("Exists after Delete = %v, %v", ok, err)
-	}
-	if err := st.Delete(ctx, key); err != nil {
-		t.Errorf("Delete of a missing object: %v", err)
-	}
+	deleteTwice(t, st, key)
 	if got := g.keys(t, bucket); len(got) != 0 {
 		t.Errorf("bucket holds %v after Delete", got)
 	}
