@@ -446,7 +446,7 @@ func (a *app) routes(api bool) http.Handler {
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
-			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas,
+			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas, Metrics: a.metrics.Registry,
 		})
 		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
 		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))

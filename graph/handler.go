@@ -23,6 +23,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -42,6 +43,8 @@ type HandlerConfig struct {
 	AroundOperations graphql.OperationMiddleware
 	// Quotas limits requests per IP (the other limits are the resolvers').
 	Quotas Quotas
+	// Metrics, when set, registers the shared subscriptions' metrics.
+	Metrics prometheus.Registerer
 }
 
 // uploadSlack lets a file a little over MAX_UPLOAD_BYTES reach the resolver,
@@ -59,7 +62,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		Directives: directives(),
 		Complexity: complexity(),
 	}))
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(sharedWebsocket{Websocket: transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		PingPongInterval:      10 * time.Second,
 		InitTimeout:           10 * time.Second,
@@ -67,7 +70,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
 		},
-	})
+	}, feeds: newFeeds(cfg.Metrics)})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

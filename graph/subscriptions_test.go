@@ -125,7 +125,7 @@ func newLiveReplicaLog(t testing.TB, name, prefix string, log *slog.Logger) *liv
 	}
 
 	services, tokens := liveServices(t, d, hub, log)
-	h := graph.NewHandler(graph.NewResolver(services, log), graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log})
+	h := graph.NewHandler(graph.NewResolver(services, log), graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log, Metrics: reg})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close) // registered before any client, so it runs after the clients closed
 
@@ -172,34 +172,43 @@ func liveServices(t testing.TB, d *db.DB, hub *realtime.Hub, log *slog.Logger) (
 	}, tokens
 }
 
-// subscribers is the replica's realtime_subscribers gauge.
-func (r *liveReplica) subscribers(t testing.TB) int {
+// metric is the value of the replica's gauge or counter name (0 while it
+// has no sample).
+func (r *liveReplica) metric(t testing.TB, name string) int {
 	t.Helper()
 	mfs, err := r.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "realtime_subscribers" {
-			return int(mf.GetMetric()[0].GetGauge().GetValue())
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if c := m.GetCounter(); c != nil {
+				return int(c.GetValue())
+			}
+			return int(m.GetGauge().GetValue())
 		}
 	}
 	return 0
 }
 
-// dropped is the replica's realtime_subscribers_dropped_total.
+// subscribers is the replica's realtime_subscribers gauge: hub
+// subscriptions, one per orderStatusChanged and one per shared execution
+// of orderUpdates or lowStockAlerts.
+func (r *liveReplica) subscribers(t testing.TB) int {
+	return r.metric(t, "realtime_subscribers")
+}
+
+// broadcastSubscribers is the replica's graphql_broadcast_subscribers
+// gauge: websocket subscriptions to orderUpdates and lowStockAlerts.
+func (r *liveReplica) broadcastSubscribers(t testing.TB) int {
+	return r.metric(t, "graphql_broadcast_subscribers")
+}
+
+// dropped counts the subscribers dropped for falling behind, by the hub or
+// by a shared execution.
 func (r *liveReplica) dropped(t testing.TB) int {
-	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "realtime_subscribers_dropped_total" {
-			return int(mf.GetMetric()[0].GetCounter().GetValue())
-		}
-	}
-	return 0
+	return r.metric(t, "realtime_subscribers_dropped_total") + r.metric(t, "graphql_broadcast_subscribers_dropped_total")
 }
 
 // waitSubscribers waits until the hub holds n subscriptions. The resolver
@@ -208,10 +217,23 @@ func (r *liveReplica) dropped(t testing.TB) int {
 // published now will be heard.
 func (r *liveReplica) waitSubscribers(t testing.TB, n int, within time.Duration) {
 	t.Helper()
+	r.waitFor(t, "hub subscribers", r.subscribers, n, within)
+}
+
+// waitBroadcastSubscribers waits until n websocket subscriptions to
+// orderUpdates or lowStockAlerts are served (each joins its shared
+// execution once that has subscribed to the hub).
+func (r *liveReplica) waitBroadcastSubscribers(t testing.TB, n int, within time.Duration) {
+	t.Helper()
+	r.waitFor(t, "broadcast subscribers", r.broadcastSubscribers, n, within)
+}
+
+func (r *liveReplica) waitFor(t testing.TB, what string, value func(testing.TB) int, n int, within time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(within)
-	for r.subscribers(t) < n {
+	for value(t) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("replica %s: %d hub subscribers after %s, want %d", r.name, r.subscribers(t), within, n)
+			t.Fatalf("replica %s: %d %s after %s, want %d", r.name, value(t), what, within, n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -962,13 +984,14 @@ func slowAndFast(t *testing.T, r *liveReplica) (slow *wsClient, f *fanout) {
 	slow.subscribe(t, "1", orderUpdatesQuery, nil) // and never read
 	fast := dial(t, r.wsURL, transportWS, staff)
 	fast.subscribe(t, "1", orderUpdatesQuery, nil)
-	r.waitSubscribers(t, 2, 5*time.Second)
+	r.waitBroadcastSubscribers(t, 2, 5*time.Second)
 	return slow, &fanout{t: t, r: r, fast: fast}
 }
 
 // A subscriber that never reads does not delay the others, and the server
-// never blocks on it: its hub subscription is dropped once it is 64 events
-// behind, and when it finally reads, its stream ends in an error.
+// never blocks on it: it is dropped once it is 64 events behind (the two
+// clients share one execution, which drops it), and when it finally reads,
+// its stream ends in an error.
 func TestSlowWebsocketSubscriber(t *testing.T) {
 	r := newLiveReplica(t, "A", livePrefix())
 	slow, f := slowAndFast(t, r)
@@ -1002,8 +1025,8 @@ func TestSlowWebsocketSubscriber(t *testing.T) {
 
 	f.untilDropped(30 * time.Second)
 	t.Logf("slow client dropped after %d events; the fast client received all %d", f.seq, f.received)
-	if n := r.subscribers(t); n != 1 {
-		t.Errorf("hub subscribers after the drop: %d, want 1 (the fast client)", n)
+	if n := r.broadcastSubscribers(t); n != 1 {
+		t.Errorf("subscribers after the drop: %d, want 1 (the fast client)", n)
 	}
 	f.publish(10)
 	f.expect(5 * time.Second)
@@ -1120,7 +1143,7 @@ func BenchmarkSubscribers1000(b *testing.B) {
 	if err := failed.Load(); err != nil {
 		b.Fatalf("connect: %v", *err)
 	}
-	r.waitSubscribers(b, clients, 30*time.Second)
+	r.waitBroadcastSubscribers(b, clients, 30*time.Second)
 	b.Logf("%d subscribers ready in %s", clients, time.Since(setupStart).Round(time.Millisecond))
 
 	runtime.GC()
@@ -1162,8 +1185,8 @@ func BenchmarkSubscribers1000(b *testing.B) {
 				latencies = append(latencies, a.at.Sub(start))
 				got++
 			case <-timeout:
-				b.Fatalf("event %s reached %d of %d clients within 10s (hub subscribers now %d)",
-					number, got, clients, r.subscribers(b))
+				b.Fatalf("event %s reached %d of %d clients within 10s (subscribers now %d)",
+					number, got, clients, r.broadcastSubscribers(b))
 			}
 		}
 	}
@@ -1180,5 +1203,81 @@ func BenchmarkSubscribers1000(b *testing.B) {
 	b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 	if d := r.dropped(b); d != 0 {
 		b.Errorf("%d subscribers dropped", d)
+	}
+}
+
+// Subscribers of orderUpdates with the same principal, operation and
+// variables share one execution (one hub subscription); another principal
+// or another selection gets its own. Every subscriber receives every event
+// in the shape it asked for; a feed outlives a member that leaves and stops
+// with its last one.
+func TestBroadcastSubscriptionsShareOneExecution(t *testing.T) {
+	r := newLiveReplica(t, "A", livePrefix())
+	staff, other := r.staffToken(t), r.staffToken(t)
+	const numbersOnly = `subscription { updates: orderUpdates { orderNumber } }`
+
+	a1 := dial(t, r.wsURL, transportWS, staff)
+	a1.subscribe(t, "1", orderUpdatesQuery, nil)
+	a2 := dial(t, r.wsURL, legacyWS, staff) // the protocol does not matter
+	a2.subscribe(t, "1", orderUpdatesQuery, nil)
+	a1.subscribe(t, "2", orderUpdatesQuery, nil) // twice on one connection
+	b := dial(t, r.wsURL, transportWS, other)
+	b.subscribe(t, "1", orderUpdatesQuery, nil)
+	n := dial(t, r.wsURL, transportWS, staff)
+	n.subscribe(t, "1", numbersOnly, nil)
+	r.waitBroadcastSubscribers(t, 5, 5*time.Second)
+	if got := r.subscribers(t); got != 3 {
+		t.Errorf("hub subscriptions for 5 subscribers of 3 kinds: %d, want 3", got)
+	}
+
+	f := &fanout{t: t, r: r}
+	f.publish(3)
+	subscriptionIDs := map[*wsClient][]string{a1: {"1", "2"}, a2: {"1"}, b: {"1"}}
+	for c, ids := range subscriptionIDs {
+		got := map[string][]string{} // by subscription id
+		for range 3 * len(ids) {
+			res := c.next(t, 5*time.Second)
+			var e statusEvent
+			if err := json.Unmarshal(res.Data["orderUpdates"], &e); err != nil || e.Status != "PENDING" {
+				t.Fatalf("want a PENDING orderUpdates event, got %s", res)
+			}
+			got[res.ID] = append(got[res.ID], e.OrderNumber)
+		}
+		for _, id := range ids {
+			if want := []string{"SLOW-0", "SLOW-1", "SLOW-2"}; !slices.Equal(got[id], want) {
+				t.Errorf("subscription %s received %v, want %v", id, got[id], want)
+			}
+		}
+	}
+	for i := range 3 {
+		res := n.next(t, 5*time.Second)
+		if want := `{"orderNumber":"SLOW-` + strconv.Itoa(i) + `"}`; string(res.Data["updates"]) != want {
+			t.Fatalf("aliased selection: got %s, want updates = %s", res, want)
+		}
+	}
+
+	a1.close()
+	a2.close()
+	// The feed of a1 and a2 stops (its hub subscription ends); b's and n's
+	// go on.
+	r.waitFor(t, "hub subscriptions ended", func(t testing.TB) int { return 3 - r.subscribers(t) }, 1, 5*time.Second)
+	if got := r.broadcastSubscribers(t); got != 2 {
+		t.Errorf("subscribers after a1 and a2 left: %d, want 2", got)
+	}
+	f.publish(1)
+	if e, _ := b.statusEvent(t, "orderUpdates", 5*time.Second); e.OrderNumber != "SLOW-3" {
+		t.Errorf("b after a1 and a2 left: got %s, want SLOW-3", e.OrderNumber)
+	}
+	b.close()
+	n.close()
+	r.waitFor(t, "hub subscriptions ended", func(t testing.TB) int { return 3 - r.subscribers(t) }, 3, 5*time.Second)
+
+	// A subscriber arriving after its feed stopped starts a new one.
+	c := dial(t, r.wsURL, transportWS, staff)
+	c.subscribe(t, "1", orderUpdatesQuery, nil)
+	r.waitSubscribers(t, 1, 5*time.Second)
+	f.publish(1)
+	if e, _ := c.statusEvent(t, "orderUpdates", 5*time.Second); e.OrderNumber != "SLOW-4" {
+		t.Errorf("new feed: got %s, want SLOW-4", e.OrderNumber)
 	}
 }

@@ -1,0 +1,295 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"commerce/internal/auth"
+	"commerce/internal/realtime"
+)
+
+// sharedSubscriptionFields are the subscriptions that broadcast a topic
+// with no per-subscriber state: no initial event, nothing but the event and
+// the caller's access decides what a subscriber receives. Subscribers of
+// one of them with the same operation, variables and principal share one
+// execution (see feeds). orderStatusChanged is not among them: it starts
+// with the order's current state, which a late joiner would miss.
+var sharedSubscriptionFields = map[string]bool{"orderUpdates": true, "lowStockAlerts": true}
+
+// sharedWebsocket is gqlgen's websocket transport with one change: the
+// executor it runs operations on shares the execution of identical
+// broadcast subscriptions. Without it, gqlgen executes and marshals every
+// event once per subscriber: with a thousand admin dashboards open, that
+// was most of the server's CPU, and events reached the last dashboard
+// hundreds of milliseconds late.
+type sharedWebsocket struct {
+	transport.Websocket
+	feeds *feeds
+}
+
+func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	t.Websocket.Do(w, r, sharingExecutor{GraphExecutor: exec, feeds: t.feeds})
+}
+
+// sharingExecutor dispatches a shareable subscription through its feed and
+// everything else as it is.
+type sharingExecutor struct {
+	graphql.GraphExecutor
+	feeds *feeds
+}
+
+func (e sharingExecutor) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	key, root, ok := feedKey(ctx, oc)
+	if !ok {
+		return e.GraphExecutor.DispatchOperation(ctx, oc)
+	}
+	return e.feeds.join(ctx, key, root, func(ctx context.Context) graphql.ResponseHandler {
+		h, _ := e.GraphExecutor.DispatchOperation(ctx, oc)
+		return h
+	}), ctx
+}
+
+// feedKey identifies the subscriptions whose every response is the same:
+// the same principal, operation and variables, selecting only shareable
+// fields; root is the response key of its (single) root field. ok is false
+// for anything else.
+func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root string, ok bool) {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription || len(oc.Operation.SelectionSet) != 1 {
+		return "", "", false
+	}
+	f, isField := oc.Operation.SelectionSet[0].(*ast.Field)
+	if !isField || !sharedSubscriptionFields[f.Name] {
+		return "", "", false
+	}
+	vars, err := json.Marshal(oc.Variables) // map keys sorted: canonical
+	if err != nil {
+		return "", "", false
+	}
+	p := auth.FromContext(ctx)
+	return strings.Join([]string{string(p.Role), p.ID, oc.OperationName, oc.RawQuery, string(vars)}, "\x00"), f.Alias, true
+}
+
+// feeds are the shared executions of broadcast subscriptions, by key. A
+// feed runs the operation once, with the first subscriber's context
+// detached from its connection, and hands every response to each of its
+// members; it stops when its last member leaves or its stream ends.
+type feeds struct {
+	mu    sync.Mutex
+	byKey map[string]*feed
+
+	members prometheus.Gauge
+	dropped prometheus.Counter
+}
+
+// newFeeds returns an empty registry whose metrics are registered on reg
+// when it is not nil.
+func newFeeds(reg prometheus.Registerer) *feeds {
+	f := &feeds{
+		byKey: map[string]*feed{},
+		members: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graphql_broadcast_subscribers",
+			Help: "Websocket subscriptions to orderUpdates and lowStockAlerts open on this process (they share one execution per principal, operation and variables).",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "graphql_broadcast_subscribers_dropped_total",
+			Help: "Broadcast subscriptions ended for falling behind.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(f.members, f.dropped)
+	}
+	return f
+}
+
+// memberBuffer is how many responses a member may fall behind its feed
+// before it is dropped, as the hub drops a subscriber (its buffer).
+const memberBuffer = 64
+
+// join adds a subscriber to the feed of key, starting the feed with
+// dispatch when there is none, and returns the subscriber's responses. The
+// subscriber leaves when ctx ends.
+func (fs *feeds) join(ctx context.Context, key, root string, dispatch func(context.Context) graphql.ResponseHandler) graphql.ResponseHandler {
+	m := &member{responses: make(chan *graphql.Response, memberBuffer)}
+	fs.mu.Lock()
+	f := fs.byKey[key]
+	joined := f != nil && f.add(m)
+	fs.mu.Unlock()
+	if !joined {
+		// Dispatching subscribes the feed to the hub; the feed is found
+		// by others only afterwards, so that a member never waits on a
+		// feed that has not subscribed yet. Two subscribers arriving at
+		// once may each start a feed; both work.
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &feed{feeds: fs, key: key, root: root, cancel: cancel, members: map[*member]struct{}{}}
+		f.add(m)
+		next := dispatch(fctx)
+		fs.mu.Lock()
+		if old := fs.byKey[key]; old == nil || old.isClosed() {
+			fs.byKey[key] = f
+		}
+		fs.mu.Unlock()
+		go f.run(fctx, next)
+	}
+	fs.members.Inc()
+	context.AfterFunc(ctx, func() { f.leave(m) })
+	return m.next
+}
+
+// forget removes f from the registry unless another feed took its key.
+func (fs *feeds) forget(f *feed) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.byKey[f.key] == f {
+		delete(fs.byKey, f.key)
+	}
+}
+
+// feed is one shared execution and the subscribers it serves.
+type feed struct {
+	feeds  *feeds
+	key    string
+	root   string             // the response key of the subscription's field
+	cancel context.CancelFunc // ends the execution
+
+	mu      sync.Mutex
+	members map[*member]struct{}
+	closed  bool // takes no new members: its stream ended, failed or lost its last member
+}
+
+// member is one subscriber of a feed.
+type member struct {
+	responses chan *graphql.Response // closed when the member leaves the feed
+	last      *graphql.Response      // set before responses is closed: why the stream ends early
+	lastSent  bool                   // only the transport's one reading goroutine touches it
+}
+
+// next is the member's ResponseHandler: the feed's responses in order, then
+// the error that dropped it if it was, then nil.
+func (m *member) next(ctx context.Context) *graphql.Response {
+	select {
+	case r, ok := <-m.responses:
+		if ok {
+			return r
+		}
+		if m.last != nil && !m.lastSent {
+			m.lastSent = true
+			return m.last
+		}
+		return nil
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+func (f *feed) add(m *member) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.members[m] = struct{}{}
+	return true
+}
+
+func (f *feed) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// run executes the operation once per event and hands each response to
+// every member, never blocking on one: a member whose buffer is full is
+// dropped with a RATE_LIMITED error, like a slow hub subscriber.
+func (f *feed) run(ctx context.Context, next graphql.ResponseHandler) {
+	defer f.end()
+	for {
+		r := next(ctx)
+		if r == nil {
+			return
+		}
+		// gqlgen writes every event of a stream into one buffer, which
+		// the next event overwrites: members read theirs later.
+		shared := *r
+		shared.Data = bytes.Clone(r.Data)
+		f.broadcast(&shared)
+	}
+}
+
+func (f *feed) broadcast(r *graphql.Response) {
+	f.mu.Lock()
+	for m := range f.members {
+		select {
+		case m.responses <- r:
+		default:
+			m.last = slowMemberResponse(f.root)
+			close(m.responses)
+			delete(f.members, m)
+			f.feeds.members.Dec()
+			f.feeds.dropped.Inc()
+		}
+	}
+	// A response with errors ends a subscription stream here (the hub or
+	// the access check refused it): whoever subscribes next starts afresh
+	// rather than joining a stream that is about to end.
+	failed := len(r.Errors) > 0 && !f.closed
+	if failed {
+		f.closed = true
+	}
+	f.mu.Unlock()
+	if failed {
+		f.feeds.forget(f)
+	}
+}
+
+// end closes every member's stream when the feed's stream has ended.
+func (f *feed) end() {
+	f.mu.Lock()
+	f.closed = true
+	for m := range f.members {
+		close(m.responses)
+		delete(f.members, m)
+		f.feeds.members.Dec()
+	}
+	f.mu.Unlock()
+	f.cancel()
+	f.feeds.forget(f)
+}
+
+// leave removes a member whose subscriber went away; the feed stops with
+// its last member.
+func (f *feed) leave(m *member) {
+	f.mu.Lock()
+	_, present := f.members[m]
+	if present {
+		delete(f.members, m)
+		f.feeds.members.Dec()
+	}
+	last := present && len(f.members) == 0 && !f.closed
+	if last {
+		f.closed = true
+	}
+	f.mu.Unlock()
+	if last {
+		f.cancel()
+		f.feeds.forget(f)
+	}
+}
+
+// slowMemberResponse is what a dropped member is told, in the shape of the
+// error that ends a stream the hub dropped: the subscription's field is
+// null, with a RATE_LIMITED error that says to subscribe again.
+func slowMemberResponse(root string) *graphql.Response {
+	e := presentAppError(context.Background(), streamEndError(realtime.ErrSlowConsumer))
+	e.Path = ast.Path{ast.PathName(root)}
+	return &graphql.Response{Data: json.RawMessage("null"), Errors: gqlerror.List{e}}
+}
