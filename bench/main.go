@@ -24,6 +24,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -47,6 +48,7 @@ type options struct {
 	probes      int
 	topSQL      int
 	serviceEnv  multiFlag
+	cpuProfile  string
 }
 
 type multiFlag []string
@@ -80,6 +82,7 @@ func main() {
 	flag.IntVar(&o.probes, "probes", -1, "statement-budget probes per request type (default 7, quick 3; 0 skips)")
 	flag.IntVar(&o.topSQL, "top-sql", 0, "print the N most frequent statements of each workload")
 	flag.Var(&o.serviceEnv, "service-env", "extra KEY=VALUE for the service's environment (repeatable), e.g. GOMEMLIMIT=100MiB")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator itself to this file (the service's: -service-env PPROF_ADDR=127.0.0.1:6060)")
 	flag.Parse()
 	if o.duration == 0 {
 		o.duration = pick(o.quick, 3*time.Second, 30*time.Second)
@@ -104,7 +107,13 @@ func main() {
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	code, err := run(ctx, o)
+	stopProfile()
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -113,6 +122,27 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called; with no path it does nothing. The load generator
+// shares the machine's cores with the service, so its own cost matters.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func pick[T any](quick bool, q, full T) T {
