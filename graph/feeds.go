@@ -111,15 +111,11 @@ func newFeeds(reg prometheus.Registerer) *feeds {
 	return f
 }
 
-// memberBuffer is how many responses a member may fall behind its feed
-// before it is dropped, as the hub drops a subscriber (its buffer).
-const memberBuffer = 64
-
 // join adds a subscriber to the feed of key, starting the feed with
 // dispatch when there is none, and returns the subscriber's responses. The
 // subscriber leaves when ctx ends.
 func (fs *feeds) join(ctx context.Context, key, root string, dispatch func(context.Context) graphql.ResponseHandler) graphql.ResponseHandler {
-	m := &member{responses: make(chan *graphql.Response, memberBuffer)}
+	m := &member{responses: make(chan *graphql.Response, realtime.SubscriberBuffer)}
 	fs.mu.Lock()
 	f := fs.byKey[key]
 	joined := f != nil && f.add(m)
@@ -140,7 +136,6 @@ func (fs *feeds) join(ctx context.Context, key, root string, dispatch func(conte
 		fs.mu.Unlock()
 		go f.run(fctx, next)
 	}
-	fs.members.Inc()
 	context.AfterFunc(ctx, func() { f.leave(m) })
 	return m.next
 }
@@ -198,7 +193,14 @@ func (f *feed) add(m *member) bool {
 		return false
 	}
 	f.members[m] = struct{}{}
+	f.feeds.members.Inc()
 	return true
+}
+
+// removeLocked takes m out of the feed; the caller holds f.mu.
+func (f *feed) removeLocked(m *member) {
+	delete(f.members, m)
+	f.feeds.members.Dec()
 }
 
 func (f *feed) isClosed() bool {
@@ -208,8 +210,8 @@ func (f *feed) isClosed() bool {
 }
 
 // run executes the operation once per event and hands each response to
-// every member, never blocking on one: a member whose buffer is full is
-// dropped with a RATE_LIMITED error, like a slow hub subscriber.
+// every member, never blocking on one: a member that falls as far behind as
+// a hub subscriber may is dropped with a RATE_LIMITED error, like one.
 func (f *feed) run(ctx context.Context, next graphql.ResponseHandler) {
 	defer f.end()
 	for {
@@ -233,8 +235,7 @@ func (f *feed) broadcast(r *graphql.Response) {
 		default:
 			m.last = slowMemberResponse(f.root)
 			close(m.responses)
-			delete(f.members, m)
-			f.feeds.members.Dec()
+			f.removeLocked(m)
 			f.feeds.dropped.Inc()
 		}
 	}
@@ -257,8 +258,7 @@ func (f *feed) end() {
 	f.closed = true
 	for m := range f.members {
 		close(m.responses)
-		delete(f.members, m)
-		f.feeds.members.Dec()
+		f.removeLocked(m)
 	}
 	f.mu.Unlock()
 	f.cancel()
@@ -271,8 +271,7 @@ func (f *feed) leave(m *member) {
 	f.mu.Lock()
 	_, present := f.members[m]
 	if present {
-		delete(f.members, m)
-		f.feeds.members.Dec()
+		f.removeLocked(m)
 	}
 	last := present && len(f.members) == 0 && !f.closed
 	if last {

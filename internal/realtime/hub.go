@@ -18,9 +18,9 @@ import (
 // ErrSlowConsumer ends the stream of a subscriber whose buffer filled up.
 var ErrSlowConsumer = errors.New("subscriber too slow: events were dropped, subscribe again")
 
-// subscriberBuffer is how many events a subscriber may fall behind before
+// SubscriberBuffer is how many events a subscriber may fall behind before
 // it is dropped.
-const subscriberBuffer = 64
+const SubscriberBuffer = 64
 
 // Hub fans published events out to subscribers.
 type Hub struct {
@@ -193,7 +193,7 @@ var ErrClosed = errors.New("the server is shutting down: subscribe again")
 // Subscribe returns a subscription to a topic. Close it when done. On a
 // closed hub the subscription has ended already, with ErrClosed.
 func (h *Hub) Subscribe(topic string) *Subscription {
-	s := &Subscription{c: make(chan Event, subscriberBuffer), hub: h, topic: topic}
+	s := &Subscription{c: make(chan Event, SubscriberBuffer), hub: h, topic: topic}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
