@@ -8,6 +8,7 @@ import (
 
 	"commerce/graph/model"
 	"commerce/graph/scalar"
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
@@ -270,10 +271,15 @@ func fromAddressInput(a *model.AddressInput) *customers.Address {
 	}
 }
 
-func toCheckoutInput(in model.CheckoutInput) orders.CheckoutInput {
+// toCheckoutInput converts a checkout input; the order is the account's
+// only when the caller is a signed-in customer.
+func toCheckoutInput(in model.CheckoutInput, caller auth.Principal) orders.CheckoutInput {
 	out := orders.CheckoutInput{
 		CartID: in.CartID, Email: in.Email, BillingAddress: fromAddressInput(in.BillingAddress),
 		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey,
+	}
+	if caller.IsCustomer() {
+		out.AccountID = caller.ID
 	}
 	if a := fromAddressInput(in.ShippingAddress); a != nil {
 		out.ShippingAddress = *a
