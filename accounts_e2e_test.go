@@ -144,6 +144,25 @@ func TestE2ERegisterOverGuestEmail(t *testing.T) {
 	if id != guestID || firstName != "Grace" || orNil(phone) != "+15555550101" {
 		t.Errorf("the guest's order now belongs to %s %q %s, want guest %s Grace +15555550101", id, firstName, orNil(phone), guestID)
 	}
+	var list struct {
+		Customers struct {
+			Edges []struct {
+				Node struct {
+					ID         string
+					Registered bool
+				}
+			}
+		}
+	}
+	srv.gql(t, staff, `query($q: String!) { customers(first: 10, search: $q) { edges { node { id registered } } } }`, map[string]any{"q": email}, &list)
+	got := map[string]bool{}
+	for _, e := range list.Customers.Edges {
+		got[e.Node.ID] = e.Node.Registered
+	}
+	if len(got) != 2 || got[guestID] || !got[accountID] {
+		t.Errorf("staff's customers for %s: %v, want guest %s (not registered) and account %s (registered)", email, got, guestID, accountID)
+	}
+
 	var lookup struct{ Order *struct{ OrderNumber string } }
 	srv.gql(t, "", accLookup, map[string]any{"n": guestOrder.OrderNumber, "e": email}, &lookup)
 	if lookup.Order == nil || lookup.Order.OrderNumber != guestOrder.OrderNumber {

@@ -57,6 +57,7 @@ func toCustomer(c *customers.Customer) *model.Customer {
 		Addresses: addrs, DefaultAddress: toAddress(c.DefaultAddress()),
 		TotalOrders: c.TotalOrders, TotalSpent: toMoney(c.TotalSpent), MarketingOptIn: c.MarketingOptIn,
 		StripeCustomerID: c.StripeCustomerID, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Registered: c.Registered,
 	}
 }
 
