@@ -3,6 +3,8 @@ package customers_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/customers"
+	"commerce/migrations"
 )
 
 // Registering the email of a guest record makes a new, empty account and
@@ -95,5 +98,49 @@ func TestGuestRecordCannotSignIn(t *testing.T) {
 	}
 	if _, _, err := svc.Login(ctx, email, ""); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Errorf("Login of a guest record: %v, want invalid credentials", err)
+	}
+}
+
+// The guest-records migration on v1 data, in a transaction rolled back at
+// the end: a customer with a password becomes an account, one without a
+// guest record, and an email can then have one of each.
+func TestGuestCustomersMigration(t *testing.T) {
+	_, b := setup(t)
+	ctx := context.Background()
+	read := func(name string) string {
+		raw, err := fs.ReadFile(migrations.Files(), "20261206200000_guest_customers.tx."+name+".sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	tx, err := b.db.Bun.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	exec := func(what, sql string, args ...any) {
+		t.Helper()
+		if _, err := tx.ExecContext(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	exec("down", read("down"))
+	account, guest := "v1-account-"+uuid.NewString()[:8]+"@example.com", "v1-guest-"+uuid.NewString()[:8]+"@example.com"
+	exec("v1 rows", `INSERT INTO customers (email, first_name, last_name, password_hash, currency) VALUES
+		(?, 'Ada', 'Account', '$2a$10$abcdefghijklmnopqrstuv', 'USD'), (?, 'Grace', 'Guest', NULL, 'USD')`, account, guest)
+	exec("up", read("up"))
+	var kinds []string
+	if err := tx.NewRaw(`SELECT kind FROM customers WHERE email IN (?, ?) ORDER BY email`, account, guest).Scan(ctx, &kinds); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(kinds, []string{"ACCOUNT", "GUEST"}) {
+		t.Errorf("kinds after the migration: %v, want ACCOUNT for the row with a password, GUEST for the other", kinds)
+	}
+	exec("a guest record beside the account", `INSERT INTO customers (email, first_name, last_name, currency, kind) VALUES (?, 'G', 'R', 'USD', 'GUEST')`, account)
+	_, err = tx.ExecContext(ctx, `INSERT INTO customers (email, first_name, last_name, password_hash, currency, kind)
+		VALUES (?, 'X', 'Y', 'hash', 'USD', 'GUEST')`, "x"+guest)
+	if err == nil || !strings.Contains(err.Error(), "customers_guest_no_password") {
+		t.Errorf("a guest record with a password: %v, want the customers_guest_no_password check to refuse it", err)
 	}
 }
