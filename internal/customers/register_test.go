@@ -125,6 +125,10 @@ func TestGuestCustomersMigration(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+	// Other tests of the package leave emails with both; the down
+	// migration refuses those, so move them aside first.
+	exec("set apart emails with both", `UPDATE customers g SET email = 'guest-of-' || g.email WHERE g.kind = 'GUEST'
+		AND EXISTS (SELECT 1 FROM customers a WHERE a.email = g.email AND a.kind = 'ACCOUNT')`)
 	exec("down", read("down"))
 	account, guest := "v1-account-"+uuid.NewString()[:8]+"@example.com", "v1-guest-"+uuid.NewString()[:8]+"@example.com"
 	exec("v1 rows", `INSERT INTO customers (email, first_name, last_name, password_hash, currency) VALUES
