@@ -8,6 +8,7 @@ import (
 
 	"commerce/graph/model"
 	"commerce/graph/scalar"
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
@@ -56,6 +57,7 @@ func toCustomer(c *customers.Customer) *model.Customer {
 		Addresses: addrs, DefaultAddress: toAddress(c.DefaultAddress()),
 		TotalOrders: c.TotalOrders, TotalSpent: toMoney(c.TotalSpent), MarketingOptIn: c.MarketingOptIn,
 		StripeCustomerID: c.StripeCustomerID, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Registered: c.Registered,
 	}
 }
 
@@ -270,10 +272,15 @@ func fromAddressInput(a *model.AddressInput) *customers.Address {
 	}
 }
 
-func toCheckoutInput(in model.CheckoutInput) orders.CheckoutInput {
+// toCheckoutInput converts a checkout input; the order is the account's
+// only when the caller is a signed-in customer.
+func toCheckoutInput(in model.CheckoutInput, caller auth.Principal) orders.CheckoutInput {
 	out := orders.CheckoutInput{
 		CartID: in.CartID, Email: in.Email, BillingAddress: fromAddressInput(in.BillingAddress),
 		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey,
+	}
+	if caller.IsCustomer() {
+		out.AccountID = caller.ID
 	}
 	if a := fromAddressInput(in.ShippingAddress); a != nil {
 		out.ShippingAddress = *a

@@ -22,7 +22,15 @@ type Quotas struct {
 	CreateOrder   config.Quota   // per customer, or per email for guests
 	CreateOrderIP config.Quota   // per IP, so guests cannot rotate emails
 	Search        config.Quota   // per IP
-	Login         config.Quota   // per email and per IP
+	Register      config.Quota   // per IP, counted before any password is hashed
+	CartCreate    config.Quota   // per IP
+
+	// The failure budgets (failures.go) count only attempts that fail.
+	Login             config.Quota // failed sign-ins per (email, IP)
+	LoginIP           config.Quota // failed sign-ins per IP
+	LoginAccount      config.Quota // failed sign-ins per email, from every IP
+	OrderLookup       config.Quota // failed order lookups per IP
+	OrderLookupNumber config.Quota // failed order lookups by email per order number
 }
 
 // limit counts one event against each key's quota and refuses with
@@ -56,13 +64,6 @@ func setRateLimitHeaders(ctx context.Context, res quota.Result) {
 	}
 }
 
-// loginLimits count a sign-in attempt per email and per IP.
-func (q Quotas) loginLimits(ctx context.Context, kind, email string) error {
-	return q.limit(ctx,
-		keyedQuota{"api:login:" + kind + ":email:" + strings.ToLower(strings.TrimSpace(email)), q.Login},
-		keyedQuota{"api:login:ip:" + web.ClientIP(ctx), q.Login})
-}
-
 // checkoutLimits count an order per customer (per email for guests) and
 // per IP.
 func (q Quotas) checkoutLimits(ctx context.Context, email string) error {
@@ -73,6 +74,16 @@ func (q Quotas) checkoutLimits(ctx context.Context, email string) error {
 	return q.limit(ctx,
 		keyedQuota{"api:create-order:" + who, q.CreateOrder},
 		keyedQuota{"api:create-order:ip:" + web.ClientIP(ctx), q.CreateOrderIP})
+}
+
+// registerLimits count a sign-up per IP.
+func (q Quotas) registerLimits(ctx context.Context) error {
+	return q.limit(ctx, keyedQuota{"api:register:ip:" + web.ClientIP(ctx), q.Register})
+}
+
+// cartCreateLimits count a new cart per IP.
+func (q Quotas) cartCreateLimits(ctx context.Context) error {
+	return q.limit(ctx, keyedQuota{"api:cart-create:ip:" + web.ClientIP(ctx), q.CartCreate})
 }
 
 // searchLimits count a product search per IP.

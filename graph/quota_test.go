@@ -69,6 +69,41 @@ func TestLoginAttemptsAreLimited(t *testing.T) {
 	}
 }
 
+// Sign-in quotas count failures only: successes in between neither use up
+// QUOTA_LOGIN nor earn anything back, so two failures exhaust it whatever
+// came between them.
+func TestSuccessfulSignInsAreFree(t *testing.T) {
+	hour := func(n int) config.Quota { return config.Quota{Limit: n, Period: time.Hour} }
+	srv := quotaServer(t, graph.Quotas{Login: hour(2), LoginIP: hour(100), LoginAccount: hour(100), GraphQL: hour(1000)})
+	if _, r := post(t, srv.URL, `mutation { customerRegister(input: {email: "free@example.com", password: "right-password",
+		firstName: "Ada", lastName: "Lovelace"}) { token } }`); code(r) != "" {
+		t.Fatalf("register: %+v", r.Errors)
+	}
+	login := func(password string) string {
+		_, r := post(t, srv.URL, `mutation { customerLogin(email: "free@example.com", password: "`+password+`") { token userErrors { code } } }`)
+		switch {
+		case code(r) != "":
+			return code(r)
+		case strings.Contains(string(r.Data["customerLogin"]), "INVALID_CREDENTIALS"):
+			return "INVALID_CREDENTIALS"
+		case strings.Contains(string(r.Data["customerLogin"]), `"token":"`):
+			return "TOKEN"
+		}
+		t.Fatalf("customerLogin: %s", r.Data["customerLogin"])
+		return ""
+	}
+	for i, step := range []struct{ password, want string }{
+		{"wrong-password", "INVALID_CREDENTIALS"},
+		{"right-password", "TOKEN"}, {"right-password", "TOKEN"}, {"right-password", "TOKEN"}, {"right-password", "TOKEN"},
+		{"wrong-password", "INVALID_CREDENTIALS"},
+		{"right-password", "RATE_LIMITED"},
+	} {
+		if got := login(step.password); got != step.want {
+			t.Fatalf("step %d (%s): %s, want %s", i+1, step.password, got, step.want)
+		}
+	}
+}
+
 func TestGraphQLRequestsArePerIP(t *testing.T) {
 	srv := quotaServer(t, graph.Quotas{GraphQL: config.Quota{Limit: 3, Period: time.Minute}})
 	for i := range 3 {

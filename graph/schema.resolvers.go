@@ -11,6 +11,7 @@ import (
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/catalog"
+	"commerce/internal/customers"
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/page"
@@ -52,6 +53,9 @@ func (r *lowStockAlertResolver) Product(ctx context.Context, obj *model.LowStock
 }
 
 func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.AuthPayload, error) {
+	if err := r.svc.Quotas.registerLimits(ctx); err != nil {
+		return nil, err
+	}
 	c, token, err := r.svc.Customers.Register(ctx, toCustomerRegisterInput(input))
 	if ues, ok := userErrors(err); ok {
 		return &model.AuthPayload{UserErrors: ues}, nil
@@ -63,10 +67,12 @@ func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.Cus
 }
 
 func (r *mutationResolver) CustomerLogin(ctx context.Context, email string, password string) (*model.AuthPayload, error) {
-	if err := r.svc.Quotas.loginLimits(ctx, "customer", email); err != nil {
-		return nil, err
-	}
-	c, token, err := r.svc.Customers.Login(ctx, email, password)
+	var c *customers.Customer
+	var token string
+	err := r.svc.Quotas.signIn(ctx, "customer", email, func() (err error) {
+		c, token, err = r.svc.Customers.Login(ctx, email, password)
+		return err
+	})
 	if ues, ok := userErrors(err); ok {
 		return &model.AuthPayload{UserErrors: ues}, nil
 	}
@@ -77,10 +83,11 @@ func (r *mutationResolver) CustomerLogin(ctx context.Context, email string, pass
 }
 
 func (r *mutationResolver) StaffLogin(ctx context.Context, email string, password string) (*model.StaffAuthPayload, error) {
-	if err := r.svc.Quotas.loginLimits(ctx, "staff", email); err != nil {
-		return nil, err
-	}
-	token, err := r.svc.Staff.Login(ctx, email, password)
+	var token string
+	err := r.svc.Quotas.signIn(ctx, "staff", email, func() (err error) {
+		token, err = r.svc.Staff.Login(ctx, email, password)
+		return err
+	})
 	if ues, ok := userErrors(err); ok {
 		return &model.StaffAuthPayload{UserErrors: ues}, nil
 	}
@@ -140,6 +147,9 @@ func (r *mutationResolver) ProductImagesReorder(ctx context.Context, productID s
 }
 
 func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string) (*model.CartPayload, error) {
+	if err := r.svc.Quotas.cartCreateLimits(ctx); err != nil {
+		return nil, err
+	}
 	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email)
 	return r.cartPayload(ctx, c, err)
 }
@@ -168,7 +178,7 @@ func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInp
 	if err := r.svc.Quotas.checkoutLimits(ctx, input.Email); err != nil {
 		return nil, err
 	}
-	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input))
+	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input, auth.FromContext(ctx)))
 	if ues, ok := userErrors(err); ok {
 		return &model.CheckoutPayload{UserErrors: ues}, nil
 	}
@@ -296,7 +306,11 @@ func (r *queryResolver) Cart(ctx context.Context, id string) (*model.Cart, error
 
 func (r *queryResolver) Order(ctx context.Context, orderNumber string, email *string, accessToken *string) (*model.Order, error) {
 	p := auth.FromContext(ctx)
-	o, err := r.svc.Orders.Lookup(ctx, p, orderNumber, email, accessToken)
+	var o *orders.Order
+	err := r.svc.Quotas.lookupOrder(ctx, orderNumber, email != nil, func() (err error) {
+		o, err = r.svc.Orders.Lookup(ctx, p, orderNumber, email, accessToken)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -281,10 +281,17 @@ func (r *liveReplica) product(t testing.TB, stock, threshold int) *catalog.Produ
 
 type placed struct{ ID, Number, AccessToken string }
 
-// checkout places an order for one unit of the product over HTTP.
+// checkout places a guest order for one unit of the product over HTTP.
 func (r *liveReplica) checkout(t *testing.T, email, productID string) placed {
 	t.Helper()
-	res := r.api.do(t, "", `mutation($in: CheckoutInput!) { checkout(input: $in) {
+	return r.checkoutAs(t, "", email, productID)
+}
+
+// checkoutAs checks out as the customer of token (a guest when empty): an
+// order is a customer's only when they place it signed in.
+func (r *liveReplica) checkoutAs(t *testing.T, token, email, productID string) placed {
+	t.Helper()
+	res := r.api.do(t, token, `mutation($in: CheckoutInput!) { checkout(input: $in) {
 		order { id orderNumber status paymentStatus } orderAccessToken userErrors { field code message } } }`,
 		map[string]any{"in": map[string]any{
 			"lines": []any{map[string]any{"productId": productID, "quantity": 1}},
@@ -812,7 +819,7 @@ func TestOrderStatusChanged(t *testing.T) {
 		ownerEmail := uniqueName("owner") + "@example.com"
 		owner := a.register(t, ownerEmail)
 		stranger := a.register(t, uniqueName("stranger")+"@example.com")
-		o := a.checkout(t, ownerEmail, p.ID)
+		o := a.checkoutAs(t, owner, ownerEmail, p.ID)
 
 		c := dial(t, b.wsURL, transportWS, stranger)
 		c.subscribe(t, "1", orderStatusQuery, map[string]any{"n": o.Number})

@@ -117,6 +117,7 @@ type ComplexityRoot struct {
 		MarketingOptIn   func(childComplexity int) int
 		Orders           func(childComplexity int, first *int, after *string) int
 		Phone            func(childComplexity int) int
+		Registered       func(childComplexity int) int
 		StripeCustomerID func(childComplexity int) int
 		TotalOrders      func(childComplexity int) int
 		TotalSpent       func(childComplexity int) int
@@ -768,6 +769,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Phone(childComplexity), true
+	case "Customer.registered":
+		if e.ComplexityRoot.Customer.Registered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Registered(childComplexity), true
 	case "Customer.stripeCustomerId":
 		if e.ComplexityRoot.Customer.StripeCustomerID == nil {
 			break
@@ -2295,6 +2302,16 @@ type Customer implements Node {
 type CustomerEdge { node: Customer!, cursor: String! }
 type CustomerConnection { edges: [CustomerEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
 
+extend type Customer {
+  """
+  True for an account someone registered; false for the record of the checkouts
+  placed under this email without signing in. An email can have one of each:
+  they share no orders, addresses or phone, since registering proves nothing
+  about the mailbox.
+  """
+  registered: Boolean!
+}
+
 # ---------------------------------------------------------------- carts
 
 type Cart implements Node {
@@ -2686,6 +2703,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Customer_updatedAt(ctx, field)
+	case "registered":
+		return ec.fieldContext_Customer_registered(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -5363,6 +5382,29 @@ func (ec *executionContext) _Customer_updatedAt(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Customer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Customer_registered(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_registered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Registered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_registered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CustomerConnection) (ret graphql.Marshaler) {
@@ -13302,6 +13344,11 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Customer_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "registered":
+			out.Values[i] = ec._Customer_registered(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

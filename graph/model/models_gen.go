@@ -122,6 +122,11 @@ type Customer struct {
 	Orders           *OrderConnection `json:"orders"`
 	CreatedAt        time.Time        `json:"createdAt"`
 	UpdatedAt        time.Time        `json:"updatedAt"`
+	// True for an account someone registered; false for the record of the checkouts
+	// placed under this email without signing in. An email can have one of each:
+	// they share no orders, addresses or phone, since registering proves nothing
+	// about the mailbox.
+	Registered bool `json:"registered"`
 }
 
 func (Customer) IsNode()            {}

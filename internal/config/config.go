@@ -91,13 +91,19 @@ type Config struct {
 	MaxUploadBytes int64
 	ImageURLTTL    time.Duration
 
-	QuotaCreateOrder   Quota
-	QuotaCreateOrderIP Quota
-	QuotaSearch        Quota
-	QuotaGraphQL       Quota
-	QuotaLogin         Quota
-	TrustedProxies     []netip.Prefix
-	CORSAllowedOrigins []string
+	QuotaCreateOrder       Quota
+	QuotaCreateOrderIP     Quota
+	QuotaSearch            Quota
+	QuotaGraphQL           Quota
+	QuotaLogin             Quota // failed sign-ins per (email, IP)
+	QuotaLoginIP           Quota // failed sign-ins per IP, any email
+	QuotaLoginAccount      Quota // failed sign-ins per email from every IP, before attempts are delayed
+	QuotaRegister          Quota // customerRegister per IP
+	QuotaCartCreate        Quota // cartCreate per IP
+	QuotaOrderLookup       Quota // failed order lookups per IP
+	QuotaOrderLookupNumber Quota // failed order lookups per order number
+	TrustedProxies         []netip.Prefix
+	CORSAllowedOrigins     []string
 }
 
 // devAuthSecret signs tokens in development when AUTH_SECRET is not set.
@@ -245,6 +251,12 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.QuotaSearch = r.quota("QUOTA_SEARCH_PRODUCTS", "1000/1h")
 	c.QuotaGraphQL = r.quota("QUOTA_GRAPHQL", "6000/1m")
 	c.QuotaLogin = r.quota("QUOTA_LOGIN", "10/15m")
+	c.QuotaLoginIP = r.quota("QUOTA_LOGIN_IP", "30/15m")
+	c.QuotaLoginAccount = r.quota("QUOTA_LOGIN_ACCOUNT", "20/1h")
+	c.QuotaRegister = r.quota("QUOTA_REGISTER", "10/1h")
+	c.QuotaCartCreate = r.quota("QUOTA_CART_CREATE", "100/1h")
+	c.QuotaOrderLookup = r.quota("QUOTA_ORDER_LOOKUP", "20/1h")
+	c.QuotaOrderLookupNumber = r.quota("QUOTA_ORDER_LOOKUP_NUMBER", "10/1h")
 	for _, s := range r.list("TRUSTED_PROXIES") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {

@@ -126,6 +126,12 @@ func TestLoadDefaults(t *testing.T) {
 		{"QUOTA_SEARCH_PRODUCTS", c.QuotaSearch, Quota{Limit: 1000, Period: time.Hour}},
 		{"QUOTA_GRAPHQL", c.QuotaGraphQL, Quota{Limit: 6000, Period: time.Minute}},
 		{"QUOTA_LOGIN", c.QuotaLogin, Quota{Limit: 10, Period: 15 * time.Minute}},
+		{"QUOTA_LOGIN_IP", c.QuotaLoginIP, Quota{Limit: 30, Period: 15 * time.Minute}},
+		{"QUOTA_LOGIN_ACCOUNT", c.QuotaLoginAccount, Quota{Limit: 20, Period: time.Hour}},
+		{"QUOTA_REGISTER", c.QuotaRegister, Quota{Limit: 10, Period: time.Hour}},
+		{"QUOTA_CART_CREATE", c.QuotaCartCreate, Quota{Limit: 100, Period: time.Hour}},
+		{"QUOTA_ORDER_LOOKUP", c.QuotaOrderLookup, Quota{Limit: 20, Period: time.Hour}},
+		{"QUOTA_ORDER_LOOKUP_NUMBER", c.QuotaOrderLookupNumber, Quota{Limit: 10, Period: time.Hour}},
 		{"TRUSTED_PROXIES", len(c.TrustedProxies), 0},
 		{"CORS_ALLOWED_ORIGINS", len(c.CORSAllowedOrigins), 0},
 	} {
@@ -310,11 +316,17 @@ func TestLoadValues(t *testing.T) {
 			}
 		}},
 		{"quotas", env{
-			"QUOTA_CREATE_ORDER":    "5/2s",
-			"QUOTA_CREATE_ORDER_IP": "100/h",
-			"QUOTA_SEARCH_PRODUCTS": " 20 / 15m ",
-			"QUOTA_GRAPHQL":         "50/.5h",
-			"QUOTA_LOGIN":           "3/1h30m",
+			"QUOTA_CREATE_ORDER":        "5/2s",
+			"QUOTA_CREATE_ORDER_IP":     "100/h",
+			"QUOTA_SEARCH_PRODUCTS":     " 20 / 15m ",
+			"QUOTA_GRAPHQL":             "50/.5h",
+			"QUOTA_LOGIN":               "3/1h30m",
+			"QUOTA_LOGIN_IP":            "7/1m",
+			"QUOTA_LOGIN_ACCOUNT":       "4/2h",
+			"QUOTA_REGISTER":            "2/10s",
+			"QUOTA_CART_CREATE":         "1000/1h",
+			"QUOTA_ORDER_LOOKUP":        "5/5m",
+			"QUOTA_ORDER_LOOKUP_NUMBER": "3/24h",
 		}, func(t *testing.T, c *Config) {
 			for _, q := range []struct {
 				name      string
@@ -325,6 +337,12 @@ func TestLoadValues(t *testing.T) {
 				{"QUOTA_SEARCH_PRODUCTS", c.QuotaSearch, Quota{20, 15 * time.Minute}},
 				{"QUOTA_GRAPHQL", c.QuotaGraphQL, Quota{50, 30 * time.Minute}},
 				{"QUOTA_LOGIN", c.QuotaLogin, Quota{3, 90 * time.Minute}},
+				{"QUOTA_LOGIN_IP", c.QuotaLoginIP, Quota{7, time.Minute}},
+				{"QUOTA_LOGIN_ACCOUNT", c.QuotaLoginAccount, Quota{4, 2 * time.Hour}},
+				{"QUOTA_REGISTER", c.QuotaRegister, Quota{2, 10 * time.Second}},
+				{"QUOTA_CART_CREATE", c.QuotaCartCreate, Quota{1000, time.Hour}},
+				{"QUOTA_ORDER_LOOKUP", c.QuotaOrderLookup, Quota{5, 5 * time.Minute}},
+				{"QUOTA_ORDER_LOOKUP_NUMBER", c.QuotaOrderLookupNumber, Quota{3, 24 * time.Hour}},
 			} {
 				if q.got != q.want {
 					t.Errorf("%s = %v, want %v", q.name, q.got, q.want)
@@ -440,6 +458,12 @@ func TestLoadRejects(t *testing.T) {
 		{"QUOTA_SEARCH_PRODUCTS zero period", env{"QUOTA_SEARCH_PRODUCTS": "100/0s"}, "QUOTA_SEARCH_PRODUCTS"},
 		{"QUOTA_GRAPHQL bad period", env{"QUOTA_GRAPHQL": "6000/minute"}, "QUOTA_GRAPHQL"},
 		{"QUOTA_LOGIN negative limit", env{"QUOTA_LOGIN": "-10/15m"}, "QUOTA_LOGIN"},
+		{"QUOTA_LOGIN_IP without limit", env{"QUOTA_LOGIN_IP": "/15m"}, "QUOTA_LOGIN_IP"},
+		{"QUOTA_LOGIN_ACCOUNT zero limit", env{"QUOTA_LOGIN_ACCOUNT": "0/1h"}, "QUOTA_LOGIN_ACCOUNT"},
+		{"QUOTA_REGISTER without period", env{"QUOTA_REGISTER": "10"}, "QUOTA_REGISTER"},
+		{"QUOTA_CART_CREATE bad period", env{"QUOTA_CART_CREATE": "100/hour"}, "QUOTA_CART_CREATE"},
+		{"QUOTA_ORDER_LOOKUP zero period", env{"QUOTA_ORDER_LOOKUP": "20/0s"}, "QUOTA_ORDER_LOOKUP"},
+		{"QUOTA_ORDER_LOOKUP_NUMBER fraction", env{"QUOTA_ORDER_LOOKUP_NUMBER": "1.5/1h"}, "QUOTA_ORDER_LOOKUP_NUMBER"},
 		{"TRUSTED_PROXIES bad prefix length", env{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"TRUSTED_PROXIES host name", env{"TRUSTED_PROXIES": "proxy.internal"}, "TRUSTED_PROXIES"},
 	} {

@@ -22,8 +22,9 @@ type Address struct {
 	Phone       *string `json:"phone,omitempty"`
 }
 
-// Customer is a person who buys: a registered account or a guest known by
-// the email of an order.
+// Customer is a person who buys: a registered account, or the guest record
+// of the checkouts placed under an email without signing in. An email can
+// have one of each; they share nothing (Registered tells them apart).
 type Customer struct {
 	ID                  string
 	Email               string
@@ -36,7 +37,7 @@ type Customer struct {
 	TotalSpent          money.Money
 	MarketingOptIn      bool
 	StripeCustomerID    *string
-	HasPassword         bool
+	Registered          bool
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }

@@ -49,7 +49,8 @@ func (c MarketingContact) MayMarket() bool {
 }
 
 // MarketingContactByEmail reads the marketing consent of email (trimmed and
-// lowercased) in one statement. It returns database errors as they come.
+// lowercased) in one statement: the account's when the email has one, else
+// its guest record's. It returns database errors as they come.
 func MarketingContactByEmail(ctx context.Context, idb bun.IDB, email string) (MarketingContact, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	var (
@@ -61,7 +62,10 @@ func MarketingContactByEmail(ctx context.Context, idb bun.IDB, email string) (Ma
 		SELECT c.first_name, c.marketing_opt_in,
 			EXISTS (SELECT 1 FROM marketing_unsubscribes WHERE email = ?)
 		FROM (SELECT 1) AS one
-		LEFT JOIN customers c ON c.email = ?`, email, email).Scan(&firstName, &optIn, &c.Unsubscribed)
+		LEFT JOIN LATERAL (
+			SELECT first_name, marketing_opt_in FROM customers WHERE email = ?
+			ORDER BY kind = 'ACCOUNT' DESC LIMIT 1
+		) c ON true`, email, email).Scan(&firstName, &optIn, &c.Unsubscribed)
 	if err != nil {
 		return MarketingContact{}, fmt.Errorf("marketing contact: %w", err)
 	}

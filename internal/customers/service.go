@@ -32,10 +32,41 @@ func NewService(d *db.DB, tokens *auth.Tokens, currency string) *Service {
 const maxNameLen = 100
 
 // Register creates a customer account and returns it with a bearer token.
-// A guest record of the same email (from an earlier checkout) becomes the
-// account. It returns Invalid userErrors for bad fields and a TAKEN
-// userError when an account with a password already uses the email.
+// The account starts empty: a guest record of the same email (from earlier
+// checkouts) stays a separate customer with its orders, addresses, phone
+// and name, since registering proves nothing about the mailbox. It returns
+// Invalid userErrors for bad fields and a TAKEN userError when an account
+// already uses the email; that answer is found before the password is
+// hashed, so a taken email costs no bcrypt.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Customer, string, error) {
+	email, err := checkRegister(&in)
+	if err != nil {
+		return nil, "", err
+	}
+	taken, err := accountExists(ctx, s.db, email)
+	if err != nil {
+		return nil, "", fmt.Errorf("register customer: %w", err)
+	}
+	if taken {
+		return nil, "", apperr.Taken(apperr.Path("input", "email"), "email")
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, "", err
+	}
+	r, err := insertAccount(ctx, s.db, in, email, hash, s.currency)
+	if db.IsNoRows(err) { // registered by someone else since the check
+		return nil, "", apperr.Taken(apperr.Path("input", "email"), "email")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("register customer: %w", err)
+	}
+	return s.withToken(r)
+}
+
+// checkRegister validates and normalises the fields of in and returns its
+// normalised email; every problem is reported at once.
+func checkRegister(in *RegisterInput) (string, error) {
 	var errs apperr.List
 	email, err := contact.NormalizeEmail(in.Email, apperr.Path("input", "email"))
 	errs.Add(err)
@@ -51,33 +82,21 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Customer, st
 	} else {
 		in.Phone = nil
 	}
-	if err := errs.Err(); err != nil {
-		return nil, "", err
-	}
-	hash, err := auth.HashPassword(in.Password)
-	if err != nil {
-		return nil, "", err
-	}
-	r, err := insertRegistered(ctx, s.db, in, email, hash, s.currency)
-	if db.IsNoRows(err) {
-		return nil, "", apperr.Taken(apperr.Path("input", "email"), "email")
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("register customer: %w", err)
-	}
-	return s.withToken(r)
+	return email, errs.Err()
 }
 
 // Login checks a customer's email and password and returns the customer
-// with a bearer token. A wrong password and an unknown email both return
-// auth.ErrInvalidCredentials.
+// with a bearer token. Only accounts sign in: a guest record has no
+// password. A wrong password and an unknown email both return
+// auth.ErrInvalidCredentials after one bcrypt comparison, so the time
+// taken does not tell them apart.
 func (s *Service) Login(ctx context.Context, email, password string) (*Customer, string, error) {
 	e, err := contact.NormalizeEmail(email, apperr.Path("email"))
 	if err != nil {
 		auth.CheckPassword("", password)
 		return nil, "", auth.ErrInvalidCredentials
 	}
-	r, err := selectByEmail(ctx, s.db, e)
+	r, err := selectAccountByEmail(ctx, s.db, e)
 	if err != nil && !db.IsNoRows(err) {
 		return nil, "", fmt.Errorf("customer login: %w", err)
 	}

@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/apperr"
 	"commerce/internal/money"
+	"commerce/internal/platform/db"
 	"commerce/internal/platform/page"
 )
 
@@ -29,19 +31,27 @@ type row struct {
 	TotalSpent          int64           `bun:"total_spent"`
 	Currency            string          `bun:"currency"`
 	MarketingOptIn      bool            `bun:"marketing_opt_in"`
+	Kind                string          `bun:"kind"`
 	CreatedAt           time.Time       `bun:"created_at"`
 	UpdatedAt           time.Time       `bun:"updated_at"`
 }
 
 const columns = `id, email, first_name, last_name, phone, password_hash, stripe_customer_id, addresses,
-	default_address_index, total_orders, total_spent, currency, marketing_opt_in, created_at, updated_at`
+	default_address_index, total_orders, total_spent, currency, marketing_opt_in, kind, created_at, updated_at`
+
+// The kinds of customers row: an account someone registered, and the record
+// of the guest checkouts under an email. The two never share a row.
+const (
+	kindAccount = "ACCOUNT"
+	kindGuest   = "GUEST"
+)
 
 func (r *row) customer() (*Customer, error) {
 	c := &Customer{
 		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Phone: r.Phone,
 		DefaultAddressIndex: r.DefaultAddressIndex, TotalOrders: r.TotalOrders,
 		TotalSpent: money.New(r.TotalSpent, r.Currency), MarketingOptIn: r.MarketingOptIn,
-		StripeCustomerID: r.StripeCustomerID, HasPassword: r.PasswordHash != nil,
+		StripeCustomerID: r.StripeCustomerID, Registered: r.Kind == kindAccount,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	if len(r.Addresses) > 0 {
@@ -52,10 +62,18 @@ func (r *row) customer() (*Customer, error) {
 	return c, nil
 }
 
-func selectByEmail(ctx context.Context, idb bun.IDB, email string) (*row, error) {
+// selectAccountByEmail reads the account (never the guest record) of email.
+func selectAccountByEmail(ctx context.Context, idb bun.IDB, email string) (*row, error) {
 	var r row
-	err := idb.NewRaw(`SELECT `+columns+` FROM customers WHERE email = ?`, email).Scan(ctx, &r)
+	err := idb.NewRaw(`SELECT `+columns+` FROM customers WHERE email = ? AND kind = ?`, email, kindAccount).Scan(ctx, &r)
 	return &r, err
+}
+
+// accountExists reports whether an account uses email.
+func accountExists(ctx context.Context, idb bun.IDB, email string) (bool, error) {
+	var ok bool
+	err := idb.NewRaw(`SELECT EXISTS (SELECT 1 FROM customers WHERE email = ? AND kind = ?)`, email, kindAccount).Scan(ctx, &ok)
+	return ok, err
 }
 
 func selectByIDs(ctx context.Context, idb bun.IDB, ids []string) ([]row, error) {
@@ -64,22 +82,17 @@ func selectByIDs(ctx context.Context, idb bun.IDB, ids []string) ([]row, error) 
 	return rows, err
 }
 
-// insertRegistered creates an account, or claims the guest record of the
-// same email (made by a guest checkout) by giving it a password. It never
-// overwrites an account that already has a password: it returns no row then.
-func insertRegistered(ctx context.Context, idb bun.IDB, in RegisterInput, email, hash, currency string) (*row, error) {
+// insertAccount creates an account. A guest record of the same email stays
+// as it is, a separate customer. When an account already uses the email it
+// returns no row.
+func insertAccount(ctx context.Context, idb bun.IDB, in RegisterInput, email, hash, currency string) (*row, error) {
 	var r row
 	err := idb.NewRaw(`
-		INSERT INTO customers (email, first_name, last_name, phone, password_hash, marketing_opt_in, currency)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET
-			first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
-			phone = coalesce(EXCLUDED.phone, customers.phone),
-			password_hash = EXCLUDED.password_hash,
-			marketing_opt_in = EXCLUDED.marketing_opt_in, updated_at = now()
-		WHERE customers.password_hash IS NULL
+		INSERT INTO customers (email, first_name, last_name, phone, password_hash, marketing_opt_in, currency, kind)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email, kind) DO NOTHING
 		RETURNING `+columns,
-		email, in.FirstName, in.LastName, in.Phone, hash, in.MarketingOptIn != nil && *in.MarketingOptIn, currency,
+		email, in.FirstName, in.LastName, in.Phone, hash, in.MarketingOptIn != nil && *in.MarketingOptIn, currency, kindAccount,
 	).Scan(ctx, &r)
 	return &r, err
 }
@@ -131,21 +144,43 @@ type CheckoutCustomer struct {
 	StripeCustomerID *string `bun:"stripe_customer_id"`
 }
 
-// UpsertForCheckout gets the customer with this email or creates one with
-// the names, phone and address of the shipping address, in one statement
-// inside the caller's transaction. An existing customer keeps their names.
-func UpsertForCheckout(ctx context.Context, idb bun.IDB, email string, shipping Address, currency string) (*CheckoutCustomer, error) {
+// UpsertGuestForCheckout gets the guest record of this email or creates one
+// with the names, phone and address of the shipping address, in one
+// statement inside the caller's transaction. An existing guest record keeps
+// its names and gets the phone only when it had none. An account with the
+// same email is never read or written: a guest's order is not the account's.
+func UpsertGuestForCheckout(ctx context.Context, idb bun.IDB, email string, shipping Address, currency string) (*CheckoutCustomer, error) {
 	addresses, _ := json.Marshal([]Address{shipping})
 	var c CheckoutCustomer
 	err := idb.NewRaw(`
-		INSERT INTO customers (email, first_name, last_name, phone, addresses, currency)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (email) DO UPDATE SET phone = coalesce(customers.phone, EXCLUDED.phone)
+		INSERT INTO customers (email, first_name, last_name, phone, addresses, currency, kind)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (email, kind) DO UPDATE SET phone = coalesce(customers.phone, EXCLUDED.phone)
 		RETURNING id, email, first_name, last_name, phone, stripe_customer_id`,
-		email, shipping.FirstName, shipping.LastName, shipping.Phone, string(addresses), currency,
+		email, shipping.FirstName, shipping.LastName, shipping.Phone, string(addresses), currency, kindGuest,
 	).Scan(ctx, &c)
 	if err != nil {
-		return nil, fmt.Errorf("upsert checkout customer: %w", err)
+		return nil, fmt.Errorf("upsert guest checkout customer: %w", err)
+	}
+	return &c, nil
+}
+
+// AccountForCheckout is the signed-in account placing an order, inside the
+// caller's transaction; the phone of the shipping address becomes the
+// account's only when it has none. It returns an Unauthenticated error when
+// the account no longer exists.
+func AccountForCheckout(ctx context.Context, idb bun.IDB, id string, shipping Address) (*CheckoutCustomer, error) {
+	var c CheckoutCustomer
+	err := idb.NewRaw(`
+		UPDATE customers SET phone = coalesce(phone, ?) WHERE id = ? AND kind = ?
+		RETURNING id, email, first_name, last_name, phone, stripe_customer_id`,
+		shipping.Phone, id, kindAccount,
+	).Scan(ctx, &c)
+	if db.IsNoRows(err) {
+		return nil, apperr.New(apperr.Unauthenticated, "the signed-in account no longer exists")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkout account: %w", err)
 	}
 	return &c, nil
 }

@@ -46,6 +46,10 @@ type CheckoutInput struct {
 	BillingAddress  *customers.Address
 	DiscountCodes   []string
 	IdempotencyKey  string
+	// AccountID is the signed-in customer placing the order, empty for a
+	// guest. Only then is the order the account's; a guest's order goes to
+	// the guest record of its email, even when an account uses that email.
+	AccountID string `json:"-"`
 }
 
 // CheckoutResult is a placed order and what the storefront needs to pay it.
@@ -58,7 +62,8 @@ type CheckoutResult struct {
 // Checkout places an order in one transaction with no network calls
 // inside: it claims the idempotency key, prices every line from the
 // catalog, reserves stock with conditional updates in product-id order, gets
-// or creates the customer, writes the order, its lines and first events,
+// the buyer (the signed-in account, else the guest record of the email),
+// writes the order, its lines and first events,
 // schedules the payment timeout, and completes the cart. After commit it
 // creates the payment intent; if the provider fails, a job retries and the
 // storefront reads the secret later from the order.
@@ -124,7 +129,7 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err := s.reserve(ctx, tx, orderID, number, priced); err != nil {
 		return nil, err
 	}
-	cust, err := customers.UpsertForCheckout(ctx, tx, in.Email, in.ShippingAddress, s.cfg.Currency)
+	cust, err := s.buyer(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +154,16 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 		return nil, err
 	}
 	return &placedOrder{order: o, customer: cust}, nil
+}
+
+// buyer is the customer the order belongs to: the signed-in account, or
+// for a guest the guest record of the order's email, which never touches an
+// account of the same email.
+func (s *Service) buyer(ctx context.Context, tx bun.Tx, in CheckoutInput) (*customers.CheckoutCustomer, error) {
+	if in.AccountID != "" {
+		return customers.AccountForCheckout(ctx, tx, in.AccountID, in.ShippingAddress)
+	}
+	return customers.UpsertGuestForCheckout(ctx, tx, in.Email, in.ShippingAddress, s.cfg.Currency)
 }
 
 // fieldPath names where a line's problem is reported: the line's own field

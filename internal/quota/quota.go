@@ -31,27 +31,37 @@ type Result struct {
 
 // Limiter checks and counts events against quotas.
 type Limiter struct {
-	allow func(ctx context.Context, key string, q config.Quota) (Result, error)
-	log   *slog.Logger
+	allow  func(ctx context.Context, key string, q config.Quota) (Result, error)
+	refund func(ctx context.Context, key string, q config.Quota) error
+	log    *slog.Logger
 }
 
 // NewRedis returns a limiter on Redis; every key carries prefix.
 func NewRedis(rdb *redis.Client, prefix string, log *slog.Logger) *Limiter {
 	lim := redis_rate.NewLimiter(prefixed{Client: rdb, prefix: prefix})
+	limit := func(q config.Quota) redis_rate.Limit {
+		return redis_rate.Limit{Rate: q.Limit, Burst: q.Limit, Period: q.Period}
+	}
 	return &Limiter{log: log, allow: func(ctx context.Context, key string, q config.Quota) (Result, error) {
-		res, err := lim.Allow(ctx, key, redis_rate.Limit{Rate: q.Limit, Burst: q.Limit, Period: q.Period})
+		res, err := lim.Allow(ctx, key, limit(q))
 		if err != nil {
 			return Result{}, err
 		}
 		return Result{Allowed: res.Allowed > 0, Limit: q.Limit, Remaining: res.Remaining,
 			RetryAfter: max(res.RetryAfter, 0), ResetAfter: max(res.ResetAfter, 0)}, nil
+	}, refund: func(ctx context.Context, key string, q config.Quota) error {
+		// GCRA with a cost of -1 moves the key's time back by one interval
+		// (redis_rate's script stores nothing when that is in the past,
+		// leaving at most one interval's debt to expire on its own).
+		_, err := lim.AllowN(ctx, key, limit(q), -1)
+		return err
 	}}
 }
 
 // NewMemory returns an in-process limiter for a single instance.
 func NewMemory(now func() time.Time, log *slog.Logger) *Limiter {
 	m := &memory{now: now, tat: map[string]time.Time{}}
-	return &Limiter{log: log, allow: m.allow}
+	return &Limiter{log: log, allow: m.allow, refund: m.refund}
 }
 
 // Allow counts one event for key against q and says whether it is allowed.
@@ -68,11 +78,28 @@ func (l *Limiter) Allow(ctx context.Context, key string, q config.Quota) Result 
 // Check is Allow that returns a RateLimited error when refused.
 func (l *Limiter) Check(ctx context.Context, key string, q config.Quota) (Result, error) {
 	res := l.Allow(ctx, key, q)
-	if res.Allowed {
-		return res, nil
+	return res, res.Err()
+}
+
+// Err is nil when the event was allowed, else a RateLimited error that says
+// when to try again.
+func (r Result) Err() error {
+	if r.Allowed {
+		return nil
 	}
-	return res, &apperr.Error{Kind: apperr.RateLimited, RetryAfter: res.RetryAfter,
-		Message: fmt.Sprintf("too many requests: try again in %d s", int(math.Ceil(res.RetryAfter.Seconds())))}
+	return &apperr.Error{Kind: apperr.RateLimited, RetryAfter: r.RetryAfter,
+		Message: fmt.Sprintf("too many requests: try again in %d s", int(math.Ceil(r.RetryAfter.Seconds())))}
+}
+
+// Refund gives back one event that Allow counted for key against q, for
+// quotas that limit only attempts that fail: the attempt takes its unit up
+// front, so that concurrent attempts cannot overrun the quota, and one that
+// succeeds gives it back. A backend failure is logged and the unit stays
+// counted.
+func (l *Limiter) Refund(ctx context.Context, key string, q config.Quota) {
+	if err := l.refund(ctx, key, q); err != nil {
+		l.log.Warn("quota: limiter unavailable, a refund is lost", "key", key, "error", err)
+	}
 }
 
 // prefixed namespaces the keys redis_rate uses (it hard-codes "rate:").
@@ -139,6 +166,27 @@ func (m *memory) allow(_ context.Context, key string, q config.Quota) (Result, e
 	m.tat[key] = next
 	remaining := int(now.Sub(allowAt) / interval)
 	return Result{Allowed: true, Limit: q.Limit, Remaining: min(remaining, q.Limit-1), ResetAfter: next.Sub(now)}, nil
+}
+
+// refund moves the key's theoretical arrival time back by one interval,
+// forgetting the key once that is not in the future.
+func (m *memory) refund(_ context.Context, key string, q config.Quota) error {
+	if q.Limit <= 0 || q.Period <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[key]
+	if !ok {
+		return nil
+	}
+	tat = tat.Add(-q.Period / time.Duration(q.Limit))
+	if !tat.After(m.now()) {
+		delete(m.tat, key)
+		return nil
+	}
+	m.tat[key] = tat
+	return nil
 }
 
 // sweep forgets expired keys now and then, so memory stays bounded by the

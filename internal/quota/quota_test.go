@@ -110,3 +110,42 @@ func TestFailsOpenWhenRedisIsDown(t *testing.T) {
 		t.Fatalf("unexpected app error %v", ae)
 	}
 }
+
+// A refunded unit is available again at once, on both backends; a refund
+// of a key with nothing counted gives nothing extra.
+func TestRefund(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	rdb := redisClient(t)
+	prefix := fmt.Sprintf("test:quota-refund:%d:", time.Now().UnixNano())
+	t.Cleanup(func() {
+		if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+	})
+	log := slog.New(slog.DiscardHandler)
+	for name, lim := range map[string]*quota.Limiter{
+		"memory": quota.NewMemory(c.now, log),
+		"redis":  quota.NewRedis(rdb, prefix, log),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			q := config.Quota{Limit: 2, Period: time.Hour}
+			lim.Refund(ctx, "fresh", q)
+			for i := range 2 {
+				if !lim.Allow(ctx, "fresh", q).Allowed {
+					t.Fatalf("call %d after a refund of nothing: refused", i+1)
+				}
+			}
+			if lim.Allow(ctx, "fresh", q).Allowed {
+				t.Fatal("a refund of nothing added to the allowance")
+			}
+			lim.Refund(ctx, "fresh", q)
+			if !lim.Allow(ctx, "fresh", q).Allowed {
+				t.Fatal("the refunded unit is not available again")
+			}
+			if lim.Allow(ctx, "fresh", q).Allowed {
+				t.Fatal("one refund gave back more than one unit")
+			}
+		})
+	}
+}
