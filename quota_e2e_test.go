@@ -263,20 +263,23 @@ func TestE2EQuotaSharedAcrossProcesses(t *testing.T) {
 	}
 }
 
-// TestE2EQuotaLoginThrottled: with QUOTA_LOGIN=5/2s, 20 rapid wrong-password
+// TestE2EQuotaLoginThrottled: with QUOTA_LOGIN=5/10s, 20 rapid wrong-password
 // sign-ins for one email are throttled after 5, the refused ones carry
 // RateLimit-* headers, and once the window has passed the right password
 // works.
 func TestE2EQuotaLoginThrottled(t *testing.T) {
 	const (
-		limit    = 5
-		period   = 2 * time.Second
+		limit = 5
+		// The window is long enough that no attempt is earned back between
+		// the burst and the right password that follows it, even on a busy
+		// machine (at 5/2s a slow burst had earned one back).
+		period   = 10 * time.Second
 		interval = period / limit // GCRA earns one attempt back this often
 	)
 	for _, kind := range []string{"staff", "customer"} {
 		t.Run(kind, func(t *testing.T) {
 			deps := startDeps(t, false)
-			srv := startServer(t, "quota-login-"+kind, deps.env(t, map[string]string{"QUOTA_LOGIN": "5/2s"}))
+			srv := startServer(t, "quota-login-"+kind, deps.env(t, map[string]string{"QUOTA_LOGIN": "5/10s"}))
 			email, password := e2eAdminEmail, e2eAdminPassword
 			mutation := `mutation($e: String!, $p: String!) { staffLogin(email: $e, password: $p) { token userErrors { field code } } }`
 			if kind == "customer" {
