@@ -302,3 +302,21 @@ func TestJobKindsNameTheirQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultQueueStillWorked: a job queued on River's default queue, as
+// every job was before queues by concern (or as a replica of that version
+// inserts during a rolling upgrade), is still worked.
+func TestDefaultQueueStillWorked(t *testing.T) {
+	b := &bundle{db: dbtest.DB(t)}
+	sender := &stubSender{}
+	svc := newService(t, b, sender, 3, nil)
+	id := enqueue(t, svc, b)
+	if _, err := b.db.Bun.ExecContext(context.Background(), `UPDATE river_job SET queue = ?
+		WHERE kind = 'notify-deliver' AND args->>'notification_id' = ?`, river.QueueDefault, id); err != nil {
+		t.Fatal(err)
+	}
+	startWorkers(t, b, svc, nil)
+	if s := waitSettled(t, b, id, 30*time.Second); s.status != notify.Sent || s.jobStates != "completed" {
+		t.Errorf("outcome = %+v, want SENT by the job on the default queue", s)
+	}
+}
