@@ -287,6 +287,7 @@ func (a *app) wire() error {
 	a.notify, err = notify.NewService(a.db, inserter, email, sms, notify.Config{
 		From: cfg.EmailFrom, MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetryBase, StorefrontURL: cfg.StorefrontURL,
 		PublicBaseURL: cfg.PublicBaseURL, UnsubscribeSecret: cfg.AuthSecret,
+		RecordTimeout: cfg.JobTimeout / 3, Metrics: a.metrics.Registry,
 	}, a.log)
 	if err != nil {
 		return err
@@ -315,7 +316,9 @@ func (a *app) wire() error {
 	})
 
 	a.workers = river.NewWorkers()
-	return jobs.Register(a.workers, jobs.Deps{Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory})
+	return jobs.Register(a.workers, jobs.Deps{
+		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, JobTimeout: cfg.JobTimeout,
+	})
 }
 
 // quotas are the API's rate limits: global in Redis when configured, else
@@ -351,36 +354,37 @@ func paymentProvider(cfg *config.Config, inserter *river.Client[*sql.Tx], log *s
 	return paymentdummy.New(inserter, paymentdummy.Config{})
 }
 
-// smtpTimeout stays below the delivery job's own timeout, so a hung SMTP
-// server fails the attempt rather than the job.
-const smtpTimeout = 20 * time.Second
+// sendTimeout bounds one send to the email or SMS provider: two thirds of
+// the delivery job's timeout, so that a hung provider fails the attempt
+// with its own error rather than the job, and the last third is left for
+// rendering and the bookkeeping.
+func sendTimeout(cfg *config.Config) time.Duration { return cfg.JobTimeout * 2 / 3 }
 
 func emailSender(cfg *config.Config, log *slog.Logger) (notify.EmailSender, error) {
 	if cfg.EmailSender == "smtp" {
-		return notifysmtp.New(cfg.SMTPURL, smtpTimeout)
+		return notifysmtp.New(cfg.SMTPURL, sendTimeout(cfg))
 	}
 	return notify.LogSender{Log: log}, nil
 }
-
-// smsTimeout, like smtpTimeout, stays below the delivery job's timeout.
-const smsTimeout = 20 * time.Second
 
 func smsSender(cfg *config.Config, log *slog.Logger) (notify.SMSSender, error) {
 	if cfg.SMSSender == "twilio" {
 		return notifysms.New(notifysms.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
-			APIBase: cfg.TwilioAPIBase, Timeout: smsTimeout,
+			APIBase: cfg.TwilioAPIBase, Timeout: sendTimeout(cfg),
 		})
 	}
 	return notify.LogSender{Log: log}, nil
 }
 
-// startWorkers starts River's workers and its leader-elected periodic jobs.
+// startWorkers starts River's workers and its leader-elected periodic jobs:
+// the daily report and the outbox sweeper.
 func (a *app) startWorkers(ctx context.Context) error {
 	report, err := jobs.DailyReport(a.cfg.DailyReportCron, a.cfg.StoreLocation, nil)
 	if err != nil {
 		return err
 	}
+	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil)}
 	// River fetches, completes and elects its leader on a pool of its own
 	// (its listener holds one of these connections), so that a burst of
 	// requests queueing for the service's pool, as in a flash sale, cannot
@@ -390,7 +394,7 @@ func (a *app) startWorkers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("river pool: %w", err)
 	}
-	client, err := jobs.NewClient(riverDB, a.workers, []*river.PeriodicJob{report}, riverWorkers, a.log)
+	client, err := jobs.NewClient(riverDB, a.workers, periodic, a.cfg.JobTimeout, a.log)
 	if err != nil {
 		riverDB.Close()
 		return err
@@ -403,13 +407,10 @@ func (a *app) startWorkers(ctx context.Context) error {
 	return nil
 }
 
-const (
-	// riverWorkers is how many jobs one process works at once.
-	riverWorkers = 10
-	// riverPoolConns is the size of River's pool: its listener and three
-	// connections for fetching, completing and leadership.
-	riverPoolConns = 4
-)
+// riverPoolConns is the size of River's pool: its listener and three
+// connections for fetching, completing and leadership. (The workers of
+// each queue are set in package jobs.)
+const riverPoolConns = 4
 
 // stopWorkers lets running jobs finish (up to a limit) and stops River.
 func (a *app) stopWorkers() {

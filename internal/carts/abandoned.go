@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/customers"
+	"commerce/internal/jobs/queue"
 	"commerce/internal/money"
 	"commerce/internal/notify"
 )
@@ -26,6 +27,11 @@ type AbandonedCartArgs struct {
 
 // Kind names the job for River.
 func (AbandonedCartArgs) Kind() string { return "abandoned-cart" }
+
+// InsertOpts puts the job on River's workflow queue.
+func (AbandonedCartArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queue.Workflow}
+}
 
 // version identifies the state of a cart: every change sets updated_at.
 func version(c *Cart) int64 { return c.UpdatedAt.UnixNano() }

@@ -67,6 +67,12 @@ type Config struct {
 	EmailFrom         string
 	NotifyMaxAttempts int
 	NotifyRetryBase   time.Duration
+	// NotifySweepInterval is how often River's leader looks for
+	// notifications PENDING without a delivery job (notify.Service.Sweep).
+	NotifySweepInterval time.Duration
+	// JobTimeout bounds one attempt of any River job; the senders' timeouts
+	// and River's rescue window derive from it (see jobs.RescueAfter).
+	JobTimeout time.Duration
 
 	SMSSender         string // "log" or "twilio"
 	TwilioAccountSID  string
@@ -199,6 +205,10 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	}
 	c.NotifyMaxAttempts = r.intRange("NOTIFY_MAX_ATTEMPTS", 8, 1, 100)
 	c.NotifyRetryBase = r.duration("NOTIFY_RETRY_BASE", 5*time.Second)
+	c.NotifySweepInterval = r.durationRange("NOTIFY_SWEEP_INTERVAL", time.Minute, time.Second, 24*time.Hour)
+	// Below 3s the bookkeeping share of an attempt (a third) gets too short
+	// for a database write under load.
+	c.JobTimeout = r.durationRange("JOB_TIMEOUT", 30*time.Second, 3*time.Second, time.Hour)
 
 	c.SMSSender = r.oneOf("SMS_SENDER", "log", "log", "twilio")
 	c.TwilioAccountSID = r.str("TWILIO_ACCOUNT_SID", "")
@@ -360,6 +370,16 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		r.fail(name, "must be a positive Go duration such as 90s or 2h, got %q", s)
+		return def
+	}
+	return d
+}
+
+// durationRange is duration limited to lo..hi.
+func (r *reader) durationRange(name string, def, lo, hi time.Duration) time.Duration {
+	d := r.duration(name, def)
+	if d < lo || d > hi {
+		r.fail(name, "must be from %s to %s, got %s", lo, hi, d)
 		return def
 	}
 	return d

@@ -101,6 +101,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"EMAIL_FROM", c.EmailFrom, "shop@localhost"},
 		{"NOTIFY_MAX_ATTEMPTS", c.NotifyMaxAttempts, 8},
 		{"NOTIFY_RETRY_BASE", c.NotifyRetryBase, 5 * time.Second},
+		{"NOTIFY_SWEEP_INTERVAL", c.NotifySweepInterval, time.Minute},
+		{"JOB_TIMEOUT", c.JobTimeout, 30 * time.Second},
 		{"SMS_SENDER", c.SMSSender, "log"},
 		{"TWILIO_ACCOUNT_SID", c.TwilioAccountSID, ""},
 		{"TWILIO_AUTH_TOKEN", c.TwilioAuthToken, ""},
@@ -275,6 +277,11 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("NotifyMaxAttempts = %d, NotifyRetryBase = %v", c.NotifyMaxAttempts, c.NotifyRetryBase)
 			}
 		}},
+		{"job timeout and sweeps", env{"JOB_TIMEOUT": "3s", "NOTIFY_SWEEP_INTERVAL": "1s"}, func(t *testing.T, c *Config) {
+			if c.JobTimeout != 3*time.Second || c.NotifySweepInterval != time.Second {
+				t.Errorf("JobTimeout = %v, NotifySweepInterval = %v", c.JobTimeout, c.NotifySweepInterval)
+			}
+		}},
 		{"NOTIFY_MAX_ATTEMPTS highest", env{"NOTIFY_MAX_ATTEMPTS": "100"}, func(t *testing.T, c *Config) {
 			if c.NotifyMaxAttempts != 100 {
 				t.Errorf("NotifyMaxAttempts = %d", c.NotifyMaxAttempts)
@@ -428,6 +435,10 @@ func TestLoadRejects(t *testing.T) {
 		{"NOTIFY_MAX_ATTEMPTS zero", env{"NOTIFY_MAX_ATTEMPTS": "0"}, "NOTIFY_MAX_ATTEMPTS"},
 		{"NOTIFY_MAX_ATTEMPTS too high", env{"NOTIFY_MAX_ATTEMPTS": "101"}, "NOTIFY_MAX_ATTEMPTS"},
 		{"NOTIFY_RETRY_BASE negative", env{"NOTIFY_RETRY_BASE": "-5s"}, "NOTIFY_RETRY_BASE"},
+		{"NOTIFY_SWEEP_INTERVAL too short", env{"NOTIFY_SWEEP_INTERVAL": "500ms"}, "NOTIFY_SWEEP_INTERVAL"},
+		{"NOTIFY_SWEEP_INTERVAL without unit", env{"NOTIFY_SWEEP_INTERVAL": "60"}, "NOTIFY_SWEEP_INTERVAL"},
+		{"JOB_TIMEOUT too short", env{"JOB_TIMEOUT": "1s"}, "JOB_TIMEOUT"},
+		{"JOB_TIMEOUT too long", env{"JOB_TIMEOUT": "2h"}, "JOB_TIMEOUT"},
 		{"SMS_SENDER unknown", env{"SMS_SENDER": "sns"}, "SMS_SENDER"},
 		{"twilio without TWILIO_ACCOUNT_SID", env{"SMS_SENDER": "twilio", "TWILIO_AUTH_TOKEN": "tok", "TWILIO_FROM": "+15550100"}, "TWILIO_ACCOUNT_SID"},
 		{"twilio without TWILIO_AUTH_TOKEN", env{"SMS_SENDER": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_FROM": "+15550100"}, "TWILIO_AUTH_TOKEN"},

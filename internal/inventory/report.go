@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/jobs/queue"
 	"commerce/internal/notify"
 )
 
@@ -19,6 +21,9 @@ type DailyReportArgs struct {
 
 // Kind names the job for River.
 func (DailyReportArgs) Kind() string { return "daily-inventory-report" }
+
+// InsertOpts puts the job on River's periodic queue.
+func (DailyReportArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queue.Periodic} }
 
 // maxReportProducts bounds the products listed in one report; the count
 // still tells how many there are.

@@ -10,19 +10,19 @@ import (
 	"commerce/internal/notify"
 )
 
-// notifyTimeout bounds one delivery attempt: rendering, the send and the
-// bookkeeping.
-const notifyTimeout = 30 * time.Second
-
 // NotifyWorker delivers one notification per job.
 type NotifyWorker struct {
 	river.WorkerDefaults[notify.DeliverArgs]
-	svc *notify.Service
+	svc     *notify.Service
+	timeout time.Duration
 }
 
-// NewNotifyWorker returns a worker that delivers through svc.
-func NewNotifyWorker(svc *notify.Service) *NotifyWorker {
-	return &NotifyWorker{svc: svc}
+// NewNotifyWorker returns a worker that delivers through svc, each attempt
+// (rendering, the send and the bookkeeping) bounded by timeout. The
+// senders' own timeouts stay below it, so that a hung provider fails the
+// attempt with its own error.
+func NewNotifyWorker(svc *notify.Service, timeout time.Duration) *NotifyWorker {
+	return &NotifyWorker{svc: svc, timeout: timeout}
 }
 
 // Work delivers the notification. A final failure cancels the job, so River
@@ -44,5 +44,5 @@ func (w *NotifyWorker) NextRetry(job *river.Job[notify.DeliverArgs]) time.Time {
 
 // Timeout bounds one attempt.
 func (w *NotifyWorker) Timeout(*river.Job[notify.DeliverArgs]) time.Duration {
-	return notifyTimeout
+	return w.timeout
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
@@ -29,44 +30,72 @@ type bundle struct {
 	client *river.Client[*sql.Tx]
 }
 
+// testJobTimeout is the job timeout of the tests' worker clients.
+const testJobTimeout = 30 * time.Second
+
 // setup starts a worker client delivering through an SMTP sender for
 // smtpURL, with at most maxAttempts attempts 10 ms apart (doubling). The
 // service enqueues with the insert-only client, as in the service.
 func setup(t *testing.T, smtpURL string, maxAttempts int) (*notify.Service, *bundle) {
 	t.Helper()
-	b := &bundle{db: dbtest.DB(t)}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	inserter, err := jobs.NewInserter(b.db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	email, err := notifysmtp.New(smtpURL, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := &bundle{db: dbtest.DB(t)}
+	svc := newService(t, b, email, maxAttempts, nil)
+	b.client = startWorkers(t, b, svc, nil)
+	return svc, b
+}
+
+// newService returns a notify service on b's database that sends email
+// through email, with maxAttempts attempts 10 ms apart (doubling) and its
+// metrics on reg when not nil.
+func newService(t *testing.T, b *bundle, email notify.EmailSender, maxAttempts int, reg *prometheus.Registry) *notify.Service {
+	t.Helper()
+	inserter, err := jobs.NewInserter(b.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := testLogger(t)
 	cfg := notify.Config{From: "shop@example.com", MaxAttempts: maxAttempts, RetryBase: 10 * time.Millisecond}
+	if reg != nil {
+		cfg.Metrics = reg
+	}
 	svc, err := notify.NewService(b.db, inserter, email, notify.LogSender{Log: log}, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// startWorkers starts a worker client with svc's workers and the periodic
+// jobs, and stops it on cleanup.
+func startWorkers(t *testing.T, b *bundle, svc *notify.Service, periodic []*river.PeriodicJob) *river.Client[*sql.Tx] {
+	t.Helper()
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{Notify: svc}); err != nil {
+	if err := jobs.Register(workers, jobs.Deps{Notify: svc, JobTimeout: testJobTimeout}); err != nil {
 		t.Fatal(err)
 	}
-	if b.client, err = jobs.NewClient(b.db, workers, nil, 4, log); err != nil {
+	client, err := jobs.NewClient(b.db, workers, periodic, testJobTimeout, testLogger(t))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.client.Start(context.Background()); err != nil {
+	if err := client.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := b.client.Stop(ctx); err != nil {
+		if err := client.Stop(ctx); err != nil {
 			t.Errorf("stop river: %v", err)
 		}
 	})
-	return svc, b
+	return client
 }
 
 // enqueue commits a low-stock alert and returns its notification id.
@@ -178,10 +207,16 @@ func TestNotifyWorkerStopsAtPermanentError(t *testing.T) {
 
 func TestRegisterRefusesDuplicates(t *testing.T) {
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{}); err != nil {
+	if err := jobs.Register(workers, jobs.Deps{JobTimeout: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	if err := jobs.Register(workers, jobs.Deps{}); err == nil {
+	if err := jobs.Register(workers, jobs.Deps{JobTimeout: time.Second}); err == nil {
 		t.Fatal("second Register succeeded")
+	}
+}
+
+func TestRegisterRefusesNoTimeout(t *testing.T) {
+	if err := jobs.Register(river.NewWorkers(), jobs.Deps{}); err == nil {
+		t.Fatal("Register without a job timeout succeeded")
 	}
 }

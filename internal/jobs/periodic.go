@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
 	"commerce/internal/inventory"
+	"commerce/internal/notify"
 )
 
 // CronSchedule parses a standard five-field cron expression (or a
@@ -44,4 +46,17 @@ func DailyReport(expr string, loc *time.Location, opts *river.PeriodicJobOpts) (
 		date := time.Now().In(loc).Format(time.DateOnly)
 		return inventory.DailyReportArgs{Date: date}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
 	}, opts), nil
+}
+
+// NotifySweep is the periodic job of the outbox sweeper
+// (notify.Service.Sweep), every interval (NOTIFY_SWEEP_INTERVAL), with
+// River's opts (nil for the defaults; tests set RunOnStart). Only River's
+// elected leader enqueues it; a run is one attempt, skipped while the
+// previous one still waits or runs, since the next run does the same work.
+func NotifySweep(interval time.Duration, opts *river.PeriodicJobOpts) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
+		return notify.SweepArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+		}}}
+	}, opts)
 }

@@ -82,14 +82,14 @@ func TestDailyReportRunsOnceAcrossReplicas(t *testing.T) {
 
 	for range 2 {
 		workers := river.NewWorkers()
-		if err := jobs.Register(workers, jobs.Deps{Notify: svc, Inventory: inv}); err != nil {
+		if err := jobs.Register(workers, jobs.Deps{Notify: svc, Inventory: inv, JobTimeout: 30 * time.Second}); err != nil {
 			t.Fatal(err)
 		}
 		report, err := jobs.DailyReport("0 9 * * *", time.UTC, &river.PeriodicJobOpts{RunOnStart: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		client, err := jobs.NewClient(b.db, workers, []*river.PeriodicJob{report}, 2, log)
+		client, err := jobs.NewClient(b.db, workers, []*river.PeriodicJob{report}, 30*time.Second, log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,19 @@
 // those to unsubscribed addresses, and the signed one-click unsubscribe
 // link and handler.
 //
+// # Accounting
+//
+// The row is the one source of truth about its delivery. It gets its
+// attempt budget (max_attempts, NOTIFY_MAX_ATTEMPTS at the time) when it is
+// enqueued, and its job gets the same; each attempt is counted on the row
+// before the send, so a send is never uncounted when the write of its
+// outcome is lost, and final failure is decided from the row's two counts
+// alone. When River gives up on a job anyway (the database failed during
+// its writes, or the process died during its last attempt), the periodic
+// Sweep finds the row PENDING without a live job and requeues it for the
+// attempts it has left or makes it FAILED. A crash after a successful send
+// costs at worst a second copy of the message.
+//
 // # Templates
 //
 // The templates live in templates/: for each email a text file

@@ -6,6 +6,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"commerce/internal/jobs/queue"
 )
 
 // Channel is how a notification travels.
@@ -51,3 +53,6 @@ type DeliverArgs struct {
 
 // Kind names the job for River.
 func (DeliverArgs) Kind() string { return "notify-deliver" }
+
+// InsertOpts puts the job on River's notify queue.
+func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queue.Notify} }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
@@ -24,17 +25,19 @@ const HeaderNotificationID = "X-Notification-ID"
 // maxLastError bounds the error text kept on a row.
 const maxLastError = 1000
 
-// recordTimeout bounds the write that records an attempt, which runs even
-// when the job's own context has expired.
-const recordTimeout = 10 * time.Second
+// defaultRecordTimeout is Config.RecordTimeout when it is zero.
+const defaultRecordTimeout = 10 * time.Second
 
 // maxRetryDelay caps the doubling backoff between attempts.
 const maxRetryDelay = 6 * time.Hour
 
 // Config is what the Service needs from the configuration.
 type Config struct {
-	From          string        // EMAIL_FROM
-	MaxAttempts   int           // NOTIFY_MAX_ATTEMPTS
+	From string // EMAIL_FROM
+	// MaxAttempts (NOTIFY_MAX_ATTEMPTS) is the attempt budget a
+	// notification gets when it is enqueued; it stays with the row, so
+	// changing it later changes only new notifications.
+	MaxAttempts   int
 	RetryBase     time.Duration // NOTIFY_RETRY_BASE; the first delay of RetryDelay
 	StorefrontURL string        // STOREFRONT_URL; the default storefront_url of every template
 	// PublicBaseURL (PUBLIC_BASE_URL) and UnsubscribeSecret (AUTH_SECRET)
@@ -42,6 +45,12 @@ type Config struct {
 	// both, marketing emails carry no link (see MarketingTemplates).
 	PublicBaseURL     string
 	UnsubscribeSecret []byte
+	// RecordTimeout bounds the write that records an attempt's outcome,
+	// which runs even when the job's own context has expired, so a live
+	// attempt may last the job's timeout plus this (10 s when zero).
+	RecordTimeout time.Duration
+	// Metrics, when not nil, registers the sweeper's counter.
+	Metrics prometheus.Registerer
 }
 
 // Service enqueues notifications inside business transactions and delivers
@@ -54,6 +63,7 @@ type Service struct {
 	cfg       Config
 	log       *slog.Logger
 	templates *Templates
+	swept     *prometheus.CounterVec // rows Sweep found without a live job, by outcome
 }
 
 // NewService returns a Service that inserts jobs with jobs and sends through
@@ -70,7 +80,21 @@ func NewService(d *db.DB, jobs JobInserter, email EmailSender, sms SMSSender, cf
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return &Service{db: d, jobs: jobs, email: email, sms: sms, cfg: cfg, log: log, templates: t}, nil
+	if cfg.RecordTimeout <= 0 {
+		cfg.RecordTimeout = defaultRecordTimeout
+	}
+	s := &Service{db: d, jobs: jobs, email: email, sms: sms, cfg: cfg, log: log, templates: t,
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notify_outbox_swept_total",
+			Help: "Notifications the sweeper found PENDING without a live delivery job, by outcome (requeued or failed).",
+		}, []string{"outcome"}),
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(s.swept); err != nil {
+			return nil, fmt.Errorf("notify: register metrics: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Enqueue records m as a PENDING notification and inserts the River job that
@@ -105,7 +129,7 @@ func (s *Service) EnqueueWithJobs(ctx context.Context, tx bun.Tx, m Message, job
 		return fmt.Errorf("enqueue notification %s: encode data: %w", m.Template, err)
 	}
 	suppressible := m.Channel == Email && IsMarketing(m.Template)
-	id, err := insertRow(ctx, tx, m, data, suppressible)
+	id, err := insertRow(ctx, tx, m, data, suppressible, s.cfg.MaxAttempts)
 	switch {
 	case db.IsNoRows(err):
 		// A duplicate, or marketing to an unsubscribed address: nothing
@@ -133,29 +157,50 @@ func normalizeRecipient(ch Channel, to string) string {
 	return to
 }
 
-// Deliver sends notification id unless it is already SENT or FAILED, in
-// which case it returns nil, so running it twice is safe. A success marks
-// it SENT. A failure counts the attempt and keeps the error; when the error
-// is permanent (ErrPermanent) or the attempts reach MaxAttempts, the row
-// becomes FAILED and Deliver returns a *FinalError. Any other error
+// Deliver makes one attempt at notification id. It first counts the
+// attempt on the row, so that every send is counted even when the write of
+// its outcome is lost; then it sends; then it records the outcome: a
+// success marks the row SENT; a failure keeps the error and, when it is
+// permanent (ErrPermanent) or the row's attempts reach its own budget
+// (max_attempts, fixed at enqueue), makes the row FAILED and returns a
+// *FinalError. The row's two counts alone decide, whatever River's
+// attempt count or NOTIFY_MAX_ATTEMPTS now say. A row already SENT or
+// FAILED returns nil, so running it twice is safe; a PENDING row out of
+// attempts (the outcome of its last attempt was lost) becomes FAILED; a
+// missing row is a *FinalError wrapping apperr.ErrNotFound. Any other error
 // (the send failed and may succeed later, or the database failed) means
-// "retry later". A missing row is a *FinalError wrapping apperr.ErrNotFound.
+// "retry later"; when River retries no more, Sweep finds the row.
 func (s *Service) Deliver(ctx context.Context, id string) error {
-	r, err := loadRow(ctx, s.db.Bun, id)
+	r, err := claimAttempt(ctx, s.db.Bun, id)
 	if db.IsNoRows(err) {
-		return &FinalError{ID: id, Err: apperr.New(apperr.NotFound, "notification not found")}
+		return s.unclaimable(ctx, id)
 	}
 	if err != nil {
-		return fmt.Errorf("deliver notification %s: load: %w", id, err)
-	}
-	if r.Status != Pending {
-		return nil
+		return fmt.Errorf("deliver notification %s: count attempt: %w", id, err)
 	}
 	n, err := toNotification(r)
 	if err != nil {
-		return s.record(ctx, n, Permanent(err))
+		return s.record(ctx, r, Permanent(err))
 	}
-	return s.record(ctx, n, s.send(ctx, n))
+	return s.record(ctx, r, s.send(ctx, n))
+}
+
+// unclaimable explains why Deliver could not start an attempt on id.
+func (s *Service) unclaimable(ctx context.Context, id string) error {
+	r, err := loadRow(ctx, s.db.Bun, id)
+	switch {
+	case db.IsNoRows(err):
+		return &FinalError{ID: id, Err: apperr.New(apperr.NotFound, "notification not found")}
+	case err != nil:
+		return fmt.Errorf("deliver notification %s: load: %w", id, err)
+	case r.Status != Pending:
+		return nil
+	}
+	cause := fmt.Errorf("no attempts left: the outcome of attempt %d was not recorded", r.Attempts)
+	if err := markAbandoned(ctx, s.db.Bun, []string{id}, cause.Error()); err != nil {
+		return fmt.Errorf("deliver notification %s: record failure: %w", id, err)
+	}
+	return &FinalError{ID: id, Err: cause}
 }
 
 // RetryDelay is how long to wait after failed attempt number attempt
@@ -192,31 +237,32 @@ func (s *Service) send(ctx context.Context, n Notification) error {
 	return Permanent(fmt.Errorf("unknown channel %q", n.Channel))
 }
 
-// record writes the outcome of one attempt. It uses a context of its own so
-// that an attempt cut short by the job's timeout is still counted.
-func (s *Service) record(ctx context.Context, n Notification, sendErr error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+// record writes the outcome of the attempt r.Attempts (already counted).
+// It uses a context of its own so that an attempt cut short by the job's
+// timeout still records its error.
+func (s *Service) record(ctx context.Context, r row, sendErr error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RecordTimeout)
 	defer cancel()
 	if sendErr == nil {
-		if err := markSent(ctx, s.db.Bun, n.ID); err != nil {
-			return fmt.Errorf("deliver notification %s: mark sent: %w", n.ID, err)
+		if err := markSent(ctx, s.db.Bun, r.ID); err != nil {
+			return fmt.Errorf("deliver notification %s: mark sent: %w", r.ID, err)
 		}
 		return nil
 	}
-	final := errors.Is(sendErr, ErrPermanent) || n.Attempts+1 >= s.cfg.MaxAttempts
+	final := errors.Is(sendErr, ErrPermanent) || r.Attempts >= r.MaxAttempts
 	status := Pending
 	if final {
 		status = Failed
 	}
-	if err := markAttemptFailed(ctx, s.db.Bun, n.ID, status, truncate(sendErr.Error(), maxLastError)); err != nil {
-		return fmt.Errorf("deliver notification %s: record failure: %w (send: %w)", n.ID, err, sendErr)
+	if err := markAttemptFailed(ctx, s.db.Bun, r.ID, status, truncate(sendErr.Error(), maxLastError)); err != nil {
+		return fmt.Errorf("deliver notification %s: record failure: %w (send: %w)", r.ID, err, sendErr)
 	}
 	if !final {
-		return fmt.Errorf("deliver notification %s (attempt %d): %w", n.ID, n.Attempts+1, sendErr)
+		return fmt.Errorf("deliver notification %s (attempt %d of %d): %w", r.ID, r.Attempts, r.MaxAttempts, sendErr)
 	}
-	s.log.WarnContext(ctx, "notification failed", "notification_id", n.ID,
-		"template", n.Template, "channel", n.Channel, "attempts", n.Attempts+1, "error", sendErr)
-	return &FinalError{ID: n.ID, Err: sendErr}
+	s.log.WarnContext(ctx, "notification failed", "notification_id", r.ID,
+		"template", r.Template, "channel", r.Channel, "attempts", r.Attempts, "error", sendErr)
+	return &FinalError{ID: r.ID, Err: sendErr}
 }
 
 // truncate cuts s to at most n bytes without splitting a character.

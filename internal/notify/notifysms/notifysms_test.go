@@ -277,10 +277,10 @@ func TestWorkerRetriesServerErrorsThenSends(t *testing.T) {
 	f := startTwilio(t, 500, 500, 500) // then 201
 	svc, b := setup(t, f.URL, 8, 100*time.Millisecond)
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobs.Deps{Notify: svc}); err != nil {
+	if err := jobs.Register(workers, jobs.Deps{Notify: svc, JobTimeout: 30 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	client, err := jobs.NewClient(b.db, workers, nil, 2, slog.New(slog.DiscardHandler))
+	client, err := jobs.NewClient(b.db, workers, nil, 30*time.Second, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

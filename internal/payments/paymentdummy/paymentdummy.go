@@ -32,6 +32,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"commerce/internal/apperr"
+	"commerce/internal/jobs/queue"
 	"commerce/internal/money"
 	"commerce/internal/payments"
 )
@@ -92,6 +93,9 @@ type DummyConfirmArgs struct {
 
 // Kind names the job for River.
 func (DummyConfirmArgs) Kind() string { return "dummy-payment-confirm" }
+
+// InsertOpts puts the job on River's workflow queue.
+func (DummyConfirmArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: queue.Workflow} }
 
 // ConfirmEvent returns the payment_intent.succeeded event the job of a
 // confirms: id "evt_dummy_"+IntentID (so working the job twice records the

@@ -125,7 +125,7 @@ func workSetup(t *testing.T, hold bool) (*paymentdummy.Provider, *workBundle) {
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[paymentdummy.DummyConfirmArgs]) error {
 		return b.events.HandlePaymentEvent(ctx, paymentdummy.ConfirmEvent(j.Args))
 	}))
-	if b.client, err = jobs.NewClient(b.db, workers, nil, 4, slog.New(slog.DiscardHandler)); err != nil {
+	if b.client, err = jobs.NewClient(b.db, workers, nil, 30*time.Second, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	p := paymentdummy.New(ins, paymentdummy.Config{
