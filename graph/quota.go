@@ -60,7 +60,7 @@ func setRateLimitHeaders(ctx context.Context, res quota.Result) {
 func (q Quotas) loginLimits(ctx context.Context, kind, email string) error {
 	return q.limit(ctx,
 		keyedQuota{"api:login:" + kind + ":email:" + strings.ToLower(strings.TrimSpace(email)), q.Login},
-		keyedQuota{"api:login:ip:" + web.ClientIP(ctx), q.Login})
+		keyedQuota{"api:login:ip:" + web.ClientNetwork(ctx), q.Login})
 }
 
 // checkoutLimits count an order per customer (per email for guests) and
@@ -72,12 +72,12 @@ func (q Quotas) checkoutLimits(ctx context.Context, email string) error {
 	}
 	return q.limit(ctx,
 		keyedQuota{"api:create-order:" + who, q.CreateOrder},
-		keyedQuota{"api:create-order:ip:" + web.ClientIP(ctx), q.CreateOrderIP})
+		keyedQuota{"api:create-order:ip:" + web.ClientNetwork(ctx), q.CreateOrderIP})
 }
 
 // searchLimits count a product search per IP.
 func (q Quotas) searchLimits(ctx context.Context) error {
-	return q.limit(ctx, keyedQuota{"api:search-products:" + web.ClientIP(ctx), q.Search})
+	return q.limit(ctx, keyedQuota{"api:search-products:" + web.ClientNetwork(ctx), q.Search})
 }
 
 // limitRequests is the per-IP ceiling on every GraphQL request (a
@@ -92,7 +92,7 @@ func limitRequests(q Quotas, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		err := q.limit(r.Context(), keyedQuota{"api:graphql:" + web.ClientIP(r.Context()), q.GraphQL})
+		err := q.limit(r.Context(), keyedQuota{"api:graphql:" + web.ClientNetwork(r.Context()), q.GraphQL})
 		var ae *apperr.Error
 		if err == nil || !asAppErr(err, &ae) {
 			next.ServeHTTP(w, r)
