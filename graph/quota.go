@@ -16,6 +16,9 @@ import (
 )
 
 // Quotas are the rate limits the API enforces (the QUOTA_* variables).
+// "Per IP" means per web.ClientNetwork: an IPv4 address, or an IPv6 /64,
+// so that a client cannot multiply its budgets by rotating through the
+// addresses of its /64.
 type Quotas struct {
 	Limiter       *quota.Limiter // nil: no limits
 	GraphQL       config.Quota   // per IP, every request
