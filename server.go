@@ -176,9 +176,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 2) // the server's and the profiler's
+	errc := make(chan error, 3) // the server's, the metrics' and the profiler's
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", "addr", cfg.HTTPAddr, "role", *role, "playground", cfg.PublicBaseURL+"/playground")
+	if cfg.MetricsAddr != "" {
+		// Its own listener, so that the public address does not expose it
+		// (the routes leave /metrics out when METRICS_ADDR is set).
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics.Handler())
+		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metricsSrv.ListenAndServe() }()
+		defer metricsSrv.Close()
+		log.Info("metrics", "addr", cfg.MetricsAddr)
+	}
 	if cfg.PprofAddr != "" {
 		profiler := &http.Server{Addr: cfg.PprofAddr, Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- profiler.ListenAndServe() }()
@@ -440,7 +450,9 @@ func (a *app) routes(api bool) http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.metrics.Handler())
+	}
 	if api {
 		quotas := a.quotas()
 		resolver := graph.NewResolver(graph.Services{
@@ -450,6 +462,7 @@ func (a *app) routes(api bool) http.Handler {
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
 			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas, Metrics: a.metrics.Registry,
+			WSMaxSubscriptions: a.cfg.WSMaxSubscriptions, WSMaxConnections: a.cfg.WSMaxConnections,
 		})
 		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
 		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))
@@ -495,7 +508,7 @@ func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandle
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		if resp != nil && oc.Operation != nil {
-			a.metrics.ObserveOperation(oc.OperationName, string(oc.Operation.Operation), time.Since(start),
+			a.metrics.ObserveOperation(graph.RootFieldNames(oc), string(oc.Operation.Operation), time.Since(start),
 				statements.Count(), len(resp.Errors) > 0)
 		}
 		return resp

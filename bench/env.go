@@ -310,6 +310,8 @@ func (e *env) serviceEnv(dbURL, addr string) []string {
 		"QUOTA_CREATE_ORDER=" + q, "QUOTA_CREATE_ORDER_IP=" + q, "QUOTA_SEARCH_PRODUCTS=" + q,
 		"QUOTA_GRAPHQL=" + q, "QUOTA_LOGIN=" + q, "QUOTA_LOGIN_IP=" + q, "QUOTA_LOGIN_ACCOUNT=" + q,
 		"QUOTA_REGISTER=" + q, "QUOTA_CART_CREATE=" + q, "QUOTA_ORDER_LOOKUP=" + q, "QUOTA_ORDER_LOOKUP_NUMBER=" + q,
+		// Every simulated subscriber connects from this one address.
+		"WS_MAX_CONNECTIONS=100000",
 	}
 	if e.stripeURL == "" {
 		vars = append(vars[:0:0], filterOut(vars, "PAYMENT_PROVIDER=", "STRIPE_API_BASE=", "EMAIL_SENDER=", "SMTP_URL=")...)

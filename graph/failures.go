@@ -80,7 +80,7 @@ func (q Quotas) signIn(ctx context.Context, kind, email string, login func() err
 	if q.Limiter == nil {
 		return login()
 	}
-	e, ip := strings.ToLower(strings.TrimSpace(email)), web.ClientIP(ctx)
+	e, ip := strings.ToLower(strings.TrimSpace(email)), web.ClientNetwork(ctx)
 	account := keyedQuota{"api:login-failed:" + kind + ":account:" + e, q.LoginAccount}
 	failedHere := keyedQuota{"api:login-failed:" + kind + ":marked:ip:" + ip + ":email:" + e,
 		config.Quota{Limit: 1, Period: q.Login.Period}}
@@ -145,7 +145,7 @@ func (q Quotas) lookupOrder(ctx context.Context, number string, byEmail bool, lo
 	if q.Limiter == nil || auth.FromContext(ctx).IsStaff() {
 		return lookup()
 	}
-	checks := []keyedQuota{{"api:order-lookup-failed:ip:" + web.ClientIP(ctx), q.OrderLookup}}
+	checks := []keyedQuota{{"api:order-lookup-failed:ip:" + web.ClientNetwork(ctx), q.OrderLookup}}
 	if byEmail {
 		n := strings.ToUpper(strings.TrimSpace(number))
 		n = n[:min(len(n), maxOrderNumberKey)]

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -15,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"commerce/internal/auth"
+	"commerce/internal/platform/web"
 	"commerce/internal/realtime"
 )
 
@@ -32,13 +34,25 @@ var sharedSubscriptionFields = map[string]bool{"orderUpdates": true, "lowStockAl
 // event once per subscriber: with a thousand admin dashboards open, that
 // was most of the server's CPU, and events reached the last dashboard
 // hundreds of milliseconds late.
+//
+// It also applies the websocket limits (websocket.go): connections per
+// client network before the upgrade, operations per connection after.
 type sharedWebsocket struct {
 	transport.Websocket
-	feeds *feeds
+	feeds         *feeds
+	connections   *wsConnections
+	maxOperations int
 }
 
 func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	t.Websocket.Do(w, r, sharingExecutor{GraphExecutor: exec, feeds: t.feeds})
+	network := web.ClientNetwork(r.Context())
+	if !t.connections.acquire(network) {
+		refuseConnection(w, t.connections.max)
+		return
+	}
+	defer t.connections.release(network)
+	exec = sharingExecutor{GraphExecutor: exec, feeds: t.feeds}
+	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}})
 }
 
 // sharingExecutor dispatches a shareable subscription through its feed and

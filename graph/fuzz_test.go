@@ -38,8 +38,9 @@ var leakMarkers = []string{
 // set, a GET whose raw query string is the body. Nothing a client sends may
 // crash the handler or earn a 5xx or an INTERNAL error (those are the
 // server's faults), every error carries extensions.code, a JSON response
-// must be valid JSON, and no answer may
-// carry a leakMarker the request did not contain.
+// must be valid JSON, no answer may carry a leakMarker the request did not
+// contain, and no input may take longer than fuzzTimeBound to answer (a
+// document of repeated fields once took minutes).
 func FuzzGraphQLRequest(f *testing.F) {
 	e := newFuzzEndpoint(f)
 	seeds := []struct {
@@ -61,9 +62,16 @@ func FuzzGraphQLRequest(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.contentType, []byte(s.body), s.get)
 	}
+	for _, q := range costlySeeds() {
+		body, _ := json.Marshal(map[string]string{"query": q})
+		f.Add("application/json", body, false)
+	}
+	f.Add("", []byte("query="+url.QueryEscape("{"+strings.Repeat(" __typename", 20_000)+"}")), true)
 	f.Fuzz(func(t *testing.T, contentType string, body []byte, get bool) {
 		e.log.take() // what earlier inputs left behind
+		start := time.Now()
 		status, header, answer := e.serve(contentType, body, get)
+		elapsed := time.Since(start)
 		fail := func(format string, args ...any) {
 			t.Helper()
 			t.Fatalf("%s\nrequest: get=%v Content-Type=%q body=%q\nanswer: %d %q\nlog:\n%s",
@@ -71,6 +79,9 @@ func FuzzGraphQLRequest(f *testing.F) {
 		}
 		if status >= 500 {
 			fail("status %d: a server error for what the client sent", status)
+		}
+		if elapsed > fuzzTimeBound {
+			fail("answered in %s, want within %s", elapsed, fuzzTimeBound)
 		}
 		if isJSON(header.Get("Content-Type")) {
 			var res struct {
@@ -95,6 +106,53 @@ func FuzzGraphQLRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzTimeBound is how long any input may take to answer: generous, for
+// the race detector and a busy machine; the documents it guards against
+// took seconds to minutes.
+const fuzzTimeBound = 2 * time.Second
+
+// costlySeeds are documents shaped to cost the validator or the executor
+// the most: one field repeated, many aliases, fragments that multiply or
+// nest deeply, identical subtrees, and aliased expensive mutations.
+func costlySeeds() []string {
+	var chain strings.Builder
+	chain.WriteString("{ ...F0 }")
+	for i := range 300 {
+		fmt.Fprintf(&chain, " fragment F%d on Query { __typename ...F%d }", i, i+1)
+	}
+	chain.WriteString(" fragment F300 on Query { categories }")
+	var bomb strings.Builder
+	bomb.WriteString("{ ...F0 }")
+	for i := range 6 {
+		fmt.Fprintf(&bomb, " fragment F%d on Query {%s}", i, strings.Repeat(fmt.Sprintf(" ...F%d", i+1), 10))
+	}
+	bomb.WriteString(" fragment F6 on Query { __typename categories }")
+	var aliases, side strings.Builder
+	for i := range 900 {
+		fmt.Fprintf(&aliases, " a%d: __typename", i)
+	}
+	side.WriteString("{")
+	for i := range 400 {
+		fmt.Fprintf(&side, " ...S%d", i)
+	}
+	side.WriteString(" }")
+	for i := range 400 {
+		fmt.Fprintf(&side, " fragment S%d on Query { __typename }", i)
+	}
+	register := `customerRegister(input: {email: "fuzz@example.com", password: "a-long-password", firstName: "A", lastName: "B"}) { token }`
+	return []string{
+		"{" + strings.Repeat(" __typename", 90_000) + "}",
+		"{" + strings.Repeat(" categories", 5_000) + "}",
+		"{" + strings.Repeat(" categories", 500) + "}",
+		"{" + aliases.String() + " }",
+		"{ me {" + strings.Repeat(" orders(first: 1) { edges { node { customer {"+strings.Repeat(" id", 20)+" } } } }", 20) + " } }",
+		chain.String(),
+		bomb.String(),
+		side.String(),
+		"mutation { a: " + register + " b: " + register + " }",
+	}
 }
 
 // fuzzEndpoint is the /graphql handler wired as server.go wires it, called

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -45,7 +47,19 @@ type HandlerConfig struct {
 	Quotas Quotas
 	// Metrics, when set, registers the shared subscriptions' metrics.
 	Metrics prometheus.Registerer
+	// WSMaxSubscriptions bounds the operations open at once on one
+	// websocket, WSMaxConnections the websockets open at once from one
+	// client network (WS_MAX_SUBSCRIPTIONS, WS_MAX_CONNECTIONS); zero
+	// means their defaults, so that no handler is ever without them.
+	WSMaxSubscriptions int
+	WSMaxConnections   int
 }
+
+// The defaults of WS_MAX_SUBSCRIPTIONS and WS_MAX_CONNECTIONS.
+const (
+	defaultWSMaxSubscriptions = 20
+	defaultWSMaxConnections   = 50
+)
 
 // uploadSlack lets a file a little over MAX_UPLOAD_BYTES reach the resolver,
 // which refuses it with a userError, instead of failing in the transport.
@@ -57,6 +71,7 @@ const uploadSlack = 1 << 20
 // authentication from the Authorization header or the websocket
 // connection_init payload.
 func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
+	registerProtocolCodes.Do(func() { errcode.RegisterErrorType(apperr.RateLimited.String(), errcode.KindProtocol) })
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{
 		Resolvers:  r,
 		Directives: directives(),
@@ -70,7 +85,10 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
 		},
-	}, feeds: newFeeds(cfg.Metrics)})
+	}, feeds: newFeeds(cfg.Metrics),
+		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
+		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -81,11 +99,14 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		maxBody:   cfg.MaxUploadBytes + uploadSlack,
 		maxMemory: min(cfg.MaxUploadBytes+uploadSlack, 32<<20),
 	})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
 	srv.Use(extension.Introspection{})
+	srv.Use(documentLimits{cache: queries}) // before the persisted queries: see documentLimits
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
+	srv.Use(rootFieldLimits{})
 	srv.AroundRootFields(refuseNUL)
 	srv.AroundOperations(refuseNULInSubscription)
 	srv.SetErrorPresenter(errorPresenter(cfg.Log))
@@ -337,15 +358,24 @@ func websocketInit(tokens *auth.Tokens) transport.WebsocketInitFunc {
 		}
 		tok, ok := auth.BearerToken(header)
 		if !ok {
-			return refuse(ctx, apperr.New(apperr.Unauthenticated, "Authorization must be \"Bearer <token>\""))
+			return refuse(ctx, errMalformedAuthorization)
 		}
 		p, err := tokens.Verify(tok)
 		if err != nil {
-			return refuse(ctx, err)
+			return refuse(ctx, errInvalidToken)
 		}
 		return auth.WithPrincipal(ctx, p), nil, nil
 	}
 }
+
+// The reasons a connection_init is refused for. They are fixed texts:
+// gqlgen sends the error in a connection_error message and the close
+// reason repeats it, so neither may quote a token library's error or
+// anything the client sent.
+var (
+	errMalformedAuthorization = errors.New(`Authorization must be "Bearer <token>"`)
+	errInvalidToken           = errors.New("the token is invalid or expired: sign in again")
+)
 
 // closeForbidden is the close code graphql-transport-ws prescribes for a
 // refused connection_init, so a client can tell a bad token from a normal
@@ -353,10 +383,10 @@ func websocketInit(tokens *auth.Tokens) transport.WebsocketInitFunc {
 const closeForbidden = 4403
 
 // refuse ends a websocket whose connection_init failed, with code 4403 and
-// the reason.
-func refuse(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
+// the fixed reason "Forbidden: " + reason.
+func refuse(ctx context.Context, reason error) (context.Context, *transport.InitPayload, error) {
 	ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
-	return transport.AppendCloseReason(ctx, "Forbidden: "+err.Error()), nil, err
+	return transport.AppendCloseReason(ctx, "Forbidden: "+reason.Error()), nil, reason
 }
 
 // originPatterns turns CORS_ALLOWED_ORIGINS ("https://shop.example.com")

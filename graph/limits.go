@@ -2,10 +2,15 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"commerce/graph/generated"
 	"commerce/graph/model"
@@ -94,4 +99,213 @@ func depth(set ast.SelectionSet, level, limit int) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// Document limits, checked before gqlgen validates a document: validation
+// compares fields that share a response name pairwise (the
+// OverlappingFieldsCanBeMerged rule), so its cost grows with the square of
+// a document's selections, and a 1 MiB body of repeated fields kept a core
+// busy for minutes. maxTokens bounds the parse; maxSelections bounds
+// validation to a few tens of milliseconds on the worst shapes measured
+// (one name repeated, fragments spread side by side, identical subtrees
+// nested). The largest operation of our storefront, admin and tests has
+// about 100 tokens and 50 selections.
+const (
+	maxTokens     = 10_000
+	maxSelections = 1_000
+)
+
+// documentLimits refuses, with QUERY_TOO_COMPLEX and before gqlgen parses
+// and validates it, a document of more than maxTokens tokens or
+// maxSelections selections; a document that does not parse gets the
+// parser's GRAPHQL_PARSE_FAILED here, so that gqlgen never parses an
+// unbounded one. It runs before the persisted-query extension, so a
+// document is refused before it is stored under its hash, and a request
+// that names a stored hash alone brings a document that passed. A
+// document in gqlgen's query cache has passed and is not parsed again.
+type documentLimits struct {
+	cache graphql.Cache[*ast.QueryDocument]
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = documentLimits{}
+
+func (documentLimits) ExtensionName() string                   { return "DocumentLimits" }
+func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (d documentLimits) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	if params.Query == "" {
+		return nil
+	}
+	if _, ok := d.cache.Get(ctx, params.Query); ok {
+		return nil
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: params.Query}, maxTokens)
+	if err != nil {
+		var perr *gqlerror.Error
+		if !errors.As(err, &perr) {
+			perr = gqlerror.Errorf("the query does not parse")
+		}
+		// The parser's only refusal that is not about syntax.
+		if strings.HasPrefix(perr.Message, "exceeded token limit") {
+			return tooComplex(fmt.Sprintf("the document has more than %d tokens", maxTokens))
+		}
+		errcode.Set(perr, errcode.ParseFailed)
+		return perr
+	}
+	if selections(doc, maxSelections) > maxSelections {
+		return tooComplex(fmt.Sprintf("the document has more than %d selections (fields and fragments, counted where each fragment is spread)", maxSelections))
+	}
+	return nil
+}
+
+func tooComplex(message string) *gqlerror.Error {
+	return &gqlerror.Error{Message: message, Extensions: map[string]any{"code": codeTooComplex}}
+}
+
+// selections counts the fields, inline fragments and fragment spreads of
+// every operation and fragment definition of doc, as validation walks
+// them: a spread counts once plus the selections of the fragment it names,
+// so a small document whose fragments spread one another many times counts
+// as large as it is. Counting stops a little past limit; a fragment cycle
+// (which validation refuses) is counted once.
+func selections(doc *ast.QueryDocument, limit int) int {
+	c := selectionCounter{doc: doc, limit: limit, fragments: map[string]int{}}
+	n := 0
+	for _, op := range doc.Operations {
+		n = c.add(n, c.count(op.SelectionSet))
+	}
+	for _, f := range doc.Fragments {
+		n = c.add(n, c.fragment(f.Name))
+	}
+	return n
+}
+
+type selectionCounter struct {
+	doc       *ast.QueryDocument
+	limit     int
+	fragments map[string]int // counted fragments; -1 while being counted
+}
+
+// add sums without passing limit+1, so that fragments that multiply cannot
+// overflow.
+func (c *selectionCounter) add(a, b int) int { return min(a+b, c.limit+1) }
+
+func (c *selectionCounter) count(set ast.SelectionSet) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n = c.add(n, c.add(1, c.count(s.SelectionSet)))
+		case *ast.InlineFragment:
+			n = c.add(n, c.add(1, c.count(s.SelectionSet)))
+		case *ast.FragmentSpread:
+			n = c.add(n, c.add(1, c.fragment(s.Name)))
+		}
+		if n > c.limit {
+			return n
+		}
+	}
+	return n
+}
+
+func (c *selectionCounter) fragment(name string) int {
+	if n, ok := c.fragments[name]; ok {
+		return max(n, 0)
+	}
+	def := c.doc.Fragments.ForName(name)
+	if def == nil {
+		return 0
+	}
+	c.fragments[name] = -1
+	n := c.count(def.SelectionSet)
+	c.fragments[name] = n
+	return n
+}
+
+// expensiveRootFields are the root fields that cost far more than a read
+// (a bcrypt hash, a reservation, a scheduled email) or that guess a
+// secret, with how many of each one operation may hold (aliases and
+// fragment spreads included): one registration, one login of each kind,
+// one checkout and one cart, and three order lookups by email or access
+// token, enough for a page showing an order in a few places. The quotas
+// bound them per client over time; these bound one request.
+var expensiveRootFields = map[string]int{
+	"customerRegister": 1,
+	"customerLogin":    1,
+	"staffLogin":       1,
+	"checkout":         1,
+	"cartCreate":       1,
+	orderLookupField:   3,
+}
+
+// orderLookupField counts as expensive only with an email or an access
+// token: an owner's or a staff member's lookup guesses nothing.
+const orderLookupField = "order"
+
+// rootFieldLimits refuses, with QUERY_TOO_COMPLEX and before any resolver
+// runs, an operation that selects an expensive root field more times than
+// expensiveRootFields allows.
+type rootFieldLimits struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = rootFieldLimits{}
+
+func (rootFieldLimits) ExtensionName() string                   { return "RootFieldLimits" }
+func (rootFieldLimits) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (rootFieldLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	counts := map[string]int{}
+	for _, f := range rootFields(oc) {
+		if f.Name == orderLookupField && f.Arguments.ForName("email") == nil && f.Arguments.ForName("accessToken") == nil {
+			continue
+		}
+		if limit, ok := expensiveRootFields[f.Name]; ok {
+			counts[f.Name]++
+			if counts[f.Name] > limit {
+				return tooComplex(fmt.Sprintf("an operation may select %s at most %d times; send the others in separate requests", f.Name, limit))
+			}
+		}
+	}
+	return nil
+}
+
+// rootFields are the root fields an operation runs, as gqlgen collects
+// them: fragments expanded, @skip and @include applied, and fields with the
+// same response name merged into one.
+func rootFields(oc *graphql.OperationContext) []*ast.Field {
+	var root string
+	switch oc.Operation.Operation {
+	case ast.Mutation:
+		root = "Mutation"
+	case ast.Subscription:
+		root = "Subscription"
+	default:
+		root = "Query"
+	}
+	collected := graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root})
+	out := make([]*ast.Field, len(collected))
+	for i, f := range collected {
+		out[i] = f.Field
+	}
+	return out
+}
+
+// RootFieldNames are the names (not the aliases) of the root fields an
+// operation runs, for its metrics label: unlike the operation name, which
+// the client chooses, they are bounded by the schema.
+func RootFieldNames(oc *graphql.OperationContext) []string {
+	fields := rootFields(oc)
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.Name
+	}
+	return out
 }

@@ -16,6 +16,9 @@ import (
 )
 
 // Quotas are the rate limits the API enforces (the QUOTA_* variables).
+// "Per IP" means per web.ClientNetwork: an IPv4 address, or an IPv6 /64,
+// so that a client cannot multiply its budgets by rotating through the
+// addresses of its /64.
 type Quotas struct {
 	Limiter       *quota.Limiter // nil: no limits
 	GraphQL       config.Quota   // per IP, every request
@@ -73,22 +76,22 @@ func (q Quotas) checkoutLimits(ctx context.Context, email string) error {
 	}
 	return q.limit(ctx,
 		keyedQuota{"api:create-order:" + who, q.CreateOrder},
-		keyedQuota{"api:create-order:ip:" + web.ClientIP(ctx), q.CreateOrderIP})
+		keyedQuota{"api:create-order:ip:" + web.ClientNetwork(ctx), q.CreateOrderIP})
 }
 
 // registerLimits count a sign-up per IP.
 func (q Quotas) registerLimits(ctx context.Context) error {
-	return q.limit(ctx, keyedQuota{"api:register:ip:" + web.ClientIP(ctx), q.Register})
+	return q.limit(ctx, keyedQuota{"api:register:ip:" + web.ClientNetwork(ctx), q.Register})
 }
 
 // cartCreateLimits count a new cart per IP.
 func (q Quotas) cartCreateLimits(ctx context.Context) error {
-	return q.limit(ctx, keyedQuota{"api:cart-create:ip:" + web.ClientIP(ctx), q.CartCreate})
+	return q.limit(ctx, keyedQuota{"api:cart-create:ip:" + web.ClientNetwork(ctx), q.CartCreate})
 }
 
 // searchLimits count a product search per IP.
 func (q Quotas) searchLimits(ctx context.Context) error {
-	return q.limit(ctx, keyedQuota{"api:search-products:" + web.ClientIP(ctx), q.Search})
+	return q.limit(ctx, keyedQuota{"api:search-products:" + web.ClientNetwork(ctx), q.Search})
 }
 
 // limitRequests is the per-IP ceiling on every GraphQL request (a
@@ -103,7 +106,7 @@ func limitRequests(q Quotas, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		err := q.limit(r.Context(), keyedQuota{"api:graphql:" + web.ClientIP(r.Context()), q.GraphQL})
+		err := q.limit(r.Context(), keyedQuota{"api:graphql:" + web.ClientNetwork(r.Context()), q.GraphQL})
 		var ae *apperr.Error
 		if err == nil || !asAppErr(err, &ae) {
 			next.ServeHTTP(w, r)

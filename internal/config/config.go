@@ -38,7 +38,10 @@ type Config struct {
 	HTTPAddr string
 	// PprofAddr, when set, serves net/http/pprof on its own listener, for
 	// profiling under load; keep it on loopback.
-	PprofAddr        string
+	PprofAddr string
+	// MetricsAddr, when set, serves /metrics on its own listener instead of
+	// HTTP_ADDR, so that the public address does not expose it.
+	MetricsAddr      string
 	Development      bool
 	DatabaseURL      string
 	DatabaseMaxConns int32
@@ -110,6 +113,11 @@ type Config struct {
 	QuotaOrderLookupNumber Quota // failed order lookups per order number
 	TrustedProxies         []netip.Prefix
 	CORSAllowedOrigins     []string
+	// WSMaxSubscriptions bounds the operations open at once on one
+	// websocket; WSMaxConnections the websockets open at once from one
+	// client network (an IPv4 address or an IPv6 /64) on one process.
+	WSMaxSubscriptions int
+	WSMaxConnections   int
 }
 
 // devAuthSecret signs tokens in development when AUTH_SECRET is not set.
@@ -128,6 +136,10 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.PprofAddr = r.str("PPROF_ADDR", "")
 	if c.PprofAddr != "" && !isLoopbackAddr(c.PprofAddr) {
 		r.fail("PPROF_ADDR", "must be a loopback host:port, such as 127.0.0.1:6060: the profiler must not be public")
+	}
+	c.MetricsAddr = r.str("METRICS_ADDR", "")
+	if c.MetricsAddr != "" && !isListenAddr(c.MetricsAddr) {
+		r.fail("METRICS_ADDR", "must be host:port or :port, such as 127.0.0.1:9090")
 	}
 	switch env := r.str("APP_ENV", "production"); env {
 	case "production":
@@ -280,6 +292,8 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	c.CORSAllowedOrigins = r.list("CORS_ALLOWED_ORIGINS")
+	c.WSMaxSubscriptions = r.intRange("WS_MAX_SUBSCRIPTIONS", 20, 1, 10_000)
+	c.WSMaxConnections = r.intRange("WS_MAX_CONNECTIONS", 50, 1, 100_000)
 
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)

@@ -76,6 +76,7 @@ func TestLoadDefaults(t *testing.T) {
 	}{
 		{"HTTP_ADDR", c.HTTPAddr, ":8080"},
 		{"PPROF_ADDR", c.PprofAddr, ""},
+		{"METRICS_ADDR", c.MetricsAddr, ""},
 		{"APP_ENV", c.Development, true},
 		{"DATABASE_URL", c.DatabaseURL, minimal["DATABASE_URL"]},
 		{"DATABASE_MAX_CONNS", c.DatabaseMaxConns, int32(20)},
@@ -136,6 +137,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"QUOTA_ORDER_LOOKUP_NUMBER", c.QuotaOrderLookupNumber, Quota{Limit: 10, Period: time.Hour}},
 		{"TRUSTED_PROXIES", len(c.TrustedProxies), 0},
 		{"CORS_ALLOWED_ORIGINS", len(c.CORSAllowedOrigins), 0},
+		{"WS_MAX_SUBSCRIPTIONS", c.WSMaxSubscriptions, 20},
+		{"WS_MAX_CONNECTIONS", c.WSMaxConnections, 50},
 	} {
 		if !reflect.DeepEqual(f.got, f.want) {
 			t.Errorf("%s default = %#v, want %#v", f.name, f.got, f.want)
@@ -369,6 +372,21 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("TrustedProxies = %v, want %v", c.TrustedProxies, want)
 			}
 		}},
+		{"METRICS_ADDR", env{"METRICS_ADDR": "127.0.0.1:9090"}, func(t *testing.T, c *Config) {
+			if c.MetricsAddr != "127.0.0.1:9090" {
+				t.Errorf("MetricsAddr = %q", c.MetricsAddr)
+			}
+		}},
+		{"METRICS_ADDR on every interface", env{"METRICS_ADDR": ":9090"}, func(t *testing.T, c *Config) {
+			if c.MetricsAddr != ":9090" {
+				t.Errorf("MetricsAddr = %q", c.MetricsAddr)
+			}
+		}},
+		{"websocket limits", env{"WS_MAX_SUBSCRIPTIONS": "5", "WS_MAX_CONNECTIONS": "200"}, func(t *testing.T, c *Config) {
+			if c.WSMaxSubscriptions != 5 || c.WSMaxConnections != 200 {
+				t.Errorf("WSMaxSubscriptions, WSMaxConnections = %d, %d", c.WSMaxSubscriptions, c.WSMaxConnections)
+			}
+		}},
 		{"CORS_ALLOWED_ORIGINS", env{"CORS_ALLOWED_ORIGINS": "https://shop.example.com, http://localhost:3000,,"}, func(t *testing.T, c *Config) {
 			want := []string{"https://shop.example.com", "http://localhost:3000"}
 			if !reflect.DeepEqual(c.CORSAllowedOrigins, want) {
@@ -461,6 +479,11 @@ func TestLoadRejects(t *testing.T) {
 		{"STORAGE_URL s3 without bucket", env{"STORAGE_URL": "s3://"}, "STORAGE_URL"},
 		{"PUBLIC_BASE_URL without scheme", env{"PUBLIC_BASE_URL": "cdn.example.com"}, "PUBLIC_BASE_URL"},
 		{"MAX_UPLOAD_BYTES zero", env{"MAX_UPLOAD_BYTES": "0"}, "MAX_UPLOAD_BYTES"},
+		{"METRICS_ADDR without port", env{"METRICS_ADDR": "localhost"}, "METRICS_ADDR"},
+		{"WS_MAX_SUBSCRIPTIONS zero", env{"WS_MAX_SUBSCRIPTIONS": "0"}, "WS_MAX_SUBSCRIPTIONS"},
+		{"WS_MAX_SUBSCRIPTIONS not a number", env{"WS_MAX_SUBSCRIPTIONS": "many"}, "WS_MAX_SUBSCRIPTIONS"},
+		{"WS_MAX_CONNECTIONS zero", env{"WS_MAX_CONNECTIONS": "0"}, "WS_MAX_CONNECTIONS"},
+		{"WS_MAX_CONNECTIONS negative", env{"WS_MAX_CONNECTIONS": "-1"}, "WS_MAX_CONNECTIONS"},
 		{"MAX_UPLOAD_BYTES above 1 GiB", env{"MAX_UPLOAD_BYTES": "1073741825"}, "MAX_UPLOAD_BYTES"},
 		{"MAX_UPLOAD_BYTES with unit", env{"MAX_UPLOAD_BYTES": "10MB"}, "MAX_UPLOAD_BYTES"},
 		{"IMAGE_URL_TTL zero", env{"IMAGE_URL_TTL": "0"}, "IMAGE_URL_TTL"},

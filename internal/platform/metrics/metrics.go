@@ -4,6 +4,8 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +22,8 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	statements *prometheus.HistogramVec
 
-	mu    sync.Mutex
-	names map[string]bool // the operation names that have series of their own
+	mu     sync.Mutex
+	combos map[string]bool // the labels of several root fields that have series of their own
 }
 
 // New returns a registry with the Go runtime, process and pool collectors.
@@ -31,19 +33,19 @@ func New(pool *pgxpool.Pool) *Metrics {
 		Registry: reg,
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "graphql_operations_total",
-			Help: "GraphQL operations served, by operation name, type and outcome.",
+			Help: "GraphQL operations served, by root fields (see ObserveOperation), type and outcome.",
 		}, []string{"operation", "type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "graphql_operation_duration_seconds",
-			Help:    "Time to answer a GraphQL query or mutation, by operation name and type.",
+			Help:    "Time to answer a GraphQL query or mutation, by root fields and type.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"operation", "type"}),
 		statements: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "graphql_operation_sql_statements",
-			Help:    "SQL statements a GraphQL query or mutation ran (BEGIN/COMMIT not counted), by operation name and type.",
+			Help:    "SQL statements a GraphQL query or mutation ran (BEGIN/COMMIT not counted), by root fields and type.",
 			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 34, 55},
 		}, []string{"operation", "type"}),
-		names: map[string]bool{},
+		combos: map[string]bool{},
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -59,19 +61,26 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
 }
 
-// maxOperationName bounds the label's length, and maxOperationNames the
-// names that get series of their own, so that clients cannot blow up the
-// series count (and the service's memory) with random operation names:
-// later names are counted as "other".
-const (
-	maxOperationName  = 64
-	maxOperationNames = 200
-)
+// maxCombinations bounds the labels of operations that select several
+// different root fields: any set of the schema's root fields is one, so
+// past this many the rest are counted as "multiple".
+const maxCombinations = 100
 
 // ObserveOperation records one GraphQL operation: its outcome, its latency
-// and the SQL statements it ran.
-func (m *Metrics) ObserveOperation(name, opType string, d time.Duration, statements int64, failed bool) {
-	name = m.label(name)
+// and the SQL statements it ran. rootFields are the names (not the
+// aliases) of the root fields it ran, which validation has checked
+// against the schema.
+//
+// The operation label is made of those names, not of the client's
+// operation name: a client chooses any name it likes, so any bounded table
+// of names is one that junk names can fill, pushing real operations into
+// an overflow label (205 random names did exactly that). A root field name
+// is bounded by the schema, so an operation of one root field (or of one
+// field several times) is always labelled with it, and nothing a client
+// sends can take that label away; only the rarer operations that combine
+// several root fields ("categories+products") share a bounded table.
+func (m *Metrics) ObserveOperation(rootFields []string, opType string, d time.Duration, statements int64, failed bool) {
+	name := m.label(rootFields)
 	outcome := "ok"
 	if failed {
 		outcome = "error"
@@ -83,24 +92,26 @@ func (m *Metrics) ObserveOperation(name, opType string, d time.Duration, stateme
 	}
 }
 
-// label is the operation label of a client's operation name.
-func (m *Metrics) label(name string) string {
-	switch {
-	case name == "":
-		return "anonymous"
-	case len(name) > maxOperationName:
-		name = name[:maxOperationName]
+// label is the operation label of an operation's root field names.
+func (m *Metrics) label(rootFields []string) string {
+	names := slices.Compact(slices.Sorted(slices.Values(rootFields)))
+	switch len(names) {
+	case 0:
+		return "none" // every root field skipped by @skip or @include
+	case 1:
+		return names[0]
 	}
+	combo := strings.Join(names, "+")
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.names[name] {
-		return name
+	if m.combos[combo] {
+		return combo
 	}
-	if len(m.names) >= maxOperationNames {
-		return "other"
+	if len(m.combos) >= maxCombinations {
+		return "multiple"
 	}
-	m.names[name] = true
-	return name
+	m.combos[combo] = true
+	return combo
 }
 
 // poolCollector exports pgxpool statistics.

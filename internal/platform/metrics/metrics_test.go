@@ -9,27 +9,37 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// Random operation names cannot grow the series without bound: past
-// maxOperationNames they are counted as "other", while known names keep
-// their own series.
-func TestOperationNamesAreBounded(t *testing.T) {
+// Operations are labelled by their root fields, which the schema bounds:
+// an operation of one root field always keeps its own label, however many
+// combinations of root fields came before; combinations past
+// maxCombinations are counted as "multiple".
+func TestOperationLabels(t *testing.T) {
 	m := New(nil)
-	for i := range maxOperationNames + 50 {
-		m.ObserveOperation(fmt.Sprintf("Op%d", i), "query", time.Millisecond, 2, false)
+	for i := range maxCombinations + 50 {
+		m.ObserveOperation([]string{"categories", fmt.Sprintf("f%d", i)}, "query", time.Millisecond, 2, false)
 	}
-	m.ObserveOperation("Op0", "query", time.Millisecond, 3, false)
+	m.ObserveOperation([]string{"products"}, "query", time.Millisecond, 3, false)
+	m.ObserveOperation([]string{"products", "products"}, "query", time.Millisecond, 3, true)
+	m.ObserveOperation([]string{"f0", "categories"}, "query", time.Millisecond, 1, false)
+	m.ObserveOperation(nil, "query", time.Millisecond, 0, false)
 
-	if n := series(m.operations); n != maxOperationNames+1 {
-		t.Errorf("operation series: %d, want %d names and other", n, maxOperationNames+1)
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"multiple", "query", "ok"}, 50},
+		{[]string{"products", "query", "ok"}, 1},
+		{[]string{"products", "query", "error"}, 1},
+		{[]string{"categories+f0", "query", "ok"}, 2},
+		{[]string{"none", "query", "ok"}, 1},
+	} {
+		if got := counter(t, m.operations.WithLabelValues(c.labels...)); got != c.want {
+			t.Errorf("operations %v: %v, want %v", c.labels, got, c.want)
+		}
 	}
-	if got := counter(t, m.operations.WithLabelValues("other", "query", "ok")); got != 50 {
-		t.Errorf(`operations counted as "other": %v, want 50`, got)
-	}
-	if got := counter(t, m.operations.WithLabelValues("Op0", "query", "ok")); got != 2 {
-		t.Errorf("Op0, a known name: %v, want 2", got)
-	}
-	if n := series(m.statements); n != maxOperationNames+1 {
-		t.Errorf("statement histograms: %d, want %d", n, maxOperationNames+1)
+	// The combinations, "multiple", "products" (ok and error), "none".
+	if n := series(m.operations); n != maxCombinations+4 {
+		t.Errorf("operation series: %d, want %d", n, maxCombinations+4)
 	}
 }
 

@@ -31,6 +31,24 @@ func ClientIP(ctx context.Context) string {
 	return ip
 }
 
+// ClientNetwork returns the key per-client limits count under: the
+// caller's IP for IPv4, and for IPv6 its /64 ("2001:db8:1:2::/64"), since
+// one subscriber is routinely given a whole /64 and could otherwise rotate
+// through its addresses to multiply every limit. Logs keep ClientIP, the
+// full address. It returns "" outside a request.
+func ClientNetwork(ctx context.Context) string {
+	ip := ClientIP(ctx)
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() {
+		return ip
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 func clientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -32,5 +34,35 @@ func TestClientIP(t *testing.T) {
 				t.Fatalf("clientIP = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// IPv6 callers are keyed by their /64, IPv4 callers by their address, so
+// that per-client limits hold against a client rotating through its /64.
+func TestClientNetwork(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"203.0.113.7:5000", "203.0.113.7"},
+		{"[2001:db8:1:2::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff:eeee:dddd:cccc]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:3::1]:443", "2001:db8:1:3::/64"},
+		{"[::ffff:203.0.113.7]:80", "203.0.113.7"},
+		{"[fe80::1%eth0]:80", "fe80::/64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.remote, func(t *testing.T) {
+			var got string
+			h := WithClientIP(nil, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				got = ClientNetwork(r.Context())
+			}))
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if got != tt.want {
+				t.Fatalf("ClientNetwork = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := ClientNetwork(context.Background()); got != "" {
+		t.Errorf("ClientNetwork outside a request = %q, want empty", got)
 	}
 }
