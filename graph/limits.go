@@ -110,14 +110,19 @@ func depth(set ast.SelectionSet, level, limit int) int {
 // (one name repeated, fragments spread side by side, identical subtrees
 // nested). The largest operation of our storefront, admin and tests has
 // about 100 tokens and 50 selections.
+// maxDocumentBytes bounds the text itself, which tokens do not (a long
+// string or comment is one token): gqlgen's query cache and the persisted
+// queries each keep up to a thousand documents, so this bounds their
+// memory to tens of MiB.
 const (
-	maxTokens     = 10_000
-	maxSelections = 1_000
+	maxTokens        = 10_000
+	maxSelections    = 1_000
+	maxDocumentBytes = 64 << 10
 )
 
 // documentLimits refuses, with QUERY_TOO_COMPLEX and before gqlgen parses
-// and validates it, a document of more than maxTokens tokens or
-// maxSelections selections; a document that does not parse gets the
+// and validates it, a document of more than maxDocumentBytes bytes,
+// maxTokens tokens or maxSelections selections; a document that does not parse gets the
 // parser's GRAPHQL_PARSE_FAILED here, so that gqlgen never parses an
 // unbounded one. It runs before the persisted-query extension, so a
 // document is refused before it is stored under its hash, and a request
@@ -138,6 +143,9 @@ func (documentLimits) Validate(graphql.ExecutableSchema) error { return nil }
 func (d documentLimits) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
 	if params.Query == "" {
 		return nil
+	}
+	if len(params.Query) > maxDocumentBytes {
+		return tooComplex(fmt.Sprintf("the document is longer than %d KiB: send long values as variables", maxDocumentBytes>>10))
 	}
 	if _, ok := d.cache.Get(ctx, params.Query); ok {
 		return nil

@@ -27,6 +27,7 @@ func TestDocumentLimits(t *testing.T) {
 		{"1,001 aliases within the token limit", "{" + aliases(1001, "__typename") + "}", "QUERY_TOO_COMPLEX"},
 		{"fragments that multiply", fragmentBomb(10, 6), "QUERY_TOO_COMPLEX"},
 		{"identical subtrees nested", nestedBomb(40), "QUERY_TOO_COMPLEX"},
+		{"a 64 KiB string in one token", `{ product(handle: "` + strings.Repeat("h", 64<<10) + `") { id } }`, "QUERY_TOO_COMPLEX"},
 		{"a fragment cycle", "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }", "GRAPHQL_VALIDATION_FAILED"},
 		{"a syntax error", "{ categories " + marker + "(: }", "GRAPHQL_PARSE_FAILED"},
 		{"900 aliases", "{" + aliases(900, "__typename") + "}", ""},
