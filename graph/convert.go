@@ -8,6 +8,7 @@ import (
 
 	"commerce/graph/model"
 	"commerce/graph/scalar"
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
@@ -270,10 +271,11 @@ func fromAddressInput(a *model.AddressInput) *customers.Address {
 	}
 }
 
-func toCheckoutInput(in model.CheckoutInput) orders.CheckoutInput {
+// toCheckoutInput converts a checkout with who sent it and from where.
+func toCheckoutInput(in model.CheckoutInput, caller auth.Principal, clientIP string) orders.CheckoutInput {
 	out := orders.CheckoutInput{
 		CartID: in.CartID, Email: in.Email, BillingAddress: fromAddressInput(in.BillingAddress),
-		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey,
+		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey, Caller: caller, ClientIP: clientIP,
 	}
 	if a := fromAddressInput(in.ShippingAddress); a != nil {
 		out.ShippingAddress = *a

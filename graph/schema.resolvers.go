@@ -14,6 +14,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/page"
+	"commerce/internal/platform/web"
 	"commerce/internal/realtime"
 	"context"
 	"strings"
@@ -168,14 +169,14 @@ func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInp
 	if err := r.svc.Quotas.checkoutLimits(ctx, input.Email); err != nil {
 		return nil, err
 	}
-	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input))
+	p := auth.FromContext(ctx)
+	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input, p, web.ClientIP(ctx)))
 	if ues, ok := userErrors(err); ok {
 		return &model.CheckoutPayload{UserErrors: ues}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	p := auth.FromContext(ctx)
 	access := r.svc.Orders.AccessFor(p, res.Order, &res.AccessToken)
 	return &model.CheckoutPayload{
 		Order: toOrder(res.Order, access), PaymentClientSecret: res.ClientSecret,

@@ -45,8 +45,12 @@ type orderRow struct {
 	CancelledAt         *time.Time      `bun:"cancelled_at"`
 	Notes               *string         `bun:"notes"`
 	CartID              *string         `bun:"cart_id"`
-	CreatedAt           time.Time       `bun:"created_at,nullzero,default:now()"`
-	UpdatedAt           time.Time       `bun:"updated_at,nullzero,default:now()"`
+	ClientIP            *string         `bun:"client_ip"`
+	// RefundBeforePayment is a refund seen before its payment, applied
+	// when the payment arrives (see refundedBeforePayment).
+	RefundBeforePayment int64     `bun:"refund_before_payment"`
+	CreatedAt           time.Time `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt           time.Time `bun:"updated_at,nullzero,default:now()"`
 }
 
 func (r *orderRow) order() (*Order, error) {
