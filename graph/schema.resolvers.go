@@ -140,8 +140,8 @@ func (r *mutationResolver) ProductImagesReorder(ctx context.Context, productID s
 	return imagePayload(ctx, p, err)
 }
 
-func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string) (*model.CartPayload, error) {
-	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email)
+func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string, marketingOptIn *bool) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email, marketingOptIn)
 	return r.cartPayload(ctx, c, err)
 }
 
@@ -160,8 +160,8 @@ func (r *mutationResolver) CartLinesRemove(ctx context.Context, cartID string, l
 	return r.cartPayload(ctx, c, err)
 }
 
-func (r *mutationResolver) CartEmailUpdate(ctx context.Context, cartID string, email string) (*model.CartPayload, error) {
-	c, err := r.svc.Carts.UpdateEmail(ctx, cartID, email)
+func (r *mutationResolver) CartEmailUpdate(ctx context.Context, cartID string, email string, marketingOptIn *bool) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.UpdateEmail(ctx, cartID, email, marketingOptIn)
 	return r.cartPayload(ctx, c, err)
 }
 

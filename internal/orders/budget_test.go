@@ -38,7 +38,7 @@ func TestStatementBudgets(t *testing.T) {
 		products = append(products, p)
 		cartLines = append(cartLines, carts.LineInput{ProductID: ptr(p.ID), Quantity: i + 1})
 	}
-	cart, err := e.carts.Create(ctx, cartLines, nil)
+	cart, err := e.carts.Create(ctx, cartLines, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

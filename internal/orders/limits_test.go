@@ -34,7 +34,7 @@ func TestCheckoutUnitsPerOrder(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	a, b := e.product(t, "1.00", 1000), e.product(t, "1.00", 1000)
-	cart, err := e.carts.Create(ctx, []carts.LineInput{{ProductID: ptr(a.ID), Quantity: 60}, {ProductID: ptr(b.ID), Quantity: 41}}, nil)
+	cart, err := e.carts.Create(ctx, []carts.LineInput{{ProductID: ptr(a.ID), Quantity: 60}, {ProductID: ptr(b.ID), Quantity: 41}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
