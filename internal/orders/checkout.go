@@ -51,8 +51,9 @@ type CheckoutInput struct {
 	// another caller replaying the key and input gets a Conflict, never
 	// this caller's order and access token.
 	Caller auth.Principal `json:"-"`
-	// ClientIP is the address the checkout came from, "" outside HTTP. It
-	// is recorded on the order: unpaid units are bounded per IP too.
+	// ClientIP is the address the checkout came from, "" outside HTTP. Its
+	// network is recorded on the order: unpaid units are bounded per client
+	// network too (see clientNetwork).
 	ClientIP string `json:"-"`
 }
 
@@ -348,7 +349,7 @@ func newOrderRow(id, number, customerID string, in CheckoutInput, t pricing.Tota
 		Subtotal: t.Subtotal.Amount, Tax: t.Tax.Amount, ShippingCost: t.Shipping.Amount, Discount: t.Discount.Amount,
 		Total: t.Total.Amount, Status: string(Pending), PaymentStatus: string(PaymentPending),
 		FulfillmentStatus: string(Unfulfilled), ShippingAddress: addressJSON(in.ShippingAddress),
-		BillingAddress: addressJSON(billing), CartID: in.CartID, ClientIP: nonEmpty(in.ClientIP),
+		BillingAddress: addressJSON(billing), CartID: in.CartID, ClientNetwork: nonEmpty(clientNetwork(in.ClientIP)),
 	}
 }
 

@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/uptrace/bun"
 
@@ -17,16 +18,16 @@ const codeLimitExceeded = "LIMIT_EXCEEDED"
 // checkReservationLimits bounds what one checkout may reserve: at most
 // MaxUnitsPerOrder units in the order, and at most MaxUnpaidUnits units held
 // by the unpaid (PENDING) orders of its email and, separately, of its client
-// IP, this order's included. Without these bounds one anonymous shopper
+// network (see clientNetwork), this order's included. Without these bounds one anonymous shopper
 // could hold the whole catalog out of stock until the payment timeout, and
 // renew the hold by rotating emails. A zero limit is no limit.
 //
 // The unpaid units are counted after taking a transaction-scoped advisory
-// lock per email and per IP, so concurrent checkouts of one shopper are
-// counted one after another instead of all slipping under the bound. The
-// locks come before any stock row is locked, in the same order in every
-// checkout (email, then IP), so they cannot deadlock with each other or
-// with the reservations.
+// lock per email and per network, so concurrent checkouts of one shopper
+// are counted one after another instead of all slipping under the bound.
+// The locks come before any stock row is locked, in the same order in every
+// checkout (email, then network), so they cannot deadlock with each other
+// or with the reservations.
 //
 // It returns a LIMIT_EXCEEDED userError at the lines (or the cart) that says
 // what to do.
@@ -43,14 +44,15 @@ func (s *Service) checkReservationLimits(ctx context.Context, tx bun.Tx, in Chec
 	if limit <= 0 {
 		return nil
 	}
-	if err := lockUnpaidScopes(ctx, tx, in.Email, in.ClientIP); err != nil {
+	network := clientNetwork(in.ClientIP)
+	if err := lockUnpaidScopes(ctx, tx, in.Email, network); err != nil {
 		return err
 	}
-	held, err := unpaidUnits(ctx, tx, in.Email, in.ClientIP)
+	held, err := unpaidUnits(ctx, tx, in.Email, network)
 	if err != nil {
 		return err
 	}
-	if n := max(held.Email, held.IP); n+units > limit {
+	if n := max(held.Email, held.Network); n+units > limit {
 		return &apperr.Error{Kind: apperr.Invalid, Code: codeLimitExceeded, Field: field,
 			Message: fmt.Sprintf("orders awaiting payment may hold at most %d units and %d are held already: "+
 				"pay for the pending orders or wait until they expire, or order fewer units", limit, n)}
@@ -59,12 +61,12 @@ func (s *Service) checkReservationLimits(ctx context.Context, tx bun.Tx, in Chec
 }
 
 // lockUnpaidScopes takes the advisory locks of the email and, when there
-// is one, of the client IP, until the transaction ends.
-func lockUnpaidScopes(ctx context.Context, tx bun.Tx, email, ip string) error {
+// is one, of the client network, until the transaction ends.
+func lockUnpaidScopes(ctx context.Context, tx bun.Tx, email, network string) error {
 	q, args := `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, []any{"unpaid-units:email:" + email}
-	if ip != "" {
+	if network != "" {
 		q += `, pg_advisory_xact_lock(hashtextextended(?, 0))`
-		args = append(args, "unpaid-units:ip:"+ip)
+		args = append(args, "unpaid-units:network:"+network)
 	}
 	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("lock unpaid units: %w", err)
@@ -72,27 +74,43 @@ func lockUnpaidScopes(ctx context.Context, tx bun.Tx, email, ip string) error {
 	return nil
 }
 
-// heldUnits are the units of unpaid orders per email and per client IP.
+// heldUnits are the units of unpaid orders per email and per client
+// network.
 type heldUnits struct {
-	Email int `bun:"email_units"`
-	IP    int `bun:"ip_units"`
+	Email   int `bun:"email_units"`
+	Network int `bun:"network_units"`
 }
 
 // unpaidUnits sums the units of the PENDING orders of the email and of the
-// client IP (none for an empty IP) in one statement, through the partial
-// indexes on unpaid orders.
-func unpaidUnits(ctx context.Context, idb bun.IDB, email, ip string) (heldUnits, error) {
+// client network (none for an empty one) in one statement, through the
+// partial indexes on unpaid orders.
+func unpaidUnits(ctx context.Context, idb bun.IDB, email, network string) (heldUnits, error) {
 	var h heldUnits
 	err := idb.NewRaw(`
 		SELECT coalesce(sum(l.quantity) FILTER (WHERE o.email = ?), 0) AS email_units,
-		       coalesce(sum(l.quantity) FILTER (WHERE o.client_ip = ?), 0) AS ip_units
+		       coalesce(sum(l.quantity) FILTER (WHERE o.client_network = ?), 0) AS network_units
 		FROM orders o JOIN order_lines l ON l.order_id = o.id
-		WHERE o.status = 'PENDING' AND (o.email = ? OR o.client_ip = ?)`,
-		email, ip, email, ip).Scan(ctx, &h)
+		WHERE o.status = 'PENDING' AND (o.email = ? OR o.client_network = ?)`,
+		email, network, email, network).Scan(ctx, &h)
 	if err != nil {
 		return heldUnits{}, fmt.Errorf("count unpaid units: %w", err)
 	}
 	return h, nil
+}
+
+// clientNetwork is the network a client address stands for: an IPv4
+// address itself, an IPv6 address its /64 (one subscriber's network in
+// practice, where a client may pick any address), "" for none. Anything
+// unparsable is kept as it is.
+func clientNetwork(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 // callerScope names who a checkout's idempotency key is bound to besides

@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -117,8 +118,22 @@ func TestCheckoutUnpaidUnits(t *testing.T) {
 		reserved -= 50
 		place(ipOf(input(line(p, 50)), ip))
 		e.wantStock(t, p.ID, stock{OnHand: 10_000 - 100, Reserved: reserved, Available: 10_000 - 100 - reserved})
-		if n := e.count(t, `SELECT count(*) FROM orders WHERE client_ip = $1`, ip); n != 5 {
-			t.Errorf("orders recorded with client IP %s: %d, want 5", ip, n)
+		if n := e.count(t, `SELECT count(*) FROM orders WHERE client_network = $1`, ip); n != 5 {
+			t.Errorf("orders recorded with client network %s: %d, want 5", ip, n)
+		}
+	})
+
+	// An IPv6 client picks any address of its /64: rotating them is one
+	// network.
+	t.Run("per IPv6 /64", func(t *testing.T) {
+		for i := range 4 {
+			place(ipOf(input(line(p, 50)), fmt.Sprintf("2001:db8:7:9:%x::1", i+1)))
+		}
+		_, err := e.svc.Checkout(ctx, ipOf(input(line(p, 1)), "2001:db8:7:9:ffff:1:2:3"))
+		wantLimitExceeded(t, err, "input.lines")
+		place(ipOf(input(line(p, 50)), "2001:db8:7:a::1"))
+		if n := e.count(t, `SELECT count(*) FROM orders WHERE client_network = '2001:db8:7:9::/64'`); n != 4 {
+			t.Errorf("orders recorded with client network 2001:db8:7:9::/64: %d, want 4", n)
 		}
 	})
 
@@ -144,7 +159,7 @@ func TestCheckoutUnpaidUnits(t *testing.T) {
 			t.Errorf("%d of 8 concurrent checkouts of 50 units placed, want 4 (MAX_UNPAID_UNITS %d)", placed, maxUnpaidUnits)
 		}
 		if n := e.count(t, `SELECT coalesce(sum(l.quantity), 0) FROM orders o JOIN order_lines l ON l.order_id = o.id
-			WHERE o.client_ip = $1 AND o.status = 'PENDING'`, ip); n != 200 {
+			WHERE o.client_network = $1 AND o.status = 'PENDING'`, ip); n != 200 {
 			t.Errorf("unpaid units from %s: %d, want 200", ip, n)
 		}
 	})

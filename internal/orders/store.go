@@ -45,7 +45,7 @@ type orderRow struct {
 	CancelledAt         *time.Time      `bun:"cancelled_at"`
 	Notes               *string         `bun:"notes"`
 	CartID              *string         `bun:"cart_id"`
-	ClientIP            *string         `bun:"client_ip"`
+	ClientNetwork       *string         `bun:"client_network"`
 	// RefundBeforePayment is a refund seen before its payment, applied
 	// when the payment arrives (see refundedBeforePayment).
 	RefundBeforePayment int64     `bun:"refund_before_payment"`

@@ -1,3 +1,0 @@
-DROP INDEX IF EXISTS orders_unpaid_client_ip_idx;
-DROP INDEX IF EXISTS orders_unpaid_email_idx;
-ALTER TABLE orders DROP COLUMN IF EXISTS client_ip;
