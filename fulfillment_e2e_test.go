@@ -345,8 +345,17 @@ type fulCart struct {
 const fulCartFields = `id email lines { id quantity }`
 
 // fulCreateCart creates a cart with the lines (productId → quantity) and
-// the email.
+// the email, with the shopper's consent to marketing email at it
+// (marketingOptIn), without which no abandoned-cart reminder is sent to an
+// address that is not an opted-in customer's.
 func fulCreateCart(t *testing.T, s *e2eServer, email string, lines map[string]int) fulCart {
+	t.Helper()
+	return fulCreateCartWith(t, s, email, lines, true)
+}
+
+// fulCreateCartWith creates a cart with the lines, the email and the
+// shopper's marketing consent or refusal.
+func fulCreateCartWith(t *testing.T, s *e2eServer, email string, lines map[string]int, optIn bool) fulCart {
 	t.Helper()
 	var in []map[string]any
 	for id, q := range lines {
@@ -358,8 +367,8 @@ func fulCreateCart(t *testing.T, s *e2eServer, email string, lines map[string]in
 			UserErrors []userError
 		}
 	}
-	s.gql(t, "", `mutation($l: [CartLineInput!], $e: String) { cartCreate(lines: $l, email: $e) {
-		cart { `+fulCartFields+` } userErrors { field message code } } }`, map[string]any{"l": in, "e": email}, &out)
+	s.gql(t, "", `mutation($l: [CartLineInput!], $e: String, $o: Boolean) { cartCreate(lines: $l, email: $e, marketingOptIn: $o) {
+		cart { `+fulCartFields+` } userErrors { field message code } } }`, map[string]any{"l": in, "e": email, "o": optIn}, &out)
 	if out.CartCreate.Cart == nil || len(out.CartCreate.UserErrors) > 0 {
 		t.Fatalf("cartCreate: %+v", out.CartCreate.UserErrors)
 	}
@@ -817,8 +826,11 @@ func TestFulScheduledJobs(t *testing.T) {
 	const wait = 30 * time.Second
 
 	// Order R stays unfulfilled; order F ships right after payment, before
-	// its reminder is due.
+	// its reminder is due. Both buyers are customers who opted in to
+	// marketing email, so both get the review request.
 	emailR, emailF := buyerEmail(), buyerEmail()
+	fulCustomerToken(t, srv, emailR, true)
+	fulCustomerToken(t, srv, emailF, true)
 	r := fulPaidOrder(t, srv, staff, p.ID, emailR, "")
 	f := fulPaidOrder(t, srv, staff, p.ID, emailF, "")
 	fulMustFulfill(t, srv, staff, f.ID, "9400111899223100000001", "USPS")
@@ -867,7 +879,7 @@ func TestFulScheduledJobs(t *testing.T) {
 		t.Fatalf("park the second job of cart X: %v (%d rows); the test machine is too slow for 2s delays", err, tag.RowsAffected())
 	}
 	fulCustomerToken(t, srv, emailK, false)
-	k := fulCreateCart(t, srv, emailK, map[string]int{p.ID: 1})
+	k := fulCreateCartWith(t, srv, emailK, map[string]int{p.ID: 1}, false)
 
 	// The fulfilment reminder: sent for R, to the warehouse, once.
 	fulWantCompleted(t, "fulfillment-reminder of R", fulWaitJobs(t, conn, "fulfillment-reminder", "order_id", r.ID, 1, wait), 1)

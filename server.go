@@ -323,6 +323,7 @@ func (a *app) wire() error {
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
 		DeliveryFollowup: cfg.DeliveryFollowup, TrackingURLs: cfg.TrackingURLs,
 		WarehouseEmail: cfg.WarehouseEmail, StorefrontURL: cfg.StorefrontURL, AccessSecret: cfg.AuthSecret,
+		MaxUnitsPerOrder: cfg.MaxUnitsPerOrder, MaxUnpaidUnits: cfg.MaxUnpaidUnits,
 	})
 
 	a.workers = river.NewWorkers()
@@ -356,10 +357,15 @@ func (a *app) pricing() pricing.Config {
 }
 
 // paymentProvider is Stripe when configured, else the dummy provider that
-// confirms payments by itself through a durable job.
+// confirms payments by itself through a durable job. In production the
+// dummy provider runs only by the operator's explicit choice (config
+// checks that), and every start says so loudly.
 func paymentProvider(cfg *config.Config, inserter *river.Client[*sql.Tx], log *slog.Logger) payments.Provider {
 	if cfg.PaymentProvider == "stripe" {
 		return paymentstripe.New(paymentstripe.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Log: log})
+	}
+	if !cfg.Development {
+		log.Warn("PAYMENT_PROVIDER=dummy in production (ALLOW_DUMMY_PAYMENTS=true): every order is marked PAID without taking any money")
 	}
 	return paymentdummy.New(inserter, paymentdummy.Config{})
 }

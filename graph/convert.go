@@ -272,15 +272,11 @@ func fromAddressInput(a *model.AddressInput) *customers.Address {
 	}
 }
 
-// toCheckoutInput converts a checkout input; the order is the account's
-// only when the caller is a signed-in customer.
-func toCheckoutInput(in model.CheckoutInput, caller auth.Principal) orders.CheckoutInput {
+// toCheckoutInput converts a checkout with who sent it and from where.
+func toCheckoutInput(in model.CheckoutInput, caller auth.Principal, clientIP string) orders.CheckoutInput {
 	out := orders.CheckoutInput{
 		CartID: in.CartID, Email: in.Email, BillingAddress: fromAddressInput(in.BillingAddress),
-		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey,
-	}
-	if caller.IsCustomer() {
-		out.AccountID = caller.ID
+		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey, Caller: caller, ClientIP: clientIP,
 	}
 	if a := fromAddressInput(in.ShippingAddress); a != nil {
 		out.ShippingAddress = *a

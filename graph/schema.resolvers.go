@@ -15,6 +15,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/page"
+	"commerce/internal/platform/web"
 	"commerce/internal/realtime"
 	"context"
 	"strings"
@@ -146,11 +147,11 @@ func (r *mutationResolver) ProductImagesReorder(ctx context.Context, productID s
 	return imagePayload(ctx, p, err)
 }
 
-func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string) (*model.CartPayload, error) {
+func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string, marketingOptIn *bool) (*model.CartPayload, error) {
 	if err := r.svc.Quotas.cartCreateLimits(ctx); err != nil {
 		return nil, err
 	}
-	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email)
+	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email, marketingOptIn)
 	return r.cartPayload(ctx, c, err)
 }
 
@@ -169,8 +170,8 @@ func (r *mutationResolver) CartLinesRemove(ctx context.Context, cartID string, l
 	return r.cartPayload(ctx, c, err)
 }
 
-func (r *mutationResolver) CartEmailUpdate(ctx context.Context, cartID string, email string) (*model.CartPayload, error) {
-	c, err := r.svc.Carts.UpdateEmail(ctx, cartID, email)
+func (r *mutationResolver) CartEmailUpdate(ctx context.Context, cartID string, email string, marketingOptIn *bool) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.UpdateEmail(ctx, cartID, email, marketingOptIn)
 	return r.cartPayload(ctx, c, err)
 }
 
@@ -178,14 +179,14 @@ func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInp
 	if err := r.svc.Quotas.checkoutLimits(ctx, input.Email); err != nil {
 		return nil, err
 	}
-	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input, auth.FromContext(ctx)))
+	p := auth.FromContext(ctx)
+	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input, p, web.ClientIP(ctx)))
 	if ues, ok := userErrors(err); ok {
 		return &model.CheckoutPayload{UserErrors: ues}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	p := auth.FromContext(ctx)
 	access := r.svc.Orders.AccessFor(p, res.Order, &res.AccessToken)
 	return &model.CheckoutPayload{
 		Order: toOrder(res.Order, access), PaymentClientSecret: res.ClientSecret,

@@ -182,8 +182,8 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CartCreate           func(childComplexity int, lines []*model.CartLineInput, email *string) int
-		CartEmailUpdate      func(childComplexity int, cartID string, email string) int
+		CartCreate           func(childComplexity int, lines []*model.CartLineInput, email *string, marketingOptIn *bool) int
+		CartEmailUpdate      func(childComplexity int, cartID string, email string, marketingOptIn *bool) int
 		CartLinesAdd         func(childComplexity int, cartID string, lines []*model.CartLineInput) int
 		CartLinesRemove      func(childComplexity int, cartID string, lineIds []string) int
 		CartLinesUpdate      func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
@@ -416,11 +416,11 @@ type MutationResolver interface {
 	ProductImageUpload(ctx context.Context, productID string, file graphql.Upload, altText *string) (*model.ProductPayload, error)
 	ProductImageDelete(ctx context.Context, imageID string) (*model.ProductPayload, error)
 	ProductImagesReorder(ctx context.Context, productID string, imageIds []string) (*model.ProductPayload, error)
-	CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string) (*model.CartPayload, error)
+	CartCreate(ctx context.Context, lines []*model.CartLineInput, email *string, marketingOptIn *bool) (*model.CartPayload, error)
 	CartLinesAdd(ctx context.Context, cartID string, lines []*model.CartLineInput) (*model.CartPayload, error)
 	CartLinesUpdate(ctx context.Context, cartID string, lines []*model.CartLineUpdateInput) (*model.CartPayload, error)
 	CartLinesRemove(ctx context.Context, cartID string, lineIds []string) (*model.CartPayload, error)
-	CartEmailUpdate(ctx context.Context, cartID string, email string) (*model.CartPayload, error)
+	CartEmailUpdate(ctx context.Context, cartID string, email string, marketingOptIn *bool) (*model.CartPayload, error)
 	Checkout(ctx context.Context, input model.CheckoutInput) (*model.CheckoutPayload, error)
 	OrderFulfill(ctx context.Context, id string, input model.FulfillInput) (*model.OrderPayload, error)
 	OrderMarkDelivered(ctx context.Context, id string) (*model.OrderPayload, error)
@@ -999,7 +999,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CartCreate(childComplexity, args["lines"].([]*model.CartLineInput), args["email"].(*string)), true
+		return e.ComplexityRoot.Mutation.CartCreate(childComplexity, args["lines"].([]*model.CartLineInput), args["email"].(*string), args["marketingOptIn"].(*bool)), true
 	case "Mutation.cartEmailUpdate":
 		if e.ComplexityRoot.Mutation.CartEmailUpdate == nil {
 			break
@@ -1010,7 +1010,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CartEmailUpdate(childComplexity, args["cartId"].(string), args["email"].(string)), true
+		return e.ComplexityRoot.Mutation.CartEmailUpdate(childComplexity, args["cartId"].(string), args["email"].(string), args["marketingOptIn"].(*bool)), true
 	case "Mutation.cartLinesAdd":
 		if e.ComplexityRoot.Mutation.CartLinesAdd == nil {
 			break
@@ -2496,11 +2496,21 @@ type Mutation {
   productImageDelete(imageId: ID!): ProductPayload! @hasRole(role: STAFF)
   productImagesReorder(productId: ID!, imageIds: [ID!]!): ProductPayload! @hasRole(role: STAFF)
 
-  cartCreate(lines: [CartLineInput!], email: String): CartPayload!
+  cartCreate(
+    lines: [CartLineInput!]
+    email: String
+    """The shopper's consent to marketing email (a reminder of this cart) at ` + "`" + `email` + "`" + `. Without it, only a customer who opted in is reminded."""
+    marketingOptIn: Boolean
+  ): CartPayload!
   cartLinesAdd(cartId: ID!, lines: [CartLineInput!]!): CartPayload!
   cartLinesUpdate(cartId: ID!, lines: [CartLineUpdateInput!]!): CartPayload!
   cartLinesRemove(cartId: ID!, lineIds: [ID!]!): CartPayload!
-  cartEmailUpdate(cartId: ID!, email: String!): CartPayload!
+  cartEmailUpdate(
+    cartId: ID!
+    email: String!
+    """The shopper's consent to marketing email (a reminder of this cart) at ` + "`" + `email` + "`" + `. When omitted, a consent given for the same email stays and one given for another email is cleared."""
+    marketingOptIn: Boolean
+  ): CartPayload!
 
   checkout(input: CheckoutInput!): CheckoutPayload!
 
@@ -3310,6 +3320,14 @@ func (ec *executionContext) field_Mutation_cartCreate_args(ctx context.Context, 
 		return nil, err
 	}
 	args["email"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "marketingOptIn",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["marketingOptIn"] = arg2
 	return args, nil
 }
 
@@ -3332,6 +3350,14 @@ func (ec *executionContext) field_Mutation_cartEmailUpdate_args(ctx context.Cont
 		return nil, err
 	}
 	args["email"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "marketingOptIn",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["marketingOptIn"] = arg2
 	return args, nil
 }
 
@@ -6772,7 +6798,7 @@ func (ec *executionContext) _Mutation_cartCreate(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CartCreate(ctx, fc.Args["lines"].([]*model.CartLineInput), fc.Args["email"].(*string))
+			return ec.Resolvers.Mutation().CartCreate(ctx, fc.Args["lines"].([]*model.CartLineInput), fc.Args["email"].(*string), fc.Args["marketingOptIn"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
@@ -6948,7 +6974,7 @@ func (ec *executionContext) _Mutation_cartEmailUpdate(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CartEmailUpdate(ctx, fc.Args["cartId"].(string), fc.Args["email"].(string))
+			return ec.Resolvers.Mutation().CartEmailUpdate(ctx, fc.Args["cartId"].(string), fc.Args["email"].(string), fc.Args["marketingOptIn"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {

@@ -54,10 +54,13 @@ func (s *Service) scheduleReminder(ctx context.Context, tx bun.Tx, c *Cart) erro
 // of a cart, at most once per cart (dedupe key "abandoned-cart:" + id), and
 // only when the cart is still active, unchanged since the job was scheduled
 // (a.Version), has an email and lines that can still be bought, and the
-// address may receive marketing email (customers.MarketingContact.MayMarket:
-// no unsubscribe, and a known customer's opt-in). Otherwise it does nothing,
-// so the job is safe to run twice. It returns database and catalog errors
-// as they come.
+// address consented to marketing email: the cart's own opt-in, or a
+// customer with that email who opted in (customers.MarketingContact.MayMarket),
+// and no unsubscribe either way. A stranger's address typed into a cart
+// gets nothing. Otherwise it does nothing, so the job is safe to run twice.
+// Consent is judged here, when the reminder is due, rather than when the
+// job is scheduled, so that a consent given or withdrawn meanwhile counts.
+// It returns database and catalog errors as they come.
 func (s *Service) SendAbandonedCartReminder(ctx context.Context, a AbandonedCartArgs) error {
 	key, ok := canonicalID(a.CartID)
 	if !ok || s.notify == nil {
@@ -72,7 +75,7 @@ func (s *Service) SendAbandonedCartReminder(ctx context.Context, a AbandonedCart
 			return nil
 		}
 		who, err := customers.MarketingContactByEmail(ctx, tx, *c.Email)
-		if err != nil || !who.MayMarket() {
+		if err != nil || who.Unsubscribed || !(c.MarketingOptIn || who.MayMarket()) {
 			return err
 		}
 		data, err := s.reminderData(ctx, c, who)

@@ -64,7 +64,7 @@ func TestChangesScheduleAbandonedCartReminder(t *testing.T) {
 		change func(t *testing.T) (*carts.Cart, bool)
 	}{
 		{"create with email and lines", func(t *testing.T) (*carts.Cart, bool) {
-			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1)}, ptr(shopper()))
+			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1)}, ptr(shopper()), nil)
 			must(t, err)
 			return c, true
 		}},
@@ -72,33 +72,33 @@ func TestChangesScheduleAbandonedCartReminder(t *testing.T) {
 			return mustCreate(t, svc, byID(p, 1)), false
 		}},
 		{"create with email, no lines", func(t *testing.T) (*carts.Cart, bool) {
-			c, err := svc.Create(ctx, nil, ptr(shopper()))
+			c, err := svc.Create(ctx, nil, ptr(shopper()), nil)
 			must(t, err)
 			return c, false
 		}},
 		{"add lines", func(t *testing.T) (*carts.Cart, bool) {
-			c, err := svc.Create(ctx, nil, ptr(shopper()))
+			c, err := svc.Create(ctx, nil, ptr(shopper()), nil)
 			must(t, err)
 			c, err = svc.AddLines(ctx, c.ID, []carts.LineInput{byID(q, 2)})
 			must(t, err)
 			return c, true
 		}},
 		{"update lines", func(t *testing.T) (*carts.Cart, bool) {
-			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1), byID(q, 1)}, ptr(shopper()))
+			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1), byID(q, 1)}, ptr(shopper()), nil)
 			must(t, err)
 			c, err = svc.UpdateLines(ctx, c.ID, []carts.LineUpdate{{ID: c.Lines[0].ID, Quantity: 3}})
 			must(t, err)
 			return c, true
 		}},
 		{"remove a line", func(t *testing.T) (*carts.Cart, bool) {
-			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1), byID(q, 1)}, ptr(shopper()))
+			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1), byID(q, 1)}, ptr(shopper()), nil)
 			must(t, err)
 			c, err = svc.RemoveLines(ctx, c.ID, []string{c.Lines[0].ID})
 			must(t, err)
 			return c, true
 		}},
 		{"remove the last line", func(t *testing.T) (*carts.Cart, bool) {
-			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1)}, ptr(shopper()))
+			c, err := svc.Create(ctx, []carts.LineInput{byID(p, 1)}, ptr(shopper()), nil)
 			must(t, err)
 			c, err = svc.RemoveLines(ctx, c.ID, []string{c.Lines[0].ID})
 			must(t, err)
@@ -106,7 +106,7 @@ func TestChangesScheduleAbandonedCartReminder(t *testing.T) {
 		}},
 		{"set the email", func(t *testing.T) (*carts.Cart, bool) {
 			c := mustCreate(t, svc, byID(p, 1))
-			c, err := svc.UpdateEmail(ctx, c.ID, shopper())
+			c, err := svc.UpdateEmail(ctx, c.ID, shopper(), nil)
 			must(t, err)
 			return c, true
 		}},
@@ -142,13 +142,21 @@ func TestSendAbandonedCartReminder(t *testing.T) {
 	shirt := newProduct(t, b, "39.00", func(in *catalog.CreateInput) { in.Name = "Linen shirt" })
 	tote := newProduct(t, b, "18.50", func(in *catalog.CreateInput) { in.Name = "Canvas tote" })
 
-	// abandon creates a cart of 2 shirts and a tote for email and returns
-	// the args of its reminder job.
+	// abandonWith creates a cart of 2 shirts and a tote for email, with the
+	// shopper's marketing consent or without, and returns the args of its
+	// reminder job; abandon is a cart with the consent.
+	abandonWith := func(t *testing.T, email string, optIn bool) (*carts.Cart, carts.AbandonedCartArgs) {
+		t.Helper()
+		c, err := svc.Create(ctx, []carts.LineInput{byID(shirt, 2), byID(tote, 1)}, &email, &optIn)
+		must(t, err)
+		if c.MarketingOptIn != optIn {
+			t.Fatalf("cart marketing opt-in %v, want %v", c.MarketingOptIn, optIn)
+		}
+		return c, carts.AbandonedCartArgs{CartID: c.ID, Version: c.UpdatedAt.UnixNano()}
+	}
 	abandon := func(t *testing.T, email string) (*carts.Cart, carts.AbandonedCartArgs) {
 		t.Helper()
-		c, err := svc.Create(ctx, []carts.LineInput{byID(shirt, 2), byID(tote, 1)}, &email)
-		must(t, err)
-		return c, carts.AbandonedCartArgs{CartID: c.ID, Version: c.UpdatedAt.UnixNano()}
+		return abandonWith(t, email, true)
 	}
 	tests := []struct {
 		name string
@@ -158,19 +166,55 @@ func TestSendAbandonedCartReminder(t *testing.T) {
 		sent     bool
 		greeting string
 	}{
-		{"guest", func(t *testing.T, email string) carts.AbandonedCartArgs {
+		{"guest who opted in with the cart", func(t *testing.T, email string) carts.AbandonedCartArgs {
 			_, a := abandon(t, email)
 			return a
 		}, true, ""},
+		// Anyone can type a stranger's address into a cart: an address
+		// nobody opted in for gets nothing.
+		{"guest without opt-in", func(t *testing.T, email string) carts.AbandonedCartArgs {
+			_, a := abandonWith(t, email, false)
+			return a
+		}, false, ""},
 		{"customer who opted in", func(t *testing.T, email string) carts.AbandonedCartArgs {
 			newCustomer(t, b, email, true)
-			_, a := abandon(t, email)
+			_, a := abandonWith(t, email, false)
 			return a
 		}, true, "Ada"},
 		{"customer who did not opt in", func(t *testing.T, email string) carts.AbandonedCartArgs {
 			newCustomer(t, b, email, false)
+			_, a := abandonWith(t, email, false)
+			return a
+		}, false, ""},
+		{"customer who did not opt in, but did with the cart", func(t *testing.T, email string) carts.AbandonedCartArgs {
+			newCustomer(t, b, email, false)
 			_, a := abandon(t, email)
 			return a
+		}, true, "Ada"},
+		// The consent was given for the old address.
+		{"opted in, then a new email", func(t *testing.T, email string) carts.AbandonedCartArgs {
+			c, _ := abandon(t, shopper())
+			c, err := svc.UpdateEmail(ctx, c.ID, email, nil)
+			must(t, err)
+			return carts.AbandonedCartArgs{CartID: c.ID, Version: c.UpdatedAt.UnixNano()}
+		}, false, ""},
+		{"opted in, then the same email again", func(t *testing.T, email string) carts.AbandonedCartArgs {
+			c, _ := abandon(t, email)
+			c, err := svc.UpdateEmail(ctx, c.ID, " "+email, nil)
+			must(t, err)
+			return carts.AbandonedCartArgs{CartID: c.ID, Version: c.UpdatedAt.UnixNano()}
+		}, true, ""},
+		{"opt-in given with a new email", func(t *testing.T, email string) carts.AbandonedCartArgs {
+			c, _ := abandonWith(t, shopper(), false)
+			c, err := svc.UpdateEmail(ctx, c.ID, email, ptr(true))
+			must(t, err)
+			return carts.AbandonedCartArgs{CartID: c.ID, Version: c.UpdatedAt.UnixNano()}
+		}, true, ""},
+		{"opt-in withdrawn", func(t *testing.T, email string) carts.AbandonedCartArgs {
+			c, _ := abandon(t, email)
+			c, err := svc.UpdateEmail(ctx, c.ID, email, ptr(false))
+			must(t, err)
+			return carts.AbandonedCartArgs{CartID: c.ID, Version: c.UpdatedAt.UnixNano()}
 		}, false, ""},
 		{"unsubscribed guest", func(t *testing.T, email string) carts.AbandonedCartArgs {
 			_, a := abandon(t, email)

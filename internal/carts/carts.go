@@ -38,10 +38,13 @@ const (
 
 // Cart is a shopper's cart.
 type Cart struct {
-	ID       string
-	Email    *string
-	Currency string
-	Status   Status
+	ID    string
+	Email *string
+	// MarketingOptIn is the shopper's consent to marketing email (the
+	// abandoned-cart reminder) at Email, given with the cart.
+	MarketingOptIn bool
+	Currency       string
+	Status         Status
 	// CompletedOrderID is the order the cart was checked out as, once completed.
 	CompletedOrderID *string
 	Lines            []Line

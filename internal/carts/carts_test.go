@@ -114,7 +114,7 @@ func bySKU(sku string, qty int) carts.LineInput {
 
 func mustCreate(t *testing.T, svc *carts.Service, lines ...carts.LineInput) *carts.Cart {
 	t.Helper()
-	c, err := svc.Create(context.Background(), lines, nil)
+	c, err := svc.Create(context.Background(), lines, nil, nil)
 	if err != nil {
 		t.Fatalf("create cart: %v", err)
 	}
@@ -203,7 +203,7 @@ func TestCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := svc.Create(context.Background(), tt.lines, tt.email)
+			c, err := svc.Create(context.Background(), tt.lines, tt.email, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +264,7 @@ func TestCreateValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := cartCount(t, b)
-			c, err := svc.Create(context.Background(), tt.lines, tt.email)
+			c, err := svc.Create(context.Background(), tt.lines, tt.email, nil)
 			if c != nil {
 				t.Fatalf("got a cart %+v", c)
 			}
@@ -450,7 +450,7 @@ func TestUpdateEmail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := stored(t, svc, c.ID)
-			got, err := svc.UpdateEmail(ctx, tt.cartID, tt.email)
+			got, err := svc.UpdateEmail(ctx, tt.cartID, tt.email, nil)
 			if tt.errs != nil {
 				wantUserErrors(t, err, tt.errs...)
 				if now := stored(t, svc, c.ID); now != before {
@@ -508,7 +508,7 @@ func TestCompletedCartRefusesChanges(t *testing.T) {
 			return err
 		},
 		"remove":         func() error { _, err := svc.RemoveLines(ctx, c.ID, []string{c.Lines[0].ID}); return err },
-		"email":          func() error { _, err := svc.UpdateEmail(ctx, c.ID, "a@example.com"); return err },
+		"email":          func() error { _, err := svc.UpdateEmail(ctx, c.ID, "a@example.com", nil); return err },
 		"complete again": complete,
 	}
 	for name, change := range changes {

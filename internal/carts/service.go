@@ -13,10 +13,12 @@ import (
 )
 
 // Create creates a cart in the store currency with the lines and email,
-// both optional (a blank email is none). It returns an apperr.List of every
-// problem of the input at once, nothing written then: Invalid at ["email"]
-// and under ["lines", i] (see AddLines).
-func (s *Service) Create(ctx context.Context, lines []LineInput, email *string) (*Cart, error) {
+// both optional (a blank email is none), and the shopper's marketing
+// consent at that email (optIn true; without an email there is nothing to
+// consent for). It returns an apperr.List of every problem of the input at
+// once, nothing written then: Invalid at ["email"] and under ["lines", i]
+// (see AddLines).
+func (s *Service) Create(ctx context.Context, lines []LineInput, email *string, optIn *bool) (*Cart, error) {
 	var errs apperr.List
 	var addr *string
 	if trimmed(email) != "" {
@@ -36,7 +38,7 @@ func (s *Service) Create(ctx context.Context, lines []LineInput, email *string) 
 	}
 	var out *Cart
 	err = s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := insertCart(ctx, tx, addr, s.currency)
+		r, err := insertCart(ctx, tx, addr, addr != nil && optIn != nil && *optIn, s.currency)
 		if err != nil {
 			return fmt.Errorf("insert cart: %w", err)
 		}
@@ -123,9 +125,12 @@ func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []stri
 	})
 }
 
-// UpdateEmail sets the cart's email, normalised. It returns the cart errors
-// of AddLines and an Invalid userError at ["email"] for a bad address.
-func (s *Service) UpdateEmail(ctx context.Context, cartID, email string) (*Cart, error) {
+// UpdateEmail sets the cart's email, normalised, and the shopper's
+// marketing consent at it: optIn when given; otherwise a consent given for
+// the same email stays and one given for another email is cleared. It
+// returns the cart errors of AddLines and an Invalid userError at ["email"]
+// for a bad address.
+func (s *Service) UpdateEmail(ctx context.Context, cartID, email string, optIn *bool) (*Cart, error) {
 	if _, ok := canonicalID(cartID); !ok {
 		return nil, errCartNotFound()
 	}
@@ -134,7 +139,7 @@ func (s *Service) UpdateEmail(ctx context.Context, cartID, email string) (*Cart,
 		return nil, err
 	}
 	return s.change(ctx, "update cart email", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
-		_, err := updateEmail(ctx, tx, id, addr)
+		_, err := updateEmail(ctx, tx, id, addr, optIn)
 		return err
 	})
 }

@@ -13,6 +13,7 @@ import (
 type cartRow struct {
 	ID               string    `bun:"id"`
 	Email            *string   `bun:"email"`
+	MarketingOptIn   bool      `bun:"marketing_opt_in"`
 	Currency         string    `bun:"currency"`
 	Status           string    `bun:"status"`
 	CompletedOrderID *string   `bun:"completed_order_id"`
@@ -20,7 +21,7 @@ type cartRow struct {
 	UpdatedAt        time.Time `bun:"updated_at"`
 }
 
-const cartColumns = `id, email, currency, status, completed_order_id, created_at, updated_at`
+const cartColumns = `id, email, marketing_opt_in, currency, status, completed_order_id, created_at, updated_at`
 
 // lineRow is a cart_lines row as stored.
 type lineRow struct {
@@ -30,7 +31,7 @@ type lineRow struct {
 }
 
 func (r *cartRow) cart(lines []lineRow) *Cart {
-	c := &Cart{ID: r.ID, Email: r.Email, Currency: r.Currency, Status: Status(r.Status),
+	c := &Cart{ID: r.ID, Email: r.Email, MarketingOptIn: r.MarketingOptIn, Currency: r.Currency, Status: Status(r.Status),
 		CompletedOrderID: r.CompletedOrderID, Lines: make([]Line, len(lines)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	for i, l := range lines {
@@ -39,10 +40,10 @@ func (r *cartRow) cart(lines []lineRow) *Cart {
 	return c
 }
 
-func insertCart(ctx context.Context, idb bun.IDB, email *string, currency string) (*cartRow, error) {
+func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, currency string) (*cartRow, error) {
 	var r cartRow
-	err := idb.NewRaw(`INSERT INTO carts (email, currency) VALUES (?, ?) RETURNING `+cartColumns,
-		email, currency).Scan(ctx, &r)
+	err := idb.NewRaw(`INSERT INTO carts (email, marketing_opt_in, currency) VALUES (?, ?, ?) RETURNING `+cartColumns,
+		email, optIn, currency).Scan(ctx, &r)
 	return &r, err
 }
 
@@ -107,11 +108,17 @@ func touchCart(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
 	return &r, err
 }
 
-// updateEmail sets the cart's email and returns its row.
-func updateEmail(ctx context.Context, idb bun.IDB, id, email string) (*cartRow, error) {
+// updateEmail sets the cart's email and its marketing consent: optIn when
+// given, else the consent stays with an unchanged email and is cleared for a
+// new one (it was given for the old address). It returns the cart's row.
+func updateEmail(ctx context.Context, idb bun.IDB, id, email string, optIn *bool) (*cartRow, error) {
 	var r cartRow
-	err := idb.NewRaw(`UPDATE carts SET email = ?, updated_at = now() WHERE id = ? RETURNING `+cartColumns,
-		email, id).Scan(ctx, &r)
+	err := idb.NewRaw(`
+		UPDATE carts SET email = ?,
+			marketing_opt_in = coalesce(?::boolean, email IS NOT DISTINCT FROM ? AND marketing_opt_in),
+			updated_at = now()
+		WHERE id = ? RETURNING `+cartColumns,
+		email, optIn, email, id).Scan(ctx, &r)
 	return &r, err
 }
 

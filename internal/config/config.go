@@ -59,11 +59,21 @@ type Config struct {
 	FreeShippingThreshold money.Money
 	FlatShippingRate      money.Money
 
-	PaymentProvider     string // "stripe" or "dummy"
+	PaymentProvider string // "stripe" or "dummy"
+	// AllowDummyPayments (ALLOW_DUMMY_PAYMENTS) is the operator's explicit
+	// consent to run the dummy provider in production, where it marks
+	// every order paid without taking any money.
+	AllowDummyPayments  bool
 	StripeSecretKey     string
 	StripeWebhookSecret string
 	StripeAPIBase       string
 	PaymentTimeout      time.Duration
+	// MaxUnitsPerOrder (MAX_UNITS_PER_ORDER) bounds the units one checkout
+	// reserves; MaxUnpaidUnits (MAX_UNPAID_UNITS) bounds the units held by
+	// unpaid orders per email and per client IP, so that nobody can hold
+	// the catalog out of stock without paying.
+	MaxUnitsPerOrder int
+	MaxUnpaidUnits   int
 
 	EmailSender       string // "log" or "smtp"
 	SMTPURL           string
@@ -141,8 +151,10 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	if c.MetricsAddr != "" && !isListenAddr(c.MetricsAddr) {
 		r.fail("METRICS_ADDR", "must be host:port or :port, such as 127.0.0.1:9090")
 	}
+	production := false
 	switch env := r.str("APP_ENV", "production"); env {
 	case "production":
+		production = true
 	case "development":
 		c.Development = true
 	default:
@@ -202,7 +214,13 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	if c.PaymentProvider == "stripe" && c.StripeSecretKey == "" {
 		r.fail("STRIPE_SECRET_KEY", "is required when PAYMENT_PROVIDER=stripe")
 	}
+	c.AllowDummyPayments = r.boolean("ALLOW_DUMMY_PAYMENTS", false)
+	if production {
+		r.checkProductionPayments(c)
+	}
 	c.PaymentTimeout = r.duration("PAYMENT_TIMEOUT", time.Hour)
+	c.MaxUnitsPerOrder = r.intRange("MAX_UNITS_PER_ORDER", 100, 1, 1_000_000)
+	c.MaxUnpaidUnits = r.intRange("MAX_UNPAID_UNITS", 200, 1, 1_000_000_000)
 
 	c.EmailSender = r.oneOf("EMAIL_SENDER", "log", "log", "smtp")
 	c.SMTPURL = r.str("SMTP_URL", "")
@@ -301,6 +319,25 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	return c, nil
 }
 
+// checkProductionPayments refuses the dummy provider in production unless
+// the operator chose it by name and confirmed it with ALLOW_DUMMY_PAYMENTS:
+// it marks every order paid without taking money, so a production service
+// missing its Stripe keys must not start rather than give goods away.
+func (r *reader) checkProductionPayments(c *Config) {
+	if c.PaymentProvider != "dummy" {
+		return
+	}
+	explicit := strings.EqualFold(r.str("PAYMENT_PROVIDER", ""), "dummy")
+	switch {
+	case !explicit:
+		r.fail("PAYMENT_PROVIDER", "is not set and STRIPE_SECRET_KEY is empty: production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET "+
+			"(the dummy provider marks every order paid without taking money; to run it anyway set PAYMENT_PROVIDER=dummy and ALLOW_DUMMY_PAYMENTS=true)")
+	case !c.AllowDummyPayments:
+		r.fail("ALLOW_DUMMY_PAYMENTS", "must be true to run PAYMENT_PROVIDER=dummy in production: the dummy provider marks every order paid "+
+			"without taking money (or set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET and PAYMENT_PROVIDER=stripe)")
+	}
+}
+
 // isListenAddr reports whether addr is host:port with a numeric port (the
 // host may be empty: all interfaces).
 func isListenAddr(addr string) bool {
@@ -374,6 +411,19 @@ func (r *reader) intRange(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	s := r.str(name, "")
+	if s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		r.fail(name, "must be true or false, got %q", s)
+		return def
+	}
+	return b
 }
 
 func (r *reader) duration(name string, def time.Duration) time.Duration {

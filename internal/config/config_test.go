@@ -95,6 +95,9 @@ func TestLoadDefaults(t *testing.T) {
 		// Empty means Stripe's own API (see paymentstripe.Config.APIBase).
 		{"STRIPE_API_BASE", c.StripeAPIBase, ""},
 		{"PAYMENT_TIMEOUT", c.PaymentTimeout, time.Hour},
+		{"ALLOW_DUMMY_PAYMENTS", c.AllowDummyPayments, false},
+		{"MAX_UNITS_PER_ORDER", c.MaxUnitsPerOrder, 100},
+		{"MAX_UNPAID_UNITS", c.MaxUnpaidUnits, 200},
 		{"EMAIL_SENDER", c.EmailSender, "log"},
 		{"SMTP_URL", c.SMTPURL, ""},
 		// DESIGN.md says "empty", but go-mail refuses an empty From, so
@@ -170,6 +173,61 @@ func TestLoadDefaultPaymentProvider(t *testing.T) {
 	}
 }
 
+// TestLoadProductionPayments checks that production never falls back to
+// the dummy provider, which marks orders paid without taking money: it
+// starts with Stripe, or with the dummy provider named explicitly and
+// confirmed by ALLOW_DUMMY_PAYMENTS, and refuses anything else naming the
+// variables to set. Development keeps the dummy default.
+func TestLoadProductionPayments(t *testing.T) {
+	prod := env{"APP_ENV": "production", "AUTH_SECRET": productionSecret}
+	for _, tc := range []struct {
+		name    string
+		env     env
+		want    string // the provider, when Load accepts
+		refused []string
+	}{
+		{"Stripe key", env{"STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}, "stripe", nil},
+		{"dummy named and allowed", env{"PAYMENT_PROVIDER": "dummy", "ALLOW_DUMMY_PAYMENTS": "true"}, "dummy", nil},
+		{"dummy named and allowed despite a key", env{"STRIPE_SECRET_KEY": "sk_live_x", "PAYMENT_PROVIDER": "DUMMY", "ALLOW_DUMMY_PAYMENTS": "1"}, "dummy", nil},
+		{"nothing set", env{}, "", []string{"PAYMENT_PROVIDER", "STRIPE_SECRET_KEY", "ALLOW_DUMMY_PAYMENTS"}},
+		{"allowed but not named", env{"ALLOW_DUMMY_PAYMENTS": "true"}, "", []string{"PAYMENT_PROVIDER", "STRIPE_SECRET_KEY"}},
+		{"named but not allowed", env{"PAYMENT_PROVIDER": "dummy"}, "", []string{"ALLOW_DUMMY_PAYMENTS"}},
+		{"named, allowance false", env{"PAYMENT_PROVIDER": "dummy", "ALLOW_DUMMY_PAYMENTS": "false"}, "", []string{"ALLOW_DUMMY_PAYMENTS"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(minimal.with(prod).with(tc.env))
+			if tc.refused == nil {
+				if err != nil {
+					t.Fatalf("Load = %v", err)
+				}
+				if c.PaymentProvider != tc.want {
+					t.Errorf("PaymentProvider = %q, want %q", c.PaymentProvider, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load accepted production with provider %q", c.PaymentProvider)
+			}
+			if got := problems(err); len(got) != 1 {
+				t.Errorf("Load error = %q, want exactly one problem", err)
+			}
+			for _, name := range tc.refused {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("Load error does not name %s: %v", name, err)
+				}
+			}
+		})
+	}
+	// Development keeps the dummy default without ALLOW_DUMMY_PAYMENTS.
+	c, err := load(minimal)
+	if err != nil {
+		t.Fatalf("development: Load = %v", err)
+	}
+	if c.PaymentProvider != "dummy" || c.AllowDummyPayments {
+		t.Errorf("development: provider %q, allowed %v; want dummy, false", c.PaymentProvider, c.AllowDummyPayments)
+	}
+}
+
 // TestLoadValues checks that valid non-default values reach Config parsed
 // and normalised the way the rest of the service expects.
 func TestLoadValues(t *testing.T) {
@@ -193,12 +251,12 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("PprofAddr = %q", c.PprofAddr)
 			}
 		}},
-		{"production with secret", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret}, func(t *testing.T, c *Config) {
+		{"production with secret", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret, "STRIPE_SECRET_KEY": "sk_test_x"}, func(t *testing.T, c *Config) {
 			if c.Development || string(c.AuthSecret) != productionSecret {
 				t.Errorf("Development = %v, AuthSecret = %q", c.Development, c.AuthSecret)
 			}
 		}},
-		{"APP_ENV defaults to production", env{"APP_ENV": "", "AUTH_SECRET": productionSecret}, func(t *testing.T, c *Config) {
+		{"APP_ENV defaults to production", env{"APP_ENV": "", "AUTH_SECRET": productionSecret, "STRIPE_SECRET_KEY": "sk_test_x"}, func(t *testing.T, c *Config) {
 			if c.Development {
 				t.Error("Development = true without APP_ENV")
 			}
@@ -268,6 +326,11 @@ func TestLoadValues(t *testing.T) {
 		{"Stripe", env{"PAYMENT_PROVIDER": "Stripe", "STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_x", "STRIPE_API_BASE": "http://localhost:12111", "PAYMENT_TIMEOUT": "15m"}, func(t *testing.T, c *Config) {
 			if c.PaymentProvider != "stripe" || c.StripeSecretKey != "sk_test_x" || c.StripeWebhookSecret != "whsec_x" || c.StripeAPIBase != "http://localhost:12111" || c.PaymentTimeout != 15*time.Minute {
 				t.Errorf("payment config = %q %q %q %q %v", c.PaymentProvider, c.StripeSecretKey, c.StripeWebhookSecret, c.StripeAPIBase, c.PaymentTimeout)
+			}
+		}},
+		{"reservation limits", env{"MAX_UNITS_PER_ORDER": "5", "MAX_UNPAID_UNITS": "7"}, func(t *testing.T, c *Config) {
+			if c.MaxUnitsPerOrder != 5 || c.MaxUnpaidUnits != 7 {
+				t.Errorf("MaxUnitsPerOrder = %d, MaxUnpaidUnits = %d", c.MaxUnitsPerOrder, c.MaxUnpaidUnits)
 			}
 		}},
 		{"SMTP", env{"EMAIL_SENDER": "smtp", "SMTP_URL": "smtps://user:pw@mail.example.com:465", "EMAIL_FROM": "shop@example.com"}, func(t *testing.T, c *Config) {
@@ -427,8 +490,8 @@ func TestLoadRejects(t *testing.T) {
 		{"DATABASE_MAX_CONNS too high", env{"DATABASE_MAX_CONNS": "1001"}, "DATABASE_MAX_CONNS"},
 		{"DATABASE_MAX_CONNS not a number", env{"DATABASE_MAX_CONNS": "twenty"}, "DATABASE_MAX_CONNS"},
 		{"REDIS_URL wrong scheme", env{"REDIS_URL": "http://cache:6379"}, "REDIS_URL"},
-		{"AUTH_SECRET missing in production", env{"APP_ENV": "production"}, "AUTH_SECRET"},
-		{"AUTH_SECRET short in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret[:31]}, "AUTH_SECRET"},
+		{"AUTH_SECRET missing in production", env{"APP_ENV": "production", "STRIPE_SECRET_KEY": "sk_test_x"}, "AUTH_SECRET"},
+		{"AUTH_SECRET short in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret[:31], "STRIPE_SECRET_KEY": "sk_test_x"}, "AUTH_SECRET"},
 		{"AUTH_SECRET short in development", env{"AUTH_SECRET": "short"}, "AUTH_SECRET"},
 		{"CUSTOMER_TOKEN_TTL without unit", env{"CUSTOMER_TOKEN_TTL": "720"}, "CUSTOMER_TOKEN_TTL"},
 		{"STAFF_TOKEN_TTL zero", env{"STAFF_TOKEN_TTL": "0s"}, "STAFF_TOKEN_TTL"},
@@ -446,6 +509,10 @@ func TestLoadRejects(t *testing.T) {
 		{"stripe without key", env{"PAYMENT_PROVIDER": "stripe"}, "STRIPE_SECRET_KEY"},
 		{"STRIPE_API_BASE without scheme", env{"STRIPE_API_BASE": "localhost:12111"}, "STRIPE_API_BASE"},
 		{"PAYMENT_TIMEOUT in days", env{"PAYMENT_TIMEOUT": "1d"}, "PAYMENT_TIMEOUT"},
+		{"ALLOW_DUMMY_PAYMENTS not a boolean", env{"ALLOW_DUMMY_PAYMENTS": "sure"}, "ALLOW_DUMMY_PAYMENTS"},
+		{"MAX_UNITS_PER_ORDER zero", env{"MAX_UNITS_PER_ORDER": "0"}, "MAX_UNITS_PER_ORDER"},
+		{"MAX_UNITS_PER_ORDER not a number", env{"MAX_UNITS_PER_ORDER": "many"}, "MAX_UNITS_PER_ORDER"},
+		{"MAX_UNPAID_UNITS negative", env{"MAX_UNPAID_UNITS": "-1"}, "MAX_UNPAID_UNITS"},
 		{"EMAIL_SENDER unknown", env{"EMAIL_SENDER": "sendgrid"}, "EMAIL_SENDER"},
 		{"smtp without SMTP_URL", env{"EMAIL_SENDER": "smtp"}, "SMTP_URL"},
 		{"SMTP_URL wrong scheme", env{"EMAIL_SENDER": "smtp", "SMTP_URL": "http://mail:25"}, "SMTP_URL"},

@@ -41,11 +41,14 @@ type MarketingContact struct {
 	Unsubscribed bool   // the address used an unsubscribe link
 }
 
-// MayMarket reports whether marketing email may go to the address: never
-// after an unsubscribe, and to a known customer only with their opt-in.
-// A guest without a customer row has not refused anything.
+// MayMarket reports whether marketing email (an abandoned-cart reminder, a
+// review request, a campaign) may go to the address on the customer's own
+// standing consent: only to a customer who opted in, and never after an
+// unsubscribe. An address nobody opted in for has not consented: anyone can
+// type a stranger's address into a cart. A sender that holds a consent of
+// its own (a cart's opt-in) still yields to an unsubscribe.
 func (c MarketingContact) MayMarket() bool {
-	return !c.Unsubscribed && (!c.Known || c.OptIn)
+	return !c.Unsubscribed && c.Known && c.OptIn
 }
 
 // MarketingContactByEmail reads the marketing consent of email (trimmed and

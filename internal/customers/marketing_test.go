@@ -48,7 +48,7 @@ func TestMarketingContact(t *testing.T) {
 		want        customers.MarketingContact
 		mayMarket   bool
 	}{
-		{"guest", guest, false, customers.MarketingContact{}, true},
+		{"guest", guest, false, customers.MarketingContact{}, false},
 		{"unsubscribed guest", guest, true, customers.MarketingContact{Unsubscribed: true}, false},
 		{"customer who opted in", func(t *testing.T) string { return newCustomer(t, b, true) }, false,
 			customers.MarketingContact{Known: true, FirstName: "Ada", OptIn: true}, true},

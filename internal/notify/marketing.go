@@ -30,9 +30,12 @@ const UnsubscribePath = "/unsubscribe"
 //     (unsubscribe_url, shown by the layout's footer) and in the
 //     List-Unsubscribe and List-Unsubscribe-Post headers.
 //
-// Opt-in (customers.marketing_opt_in) is the business of the sender of a
-// campaign, such as the abandoned-cart job: a review request follows a
-// purchase and goes to every buyer who has not unsubscribed.
+// Consent is the business of the sender, which knows what the shopper
+// agreed to: marketing email goes only to an address that opted in (a
+// customer's marketing_opt_in, or a cart's own opt-in for its reminder;
+// see customers.MarketingContact.MayMarket), never on the strength of an
+// address typed into a form. The abandoned-cart job and the review request
+// check it; a campaign must too.
 func MarketingTemplates() []string { return []string{"abandoned-cart", "review-request"} }
 
 // IsMarketing reports whether template is a marketing template.

@@ -27,7 +27,7 @@ func BenchmarkCheckout(b *testing.B) {
 		for q, p := range products {
 			lines = append(lines, carts.LineInput{ProductID: ptr(p.ID), Quantity: q + 1})
 		}
-		cart, err := e.carts.Create(ctx, lines, nil)
+		cart, err := e.carts.Create(ctx, lines, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

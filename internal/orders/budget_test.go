@@ -12,14 +12,20 @@ import (
 )
 
 // Statement budgets of the issue: a checkout of a 3-line cart, including
-// the after-commit storage of the payment intent, at most 15 statements;
+// the after-commit storage of the payment intent, at most 17 statements;
 // the payment_intent.succeeded event at most 8 plus one per line. BEGIN and
 // COMMIT are not counted.
+//
+// The checkout budget was 15 before the reservation limits (issue 12):
+// bounding the units of unpaid orders per email and per IP costs two
+// statements, the advisory lock of the email and IP and then the count. They
+// cannot be one: a statement's snapshot is taken before it waits for the
+// lock, so the count would miss the order of the checkout it waited for.
 func TestStatementBudgets(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	const lines = 3
-	const checkoutBudget, paymentBudget = 15, 8 + lines
+	const checkoutBudget, paymentBudget = 17, 8 + lines
 
 	// Warm up: River's first insert on a client checks the schema version.
 	warm := e.order(t, e.product(t, "1.00", 5), 1)
@@ -32,7 +38,7 @@ func TestStatementBudgets(t *testing.T) {
 		products = append(products, p)
 		cartLines = append(cartLines, carts.LineInput{ProductID: ptr(p.ID), Quantity: i + 1})
 	}
-	cart, err := e.carts.Create(ctx, cartLines, nil)
+	cart, err := e.carts.Create(ctx, cartLines, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

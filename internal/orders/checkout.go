@@ -15,11 +15,13 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/apperr"
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/contact"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
+	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
 )
 
@@ -46,10 +48,14 @@ type CheckoutInput struct {
 	BillingAddress  *customers.Address
 	DiscountCodes   []string
 	IdempotencyKey  string
-	// AccountID is the signed-in customer placing the order, empty for a
-	// guest. Only then is the order the account's; a guest's order goes to
-	// the guest record of its email, even when an account uses that email.
-	AccountID string `json:"-"`
+	// Caller is who asks. The idempotency key is bound to them (see hash):
+	// another caller replaying the key and input gets a Conflict, never
+	// this caller's order and access token.
+	Caller auth.Principal `json:"-"`
+	// ClientIP is the address the checkout came from, "" outside HTTP. Its
+	// network is recorded on the order: unpaid units are bounded per client
+	// network too (see web.NetworkOf).
+	ClientIP string `json:"-"`
 }
 
 // CheckoutResult is a placed order and what the storefront needs to pay it.
@@ -68,11 +74,14 @@ type CheckoutResult struct {
 // creates the payment intent; if the provider fails, a job retries and the
 // storefront reads the secret later from the order.
 //
-// The same key with the same input returns the same order (also while the
-// first request is still running: the second waits for it); the same key
-// with another input is a Conflict error. Problems the caller can fix come
-// back as userErrors (Invalid, NotFound, InsufficientStock) and write
-// nothing, so they do not bind the key.
+// The same key with the same input from the same caller returns the same
+// order (also while the first request is still running: the second waits
+// for it); the same key with another input, or from another caller, is a
+// Conflict error. Problems the caller can fix come back as userErrors
+// (Invalid, NotFound, InsufficientStock, and LIMIT_EXCEEDED when the order
+// is over MaxUnitsPerOrder or the unpaid orders of its email or client IP
+// would hold more than MaxUnpaidUnits) and write nothing, so they do not
+// bind the key.
 func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResult, error) {
 	norm, err := normalizeCheckout(in)
 	if err != nil {
@@ -125,6 +134,9 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err != nil {
 		return nil, apperr.InvalidField(apperr.Path("input"), "the order total is out of range")
 	}
+	if err := s.checkReservationLimits(ctx, tx, in, priced.units()); err != nil {
+		return nil, err
+	}
 	number := newOrderNumber()
 	if err := s.reserve(ctx, tx, orderID, number, priced); err != nil {
 		return nil, err
@@ -160,8 +172,8 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 // for a guest the guest record of the order's email, which never touches an
 // account of the same email.
 func (s *Service) buyer(ctx context.Context, tx bun.Tx, in CheckoutInput) (*customers.CheckoutCustomer, error) {
-	if in.AccountID != "" {
-		return customers.AccountForCheckout(ctx, tx, in.AccountID, in.ShippingAddress)
+	if in.Caller.IsCustomer() {
+		return customers.AccountForCheckout(ctx, tx, in.Caller.ID, in.ShippingAddress)
 	}
 	return customers.UpsertGuestForCheckout(ctx, tx, in.Email, in.ShippingAddress, s.cfg.Currency)
 }
@@ -349,7 +361,7 @@ func newOrderRow(id, number, customerID string, in CheckoutInput, t pricing.Tota
 		Subtotal: t.Subtotal.Amount, Tax: t.Tax.Amount, ShippingCost: t.Shipping.Amount, Discount: t.Discount.Amount,
 		Total: t.Total.Amount, Status: string(Pending), PaymentStatus: string(PaymentPending),
 		FulfillmentStatus: string(Unfulfilled), ShippingAddress: addressJSON(in.ShippingAddress),
-		BillingAddress: addressJSON(billing), CartID: in.CartID,
+		BillingAddress: addressJSON(billing), CartID: in.CartID, ClientNetwork: nonEmpty(web.NetworkOf(in.ClientIP)),
 	}
 }
 
@@ -415,9 +427,15 @@ func checkLineSource(in *CheckoutInput) error {
 	return errs.Err()
 }
 
-// hash is the canonical fingerprint of a normalised checkout input.
+// hash is the canonical fingerprint of a normalised checkout input and of
+// its caller, so that a key binds to who used it: a guest is known by the
+// email in the input, a signed-in customer or staff member by their id.
+// A guest's fingerprint is the input's alone, as before keys were bound.
 func (in CheckoutInput) hash() string {
 	b, _ := json.Marshal(in)
+	if scope := callerScope(in.Caller); scope != "" {
+		b = append(append(b, 0), scope...)
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

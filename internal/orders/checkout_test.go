@@ -189,7 +189,7 @@ func TestCheckoutFromCart(t *testing.T) {
 	cart, err := e.carts.Create(ctx, []carts.LineInput{
 		{ProductID: ptr(a.ID), Quantity: 2},
 		{SKU: ptr(b.SKU), Quantity: 3},
-	}, nil)
+	}, nil, nil)
 	if err != nil {
 		t.Fatalf("create cart: %v", err)
 	}
@@ -267,7 +267,7 @@ func TestCheckoutValidation(t *testing.T) {
 	if _, err := e.catalog.Archive(ctx, archived.ID); err != nil {
 		t.Fatal(err)
 	}
-	cart, err := e.carts.Create(ctx, []carts.LineInput{{ProductID: ptr(p.ID), Quantity: 1}}, nil)
+	cart, err := e.carts.Create(ctx, []carts.LineInput{{ProductID: ptr(p.ID), Quantity: 1}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

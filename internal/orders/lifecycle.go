@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/apperr"
+	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
 	"commerce/internal/notify"
@@ -224,7 +225,9 @@ func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) e
 }
 
 // SendReviewRequest asks the customer of a paid order for a review, unless
-// the order was cancelled or refunded. Safe to run twice.
+// the order was cancelled or refunded. A review request is marketing email:
+// it goes only to an address whose customer opted in and did not
+// unsubscribe (customers.MarketingContact.MayMarket). Safe to run twice.
 func (s *Service) SendReviewRequest(ctx context.Context, orderID string) error {
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := lockOrder(ctx, tx, "o.id = ?", orderID)
@@ -236,6 +239,10 @@ func (s *Service) SendReviewRequest(ctx context.Context, orderID string) error {
 		}
 		if o.Status == Cancelled || o.PaymentStatus != PaymentPaid {
 			return nil // cancelled, refunded or never paid
+		}
+		who, err := customers.MarketingContactByEmail(ctx, tx, o.Email)
+		if err != nil || !who.MayMarket() {
+			return err
 		}
 		return s.notify.Enqueue(ctx, tx, s.customerEmail(o, "review-request", "review-request:"+o.ID,
 			map[string]any{"lines": emailLines(lines)}))

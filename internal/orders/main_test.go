@@ -45,6 +45,11 @@ const (
 	paymentTimeout = time.Hour
 	reminderDelay  = 2 * time.Hour
 	reviewDelay    = 168 * time.Hour
+	// The reservation limits at their defaults (MAX_UNITS_PER_ORDER,
+	// MAX_UNPAID_UNITS), so that every test, the statement budget included,
+	// runs the checks production runs.
+	maxUnitsPerOrder = 100
+	maxUnpaidUnits   = 200
 )
 
 // secret is the AUTH_SECRET the order access tokens are signed with.
@@ -153,6 +158,8 @@ func setup(t testing.TB) *env {
 		FulfillmentReminder: reminderDelay,
 		ReviewRequest:       reviewDelay,
 		AccessSecret:        secret,
+		MaxUnitsPerOrder:    maxUnitsPerOrder,
+		MaxUnpaidUnits:      maxUnpaidUnits,
 	})
 	return &env{svc: svc, db: d, catalog: cat, carts: cs, provider: rp, notify: ns, inserter: inserter}
 }

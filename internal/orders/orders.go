@@ -58,20 +58,25 @@ const (
 	EventRefundRequested      = "REFUND_REQUESTED"
 	EventPaymentMismatch      = "PAYMENT_MISMATCH"
 	EventEventIgnored         = "PAYMENT_EVENT_IGNORED"
+	EventRefundBeforePayment  = "REFUND_BEFORE_PAYMENT"
 )
 
 // Order is a placed order.
 type Order struct {
-	ID                  string
-	Number              string
-	CustomerID          *string
-	Email               string
-	Subtotal            money.Money
-	Tax                 money.Money
-	Shipping            money.Money
-	Discount            money.Money
-	Total               money.Money
-	Refunded            money.Money
+	ID         string
+	Number     string
+	CustomerID *string
+	Email      string
+	Subtotal   money.Money
+	Tax        money.Money
+	Shipping   money.Money
+	Discount   money.Money
+	Total      money.Money
+	Refunded   money.Money
+	// RefundBeforePayment is a refund the provider reported before the
+	// payment it refunds (events come in any order); it is applied when
+	// the payment arrives.
+	RefundBeforePayment money.Money
 	Status              Status
 	PaymentStatus       PaymentStatus
 	FulfillmentStatus   FulfillmentStatus

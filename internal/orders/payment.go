@@ -42,6 +42,8 @@ func (RefundArgs) Kind() string { return "payment-refund" }
 // only: a success pays a pending order (reservations become sales) or, after
 // a cancellation, re-reserves or refunds; a failure marks a pending order's
 // payment FAILED and keeps its stock reserved; a refund records the amount.
+// Events apply in any order: a refund that arrives before its payment is
+// kept and applied when the payment arrives (see paymentSucceeded).
 // An event for an unknown order, or one that would move an order backwards,
 // is recorded and ignored. It returns an error only when the event could
 // not be recorded, so the provider delivers it again.
@@ -143,6 +145,8 @@ func (s *Service) paymentSucceeded(ctx context.Context, tx bun.Tx, o *Order, lin
 	switch {
 	case o.PaymentStatus != PaymentPending && o.PaymentStatus != PaymentFailed:
 		return nil // paid already: a late or repeated success changes nothing
+	case o.RefundBeforePayment.Amount >= o.Total.Amount:
+		return s.paidAfterFullRefund(ctx, tx, o, lines, e)
 	case o.Status == Pending:
 		if err := s.applyStock(ctx, tx, o, lines, inventory.Sale); err != nil {
 			return err
@@ -177,14 +181,17 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 		return err
 	}
 	forgetEvents()
-	if err := s.insertJobs(ctx, tx, refundJob(o.ID, e.IntentID, e.Amount, e.ID)); err != nil {
+	// What a refund seen before the payment gave back already is not
+	// refunded twice.
+	left := money.New(e.Amount.Amount-o.RefundBeforePayment.Amount, e.Amount.Currency)
+	if err := s.insertJobs(ctx, tx, refundJob(o.ID, e.IntentID, left, e.ID)); err != nil {
 		return err
 	}
 	err = updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:  "payment_status = ?, refunded_amount = ?, payment_intent_id = coalesce(payment_intent_id, ?)",
 		args: []any{string(PaymentRefunded), e.Amount.Amount, e.IntentID},
 		events: []eventRow{
-			newEvent(o.ID, EventRefundRequested, "Payment arrived after cancellation and the stock is gone; refunding "+e.Amount.String()),
+			newEvent(o.ID, EventRefundRequested, "Payment arrived after cancellation and the stock is gone; refunding "+left.String()),
 		},
 	})
 	if err != nil {
@@ -193,6 +200,30 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 	return s.notify.Enqueue(ctx, tx, s.customerEmail(o, "order-failed-inventory", "failed-inventory:"+o.ID, map[string]any{
 		"reason": "the items sold out before your payment arrived", "refund_amount": e.Amount.String(),
 	}))
+}
+
+// paidAfterFullRefund handles a payment whose refund of the whole amount
+// arrived first: the money went back, so nothing is sold. A pending
+// order's reservations are released and it is cancelled; a cancelled one
+// stays cancelled; both end REFUNDED. No confirmation, no fulfilment
+// reminder, no review request, and the customer's totals do not count the
+// order.
+func (s *Service) paidAfterFullRefund(ctx context.Context, tx bun.Tx, o *Order, lines []Line, e payments.Event) error {
+	why := "Refunded before its payment arrived"
+	events := []eventRow{newEvent(o.ID, EventRefunded, "Payment of "+e.Amount.String()+" arrived after its refund of "+
+		o.RefundBeforePayment.String()+"; nothing is sold")}
+	if o.Status == Pending {
+		if err := s.applyStock(ctx, tx, o, lines, inventory.Release); err != nil {
+			return fmt.Errorf("release reservations of order %s: %w", o.ID, err)
+		}
+		events = append(events, newEvent(o.ID, EventStockReleased, "Reserved stock released"), newEvent(o.ID, EventCancelled, why))
+	}
+	return updateOrder(ctx, tx, o.ID, orderUpdate{
+		set: "status = ?, payment_status = ?, refunded_amount = least(refund_before_payment, total), " +
+			"cancelled_at = coalesce(cancelled_at, now()), notes = coalesce(notes, ?), payment_intent_id = coalesce(payment_intent_id, ?)",
+		args:   []any{string(Cancelled), string(PaymentRefunded), why, e.IntentID},
+		events: events,
+	})
 }
 
 // errStockGone means a line could not be reserved or sold again.
@@ -251,13 +282,21 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 		}
 	}
 	now := s.now()
-	return s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, map[string]any{
+	err = s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, map[string]any{
 		"lines": emailLines(lines), "subtotal": o.Subtotal.String(), "shipping": o.Shipping.String(),
 		"tax": o.Tax.String(), "total": o.Total.String(),
 	}), []river.InsertManyParams{
 		{Args: FulfillmentReminderArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},
 		{Args: ReviewRequestArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.ReviewRequest)}},
 	})
+	if err != nil || o.RefundBeforePayment.Amount == 0 {
+		return err
+	}
+	// A partial refund seen before the payment applies now, as it would
+	// have on the paid order.
+	paid := *o
+	paid.PaymentStatus, paid.Refunded = PaymentPaid, money.Zero(o.Total.Currency)
+	return s.applyRefund(ctx, tx, &paid, o.RefundBeforePayment.Amount)
 }
 
 // paymentFailed marks a pending order's payment FAILED. The stock stays
@@ -283,14 +322,28 @@ func (s *Service) paymentFailed(ctx context.Context, tx bun.Tx, o *Order, e paym
 	}))
 }
 
-// refunded records a refund made at the provider; stock is untouched.
+// refunded records a refund made at the provider; stock is untouched. A
+// refund of an order whose payment has not arrived yet is kept until it
+// does (the refund amount is cumulative, so the largest one seen is kept).
 func (s *Service) refunded(ctx context.Context, tx bun.Tx, o *Order, e payments.Event) error {
 	switch o.PaymentStatus {
 	case PaymentPaid, PaymentPartiallyRefunded, PaymentRefunded:
-	default:
+		return s.applyRefund(ctx, tx, o, e.Amount.Amount)
+	}
+	if e.Amount.Amount <= o.RefundBeforePayment.Amount || !strings.EqualFold(e.Amount.Currency, o.Total.Currency) {
 		return nil
 	}
-	total := max(o.Refunded.Amount, e.Amount.Amount)
+	return updateOrder(ctx, tx, o.ID, orderUpdate{
+		set:  "refund_before_payment = ?",
+		args: []any{e.Amount.Amount},
+		events: []eventRow{newEvent(o.ID, EventRefundBeforePayment,
+			"Refund of "+e.Amount.String()+" reported before the payment; applied when the payment arrives")},
+	})
+}
+
+// applyRefund records that amount in all has been refunded of a paid order.
+func (s *Service) applyRefund(ctx context.Context, tx bun.Tx, o *Order, amount int64) error {
+	total := max(o.Refunded.Amount, amount)
 	status := PaymentPartiallyRefunded
 	if total >= o.Total.Amount {
 		status = PaymentRefunded

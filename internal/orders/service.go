@@ -46,6 +46,11 @@ type Config struct {
 	WarehouseEmail string
 	StorefrontURL  string
 	AccessSecret   []byte // AUTH_SECRET: signs order access tokens
+	// MaxUnitsPerOrder (MAX_UNITS_PER_ORDER) bounds the units of one order;
+	// MaxUnpaidUnits (MAX_UNPAID_UNITS) the units held by unpaid orders per
+	// email and per client IP. Zero is no bound.
+	MaxUnitsPerOrder int
+	MaxUnpaidUnits   int
 }
 
 // Carts is what checkout needs of the carts.

@@ -45,8 +45,12 @@ type orderRow struct {
 	CancelledAt         *time.Time      `bun:"cancelled_at"`
 	Notes               *string         `bun:"notes"`
 	CartID              *string         `bun:"cart_id"`
-	CreatedAt           time.Time       `bun:"created_at,nullzero,default:now()"`
-	UpdatedAt           time.Time       `bun:"updated_at,nullzero,default:now()"`
+	ClientNetwork       *string         `bun:"client_network"`
+	// RefundBeforePayment is a refund seen before its payment, applied
+	// when the payment arrives (see refundedBeforePayment).
+	RefundBeforePayment int64     `bun:"refund_before_payment"`
+	CreatedAt           time.Time `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt           time.Time `bun:"updated_at,nullzero,default:now()"`
 }
 
 func (r *orderRow) order() (*Order, error) {
@@ -55,7 +59,8 @@ func (r *orderRow) order() (*Order, error) {
 		ID: r.ID, Number: r.OrderNumber, CustomerID: r.CustomerID, Email: r.Email,
 		Subtotal: money.New(r.Subtotal, c), Tax: money.New(r.Tax, c), Shipping: money.New(r.ShippingCost, c),
 		Discount: money.New(r.Discount, c), Total: money.New(r.Total, c), Refunded: money.New(r.RefundedAmount, c),
-		Status: Status(r.Status), PaymentStatus: PaymentStatus(r.PaymentStatus), FulfillmentStatus: FulfillmentStatus(r.FulfillmentStatus),
+		RefundBeforePayment: money.New(r.RefundBeforePayment, c),
+		Status:              Status(r.Status), PaymentStatus: PaymentStatus(r.PaymentStatus), FulfillmentStatus: FulfillmentStatus(r.FulfillmentStatus),
 		PaymentIntentID: r.PaymentIntentID, PaymentClientSecret: r.PaymentClientSecret,
 		Carrier: r.Carrier, TrackingNumber: r.TrackingNumber, TrackingURL: r.TrackingURL,
 		ShippedAt: r.ShippedAt, DeliveredAt: r.DeliveredAt, PaidAt: r.PaidAt, CancelledAt: r.CancelledAt,

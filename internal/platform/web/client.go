@@ -36,17 +36,21 @@ func ClientIP(ctx context.Context) string {
 // one subscriber is routinely given a whole /64 and could otherwise rotate
 // through its addresses to multiply every limit. Logs keep ClientIP, the
 // full address. It returns "" outside a request.
-func ClientNetwork(ctx context.Context) string {
-	ip := ClientIP(ctx)
+func ClientNetwork(ctx context.Context) string { return NetworkOf(ClientIP(ctx)) }
+
+// NetworkOf is the network a client address stands for: an IPv4 address
+// itself, an IPv6 address its /64 (one subscriber's network in practice,
+// where a client may pick any address), "" for none. Anything that does
+// not parse is kept as it is.
+func NetworkOf(ip string) string {
 	a, err := netip.ParseAddr(ip)
-	if err != nil || !a.Is6() {
-		return ip
-	}
-	p, err := a.WithZone("").Prefix(64)
 	if err != nil {
 		return ip
 	}
-	return p.String()
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
 }
 
 func clientIP(r *http.Request, trusted []netip.Prefix) string {

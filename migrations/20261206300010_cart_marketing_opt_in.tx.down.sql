@@ -1,0 +1,1 @@
+ALTER TABLE carts DROP COLUMN IF EXISTS marketing_opt_in;
