@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/carts"
@@ -172,8 +170,7 @@ func TestIdempotencyKeyBoundToCaller(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	p := e.product(t, "5.00", 100)
-	alice := auth.Principal{ID: uuid.NewString(), Role: auth.Customer}
-	bob := auth.Principal{ID: uuid.NewString(), Role: auth.Customer}
+	alice, bob := e.account(t), e.account(t)
 	staff := auth.Principal{ID: alice.ID, Role: auth.Staff}
 	base := input(line(p, 1))
 	as := func(caller auth.Principal) orders.CheckoutInput { in := base; in.Caller = caller; return in }

@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"commerce/internal/apperr"
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
@@ -169,6 +170,20 @@ func setup(t testing.TB) *env {
 func uniq(prefix string) string { return prefix + "-" + strings.ToLower(rand.Text()[:12]) }
 
 func uniqEmail() string { return uniq("buyer") + "@example.com" }
+
+// account creates a registered customer account and returns its owner
+// signed in.
+func (e *env) account(t testing.TB) auth.Principal {
+	t.Helper()
+	var id string
+	err := e.db.SQL.QueryRow(`INSERT INTO customers (email, first_name, last_name, password_hash, currency, kind)
+		VALUES ($1, 'Account', 'Owner', 'not-a-real-hash', $2, 'ACCOUNT') RETURNING id`, uniqEmail(), currency).
+		Scan(&id)
+	if err != nil {
+		t.Fatalf("create an account: %v", err)
+	}
+	return auth.Principal{ID: id, Role: auth.Customer}
+}
 
 // product creates an active product at price with stock units on hand and
 // no low-stock alerts.
