@@ -145,6 +145,7 @@ func (d e2eDeps) env(t *testing.T, overrides map[string]string) map[string]strin
 		"QUOTA_SEARCH_PRODUCTS": "100000/1h",
 		"QUOTA_GRAPHQL":         "100000/1m",
 		"QUOTA_LOGIN":           "1000/15m",
+		"SHUTDOWN_DRAIN":        "0s", // the drain has its own test
 	}
 	if d.stripe != nil {
 		env["PAYMENT_PROVIDER"] = "stripe"
