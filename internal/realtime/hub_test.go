@@ -669,6 +669,47 @@ func TestFrozenRedis(t *testing.T) {
 	}
 }
 
+// A subscription that hangs (Redis frozen longer than the hub's health
+// check, no publisher involved) is noticed by the hub itself: once Redis
+// answers again the hub has subscribed anew and its subscribers hear of the
+// gap, then of new events.
+func TestHungSubscriptionAnnouncesGap(t *testing.T) {
+	srv := testtool.StartRedis(t)
+	opts := &redis.Options{Addr: srv.Addr()}
+	prefix := uniquePrefix()
+	h, reg := startHub(t, newRedis(t, opts), prefix)
+	sub := h.Subscribe(realtime.TopicLowStock)
+
+	srv.Freeze()
+	time.Sleep(3 * time.Second) // longer than two health-check intervals
+	srv.Thaw()
+	select {
+	case msg, ok := <-sub.Messages():
+		if !ok || !msg.Gap {
+			t.Fatalf("first message after the hang: %+v (open %v), want a gap", msg, ok)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no gap announced within 15s of Redis thawing")
+	}
+	if n := metric(t, reg, "realtime_feed_gaps_total", "cause", "subscription"); n < 1 {
+		t.Errorf("realtime_feed_gaps_total{cause=subscription} = %v, want at least 1", n)
+	}
+	ctx, b := realtime.WithBatch(context.Background())
+	realtime.Add(ctx, realtime.TopicLowStock, realtime.LowStock{ProductID: "after-the-hang"})
+	h.Publish(ctx, b)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case msg := <-sub.Messages():
+			if msg.LowStock != nil && msg.LowStock.ProductID == "after-the-hang" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no event after the hang")
+		}
+	}
+}
+
 // Start no longer needs Redis to be up: a hub started while Redis is down
 // subscribes by itself once Redis comes up.
 func TestRedisDownAtStart(t *testing.T) {

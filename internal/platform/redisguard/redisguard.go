@@ -107,16 +107,21 @@ func (g *Guard) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 // Fail opens the guard for an outage noticed elsewhere (a dropped
 // subscription). Only the first failure of an outage is logged.
 func (g *Guard) Fail(err error) {
-	if !g.up.CompareAndSwap(true, false) {
+	if !g.up.Load() {
 		return
 	}
 	g.mu.Lock()
+	if !g.up.Load() {
+		g.mu.Unlock()
+		return
+	}
+	g.up.Store(false)
 	g.downSince = time.Now()
 	g.back = make(chan struct{})
-	g.mu.Unlock()
 	g.gauge.Set(0)
+	g.mu.Unlock()
 	g.log.Warn("redis unavailable: rate limits per replica and live events may be missed until it answers again",
-		"error", err, "timeout", g.timeout)
+		"error", err, "timeout", g.timeout.String())
 	go g.probeUntilBack()
 }
 
@@ -143,12 +148,11 @@ func (g *Guard) probeUntilBack() {
 
 func (g *Guard) recover() {
 	g.mu.Lock()
-	down := time.Since(g.downSince)
+	g.up.Store(true) // before back closes: whoever waits on it finds the guard closed
+	g.gauge.Set(1)
+	g.log.Info("redis available again", "down_for", time.Since(g.downSince).Round(time.Millisecond).String())
 	close(g.back)
 	g.mu.Unlock()
-	g.up.Store(true)
-	g.gauge.Set(1)
-	g.log.Info("redis available again", "down_for", down.Round(time.Millisecond).String())
 }
 
 // Close stops probing. It does not close the client.
