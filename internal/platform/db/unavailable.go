@@ -6,9 +6,12 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"commerce/internal/apperr"
 )
@@ -56,4 +59,22 @@ func IsConnectionError(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
+}
+
+// tracer counts statements (statementTracer) and resets the pool when a
+// statement fails for a lost connection: a database restart or failover
+// kills every connection at once, and without the reset each idle one
+// would fail one more request after the database is back (pgxpool checks
+// only connections idle for over a second before handing them out).
+type tracer struct {
+	statementTracer
+	pool atomic.Pointer[pgxpool.Pool]
+}
+
+func (t *tracer) TraceQueryEnd(_ context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+	if data.Err != nil && IsConnectionError(data.Err) {
+		if p := t.pool.Load(); p != nil {
+			p.Reset()
+		}
+	}
 }
