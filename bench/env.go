@@ -309,6 +309,7 @@ func (e *env) serviceEnv(dbURL, addr string) []string {
 		"STORAGE_URL=file://" + filepath.Join(e.tmp, "uploads"),
 		"QUOTA_CREATE_ORDER=" + q, "QUOTA_CREATE_ORDER_IP=" + q, "QUOTA_SEARCH_PRODUCTS=" + q,
 		"QUOTA_GRAPHQL=" + q, "QUOTA_LOGIN=" + q,
+		"SHUTDOWN_DRAIN=0s", // no load balancer to drain
 	}
 	if e.stripeURL == "" {
 		vars = append(vars[:0:0], filterOut(vars, "PAYMENT_PROVIDER=", "STRIPE_API_BASE=", "EMAIL_SENDER=", "SMTP_URL=")...)
