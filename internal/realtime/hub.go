@@ -141,11 +141,18 @@ func (h *Hub) Start(ctx context.Context) {
 const healthInterval = time.Second
 
 // receive relays messages until Close. A subscription that breaks or
-// hangs opens the guard and is taken again; once it is confirmed again,
-// every subscriber is told that events may have been missed.
+// hangs opens the guard and is taken again; once it is confirmed again (or
+// for the first time, when Redis was down at the start), every subscriber
+// of the topic is told that events may have been missed.
 func (h *Hub) receive() {
 	defer close(h.done)
-	confirmed := map[string]bool{}
+	confirmed := map[string]bool{} // topics subscribed at least once
+	disrupted := map[string]bool{}  // topics whose subscription failed since it was last confirmed
+	disrupt := func() {
+		for _, topic := range []string{TopicOrders, TopicLowStock} {
+			disrupted[topic] = true
+		}
+	}
 	pinged := false
 	backoff := 50 * time.Millisecond
 	ps := h.currentPubSub()
@@ -163,6 +170,7 @@ func (h *Hub) receive() {
 					continue
 				}
 				h.guard.Fail(fmt.Errorf("live-feed subscription unanswered for %s: %w", 2*healthInterval, err))
+				disrupt()
 				if ps = h.resubscribe(ps); ps == nil {
 					return
 				}
@@ -172,6 +180,7 @@ func (h *Hub) receive() {
 			// Broken or refused: go-redis reconnects and subscribes
 			// again on the next receive.
 			h.guard.Fail(err)
+			disrupt()
 			select {
 			case <-time.After(backoff):
 			case <-h.pubStop:
@@ -188,11 +197,11 @@ func (h *Hub) receive() {
 				continue
 			}
 			topic := strings.TrimPrefix(m.Channel, h.prefix)
-			if confirmed[topic] {
+			if confirmed[topic] || disrupted[topic] {
 				h.gaps.WithLabelValues("subscription").Inc()
 				h.deliver(topic, Event{Gap: true})
 			}
-			confirmed[topic] = true
+			confirmed[topic], disrupted[topic] = true, false
 			if len(confirmed) == len(h.channels()) {
 				h.markReady()
 			}
