@@ -147,7 +147,7 @@ const healthInterval = time.Second
 func (h *Hub) receive() {
 	defer close(h.done)
 	confirmed := map[string]bool{} // topics subscribed at least once
-	disrupted := map[string]bool{}  // topics whose subscription failed since it was last confirmed
+	disrupted := map[string]bool{} // topics whose subscription failed since it was last confirmed
 	disrupt := func() {
 		for _, topic := range []string{TopicOrders, TopicLowStock} {
 			disrupted[topic] = true
