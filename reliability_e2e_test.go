@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/stripetest"
 	"commerce/internal/platform/testtool"
 )
 
@@ -426,7 +427,7 @@ func relWantUnavailable(t *testing.T, what string, r quotaReply) {
 // internal error; /readyz says the replica is not ready; and the first
 // requests after the database is back are answered normally.
 func TestE2EPostgresOutage(t *testing.T) {
-	deps := startDeps(t, false)
+	deps := startDeps(t, true)
 	srv := startServer(t, "rel-pg", deps.env(t, nil))
 	staff := srv.staffLogin(t)
 	p := srv.createProduct(t, staff, "5.00", 1000)
@@ -443,10 +444,18 @@ func TestE2EPostgresOutage(t *testing.T) {
 			t.Errorf("/readyz during the outage (%d): %d, want 503", i+1, code)
 		}
 	}
+	// Stripe is told to retry the webhook later, not that the service broke.
+	ghost := stripetest.PaymentIntentObject("pi_rel_outage", randomUUID(), "ORD-NOSUCHORDER", 100, "usd")
+	if code := srv.sendEvent(t, "payment_intent.succeeded", ghost); code != http.StatusServiceUnavailable {
+		t.Errorf("webhook during the outage: %d, want 503", code)
+	}
 
 	pg.restore(t)
 	var after relLoad
 	after.round(t, p.ID, srv)
+	if code := srv.sendEvent(t, "payment_intent.succeeded", ghost); code != http.StatusOK {
+		t.Errorf("the webhook retried after the outage: %d, want 200", code)
+	}
 	if t.Failed() {
 		t.Fatal("requests right after the database came back failed")
 	}
