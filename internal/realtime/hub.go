@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,7 +70,7 @@ type outgoing struct {
 // gapMarker is published on a topic, before the next event, by a hub that
 // failed or dropped a publish there: every subscriber on every replica may
 // have missed that event.
-var gapMarker = []byte(`{"missedEventsPossible":true}`)
+const gapMarker = `{"missedEventsPossible":true}`
 
 // New returns a hub on Redis through guard, or in process when guard is
 // nil. Its metrics are registered on reg when it is not nil.
@@ -364,7 +363,7 @@ func (h *Hub) announceGaps() bool {
 }
 
 func (h *Hub) announce(topic string) bool {
-	if h.redisPublish(topic, gapMarker) != nil {
+	if h.redisPublish(topic, []byte(gapMarker)) != nil {
 		return false
 	}
 	h.setGapPending(topic, false)
@@ -409,7 +408,7 @@ func (h *Hub) anyGapPending() bool {
 // dispatch decodes a message once and hands it to every subscriber of the
 // topic. A gap marker reaches them as a gap event.
 func (h *Hub) dispatch(topic string, payload []byte) {
-	if bytes.Equal(payload, gapMarker) {
+	if string(payload) == gapMarker {
 		h.gaps.WithLabelValues("publish").Inc()
 		h.deliver(topic, Event{Gap: true})
 		return
