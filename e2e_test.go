@@ -156,6 +156,7 @@ func (d e2eDeps) env(t *testing.T, overrides map[string]string) map[string]strin
 		// database, and most leave their orders unpaid: at the default
 		// the unpaid units per IP would run out across tests.
 		"MAX_UNPAID_UNITS": "1000000",
+		"SHUTDOWN_DRAIN":   "0s", // the drain has its own test
 	}
 	if d.stripe != nil {
 		env["PAYMENT_PROVIDER"] = "stripe"

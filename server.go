@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 	_ "time/tzdata" // STORE_TIMEZONE works where the machine has no zone database
@@ -42,6 +43,7 @@ import (
 	"commerce/internal/payments/paymentstripe"
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/metrics"
+	"commerce/internal/platform/redisguard"
 	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
 	"commerce/internal/quota"
@@ -201,7 +203,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests")
+	// Drain first: /readyz answers 503 at once while the listener keeps
+	// serving, so load balancers stop sending traffic here before any
+	// connection is refused; keep-alive connections are closed after their
+	// next response, so their clients come back through the balancer.
+	log.Info("shutting down: /readyz answers 503, still serving", "drain", cfg.ShutdownDrain.String())
+	a.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	select {
+	case <-time.After(cfg.ShutdownDrain):
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("shutting down: closing the listener, finishing in-flight requests")
 	a.hub.Close() // ends live subscriptions, which Shutdown does not wait for
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -234,8 +248,12 @@ type app struct {
 	db      *db.DB
 	metrics *metrics.Metrics
 	tokens  *auth.Tokens
-	redis   *redis.Client // nil without REDIS_URL
-	hub     *realtime.Hub // live events: through Redis, or in process without it
+	redis   *redis.Client     // nil without REDIS_URL
+	guard   *redisguard.Guard // bounds and, while Redis fails, skips the calls to it; nil without REDIS_URL
+	hub     *realtime.Hub     // live events: through Redis, or in process without it
+
+	draining atomic.Bool // set at SIGTERM: /readyz answers 503
+	dbDown   atomic.Bool // /readyz's last view of Postgres, so that an outage is logged once
 
 	inserter *river.Client[*sql.Tx] // enqueues jobs inside business transactions
 	workers  *river.Workers
@@ -264,9 +282,13 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate b
 			d.Close()
 			return nil, errors.New("REDIS_URL is not a valid redis URL")
 		}
+		// go-redis logs through a process-wide logger, a line per failed
+		// dial; the guard logs an outage once, so those go to debug.
+		redis.SetLogger(redisguard.Logger{Log: log})
 		a.redis = redis.NewClient(opts)
+		a.guard = redisguard.New(a.redis, cfg.RedisTimeout, log, a.metrics.Registry)
 	}
-	a.hub = realtime.New(a.redis, cfg.RedisPrefix, log, a.metrics.Registry)
+	a.hub = realtime.New(a.guard, cfg.RedisPrefix, log, a.metrics.Registry)
 	if err := a.wire(); err != nil {
 		a.close()
 		return nil, err
@@ -332,12 +354,12 @@ func (a *app) wire() error {
 	})
 }
 
-// quotas are the API's rate limits: global in Redis when configured, else
-// in this process.
+// quotas are the API's rate limits: global in Redis when configured (in
+// this process while Redis is unavailable), else in this process.
 func (a *app) quotas() graph.Quotas {
 	lim := quota.NewMemory(time.Now, a.log)
-	if a.redis != nil {
-		lim = quota.NewRedis(a.redis, a.cfg.RedisPrefix, a.log)
+	if a.guard != nil {
+		lim = quota.NewRedis(a.guard, a.cfg.RedisPrefix, time.Now, a.log)
 	}
 	return graph.Quotas{
 		Limiter: lim, GraphQL: a.cfg.QuotaGraphQL, CreateOrder: a.cfg.QuotaCreateOrder,
@@ -439,6 +461,9 @@ func (a *app) stopWorkers() {
 }
 
 func (a *app) close() {
+	if a.guard != nil {
+		a.guard.Close()
+	}
 	if a.redis != nil {
 		_ = a.redis.Close()
 	}
@@ -485,23 +510,39 @@ func (a *app) routes(api bool) http.Handler {
 	return web.WithRequest(a.log, web.WithClientIP(a.cfg.TrustedProxies, mux))
 }
 
-// ready answers 200 when Postgres and, when configured, Redis answer.
+// ready answers whether this replica can take traffic: 200 when Postgres
+// answers and the process is not shutting down, else 503. Redis's state is
+// reported in the body (and in redis_up) but never fails readiness: every
+// replica shares one Redis, and each serves without it (rate limits in
+// process, live events marked as possibly missed), so failing them all
+// at once would turn a degraded feature into an outage.
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.db.Pool.Ping(ctx); err != nil {
-		web.Logger(ctx, a.log).Warn("readyz: database", "error", err)
+		if !a.dbDown.Swap(true) {
+			web.Logger(ctx, a.log).Warn("readyz: database unavailable", "error", err)
+		}
 		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if a.redis != nil {
-		if err := a.redis.Ping(ctx).Err(); err != nil {
-			web.Logger(ctx, a.log).Warn("readyz: redis", "error", err)
-			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
-			return
+	if a.dbDown.Swap(false) {
+		web.Logger(ctx, a.log).Info("readyz: database available again")
+	}
+	redisState := "not configured"
+	if a.guard != nil {
+		redisState = "down"
+		// A guarded ping: it opens the guard of an idle replica whose Redis
+		// went away, and costs nothing while the guard is open.
+		if a.guard.Do(ctx, func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }) == nil {
+			redisState = "up"
 		}
 	}
-	_, _ = io.WriteString(w, "ready\n")
+	_, _ = io.WriteString(w, "ready\nredis: "+redisState+"\n")
 }
 
 // observeOperation records each GraphQL operation in the metrics, with the

@@ -315,6 +315,7 @@ func (e *env) serviceEnv(dbURL, addr string) []string {
 		// The load generator is one client IP placing thousands of orders,
 		// many of them left unpaid for a while.
 		"MAX_UNPAID_UNITS=1000000000",
+		"SHUTDOWN_DRAIN=0s", // no load balancer to drain
 	}
 	if e.stripeURL == "" {
 		vars = append(vars[:0:0], filterOut(vars, "PAYMENT_PROVIDER=", "STRIPE_API_BASE=", "EMAIL_SENDER=", "SMTP_URL=")...)

@@ -15,6 +15,7 @@ import (
 
 	"commerce/graph/model"
 	"commerce/internal/apperr"
+	"commerce/internal/platform/db"
 	"commerce/internal/platform/web"
 )
 
@@ -26,18 +27,26 @@ const (
 )
 
 // errorPresenter decides what a client may see of an error: an apperr
-// error shows its safe message and code; gqlgen's own parse, validation and
-// limit errors pass as they are; anything else is logged in full with the
-// request id and shown as "internal error".
+// error shows its safe message and code; a lost or refused database
+// connection is SERVICE_UNAVAILABLE (logged at debug level: an outage
+// would log one line per request, and /readyz logs it once); gqlgen's own
+// parse, validation and limit errors pass as they are; anything else is
+// logged in full with the request id and shown as "internal error".
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		if end := streamEnded(ctx); end != nil {
 			return presentAppError(ctx, end)
 		}
+		err = db.Unavailable(err)
 		var ae *apperr.Error
 		if errors.As(err, &ae) && ae.Kind != apperr.Internal {
+			countError(ctx, ae)
+			if ae.Kind == apperr.Unavailable {
+				web.Logger(ctx, log).Debug("graphql: database unavailable", "error", err, "path", graphql.GetPath(ctx).String())
+			}
 			return presentAppError(ctx, ae)
 		}
+		countError(ctx, nil)
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
 			if code, _ := gqlErr.Extensions["code"].(string); code == "COMPLEXITY_LIMIT_EXCEEDED" {
@@ -72,7 +81,7 @@ func presentAppError(ctx context.Context, ae *apperr.Error) *gqlerror.Error {
 		Path:       graphql.GetPath(ctx),
 		Extensions: map[string]any{"code": extensionCode(ae.Kind)},
 	}
-	if ae.Kind == apperr.RateLimited {
+	if ae.Kind == apperr.RateLimited || ae.Kind == apperr.Unavailable {
 		e.Extensions["retryAfterSeconds"] = int(math.Ceil(ae.RetryAfter.Seconds()))
 	}
 	if len(ae.Field) > 0 {
@@ -92,7 +101,7 @@ func internalError(ctx context.Context) *gqlerror.Error {
 // extensionCode maps an error kind to the API's extensions.code.
 func extensionCode(k apperr.Kind) string {
 	switch k {
-	case apperr.NotFound, apperr.Conflict, apperr.Unauthenticated, apperr.Forbidden, apperr.RateLimited:
+	case apperr.NotFound, apperr.Conflict, apperr.Unauthenticated, apperr.Forbidden, apperr.RateLimited, apperr.Unavailable:
 		return k.String()
 	case apperr.Invalid, apperr.InsufficientStock, apperr.PaymentFailed:
 		return codeBadUserInput

@@ -117,7 +117,8 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	if cfg.AroundOperations != nil {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
-	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes, authenticate(cfg.Tokens, srv)))))
+	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes,
+		authenticate(cfg.Tokens, unavailableStatus(srv))))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with

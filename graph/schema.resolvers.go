@@ -381,16 +381,25 @@ func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumb
 		return nil, err
 	}
 	mine := func(e realtime.OrderStatus) bool { return e.OrderID == o.ID }
-	return stream(ctx, sub, orderStatusOf(o), orderEvents(mine)), nil
+	current := func(ctx context.Context) (*model.OrderStatusEvent, error) {
+		o, err := r.svc.Orders.Lookup(ctx, auth.FromContext(ctx), orderNumber, nil, accessToken)
+		if err != nil {
+			return nil, err
+		}
+		e := orderStatusOf(o)
+		e.MissedEventsPossible = true
+		return e, nil
+	}
+	return stream(ctx, sub, orderStatusOf(o), orderEvents(mine), current), nil
 }
 
 func (r *subscriptionResolver) OrderUpdates(ctx context.Context) (<-chan *model.OrderStatusEvent, error) {
 	sub := r.svc.Live.Subscribe(realtime.TopicOrders)
-	return stream(ctx, sub, nil, orderEvents(func(realtime.OrderStatus) bool { return true })), nil
+	return stream(ctx, sub, nil, orderEvents(func(realtime.OrderStatus) bool { return true }), nil), nil
 }
 
 func (r *subscriptionResolver) LowStockAlerts(ctx context.Context) (<-chan *model.LowStockAlert, error) {
-	return stream(ctx, r.svc.Live.Subscribe(realtime.TopicLowStock), nil, lowStockEvents), nil
+	return stream(ctx, r.svc.Live.Subscribe(realtime.TopicLowStock), nil, lowStockEvents, nil), nil
 }
 
 func (r *Resolver) CartLine() generated.CartLineResolver { return &cartLineResolver{r} }

@@ -39,6 +39,7 @@ import (
 	"commerce/internal/payments/paymentdummy"
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/redisguard"
 	"commerce/internal/pricing"
 	"commerce/internal/realtime"
 )
@@ -98,7 +99,10 @@ func newLiveReplicaLog(t testing.TB, name, prefix string, log *slog.Logger) *liv
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rdb.Close() })
 	reg := prometheus.NewRegistry()
-	hub := realtime.New(rdb, prefix, log, reg)
+	// A generous bound: a busy test machine must not trip the guard.
+	guard := redisguard.New(rdb, 5*time.Second, log, reg)
+	t.Cleanup(guard.Close)
+	hub := realtime.New(guard, prefix, log, reg)
 	channel := prefix + realtime.TopicOrders
 	numSub := func() (int64, error) {
 		m, err := rdb.PubSubNumSub(context.Background(), channel).Result()
@@ -579,6 +583,7 @@ func wantRefused(t *testing.T, c *wsClient, what, code string) {
 
 type statusEvent struct {
 	OrderID, OrderNumber, Status, PaymentStatus, FulfillmentStatus, Timestamp string
+	MissedEventsPossible                                                      bool
 }
 
 func (e statusEvent) state() string { return e.Status + "/" + e.PaymentStatus }
@@ -591,6 +596,14 @@ const orderStatusQuery = `subscription($n: String!, $tok: String) {
 	orderStatusChanged(orderNumber: $n, accessToken: $tok) { ` + eventFields + ` } }`
 
 const lowStockQuery = `subscription { lowStockAlerts { product { id sku } availableQuantity threshold timestamp } }`
+
+// The v2 queries, which ask whether events may have been missed.
+const (
+	orderUpdatesMissedQuery = `subscription { orderUpdates { ` + eventFields + ` missedEventsPossible } }`
+	orderStatusMissedQuery  = `subscription($n: String!, $tok: String) {
+	orderStatusChanged(orderNumber: $n, accessToken: $tok) { ` + eventFields + ` missedEventsPossible } }`
+	lowStockMissedQuery = `subscription { lowStockAlerts { availableQuantity missedEventsPossible } }`
+)
 
 // statusEvent returns the next order status event of field, failing the
 // test on anything else.
@@ -844,6 +857,78 @@ func TestOrderStatusChanged(t *testing.T) {
 			}
 		}
 	})
+}
+
+// After a gap in the live feed (here announced on the Redis channel as a
+// publisher that failed to publish announces it), the next event each
+// subscriber receives carries missedEventsPossible: true and every other
+// false; an orderStatusChanged subscriber gets the order's current state
+// again at once instead. Subscribers that do not ask for the field are
+// served as before.
+func TestMissedEventsAfterAGap(t *testing.T) {
+	env := liveSetup(t)
+	a, b := env.a, env.b
+	staff := b.staffToken(t)
+	p := a.product(t, 50, 10)
+	o := a.checkout(t, uniqueName("guest")+"@example.com", p.ID)
+
+	updates := dial(t, b.wsURL, transportWS, staff)
+	updates.subscribe(t, "1", orderUpdatesMissedQuery, nil)
+	v1 := dial(t, b.wsURL, transportWS, staff)
+	v1.subscribe(t, "1", orderUpdatesQuery, nil) // another query: its own execution
+	status := dial(t, b.wsURL, transportWS, "")
+	status.subscribe(t, "1", orderStatusMissedQuery, map[string]any{"n": o.Number, "tok": o.AccessToken})
+	if e, _ := status.statusEvent(t, "orderStatusChanged", 5*time.Second); e.state() != "PENDING/PENDING" || e.MissedEventsPossible {
+		t.Fatalf("first message %+v, want the current state, PENDING/PENDING, nothing missed", e)
+	}
+	low := dial(t, b.wsURL, transportWS, staff)
+	low.subscribe(t, "1", lowStockMissedQuery, nil)
+	b.waitSubscribers(t, 4, 5*time.Second)
+
+	opts, err := redis.ParseURL(dbtest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	for _, topic := range []string{realtime.TopicOrders, realtime.TopicLowStock} {
+		if err := rdb.Publish(context.Background(), env.prefix+topic, `{"missedEventsPossible":true}`).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e, _ := status.statusEvent(t, "orderStatusChanged", 5*time.Second); e.OrderNumber != o.Number || e.state() != "PENDING/PENDING" || !e.MissedEventsPossible {
+		t.Fatalf("after the gap: %+v, want the current state again, PENDING/PENDING, with missedEventsPossible", e)
+	}
+
+	a.pay(t, o.ID)
+	if e, _ := updates.statusEvent(t, "orderUpdates", 10*time.Second); e.state() != "PROCESSING/PAID" || !e.MissedEventsPossible {
+		t.Fatalf("orderUpdates, first event after the gap: %+v, want PROCESSING/PAID with missedEventsPossible", e)
+	}
+	if e, _ := status.statusEvent(t, "orderStatusChanged", 10*time.Second); e.state() != "PROCESSING/PAID" || e.MissedEventsPossible {
+		t.Fatalf("orderStatusChanged after the resent state: %+v, want PROCESSING/PAID, nothing missed", e)
+	}
+	if e, _ := v1.statusEvent(t, "orderUpdates", 10*time.Second); e.state() != "PROCESSING/PAID" {
+		t.Fatalf("v1 orderUpdates: %+v, want PROCESSING/PAID", e)
+	}
+
+	next := a.checkout(t, uniqueName("guest")+"@example.com", p.ID)
+	if e, _ := updates.statusEvent(t, "orderUpdates", 10*time.Second); e.OrderNumber != next.Number || e.MissedEventsPossible {
+		t.Fatalf("orderUpdates, second event after the gap: %+v, want %s, nothing missed", e, next.Number)
+	}
+
+	adjust := a.api.do(t, a.staffToken(t), `mutation($id: ID!) { inventoryAdjust(input: {productId: $id, quantityChange: -40,
+		type: ADJUSTMENT}) { userErrors { code } } }`, map[string]any{"id": p.ID})
+	if len(adjust.Errors) > 0 {
+		t.Fatalf("inventoryAdjust: %+v", adjust.Errors)
+	}
+	r := low.next(t, 10*time.Second)
+	var alert struct {
+		AvailableQuantity    int
+		MissedEventsPossible bool
+	}
+	if r.Type != "next" || json.Unmarshal(r.Data["lowStockAlerts"], &alert) != nil || !alert.MissedEventsPossible {
+		t.Fatalf("low-stock alert after the gap: %s, want missedEventsPossible", r)
+	}
 }
 
 // lowStockAlerts: staff on replica B hears of an inventoryAdjust on replica

@@ -170,10 +170,11 @@ type ComplexityRoot struct {
 	}
 
 	LowStockAlert struct {
-		AvailableQuantity func(childComplexity int) int
-		Product           func(childComplexity int) int
-		Threshold         func(childComplexity int) int
-		Timestamp         func(childComplexity int) int
+		AvailableQuantity    func(childComplexity int) int
+		MissedEventsPossible func(childComplexity int) int
+		Product              func(childComplexity int) int
+		Threshold            func(childComplexity int) int
+		Timestamp            func(childComplexity int) int
 	}
 
 	Money struct {
@@ -288,12 +289,13 @@ type ComplexityRoot struct {
 	}
 
 	OrderStatusEvent struct {
-		FulfillmentStatus func(childComplexity int) int
-		OrderID           func(childComplexity int) int
-		OrderNumber       func(childComplexity int) int
-		PaymentStatus     func(childComplexity int) int
-		Status            func(childComplexity int) int
-		Timestamp         func(childComplexity int) int
+		FulfillmentStatus    func(childComplexity int) int
+		MissedEventsPossible func(childComplexity int) int
+		OrderID              func(childComplexity int) int
+		OrderNumber          func(childComplexity int) int
+		PaymentStatus        func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Timestamp            func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -957,6 +959,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LowStockAlert.AvailableQuantity(childComplexity), true
+	case "LowStockAlert.missedEventsPossible":
+		if e.ComplexityRoot.LowStockAlert.MissedEventsPossible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.MissedEventsPossible(childComplexity), true
 	case "LowStockAlert.product":
 		if e.ComplexityRoot.LowStockAlert.Product == nil {
 			break
@@ -1556,6 +1564,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderStatusEvent.FulfillmentStatus(childComplexity), true
+	case "OrderStatusEvent.missedEventsPossible":
+		if e.ComplexityRoot.OrderStatusEvent.MissedEventsPossible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderStatusEvent.MissedEventsPossible(childComplexity), true
 	case "OrderStatusEvent.orderId":
 		if e.ComplexityRoot.OrderStatusEvent.OrderID == nil {
 			break
@@ -2145,7 +2159,9 @@ directive @staffOnly on FIELD_DEFINITION
 #   currency) so that a bad amount is a userError, not a parse failure.
 # - Everything else is a GraphQL error whose ` + "`" + `extensions.code` + "`" + ` is one of:
 #   UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, RATE_LIMITED
-#   (with extensions.retryAfterSeconds), QUERY_TOO_COMPLEX, CONFLICT, INTERNAL,
+#   (with extensions.retryAfterSeconds), QUERY_TOO_COMPLEX, CONFLICT,
+#   SERVICE_UNAVAILABLE (the database is unreachable: retry later; HTTP 503
+#   with Retry-After when every error of the response has it), INTERNAL,
 #   and gqlgen's GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
 #   No error ever echoes the request body, SQL, a stack trace or a secret.
 # - Emails are stored and compared lowercased and trimmed.
@@ -2462,9 +2478,28 @@ type OrderStatusEvent {
   paymentStatus: PaymentStatus!
   fulfillmentStatus: FulfillmentStatus!
   timestamp: Time!
+  """
+  True on the first event a subscriber receives after a gap in the live feed
+  (this server's link to the other replicas dropped, or an event could not be
+  published): events may have been missed, so refetch what you show. False on
+  every other event. orderStatusChanged sends the order's current state again,
+  with true, as soon as the feed is back.
+  """
+  missedEventsPossible: Boolean!
 }
 
-type LowStockAlert { product: Product!, availableQuantity: Int!, threshold: Int!, timestamp: Time! }
+type LowStockAlert {
+  product: Product!
+  availableQuantity: Int!
+  threshold: Int!
+  timestamp: Time!
+  """
+  True on the first alert a subscriber receives after a gap in the live feed:
+  alerts may have been missed, so refetch the stock levels you show. False on
+  every other alert.
+  """
+  missedEventsPossible: Boolean!
+}
 
 # ---------------------------------------------------------------- roots
 
@@ -2819,6 +2854,8 @@ func (ec *executionContext) childFields_LowStockAlert(ctx context.Context, field
 		return ec.fieldContext_LowStockAlert_threshold(ctx, field)
 	case "timestamp":
 		return ec.fieldContext_LowStockAlert_timestamp(ctx, field)
+	case "missedEventsPossible":
+		return ec.fieldContext_LowStockAlert_missedEventsPossible(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LowStockAlert", field.Name)
 }
@@ -3015,6 +3052,8 @@ func (ec *executionContext) childFields_OrderStatusEvent(ctx context.Context, fi
 		return ec.fieldContext_OrderStatusEvent_fulfillmentStatus(ctx, field)
 	case "timestamp":
 		return ec.fieldContext_OrderStatusEvent_timestamp(ctx, field)
+	case "missedEventsPossible":
+		return ec.fieldContext_OrderStatusEvent_missedEventsPossible(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderStatusEvent", field.Name)
 }
@@ -6176,6 +6215,29 @@ func (ec *executionContext) fieldContext_LowStockAlert_timestamp(_ context.Conte
 	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, "Time")
 }
 
+func (ec *executionContext) _LowStockAlert_missedEventsPossible(ctx context.Context, field graphql.CollectedField, obj *model.LowStockAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LowStockAlert_missedEventsPossible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissedEventsPossible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_missedEventsPossible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8887,6 +8949,29 @@ func (ec *executionContext) _OrderStatusEvent_timestamp(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_OrderStatusEvent_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderStatusEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OrderStatusEvent_missedEventsPossible(ctx context.Context, field graphql.CollectedField, obj *model.OrderStatusEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderStatusEvent_missedEventsPossible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissedEventsPossible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderStatusEvent_missedEventsPossible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderStatusEvent", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -13746,6 +13831,11 @@ func (ec *executionContext) _LowStockAlert(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "missedEventsPossible":
+			out.Values[i] = ec._LowStockAlert_missedEventsPossible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14551,6 +14641,11 @@ func (ec *executionContext) _OrderStatusEvent(ctx context.Context, sel ast.Selec
 			}
 		case "timestamp":
 			out.Values[i] = ec._OrderStatusEvent_timestamp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missedEventsPossible":
+			out.Values[i] = ec._OrderStatusEvent_missedEventsPossible(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -217,7 +217,11 @@ type LowStockAlert struct {
 	AvailableQuantity int       `json:"availableQuantity"`
 	Threshold         int       `json:"threshold"`
 	Timestamp         time.Time `json:"timestamp"`
-	ProductID         string    `json:"-"`
+	// True on the first alert a subscriber receives after a gap in the live feed:
+	// alerts may have been missed, so refetch the stock levels you show. False on
+	// every other alert.
+	MissedEventsPossible bool   `json:"missedEventsPossible"`
+	ProductID            string `json:"-"`
 }
 
 type Money struct {
@@ -341,6 +345,12 @@ type OrderStatusEvent struct {
 	PaymentStatus     PaymentStatus     `json:"paymentStatus"`
 	FulfillmentStatus FulfillmentStatus `json:"fulfillmentStatus"`
 	Timestamp         time.Time         `json:"timestamp"`
+	// True on the first event a subscriber receives after a gap in the live feed
+	// (this server's link to the other replicas dropped, or an event could not be
+	// published): events may have been missed, so refetch what you show. False on
+	// every other event. orderStatusChanged sends the order's current state again,
+	// with true, as soon as the feed is back.
+	MissedEventsPossible bool `json:"missedEventsPossible"`
 }
 
 type PageInfo struct {

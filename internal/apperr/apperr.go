@@ -25,6 +25,10 @@ const (
 	RateLimited
 	InsufficientStock
 	PaymentFailed
+	// Unavailable is a dependency the request cannot do without (the
+	// database) being unreachable: the client should retry after
+	// RetryAfter.
+	Unavailable
 )
 
 var kindNames = [...]string{
@@ -37,6 +41,7 @@ var kindNames = [...]string{
 	RateLimited:       "RATE_LIMITED",
 	InsufficientStock: "INSUFFICIENT_STOCK",
 	PaymentFailed:     "PAYMENT_FAILED",
+	Unavailable:       "SERVICE_UNAVAILABLE",
 }
 
 // String returns the kind's machine-readable name, e.g. "NOT_FOUND".
@@ -58,7 +63,7 @@ type Error struct {
 	Field   []string
 	// Code overrides the userError code derived from Kind (e.g. "TAKEN").
 	Code string
-	// RetryAfter is set on RateLimited errors.
+	// RetryAfter is set on RateLimited and Unavailable errors.
 	RetryAfter time.Duration
 	// Err is the underlying cause; it is logged, never shown.
 	Err error

@@ -47,6 +47,14 @@ type Config struct {
 	DatabaseMaxConns int32
 	RedisURL         string
 	RedisPrefix      string
+	// RedisTimeout bounds every Redis call made on a request's behalf
+	// (rate limits, publishing): Redis is an accelerator, and a frozen one
+	// must cost a request no more than this.
+	RedisTimeout time.Duration
+	// ShutdownDrain is how long /readyz answers 503 after SIGTERM while the
+	// listener keeps serving, so that load balancers stop sending traffic
+	// before connections are refused.
+	ShutdownDrain time.Duration
 
 	AuthSecret       []byte
 	CustomerTokenTTL time.Duration
@@ -169,6 +177,8 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 		}
 	}
 	c.RedisPrefix = r.str("REDIS_PREFIX", "commerce:")
+	c.RedisTimeout = r.durationRange("REDIS_TIMEOUT", 50*time.Millisecond, time.Millisecond, 5*time.Second)
+	c.ShutdownDrain = r.durationRange("SHUTDOWN_DRAIN", 5*time.Second, 0, 5*time.Minute)
 
 	secret := r.str("AUTH_SECRET", "")
 	switch {
@@ -439,11 +449,16 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
-// durationRange is duration limited to lo..hi.
+// durationRange is a Go duration between lo and hi inclusive; "0" is
+// accepted when lo is zero.
 func (r *reader) durationRange(name string, def, lo, hi time.Duration) time.Duration {
-	d := r.duration(name, def)
-	if d < lo || d > hi {
-		r.fail(name, "must be from %s to %s, got %s", lo, hi, d)
+	s := r.str(name, "")
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < lo || d > hi {
+		r.fail(name, "must be a Go duration between %s and %s, got %q", lo, hi, s)
 		return def
 	}
 	return d

@@ -82,6 +82,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"DATABASE_MAX_CONNS", c.DatabaseMaxConns, int32(20)},
 		{"REDIS_URL", c.RedisURL, ""},
 		{"REDIS_PREFIX", c.RedisPrefix, "commerce:"},
+		{"REDIS_TIMEOUT", c.RedisTimeout, 50 * time.Millisecond},
+		{"SHUTDOWN_DRAIN", c.ShutdownDrain, 5 * time.Second},
 		{"CUSTOMER_TOKEN_TTL", c.CustomerTokenTTL, 720 * time.Hour},
 		{"STAFF_TOKEN_TTL", c.StaffTokenTTL, 12 * time.Hour},
 		{"ADMIN_EMAIL", c.AdminEmail, ""},
@@ -274,6 +276,11 @@ func TestLoadValues(t *testing.T) {
 		{"Redis", env{"REDIS_URL": "rediss://:pw@cache:6380/1", "REDIS_PREFIX": "test-orders:"}, func(t *testing.T, c *Config) {
 			if c.RedisURL != "rediss://:pw@cache:6380/1" || c.RedisPrefix != "test-orders:" {
 				t.Errorf("RedisURL = %q, RedisPrefix = %q", c.RedisURL, c.RedisPrefix)
+			}
+		}},
+		{"Redis timeout and shutdown drain", env{"REDIS_TIMEOUT": "20ms", "SHUTDOWN_DRAIN": "0s"}, func(t *testing.T, c *Config) {
+			if c.RedisTimeout != 20*time.Millisecond || c.ShutdownDrain != 0 {
+				t.Errorf("RedisTimeout = %v, ShutdownDrain = %v", c.RedisTimeout, c.ShutdownDrain)
 			}
 		}},
 		{"token TTLs", env{"CUSTOMER_TOKEN_TTL": "90m", "STAFF_TOKEN_TTL": "1h30m"}, func(t *testing.T, c *Config) {
@@ -490,6 +497,11 @@ func TestLoadRejects(t *testing.T) {
 		{"DATABASE_MAX_CONNS too high", env{"DATABASE_MAX_CONNS": "1001"}, "DATABASE_MAX_CONNS"},
 		{"DATABASE_MAX_CONNS not a number", env{"DATABASE_MAX_CONNS": "twenty"}, "DATABASE_MAX_CONNS"},
 		{"REDIS_URL wrong scheme", env{"REDIS_URL": "http://cache:6379"}, "REDIS_URL"},
+		{"REDIS_TIMEOUT zero", env{"REDIS_TIMEOUT": "0s"}, "REDIS_TIMEOUT"},
+		{"REDIS_TIMEOUT too long", env{"REDIS_TIMEOUT": "10s"}, "REDIS_TIMEOUT"},
+		{"REDIS_TIMEOUT without unit", env{"REDIS_TIMEOUT": "50"}, "REDIS_TIMEOUT"},
+		{"SHUTDOWN_DRAIN negative", env{"SHUTDOWN_DRAIN": "-1s"}, "SHUTDOWN_DRAIN"},
+		{"SHUTDOWN_DRAIN too long", env{"SHUTDOWN_DRAIN": "1h"}, "SHUTDOWN_DRAIN"},
 		{"AUTH_SECRET missing in production", env{"APP_ENV": "production", "STRIPE_SECRET_KEY": "sk_test_x"}, "AUTH_SECRET"},
 		{"AUTH_SECRET short in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret[:31], "STRIPE_SECRET_KEY": "sk_test_x"}, "AUTH_SECRET"},
 		{"AUTH_SECRET short in development", env{"AUTH_SECRET": "short"}, "AUTH_SECRET"},

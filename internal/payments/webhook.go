@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"commerce/internal/money"
+	"commerce/internal/platform/db"
 )
 
 // MaxWebhookBody is the largest webhook body accepted; Stripe's events are
@@ -89,6 +91,13 @@ func (wh *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := wh.h.HandlePaymentEvent(r.Context(), ev); err != nil {
+		if db.IsConnectionError(err) {
+			// Stripe retries; /readyz logs the outage once.
+			wh.log.DebugContext(r.Context(), "stripe webhook: database unavailable", "event_id", ev.ID, "err", err)
+			w.Header().Set("Retry-After", strconv.Itoa(int(db.RetryAfter.Seconds())))
+			plain(w, http.StatusServiceUnavailable, "service unavailable: retry later")
+			return
+		}
 		wh.log.ErrorContext(r.Context(), "stripe webhook: handler failed", "event_id", ev.ID, "type", ev.Type,
 			"order_id", ev.OrderID, "err", err)
 		plain(w, http.StatusInternalServerError, "internal error")

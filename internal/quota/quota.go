@@ -1,12 +1,15 @@
 // Package quota enforces rate limits with GCRA (the generic cell rate
 // algorithm), checking and counting in one atomic step: on Redis through
 // redis_rate, so limits hold across replicas, or in process for a single
-// instance without Redis. When Redis fails mid-request the limiter fails
-// open with a logged warning rather than take the shop down.
+// instance without Redis. While Redis is unavailable (a call timed out or
+// failed, see redisguard) each replica limits in process instead, so login
+// throttling and the other limits keep holding, per replica, and no
+// request waits for a Redis that does not answer.
 package quota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,6 +21,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/config"
+	"commerce/internal/platform/redisguard"
 )
 
 // Result is the state of one key after a check.
@@ -36,15 +40,32 @@ type Limiter struct {
 	log    *slog.Logger
 }
 
-// NewRedis returns a limiter on Redis; every key carries prefix.
-func NewRedis(rdb *redis.Client, prefix string, log *slog.Logger) *Limiter {
-	lim := redis_rate.NewLimiter(prefixed{Client: rdb, prefix: prefix})
+// NewRedis returns a limiter on Redis, every key carrying prefix, whose
+// calls go through guard: while Redis is unavailable it counts in process
+// (with now as its clock), per replica, until Redis answers again. What
+// the fallback counted is not carried over to Redis.
+func NewRedis(guard *redisguard.Guard, prefix string, now func() time.Time, log *slog.Logger) *Limiter {
+	lim := redis_rate.NewLimiter(prefixed{Client: guard.Client(), prefix: prefix})
+	fallback := &memory{now: now, tat: map[string]time.Time{}}
 	limit := func(q config.Quota) redis_rate.Limit {
 		return redis_rate.Limit{Rate: q.Limit, Burst: q.Limit, Period: q.Period}
 	}
+	// inFallback says whether err is an outage the in-process fallback
+	// covers, rather than the request going away or an error reply.
+	inFallback := func(ctx context.Context, err error) bool {
+		return errors.Is(err, redisguard.ErrUnavailable) || (ctx.Err() == nil && redisguard.IsOutage(err))
+	}
 	return &Limiter{log: log, allow: func(ctx context.Context, key string, q config.Quota) (Result, error) {
-		res, err := lim.Allow(ctx, key, limit(q))
+		var res *redis_rate.Result
+		err := guard.Do(ctx, func(ctx context.Context) error {
+			var err error
+			res, err = lim.Allow(ctx, key, limit(q))
+			return err
+		})
 		if err != nil {
+			if inFallback(ctx, err) {
+				return fallback.allow(ctx, key, q)
+			}
 			return Result{}, err
 		}
 		return Result{Allowed: res.Allowed > 0, Limit: q.Limit, Remaining: res.Remaining,
@@ -53,7 +74,13 @@ func NewRedis(rdb *redis.Client, prefix string, log *slog.Logger) *Limiter {
 		// GCRA with a cost of -1 moves the key's time back by one interval
 		// (redis_rate's script stores nothing when that is in the past,
 		// leaving at most one interval's debt to expire on its own).
-		_, err := lim.AllowN(ctx, key, limit(q), -1)
+		err := guard.Do(ctx, func(ctx context.Context) error {
+			_, err := lim.AllowN(ctx, key, limit(q), -1)
+			return err
+		})
+		if err != nil && inFallback(ctx, err) {
+			return fallback.refund(ctx, key, q)
+		}
 		return err
 	}}
 }
@@ -65,11 +92,15 @@ func NewMemory(now func() time.Time, log *slog.Logger) *Limiter {
 }
 
 // Allow counts one event for key against q and says whether it is allowed.
-// A backend failure is logged and allows the event.
+// A failure that no fallback covers (an error reply from Redis) is logged
+// and allows the event; an outage is covered by the fallback and logged
+// once, by the guard.
 func (l *Limiter) Allow(ctx context.Context, key string, q config.Quota) Result {
 	res, err := l.allow(ctx, key, q)
 	if err != nil {
-		l.log.Warn("quota: limiter unavailable, allowing the request", "key", key, "error", err)
+		if ctx.Err() == nil { // not merely the request going away
+			l.log.Warn("quota: limiter failed, allowing the request", "key", key, "error", err)
+		}
 		return Result{Allowed: true, Limit: q.Limit, Remaining: q.Limit}
 	}
 	return res
@@ -94,11 +125,11 @@ func (r Result) Err() error {
 // Refund gives back one event that Allow counted for key against q, for
 // quotas that limit only attempts that fail: the attempt takes its unit up
 // front, so that concurrent attempts cannot overrun the quota, and one that
-// succeeds gives it back. A backend failure is logged and the unit stays
-// counted.
+// succeeds gives it back. A failure is logged (unless the request went
+// away) and the unit stays counted.
 func (l *Limiter) Refund(ctx context.Context, key string, q config.Quota) {
-	if err := l.refund(ctx, key, q); err != nil {
-		l.log.Warn("quota: limiter unavailable, a refund is lost", "key", key, "error", err)
+	if err := l.refund(ctx, key, q); err != nil && ctx.Err() == nil {
+		l.log.Warn("quota: limiter failed, a refund is lost", "key", key, "error", err)
 	}
 }
 

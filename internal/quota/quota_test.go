@@ -14,6 +14,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/config"
+	"commerce/internal/platform/redisguard"
 	"commerce/internal/quota"
 )
 
@@ -73,7 +74,11 @@ func TestMemoryGCRA(t *testing.T) {
 func TestRedisIsAtomicAndPrefixed(t *testing.T) {
 	rdb := redisClient(t)
 	prefix := fmt.Sprintf("test:quota:%d:", time.Now().UnixNano())
-	lim := quota.NewRedis(rdb, prefix, slog.New(slog.DiscardHandler))
+	// A generous timeout: fifty connections dialled at once on a busy
+	// machine must not send the test to the in-process fallback.
+	guard := redisguard.New(rdb, 5*time.Second, slog.New(slog.DiscardHandler), nil)
+	t.Cleanup(guard.Close)
+	lim := quota.NewRedis(guard, prefix, time.Now, slog.New(slog.DiscardHandler))
 	q := config.Quota{Limit: 10, Period: time.Hour}
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
@@ -97,17 +102,34 @@ func TestRedisIsAtomicAndPrefixed(t *testing.T) {
 	t.Cleanup(func() { rdb.Del(context.Background(), keys...) })
 }
 
-func TestFailsOpenWhenRedisIsDown(t *testing.T) {
+// While Redis is down the limits still hold, per replica, in process: no
+// request waits for Redis after the first failure, and the 2nd call of a
+// quota of 1 is refused.
+func TestFallsBackInProcessWhileRedisIsDown(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer rdb.Close()
-	lim := quota.NewRedis(rdb, "test:", slog.New(slog.DiscardHandler))
-	res, err := lim.Check(context.Background(), "k", config.Quota{Limit: 1, Period: time.Hour})
+	guard := redisguard.New(rdb, 50*time.Millisecond, slog.New(slog.DiscardHandler), nil)
+	defer guard.Close()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	lim := quota.NewRedis(guard, "test:", c.now, slog.New(slog.DiscardHandler))
+	q := config.Quota{Limit: 1, Period: time.Hour}
+	res, err := lim.Check(context.Background(), "k", q)
 	if err != nil || !res.Allowed {
-		t.Fatalf("with Redis down: %+v %v, want allowed", res, err)
+		t.Fatalf("1st call with Redis down: %+v %v, want allowed", res, err)
+	}
+	if guard.Up() {
+		t.Fatal("the guard is still passing calls to a Redis that refused the connection")
+	}
+	_, err = lim.Check(context.Background(), "k", q)
+	if apperr.KindOf(err) != apperr.RateLimited {
+		t.Fatalf("2nd call of a quota of 1 with Redis down: %v, want RATE_LIMITED from the in-process fallback", err)
 	}
 	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		t.Fatalf("unexpected app error %v", ae)
+	if !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+		t.Fatalf("refusal without a retry delay: %v", err)
+	}
+	if !lim.Allow(context.Background(), "other", q).Allowed {
+		t.Fatal("another key shares the first key's allowance")
 	}
 }
 
@@ -123,9 +145,11 @@ func TestRefund(t *testing.T) {
 		}
 	})
 	log := slog.New(slog.DiscardHandler)
+	guard := redisguard.New(rdb, 5*time.Second, log, nil)
+	t.Cleanup(guard.Close)
 	for name, lim := range map[string]*quota.Limiter{
 		"memory": quota.NewMemory(c.now, log),
-		"redis":  quota.NewRedis(rdb, prefix, log),
+		"redis":  quota.NewRedis(guard, prefix, c.now, log),
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/redisguard"
 	"commerce/internal/platform/testtool"
 	"commerce/internal/realtime"
 )
@@ -149,6 +147,22 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...strin
 		}
 	}
 	return sum
+}
+
+// waitMetric waits until the metric (see metric) reaches want: the hub
+// publishes in the background.
+func waitMetric(t *testing.T, reg *prometheus.Registry, want float64, name string, labels ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for metric(t, reg, name, labels...) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v = %v after 10s, want %v", name, labels, metric(t, reg, name, labels...), want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := metric(t, reg, name, labels...); got != want {
+		t.Fatalf("%s%v = %v, want %v", name, labels, got, want)
+	}
 }
 
 func inProcess(t *testing.T) (*realtime.Hub, *prometheus.Registry) {
@@ -389,12 +403,21 @@ func uniquePrefix() string {
 	return "test:realtime:" + strings.ToLower(rand.Text()[:10]) + ":"
 }
 
+// guarded is rdb behind a guard with the given timeout, closed when the
+// test ends.
+func guarded(t *testing.T, rdb *redis.Client, timeout time.Duration) *redisguard.Guard {
+	t.Helper()
+	g := redisguard.New(rdb, timeout, quiet, nil)
+	t.Cleanup(g.Close)
+	return g
+}
+
 // startHub starts a hub on rdb and waits until Redis has its subscription
 // (Start only waits briefly for it); the hub is closed when the test ends.
 func startHub(t *testing.T, rdb *redis.Client, prefix string) (*realtime.Hub, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	h := realtime.New(rdb, prefix, quiet, reg)
+	h := realtime.New(guarded(t, rdb, 5*time.Second), prefix, quiet, reg)
 	before := numSub(t, rdb, prefix+realtime.TopicOrders)
 	h.Start(context.Background())
 	t.Cleanup(h.Close)
@@ -478,9 +501,7 @@ func TestRedisHubAcrossInstances(t *testing.T) {
 	}
 	wantNothing(t, onB, 50*time.Millisecond)
 
-	if got := metric(t, regA, "realtime_events_published_total", "outcome", "ok"); got != 5 {
-		t.Errorf("hub A published ok: %v, want 5", got)
-	}
+	waitMetric(t, regA, 5, "realtime_events_published_total", "outcome", "ok")
 
 	// Close ends the subscriptions of a Redis hub too.
 	b.Close()
@@ -491,63 +512,14 @@ func TestRedisHubAcrossInstances(t *testing.T) {
 
 // --- a private redis-server, restarted mid-test ---
 
-type redisServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed; the restart test needs a private one")
-	}
-	s := &redisServer{t: t, port: testtool.FreePort(t), dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr(), 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on %s not accepting connections: %v", s.addr(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
 // The hub survives its Redis going away: publishing while Redis is down
-// fails quietly (logged and counted, never returned or panicking), and once
-// Redis is back the hub has reconnected and resubscribed by itself, so its
-// subscribers receive events published after the restart.
+// fails quietly (counted, never returned, blocking or panicking), and once
+// Redis is back the hub has reconnected and resubscribed by itself: its
+// subscribers first hear of the gap, then receive events published after
+// the restart.
 func TestRedisRestart(t *testing.T) {
-	srv := startRedisServer(t)
-	opts := &redis.Options{Addr: srv.addr(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
+	srv := testtool.StartRedis(t)
+	opts := &redis.Options{Addr: srv.Addr(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
 		WriteTimeout: time.Second, MaxRetries: 1}
 	rdb := newRedis(t, opts)
 	h, reg := startHub(t, rdb, uniquePrefix())
@@ -556,25 +528,31 @@ func TestRedisRestart(t *testing.T) {
 	h.Publish(context.Background(), batch("before"))
 	recvNumbers(t, sub, 5*time.Second, []string{"before"})
 
-	srv.stop()
+	srv.Stop()
 	start := time.Now()
 	h.Publish(context.Background(), batch("while-down"))
-	if d := time.Since(start); d > 10*time.Second {
+	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("Publish while Redis is down took %s", d)
 	}
-	if got := metric(t, reg, "realtime_events_published_total", "outcome", "error"); got != 1 {
-		t.Errorf("failed publishes counted: %v, want 1", got)
-	}
+	waitMetric(t, reg, 1, "realtime_events_published_total", "outcome", "error")
 
-	srv.start()
+	srv.Start()
 	restarted := time.Now()
 	deadline := restarted.Add(20 * time.Second)
+	gap := false
 	for i := 0; ; i++ {
 		h.Publish(context.Background(), batch("after-"+strconv.Itoa(i)))
 		select {
 		case msg, ok := <-sub.Messages():
 			if !ok {
 				t.Fatalf("subscription ended (err %v) across the restart", sub.Err())
+			}
+			if msg.Gap {
+				gap = true
+				continue
+			}
+			if !gap {
+				t.Fatalf("event %+v before the gap was announced", msg)
 			}
 			e := decode(t, msg)
 			if !strings.HasPrefix(e.OrderNumber, "after-") {
@@ -585,8 +563,8 @@ func TestRedisRestart(t *testing.T) {
 			// The stream goes on: the next event arrives at once.
 			h.Publish(context.Background(), batch("next"))
 			for {
-				e := recv(t, sub, 5*time.Second)
-				if e.OrderNumber == "next" {
+				msg := <-sub.Messages()
+				if msg.Order != nil && msg.Order.OrderNumber == "next" {
 					break
 				}
 			}
@@ -602,16 +580,142 @@ func TestRedisRestart(t *testing.T) {
 	}
 }
 
+// A frozen Redis (alive, answering nothing) never holds a publisher: Publish
+// returns at once whatever happens, the background publisher waits at most
+// the guard's timeout once and then skips Redis, and what does not fit the
+// hand-off queue is dropped and counted. Once Redis answers again, a
+// subscriber on another replica hears of the gap before the next event,
+// and then receives every new event.
+func TestFrozenRedis(t *testing.T) {
+	srv := testtool.StartRedis(t)
+	opts := &redis.Options{Addr: srv.Addr()}
+	prefix := uniquePrefix()
+	guardA := guarded(t, newRedis(t, opts), 50*time.Millisecond)
+	regA := prometheus.NewRegistry()
+	a := realtime.New(guardA, prefix, quiet, regA)
+	a.Start(context.Background())
+	t.Cleanup(a.Close)
+	b, _ := startHub(t, newRedis(t, opts), prefix)
+	onB := b.Subscribe(realtime.TopicOrders)
+	a.Publish(context.Background(), batch("before"))
+	recvNumbers(t, onB, 5*time.Second, []string{"before"})
+
+	srv.Freeze()
+	many := numbers("frozen-", 0, 3*realtime.PublishQueue)
+	start := time.Now()
+	a.Publish(context.Background(), batch(many...))
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Publish of %d events with Redis frozen took %s, want it to return at once", len(many), d)
+	}
+	total := func() float64 { return metric(t, regA, "realtime_events_published_total") }
+	deadline := time.Now().Add(10 * time.Second)
+	for total() < float64(1+len(many)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v of %d events accounted for after 10s", total(), 1+len(many))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if d := metric(t, regA, "realtime_events_published_total", "outcome", "dropped"); d == 0 {
+		t.Errorf("no event dropped out of %d handed over at once to a frozen Redis", len(many))
+	}
+	if guardA.Up() {
+		t.Error("the guard still sends calls to a frozen Redis")
+	}
+
+	srv.Thaw()
+	deadline = time.Now().Add(20 * time.Second)
+	gap := false
+	for i := 0; ; i++ {
+		a.Publish(context.Background(), batch("after-"+strconv.Itoa(i)))
+		got := ""
+		select {
+		case msg, ok := <-onB.Messages():
+			if !ok {
+				t.Fatalf("B's subscription ended (err %v)", onB.Err())
+			}
+			switch {
+			case msg.Gap:
+				gap = true
+			case strings.HasPrefix(msg.Order.OrderNumber, "after-"):
+				got = msg.Order.OrderNumber
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+		if got != "" {
+			if !gap {
+				t.Fatalf("%s reached B before the gap was announced", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event on B within 20s of Redis thawing (gap announced: %v)", gap)
+		}
+	}
+	want := numbers("next-", 0, 20)
+	a.Publish(context.Background(), batch(want...))
+	for i := 0; i < len(want); {
+		select {
+		case msg := <-onB.Messages():
+			if msg.Order == nil || strings.HasPrefix(msg.Order.OrderNumber, "after-") {
+				continue // late copies of the probing events, or a late gap
+			}
+			if msg.Order.OrderNumber != want[i] {
+				t.Fatalf("event %d on B: %s, want %s", i, msg.Order.OrderNumber, want[i])
+			}
+			i++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("B received %d of %d events after Redis came back", i, len(want))
+		}
+	}
+}
+
+// A subscription that hangs (Redis frozen longer than the hub's health
+// check, no publisher involved) is noticed by the hub itself: once Redis
+// answers again the hub has subscribed anew and its subscribers hear of the
+// gap, then of new events.
+func TestHungSubscriptionAnnouncesGap(t *testing.T) {
+	srv := testtool.StartRedis(t)
+	opts := &redis.Options{Addr: srv.Addr()}
+	prefix := uniquePrefix()
+	h, reg := startHub(t, newRedis(t, opts), prefix)
+	sub := h.Subscribe(realtime.TopicLowStock)
+
+	srv.Freeze()
+	time.Sleep(3 * time.Second) // longer than two health-check intervals
+	srv.Thaw()
+	select {
+	case msg, ok := <-sub.Messages():
+		if !ok || !msg.Gap {
+			t.Fatalf("first message after the hang: %+v (open %v), want a gap", msg, ok)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no gap announced within 15s of Redis thawing")
+	}
+	if n := metric(t, reg, "realtime_feed_gaps_total", "cause", "subscription"); n < 1 {
+		t.Errorf("realtime_feed_gaps_total{cause=subscription} = %v, want at least 1", n)
+	}
+	ctx, b := realtime.WithBatch(context.Background())
+	realtime.Add(ctx, realtime.TopicLowStock, realtime.LowStock{ProductID: "after-the-hang"})
+	h.Publish(ctx, b)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case msg := <-sub.Messages():
+			if msg.LowStock != nil && msg.LowStock.ProductID == "after-the-hang" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no event after the hang")
+		}
+	}
+}
+
 // Start no longer needs Redis to be up: a hub started while Redis is down
 // subscribes by itself once Redis comes up.
 func TestRedisDownAtStart(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed")
-	}
-	srv := &redisServer{t: t, port: testtool.FreePort(t), dir: t.TempDir()} // not started yet
-	t.Cleanup(srv.stop)
-	rdb := newRedis(t, &redis.Options{Addr: srv.addr(), DialTimeout: time.Second, MaxRetries: 1})
-	h := realtime.New(rdb, uniquePrefix(), quiet, prometheus.NewRegistry())
+	srv := testtool.NewRedis(t) // not started yet
+	rdb := newRedis(t, &redis.Options{Addr: srv.Addr(), DialTimeout: time.Second, MaxRetries: 1})
+	h := realtime.New(guarded(t, rdb, time.Second), uniquePrefix(), quiet, prometheus.NewRegistry())
 	start := time.Now()
 	h.Start(context.Background())
 	t.Cleanup(h.Close)
@@ -621,7 +725,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	sub := h.Subscribe(realtime.TopicOrders)
 	h.Publish(context.Background(), batch("while-down")) // fails quietly
 
-	srv.start()
+	srv.Start()
 	up := time.Now()
 	deadline := up.Add(20 * time.Second)
 	for i := 0; ; i++ {
@@ -630,6 +734,9 @@ func TestRedisDownAtStart(t *testing.T) {
 		case msg, ok := <-sub.Messages():
 			if !ok {
 				t.Fatalf("subscription ended (err %v)", sub.Err())
+			}
+			if msg.Gap { // the event published while Redis was down was lost
+				continue
 			}
 			if e := decode(t, msg); !strings.HasPrefix(e.OrderNumber, "up-") {
 				t.Fatalf("received %q", e.OrderNumber)

@@ -8,6 +8,15 @@
 //
 // Events are collected during a transaction in a Batch and published only
 // after it commits, so no one hears of a change that was rolled back.
+// Publishing never makes the committing request wait for Redis: events are
+// handed to a bounded queue and published in the background, through a
+// redisguard.Guard.
+//
+// Redis pub/sub forgets what it could not deliver. Where an event may have
+// been lost (this process's subscription dropped or hung, or a publisher
+// failed or dropped one, in which case it announces a gap marker on the
+// topic), the hub hands every subscriber of the topic a gap Event, so that
+// subscribers can tell their clients to refetch.
 package realtime
 
 import (
@@ -105,8 +114,9 @@ func (b *Batch) drain() []message {
 	return items
 }
 
-// Publisher publishes a committed transaction's events. A failed publish
-// is logged, never returned: the business operation has already happened.
+// Publisher publishes a committed transaction's events without waiting for
+// Redis. A failed publish is counted and announced as a gap, never
+// returned: the business operation has already happened.
 type Publisher interface {
 	Publish(ctx context.Context, b *Batch)
 }

@@ -47,12 +47,14 @@ func open(ctx context.Context, databaseURL string, maxConns int32, mode pgx.Quer
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
-	cfg.ConnConfig.Tracer = statementTracer{}
+	tracer := &tracer{}
+	cfg.ConnConfig.Tracer = tracer
 	cfg.ConnConfig.DefaultQueryExecMode = mode
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redactURLError(err))
 	}
+	tracer.pool.Store(pool)
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
