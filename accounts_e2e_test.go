@@ -398,8 +398,8 @@ func TestE2ELoginBruteForceIsSlowNotLocked(t *testing.T) {
 // Item 11: failed order lookups are counted per order number (for lookups
 // by email) and per address; past either budget lookups are RATE_LIMITED,
 // a failed lookup still looks exactly like a missing order, and lookups
-// that find the order count nothing. Aliases in one request cannot run
-// past the budget.
+// that find the order count nothing. Aliases in one request are each
+// counted, and cannot be many.
 func TestE2EOrderLookupFailuresAreLimited(t *testing.T) {
 	const perIP, perNumber = 5, 3
 	deps := startDeps(t, false)
@@ -454,21 +454,32 @@ func TestE2EOrderLookupFailuresAreLimited(t *testing.T) {
 	r = lookup("10.41.0.1", map[string]any{"n": number, "t": token})
 	accWantRefusedLookup(t, "any lookup from an address past its budget", r)
 
-	// One request of many aliased guesses at a fresh order.
+	// Aliased guesses at a fresh order: forty in one request are refused
+	// whole before any runs (at most three order lookups per operation),
+	// and the three allowed are each counted against the budget.
 	other := srv.checkout(t, buyerEmail(), "e2e-acc-lookup-"+randHex(8), map[string]int{p.ID: 1}).Order.OrderNumber
-	var q strings.Builder
-	q.WriteString("query {")
-	for i := range 40 {
-		fmt.Fprintf(&q, ` g%d: order(orderNumber: %q, email: "guess-%d@example.com") { orderNumber }`, i, other, i)
+	guesses := func(from, n int) string {
+		var q strings.Builder
+		q.WriteString("query {")
+		for i := from; i < from+n; i++ {
+			fmt.Fprintf(&q, ` g%d: order(orderNumber: %q, email: "guess-%d@example.com") { orderNumber }`, i, other, i)
+		}
+		q.WriteString(" }")
+		return q.String()
 	}
-	q.WriteString(" }")
-	r = quotaPost(t, srv, accFrom("10.42.0.1"), "", q.String(), nil)
+	r = quotaPost(t, srv, accFrom("10.42.0.1"), "", guesses(0, 40), nil)
+	if !slices.Equal(r.codes(), []string{"QUERY_TOO_COMPLEX"}) {
+		t.Errorf("40 aliased guesses: %+v, want the operation refused with QUERY_TOO_COMPLEX", r.Errors)
+	}
 	count := map[string]int{}
-	for _, c := range r.codes() {
-		count[c]++
+	for i, n := range []int{2, 3} {
+		r = quotaPost(t, srv, accFrom("10.42.0."+strconv.Itoa(i+2)), "", guesses(40+5*i, n), nil)
+		for _, c := range r.codes() {
+			count[c]++
+		}
 	}
-	if len(r.Errors) != 40 || count["NOT_FOUND"] != perNumber || count["RATE_LIMITED"] != 40-perNumber {
-		t.Errorf("40 aliased guesses: %v, want %d NOT_FOUND and the rest RATE_LIMITED", count, perNumber)
+	if count["NOT_FOUND"] != perNumber || count["RATE_LIMITED"] != 5-perNumber {
+		t.Errorf("5 aliased guesses in two requests: %v, want %d NOT_FOUND and the rest RATE_LIMITED", count, perNumber)
 	}
 }
 
