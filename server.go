@@ -46,6 +46,7 @@ import (
 	"commerce/internal/pricing"
 	"commerce/internal/quota"
 	"commerce/internal/realtime"
+	"commerce/internal/shop"
 	"commerce/internal/storage"
 )
 
@@ -470,6 +471,10 @@ func (a *app) routes(api bool) http.Handler {
 		mux.Handle(notify.UnsubscribePath, notify.NewUnsubscribeHandler(a.cfg.AuthSecret, a.customers, a.log))
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
 		mux.Handle("GET /admin/", admin.Handler()) // the live view; the mux redirects /admin to /admin/
+		if a.cfg.ShopEnabled {
+			// The demo storefront; the mux redirects /shop to /shop/.
+			mux.Handle("GET /shop/", shop.Handler(shop.Config{StripePublishableKey: a.cfg.StripePublishableKey, PublicBaseURL: a.cfg.PublicBaseURL}))
+		}
 		if a.storage.ServesFiles() {
 			// Signed image URLs of file storage; any method, so that the
 			// handler answers a wrong one with 403. S3 URLs point at the bucket.
