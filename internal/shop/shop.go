@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 )
@@ -73,7 +72,7 @@ func Handler(cfg Config) http.Handler {
 // serveFile serves one embedded file; directories and unknown names are
 // not found (no listings).
 func serveFile(w http.ResponseWriter, r *http.Request, files fs.FS, name string) {
-	if !fs.ValidPath(name) || path.Ext(name) == "" {
+	if !fs.ValidPath(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -87,9 +86,14 @@ func serveFile(w http.ResponseWriter, r *http.Request, files fs.FS, name string)
 		return
 	}
 	defer f.Close()
+	content, ok := f.(io.ReadSeeker) // embedded files are; directories are not
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
 	// ServeContent sets the type from the extension (.js as
 	// text/javascript, which module scripts require) and answers ranges.
-	http.ServeContent(w, r, name, time.Time{}, f.(io.ReadSeeker))
+	http.ServeContent(w, r, name, time.Time{}, content)
 }
 
 // clientConfig is /shop/config.json: only what a browser may know.
