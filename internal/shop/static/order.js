@@ -86,7 +86,7 @@ export default async function order(el, number) {
     },
     onData: ({ orderStatusChanged: s }) => {
       const now = `${s.status}/${s.paymentStatus}/${s.fulfillmentStatus}`;
-      if (now !== last) timeline.append(event(s.timestamp, now));
+      if (now !== last) timeline.append(event(s.timestamp, 'LIVE', `order ${s.status}, payment ${s.paymentStatus}, ${s.fulfillmentStatus}`));
       last = now;
       update(s);
     },
