@@ -155,10 +155,26 @@ func TestShopInChromium(t *testing.T) {
 	if n := shopEval[int](t, bctx, `document.querySelectorAll('a.card').length`); n != 2 {
 		t.Errorf("the search shows %d products, want this test's 2", n)
 	}
+	if shopEval[bool](t, bctx, `document.querySelector('button.more').checkVisibility()`) {
+		t.Error("'Show more' is shown under a complete list")
+	}
 	shopScreenshot(t, bctx, "shop-catalog.png")
 
+	// A price filter narrows the search to the cups (9.75 ≤ 10).
+	teapotCard := fmt.Sprintf(`a.card[data-handle=%q]`, teapot.Handle)
+	shopStep(t, bctx, "filter by price",
+		chromedp.SetValue(chromedp.CSS(`input[name="max"]`), "10"),
+		chromedp.Click(chromedp.CSS(".filters button")),
+		chromedp.WaitNotPresent(chromedp.CSS(teapotCard)))
+	shopWait(t, bctx, "the cups under 10", fmt.Sprintf(`a.card[data-handle=%q]`, cups.Handle))
+	if n := shopEval[int](t, bctx, `document.querySelectorAll('a.card').length`); n != 1 {
+		t.Errorf("at most 10.00: %d products, want the cups only", n)
+	}
+	shopStep(t, bctx, "back to the search", chromedp.NavigateBack())
+	shopWait(t, bctx, "the teapot again", teapotCard)
+
 	// The teapot's page shows its image; one goes into the cart.
-	shopStep(t, bctx, "open the teapot", chromedp.Click(chromedp.CSS(fmt.Sprintf(`a.card[data-handle=%q]`, teapot.Handle))))
+	shopStep(t, bctx, "open the teapot", chromedp.Click(chromedp.CSS(teapotCard)))
 	shopWait(t, bctx, "the product page", "#product-name")
 	shopWait(t, bctx, "the product image, loaded", `.gallery img.thumb[src*="/files/"]`)
 	if ok := shopEval[bool](t, bctx, `(async () => { const i = document.querySelector('.gallery img.thumb'); await i.decode(); return i.naturalWidth > 0; })()`); !ok {

@@ -41,11 +41,21 @@ export async function load() {
 export async function add(productId, quantity) {
   const lines = [{ productId, quantity }];
   const id = cartId();
-  const r = id
-    ? (await gql(`mutation($id: ID!, $lines: [CartLineInput!]!) { cartLinesAdd(cartId: $id, lines: $lines) { ${PAYLOAD} } }`, { id, lines })).cartLinesAdd
-    : (await gql(`mutation($lines: [CartLineInput!]) { cartCreate(lines: $lines) { ${PAYLOAD} } }`, { lines })).cartCreate;
-  if (r.cart && !id) localStorage.setItem(KEY, r.cart.id);
-  if (r.cart) notify(r.cart);
+  if (id) {
+    const r = await gql(`mutation($id: ID!, $lines: [CartLineInput!]!) { cartLinesAdd(cartId: $id, lines: $lines) { ${PAYLOAD} } }`, { id, lines })
+      .then((d) => d.cartLinesAdd, (e) => { if (e.code === 'NOT_FOUND') return null; throw e; });
+    // A cart checked out in another tab, or gone, is replaced by a new one.
+    if (r && !r.userErrors.some((u) => u.code === 'CART_COMPLETED')) {
+      if (r.cart) notify(r.cart);
+      return r;
+    }
+    forget();
+  }
+  const r = (await gql(`mutation($lines: [CartLineInput!]) { cartCreate(lines: $lines) { ${PAYLOAD} } }`, { lines })).cartCreate;
+  if (r.cart) {
+    localStorage.setItem(KEY, r.cart.id);
+    notify(r.cart);
+  }
   return r;
 }
 
