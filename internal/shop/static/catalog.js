@@ -39,7 +39,7 @@ export default async function catalog(el, params) {
   const grid = h('div.grid');
   const count = h('p.count');
   const more = h('button.secondary.more', { type: 'button', hidden: true }, 'Show more');
-  el.append(h('h1', {}, filter.search ? `Results for “${filter.search}”` : 'All products'), form, count, grid, more);
+  el.append(h('h1', {}, filter.search ? `Results for “${filter.search}”` : filter.category || 'All products'), form, count, grid, more);
 
   // Cursor pagination: ask for the page after the last cursor seen.
   let after = null;

@@ -11,7 +11,7 @@ export function h(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v == null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k in el && k !== 'list') el[k] = v;
+    else if (k in el) el[k] = v;
     else el.setAttribute(k, v);
   }
   el.append(...children.flat().filter((c) => c != null && c !== false));
