@@ -472,8 +472,14 @@ func (a *app) routes(api bool) http.Handler {
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
 		mux.Handle("GET /admin/", admin.Handler()) // the live view; the mux redirects /admin to /admin/
 		if a.cfg.ShopEnabled {
-			// The demo storefront; the mux redirects /shop to /shop/.
-			mux.Handle("GET /shop/", shop.Handler(shop.Config{StripePublishableKey: a.cfg.StripePublishableKey, PublicBaseURL: a.cfg.PublicBaseURL}))
+			// The demo storefront; the mux redirects /shop to /shop/. The
+			// dummy provider's client secrets mean nothing to Stripe.js, so
+			// the key is passed only when Stripe takes the payments.
+			shopCfg := shop.Config{PublicBaseURL: a.cfg.PublicBaseURL}
+			if a.cfg.PaymentProvider == "stripe" {
+				shopCfg.StripePublishableKey = a.cfg.StripePublishableKey
+			}
+			mux.Handle("GET /shop/", shop.Handler(shopCfg))
 		}
 		if a.storage.ServesFiles() {
 			// Signed image URLs of file storage; any method, so that the

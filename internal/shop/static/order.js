@@ -105,6 +105,10 @@ async function showPayment(el, o) {
   const { stripe } = await fetch('/shop/config.json').then((r) => r.json());
   if (stripe && o.paymentClientSecret) {
     await payWithStripe(el, stripe, o.paymentClientSecret, location.href);
+  } else if (stripe) {
+    // The service creates the PaymentIntent right after checkout and
+    // retries if Stripe is slow; the secret then appears on the order.
+    el.append(h('p.notice.info', {}, 'Preparing the payment form; reload this page in a moment.'));
   } else {
     el.append(h('p.notice.info', {}, 'Awaiting payment. The demo payment provider confirms it by itself in a few seconds; watch the status change.'));
   }
