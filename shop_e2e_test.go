@@ -29,18 +29,26 @@ import (
 )
 
 // TestShopServed checks SHOP_ENABLED: on by default in development, off
-// when disabled and by default in production.
+// when disabled and by default in production; and that the publishable
+// key reaches the page only when Stripe takes the payments.
 func TestShopServed(t *testing.T) {
-	deps := startDeps(t, false)
+	deps := startDeps(t, true)
+	dummy := func(env map[string]string) map[string]string {
+		env["PAYMENT_PROVIDER"] = "dummy"
+		return env
+	}
 	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want int
+		name   string
+		env    map[string]string
+		want   int
+		stripe bool // config.json names Stripe.js
 	}{
-		{"development default", nil, http.StatusOK},
-		{"disabled", map[string]string{"SHOP_ENABLED": "false"}, http.StatusNotFound},
-		{"production default", map[string]string{"APP_ENV": "production"}, http.StatusNotFound},
-		{"enabled in production", map[string]string{"APP_ENV": "production", "SHOP_ENABLED": "true"}, http.StatusOK},
+		{"development default", dummy(map[string]string{}), http.StatusOK, false},
+		{"disabled", dummy(map[string]string{"SHOP_ENABLED": "false"}), http.StatusNotFound, false},
+		{"production default", dummy(map[string]string{"APP_ENV": "production"}), http.StatusNotFound, false},
+		{"enabled in production", dummy(map[string]string{"APP_ENV": "production", "SHOP_ENABLED": "true"}), http.StatusOK, false},
+		{"key with the dummy provider", dummy(map[string]string{"STRIPE_PUBLISHABLE_KEY": "pk_test_shop"}), http.StatusOK, false},
+		{"key with Stripe", map[string]string{"STRIPE_PUBLISHABLE_KEY": "pk_test_shop"}, http.StatusOK, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t, "shop-"+tc.name, deps.env(t, tc.env))
@@ -54,7 +62,18 @@ func TestShopServed(t *testing.T) {
 					t.Errorf("GET %s: status %d, want %d", path, res.StatusCode, tc.want)
 				}
 			}
-			if tc.want == http.StatusOK {
+			switch {
+			case tc.stripe:
+				res, err := srv.http.Get(srv.base + "/shop/config.json")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if !strings.Contains(string(b), `"publishableKey":"pk_test_shop","scriptUrl":"https://js.stripe.com/v3/"`) {
+					t.Errorf("config.json with a key and Stripe = %s", b)
+				}
+			case tc.want == http.StatusOK:
 				checkShopIsSelfContained(t, srv)
 			}
 		})
