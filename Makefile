@@ -67,6 +67,7 @@ generate: ## Regenerate the gqlgen code (graph/generated, graph/model) from gqlg
 
 .PHONY: test
 test: services test-tools ## Run the tests with the race detector against the dev services
+	@./scripts/services.sh chromium
 	$(test-env) $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run

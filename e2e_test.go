@@ -207,14 +207,16 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServer runs `commerce serve` with exactly env (plus HTTP_ADDR on a
-// free port), waits for /healthz, prints its output if the test fails and
-// stops it with SIGTERM on cleanup.
+// free port unless env sets it), waits for /healthz, prints its output if
+// the test fails and stops it with SIGTERM on cleanup.
 func startServer(t *testing.T, name string, env map[string]string) *e2eServer {
 	t.Helper()
 	bin := e2eBinary(t)
-	addr := freeAddr(t)
 	env = copyEnv(env)
-	env["HTTP_ADDR"] = addr
+	if env["HTTP_ADDR"] == "" {
+		env["HTTP_ADDR"] = freeAddr(t)
+	}
+	addr := env["HTTP_ADDR"]
 	var list []string
 	for k, v := range env {
 		list = append(list, k+"="+v)

@@ -48,6 +48,7 @@ import (
 	"commerce/internal/pricing"
 	"commerce/internal/quota"
 	"commerce/internal/realtime"
+	"commerce/internal/shop"
 	"commerce/internal/storage"
 )
 
@@ -501,6 +502,16 @@ func (a *app) routes(api bool) http.Handler {
 		mux.Handle(notify.UnsubscribePath, notify.NewUnsubscribeHandler(a.cfg.AuthSecret, a.customers, a.log))
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
 		mux.Handle("GET /admin/", admin.Handler()) // the live view; the mux redirects /admin to /admin/
+		if a.cfg.ShopEnabled {
+			// The demo storefront; the mux redirects /shop to /shop/. The
+			// dummy provider's client secrets mean nothing to Stripe.js, so
+			// the key is passed only when Stripe takes the payments.
+			shopCfg := shop.Config{PublicBaseURL: a.cfg.PublicBaseURL}
+			if a.cfg.PaymentProvider == "stripe" {
+				shopCfg.StripePublishableKey = a.cfg.StripePublishableKey
+			}
+			mux.Handle("GET /shop/", shop.Handler(shopCfg))
+		}
 		if a.storage.ServesFiles() {
 			// Signed image URLs of file storage; any method, so that the
 			// handler answers a wrong one with 403. S3 URLs point at the bucket.

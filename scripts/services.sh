@@ -7,6 +7,8 @@
 #   scripts/services.sh          find or start Postgres and Redis, write .data/services.env
 #   scripts/services.sh stop     stop the private Postgres/Redis this script started
 #                                (a server that was already running is never touched)
+#   scripts/services.sh chromium install Debian's chromium when missing (for the
+#                                browser tests; `make test` runs it)
 #
 # What it does:
 #   Postgres  uses the server on 127.0.0.1:5432 when user `postgres` can log in
@@ -270,6 +272,15 @@ setup_redis() {
 	die "redis-server did not answer on 127.0.0.1:$PRIVATE_REDIS_PORT, see $REDIS_LOG"
 }
 
+# setup_chromium installs Debian's chromium when no Chromium is on PATH:
+# the browser tests of /admin and /shop need one (they skip without it).
+setup_chromium() {
+	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+		return
+	fi
+	apt_install chromium
+}
+
 write_env() {
 	local content
 	content="# Written by scripts/services.sh (postgres: $PG_KIND, redis: $REDIS_KIND). Do not edit.
@@ -322,5 +333,6 @@ stop() {
 case "${1:-start}" in
 start) start ;;
 stop) stop ;;
-*) die "usage: $0 [start|stop]" ;;
+chromium) setup_chromium ;;
+*) die "usage: $0 [start|stop|chromium]" ;;
 esac

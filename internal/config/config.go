@@ -136,6 +136,12 @@ type Config struct {
 	// client network (an IPv4 address or an IPv6 /64) on one process.
 	WSMaxSubscriptions int
 	WSMaxConnections   int
+
+	// ShopEnabled serves the demo storefront at /shop (internal/shop).
+	ShopEnabled bool
+	// StripePublishableKey, when set, makes the storefront pay with Stripe
+	// Elements; it is public by design (it reaches every browser).
+	StripePublishableKey string
 }
 
 // devAuthSecret signs tokens in development when AUTH_SECRET is not set.
@@ -322,6 +328,13 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.CORSAllowedOrigins = r.list("CORS_ALLOWED_ORIGINS")
 	c.WSMaxSubscriptions = r.intRange("WS_MAX_SUBSCRIPTIONS", 20, 1, 10_000)
 	c.WSMaxConnections = r.intRange("WS_MAX_CONNECTIONS", 50, 1, 100_000)
+	// The demo storefront is for trying the API out; production opts in.
+	c.ShopEnabled = r.boolean("SHOP_ENABLED", c.Development)
+	c.StripePublishableKey = r.str("STRIPE_PUBLISHABLE_KEY", "")
+	if c.StripePublishableKey != "" && !strings.HasPrefix(c.StripePublishableKey, "pk_") {
+		// The value is not echoed: it may be a secret key pasted by mistake.
+		r.fail("STRIPE_PUBLISHABLE_KEY", "must be a publishable key (pk_test_… or pk_live_…); it is sent to every browser, so never put a secret key here")
+	}
 
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)

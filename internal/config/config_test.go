@@ -144,6 +144,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"CORS_ALLOWED_ORIGINS", len(c.CORSAllowedOrigins), 0},
 		{"WS_MAX_SUBSCRIPTIONS", c.WSMaxSubscriptions, 20},
 		{"WS_MAX_CONNECTIONS", c.WSMaxConnections, 50},
+		// minimal is development, where the demo shop is on.
+		{"SHOP_ENABLED", c.ShopEnabled, true},
+		{"STRIPE_PUBLISHABLE_KEY", c.StripePublishableKey, ""},
 	} {
 		if !reflect.DeepEqual(f.got, f.want) {
 			t.Errorf("%s default = %#v, want %#v", f.name, f.got, f.want)
@@ -457,6 +460,21 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("WSMaxSubscriptions, WSMaxConnections = %d, %d", c.WSMaxSubscriptions, c.WSMaxConnections)
 			}
 		}},
+		{"shop off by default in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret}, func(t *testing.T, c *Config) {
+			if c.ShopEnabled {
+				t.Error("ShopEnabled = true in production without SHOP_ENABLED")
+			}
+		}},
+		{"shop on in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret, "SHOP_ENABLED": "true"}, func(t *testing.T, c *Config) {
+			if !c.ShopEnabled {
+				t.Error("ShopEnabled = false with SHOP_ENABLED=true")
+			}
+		}},
+		{"shop off in development", env{"SHOP_ENABLED": "false", "STRIPE_PUBLISHABLE_KEY": "pk_test_51abc"}, func(t *testing.T, c *Config) {
+			if c.ShopEnabled || c.StripePublishableKey != "pk_test_51abc" {
+				t.Errorf("ShopEnabled = %v, StripePublishableKey = %q", c.ShopEnabled, c.StripePublishableKey)
+			}
+		}},
 		{"CORS_ALLOWED_ORIGINS", env{"CORS_ALLOWED_ORIGINS": "https://shop.example.com, http://localhost:3000,,"}, func(t *testing.T, c *Config) {
 			want := []string{"https://shop.example.com", "http://localhost:3000"}
 			if !reflect.DeepEqual(c.CORSAllowedOrigins, want) {
@@ -579,6 +597,8 @@ func TestLoadRejects(t *testing.T) {
 		{"QUOTA_ORDER_LOOKUP_NUMBER fraction", env{"QUOTA_ORDER_LOOKUP_NUMBER": "1.5/1h"}, "QUOTA_ORDER_LOOKUP_NUMBER"},
 		{"TRUSTED_PROXIES bad prefix length", env{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"TRUSTED_PROXIES host name", env{"TRUSTED_PROXIES": "proxy.internal"}, "TRUSTED_PROXIES"},
+		{"SHOP_ENABLED not a boolean", env{"SHOP_ENABLED": "maybe"}, "SHOP_ENABLED"},
+		{"STRIPE_PUBLISHABLE_KEY is a secret key", env{"STRIPE_PUBLISHABLE_KEY": "sk_test_x"}, "STRIPE_PUBLISHABLE_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := load(minimal.with(tc.env))
@@ -641,6 +661,8 @@ func TestLoadErrorsDoNotLeakSecrets(t *testing.T) {
 		"STRIPE_WEBHOOK_SECRET": "whsec_webhook-canary",
 		"TWILIO_AUTH_TOKEN":     "twilio-token-canary",
 		"ADMIN_PASSWORD":        "admin-password-canary",
+		// A secret key pasted where the publishable one belongs.
+		"STRIPE_PUBLISHABLE_KEY": "sk_live_publishable-canary",
 	}
 	// Passwords inside URLs, besides the secret variables themselves.
 	leaks := []string{"db-password-canary", "redis-password-canary", "smtp-password-canary"}
@@ -663,7 +685,7 @@ func TestLoadErrorsDoNotLeakSecrets(t *testing.T) {
 		t.Fatal("Load accepted the configuration")
 	}
 	// Guard against a vacuous pass: the secret-bearing variables did fail.
-	for _, name := range []string{"AUTH_SECRET", "REDIS_URL", "SMTP_URL", "ADMIN_EMAIL", "TWILIO_FROM", "PAYMENT_PROVIDER", "DATABASE_MAX_CONNS"} {
+	for _, name := range []string{"AUTH_SECRET", "REDIS_URL", "SMTP_URL", "ADMIN_EMAIL", "TWILIO_FROM", "PAYMENT_PROVIDER", "DATABASE_MAX_CONNS", "STRIPE_PUBLISHABLE_KEY"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("Load error does not name %s:\n%v", name, err)
 		}
