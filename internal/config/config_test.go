@@ -460,12 +460,12 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("WSMaxSubscriptions, WSMaxConnections = %d, %d", c.WSMaxSubscriptions, c.WSMaxConnections)
 			}
 		}},
-		{"shop off by default in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret}, func(t *testing.T, c *Config) {
+		{"shop off by default in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret, "STRIPE_SECRET_KEY": "sk_test_x"}, func(t *testing.T, c *Config) {
 			if c.ShopEnabled {
 				t.Error("ShopEnabled = true in production without SHOP_ENABLED")
 			}
 		}},
-		{"shop on in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret, "SHOP_ENABLED": "true"}, func(t *testing.T, c *Config) {
+		{"shop on in production", env{"APP_ENV": "production", "AUTH_SECRET": productionSecret, "STRIPE_SECRET_KEY": "sk_test_x", "SHOP_ENABLED": "true"}, func(t *testing.T, c *Config) {
 			if !c.ShopEnabled {
 				t.Error("ShopEnabled = false with SHOP_ENABLED=true")
 			}
