@@ -45,8 +45,9 @@ func TestShopServed(t *testing.T) {
 	}{
 		{"development default", dummy(map[string]string{}), http.StatusOK, false},
 		{"disabled", dummy(map[string]string{"SHOP_ENABLED": "false"}), http.StatusNotFound, false},
-		{"production default", dummy(map[string]string{"APP_ENV": "production"}), http.StatusNotFound, false},
-		{"enabled in production", dummy(map[string]string{"APP_ENV": "production", "SHOP_ENABLED": "true"}), http.StatusOK, false},
+		// Production refuses the dummy provider: these take Stripe.
+		{"production default", map[string]string{"APP_ENV": "production"}, http.StatusNotFound, false},
+		{"enabled in production", map[string]string{"APP_ENV": "production", "SHOP_ENABLED": "true"}, http.StatusOK, false},
 		{"key with the dummy provider", dummy(map[string]string{"STRIPE_PUBLISHABLE_KEY": "pk_test_shop"}), http.StatusOK, false},
 		{"key with Stripe", map[string]string{"STRIPE_PUBLISHABLE_KEY": "pk_test_shop"}, http.StatusOK, true},
 	} {
