@@ -271,6 +271,12 @@ func TestShopInChromium(t *testing.T) {
 	shopScreenshot(t, bctx, "shop-order-paid.png")
 
 	for _, p := range problems() {
+		// The package database is shared: the first catalog page may list
+		// other tests' products, whose images live in their own servers'
+		// storage and are 404 here. This test's image is checked above.
+		if strings.Contains(p, "404") && strings.Contains(p, "/files/") && !strings.Contains(p, teapot.ID) {
+			continue
+		}
 		t.Errorf("browser console: %s", p)
 	}
 }
