@@ -2122,154 +2122,334 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../../schema.graphqls", Input: `# The service's GraphQL schema: a superset of ../shared/API.graphqls (the
-# public contract). Keep every name and meaning from there; add, never rename
+	{Name: "../../schema.graphqls", Input: `# The service's GraphQL schema: a superset of the public contract
+# (API.graphqls). Keep every name and meaning from there; add, never rename
 # or drop. Access rules are the directives below, enforced in one place
 # (graph/directives.go).
+#
+# Every type, field, argument, enum value and input field carries a
+# description, which is what Playground's documentation pane and any
+# introspecting client see: say what a client needs (units, who may read or
+# call it, what null means, the userError codes a mutation returns). A test
+# (graph/schema_doc_test.go) fails on an element without one. Comments are
+# for what is not for clients. gqlgen.yml maps Decimal and JSON to real Go
+# types.
 
-"""Who may call a field. CUSTOMER: a signed-in customer. STAFF: staff or admin. ADMIN: admin only."""
-enum Role { CUSTOMER, STAFF, ADMIN }
+"""
+Who may call a field. Sign in with customerLogin or staffLogin and send the
+token as ` + "`" + `Authorization: Bearer <token>` + "`" + ` (over graphql-transport-ws: in the
+connection_init payload, ` + "`" + `{"Authorization": "Bearer <token>"}` + "`" + `).
+"""
+enum Role {
+  "A signed-in customer account (from customerRegister or customerLogin). Staff tokens do not count as CUSTOMER."
+  CUSTOMER
+  "A staff member or an admin (from staffLogin)."
+  STAFF
+  "An admin only."
+  ADMIN
+}
 
-"""The caller must have this role; otherwise the field is null with an UNAUTHENTICATED or FORBIDDEN error."""
-directive @hasRole(role: Role!) on FIELD_DEFINITION
+"""
+The caller must have this role. On a field of Query, Mutation or Subscription
+the field is null with an UNAUTHENTICATED error for an anonymous caller (no
+token, or one that is malformed or expired) and a FORBIDDEN error for a
+signed-in caller without the role; on a field of another type it is null with
+FORBIDDEN for anyone without the role.
+"""
+directive @hasRole(
+  "The least role that may call the field."
+  role: Role!
+) on FIELD_DEFINITION
 
 """The field is visible to STAFF only; for anyone else it is null, without an error."""
 directive @staffOnly on FIELD_DEFINITION
 
-# The public API contract of the commerce service.
-#
-# This is the shape that clients (an SPA storefront, an admin dashboard, GraphQL
-# Playground users) and the acceptance tests rely on. The project's own
-# schema.graphqls must offer every type, field, argument and enum value named
-# here, with these names and these meanings. It may add more (fields, filters,
-# types); it may not rename or drop what is here. Where this sketch is silent,
-# follow the same conventions.
-#
-# Conventions
-# - Ids are plain lowercase UUIDs (the same string everywhere: API, Stripe
-#   metadata, logs). A malformed or unknown id is NOT_FOUND, never INTERNAL.
-# - Lists that can grow are Relay cursor connections (edges/node/cursor/pageInfo,
-#   first/after). ` + "`" + `first` + "`" + ` defaults to 20; above 100 is a BAD_USER_INPUT error.
-# - Mutations take an ` + "`" + `input:` + "`" + ` object where there are several fields (plus an
-#   id where they act on one thing) and return a payload with the changed
-#   object and ` + "`" + `userErrors` + "`" + `. A userError is a problem the caller can fix (bad
-#   field, out of stock, bad discount code). Its ` + "`" + `field` + "`" + ` path starts at the
-#   argument name, list indices as strings: ["input","lines","2","quantity"].
-#   Decimal values are checked by the service (sign, precision for the
-#   currency) so that a bad amount is a userError, not a parse failure.
-# - Everything else is a GraphQL error whose ` + "`" + `extensions.code` + "`" + ` is one of:
-#   UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, RATE_LIMITED
-#   (with extensions.retryAfterSeconds), QUERY_TOO_COMPLEX, CONFLICT,
-#   SERVICE_UNAVAILABLE (the database is unreachable: retry later; HTTP 503
-#   with Retry-After when every error of the response has it), INTERNAL,
-#   and gqlgen's GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
-#   No error ever echoes the request body, SQL, a stack trace or a secret.
-# - Emails are stored and compared lowercased and trimmed.
-# - gqlgen.yml maps Decimal and JSON to real Go types (JSON goes out as a JSON
-#   value, not an escaped string).
-# - Money is never a float: amounts are integer minor units inside the service
-#   and a decimal string on the wire.
-# - Prices, tax, shipping and totals are always computed by the server. A price
-#   sent by a client is never trusted.
-# - Who may do what:  anyone: catalog reads, carts, checkout, order lookup with
-#   the order's email or access token.  CUSTOMER (bearer token): own profile,
-#   own orders, own subscriptions.  STAFF: catalog writes, inventory, orders,
-#   customers, fulfillment, refunds, notifications log, order feed.  ADMIN: all
-#   of STAFF plus staff accounts and settings.
+"""
+An instant as an RFC 3339 string, e.g. "2026-01-02T15:04:05Z". Output is in
+UTC, with fractional seconds when there are any. An input that is not RFC 3339
+is a BAD_USER_INPUT error.
+"""
+scalar Time
 
-scalar Time      # RFC 3339
-scalar Decimal   # a decimal number as a string, e.g. "19.99"
+"""
+A decimal number as a JSON string, e.g. "19.99" — never a float. Output
+amounts carry exactly the currency's minor digits. As input a string is
+expected (a number literal is accepted); its sign and precision are checked by
+the service against the currency, so a bad amount is a userError INVALID at
+its field, not a parse failure.
+"""
+scalar Decimal
+
+"""Any JSON value, sent as JSON (an object stays an object, not an escaped string)."""
 scalar JSON
-scalar Upload    # GraphQL multipart request spec
 
-interface Node { id: ID! }
+"""
+A file sent as a part of a GraphQL multipart request
+(https://github.com/jaydenseric/graphql-multipart-request-spec): an
+"operations" part, a "map" part, then the files. A body past
+MAX_UPLOAD_BYTES (default 10 MiB) plus a little slack is refused with HTTP 413
+and BAD_USER_INPUT; a malformed one with HTTP 400 and BAD_USER_INPUT.
+"""
+scalar Upload
 
+"""
+An object with a global id, readable through Query.node. Ids are plain
+lowercase UUIDs, the same string everywhere (API, Stripe metadata, logs); a
+malformed or unknown id is NOT_FOUND, never INTERNAL.
+"""
+interface Node {
+  "Plain lowercase UUID."
+  id: ID!
+}
+
+"""Where a page of a Relay cursor connection sits in its list."""
 type PageInfo {
+  "True when another page follows: ask for it with ` + "`" + `after: endCursor` + "`" + `."
   hasNextPage: Boolean!
+  "True when this page was asked for with ` + "`" + `after` + "`" + ` (the list is forward-only: there is no ` + "`" + `before` + "`" + `)."
   hasPreviousPage: Boolean!
+  "The cursor of the first edge; null on an empty page."
   startCursor: String
+  "The cursor of the last edge, to pass as ` + "`" + `after` + "`" + ` for the next page; null on an empty page."
   endCursor: String
 }
 
+"""
+A problem with a mutation's input that the caller can fix (a bad field, out
+of stock, a taken email). When a payload has userErrors nothing was changed
+and its object field is null. Other failures are GraphQL errors with
+` + "`" + `extensions.code` + "`" + `.
+"""
 type UserError {
-  field: [String!]      # path to the input field, e.g. ["input","lines","0","quantity"]
+  """
+  Path to the input field at fault, starting at the argument name, list
+  indices as strings: ["input","lines","2","quantity"]. Null when the problem
+  is not one field's (e.g. INVALID_CREDENTIALS).
+  """
+  field: [String!]
+  "A sentence safe to show to the user; it never echoes what was sent."
   message: String!
-  code: String!         # e.g. INSUFFICIENT_STOCK, INVALID, NOT_FOUND, TAKEN, PAYMENT_FAILED
+  """
+  Machine-readable: INVALID (a bad value), NOT_FOUND, TAKEN (unique value in
+  use), INSUFFICIENT_STOCK, LIMIT_EXCEEDED, CART_COMPLETED,
+  INVALID_CREDENTIALS. Each mutation lists those it returns; tolerate new
+  codes.
+  """
+  code: String!
 }
 
+"""An amount of money. Amounts are integer minor units inside the service and a decimal string on the wire, never a float."""
 type Money {
-  amount: Decimal!        # always with the currency's minor digits: "10.00", "0.00", "5.53" (JPY: "1200")
-  currencyCode: String!   # ISO 4217, e.g. "USD"
+  "Decimal string with exactly the currency's minor digits: \"10.00\", \"0.00\", \"5.53\" (JPY: \"1200\")."
+  amount: Decimal!
+  "ISO 4217 code, upper case, e.g. \"USD\". Every amount of one cart or order has the store currency (STORE_CURRENCY)."
+  currencyCode: String!
 }
 
-type Dimensions { lengthMm: Int, widthMm: Int, heightMm: Int }
+"""A package size in whole millimetres."""
+type Dimensions {
+  "Length in mm; null when not recorded."
+  lengthMm: Int
+  "Width in mm; null when not recorded."
+  widthMm: Int
+  "Height in mm; null when not recorded."
+  heightMm: Int
+}
 
 # ---------------------------------------------------------------- catalog
 
+"""
+A product of the catalog. Anyone may read active products; archived ones
+(isActive false) exist for STAFF only and are NOT_FOUND to everyone else.
+"""
 type Product implements Node {
+  "Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata."
   id: ID!
+  "Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces."
   sku: String!
-  handle: String!                 # URL slug, unique, generated from the name when not given
+  "URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given."
+  handle: String!
+  "Display name, 1..255 characters."
   name: String!
+  "Plain text, up to 10,000 characters, line breaks allowed; null when none."
   description: String
+  "The current selling price per unit. Carts price at this value; orders keep the price they were placed at."
   price: Money!
+  "A former or reference price to show struck through; null when none. Not used in any computation."
   compareAtPrice: Money
-  costPrice: Money @staffOnly     # STAFF only; null for others
+  "What one unit costs the store. STAFF only: null for everyone else, without an error."
+  costPrice: Money @staffOnly
+  "Free-text category (exact match in ProductFilter.category); null when none."
   category: String
+  "Tags, at most 50 of up to 64 characters each, without duplicates; [] when none."
   tags: [String!]!
+  "Images by position, first = main image; [] when none."
   images: [ProductImage!]!
-  inventoryQuantity: Int!         # on hand, not counting active reservations
-  availableQuantity: Int!         # what can still be sold now
+  "Units on hand (in the warehouse), counting units reserved by unpaid orders."
+  inventoryQuantity: Int!
+  "Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative."
+  availableQuantity: Int!
+  "A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10."
   lowStockThreshold: Int!
+  "False once archived: hidden from the storefront, still referenced by orders and the ledger."
   isActive: Boolean!
+  "Marked for the storefront's featured section; filter with ProductFilter.isFeatured."
   isFeatured: Boolean!
+  "Shipping weight in grams; null when not recorded."
   weightGrams: Int
+  "Package size in millimetres; null when not recorded."
   dimensions: Dimensions
+  "When the product was created."
   createdAt: Time!
+  "When the product last changed (stock changes included)."
   updatedAt: Time!
-  inventoryTransactions(first: Int, after: String): InventoryTransactionConnection @hasRole(role: STAFF)   # STAFF; null (with a FORBIDDEN error) for others
+  """
+  The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+  error for anyone else.
+  """
+  inventoryTransactions(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page; a cursor this list did not make is a BAD_USER_INPUT error."
+    after: String
+  ): InventoryTransactionConnection @hasRole(role: STAFF)
 }
 
+"""An image of a product."""
 type ProductImage {
+  "Plain lowercase UUID; pass it to productImageDelete and productImagesReorder."
   id: ID!
-  url: String!                    # a signed URL that expires; stable within a TTL window so browsers and CDNs can cache it
+  """
+  A signed URL that expires (after about IMAGE_URL_TTL, default 1h): fetch it
+  soon after reading it, and read the product again for a fresh one. It stays
+  the same within a TTL window, so browsers and CDNs can cache it.
+  """
+  url: String!
+  "Alternative text for screen readers, up to 500 characters; null when none."
   altText: String
+  "0-based place in the product's image order."
   position: Int!
 }
 
-type ProductEdge { node: Product!, cursor: String! }
-type ProductConnection { edges: [ProductEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
-
-input ProductFilter {
-  category: String
-  search: String        # matches name, description, sku; ranked, typo-tolerant where possible
-  tags: [String!]       # products carrying every one of these tags
-  minPrice: Decimal     # inclusive
-  maxPrice: Decimal     # inclusive
-  inStock: Boolean      # true: availableQuantity > 0; false: availableQuantity = 0
-  isFeatured: Boolean
-  includeInactive: Boolean   # STAFF only
+"""A product in a ProductConnection."""
+type ProductEdge {
+  "The product."
+  node: Product!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` to get the products that follow this one in the same filter and order."
+  cursor: String!
 }
 
-# Each key sorts ascending (RELEVANCE and BEST_SELLING: best first); ` + "`" + `reverse` + "`" + `
-# flips it. Without a sortKey the order is newest first (CREATED_AT, reverse),
-# or RELEVANCE when a search is given. Ties break on id, so cursors are stable.
-enum ProductSortKey { CREATED_AT, PRICE, NAME, RELEVANCE, BEST_SELLING }
+"""A page of products (Relay cursor connection)."""
+type ProductConnection {
+  "The products of this page, in the requested order."
+  edges: [ProductEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many products match the filter over all pages (counted only when asked for)."
+  totalCount: Int!
+}
 
-enum InventoryTransactionType { SALE, RESTOCK, ADJUSTMENT, RETURN, RESERVATION, RELEASE }
+"""Narrows Query.products. Every given field must match (AND); omitted fields do not filter."""
+input ProductFilter {
+  "Products of exactly this category (case-sensitive)."
+  category: String
+  """
+  Full-text search over name, description, category and sku, typo-tolerant on
+  the name, or the exact sku; ranked by relevance unless a sortKey is given. Up
+  to 200 characters (longer is a BAD_USER_INPUT error). A non-blank search
+  counts against QUOTA_SEARCH_PRODUCTS (default 1000/1h per IP): RATE_LIMITED
+  beyond it.
+  """
+  search: String
+  "Products carrying every one of these tags."
+  tags: [String!]
+  "Price at least this, inclusive, in the store currency (\"10.00\"); a malformed or negative amount is a BAD_USER_INPUT error."
+  minPrice: Decimal
+  "Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error."
+  maxPrice: Decimal
+  "true: availableQuantity > 0; false: availableQuantity = 0."
+  inStock: Boolean
+  "Only featured (true) or only not featured (false) products."
+  isFeatured: Boolean
+  "Also list archived products. STAFF only: UNAUTHENTICATED or FORBIDDEN for anyone else."
+  includeInactive: Boolean
+}
 
+"""
+The order of Query.products. Each key sorts ascending (RELEVANCE and
+BEST_SELLING: best first); ` + "`" + `reverse` + "`" + ` flips it. Without a sortKey the order is
+newest first (CREATED_AT, reversed), or RELEVANCE when a search is given. Ties
+break on id, so cursors are stable.
+"""
+enum ProductSortKey {
+  "Oldest first."
+  CREATED_AT
+  "Cheapest first."
+  PRICE
+  "Alphabetical, case-insensitive."
+  NAME
+  "Best match of ProductFilter.search first; without a search, newest first."
+  RELEVANCE
+  "Most units sold first."
+  BEST_SELLING
+}
+
+"""
+The kind of a stock ledger row. The sum of every row of a product is its
+availableQuantity; without RESERVATION and RELEASE rows, its inventoryQuantity.
+"""
+enum InventoryTransactionType {
+  "A paid order took units off the shelf (negative); written after a RELEASE of the order's reservation."
+  SALE
+  "Units received (positive); also the opening stock of productCreate."
+  RESTOCK
+  "A manual correction, positive or negative (stock count, damage)."
+  ADJUSTMENT
+  "Units back on the shelf (positive): a returned item or a cancelled paid order."
+  RETURN
+  "Units held for an order awaiting payment (negative on available only)."
+  RESERVATION
+  "A reservation given back (positive on available only): the order was paid, cancelled or timed out."
+  RELEASE
+}
+
+"""One row of a product's stock ledger. Rows are never changed or deleted."""
 type InventoryTransaction implements Node {
+  "Plain lowercase UUID."
   id: ID!
+  "The product whose stock changed."
   product: Product!
+  "The product's sku when the row was written."
   sku: String!
+  "Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE."
   quantityChange: Int!
+  "What caused the change."
   type: InventoryTransactionType!
-  referenceId: String      # order id, purchase order id, ...
+  "What the change refers to: the order id for order rows, a purchase order number or the like for manual ones; null when none."
+  referenceId: String
+  "Free text, e.g. \"Order ORD-…\" or \"Opening stock\"; null when none."
   notes: String
+  "When the change was recorded."
   createdAt: Time!
 }
-type InventoryTransactionEdge { node: InventoryTransaction!, cursor: String! }
-type InventoryTransactionConnection { edges: [InventoryTransactionEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+
+"""A ledger row in an InventoryTransactionConnection."""
+type InventoryTransactionEdge {
+  "The ledger row."
+  node: InventoryTransaction!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the rows after this one."
+  cursor: String!
+}
+
+"""A page of stock ledger rows, newest first (Relay cursor connection)."""
+type InventoryTransactionConnection {
+  "The rows of this page."
+  edges: [InventoryTransactionEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many rows the product's ledger has over all pages."
+  totalCount: Int!
+}
 
 # ---------------------------------------------------------------- customers
 

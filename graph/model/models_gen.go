@@ -11,8 +11,12 @@ import (
 	"time"
 )
 
+// An object with a global id, readable through Query.node. Ids are plain
+// lowercase UUIDs, the same string everywhere (API, Stripe metadata, logs); a
+// malformed or unknown id is NOT_FOUND, never INTERNAL.
 type Node interface {
 	IsNode()
+	// Plain lowercase UUID.
 	GetID() string
 }
 
@@ -62,7 +66,9 @@ type Cart struct {
 	UpdatedAt     time.Time   `json:"updatedAt"`
 }
 
-func (Cart) IsNode()            {}
+func (Cart) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Cart) GetID() string { return this.ID }
 
 type CartLine struct {
@@ -129,7 +135,9 @@ type Customer struct {
 	Registered bool `json:"registered"`
 }
 
-func (Customer) IsNode()            {}
+func (Customer) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Customer) GetID() string { return this.ID }
 
 type CustomerConnection struct {
@@ -153,9 +161,13 @@ type CustomerRegisterInput struct {
 	MarketingOptIn *bool   `json:"marketingOptIn,omitempty"`
 }
 
+// A package size in whole millimetres.
 type Dimensions struct {
+	// Length in mm; null when not recorded.
 	LengthMm *int `json:"lengthMm,omitempty"`
-	WidthMm  *int `json:"widthMm,omitempty"`
+	// Width in mm; null when not recorded.
+	WidthMm *int `json:"widthMm,omitempty"`
+	// Height in mm; null when not recorded.
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
@@ -185,31 +197,49 @@ type InventoryAdjustPayload struct {
 	UserErrors  []*UserError          `json:"userErrors"`
 }
 
+// One row of a product's stock ledger. Rows are never changed or deleted.
 type InventoryTransaction struct {
-	ID             string                   `json:"id"`
-	Product        *Product                 `json:"product"`
-	Sku            string                   `json:"sku"`
-	QuantityChange int                      `json:"quantityChange"`
-	Type           InventoryTransactionType `json:"type"`
-	ReferenceID    *string                  `json:"referenceId,omitempty"`
-	Notes          *string                  `json:"notes,omitempty"`
-	CreatedAt      time.Time                `json:"createdAt"`
-	ProductID      string                   `json:"-"`
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// The product whose stock changed.
+	Product *Product `json:"product"`
+	// The product's sku when the row was written.
+	Sku string `json:"sku"`
+	// Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE.
+	QuantityChange int `json:"quantityChange"`
+	// What caused the change.
+	Type InventoryTransactionType `json:"type"`
+	// What the change refers to: the order id for order rows, a purchase order number or the like for manual ones; null when none.
+	ReferenceID *string `json:"referenceId,omitempty"`
+	// Free text, e.g. "Order ORD-…" or "Opening stock"; null when none.
+	Notes *string `json:"notes,omitempty"`
+	// When the change was recorded.
+	CreatedAt time.Time `json:"createdAt"`
+	ProductID string    `json:"-"`
 }
 
-func (InventoryTransaction) IsNode()            {}
+func (InventoryTransaction) IsNode() {}
+
+// Plain lowercase UUID.
 func (this InventoryTransaction) GetID() string { return this.ID }
 
+// A page of stock ledger rows, newest first (Relay cursor connection).
 type InventoryTransactionConnection struct {
-	Edges      []*InventoryTransactionEdge `json:"edges"`
-	PageInfo   *PageInfo                   `json:"pageInfo"`
-	TotalCount int                         `json:"totalCount"`
-	Count      scalar.Counter              `json:"-"`
+	// The rows of this page.
+	Edges []*InventoryTransactionEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many rows the product's ledger has over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
 }
 
+// A ledger row in an InventoryTransactionConnection.
 type InventoryTransactionEdge struct {
-	Node   *InventoryTransaction `json:"node"`
-	Cursor string                `json:"cursor"`
+	// The ledger row.
+	Node *InventoryTransaction `json:"node"`
+	// Opaque; pass as `after` for the rows after this one.
+	Cursor string `json:"cursor"`
 }
 
 type LowStockAlert struct {
@@ -224,9 +254,12 @@ type LowStockAlert struct {
 	ProductID            string `json:"-"`
 }
 
+// An amount of money. Amounts are integer minor units inside the service and a decimal string on the wire, never a float.
 type Money struct {
-	Amount       scalar.Decimal `json:"amount"`
-	CurrencyCode string         `json:"currencyCode"`
+	// Decimal string with exactly the currency's minor digits: "10.00", "0.00", "5.53" (JPY: "1200").
+	Amount scalar.Decimal `json:"amount"`
+	// ISO 4217 code, upper case, e.g. "USD". Every amount of one cart or order has the store currency (STORE_CURRENCY).
+	CurrencyCode string `json:"currencyCode"`
 }
 
 type Mutation struct {
@@ -245,7 +278,9 @@ type Notification struct {
 	SentAt    *time.Time          `json:"sentAt,omitempty"`
 }
 
-func (Notification) IsNode()            {}
+func (Notification) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Notification) GetID() string { return this.ID }
 
 type NotificationConnection struct {
@@ -292,7 +327,9 @@ type Order struct {
 	ShowCustomer bool `json:"-"`
 }
 
-func (Order) IsNode()            {}
+func (Order) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Order) GetID() string { return this.ID }
 
 type OrderConnection struct {
@@ -353,44 +390,79 @@ type OrderStatusEvent struct {
 	MissedEventsPossible bool `json:"missedEventsPossible"`
 }
 
+// Where a page of a Relay cursor connection sits in its list.
 type PageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
+	// True when another page follows: ask for it with `after: endCursor`.
+	HasNextPage bool `json:"hasNextPage"`
+	// True when this page was asked for with `after` (the list is forward-only: there is no `before`).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first edge; null on an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the last edge, to pass as `after` for the next page; null on an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A product of the catalog. Anyone may read active products; archived ones
+// (isActive false) exist for STAFF only and are NOT_FOUND to everyone else.
 type Product struct {
-	ID                    string                          `json:"id"`
-	Sku                   string                          `json:"sku"`
-	Handle                string                          `json:"handle"`
-	Name                  string                          `json:"name"`
-	Description           *string                         `json:"description,omitempty"`
-	Price                 *Money                          `json:"price"`
-	CompareAtPrice        *Money                          `json:"compareAtPrice,omitempty"`
-	CostPrice             *Money                          `json:"costPrice,omitempty"`
-	Category              *string                         `json:"category,omitempty"`
-	Tags                  []string                        `json:"tags"`
-	Images                []*ProductImage                 `json:"images"`
-	InventoryQuantity     int                             `json:"inventoryQuantity"`
-	AvailableQuantity     int                             `json:"availableQuantity"`
-	LowStockThreshold     int                             `json:"lowStockThreshold"`
-	IsActive              bool                            `json:"isActive"`
-	IsFeatured            bool                            `json:"isFeatured"`
-	WeightGrams           *int                            `json:"weightGrams,omitempty"`
-	Dimensions            *Dimensions                     `json:"dimensions,omitempty"`
-	CreatedAt             time.Time                       `json:"createdAt"`
-	UpdatedAt             time.Time                       `json:"updatedAt"`
+	// Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata.
+	ID string `json:"id"`
+	// Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces.
+	Sku string `json:"sku"`
+	// URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given.
+	Handle string `json:"handle"`
+	// Display name, 1..255 characters.
+	Name string `json:"name"`
+	// Plain text, up to 10,000 characters, line breaks allowed; null when none.
+	Description *string `json:"description,omitempty"`
+	// The current selling price per unit. Carts price at this value; orders keep the price they were placed at.
+	Price *Money `json:"price"`
+	// A former or reference price to show struck through; null when none. Not used in any computation.
+	CompareAtPrice *Money `json:"compareAtPrice,omitempty"`
+	// What one unit costs the store. STAFF only: null for everyone else, without an error.
+	CostPrice *Money `json:"costPrice,omitempty"`
+	// Free-text category (exact match in ProductFilter.category); null when none.
+	Category *string `json:"category,omitempty"`
+	// Tags, at most 50 of up to 64 characters each, without duplicates; [] when none.
+	Tags []string `json:"tags"`
+	// Images by position, first = main image; [] when none.
+	Images []*ProductImage `json:"images"`
+	// Units on hand (in the warehouse), counting units reserved by unpaid orders.
+	InventoryQuantity int `json:"inventoryQuantity"`
+	// Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative.
+	AvailableQuantity int `json:"availableQuantity"`
+	// A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10.
+	LowStockThreshold int `json:"lowStockThreshold"`
+	// False once archived: hidden from the storefront, still referenced by orders and the ledger.
+	IsActive bool `json:"isActive"`
+	// Marked for the storefront's featured section; filter with ProductFilter.isFeatured.
+	IsFeatured bool `json:"isFeatured"`
+	// Shipping weight in grams; null when not recorded.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Package size in millimetres; null when not recorded.
+	Dimensions *Dimensions `json:"dimensions,omitempty"`
+	// When the product was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the product last changed (stock changes included).
+	UpdatedAt time.Time `json:"updatedAt"`
+	// The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+	// error for anyone else.
 	InventoryTransactions *InventoryTransactionConnection `json:"inventoryTransactions,omitempty"`
 }
 
-func (Product) IsNode()            {}
+func (Product) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Product) GetID() string { return this.ID }
 
+// A page of products (Relay cursor connection).
 type ProductConnection struct {
-	Edges      []*ProductEdge `json:"edges"`
-	PageInfo   *PageInfo      `json:"pageInfo"`
-	TotalCount int            `json:"totalCount"`
+	// The products of this page, in the requested order.
+	Edges []*ProductEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many products match the filter over all pages (counted only when asked for).
+	TotalCount int `json:"totalCount"`
 	// counts the rows behind the connection when totalCount is asked for
 	Count scalar.Counter `json:"-"`
 }
@@ -414,27 +486,50 @@ type ProductCreateInput struct {
 	Dimensions        *DimensionsInput `json:"dimensions,omitempty"`
 }
 
+// A product in a ProductConnection.
 type ProductEdge struct {
-	Node   *Product `json:"node"`
-	Cursor string   `json:"cursor"`
+	// The product.
+	Node *Product `json:"node"`
+	// Opaque; pass as `after` to get the products that follow this one in the same filter and order.
+	Cursor string `json:"cursor"`
 }
 
+// Narrows Query.products. Every given field must match (AND); omitted fields do not filter.
 type ProductFilter struct {
-	Category        *string         `json:"category,omitempty"`
-	Search          *string         `json:"search,omitempty"`
-	Tags            []string        `json:"tags,omitempty"`
-	MinPrice        *scalar.Decimal `json:"minPrice,omitempty"`
-	MaxPrice        *scalar.Decimal `json:"maxPrice,omitempty"`
-	InStock         *bool           `json:"inStock,omitempty"`
-	IsFeatured      *bool           `json:"isFeatured,omitempty"`
-	IncludeInactive *bool           `json:"includeInactive,omitempty"`
+	// Products of exactly this category (case-sensitive).
+	Category *string `json:"category,omitempty"`
+	// Full-text search over name, description, category and sku, typo-tolerant on
+	// the name, or the exact sku; ranked by relevance unless a sortKey is given. Up
+	// to 200 characters (longer is a BAD_USER_INPUT error). A non-blank search
+	// counts against QUOTA_SEARCH_PRODUCTS (default 1000/1h per IP): RATE_LIMITED
+	// beyond it.
+	Search *string `json:"search,omitempty"`
+	// Products carrying every one of these tags.
+	Tags []string `json:"tags,omitempty"`
+	// Price at least this, inclusive, in the store currency ("10.00"); a malformed or negative amount is a BAD_USER_INPUT error.
+	MinPrice *scalar.Decimal `json:"minPrice,omitempty"`
+	// Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error.
+	MaxPrice *scalar.Decimal `json:"maxPrice,omitempty"`
+	// true: availableQuantity > 0; false: availableQuantity = 0.
+	InStock *bool `json:"inStock,omitempty"`
+	// Only featured (true) or only not featured (false) products.
+	IsFeatured *bool `json:"isFeatured,omitempty"`
+	// Also list archived products. STAFF only: UNAUTHENTICATED or FORBIDDEN for anyone else.
+	IncludeInactive *bool `json:"includeInactive,omitempty"`
 }
 
+// An image of a product.
 type ProductImage struct {
-	ID       string  `json:"id"`
-	URL      string  `json:"url"`
-	AltText  *string `json:"altText,omitempty"`
-	Position int     `json:"position"`
+	// Plain lowercase UUID; pass it to productImageDelete and productImagesReorder.
+	ID string `json:"id"`
+	// A signed URL that expires (after about IMAGE_URL_TTL, default 1h): fetch it
+	// soon after reading it, and read the product again for a fresh one. It stays
+	// the same within a TTL window, so browsers and CDNs can cache it.
+	URL string `json:"url"`
+	// Alternative text for screen readers, up to 500 characters; null when none.
+	AltText *string `json:"altText,omitempty"`
+	// 0-based place in the product's image order.
+	Position int `json:"position"`
 }
 
 type ProductPayload struct {
@@ -469,10 +564,22 @@ type StaffAuthPayload struct {
 type Subscription struct {
 }
 
+// A problem with a mutation's input that the caller can fix (a bad field, out
+// of stock, a taken email). When a payload has userErrors nothing was changed
+// and its object field is null. Other failures are GraphQL errors with
+// `extensions.code`.
 type UserError struct {
-	Field   []string `json:"field,omitempty"`
-	Message string   `json:"message"`
-	Code    string   `json:"code"`
+	// Path to the input field at fault, starting at the argument name, list
+	// indices as strings: ["input","lines","2","quantity"]. Null when the problem
+	// is not one field's (e.g. INVALID_CREDENTIALS).
+	Field []string `json:"field,omitempty"`
+	// A sentence safe to show to the user; it never echoes what was sent.
+	Message string `json:"message"`
+	// Machine-readable: INVALID (a bad value), NOT_FOUND, TAKEN (unique value in
+	// use), INSUFFICIENT_STOCK, LIMIT_EXCEEDED, CART_COMPLETED,
+	// INVALID_CREDENTIALS. Each mutation lists those it returns; tolerate new
+	// codes.
+	Code string `json:"code"`
 }
 
 type FulfillmentStatus string
@@ -532,15 +639,23 @@ func (e FulfillmentStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The kind of a stock ledger row. The sum of every row of a product is its
+// availableQuantity; without RESERVATION and RELEASE rows, its inventoryQuantity.
 type InventoryTransactionType string
 
 const (
-	InventoryTransactionTypeSale        InventoryTransactionType = "SALE"
-	InventoryTransactionTypeRestock     InventoryTransactionType = "RESTOCK"
-	InventoryTransactionTypeAdjustment  InventoryTransactionType = "ADJUSTMENT"
-	InventoryTransactionTypeReturn      InventoryTransactionType = "RETURN"
+	// A paid order took units off the shelf (negative); written after a RELEASE of the order's reservation.
+	InventoryTransactionTypeSale InventoryTransactionType = "SALE"
+	// Units received (positive); also the opening stock of productCreate.
+	InventoryTransactionTypeRestock InventoryTransactionType = "RESTOCK"
+	// A manual correction, positive or negative (stock count, damage).
+	InventoryTransactionTypeAdjustment InventoryTransactionType = "ADJUSTMENT"
+	// Units back on the shelf (positive): a returned item or a cancelled paid order.
+	InventoryTransactionTypeReturn InventoryTransactionType = "RETURN"
+	// Units held for an order awaiting payment (negative on available only).
 	InventoryTransactionTypeReservation InventoryTransactionType = "RESERVATION"
-	InventoryTransactionTypeRelease     InventoryTransactionType = "RELEASE"
+	// A reservation given back (positive on available only): the order was paid, cancelled or timed out.
+	InventoryTransactionTypeRelease InventoryTransactionType = "RELEASE"
 )
 
 var AllInventoryTransactionType = []InventoryTransactionType{
@@ -827,13 +942,22 @@ func (e PaymentStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The order of Query.products. Each key sorts ascending (RELEVANCE and
+// BEST_SELLING: best first); `reverse` flips it. Without a sortKey the order is
+// newest first (CREATED_AT, reversed), or RELEVANCE when a search is given. Ties
+// break on id, so cursors are stable.
 type ProductSortKey string
 
 const (
-	ProductSortKeyCreatedAt   ProductSortKey = "CREATED_AT"
-	ProductSortKeyPrice       ProductSortKey = "PRICE"
-	ProductSortKeyName        ProductSortKey = "NAME"
-	ProductSortKeyRelevance   ProductSortKey = "RELEVANCE"
+	// Oldest first.
+	ProductSortKeyCreatedAt ProductSortKey = "CREATED_AT"
+	// Cheapest first.
+	ProductSortKeyPrice ProductSortKey = "PRICE"
+	// Alphabetical, case-insensitive.
+	ProductSortKeyName ProductSortKey = "NAME"
+	// Best match of ProductFilter.search first; without a search, newest first.
+	ProductSortKeyRelevance ProductSortKey = "RELEVANCE"
+	// Most units sold first.
 	ProductSortKeyBestSelling ProductSortKey = "BEST_SELLING"
 )
 
@@ -888,13 +1012,18 @@ func (e ProductSortKey) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Who may call a field. CUSTOMER: a signed-in customer. STAFF: staff or admin. ADMIN: admin only.
+// Who may call a field. Sign in with customerLogin or staffLogin and send the
+// token as `Authorization: Bearer <token>` (over graphql-transport-ws: in the
+// connection_init payload, `{"Authorization": "Bearer <token>"}`).
 type Role string
 
 const (
+	// A signed-in customer account (from customerRegister or customerLogin). Staff tokens do not count as CUSTOMER.
 	RoleCustomer Role = "CUSTOMER"
-	RoleStaff    Role = "STAFF"
-	RoleAdmin    Role = "ADMIN"
+	// A staff member or an admin (from staffLogin).
+	RoleStaff Role = "STAFF"
+	// An admin only.
+	RoleAdmin Role = "ADMIN"
 )
 
 var AllRole = []Role{
