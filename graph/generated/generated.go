@@ -2453,50 +2453,116 @@ type InventoryTransactionConnection {
 
 # ---------------------------------------------------------------- customers
 
+"""A postal address, as read from a customer or an order."""
 type Address {
+  "Recipient's first name."
   firstName: String!
+  "Recipient's last name."
   lastName: String!
+  "Company name; null when none."
   company: String
+  "Street address."
   line1: String!
+  "Apartment, suite, floor…; null when none."
   line2: String
+  "City or town."
   city: String!
+  "State, province or region; null when none."
   region: String
+  "Postal or ZIP code."
   postalCode: String!
-  countryCode: String!    # ISO 3166-1 alpha-2
-  phone: String
-}
-
-input AddressInput {
-  firstName: String!
-  lastName: String!
-  company: String
-  line1: String!
-  line2: String
-  city: String!
-  region: String
-  postalCode: String!
+  "ISO 3166-1 alpha-2, upper case, e.g. \"US\"."
   countryCode: String!
+  "Phone number in E.164, e.g. \"+15550100123\"; null when none."
   phone: String
 }
 
-type Customer implements Node {
-  id: ID!
-  email: String!
+"""
+A postal address as entered. Text is trimmed; each problem is a userError
+INVALID at its field (e.g. ["input","shippingAddress","postalCode"]), all of
+them at once.
+"""
+input AddressInput {
+  "Required, 1..100 characters."
   firstName: String!
+  "Required, 1..100 characters."
   lastName: String!
+  "Optional, up to 200 characters; blank means none."
+  company: String
+  "Required, up to 200 characters."
+  line1: String!
+  "Optional, up to 200 characters; blank means none."
+  line2: String
+  "Required, up to 200 characters."
+  city: String!
+  "Optional, up to 200 characters; blank means none."
+  region: String
+  "Required, up to 20 characters."
+  postalCode: String!
+  "ISO 3166-1 alpha-2, e.g. \"US\" (any case; stored upper case)."
+  countryCode: String!
+  "Optional; with its country code (\"+1 202 555 0123\"), stored in E.164."
   phone: String
+}
+
+"""
+A person who buys: a registered account, or the guest record of the
+checkouts placed under an email without signing in (see ` + "`" + `registered` + "`" + `).
+Readable by its owner (Query.me, Order.customer) and by STAFF.
+"""
+type Customer implements Node {
+  "Plain lowercase UUID; the same id appears in Stripe metadata."
+  id: ID!
+  "Lowercased and trimmed; unique among accounts (a guest record may share it)."
+  email: String!
+  "First name."
+  firstName: String!
+  "Last name."
+  lastName: String!
+  "Phone number in E.164; null when none."
+  phone: String
+  "Addresses used by this customer; [] when none."
   addresses: [Address!]!
+  "The address used by default; null when none."
   defaultAddress: Address
+  "How many orders were paid (refunds do not lower it)."
   totalOrders: Int!
+  "What the paid orders came to, minus what was refunded, in the store currency."
   totalSpent: Money!
+  "The customer agreed to marketing email (e.g. abandoned-cart reminders)."
   marketingOptIn: Boolean!
-  stripeCustomerId: String @staffOnly     # STAFF only
-  orders(first: Int, after: String): OrderConnection!
+  "The customer's id at Stripe, e.g. \"cus_…\". STAFF only: null for everyone else, without an error; null too until the customer's first payment intent."
+  stripeCustomerId: String @staffOnly
+  "The customer's orders, newest first."
+  orders(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page; a cursor this list did not make is a BAD_USER_INPUT error."
+    after: String
+  ): OrderConnection!
+  "When the record was created (registration, or the first guest checkout)."
   createdAt: Time!
+  "When the record last changed."
   updatedAt: Time!
 }
-type CustomerEdge { node: Customer!, cursor: String! }
-type CustomerConnection { edges: [CustomerEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+
+"""A customer in a CustomerConnection."""
+type CustomerEdge {
+  "The customer."
+  node: Customer!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the customers after this one."
+  cursor: String!
+}
+
+"""A page of customers, newest first (Relay cursor connection)."""
+type CustomerConnection {
+  "The customers of this page."
+  edges: [CustomerEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many customers match the search over all pages."
+  totalCount: Int!
+}
 
 extend type Customer {
   """
@@ -2510,153 +2576,421 @@ extend type Customer {
 
 # ---------------------------------------------------------------- carts
 
+"""
+A shopping cart, priced live at the current catalog prices. Carts need no
+sign-in: the id is unguessable and whoever holds it may read and change the
+cart. After checkout the cart can still be read but refuses every change
+(CART_COMPLETED).
+"""
 type Cart implements Node {
-  id: ID!                 # unguessable; whoever holds it may use the cart
+  "Unguessable plain lowercase UUID; whoever holds it may use the cart, so keep it like a password."
+  id: ID!
+  "Where a reminder of this cart may go (only with marketing consent); null when none was given."
   email: String
+  "The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out."
   lines: [CartLine!]!
+  "Sum of the line totals."
   subtotal: Money!
+  "TAX_RATE × (subtotal − discount), rounded half-up to the minor unit."
   tax: Money!
+  "FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD."
   shippingCost: Money!
+  "Discount on the merchandise; \"0.00\" while discount codes are not available."
   discount: Money!
+  "subtotal − discount + tax + shippingCost: what checkout would charge now."
   total: Money!
+  "The discount codes on the cart; [] while discount codes are not available."
   discountCodes: [String!]!
+  "When the cart was created."
   createdAt: Time!
+  "When the cart last changed."
   updatedAt: Time!
 }
 
+"""One product in a cart, with its quantity."""
 type CartLine {
+  "Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove."
   id: ID!
+  "The product, as the catalog has it now."
   product: Product!
+  "Units, 1..1000."
   quantity: Int!
-  unitPrice: Money!       # the current catalog price
+  "The current catalog price; it follows price changes until checkout."
+  unitPrice: Money!
+  "unitPrice × quantity."
   lineTotal: Money!
 }
 
+"""
+A product and quantity to put in a cart or buy directly. Name the product by
+exactly one of productId or sku (otherwise INVALID at productId); an unknown
+or archived product is NOT_FOUND at the field that named it.
+"""
 input CartLineInput {
-  productId: ID           # one of productId or sku
+  "The product's id; give this or sku."
+  productId: ID
+  "The product's sku (case-insensitive); give this or productId."
   sku: String
-  quantity: Int!          # 1..1000
-}
-
-input CartLineUpdateInput { id: ID!, quantity: Int! }   # 0 removes the line
-
-type CartPayload { cart: Cart, userErrors: [UserError!]! }
-
-# ---------------------------------------------------------------- orders
-
-enum OrderStatus { PENDING, PROCESSING, FULFILLED, CANCELLED }
-enum PaymentStatus { PENDING, PAID, PARTIALLY_REFUNDED, REFUNDED, FAILED }
-enum FulfillmentStatus { UNFULFILLED, FULFILLED, DELIVERED }
-
-type OrderLine {
-  product: Product        # null if the product was deleted since
-  sku: String!
-  name: String!
+  "Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000."
   quantity: Int!
-  unitPrice: Money!       # the price at the time of the order
-  lineTotal: Money!
 }
 
-type OrderEvent {
-  type: String!           # e.g. PLACED, STOCK_RESERVED, PAYMENT_INTENT_CREATED, PAYMENT_FAILED, PAID, CONFIRMATION_QUEUED, FULFILLED, DELIVERED, CANCELLED, REFUNDED
-  message: String
-  createdAt: Time!
-}
-
-type Order implements Node {
+"""A new quantity for a cart line."""
+input CartLineUpdateInput {
+  "The CartLine id; NOT_FOUND when it is not in this cart, INVALID when given twice."
   id: ID!
-  orderNumber: String!
-  customer: Customer
-  email: String!
-  lines: [OrderLine!]!
-  subtotal: Money!
-  tax: Money!
-  shippingCost: Money!
-  discount: Money!
-  total: Money!
-  status: OrderStatus!
-  paymentStatus: PaymentStatus!
-  fulfillmentStatus: FulfillmentStatus!
-  stripePaymentIntentId: String @staffOnly      # STAFF only
-  paymentClientSecret: String        # the owner, a holder of the access token, or STAFF; null once paid or cancelled
-  shippingAddress: Address!
-  billingAddress: Address!
-  carrier: String
-  trackingNumber: String
-  trackingUrl: String
-  shippedAt: Time
-  deliveredAt: Time
-  notes: String
-  events: [OrderEvent!]!              # the order's timeline, oldest first
-  createdAt: Time!
-  updatedAt: Time!
-}
-type OrderEdge { node: Order!, cursor: String! }
-type OrderConnection { edges: [OrderEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
-
-input OrderFilter {
-  status: OrderStatus
-  paymentStatus: PaymentStatus
-  fulfillmentStatus: FulfillmentStatus
-  customerId: ID
-  email: String
-  createdAfter: Time
-  createdBefore: Time
+  "The new quantity, 0..1000; 0 removes the line."
+  quantity: Int!
 }
 
-input CheckoutInput {
-  cartId: ID              # check out a cart ...
-  lines: [CartLineInput!] # ... or these lines directly (exactly one of the two)
-  email: String!
-  shippingAddress: AddressInput!
-  billingAddress: AddressInput   # defaults to the shipping address
-  discountCodes: [String!]
-  idempotencyKey: String!        # the same key returns the same order, never a second one
-}
-
-type CheckoutPayload {
-  order: Order
-  paymentClientSecret: String     # for Stripe.js on the storefront
-  orderAccessToken: String        # lets a guest read and subscribe to this order; the same on an idempotent replay
+"""The result of a cart mutation."""
+type CartPayload {
+  "The cart after the change, priced; null when there are userErrors."
+  cart: Cart
+  "Problems with the input; [] on success, and nothing changed when not empty."
   userErrors: [UserError!]!
 }
 
-input FulfillInput { trackingNumber: String!, carrier: String, notifyCustomer: Boolean = true }
-type OrderPayload { order: Order, userErrors: [UserError!]! }
+# ---------------------------------------------------------------- orders
+
+"""Where an order is in its life. Tolerate new values."""
+enum OrderStatus {
+  "Placed, stock reserved, awaiting payment (until PAYMENT_TIMEOUT, default 1h)."
+  PENDING
+  "Paid; waiting to be shipped."
+  PROCESSING
+  "Shipped (see fulfillmentStatus for delivery)."
+  FULFILLED
+  "Cancelled by staff or by the payment timeout; reserved stock was released, and a paid order refunded."
+  CANCELLED
+}
+
+"""Where an order's payment is. Tolerate new values."""
+enum PaymentStatus {
+  "No successful payment yet."
+  PENDING
+  "Paid in full."
+  PAID
+  "Paid, and part of it refunded."
+  PARTIALLY_REFUNDED
+  "Paid, and all of it refunded."
+  REFUNDED
+  "The last payment attempt failed; the shopper may retry with the same paymentClientSecret until the payment timeout."
+  FAILED
+}
+
+"""Where an order's shipment is. Tolerate new values."""
+enum FulfillmentStatus {
+  "Not shipped yet."
+  UNFULFILLED
+  "Shipped, with a tracking number."
+  FULFILLED
+  "Arrived (marked by staff)."
+  DELIVERED
+}
+
+"""One line of an order, frozen as it was when the order was placed."""
+type OrderLine {
+  "The product as the catalog has it now; null if the product was deleted since."
+  product: Product
+  "The sku at the time of the order."
+  sku: String!
+  "The product name at the time of the order."
+  name: String!
+  "Units bought."
+  quantity: Int!
+  "The price per unit at the time of the order."
+  unitPrice: Money!
+  "unitPrice × quantity."
+  lineTotal: Money!
+}
+
+"""An entry of an order's timeline."""
+type OrderEvent {
+  """
+  What happened, e.g. PLACED, STOCK_RESERVED, PAYMENT_INTENT_CREATED,
+  PAYMENT_FAILED, PAID, CONFIRMATION_QUEUED, FULFILLED, DELIVERED,
+  STOCK_RELEASED, REFUND_REQUESTED, REFUNDED, CANCELLED. Tolerate new types.
+  """
+  type: String!
+  "A human-readable detail, e.g. \"Shipped with tracking number 1Z…\"; null when none."
+  message: String
+  "When it happened."
+  createdAt: Time!
+}
+
+"""
+A placed order. Readable by STAFF, by its owner (signed in), and by a guest
+with its email or access token (Query.order). Amounts are in the store
+currency and never change after checkout.
+"""
+type Order implements Node {
+  "Plain lowercase UUID; the same id is in the Stripe PaymentIntent's metadata (order_id)."
+  id: ID!
+  "What the shopper sees and quotes: \"ORD-\" and 10 Crockford base32 characters."
+  orderNumber: String!
+  "The buyer's account or guest record, for its owner and STAFF; null for a guest reading through Query.order."
+  customer: Customer
+  "Where confirmations go; lowercased and trimmed."
+  email: String!
+  "The lines, in checkout order (a product asked for twice is one line)."
+  lines: [OrderLine!]!
+  "Sum of the line totals."
+  subtotal: Money!
+  "Tax charged: TAX_RATE × (subtotal − discount), rounded half-up."
+  tax: Money!
+  "Shipping charged."
+  shippingCost: Money!
+  "Discount on the merchandise."
+  discount: Money!
+  "What was charged: subtotal − discount + tax + shippingCost."
+  total: Money!
+  "Where the order is in its life."
+  status: OrderStatus!
+  "Where its payment is."
+  paymentStatus: PaymentStatus!
+  "Where its shipment is."
+  fulfillmentStatus: FulfillmentStatus!
+  "The Stripe PaymentIntent id, \"pi_…\". STAFF only: null for everyone else, without an error; null too before the intent exists."
+  stripePaymentIntentId: String @staffOnly
+  """
+  The client secret for Stripe.js to confirm the payment. Only for the owner,
+  a holder of the order's access token, or STAFF (null for others); null once
+  paid or cancelled, and null until the payment intent exists (a retry creates
+  it shortly after checkout if the first attempt failed: read it again).
+  """
+  paymentClientSecret: String
+  "Where the order ships."
+  shippingAddress: Address!
+  "Where the bill goes; the shipping address when none was given."
+  billingAddress: Address!
+  "The carrier as staff entered it at fulfilment; null before shipping or when not given."
+  carrier: String
+  "The shipment's tracking number; null before shipping."
+  trackingNumber: String
+  "A link to follow the shipment (the carrier's tracking page, else a generic tracker); null before shipping."
+  trackingUrl: String
+  "When the order shipped; null before."
+  shippedAt: Time
+  "When the order was marked delivered; null before."
+  deliveredAt: Time
+  "Why it was cancelled (\"Payment timeout\", \"Cancelled by staff: …\"); null when none."
+  notes: String
+  "The order's timeline, oldest first."
+  events: [OrderEvent!]!
+  "When the order was placed."
+  createdAt: Time!
+  "When the order last changed."
+  updatedAt: Time!
+}
+
+"""An order in an OrderConnection."""
+type OrderEdge {
+  "The order."
+  node: Order!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the orders after this one."
+  cursor: String!
+}
+
+"""A page of orders, newest first (Relay cursor connection)."""
+type OrderConnection {
+  "The orders of this page."
+  edges: [OrderEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many orders match over all pages."
+  totalCount: Int!
+}
+
+"""Narrows Query.orders. Every given field must match (AND)."""
+input OrderFilter {
+  "Orders in this status."
+  status: OrderStatus
+  "Orders in this payment status."
+  paymentStatus: PaymentStatus
+  "Orders in this fulfilment status."
+  fulfillmentStatus: FulfillmentStatus
+  "Orders of this customer (account or guest record); a malformed id matches nothing."
+  customerId: ID
+  "Orders placed with this email (case-insensitive, exact)."
+  email: String
+  "Placed at or after this instant."
+  createdAfter: Time
+  "Placed before this instant."
+  createdBefore: Time
+}
+
+"""
+What to buy and where to send it. Give exactly one of cartId or lines. Each
+problem is a userError at its field, all of them at once, and nothing is
+written.
+"""
+input CheckoutInput {
+  "Check out this cart (its lines at the current prices); NOT_FOUND when unknown, CART_COMPLETED when already checked out, INVALID when empty or given with lines."
+  cartId: ID
+  "Or buy these lines directly: 1..100 lines; a product given twice is one line."
+  lines: [CartLineInput!]
+  "Where confirmations go; a plain address (INVALID otherwise), lowercased and trimmed."
+  email: String!
+  "Where the order ships."
+  shippingAddress: AddressInput!
+  "Where the bill goes; defaults to the shipping address."
+  billingAddress: AddressInput
+  "Not available yet: any code is a userError INVALID at its index."
+  discountCodes: [String!]
+  """
+  1..255 characters chosen by the client, e.g. a UUID made when the checkout
+  form opened; reuse it on every retry of the same checkout. The same key with
+  the same input from the same caller returns the same order (and access
+  token), never a second one; with another input or from another caller it is
+  a CONFLICT error. A checkout that ended in userErrors does not use up its key.
+  """
+  idempotencyKey: String!
+}
+
+"""The result of checkout."""
+type CheckoutPayload {
+  "The order placed (PENDING, stock reserved); null when there are userErrors."
+  order: Order
+  "For Stripe.js on the storefront to confirm the payment; null when the payment intent could not be created yet (read Order.paymentClientSecret again shortly)."
+  paymentClientSecret: String
+  "Lets a guest read (Query.order) and follow (Subscription.orderStatusChanged) this order; it does not expire. The same on an idempotent replay."
+  orderAccessToken: String
+  "Problems with the input; [] on success, and nothing was placed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""How an order ships."""
+input FulfillInput {
+  "Required: 1..100 characters on one line (INVALID otherwise)."
+  trackingNumber: String!
+  "The carrier's name, e.g. \"UPS\"; it picks the tracking URL template (TRACKING_URL_TEMPLATES). Cut to 100 characters."
+  carrier: String
+  "Email the customer (and text them when a phone is known) that the order shipped; default true."
+  notifyCustomer: Boolean = true
+}
+
+"""The result of a staff order mutation."""
+type OrderPayload {
+  "The order after the change; null when there are userErrors."
+  order: Order
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
 
 # ---------------------------------------------------------------- notifications (STAFF)
 
-enum NotificationChannel { EMAIL, SMS }
-enum NotificationStatus { PENDING, SENT, FAILED }
+"""How a notification is sent."""
+enum NotificationChannel {
+  "Email, through EMAIL_SENDER."
+  EMAIL
+  "Text message, through SMS_SENDER."
+  SMS
+}
+
+"""Where a notification is in its delivery."""
+enum NotificationStatus {
+  "Queued or being retried."
+  PENDING
+  "Handed to the email or SMS provider."
+  SENT
+  "Given up after NOTIFY_MAX_ATTEMPTS attempts, or refused for good; see lastError."
+  FAILED
+}
+
+"""An email or text message the service sent or will send (the notifications log). STAFF only."""
 type Notification implements Node {
+  "Plain lowercase UUID."
   id: ID!
+  "Email or SMS."
   channel: NotificationChannel!
+  "The recipient: an email address, or a phone number in E.164."
   to: String!
+  "The template's name, e.g. \"order-confirmation\", \"order-shipped\", \"payment-timeout\"."
   template: String!
+  "The values the template was rendered with (order number, totals, links…)."
   data: JSON!
+  "Where delivery is."
   status: NotificationStatus!
+  "Delivery attempts made so far."
   attempts: Int!
+  "Why the last attempt failed; null when none failed."
   lastError: String
+  "When it was queued."
   createdAt: Time!
+  "When it was sent; null until then."
   sentAt: Time
 }
-type NotificationEdge { node: Notification!, cursor: String! }
-type NotificationConnection { edges: [NotificationEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+
+"""A notification in a NotificationConnection."""
+type NotificationEdge {
+  "The notification."
+  node: Notification!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the notifications after this one."
+  cursor: String!
+}
+
+"""A page of notifications, newest first (Relay cursor connection)."""
+type NotificationConnection {
+  "The notifications of this page."
+  edges: [NotificationEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many notifications match over all pages."
+  totalCount: Int!
+}
 
 # ---------------------------------------------------------------- auth
 
-type AuthPayload { token: String, customer: Customer, userErrors: [UserError!]! }
-type StaffAuthPayload { token: String, userErrors: [UserError!]! }
-input CustomerRegisterInput { email: String!, password: String!, firstName: String!, lastName: String!, phone: String, marketingOptIn: Boolean }
+"""The result of a customer sign-up or sign-in."""
+type AuthPayload {
+  "A CUSTOMER bearer token, valid for CUSTOMER_TOKEN_TTL (default 720h): send it as ` + "`" + `Authorization: Bearer <token>` + "`" + `. Null when there are userErrors."
+  token: String
+  "The signed-in customer; null when there are userErrors."
+  customer: Customer
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+"""The result of a staff sign-in."""
+type StaffAuthPayload {
+  "A STAFF or ADMIN bearer token, valid for STAFF_TOKEN_TTL (default 12h). Null when there are userErrors."
+  token: String
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+"""A new customer account. Each problem is a userError at its field, all at once."""
+input CustomerRegisterInput {
+  "A plain address; lowercased and trimmed. TAKEN when an account already uses it (a guest record of the same email does not count)."
+  email: String!
+  "At least 8 characters and at most 72 bytes (INVALID otherwise)."
+  password: String!
+  "Required, 1..100 characters."
+  firstName: String!
+  "Required, 1..100 characters."
+  lastName: String!
+  "Optional; with its country code (\"+1 202 555 0123\"), stored in E.164."
+  phone: String
+  "Consent to marketing email; default false."
+  marketingOptIn: Boolean
+}
 
 # ---------------------------------------------------------------- live updates
 
+"""An order's statuses after a change, as pushed by the order subscriptions."""
 type OrderStatusEvent {
+  "The order's id."
   orderId: ID!
+  "The order's number."
   orderNumber: String!
+  "The order's status after the change."
   status: OrderStatus!
+  "The payment status after the change."
   paymentStatus: PaymentStatus!
+  "The fulfilment status after the change."
   fulfillmentStatus: FulfillmentStatus!
+  "When the change happened."
   timestamp: Time!
   """
   True on the first event a subscriber receives after a gap in the live feed
@@ -2668,10 +3002,15 @@ type OrderStatusEvent {
   missedEventsPossible: Boolean!
 }
 
+"""A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product."""
 type LowStockAlert {
+  "The product, read when the alert is delivered."
   product: Product!
+  "Units available right after the change that crossed the threshold."
   availableQuantity: Int!
+  "The product's lowStockThreshold at that moment."
   threshold: Int!
+  "When the threshold was crossed."
   timestamp: Time!
   """
   True on the first alert a subscriber receives after a gap in the live feed:

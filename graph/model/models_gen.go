@@ -20,50 +20,93 @@ type Node interface {
 	GetID() string
 }
 
+// A postal address, as read from a customer or an order.
 type Address struct {
-	FirstName   string  `json:"firstName"`
-	LastName    string  `json:"lastName"`
-	Company     *string `json:"company,omitempty"`
-	Line1       string  `json:"line1"`
-	Line2       *string `json:"line2,omitempty"`
-	City        string  `json:"city"`
-	Region      *string `json:"region,omitempty"`
-	PostalCode  string  `json:"postalCode"`
-	CountryCode string  `json:"countryCode"`
-	Phone       *string `json:"phone,omitempty"`
+	// Recipient's first name.
+	FirstName string `json:"firstName"`
+	// Recipient's last name.
+	LastName string `json:"lastName"`
+	// Company name; null when none.
+	Company *string `json:"company,omitempty"`
+	// Street address.
+	Line1 string `json:"line1"`
+	// Apartment, suite, floor…; null when none.
+	Line2 *string `json:"line2,omitempty"`
+	// City or town.
+	City string `json:"city"`
+	// State, province or region; null when none.
+	Region *string `json:"region,omitempty"`
+	// Postal or ZIP code.
+	PostalCode string `json:"postalCode"`
+	// ISO 3166-1 alpha-2, upper case, e.g. "US".
+	CountryCode string `json:"countryCode"`
+	// Phone number in E.164, e.g. "+15550100123"; null when none.
+	Phone *string `json:"phone,omitempty"`
 }
 
+// A postal address as entered. Text is trimmed; each problem is a userError
+// INVALID at its field (e.g. ["input","shippingAddress","postalCode"]), all of
+// them at once.
 type AddressInput struct {
-	FirstName   string  `json:"firstName"`
-	LastName    string  `json:"lastName"`
-	Company     *string `json:"company,omitempty"`
-	Line1       string  `json:"line1"`
-	Line2       *string `json:"line2,omitempty"`
-	City        string  `json:"city"`
-	Region      *string `json:"region,omitempty"`
-	PostalCode  string  `json:"postalCode"`
-	CountryCode string  `json:"countryCode"`
-	Phone       *string `json:"phone,omitempty"`
+	// Required, 1..100 characters.
+	FirstName string `json:"firstName"`
+	// Required, 1..100 characters.
+	LastName string `json:"lastName"`
+	// Optional, up to 200 characters; blank means none.
+	Company *string `json:"company,omitempty"`
+	// Required, up to 200 characters.
+	Line1 string `json:"line1"`
+	// Optional, up to 200 characters; blank means none.
+	Line2 *string `json:"line2,omitempty"`
+	// Required, up to 200 characters.
+	City string `json:"city"`
+	// Optional, up to 200 characters; blank means none.
+	Region *string `json:"region,omitempty"`
+	// Required, up to 20 characters.
+	PostalCode string `json:"postalCode"`
+	// ISO 3166-1 alpha-2, e.g. "US" (any case; stored upper case).
+	CountryCode string `json:"countryCode"`
+	// Optional; with its country code ("+1 202 555 0123"), stored in E.164.
+	Phone *string `json:"phone,omitempty"`
 }
 
+// The result of a customer sign-up or sign-in.
 type AuthPayload struct {
-	Token      *string      `json:"token,omitempty"`
-	Customer   *Customer    `json:"customer,omitempty"`
+	// A CUSTOMER bearer token, valid for CUSTOMER_TOKEN_TTL (default 720h): send it as `Authorization: Bearer <token>`. Null when there are userErrors.
+	Token *string `json:"token,omitempty"`
+	// The signed-in customer; null when there are userErrors.
+	Customer *Customer `json:"customer,omitempty"`
+	// Problems with the input; [] on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A shopping cart, priced live at the current catalog prices. Carts need no
+// sign-in: the id is unguessable and whoever holds it may read and change the
+// cart. After checkout the cart can still be read but refuses every change
+// (CART_COMPLETED).
 type Cart struct {
-	ID            string      `json:"id"`
-	Email         *string     `json:"email,omitempty"`
-	Lines         []*CartLine `json:"lines"`
-	Subtotal      *Money      `json:"subtotal"`
-	Tax           *Money      `json:"tax"`
-	ShippingCost  *Money      `json:"shippingCost"`
-	Discount      *Money      `json:"discount"`
-	Total         *Money      `json:"total"`
-	DiscountCodes []string    `json:"discountCodes"`
-	CreatedAt     time.Time   `json:"createdAt"`
-	UpdatedAt     time.Time   `json:"updatedAt"`
+	// Unguessable plain lowercase UUID; whoever holds it may use the cart, so keep it like a password.
+	ID string `json:"id"`
+	// Where a reminder of this cart may go (only with marketing consent); null when none was given.
+	Email *string `json:"email,omitempty"`
+	// The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out.
+	Lines []*CartLine `json:"lines"`
+	// Sum of the line totals.
+	Subtotal *Money `json:"subtotal"`
+	// TAX_RATE × (subtotal − discount), rounded half-up to the minor unit.
+	Tax *Money `json:"tax"`
+	// FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD.
+	ShippingCost *Money `json:"shippingCost"`
+	// Discount on the merchandise; "0.00" while discount codes are not available.
+	Discount *Money `json:"discount"`
+	// subtotal − discount + tax + shippingCost: what checkout would charge now.
+	Total *Money `json:"total"`
+	// The discount codes on the cart; [] while discount codes are not available.
+	DiscountCodes []string `json:"discountCodes"`
+	// When the cart was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the cart last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func (Cart) IsNode() {}
@@ -71,63 +114,117 @@ func (Cart) IsNode() {}
 // Plain lowercase UUID.
 func (this Cart) GetID() string { return this.ID }
 
+// One product in a cart, with its quantity.
 type CartLine struct {
-	ID        string   `json:"id"`
-	Product   *Product `json:"product"`
-	Quantity  int      `json:"quantity"`
-	UnitPrice *Money   `json:"unitPrice"`
-	LineTotal *Money   `json:"lineTotal"`
-	ProductID string   `json:"-"`
+	// Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove.
+	ID string `json:"id"`
+	// The product, as the catalog has it now.
+	Product *Product `json:"product"`
+	// Units, 1..1000.
+	Quantity int `json:"quantity"`
+	// The current catalog price; it follows price changes until checkout.
+	UnitPrice *Money `json:"unitPrice"`
+	// unitPrice × quantity.
+	LineTotal *Money `json:"lineTotal"`
+	ProductID string `json:"-"`
 }
 
+// A product and quantity to put in a cart or buy directly. Name the product by
+// exactly one of productId or sku (otherwise INVALID at productId); an unknown
+// or archived product is NOT_FOUND at the field that named it.
 type CartLineInput struct {
+	// The product's id; give this or sku.
 	ProductID *string `json:"productId,omitempty"`
-	Sku       *string `json:"sku,omitempty"`
-	Quantity  int     `json:"quantity"`
+	// The product's sku (case-insensitive); give this or productId.
+	Sku *string `json:"sku,omitempty"`
+	// Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000.
+	Quantity int `json:"quantity"`
 }
 
+// A new quantity for a cart line.
 type CartLineUpdateInput struct {
-	ID       string `json:"id"`
-	Quantity int    `json:"quantity"`
+	// The CartLine id; NOT_FOUND when it is not in this cart, INVALID when given twice.
+	ID string `json:"id"`
+	// The new quantity, 0..1000; 0 removes the line.
+	Quantity int `json:"quantity"`
 }
 
+// The result of a cart mutation.
 type CartPayload struct {
-	Cart       *Cart        `json:"cart,omitempty"`
+	// The cart after the change, priced; null when there are userErrors.
+	Cart *Cart `json:"cart,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// What to buy and where to send it. Give exactly one of cartId or lines. Each
+// problem is a userError at its field, all of them at once, and nothing is
+// written.
 type CheckoutInput struct {
-	CartID          *string          `json:"cartId,omitempty"`
-	Lines           []*CartLineInput `json:"lines,omitempty"`
-	Email           string           `json:"email"`
-	ShippingAddress *AddressInput    `json:"shippingAddress"`
-	BillingAddress  *AddressInput    `json:"billingAddress,omitempty"`
-	DiscountCodes   []string         `json:"discountCodes,omitempty"`
-	IdempotencyKey  string           `json:"idempotencyKey"`
+	// Check out this cart (its lines at the current prices); NOT_FOUND when unknown, CART_COMPLETED when already checked out, INVALID when empty or given with lines.
+	CartID *string `json:"cartId,omitempty"`
+	// Or buy these lines directly: 1..100 lines; a product given twice is one line.
+	Lines []*CartLineInput `json:"lines,omitempty"`
+	// Where confirmations go; a plain address (INVALID otherwise), lowercased and trimmed.
+	Email string `json:"email"`
+	// Where the order ships.
+	ShippingAddress *AddressInput `json:"shippingAddress"`
+	// Where the bill goes; defaults to the shipping address.
+	BillingAddress *AddressInput `json:"billingAddress,omitempty"`
+	// Not available yet: any code is a userError INVALID at its index.
+	DiscountCodes []string `json:"discountCodes,omitempty"`
+	// 1..255 characters chosen by the client, e.g. a UUID made when the checkout
+	// form opened; reuse it on every retry of the same checkout. The same key with
+	// the same input from the same caller returns the same order (and access
+	// token), never a second one; with another input or from another caller it is
+	// a CONFLICT error. A checkout that ended in userErrors does not use up its key.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The result of checkout.
 type CheckoutPayload struct {
-	Order               *Order       `json:"order,omitempty"`
-	PaymentClientSecret *string      `json:"paymentClientSecret,omitempty"`
-	OrderAccessToken    *string      `json:"orderAccessToken,omitempty"`
-	UserErrors          []*UserError `json:"userErrors"`
+	// The order placed (PENDING, stock reserved); null when there are userErrors.
+	Order *Order `json:"order,omitempty"`
+	// For Stripe.js on the storefront to confirm the payment; null when the payment intent could not be created yet (read Order.paymentClientSecret again shortly).
+	PaymentClientSecret *string `json:"paymentClientSecret,omitempty"`
+	// Lets a guest read (Query.order) and follow (Subscription.orderStatusChanged) this order; it does not expire. The same on an idempotent replay.
+	OrderAccessToken *string `json:"orderAccessToken,omitempty"`
+	// Problems with the input; [] on success, and nothing was placed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A person who buys: a registered account, or the guest record of the
+// checkouts placed under an email without signing in (see `registered`).
+// Readable by its owner (Query.me, Order.customer) and by STAFF.
 type Customer struct {
-	ID               string           `json:"id"`
-	Email            string           `json:"email"`
-	FirstName        string           `json:"firstName"`
-	LastName         string           `json:"lastName"`
-	Phone            *string          `json:"phone,omitempty"`
-	Addresses        []*Address       `json:"addresses"`
-	DefaultAddress   *Address         `json:"defaultAddress,omitempty"`
-	TotalOrders      int              `json:"totalOrders"`
-	TotalSpent       *Money           `json:"totalSpent"`
-	MarketingOptIn   bool             `json:"marketingOptIn"`
-	StripeCustomerID *string          `json:"stripeCustomerId,omitempty"`
-	Orders           *OrderConnection `json:"orders"`
-	CreatedAt        time.Time        `json:"createdAt"`
-	UpdatedAt        time.Time        `json:"updatedAt"`
+	// Plain lowercase UUID; the same id appears in Stripe metadata.
+	ID string `json:"id"`
+	// Lowercased and trimmed; unique among accounts (a guest record may share it).
+	Email string `json:"email"`
+	// First name.
+	FirstName string `json:"firstName"`
+	// Last name.
+	LastName string `json:"lastName"`
+	// Phone number in E.164; null when none.
+	Phone *string `json:"phone,omitempty"`
+	// Addresses used by this customer; [] when none.
+	Addresses []*Address `json:"addresses"`
+	// The address used by default; null when none.
+	DefaultAddress *Address `json:"defaultAddress,omitempty"`
+	// How many orders were paid (refunds do not lower it).
+	TotalOrders int `json:"totalOrders"`
+	// What the paid orders came to, minus what was refunded, in the store currency.
+	TotalSpent *Money `json:"totalSpent"`
+	// The customer agreed to marketing email (e.g. abandoned-cart reminders).
+	MarketingOptIn bool `json:"marketingOptIn"`
+	// The customer's id at Stripe, e.g. "cus_…". STAFF only: null for everyone else, without an error; null too until the customer's first payment intent.
+	StripeCustomerID *string `json:"stripeCustomerId,omitempty"`
+	// The customer's orders, newest first.
+	Orders *OrderConnection `json:"orders"`
+	// When the record was created (registration, or the first guest checkout).
+	CreatedAt time.Time `json:"createdAt"`
+	// When the record last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 	// True for an account someone registered; false for the record of the checkouts
 	// placed under this email without signing in. An email can have one of each:
 	// they share no orders, addresses or phone, since registering proves nothing
@@ -140,25 +237,39 @@ func (Customer) IsNode() {}
 // Plain lowercase UUID.
 func (this Customer) GetID() string { return this.ID }
 
+// A page of customers, newest first (Relay cursor connection).
 type CustomerConnection struct {
-	Edges      []*CustomerEdge `json:"edges"`
-	PageInfo   *PageInfo       `json:"pageInfo"`
-	TotalCount int             `json:"totalCount"`
-	Count      scalar.Counter  `json:"-"`
+	// The customers of this page.
+	Edges []*CustomerEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many customers match the search over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
 }
 
+// A customer in a CustomerConnection.
 type CustomerEdge struct {
-	Node   *Customer `json:"node"`
-	Cursor string    `json:"cursor"`
+	// The customer.
+	Node *Customer `json:"node"`
+	// Opaque; pass as `after` for the customers after this one.
+	Cursor string `json:"cursor"`
 }
 
+// A new customer account. Each problem is a userError at its field, all at once.
 type CustomerRegisterInput struct {
-	Email          string  `json:"email"`
-	Password       string  `json:"password"`
-	FirstName      string  `json:"firstName"`
-	LastName       string  `json:"lastName"`
-	Phone          *string `json:"phone,omitempty"`
-	MarketingOptIn *bool   `json:"marketingOptIn,omitempty"`
+	// A plain address; lowercased and trimmed. TAKEN when an account already uses it (a guest record of the same email does not count).
+	Email string `json:"email"`
+	// At least 8 characters and at most 72 bytes (INVALID otherwise).
+	Password string `json:"password"`
+	// Required, 1..100 characters.
+	FirstName string `json:"firstName"`
+	// Required, 1..100 characters.
+	LastName string `json:"lastName"`
+	// Optional; with its country code ("+1 202 555 0123"), stored in E.164.
+	Phone *string `json:"phone,omitempty"`
+	// Consent to marketing email; default false.
+	MarketingOptIn *bool `json:"marketingOptIn,omitempty"`
 }
 
 // A package size in whole millimetres.
@@ -177,10 +288,14 @@ type DimensionsInput struct {
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
+// How an order ships.
 type FulfillInput struct {
-	TrackingNumber string  `json:"trackingNumber"`
-	Carrier        *string `json:"carrier,omitempty"`
-	NotifyCustomer *bool   `json:"notifyCustomer,omitempty"`
+	// Required: 1..100 characters on one line (INVALID otherwise).
+	TrackingNumber string `json:"trackingNumber"`
+	// The carrier's name, e.g. "UPS"; it picks the tracking URL template (TRACKING_URL_TEMPLATES). Cut to 100 characters.
+	Carrier *string `json:"carrier,omitempty"`
+	// Email the customer (and text them when a phone is known) that the order shipped; default true.
+	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
 }
 
 type InventoryAdjustInput struct {
@@ -242,11 +357,16 @@ type InventoryTransactionEdge struct {
 	Cursor string `json:"cursor"`
 }
 
+// A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product.
 type LowStockAlert struct {
-	Product           *Product  `json:"product"`
-	AvailableQuantity int       `json:"availableQuantity"`
-	Threshold         int       `json:"threshold"`
-	Timestamp         time.Time `json:"timestamp"`
+	// The product, read when the alert is delivered.
+	Product *Product `json:"product"`
+	// Units available right after the change that crossed the threshold.
+	AvailableQuantity int `json:"availableQuantity"`
+	// The product's lowStockThreshold at that moment.
+	Threshold int `json:"threshold"`
+	// When the threshold was crossed.
+	Timestamp time.Time `json:"timestamp"`
 	// True on the first alert a subscriber receives after a gap in the live feed:
 	// alerts may have been missed, so refetch the stock levels you show. False on
 	// every other alert.
@@ -265,17 +385,28 @@ type Money struct {
 type Mutation struct {
 }
 
+// An email or text message the service sent or will send (the notifications log). STAFF only.
 type Notification struct {
-	ID        string              `json:"id"`
-	Channel   NotificationChannel `json:"channel"`
-	To        string              `json:"to"`
-	Template  string              `json:"template"`
-	Data      map[string]any      `json:"data"`
-	Status    NotificationStatus  `json:"status"`
-	Attempts  int                 `json:"attempts"`
-	LastError *string             `json:"lastError,omitempty"`
-	CreatedAt time.Time           `json:"createdAt"`
-	SentAt    *time.Time          `json:"sentAt,omitempty"`
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// Email or SMS.
+	Channel NotificationChannel `json:"channel"`
+	// The recipient: an email address, or a phone number in E.164.
+	To string `json:"to"`
+	// The template's name, e.g. "order-confirmation", "order-shipped", "payment-timeout".
+	Template string `json:"template"`
+	// The values the template was rendered with (order number, totals, links…).
+	Data map[string]any `json:"data"`
+	// Where delivery is.
+	Status NotificationStatus `json:"status"`
+	// Delivery attempts made so far.
+	Attempts int `json:"attempts"`
+	// Why the last attempt failed; null when none failed.
+	LastError *string `json:"lastError,omitempty"`
+	// When it was queued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it was sent; null until then.
+	SentAt *time.Time `json:"sentAt,omitempty"`
 }
 
 func (Notification) IsNode() {}
@@ -283,46 +414,85 @@ func (Notification) IsNode() {}
 // Plain lowercase UUID.
 func (this Notification) GetID() string { return this.ID }
 
+// A page of notifications, newest first (Relay cursor connection).
 type NotificationConnection struct {
-	Edges      []*NotificationEdge `json:"edges"`
-	PageInfo   *PageInfo           `json:"pageInfo"`
-	TotalCount int                 `json:"totalCount"`
-	Count      scalar.Counter      `json:"-"`
+	// The notifications of this page.
+	Edges []*NotificationEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many notifications match over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
 }
 
+// A notification in a NotificationConnection.
 type NotificationEdge struct {
-	Node   *Notification `json:"node"`
-	Cursor string        `json:"cursor"`
+	// The notification.
+	Node *Notification `json:"node"`
+	// Opaque; pass as `after` for the notifications after this one.
+	Cursor string `json:"cursor"`
 }
 
+// A placed order. Readable by STAFF, by its owner (signed in), and by a guest
+// with its email or access token (Query.order). Amounts are in the store
+// currency and never change after checkout.
 type Order struct {
-	ID                    string            `json:"id"`
-	OrderNumber           string            `json:"orderNumber"`
-	Customer              *Customer         `json:"customer,omitempty"`
-	Email                 string            `json:"email"`
-	Lines                 []*OrderLine      `json:"lines"`
-	Subtotal              *Money            `json:"subtotal"`
-	Tax                   *Money            `json:"tax"`
-	ShippingCost          *Money            `json:"shippingCost"`
-	Discount              *Money            `json:"discount"`
-	Total                 *Money            `json:"total"`
-	Status                OrderStatus       `json:"status"`
-	PaymentStatus         PaymentStatus     `json:"paymentStatus"`
-	FulfillmentStatus     FulfillmentStatus `json:"fulfillmentStatus"`
-	StripePaymentIntentID *string           `json:"stripePaymentIntentId,omitempty"`
-	PaymentClientSecret   *string           `json:"paymentClientSecret,omitempty"`
-	ShippingAddress       *Address          `json:"shippingAddress"`
-	BillingAddress        *Address          `json:"billingAddress"`
-	Carrier               *string           `json:"carrier,omitempty"`
-	TrackingNumber        *string           `json:"trackingNumber,omitempty"`
-	TrackingURL           *string           `json:"trackingUrl,omitempty"`
-	ShippedAt             *time.Time        `json:"shippedAt,omitempty"`
-	DeliveredAt           *time.Time        `json:"deliveredAt,omitempty"`
-	Notes                 *string           `json:"notes,omitempty"`
-	Events                []*OrderEvent     `json:"events"`
-	CreatedAt             time.Time         `json:"createdAt"`
-	UpdatedAt             time.Time         `json:"updatedAt"`
-	CustomerID            *string           `json:"-"`
+	// Plain lowercase UUID; the same id is in the Stripe PaymentIntent's metadata (order_id).
+	ID string `json:"id"`
+	// What the shopper sees and quotes: "ORD-" and 10 Crockford base32 characters.
+	OrderNumber string `json:"orderNumber"`
+	// The buyer's account or guest record, for its owner and STAFF; null for a guest reading through Query.order.
+	Customer *Customer `json:"customer,omitempty"`
+	// Where confirmations go; lowercased and trimmed.
+	Email string `json:"email"`
+	// The lines, in checkout order (a product asked for twice is one line).
+	Lines []*OrderLine `json:"lines"`
+	// Sum of the line totals.
+	Subtotal *Money `json:"subtotal"`
+	// Tax charged: TAX_RATE × (subtotal − discount), rounded half-up.
+	Tax *Money `json:"tax"`
+	// Shipping charged.
+	ShippingCost *Money `json:"shippingCost"`
+	// Discount on the merchandise.
+	Discount *Money `json:"discount"`
+	// What was charged: subtotal − discount + tax + shippingCost.
+	Total *Money `json:"total"`
+	// Where the order is in its life.
+	Status OrderStatus `json:"status"`
+	// Where its payment is.
+	PaymentStatus PaymentStatus `json:"paymentStatus"`
+	// Where its shipment is.
+	FulfillmentStatus FulfillmentStatus `json:"fulfillmentStatus"`
+	// The Stripe PaymentIntent id, "pi_…". STAFF only: null for everyone else, without an error; null too before the intent exists.
+	StripePaymentIntentID *string `json:"stripePaymentIntentId,omitempty"`
+	// The client secret for Stripe.js to confirm the payment. Only for the owner,
+	// a holder of the order's access token, or STAFF (null for others); null once
+	// paid or cancelled, and null until the payment intent exists (a retry creates
+	// it shortly after checkout if the first attempt failed: read it again).
+	PaymentClientSecret *string `json:"paymentClientSecret,omitempty"`
+	// Where the order ships.
+	ShippingAddress *Address `json:"shippingAddress"`
+	// Where the bill goes; the shipping address when none was given.
+	BillingAddress *Address `json:"billingAddress"`
+	// The carrier as staff entered it at fulfilment; null before shipping or when not given.
+	Carrier *string `json:"carrier,omitempty"`
+	// The shipment's tracking number; null before shipping.
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+	// A link to follow the shipment (the carrier's tracking page, else a generic tracker); null before shipping.
+	TrackingURL *string `json:"trackingUrl,omitempty"`
+	// When the order shipped; null before.
+	ShippedAt *time.Time `json:"shippedAt,omitempty"`
+	// When the order was marked delivered; null before.
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	// Why it was cancelled ("Payment timeout", "Cancelled by staff: …"); null when none.
+	Notes *string `json:"notes,omitempty"`
+	// The order's timeline, oldest first.
+	Events []*OrderEvent `json:"events"`
+	// When the order was placed.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the order last changed.
+	UpdatedAt  time.Time `json:"updatedAt"`
+	CustomerID *string   `json:"-"`
 	// the caller may see the customer (owner or staff; null for guests)
 	ShowCustomer bool `json:"-"`
 }
@@ -332,56 +502,94 @@ func (Order) IsNode() {}
 // Plain lowercase UUID.
 func (this Order) GetID() string { return this.ID }
 
+// A page of orders, newest first (Relay cursor connection).
 type OrderConnection struct {
-	Edges      []*OrderEdge   `json:"edges"`
-	PageInfo   *PageInfo      `json:"pageInfo"`
+	// The orders of this page.
+	Edges []*OrderEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many orders match over all pages.
 	TotalCount int            `json:"totalCount"`
 	Count      scalar.Counter `json:"-"`
 }
 
+// An order in an OrderConnection.
 type OrderEdge struct {
-	Node   *Order `json:"node"`
+	// The order.
+	Node *Order `json:"node"`
+	// Opaque; pass as `after` for the orders after this one.
 	Cursor string `json:"cursor"`
 }
 
+// An entry of an order's timeline.
 type OrderEvent struct {
-	Type      string    `json:"type"`
-	Message   *string   `json:"message,omitempty"`
+	// What happened, e.g. PLACED, STOCK_RESERVED, PAYMENT_INTENT_CREATED,
+	// PAYMENT_FAILED, PAID, CONFIRMATION_QUEUED, FULFILLED, DELIVERED,
+	// STOCK_RELEASED, REFUND_REQUESTED, REFUNDED, CANCELLED. Tolerate new types.
+	Type string `json:"type"`
+	// A human-readable detail, e.g. "Shipped with tracking number 1Z…"; null when none.
+	Message *string `json:"message,omitempty"`
+	// When it happened.
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// Narrows Query.orders. Every given field must match (AND).
 type OrderFilter struct {
-	Status            *OrderStatus       `json:"status,omitempty"`
-	PaymentStatus     *PaymentStatus     `json:"paymentStatus,omitempty"`
+	// Orders in this status.
+	Status *OrderStatus `json:"status,omitempty"`
+	// Orders in this payment status.
+	PaymentStatus *PaymentStatus `json:"paymentStatus,omitempty"`
+	// Orders in this fulfilment status.
 	FulfillmentStatus *FulfillmentStatus `json:"fulfillmentStatus,omitempty"`
-	CustomerID        *string            `json:"customerId,omitempty"`
-	Email             *string            `json:"email,omitempty"`
-	CreatedAfter      *time.Time         `json:"createdAfter,omitempty"`
-	CreatedBefore     *time.Time         `json:"createdBefore,omitempty"`
+	// Orders of this customer (account or guest record); a malformed id matches nothing.
+	CustomerID *string `json:"customerId,omitempty"`
+	// Orders placed with this email (case-insensitive, exact).
+	Email *string `json:"email,omitempty"`
+	// Placed at or after this instant.
+	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
+	// Placed before this instant.
+	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
+// One line of an order, frozen as it was when the order was placed.
 type OrderLine struct {
-	Product   *Product `json:"product,omitempty"`
-	Sku       string   `json:"sku"`
-	Name      string   `json:"name"`
-	Quantity  int      `json:"quantity"`
-	UnitPrice *Money   `json:"unitPrice"`
-	LineTotal *Money   `json:"lineTotal"`
-	ProductID *string  `json:"-"`
+	// The product as the catalog has it now; null if the product was deleted since.
+	Product *Product `json:"product,omitempty"`
+	// The sku at the time of the order.
+	Sku string `json:"sku"`
+	// The product name at the time of the order.
+	Name string `json:"name"`
+	// Units bought.
+	Quantity int `json:"quantity"`
+	// The price per unit at the time of the order.
+	UnitPrice *Money `json:"unitPrice"`
+	// unitPrice × quantity.
+	LineTotal *Money  `json:"lineTotal"`
+	ProductID *string `json:"-"`
 }
 
+// The result of a staff order mutation.
 type OrderPayload struct {
-	Order      *Order       `json:"order,omitempty"`
+	// The order after the change; null when there are userErrors.
+	Order *Order `json:"order,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// An order's statuses after a change, as pushed by the order subscriptions.
 type OrderStatusEvent struct {
-	OrderID           string            `json:"orderId"`
-	OrderNumber       string            `json:"orderNumber"`
-	Status            OrderStatus       `json:"status"`
-	PaymentStatus     PaymentStatus     `json:"paymentStatus"`
+	// The order's id.
+	OrderID string `json:"orderId"`
+	// The order's number.
+	OrderNumber string `json:"orderNumber"`
+	// The order's status after the change.
+	Status OrderStatus `json:"status"`
+	// The payment status after the change.
+	PaymentStatus PaymentStatus `json:"paymentStatus"`
+	// The fulfilment status after the change.
 	FulfillmentStatus FulfillmentStatus `json:"fulfillmentStatus"`
-	Timestamp         time.Time         `json:"timestamp"`
+	// When the change happened.
+	Timestamp time.Time `json:"timestamp"`
 	// True on the first event a subscriber receives after a gap in the live feed
 	// (this server's link to the other replicas dropped, or an event could not be
 	// published): events may have been missed, so refetch what you show. False on
@@ -556,8 +764,11 @@ type ProductUpdateInput struct {
 type Query struct {
 }
 
+// The result of a staff sign-in.
 type StaffAuthPayload struct {
-	Token      *string      `json:"token,omitempty"`
+	// A STAFF or ADMIN bearer token, valid for STAFF_TOKEN_TTL (default 12h). Null when there are userErrors.
+	Token *string `json:"token,omitempty"`
+	// Problems with the input; [] on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
@@ -582,12 +793,16 @@ type UserError struct {
 	Code string `json:"code"`
 }
 
+// Where an order's shipment is. Tolerate new values.
 type FulfillmentStatus string
 
 const (
+	// Not shipped yet.
 	FulfillmentStatusUnfulfilled FulfillmentStatus = "UNFULFILLED"
-	FulfillmentStatusFulfilled   FulfillmentStatus = "FULFILLED"
-	FulfillmentStatusDelivered   FulfillmentStatus = "DELIVERED"
+	// Shipped, with a tracking number.
+	FulfillmentStatusFulfilled FulfillmentStatus = "FULFILLED"
+	// Arrived (marked by staff).
+	FulfillmentStatusDelivered FulfillmentStatus = "DELIVERED"
 )
 
 var AllFulfillmentStatus = []FulfillmentStatus{
@@ -710,11 +925,14 @@ func (e InventoryTransactionType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// How a notification is sent.
 type NotificationChannel string
 
 const (
+	// Email, through EMAIL_SENDER.
 	NotificationChannelEmail NotificationChannel = "EMAIL"
-	NotificationChannelSms   NotificationChannel = "SMS"
+	// Text message, through SMS_SENDER.
+	NotificationChannelSms NotificationChannel = "SMS"
 )
 
 var AllNotificationChannel = []NotificationChannel{
@@ -765,12 +983,16 @@ func (e NotificationChannel) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where a notification is in its delivery.
 type NotificationStatus string
 
 const (
+	// Queued or being retried.
 	NotificationStatusPending NotificationStatus = "PENDING"
-	NotificationStatusSent    NotificationStatus = "SENT"
-	NotificationStatusFailed  NotificationStatus = "FAILED"
+	// Handed to the email or SMS provider.
+	NotificationStatusSent NotificationStatus = "SENT"
+	// Given up after NOTIFY_MAX_ATTEMPTS attempts, or refused for good; see lastError.
+	NotificationStatusFailed NotificationStatus = "FAILED"
 )
 
 var AllNotificationStatus = []NotificationStatus{
@@ -822,13 +1044,18 @@ func (e NotificationStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where an order is in its life. Tolerate new values.
 type OrderStatus string
 
 const (
-	OrderStatusPending    OrderStatus = "PENDING"
+	// Placed, stock reserved, awaiting payment (until PAYMENT_TIMEOUT, default 1h).
+	OrderStatusPending OrderStatus = "PENDING"
+	// Paid; waiting to be shipped.
 	OrderStatusProcessing OrderStatus = "PROCESSING"
-	OrderStatusFulfilled  OrderStatus = "FULFILLED"
-	OrderStatusCancelled  OrderStatus = "CANCELLED"
+	// Shipped (see fulfillmentStatus for delivery).
+	OrderStatusFulfilled OrderStatus = "FULFILLED"
+	// Cancelled by staff or by the payment timeout; reserved stock was released, and a paid order refunded.
+	OrderStatusCancelled OrderStatus = "CANCELLED"
 )
 
 var AllOrderStatus = []OrderStatus{
@@ -881,14 +1108,20 @@ func (e OrderStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where an order's payment is. Tolerate new values.
 type PaymentStatus string
 
 const (
-	PaymentStatusPending           PaymentStatus = "PENDING"
-	PaymentStatusPaid              PaymentStatus = "PAID"
+	// No successful payment yet.
+	PaymentStatusPending PaymentStatus = "PENDING"
+	// Paid in full.
+	PaymentStatusPaid PaymentStatus = "PAID"
+	// Paid, and part of it refunded.
 	PaymentStatusPartiallyRefunded PaymentStatus = "PARTIALLY_REFUNDED"
-	PaymentStatusRefunded          PaymentStatus = "REFUNDED"
-	PaymentStatusFailed            PaymentStatus = "FAILED"
+	// Paid, and all of it refunded.
+	PaymentStatusRefunded PaymentStatus = "REFUNDED"
+	// The last payment attempt failed; the shopper may retry with the same paymentClientSecret until the payment timeout.
+	PaymentStatusFailed PaymentStatus = "FAILED"
 )
 
 var AllPaymentStatus = []PaymentStatus{
