@@ -3022,105 +3022,486 @@ type LowStockAlert {
 
 # ---------------------------------------------------------------- roots
 
+"""
+Reads. Who may do what: anyone — catalog reads, carts, order lookup with the
+order's email or access token; CUSTOMER (bearer token) — own profile and
+orders; STAFF — orders, customers, inventory, notifications; ADMIN — all of
+STAFF.
+
+Lists are Relay cursor connections: ` + "`" + `first` + "`" + ` defaults to 20, 0..100, beyond
+that a BAD_USER_INPUT error; pass pageInfo.endCursor as ` + "`" + `after` + "`" + ` for the next
+page. Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
+BAD_USER_INPUT, RATE_LIMITED (with extensions.retryAfterSeconds),
+QUERY_TOO_COMPLEX, CONFLICT, SERVICE_UNAVAILABLE (the database is unreachable:
+retry after extensions.retryAfterSeconds), INTERNAL (with
+extensions.requestId), and GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
+Every request counts against QUOTA_GRAPHQL (default 6000/1m per IP; HTTP 429
+beyond it). An operation costing more than 10,000 (a list field costs its
+` + "`" + `first` + "`" + ` times its selection) or nested deeper than 12 fields is
+QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
+"""
 type Query {
-  node(id: ID!): Node
-  products(first: Int, after: String, filter: ProductFilter, sortKey: ProductSortKey, reverse: Boolean): ProductConnection!
-  product(id: ID, sku: String, handle: String): Product   # exactly one of the three
+  """
+  Anything with an id, among what the caller may see: products (archived ones
+  for STAFF only), carts (whoever holds the id), orders (the owner and STAFF;
+  guests use Query.order) and customers (STAFF). NOT_FOUND error otherwise.
+  """
+  node(
+    "A plain UUID."
+    id: ID!
+  ): Node
+  """
+  A page of active products (archived too with filter.includeInactive, STAFF
+  only). Anyone. BAD_USER_INPUT for a bad first, after or filter value;
+  RATE_LIMITED past QUOTA_SEARCH_PRODUCTS when searching.
+  """
+  products(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, from the same filter and order (else BAD_USER_INPUT)."
+    after: String
+    "What to list; omitted: every active product."
+    filter: ProductFilter
+    "The order; omitted: newest first, or RELEVANCE when searching."
+    sortKey: ProductSortKey
+    "Flip the order of sortKey; default false."
+    reverse: Boolean
+  ): ProductConnection!
+  """
+  One product by exactly one of id, sku or handle (otherwise BAD_USER_INPUT).
+  Anyone; an archived product is visible to STAFF only. Unknown: null with a
+  NOT_FOUND error.
+  """
+  product(
+    "The product's id."
+    id: ID
+    "The product's sku, case-insensitive."
+    sku: String
+    "The product's handle (URL slug)."
+    handle: String
+  ): Product
+  "The distinct categories of active products, sorted. Anyone."
   categories: [String!]!
-  cart(id: ID!): Cart
-  order(orderNumber: String!, email: String, accessToken: String): Order   # guests pass the email or token; owners and STAFF pass neither; a failed lookup looks exactly like a missing order; for guests Order.customer is null
-  me: Customer @hasRole(role: CUSTOMER)                                                             # CUSTOMER
-  orders(first: Int, after: String, filter: OrderFilter): OrderConnection! @hasRole(role: STAFF)
-  customers(first: Int, after: String, search: String): CustomerConnection! @hasRole(role: STAFF)
-  customer(id: ID!): Customer @hasRole(role: STAFF)
-  lowStockProducts(first: Int, after: String): ProductConnection! @hasRole(role: STAFF)
-  notifications(first: Int, after: String, template: String, to: String): NotificationConnection! @hasRole(role: STAFF)
+  "A cart by its id, priced now. Anyone holding the id. Unknown: null with a NOT_FOUND error."
+  cart(
+    "The cart's id, from cartCreate."
+    id: ID!
+  ): Cart
+  """
+  An order by number. Guests pass the order's email or access token; owners
+  (signed in) and STAFF pass neither. Any failure (unknown number, wrong email
+  or token, someone else's order) is the same NOT_FOUND error. For guests
+  Order.customer is null. Failed lookups count against QUOTA_ORDER_LOOKUP
+  (default 20/1h per IP) and, by email, QUOTA_ORDER_LOOKUP_NUMBER (default
+  10/1h per order number): RATE_LIMITED beyond them (STAFF are not limited).
+  """
+  order(
+    "The order number, e.g. \"ORD-7K2M9XQ4PB\" (case-insensitive)."
+    orderNumber: String!
+    "The order's email (case-insensitive), for a guest."
+    email: String
+    "The orderAccessToken from checkout, for a guest."
+    accessToken: String
+  ): Order
+  "The signed-in customer. CUSTOMER only: UNAUTHENTICATED without a token, FORBIDDEN with a staff token."
+  me: Customer @hasRole(role: CUSTOMER)
+  "Every order, newest first. STAFF. BAD_USER_INPUT for a bad first or after."
+  orders(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same filter."
+    after: String
+    "What to list; omitted: every order."
+    filter: OrderFilter
+  ): OrderConnection! @hasRole(role: STAFF)
+  "Customers (accounts and guest records), newest first. STAFF. BAD_USER_INPUT for a bad first or after."
+  customers(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same search."
+    after: String
+    "Customers whose email, first or last name contains this text (case-insensitive)."
+    search: String
+  ): CustomerConnection! @hasRole(role: STAFF)
+  "A customer by id. STAFF. Unknown: null with a NOT_FOUND error."
+  customer(
+    "The customer's id."
+    id: ID!
+  ): Customer @hasRole(role: STAFF)
+  "Products (archived included) whose availableQuantity is at or below their lowStockThreshold, newest first. STAFF."
+  lowStockProducts(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page."
+    after: String
+  ): ProductConnection! @hasRole(role: STAFF)
+  "The notifications log, newest first. STAFF. BAD_USER_INPUT for a bad first or after."
+  notifications(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same filter."
+    after: String
+    "Only this template, exact name (e.g. \"order-confirmation\")."
+    template: String
+    "Only this recipient, exact (emails case-insensitive)."
+    to: String
+  ): NotificationConnection! @hasRole(role: STAFF)
 }
 
+"""
+Writes. Each returns a payload with the changed object and ` + "`" + `userErrors` + "`" + `
+(problems the caller can fix, listed per mutation; nothing changes when there
+are any). STAFF mutations answer UNAUTHENTICATED without a token and
+FORBIDDEN with a customer token. Any mutation may also fail with
+SERVICE_UNAVAILABLE, RATE_LIMITED (QUOTA_GRAPHQL) or INTERNAL; see Query for
+the error model.
+"""
 type Mutation {
-  customerRegister(input: CustomerRegisterInput!): AuthPayload!
-  customerLogin(email: String!, password: String!): AuthPayload!
-  staffLogin(email: String!, password: String!): StaffAuthPayload!
+  """
+  Creates a customer account and signs it in. Anyone. userErrors: INVALID
+  (email, password, firstName, lastName, phone), TAKEN at ["input","email"].
+  RATE_LIMITED past QUOTA_REGISTER (default 10/1h per IP).
+  """
+  customerRegister(
+    "The new account."
+    input: CustomerRegisterInput!
+  ): AuthPayload!
+  """
+  Signs a customer in. Anyone. userError INVALID_CREDENTIALS (field null) for
+  an unknown email or a wrong password alike. Failed attempts count against
+  QUOTA_LOGIN (default 10/15m per email and IP), QUOTA_LOGIN_IP (30/15m per
+  IP) and QUOTA_LOGIN_ACCOUNT (20/1h per email): RATE_LIMITED beyond them, and
+  past the account's budget other addresses are slowed down (up to 2s).
+  """
+  customerLogin(
+    "The account's email, any case."
+    email: String!
+    "The account's password."
+    password: String!
+  ): AuthPayload!
+  "Signs a staff member in. Anyone. userError INVALID_CREDENTIALS (field null); the failure quotas of customerLogin, per staff email (QUOTA_LOGIN_IP is shared with customerLogin)."
+  staffLogin(
+    "The staff account's email, any case."
+    email: String!
+    "The staff account's password."
+    password: String!
+  ): StaffAuthPayload!
 
-  productCreate(input: ProductCreateInput!): ProductPayload! @hasRole(role: STAFF)
-  productUpdate(id: ID!, input: ProductUpdateInput!): ProductPayload! @hasRole(role: STAFF)
-  productArchive(id: ID!): ProductPayload! @hasRole(role: STAFF)
-  inventoryAdjust(input: InventoryAdjustInput!): InventoryAdjustPayload! @hasRole(role: STAFF)
-  productImageUpload(productId: ID!, file: Upload!, altText: String): ProductPayload! @hasRole(role: STAFF)
-  productImageDelete(imageId: ID!): ProductPayload! @hasRole(role: STAFF)
-  productImagesReorder(productId: ID!, imageIds: [ID!]!): ProductPayload! @hasRole(role: STAFF)
+  """
+  Creates a product. STAFF. userErrors: INVALID at any bad field (all at once),
+  TAKEN at ["input","sku"] (case-insensitive) or ["input","handle"].
+  """
+  productCreate(
+    "The new product."
+    input: ProductCreateInput!
+  ): ProductPayload! @hasRole(role: STAFF)
+  """
+  Changes the given fields of a product; omitted fields stay. STAFF.
+  userErrors: NOT_FOUND at ["id"], INVALID at any bad field, TAKEN at
+  ["input","handle"].
+  """
+  productUpdate(
+    "The product's id."
+    id: ID!
+    "The fields to change."
+    input: ProductUpdateInput!
+  ): ProductPayload! @hasRole(role: STAFF)
+  "Archives a product (isActive false): it leaves the storefront and carts can no longer check it out; orders keep it. STAFF. userError: NOT_FOUND at [\"id\"]."
+  productArchive(
+    "The product's id."
+    id: ID!
+  ): ProductPayload! @hasRole(role: STAFF)
+  """
+  Records a manual stock change in the ledger. STAFF. userErrors: NOT_FOUND at
+  ["input","productId"]; INVALID at quantityChange, type, referenceId or notes;
+  INSUFFICIENT_STOCK at ["input","quantityChange"] when stock would go below
+  zero or below what is reserved.
+  """
+  inventoryAdjust(
+    "The change."
+    input: InventoryAdjustInput!
+  ): InventoryAdjustPayload! @hasRole(role: STAFF)
+  """
+  Adds an image at the end of a product's images (multipart request). STAFF.
+  userErrors: NOT_FOUND at ["productId"]; INVALID at ["file"] (not a JPEG,
+  PNG, WebP or GIF judged by its bytes, empty, truncated, over
+  MAX_UPLOAD_BYTES, or over 20,000 pixels a side) and at ["altText"].
+  """
+  productImageUpload(
+    "The product's id."
+    productId: ID!
+    "The image file."
+    file: Upload!
+    "Alternative text, up to 500 characters, no control characters."
+    altText: String
+  ): ProductPayload! @hasRole(role: STAFF)
+  "Deletes an image; the product's other images close the gap. STAFF. userError: NOT_FOUND at [\"imageId\"]."
+  productImageDelete(
+    "The ProductImage id."
+    imageId: ID!
+  ): ProductPayload! @hasRole(role: STAFF)
+  """
+  Sets the order of a product's images: positions become 0..n-1 in the order
+  given. STAFF. userErrors: NOT_FOUND at ["productId"], INVALID at ["imageIds"]
+  unless it names each of the product's images exactly once.
+  """
+  productImagesReorder(
+    "The product's id."
+    productId: ID!
+    "Every image id of the product, each once, in the new order."
+    imageIds: [ID!]!
+  ): ProductPayload! @hasRole(role: STAFF)
 
+  """
+  Creates a cart in the store currency. Anyone. userErrors: INVALID at
+  ["email"], under ["lines", i] (quantity 1..1000, productId) and at ["lines"]
+  (over 100), NOT_FOUND at ["lines", i, "productId" or "sku"]. RATE_LIMITED past QUOTA_CART_CREATE
+  (default 100/1h per IP). Stock is not checked until checkout.
+  """
   cartCreate(
+    "Lines to start with, at most 100."
     lines: [CartLineInput!]
+    "Where a reminder of this cart may go (with consent); blank means none."
     email: String
     """The shopper's consent to marketing email (a reminder of this cart) at ` + "`" + `email` + "`" + `. Without it, only a customer who opted in is reminded."""
     marketingOptIn: Boolean
   ): CartPayload!
-  cartLinesAdd(cartId: ID!, lines: [CartLineInput!]!): CartPayload!
-  cartLinesUpdate(cartId: ID!, lines: [CartLineUpdateInput!]!): CartPayload!
-  cartLinesRemove(cartId: ID!, lineIds: [ID!]!): CartPayload!
-  cartEmailUpdate(
+  """
+  Adds lines to a cart; a product already in it adds to its line. Anyone
+  holding the cart id. userErrors: NOT_FOUND at ["cartId"], CART_COMPLETED at
+  ["cartId"], INVALID under ["lines", i] (quantity 1..1000 counting what the
+  cart holds, productId) or at ["lines"] (over 100 lines or 100 products),
+  NOT_FOUND at ["lines", i, "productId" or "sku"].
+  """
+  cartLinesAdd(
+    "The cart's id."
     cartId: ID!
+    "The lines to add, at most 100."
+    lines: [CartLineInput!]!
+  ): CartPayload!
+  """
+  Sets the quantities of cart lines; 0 removes a line. Anyone holding the cart
+  id. userErrors: NOT_FOUND and CART_COMPLETED at ["cartId"]; NOT_FOUND or
+  INVALID (given twice) at ["lines", i, "id"]; INVALID at ["lines", i,
+  "quantity"] (0..1000) or at ["lines"] (over 100).
+  """
+  cartLinesUpdate(
+    "The cart's id."
+    cartId: ID!
+    "The new quantities, at most 100."
+    lines: [CartLineUpdateInput!]!
+  ): CartPayload!
+  """
+  Removes lines from a cart. Anyone holding the cart id. userErrors: NOT_FOUND
+  and CART_COMPLETED at ["cartId"], NOT_FOUND at ["lineIds", i], INVALID at
+  ["lineIds"] (over 100).
+  """
+  cartLinesRemove(
+    "The cart's id."
+    cartId: ID!
+    "The CartLine ids to remove, at most 100."
+    lineIds: [ID!]!
+  ): CartPayload!
+  """
+  Sets the cart's email. Anyone holding the cart id. userErrors: NOT_FOUND and
+  CART_COMPLETED at ["cartId"], INVALID at ["email"].
+  """
+  cartEmailUpdate(
+    "The cart's id."
+    cartId: ID!
+    "A plain address; lowercased and trimmed."
     email: String!
     """The shopper's consent to marketing email (a reminder of this cart) at ` + "`" + `email` + "`" + `. When omitted, a consent given for the same email stays and one given for another email is cleared."""
     marketingOptIn: Boolean
   ): CartPayload!
 
-  checkout(input: CheckoutInput!): CheckoutPayload!
+  """
+  Places an order in one transaction: prices every line from the catalog
+  (client prices are never used), reserves the stock, and creates the payment
+  intent. Anyone; a signed-in customer's order joins their account. userErrors:
+  INVALID (any field; cartId and lines together or neither), NOT_FOUND (cart,
+  or a product at its line's productId or sku), CART_COMPLETED at
+  ["input","cartId"], INSUFFICIENT_STOCK at the line's quantity (a cart's at
+  ["input","cartId"]), LIMIT_EXCEEDED at ["input","lines"] or
+  ["input","cartId"] (over MAX_UNITS_PER_ORDER units, default 100, or unpaid
+  orders of the email or network would hold over MAX_UNPAID_UNITS, default
+  200). Errors: CONFLICT when the idempotencyKey was used with another input
+  or by another caller; RATE_LIMITED past QUOTA_CREATE_ORDER (default 100/1h
+  per customer, or per email for guests) or QUOTA_CREATE_ORDER_IP (300/1h).
+  The order stays PENDING until paid, and is cancelled after PAYMENT_TIMEOUT
+  (default 1h) unpaid.
+  """
+  checkout(
+    "What to buy and where to send it."
+    input: CheckoutInput!
+  ): CheckoutPayload!
 
-  orderFulfill(id: ID!, input: FulfillInput!): OrderPayload! @hasRole(role: STAFF)
-  orderMarkDelivered(id: ID!): OrderPayload! @hasRole(role: STAFF)
-  orderCancel(id: ID!, reason: String): OrderPayload! @hasRole(role: STAFF)
+  """
+  Ships a paid, unfulfilled order: records tracking, marks it FULFILLED,
+  notifies the customer. STAFF. userErrors: NOT_FOUND at ["id"], INVALID at
+  ["id"] (not paid, or already shipped or cancelled) or at
+  ["input","trackingNumber"].
+  """
+  orderFulfill(
+    "The order's id."
+    id: ID!
+    "Tracking and notification."
+    input: FulfillInput!
+  ): OrderPayload! @hasRole(role: STAFF)
+  "Records that a shipped order arrived (DELIVERED). STAFF. userErrors: NOT_FOUND at [\"id\"], INVALID at [\"id\"] unless shipped and not yet delivered."
+  orderMarkDelivered(
+    "The order's id."
+    id: ID!
+  ): OrderPayload! @hasRole(role: STAFF)
+  """
+  Cancels an unshipped order: releases a pending order's stock, or returns a
+  paid order's stock and refunds the rest of its payment. STAFF. userErrors:
+  NOT_FOUND at ["id"], INVALID at ["id"] when already shipped or cancelled.
+  """
+  orderCancel(
+    "The order's id."
+    id: ID!
+    "Why, stored in the order's notes as \"Cancelled by staff: …\" (cut to 500 characters)."
+    reason: String
+  ): OrderPayload! @hasRole(role: STAFF)
 }
 
+"""A new product. Each problem is a userError INVALID at its field, all at once."""
 input ProductCreateInput {
+  "Required: 1..64 characters without spaces, unique case-insensitively (TAKEN)."
   sku: String!
+  "URL slug: lowercase letters, digits and single hyphens, up to 255, unique (TAKEN); generated from the name when omitted or blank."
   handle: String
+  "Required, 1..255 characters."
   name: String!
+  "Plain text up to 10,000 characters; blank means none."
   description: String
+  "Per unit, a non-negative amount with at most the currency's minor digits, e.g. \"19.99\"."
   price: Decimal!
+  "A reference price to show struck through; same rules as price."
   compareAtPrice: Decimal
+  "What one unit costs the store (STAFF only when read); same rules as price."
   costPrice: Decimal
-  currencyCode: String     # defaults to the store currency
+  "ISO 4217 code of the prices; defaults to the store currency (STORE_CURRENCY). Only products in the store currency can be sold."
+  currencyCode: String
+  "Up to 255 characters; blank means none."
   category: String
+  "Up to 50 tags of 1..64 characters; duplicates are dropped."
   tags: [String!]
-  inventoryQuantity: Int   # opening stock, recorded as a RESTOCK transaction
-  lowStockThreshold: Int   # default 10
-  isActive: Boolean        # default true
-  isFeatured: Boolean      # default false
-  weightGrams: Int
-  dimensions: DimensionsInput
-}
-input ProductUpdateInput {
-  handle: String
-  name: String
-  description: String
-  price: Decimal
-  compareAtPrice: Decimal
-  costPrice: Decimal
-  category: String
-  tags: [String!]
+  "Opening stock, 0..1,000,000 units, recorded as a RESTOCK transaction; default 0."
+  inventoryQuantity: Int
+  "Alert threshold in units, 0..1,000,000; default 10."
   lowStockThreshold: Int
+  "Default true; false creates the product archived."
   isActive: Boolean
+  "Default false."
   isFeatured: Boolean
+  "Shipping weight in grams, 0..1,000,000,000."
   weightGrams: Int
+  "Package size in millimetres, each 0..1,000,000,000."
   dimensions: DimensionsInput
 }
-input DimensionsInput { lengthMm: Int, widthMm: Int, heightMm: Int }
-type ProductPayload { product: Product, userErrors: [UserError!]! }
 
+"""
+Fields to change on a product; omitted fields stay as they are. An explicit
+null clears description, compareAtPrice, costPrice, category, weightGrams or
+dimensions. Same rules as ProductCreateInput; amounts are in the product's
+currency.
+"""
+input ProductUpdateInput {
+  "New URL slug, unique (TAKEN)."
+  handle: String
+  "New name, 1..255 characters."
+  name: String
+  "New description; null or blank clears it."
+  description: String
+  "New price per unit; required to be a valid amount (blank is INVALID)."
+  price: Decimal
+  "New reference price; null or blank clears it."
+  compareAtPrice: Decimal
+  "New cost per unit; null or blank clears it."
+  costPrice: Decimal
+  "New category; null or blank clears it."
+  category: String
+  "Replaces the whole set of tags."
+  tags: [String!]
+  "New alert threshold, 0..1,000,000 units."
+  lowStockThreshold: Int
+  "false archives the product, true brings it back."
+  isActive: Boolean
+  "Featured or not."
+  isFeatured: Boolean
+  "New weight in grams; null clears it."
+  weightGrams: Int
+  "Replaces all three measures (an omitted one becomes empty); null clears them."
+  dimensions: DimensionsInput
+}
+
+"""A package size in whole millimetres; each 0..1,000,000,000, omitted means not recorded."""
+input DimensionsInput {
+  "Length in mm."
+  lengthMm: Int
+  "Width in mm."
+  widthMm: Int
+  "Height in mm."
+  heightMm: Int
+}
+
+"""The result of a product mutation."""
+type ProductPayload {
+  "The product after the change; null when there are userErrors."
+  product: Product
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""A manual stock change."""
 input InventoryAdjustInput {
+  "The product's id."
   productId: ID!
-  quantityChange: Int!     # positive or negative, never 0
-  type: InventoryTransactionType!   # RESTOCK, ADJUSTMENT or RETURN here
+  "Units, positive or negative, never 0, at most 1,000,000 either way."
+  quantityChange: Int!
+  "RESTOCK, ADJUSTMENT or RETURN here (the other types are written by orders)."
+  type: InventoryTransactionType!
+  "What the change refers to (a purchase order number…), up to 200 characters."
   referenceId: String
+  "Free text, up to 1000 characters."
   notes: String
 }
-type InventoryAdjustPayload { product: Product, transaction: InventoryTransaction, userErrors: [UserError!]! }
 
+"""The result of inventoryAdjust."""
+type InventoryAdjustPayload {
+  "The product with its new stock; null when there are userErrors."
+  product: Product
+  "The ledger row written; null when there are userErrors."
+  transaction: InventoryTransaction
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""
+Live updates over graphql-transport-ws on the GraphQL endpoint (the token goes
+in connection_init's payload; a bad token closes the socket with 4403). At
+most WS_MAX_CONNECTIONS (default 50) sockets per client network and
+WS_MAX_SUBSCRIPTIONS (default 20) operations per socket: beyond them
+RATE_LIMITED. A subscriber too slow to keep up is ended with RATE_LIMITED and
+may subscribe again at once.
+"""
 type Subscription {
-  orderStatusChanged(orderNumber: String!, accessToken: String): OrderStatusEvent!   # owner, token holder or STAFF; the first message is the order's current state
-  orderUpdates: OrderStatusEvent! @hasRole(role: STAFF)       # every order
+  """
+  One order's status changes. The owner (signed in), a holder of the order's
+  access token, or STAFF; anyone else gets the same NOT_FOUND as Query.order.
+  The first message is the order's current state.
+  """
+  orderStatusChanged(
+    "The order number."
+    orderNumber: String!
+    "The orderAccessToken from checkout, for a guest."
+    accessToken: String
+  ): OrderStatusEvent!
+  "Every order's status changes. STAFF."
+  orderUpdates: OrderStatusEvent! @hasRole(role: STAFF)
+  "Products whose available stock falls to or below their threshold. STAFF."
   lowStockAlerts: LowStockAlert! @hasRole(role: STAFF)
 }
 `, BuiltIn: false},

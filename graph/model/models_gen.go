@@ -282,9 +282,13 @@ type Dimensions struct {
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
+// A package size in whole millimetres; each 0..1,000,000,000, omitted means not recorded.
 type DimensionsInput struct {
+	// Length in mm.
 	LengthMm *int `json:"lengthMm,omitempty"`
-	WidthMm  *int `json:"widthMm,omitempty"`
+	// Width in mm.
+	WidthMm *int `json:"widthMm,omitempty"`
+	// Height in mm.
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
@@ -298,18 +302,28 @@ type FulfillInput struct {
 	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
 }
 
+// A manual stock change.
 type InventoryAdjustInput struct {
-	ProductID      string                   `json:"productId"`
-	QuantityChange int                      `json:"quantityChange"`
-	Type           InventoryTransactionType `json:"type"`
-	ReferenceID    *string                  `json:"referenceId,omitempty"`
-	Notes          *string                  `json:"notes,omitempty"`
+	// The product's id.
+	ProductID string `json:"productId"`
+	// Units, positive or negative, never 0, at most 1,000,000 either way.
+	QuantityChange int `json:"quantityChange"`
+	// RESTOCK, ADJUSTMENT or RETURN here (the other types are written by orders).
+	Type InventoryTransactionType `json:"type"`
+	// What the change refers to (a purchase order number…), up to 200 characters.
+	ReferenceID *string `json:"referenceId,omitempty"`
+	// Free text, up to 1000 characters.
+	Notes *string `json:"notes,omitempty"`
 }
 
+// The result of inventoryAdjust.
 type InventoryAdjustPayload struct {
-	Product     *Product              `json:"product,omitempty"`
+	// The product with its new stock; null when there are userErrors.
+	Product *Product `json:"product,omitempty"`
+	// The ledger row written; null when there are userErrors.
 	Transaction *InventoryTransaction `json:"transaction,omitempty"`
-	UserErrors  []*UserError          `json:"userErrors"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // One row of a product's stock ledger. Rows are never changed or deleted.
@@ -382,6 +396,12 @@ type Money struct {
 	CurrencyCode string `json:"currencyCode"`
 }
 
+// Writes. Each returns a payload with the changed object and `userErrors`
+// (problems the caller can fix, listed per mutation; nothing changes when there
+// are any). STAFF mutations answer UNAUTHENTICATED without a token and
+// FORBIDDEN with a customer token. Any mutation may also fail with
+// SERVICE_UNAVAILABLE, RATE_LIMITED (QUOTA_GRAPHQL) or INTERNAL; see Query for
+// the error model.
 type Mutation struct {
 }
 
@@ -675,23 +695,40 @@ type ProductConnection struct {
 	Count scalar.Counter `json:"-"`
 }
 
+// A new product. Each problem is a userError INVALID at its field, all at once.
 type ProductCreateInput struct {
-	Sku               string           `json:"sku"`
-	Handle            *string          `json:"handle,omitempty"`
-	Name              string           `json:"name"`
-	Description       *string          `json:"description,omitempty"`
-	Price             scalar.Decimal   `json:"price"`
-	CompareAtPrice    *scalar.Decimal  `json:"compareAtPrice,omitempty"`
-	CostPrice         *scalar.Decimal  `json:"costPrice,omitempty"`
-	CurrencyCode      *string          `json:"currencyCode,omitempty"`
-	Category          *string          `json:"category,omitempty"`
-	Tags              []string         `json:"tags,omitempty"`
-	InventoryQuantity *int             `json:"inventoryQuantity,omitempty"`
-	LowStockThreshold *int             `json:"lowStockThreshold,omitempty"`
-	IsActive          *bool            `json:"isActive,omitempty"`
-	IsFeatured        *bool            `json:"isFeatured,omitempty"`
-	WeightGrams       *int             `json:"weightGrams,omitempty"`
-	Dimensions        *DimensionsInput `json:"dimensions,omitempty"`
+	// Required: 1..64 characters without spaces, unique case-insensitively (TAKEN).
+	Sku string `json:"sku"`
+	// URL slug: lowercase letters, digits and single hyphens, up to 255, unique (TAKEN); generated from the name when omitted or blank.
+	Handle *string `json:"handle,omitempty"`
+	// Required, 1..255 characters.
+	Name string `json:"name"`
+	// Plain text up to 10,000 characters; blank means none.
+	Description *string `json:"description,omitempty"`
+	// Per unit, a non-negative amount with at most the currency's minor digits, e.g. "19.99".
+	Price scalar.Decimal `json:"price"`
+	// A reference price to show struck through; same rules as price.
+	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
+	// What one unit costs the store (STAFF only when read); same rules as price.
+	CostPrice *scalar.Decimal `json:"costPrice,omitempty"`
+	// ISO 4217 code of the prices; defaults to the store currency (STORE_CURRENCY). Only products in the store currency can be sold.
+	CurrencyCode *string `json:"currencyCode,omitempty"`
+	// Up to 255 characters; blank means none.
+	Category *string `json:"category,omitempty"`
+	// Up to 50 tags of 1..64 characters; duplicates are dropped.
+	Tags []string `json:"tags,omitempty"`
+	// Opening stock, 0..1,000,000 units, recorded as a RESTOCK transaction; default 0.
+	InventoryQuantity *int `json:"inventoryQuantity,omitempty"`
+	// Alert threshold in units, 0..1,000,000; default 10.
+	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
+	// Default true; false creates the product archived.
+	IsActive *bool `json:"isActive,omitempty"`
+	// Default false.
+	IsFeatured *bool `json:"isFeatured,omitempty"`
+	// Shipping weight in grams, 0..1,000,000,000.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Package size in millimetres, each 0..1,000,000,000.
+	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
 }
 
 // A product in a ProductConnection.
@@ -740,27 +777,63 @@ type ProductImage struct {
 	Position int `json:"position"`
 }
 
+// The result of a product mutation.
 type ProductPayload struct {
-	Product    *Product     `json:"product,omitempty"`
+	// The product after the change; null when there are userErrors.
+	Product *Product `json:"product,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Fields to change on a product; omitted fields stay as they are. An explicit
+// null clears description, compareAtPrice, costPrice, category, weightGrams or
+// dimensions. Same rules as ProductCreateInput; amounts are in the product's
+// currency.
 type ProductUpdateInput struct {
-	Handle            *string          `json:"handle,omitempty"`
-	Name              *string          `json:"name,omitempty"`
-	Description       *string          `json:"description,omitempty"`
-	Price             *scalar.Decimal  `json:"price,omitempty"`
-	CompareAtPrice    *scalar.Decimal  `json:"compareAtPrice,omitempty"`
-	CostPrice         *scalar.Decimal  `json:"costPrice,omitempty"`
-	Category          *string          `json:"category,omitempty"`
-	Tags              []string         `json:"tags,omitempty"`
-	LowStockThreshold *int             `json:"lowStockThreshold,omitempty"`
-	IsActive          *bool            `json:"isActive,omitempty"`
-	IsFeatured        *bool            `json:"isFeatured,omitempty"`
-	WeightGrams       *int             `json:"weightGrams,omitempty"`
-	Dimensions        *DimensionsInput `json:"dimensions,omitempty"`
+	// New URL slug, unique (TAKEN).
+	Handle *string `json:"handle,omitempty"`
+	// New name, 1..255 characters.
+	Name *string `json:"name,omitempty"`
+	// New description; null or blank clears it.
+	Description *string `json:"description,omitempty"`
+	// New price per unit; required to be a valid amount (blank is INVALID).
+	Price *scalar.Decimal `json:"price,omitempty"`
+	// New reference price; null or blank clears it.
+	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
+	// New cost per unit; null or blank clears it.
+	CostPrice *scalar.Decimal `json:"costPrice,omitempty"`
+	// New category; null or blank clears it.
+	Category *string `json:"category,omitempty"`
+	// Replaces the whole set of tags.
+	Tags []string `json:"tags,omitempty"`
+	// New alert threshold, 0..1,000,000 units.
+	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
+	// false archives the product, true brings it back.
+	IsActive *bool `json:"isActive,omitempty"`
+	// Featured or not.
+	IsFeatured *bool `json:"isFeatured,omitempty"`
+	// New weight in grams; null clears it.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Replaces all three measures (an omitted one becomes empty); null clears them.
+	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
 }
 
+// Reads. Who may do what: anyone — catalog reads, carts, order lookup with the
+// order's email or access token; CUSTOMER (bearer token) — own profile and
+// orders; STAFF — orders, customers, inventory, notifications; ADMIN — all of
+// STAFF.
+//
+// Lists are Relay cursor connections: `first` defaults to 20, 0..100, beyond
+// that a BAD_USER_INPUT error; pass pageInfo.endCursor as `after` for the next
+// page. Errors carry `extensions.code`: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
+// BAD_USER_INPUT, RATE_LIMITED (with extensions.retryAfterSeconds),
+// QUERY_TOO_COMPLEX, CONFLICT, SERVICE_UNAVAILABLE (the database is unreachable:
+// retry after extensions.retryAfterSeconds), INTERNAL (with
+// extensions.requestId), and GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
+// Every request counts against QUOTA_GRAPHQL (default 6000/1m per IP; HTTP 429
+// beyond it). An operation costing more than 10,000 (a list field costs its
+// `first` times its selection) or nested deeper than 12 fields is
+// QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
 type Query struct {
 }
 
@@ -772,6 +845,12 @@ type StaffAuthPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Live updates over graphql-transport-ws on the GraphQL endpoint (the token goes
+// in connection_init's payload; a bad token closes the socket with 4403). At
+// most WS_MAX_CONNECTIONS (default 50) sockets per client network and
+// WS_MAX_SUBSCRIPTIONS (default 20) operations per socket: beyond them
+// RATE_LIMITED. A subscriber too slow to keep up is ended with RATE_LIMITED and
+// may subscribe again at once.
 type Subscription struct {
 }
 
