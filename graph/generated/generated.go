@@ -2122,201 +2122,447 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
-	{Name: "../../schema.graphqls", Input: `# The service's GraphQL schema: a superset of ../shared/API.graphqls (the
-# public contract). Keep every name and meaning from there; add, never rename
+	{Name: "../../schema.graphqls", Input: `# The service's GraphQL schema: a superset of the public contract
+# (API.graphqls). Keep every name and meaning from there; add, never rename
 # or drop. Access rules are the directives below, enforced in one place
 # (graph/directives.go).
+#
+# Every type, field, argument, enum value and input field carries a
+# description, which is what Playground's documentation pane and any
+# introspecting client see: say what a client needs (units, who may read or
+# call it, what null means, the userError codes a mutation returns). A test
+# (graph/schema_doc_test.go) fails on an element without one. Comments are
+# for what is not for clients. gqlgen.yml maps Decimal and JSON to real Go
+# types.
 
-"""Who may call a field. CUSTOMER: a signed-in customer. STAFF: staff or admin. ADMIN: admin only."""
-enum Role { CUSTOMER, STAFF, ADMIN }
+"""
+Who may call a field. Sign in with customerLogin or staffLogin and send the
+token as ` + "`" + `Authorization: Bearer <token>` + "`" + ` (over graphql-transport-ws: in the
+connection_init payload, ` + "`" + `{"Authorization": "Bearer <token>"}` + "`" + `).
+"""
+enum Role {
+  "A signed-in customer account (from customerRegister or customerLogin). Staff tokens do not count as CUSTOMER."
+  CUSTOMER
+  "A staff member or an admin (from staffLogin)."
+  STAFF
+  "An admin only."
+  ADMIN
+}
 
-"""The caller must have this role; otherwise the field is null with an UNAUTHENTICATED or FORBIDDEN error."""
-directive @hasRole(role: Role!) on FIELD_DEFINITION
+"""
+The caller must have this role. On a field of Query, Mutation or Subscription
+the field is null with an UNAUTHENTICATED error for an anonymous caller (no
+token, or one that is malformed or expired) and a FORBIDDEN error for a
+signed-in caller without the role; on a field of another type it is null with
+FORBIDDEN for anyone without the role.
+"""
+directive @hasRole(
+  "The least role that may call the field."
+  role: Role!
+) on FIELD_DEFINITION
 
 """The field is visible to STAFF only; for anyone else it is null, without an error."""
 directive @staffOnly on FIELD_DEFINITION
 
-# The public API contract of the commerce service.
-#
-# This is the shape that clients (an SPA storefront, an admin dashboard, GraphQL
-# Playground users) and the acceptance tests rely on. The project's own
-# schema.graphqls must offer every type, field, argument and enum value named
-# here, with these names and these meanings. It may add more (fields, filters,
-# types); it may not rename or drop what is here. Where this sketch is silent,
-# follow the same conventions.
-#
-# Conventions
-# - Ids are plain lowercase UUIDs (the same string everywhere: API, Stripe
-#   metadata, logs). A malformed or unknown id is NOT_FOUND, never INTERNAL.
-# - Lists that can grow are Relay cursor connections (edges/node/cursor/pageInfo,
-#   first/after). ` + "`" + `first` + "`" + ` defaults to 20; above 100 is a BAD_USER_INPUT error.
-# - Mutations take an ` + "`" + `input:` + "`" + ` object where there are several fields (plus an
-#   id where they act on one thing) and return a payload with the changed
-#   object and ` + "`" + `userErrors` + "`" + `. A userError is a problem the caller can fix (bad
-#   field, out of stock, bad discount code). Its ` + "`" + `field` + "`" + ` path starts at the
-#   argument name, list indices as strings: ["input","lines","2","quantity"].
-#   Decimal values are checked by the service (sign, precision for the
-#   currency) so that a bad amount is a userError, not a parse failure.
-# - Everything else is a GraphQL error whose ` + "`" + `extensions.code` + "`" + ` is one of:
-#   UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, RATE_LIMITED
-#   (with extensions.retryAfterSeconds), QUERY_TOO_COMPLEX, CONFLICT,
-#   SERVICE_UNAVAILABLE (the database is unreachable: retry later; HTTP 503
-#   with Retry-After when every error of the response has it), INTERNAL,
-#   and gqlgen's GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
-#   No error ever echoes the request body, SQL, a stack trace or a secret.
-# - Emails are stored and compared lowercased and trimmed.
-# - gqlgen.yml maps Decimal and JSON to real Go types (JSON goes out as a JSON
-#   value, not an escaped string).
-# - Money is never a float: amounts are integer minor units inside the service
-#   and a decimal string on the wire.
-# - Prices, tax, shipping and totals are always computed by the server. A price
-#   sent by a client is never trusted.
-# - Who may do what:  anyone: catalog reads, carts, checkout, order lookup with
-#   the order's email or access token.  CUSTOMER (bearer token): own profile,
-#   own orders, own subscriptions.  STAFF: catalog writes, inventory, orders,
-#   customers, fulfillment, refunds, notifications log, order feed.  ADMIN: all
-#   of STAFF plus staff accounts and settings.
+"""
+An instant as an RFC 3339 string, e.g. "2026-01-02T15:04:05Z". Output is in
+UTC, with fractional seconds when there are any. An input that is not RFC 3339
+is a BAD_USER_INPUT error.
+"""
+scalar Time
 
-scalar Time      # RFC 3339
-scalar Decimal   # a decimal number as a string, e.g. "19.99"
+"""
+A decimal number as a JSON string, e.g. "19.99" — never a float. Output
+amounts carry exactly the currency's minor digits. As input a string is
+expected (a number literal is accepted); its sign and precision are checked by
+the service against the currency, so a bad amount is a userError INVALID at
+its field, not a parse failure.
+"""
+scalar Decimal
+
+"""Any JSON value, sent as JSON (an object stays an object, not an escaped string)."""
 scalar JSON
-scalar Upload    # GraphQL multipart request spec
 
-interface Node { id: ID! }
+"""
+A file sent as a part of a GraphQL multipart request
+(https://github.com/jaydenseric/graphql-multipart-request-spec): an
+"operations" part, a "map" part, then the files. A body past
+MAX_UPLOAD_BYTES (default 10 MiB) plus a little slack is refused with HTTP 413
+and BAD_USER_INPUT; a malformed one with HTTP 400 and BAD_USER_INPUT.
+"""
+scalar Upload
 
+"""
+An object with a global id, readable through Query.node. Ids are plain
+lowercase UUIDs, the same string everywhere (API, Stripe metadata, logs); a
+malformed or unknown id is NOT_FOUND, never INTERNAL.
+"""
+interface Node {
+  "Plain lowercase UUID."
+  id: ID!
+}
+
+"""Where a page of a Relay cursor connection sits in its list."""
 type PageInfo {
+  "True when another page follows: ask for it with ` + "`" + `after: endCursor` + "`" + `."
   hasNextPage: Boolean!
+  "True when this page was asked for with ` + "`" + `after` + "`" + ` (the list is forward-only: there is no ` + "`" + `before` + "`" + `)."
   hasPreviousPage: Boolean!
+  "The cursor of the first edge; null on an empty page."
   startCursor: String
+  "The cursor of the last edge, to pass as ` + "`" + `after` + "`" + ` for the next page; null on an empty page."
   endCursor: String
 }
 
+"""
+A problem with a mutation's input that the caller can fix (a bad field, out
+of stock, a taken email). When a payload has userErrors nothing was changed
+and its object field is null. Other failures are GraphQL errors with
+` + "`" + `extensions.code` + "`" + `.
+"""
 type UserError {
-  field: [String!]      # path to the input field, e.g. ["input","lines","0","quantity"]
+  """
+  Path to the input field at fault, starting at the argument name, list
+  indices as strings: ["input","lines","2","quantity"]. Null when the problem
+  is not one field's (e.g. INVALID_CREDENTIALS).
+  """
+  field: [String!]
+  "A sentence safe to show to the user; it never echoes what was sent."
   message: String!
-  code: String!         # e.g. INSUFFICIENT_STOCK, INVALID, NOT_FOUND, TAKEN, PAYMENT_FAILED
+  """
+  Machine-readable: INVALID (a bad value), NOT_FOUND, TAKEN (unique value in
+  use), INSUFFICIENT_STOCK, LIMIT_EXCEEDED, CART_COMPLETED,
+  INVALID_CREDENTIALS. Each mutation lists those it returns; tolerate new
+  codes.
+  """
+  code: String!
 }
 
+"""An amount of money. Amounts are integer minor units inside the service and a decimal string on the wire, never a float."""
 type Money {
-  amount: Decimal!        # always with the currency's minor digits: "10.00", "0.00", "5.53" (JPY: "1200")
-  currencyCode: String!   # ISO 4217, e.g. "USD"
+  "Decimal string with exactly the currency's minor digits: \"10.00\", \"0.00\", \"5.53\" (JPY: \"1200\")."
+  amount: Decimal!
+  "ISO 4217 code, upper case, e.g. \"USD\". Every amount of one cart or order has the store currency (STORE_CURRENCY)."
+  currencyCode: String!
 }
 
-type Dimensions { lengthMm: Int, widthMm: Int, heightMm: Int }
+"""A package size in whole millimetres."""
+type Dimensions {
+  "Length in mm; null when not recorded."
+  lengthMm: Int
+  "Width in mm; null when not recorded."
+  widthMm: Int
+  "Height in mm; null when not recorded."
+  heightMm: Int
+}
 
 # ---------------------------------------------------------------- catalog
 
+"""
+A product of the catalog. Anyone may read active products; archived ones
+(isActive false) exist for STAFF only and are NOT_FOUND to everyone else.
+"""
 type Product implements Node {
+  "Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata."
   id: ID!
+  "Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces."
   sku: String!
-  handle: String!                 # URL slug, unique, generated from the name when not given
+  "URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given."
+  handle: String!
+  "Display name, 1..255 characters."
   name: String!
+  "Plain text, up to 10,000 characters, line breaks allowed; null when none."
   description: String
+  "The current selling price per unit. Carts price at this value; orders keep the price they were placed at."
   price: Money!
+  "A former or reference price to show struck through; null when none. Not used in any computation."
   compareAtPrice: Money
-  costPrice: Money @staffOnly     # STAFF only; null for others
+  "What one unit costs the store. STAFF only: null for everyone else, without an error."
+  costPrice: Money @staffOnly
+  "Free-text category (exact match in ProductFilter.category); null when none."
   category: String
+  "Tags, at most 50 of up to 64 characters each, without duplicates; [] when none."
   tags: [String!]!
+  "Images by position, first = main image; [] when none."
   images: [ProductImage!]!
-  inventoryQuantity: Int!         # on hand, not counting active reservations
-  availableQuantity: Int!         # what can still be sold now
+  "Units on hand (in the warehouse), counting units reserved by unpaid orders."
+  inventoryQuantity: Int!
+  "Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative."
+  availableQuantity: Int!
+  "A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10."
   lowStockThreshold: Int!
+  "False once archived: hidden from the storefront, still referenced by orders and the ledger."
   isActive: Boolean!
+  "Marked for the storefront's featured section; filter with ProductFilter.isFeatured."
   isFeatured: Boolean!
+  "Shipping weight in grams; null when not recorded."
   weightGrams: Int
+  "Package size in millimetres; null when not recorded."
   dimensions: Dimensions
+  "When the product was created."
   createdAt: Time!
+  "When the product last changed (stock changes included)."
   updatedAt: Time!
-  inventoryTransactions(first: Int, after: String): InventoryTransactionConnection @hasRole(role: STAFF)   # STAFF; null (with a FORBIDDEN error) for others
+  """
+  The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+  error for anyone else.
+  """
+  inventoryTransactions(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page; a cursor this list did not make is a BAD_USER_INPUT error."
+    after: String
+  ): InventoryTransactionConnection @hasRole(role: STAFF)
 }
 
+"""An image of a product."""
 type ProductImage {
+  "Plain lowercase UUID; pass it to productImageDelete and productImagesReorder."
   id: ID!
-  url: String!                    # a signed URL that expires; stable within a TTL window so browsers and CDNs can cache it
+  """
+  A signed URL that expires (after about IMAGE_URL_TTL, default 1h): fetch it
+  soon after reading it, and read the product again for a fresh one. It stays
+  the same within a TTL window, so browsers and CDNs can cache it.
+  """
+  url: String!
+  "Alternative text for screen readers, up to 500 characters; null when none."
   altText: String
+  "0-based place in the product's image order."
   position: Int!
 }
 
-type ProductEdge { node: Product!, cursor: String! }
-type ProductConnection { edges: [ProductEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
-
-input ProductFilter {
-  category: String
-  search: String        # matches name, description, sku; ranked, typo-tolerant where possible
-  tags: [String!]       # products carrying every one of these tags
-  minPrice: Decimal     # inclusive
-  maxPrice: Decimal     # inclusive
-  inStock: Boolean      # true: availableQuantity > 0; false: availableQuantity = 0
-  isFeatured: Boolean
-  includeInactive: Boolean   # STAFF only
+"""A product in a ProductConnection."""
+type ProductEdge {
+  "The product."
+  node: Product!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` to get the products that follow this one in the same filter and order."
+  cursor: String!
 }
 
-# Each key sorts ascending (RELEVANCE and BEST_SELLING: best first); ` + "`" + `reverse` + "`" + `
-# flips it. Without a sortKey the order is newest first (CREATED_AT, reverse),
-# or RELEVANCE when a search is given. Ties break on id, so cursors are stable.
-enum ProductSortKey { CREATED_AT, PRICE, NAME, RELEVANCE, BEST_SELLING }
+"""A page of products (Relay cursor connection)."""
+type ProductConnection {
+  "The products of this page, in the requested order."
+  edges: [ProductEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many products match the filter over all pages (counted only when asked for)."
+  totalCount: Int!
+}
 
-enum InventoryTransactionType { SALE, RESTOCK, ADJUSTMENT, RETURN, RESERVATION, RELEASE }
+"""Narrows Query.products. Every given field must match (AND); omitted fields do not filter."""
+input ProductFilter {
+  "Products of exactly this category (case-sensitive)."
+  category: String
+  """
+  Full-text search over name, description, category and sku, typo-tolerant on
+  the name, or the exact sku; ranked by relevance unless a sortKey is given. Up
+  to 200 characters (longer is a BAD_USER_INPUT error). A non-blank search
+  counts against QUOTA_SEARCH_PRODUCTS (default 1000/1h per IP): RATE_LIMITED
+  beyond it.
+  """
+  search: String
+  "Products carrying every one of these tags."
+  tags: [String!]
+  "Price at least this, inclusive, in the store currency (\"10.00\"); a malformed or negative amount is a BAD_USER_INPUT error."
+  minPrice: Decimal
+  "Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error."
+  maxPrice: Decimal
+  "true: availableQuantity > 0; false: availableQuantity = 0."
+  inStock: Boolean
+  "Only featured (true) or only not featured (false) products."
+  isFeatured: Boolean
+  "Also list archived products. STAFF only: UNAUTHENTICATED or FORBIDDEN for anyone else."
+  includeInactive: Boolean
+}
 
+"""
+The order of Query.products. Each key sorts ascending (RELEVANCE and
+BEST_SELLING: best first); ` + "`" + `reverse` + "`" + ` flips it. Without a sortKey the order is
+newest first (CREATED_AT, reversed), or RELEVANCE when a search is given. Ties
+break on id, so cursors are stable.
+"""
+enum ProductSortKey {
+  "Oldest first."
+  CREATED_AT
+  "Cheapest first."
+  PRICE
+  "Alphabetical, case-insensitive."
+  NAME
+  "Best match of ProductFilter.search first; without a search, newest first."
+  RELEVANCE
+  "Most units sold first."
+  BEST_SELLING
+}
+
+"""
+The kind of a stock ledger row. The sum of every row of a product is its
+availableQuantity; without RESERVATION and RELEASE rows, its inventoryQuantity.
+"""
+enum InventoryTransactionType {
+  "A paid order took units off the shelf (negative); written after a RELEASE of the order's reservation."
+  SALE
+  "Units received (positive); also the opening stock of productCreate."
+  RESTOCK
+  "A manual correction, positive or negative (stock count, damage)."
+  ADJUSTMENT
+  "Units back on the shelf (positive): a returned item or a cancelled paid order."
+  RETURN
+  "Units held for an order awaiting payment (negative on available only)."
+  RESERVATION
+  "A reservation given back (positive on available only): the order was paid, cancelled or timed out."
+  RELEASE
+}
+
+"""One row of a product's stock ledger. Rows are never changed or deleted."""
 type InventoryTransaction implements Node {
+  "Plain lowercase UUID."
   id: ID!
+  "The product whose stock changed."
   product: Product!
+  "The product's sku when the row was written."
   sku: String!
+  "Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE."
   quantityChange: Int!
+  "What caused the change."
   type: InventoryTransactionType!
-  referenceId: String      # order id, purchase order id, ...
+  "What the change refers to: the order id for order rows, a purchase order number or the like for manual ones; null when none."
+  referenceId: String
+  "Free text, e.g. \"Order ORD-…\" or \"Opening stock\"; null when none."
   notes: String
+  "When the change was recorded."
   createdAt: Time!
 }
-type InventoryTransactionEdge { node: InventoryTransaction!, cursor: String! }
-type InventoryTransactionConnection { edges: [InventoryTransactionEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+
+"""A ledger row in an InventoryTransactionConnection."""
+type InventoryTransactionEdge {
+  "The ledger row."
+  node: InventoryTransaction!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the rows after this one."
+  cursor: String!
+}
+
+"""A page of stock ledger rows, newest first (Relay cursor connection)."""
+type InventoryTransactionConnection {
+  "The rows of this page."
+  edges: [InventoryTransactionEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many rows the product's ledger has over all pages."
+  totalCount: Int!
+}
 
 # ---------------------------------------------------------------- customers
 
+"""A postal address, as read from a customer or an order."""
 type Address {
+  "Recipient's first name."
   firstName: String!
+  "Recipient's last name."
   lastName: String!
+  "Company name; null when none."
   company: String
+  "Street address."
   line1: String!
+  "Apartment, suite, floor…; null when none."
   line2: String
+  "City or town."
   city: String!
+  "State, province or region; null when none."
   region: String
+  "Postal or ZIP code."
   postalCode: String!
-  countryCode: String!    # ISO 3166-1 alpha-2
-  phone: String
-}
-
-input AddressInput {
-  firstName: String!
-  lastName: String!
-  company: String
-  line1: String!
-  line2: String
-  city: String!
-  region: String
-  postalCode: String!
+  "ISO 3166-1 alpha-2, upper case, e.g. \"US\"."
   countryCode: String!
+  "Phone number in E.164, e.g. \"+15550100123\"; null when none."
   phone: String
 }
 
-type Customer implements Node {
-  id: ID!
-  email: String!
+"""
+A postal address as entered. Text is trimmed; each problem is a userError
+INVALID at its field (e.g. ["input","shippingAddress","postalCode"]), all of
+them at once.
+"""
+input AddressInput {
+  "Required, 1..100 characters."
   firstName: String!
+  "Required, 1..100 characters."
   lastName: String!
+  "Optional, up to 200 characters; blank means none."
+  company: String
+  "Required, up to 200 characters."
+  line1: String!
+  "Optional, up to 200 characters; blank means none."
+  line2: String
+  "Required, up to 200 characters."
+  city: String!
+  "Optional, up to 200 characters; blank means none."
+  region: String
+  "Required, up to 20 characters."
+  postalCode: String!
+  "ISO 3166-1 alpha-2, e.g. \"US\" (any case; stored upper case)."
+  countryCode: String!
+  "Optional; with its country code (\"+1 202 555 0123\"), stored in E.164."
   phone: String
+}
+
+"""
+A person who buys: a registered account, or the guest record of the
+checkouts placed under an email without signing in (see ` + "`" + `registered` + "`" + `).
+Readable by its owner (Query.me, Order.customer) and by STAFF.
+"""
+type Customer implements Node {
+  "Plain lowercase UUID; the same id appears in Stripe metadata."
+  id: ID!
+  "Lowercased and trimmed; unique among accounts (a guest record may share it)."
+  email: String!
+  "First name."
+  firstName: String!
+  "Last name."
+  lastName: String!
+  "Phone number in E.164; null when none."
+  phone: String
+  "Addresses used by this customer; [] when none."
   addresses: [Address!]!
+  "The address used by default; null when none."
   defaultAddress: Address
+  "How many orders were paid (refunds do not lower it)."
   totalOrders: Int!
+  "What the paid orders came to, minus what was refunded, in the store currency."
   totalSpent: Money!
+  "The customer agreed to marketing email (e.g. abandoned-cart reminders)."
   marketingOptIn: Boolean!
-  stripeCustomerId: String @staffOnly     # STAFF only
-  orders(first: Int, after: String): OrderConnection!
+  "The customer's id at Stripe, e.g. \"cus_…\". STAFF only: null for everyone else, without an error; null too until the customer's first payment intent."
+  stripeCustomerId: String @staffOnly
+  "The customer's orders, newest first."
+  orders(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page; a cursor this list did not make is a BAD_USER_INPUT error."
+    after: String
+  ): OrderConnection!
+  "When the record was created (registration, or the first guest checkout)."
   createdAt: Time!
+  "When the record last changed."
   updatedAt: Time!
 }
-type CustomerEdge { node: Customer!, cursor: String! }
-type CustomerConnection { edges: [CustomerEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+
+"""A customer in a CustomerConnection."""
+type CustomerEdge {
+  "The customer."
+  node: Customer!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the customers after this one."
+  cursor: String!
+}
+
+"""A page of customers, newest first (Relay cursor connection)."""
+type CustomerConnection {
+  "The customers of this page."
+  edges: [CustomerEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many customers match the search over all pages."
+  totalCount: Int!
+}
 
 extend type Customer {
   """
@@ -2330,153 +2576,421 @@ extend type Customer {
 
 # ---------------------------------------------------------------- carts
 
+"""
+A shopping cart, priced live at the current catalog prices. Carts need no
+sign-in: the id is unguessable and whoever holds it may read and change the
+cart. After checkout the cart can still be read but refuses every change
+(CART_COMPLETED).
+"""
 type Cart implements Node {
-  id: ID!                 # unguessable; whoever holds it may use the cart
+  "Unguessable plain lowercase UUID; whoever holds it may use the cart, so keep it like a password."
+  id: ID!
+  "Where a reminder of this cart may go (only with marketing consent); null when none was given."
   email: String
+  "The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out."
   lines: [CartLine!]!
+  "Sum of the line totals."
   subtotal: Money!
+  "TAX_RATE × (subtotal − discount), rounded half-up to the minor unit."
   tax: Money!
+  "FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD."
   shippingCost: Money!
+  "Discount on the merchandise; \"0.00\" while discount codes are not available."
   discount: Money!
+  "subtotal − discount + tax + shippingCost: what checkout would charge now."
   total: Money!
+  "The discount codes on the cart; [] while discount codes are not available."
   discountCodes: [String!]!
+  "When the cart was created."
   createdAt: Time!
+  "When the cart last changed."
   updatedAt: Time!
 }
 
+"""One product in a cart, with its quantity."""
 type CartLine {
+  "Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove."
   id: ID!
+  "The product, as the catalog has it now."
   product: Product!
+  "Units, 1..1000."
   quantity: Int!
-  unitPrice: Money!       # the current catalog price
+  "The current catalog price; it follows price changes until checkout."
+  unitPrice: Money!
+  "unitPrice × quantity."
   lineTotal: Money!
 }
 
+"""
+A product and quantity to put in a cart or buy directly. Name the product by
+exactly one of productId or sku (otherwise INVALID at productId); an unknown
+or archived product is NOT_FOUND at the field that named it.
+"""
 input CartLineInput {
-  productId: ID           # one of productId or sku
+  "The product's id; give this or sku."
+  productId: ID
+  "The product's sku (case-insensitive); give this or productId."
   sku: String
-  quantity: Int!          # 1..1000
-}
-
-input CartLineUpdateInput { id: ID!, quantity: Int! }   # 0 removes the line
-
-type CartPayload { cart: Cart, userErrors: [UserError!]! }
-
-# ---------------------------------------------------------------- orders
-
-enum OrderStatus { PENDING, PROCESSING, FULFILLED, CANCELLED }
-enum PaymentStatus { PENDING, PAID, PARTIALLY_REFUNDED, REFUNDED, FAILED }
-enum FulfillmentStatus { UNFULFILLED, FULFILLED, DELIVERED }
-
-type OrderLine {
-  product: Product        # null if the product was deleted since
-  sku: String!
-  name: String!
+  "Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000."
   quantity: Int!
-  unitPrice: Money!       # the price at the time of the order
-  lineTotal: Money!
 }
 
-type OrderEvent {
-  type: String!           # e.g. PLACED, STOCK_RESERVED, PAYMENT_INTENT_CREATED, PAYMENT_FAILED, PAID, CONFIRMATION_QUEUED, FULFILLED, DELIVERED, CANCELLED, REFUNDED
-  message: String
-  createdAt: Time!
-}
-
-type Order implements Node {
+"""A new quantity for a cart line."""
+input CartLineUpdateInput {
+  "The CartLine id; NOT_FOUND when it is not in this cart, INVALID when given twice."
   id: ID!
-  orderNumber: String!
-  customer: Customer
-  email: String!
-  lines: [OrderLine!]!
-  subtotal: Money!
-  tax: Money!
-  shippingCost: Money!
-  discount: Money!
-  total: Money!
-  status: OrderStatus!
-  paymentStatus: PaymentStatus!
-  fulfillmentStatus: FulfillmentStatus!
-  stripePaymentIntentId: String @staffOnly      # STAFF only
-  paymentClientSecret: String        # the owner, a holder of the access token, or STAFF; null once paid or cancelled
-  shippingAddress: Address!
-  billingAddress: Address!
-  carrier: String
-  trackingNumber: String
-  trackingUrl: String
-  shippedAt: Time
-  deliveredAt: Time
-  notes: String
-  events: [OrderEvent!]!              # the order's timeline, oldest first
-  createdAt: Time!
-  updatedAt: Time!
-}
-type OrderEdge { node: Order!, cursor: String! }
-type OrderConnection { edges: [OrderEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
-
-input OrderFilter {
-  status: OrderStatus
-  paymentStatus: PaymentStatus
-  fulfillmentStatus: FulfillmentStatus
-  customerId: ID
-  email: String
-  createdAfter: Time
-  createdBefore: Time
+  "The new quantity, 0..1000; 0 removes the line."
+  quantity: Int!
 }
 
-input CheckoutInput {
-  cartId: ID              # check out a cart ...
-  lines: [CartLineInput!] # ... or these lines directly (exactly one of the two)
-  email: String!
-  shippingAddress: AddressInput!
-  billingAddress: AddressInput   # defaults to the shipping address
-  discountCodes: [String!]
-  idempotencyKey: String!        # the same key returns the same order, never a second one
-}
-
-type CheckoutPayload {
-  order: Order
-  paymentClientSecret: String     # for Stripe.js on the storefront
-  orderAccessToken: String        # lets a guest read and subscribe to this order; the same on an idempotent replay
+"""The result of a cart mutation."""
+type CartPayload {
+  "The cart after the change, priced; null when there are userErrors."
+  cart: Cart
+  "Problems with the input; [] on success, and nothing changed when not empty."
   userErrors: [UserError!]!
 }
 
-input FulfillInput { trackingNumber: String!, carrier: String, notifyCustomer: Boolean = true }
-type OrderPayload { order: Order, userErrors: [UserError!]! }
+# ---------------------------------------------------------------- orders
+
+"""Where an order is in its life. Tolerate new values."""
+enum OrderStatus {
+  "Placed, stock reserved, awaiting payment (until PAYMENT_TIMEOUT, default 1h)."
+  PENDING
+  "Paid; waiting to be shipped."
+  PROCESSING
+  "Shipped (see fulfillmentStatus for delivery)."
+  FULFILLED
+  "Cancelled by staff or by the payment timeout; reserved stock was released, and a paid order refunded."
+  CANCELLED
+}
+
+"""Where an order's payment is. Tolerate new values."""
+enum PaymentStatus {
+  "No successful payment yet."
+  PENDING
+  "Paid in full."
+  PAID
+  "Paid, and part of it refunded."
+  PARTIALLY_REFUNDED
+  "Paid, and all of it refunded."
+  REFUNDED
+  "The last payment attempt failed; the shopper may retry with the same paymentClientSecret until the payment timeout."
+  FAILED
+}
+
+"""Where an order's shipment is. Tolerate new values."""
+enum FulfillmentStatus {
+  "Not shipped yet."
+  UNFULFILLED
+  "Shipped, with a tracking number."
+  FULFILLED
+  "Arrived (marked by staff)."
+  DELIVERED
+}
+
+"""One line of an order, frozen as it was when the order was placed."""
+type OrderLine {
+  "The product as the catalog has it now; null if the product was deleted since."
+  product: Product
+  "The sku at the time of the order."
+  sku: String!
+  "The product name at the time of the order."
+  name: String!
+  "Units bought."
+  quantity: Int!
+  "The price per unit at the time of the order."
+  unitPrice: Money!
+  "unitPrice × quantity."
+  lineTotal: Money!
+}
+
+"""An entry of an order's timeline."""
+type OrderEvent {
+  """
+  What happened, e.g. PLACED, STOCK_RESERVED, PAYMENT_INTENT_CREATED,
+  PAYMENT_FAILED, PAID, CONFIRMATION_QUEUED, FULFILLED, DELIVERED,
+  STOCK_RELEASED, REFUND_REQUESTED, REFUNDED, CANCELLED. Tolerate new types.
+  """
+  type: String!
+  "A human-readable detail, e.g. \"Shipped with tracking number 1Z…\"; null when none."
+  message: String
+  "When it happened."
+  createdAt: Time!
+}
+
+"""
+A placed order. Readable by STAFF, by its owner (signed in), and by a guest
+with its email or access token (Query.order). Amounts are in the store
+currency and never change after checkout.
+"""
+type Order implements Node {
+  "Plain lowercase UUID; the same id is in the Stripe PaymentIntent's metadata (order_id)."
+  id: ID!
+  "What the shopper sees and quotes: \"ORD-\" and 10 Crockford base32 characters."
+  orderNumber: String!
+  "The buyer's account or guest record, for its owner and STAFF; null for a guest reading through Query.order."
+  customer: Customer
+  "Where confirmations go; lowercased and trimmed."
+  email: String!
+  "The lines, in checkout order (a product asked for twice is one line)."
+  lines: [OrderLine!]!
+  "Sum of the line totals."
+  subtotal: Money!
+  "Tax charged: TAX_RATE × (subtotal − discount), rounded half-up."
+  tax: Money!
+  "Shipping charged."
+  shippingCost: Money!
+  "Discount on the merchandise."
+  discount: Money!
+  "What was charged: subtotal − discount + tax + shippingCost."
+  total: Money!
+  "Where the order is in its life."
+  status: OrderStatus!
+  "Where its payment is."
+  paymentStatus: PaymentStatus!
+  "Where its shipment is."
+  fulfillmentStatus: FulfillmentStatus!
+  "The Stripe PaymentIntent id, \"pi_…\". STAFF only: null for everyone else, without an error; null too before the intent exists."
+  stripePaymentIntentId: String @staffOnly
+  """
+  The client secret for Stripe.js to confirm the payment. Only for the owner,
+  a holder of the order's access token, or STAFF (null for others); null once
+  paid or cancelled, and null until the payment intent exists (a retry creates
+  it shortly after checkout if the first attempt failed: read it again).
+  """
+  paymentClientSecret: String
+  "Where the order ships."
+  shippingAddress: Address!
+  "Where the bill goes; the shipping address when none was given."
+  billingAddress: Address!
+  "The carrier as staff entered it at fulfilment; null before shipping or when not given."
+  carrier: String
+  "The shipment's tracking number; null before shipping."
+  trackingNumber: String
+  "A link to follow the shipment (the carrier's tracking page, else a generic tracker); null before shipping."
+  trackingUrl: String
+  "When the order shipped; null before."
+  shippedAt: Time
+  "When the order was marked delivered; null before."
+  deliveredAt: Time
+  "Why it was cancelled (\"Payment timeout\", \"Cancelled by staff: …\"); null when none."
+  notes: String
+  "The order's timeline, oldest first."
+  events: [OrderEvent!]!
+  "When the order was placed."
+  createdAt: Time!
+  "When the order last changed."
+  updatedAt: Time!
+}
+
+"""An order in an OrderConnection."""
+type OrderEdge {
+  "The order."
+  node: Order!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the orders after this one."
+  cursor: String!
+}
+
+"""A page of orders, newest first (Relay cursor connection)."""
+type OrderConnection {
+  "The orders of this page."
+  edges: [OrderEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many orders match over all pages."
+  totalCount: Int!
+}
+
+"""Narrows Query.orders. Every given field must match (AND)."""
+input OrderFilter {
+  "Orders in this status."
+  status: OrderStatus
+  "Orders in this payment status."
+  paymentStatus: PaymentStatus
+  "Orders in this fulfilment status."
+  fulfillmentStatus: FulfillmentStatus
+  "Orders of this customer (account or guest record); a malformed id matches nothing."
+  customerId: ID
+  "Orders placed with this email (case-insensitive, exact)."
+  email: String
+  "Placed at or after this instant."
+  createdAfter: Time
+  "Placed before this instant."
+  createdBefore: Time
+}
+
+"""
+What to buy and where to send it. Give exactly one of cartId or lines. Each
+problem is a userError at its field, all of them at once, and nothing is
+written.
+"""
+input CheckoutInput {
+  "Check out this cart (its lines at the current prices); NOT_FOUND when unknown, CART_COMPLETED when already checked out, INVALID when empty or given with lines."
+  cartId: ID
+  "Or buy these lines directly: 1..100 lines; a product given twice is one line."
+  lines: [CartLineInput!]
+  "Where confirmations go; a plain address (INVALID otherwise), lowercased and trimmed."
+  email: String!
+  "Where the order ships."
+  shippingAddress: AddressInput!
+  "Where the bill goes; defaults to the shipping address."
+  billingAddress: AddressInput
+  "Not available yet: any code is a userError INVALID at its index."
+  discountCodes: [String!]
+  """
+  1..255 characters chosen by the client, e.g. a UUID made when the checkout
+  form opened; reuse it on every retry of the same checkout. The same key with
+  the same input from the same caller returns the same order (and access
+  token), never a second one; with another input or from another caller it is
+  a CONFLICT error. A checkout that ended in userErrors does not use up its key.
+  """
+  idempotencyKey: String!
+}
+
+"""The result of checkout."""
+type CheckoutPayload {
+  "The order placed (PENDING, stock reserved); null when there are userErrors."
+  order: Order
+  "For Stripe.js on the storefront to confirm the payment; null when the payment intent could not be created yet (read Order.paymentClientSecret again shortly)."
+  paymentClientSecret: String
+  "Lets a guest read (Query.order) and follow (Subscription.orderStatusChanged) this order; it does not expire. The same on an idempotent replay."
+  orderAccessToken: String
+  "Problems with the input; [] on success, and nothing was placed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""How an order ships."""
+input FulfillInput {
+  "Required: 1..100 characters on one line (INVALID otherwise)."
+  trackingNumber: String!
+  "The carrier's name, e.g. \"UPS\"; it picks the tracking URL template (TRACKING_URL_TEMPLATES). Cut to 100 characters."
+  carrier: String
+  "Email the customer (and text them when a phone is known) that the order shipped; default true."
+  notifyCustomer: Boolean = true
+}
+
+"""The result of a staff order mutation."""
+type OrderPayload {
+  "The order after the change; null when there are userErrors."
+  order: Order
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
 
 # ---------------------------------------------------------------- notifications (STAFF)
 
-enum NotificationChannel { EMAIL, SMS }
-enum NotificationStatus { PENDING, SENT, FAILED }
+"""How a notification is sent."""
+enum NotificationChannel {
+  "Email, through EMAIL_SENDER."
+  EMAIL
+  "Text message, through SMS_SENDER."
+  SMS
+}
+
+"""Where a notification is in its delivery."""
+enum NotificationStatus {
+  "Queued or being retried."
+  PENDING
+  "Handed to the email or SMS provider."
+  SENT
+  "Given up after NOTIFY_MAX_ATTEMPTS attempts, or refused for good; see lastError."
+  FAILED
+}
+
+"""An email or text message the service sent or will send (the notifications log). STAFF only."""
 type Notification implements Node {
+  "Plain lowercase UUID."
   id: ID!
+  "Email or SMS."
   channel: NotificationChannel!
+  "The recipient: an email address, or a phone number in E.164."
   to: String!
+  "The template's name, e.g. \"order-confirmation\", \"order-shipped\", \"payment-timeout\"."
   template: String!
+  "The values the template was rendered with (order number, totals, links…)."
   data: JSON!
+  "Where delivery is."
   status: NotificationStatus!
+  "Delivery attempts made so far."
   attempts: Int!
+  "Why the last attempt failed; null when none failed."
   lastError: String
+  "When it was queued."
   createdAt: Time!
+  "When it was sent; null until then."
   sentAt: Time
 }
-type NotificationEdge { node: Notification!, cursor: String! }
-type NotificationConnection { edges: [NotificationEdge!]!, pageInfo: PageInfo!, totalCount: Int! }
+
+"""A notification in a NotificationConnection."""
+type NotificationEdge {
+  "The notification."
+  node: Notification!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the notifications after this one."
+  cursor: String!
+}
+
+"""A page of notifications, newest first (Relay cursor connection)."""
+type NotificationConnection {
+  "The notifications of this page."
+  edges: [NotificationEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many notifications match over all pages."
+  totalCount: Int!
+}
 
 # ---------------------------------------------------------------- auth
 
-type AuthPayload { token: String, customer: Customer, userErrors: [UserError!]! }
-type StaffAuthPayload { token: String, userErrors: [UserError!]! }
-input CustomerRegisterInput { email: String!, password: String!, firstName: String!, lastName: String!, phone: String, marketingOptIn: Boolean }
+"""The result of a customer sign-up or sign-in."""
+type AuthPayload {
+  "A CUSTOMER bearer token, valid for CUSTOMER_TOKEN_TTL (default 720h): send it as ` + "`" + `Authorization: Bearer <token>` + "`" + `. Null when there are userErrors."
+  token: String
+  "The signed-in customer; null when there are userErrors."
+  customer: Customer
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+"""The result of a staff sign-in."""
+type StaffAuthPayload {
+  "A STAFF or ADMIN bearer token, valid for STAFF_TOKEN_TTL (default 12h). Null when there are userErrors."
+  token: String
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+"""A new customer account. Each problem is a userError at its field, all at once."""
+input CustomerRegisterInput {
+  "A plain address; lowercased and trimmed. TAKEN when an account already uses it (a guest record of the same email does not count)."
+  email: String!
+  "At least 8 characters and at most 72 bytes (INVALID otherwise)."
+  password: String!
+  "Required, 1..100 characters."
+  firstName: String!
+  "Required, 1..100 characters."
+  lastName: String!
+  "Optional; with its country code (\"+1 202 555 0123\"), stored in E.164."
+  phone: String
+  "Consent to marketing email; default false."
+  marketingOptIn: Boolean
+}
 
 # ---------------------------------------------------------------- live updates
 
+"""An order's statuses after a change, as pushed by the order subscriptions."""
 type OrderStatusEvent {
+  "The order's id."
   orderId: ID!
+  "The order's number."
   orderNumber: String!
+  "The order's status after the change."
   status: OrderStatus!
+  "The payment status after the change."
   paymentStatus: PaymentStatus!
+  "The fulfilment status after the change."
   fulfillmentStatus: FulfillmentStatus!
+  "When the change happened."
   timestamp: Time!
   """
   True on the first event a subscriber receives after a gap in the live feed
@@ -2488,10 +3002,15 @@ type OrderStatusEvent {
   missedEventsPossible: Boolean!
 }
 
+"""A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product."""
 type LowStockAlert {
+  "The product, read when the alert is delivered."
   product: Product!
+  "Units available right after the change that crossed the threshold."
   availableQuantity: Int!
+  "The product's lowStockThreshold at that moment."
   threshold: Int!
+  "When the threshold was crossed."
   timestamp: Time!
   """
   True on the first alert a subscriber receives after a gap in the live feed:
@@ -2503,105 +3022,486 @@ type LowStockAlert {
 
 # ---------------------------------------------------------------- roots
 
+"""
+Reads. Who may do what: anyone — catalog reads, carts, order lookup with the
+order's email or access token; CUSTOMER (bearer token) — own profile and
+orders; STAFF — orders, customers, inventory, notifications; ADMIN — all of
+STAFF.
+
+Lists are Relay cursor connections: ` + "`" + `first` + "`" + ` defaults to 20, 0..100, beyond
+that a BAD_USER_INPUT error; pass pageInfo.endCursor as ` + "`" + `after` + "`" + ` for the next
+page. Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
+BAD_USER_INPUT, RATE_LIMITED (with extensions.retryAfterSeconds),
+QUERY_TOO_COMPLEX, CONFLICT, SERVICE_UNAVAILABLE (the database is unreachable:
+retry after extensions.retryAfterSeconds), INTERNAL (with
+extensions.requestId), and GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
+Every request counts against QUOTA_GRAPHQL (default 6000/1m per IP; HTTP 429
+beyond it). An operation costing more than 10,000 (a list field costs its
+` + "`" + `first` + "`" + ` times its selection) or nested deeper than 12 fields is
+QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
+"""
 type Query {
-  node(id: ID!): Node
-  products(first: Int, after: String, filter: ProductFilter, sortKey: ProductSortKey, reverse: Boolean): ProductConnection!
-  product(id: ID, sku: String, handle: String): Product   # exactly one of the three
+  """
+  Anything with an id, among what the caller may see: products (archived ones
+  for STAFF only), carts (whoever holds the id), orders (the owner and STAFF;
+  guests use Query.order) and customers (STAFF). NOT_FOUND error otherwise.
+  """
+  node(
+    "A plain UUID."
+    id: ID!
+  ): Node
+  """
+  A page of active products (archived too with filter.includeInactive, STAFF
+  only). Anyone. BAD_USER_INPUT for a bad first, after or filter value;
+  RATE_LIMITED past QUOTA_SEARCH_PRODUCTS when searching.
+  """
+  products(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, from the same filter and order (else BAD_USER_INPUT)."
+    after: String
+    "What to list; omitted: every active product."
+    filter: ProductFilter
+    "The order; omitted: newest first, or RELEVANCE when searching."
+    sortKey: ProductSortKey
+    "Flip the order of sortKey; default false."
+    reverse: Boolean
+  ): ProductConnection!
+  """
+  One product by exactly one of id, sku or handle (otherwise BAD_USER_INPUT).
+  Anyone; an archived product is visible to STAFF only. Unknown: null with a
+  NOT_FOUND error.
+  """
+  product(
+    "The product's id."
+    id: ID
+    "The product's sku, case-insensitive."
+    sku: String
+    "The product's handle (URL slug)."
+    handle: String
+  ): Product
+  "The distinct categories of active products, sorted. Anyone."
   categories: [String!]!
-  cart(id: ID!): Cart
-  order(orderNumber: String!, email: String, accessToken: String): Order   # guests pass the email or token; owners and STAFF pass neither; a failed lookup looks exactly like a missing order; for guests Order.customer is null
-  me: Customer @hasRole(role: CUSTOMER)                                                             # CUSTOMER
-  orders(first: Int, after: String, filter: OrderFilter): OrderConnection! @hasRole(role: STAFF)
-  customers(first: Int, after: String, search: String): CustomerConnection! @hasRole(role: STAFF)
-  customer(id: ID!): Customer @hasRole(role: STAFF)
-  lowStockProducts(first: Int, after: String): ProductConnection! @hasRole(role: STAFF)
-  notifications(first: Int, after: String, template: String, to: String): NotificationConnection! @hasRole(role: STAFF)
+  "A cart by its id, priced now. Anyone holding the id. Unknown: null with a NOT_FOUND error."
+  cart(
+    "The cart's id, from cartCreate."
+    id: ID!
+  ): Cart
+  """
+  An order by number. Guests pass the order's email or access token; owners
+  (signed in) and STAFF pass neither. Any failure (unknown number, wrong email
+  or token, someone else's order) is the same NOT_FOUND error. For guests
+  Order.customer is null. Failed lookups count against QUOTA_ORDER_LOOKUP
+  (default 20/1h per IP) and, by email, QUOTA_ORDER_LOOKUP_NUMBER (default
+  10/1h per order number): RATE_LIMITED beyond them (STAFF are not limited).
+  """
+  order(
+    "The order number, e.g. \"ORD-7K2M9XQ4PB\" (case-insensitive)."
+    orderNumber: String!
+    "The order's email (case-insensitive), for a guest."
+    email: String
+    "The orderAccessToken from checkout, for a guest."
+    accessToken: String
+  ): Order
+  "The signed-in customer. CUSTOMER only: UNAUTHENTICATED without a token, FORBIDDEN with a staff token."
+  me: Customer @hasRole(role: CUSTOMER)
+  "Every order, newest first. STAFF. BAD_USER_INPUT for a bad first or after."
+  orders(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same filter."
+    after: String
+    "What to list; omitted: every order."
+    filter: OrderFilter
+  ): OrderConnection! @hasRole(role: STAFF)
+  "Customers (accounts and guest records), newest first. STAFF. BAD_USER_INPUT for a bad first or after."
+  customers(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same search."
+    after: String
+    "Customers whose email, first or last name contains this text (case-insensitive)."
+    search: String
+  ): CustomerConnection! @hasRole(role: STAFF)
+  "A customer by id. STAFF. Unknown: null with a NOT_FOUND error."
+  customer(
+    "The customer's id."
+    id: ID!
+  ): Customer @hasRole(role: STAFF)
+  "Products (archived included) whose availableQuantity is at or below their lowStockThreshold, newest first. STAFF."
+  lowStockProducts(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page."
+    after: String
+  ): ProductConnection! @hasRole(role: STAFF)
+  "The notifications log, newest first. STAFF. BAD_USER_INPUT for a bad first or after."
+  notifications(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same filter."
+    after: String
+    "Only this template, exact name (e.g. \"order-confirmation\")."
+    template: String
+    "Only this recipient, exact (emails case-insensitive)."
+    to: String
+  ): NotificationConnection! @hasRole(role: STAFF)
 }
 
+"""
+Writes. Each returns a payload with the changed object and ` + "`" + `userErrors` + "`" + `
+(problems the caller can fix, listed per mutation; nothing changes when there
+are any). STAFF mutations answer UNAUTHENTICATED without a token and
+FORBIDDEN with a customer token. Any mutation may also fail with
+SERVICE_UNAVAILABLE, RATE_LIMITED (QUOTA_GRAPHQL) or INTERNAL; see Query for
+the error model.
+"""
 type Mutation {
-  customerRegister(input: CustomerRegisterInput!): AuthPayload!
-  customerLogin(email: String!, password: String!): AuthPayload!
-  staffLogin(email: String!, password: String!): StaffAuthPayload!
+  """
+  Creates a customer account and signs it in. Anyone. userErrors: INVALID
+  (email, password, firstName, lastName, phone), TAKEN at ["input","email"].
+  RATE_LIMITED past QUOTA_REGISTER (default 10/1h per IP).
+  """
+  customerRegister(
+    "The new account."
+    input: CustomerRegisterInput!
+  ): AuthPayload!
+  """
+  Signs a customer in. Anyone. userError INVALID_CREDENTIALS (field null) for
+  an unknown email or a wrong password alike. Failed attempts count against
+  QUOTA_LOGIN (default 10/15m per email and IP), QUOTA_LOGIN_IP (30/15m per
+  IP) and QUOTA_LOGIN_ACCOUNT (20/1h per email): RATE_LIMITED beyond them, and
+  past the account's budget other addresses are slowed down (up to 2s).
+  """
+  customerLogin(
+    "The account's email, any case."
+    email: String!
+    "The account's password."
+    password: String!
+  ): AuthPayload!
+  "Signs a staff member in. Anyone. userError INVALID_CREDENTIALS (field null); the failure quotas of customerLogin, per staff email (QUOTA_LOGIN_IP is shared with customerLogin)."
+  staffLogin(
+    "The staff account's email, any case."
+    email: String!
+    "The staff account's password."
+    password: String!
+  ): StaffAuthPayload!
 
-  productCreate(input: ProductCreateInput!): ProductPayload! @hasRole(role: STAFF)
-  productUpdate(id: ID!, input: ProductUpdateInput!): ProductPayload! @hasRole(role: STAFF)
-  productArchive(id: ID!): ProductPayload! @hasRole(role: STAFF)
-  inventoryAdjust(input: InventoryAdjustInput!): InventoryAdjustPayload! @hasRole(role: STAFF)
-  productImageUpload(productId: ID!, file: Upload!, altText: String): ProductPayload! @hasRole(role: STAFF)
-  productImageDelete(imageId: ID!): ProductPayload! @hasRole(role: STAFF)
-  productImagesReorder(productId: ID!, imageIds: [ID!]!): ProductPayload! @hasRole(role: STAFF)
+  """
+  Creates a product. STAFF. userErrors: INVALID at any bad field (all at once),
+  TAKEN at ["input","sku"] (case-insensitive) or ["input","handle"].
+  """
+  productCreate(
+    "The new product."
+    input: ProductCreateInput!
+  ): ProductPayload! @hasRole(role: STAFF)
+  """
+  Changes the given fields of a product; omitted fields stay. STAFF.
+  userErrors: NOT_FOUND at ["id"], INVALID at any bad field, TAKEN at
+  ["input","handle"].
+  """
+  productUpdate(
+    "The product's id."
+    id: ID!
+    "The fields to change."
+    input: ProductUpdateInput!
+  ): ProductPayload! @hasRole(role: STAFF)
+  "Archives a product (isActive false): it leaves the storefront and carts can no longer check it out; orders keep it. STAFF. userError: NOT_FOUND at [\"id\"]."
+  productArchive(
+    "The product's id."
+    id: ID!
+  ): ProductPayload! @hasRole(role: STAFF)
+  """
+  Records a manual stock change in the ledger. STAFF. userErrors: NOT_FOUND at
+  ["input","productId"]; INVALID at quantityChange, type, referenceId or notes;
+  INSUFFICIENT_STOCK at ["input","quantityChange"] when stock would go below
+  zero or below what is reserved.
+  """
+  inventoryAdjust(
+    "The change."
+    input: InventoryAdjustInput!
+  ): InventoryAdjustPayload! @hasRole(role: STAFF)
+  """
+  Adds an image at the end of a product's images (multipart request). STAFF.
+  userErrors: NOT_FOUND at ["productId"]; INVALID at ["file"] (not a JPEG,
+  PNG, WebP or GIF judged by its bytes, empty, truncated, over
+  MAX_UPLOAD_BYTES, or over 20,000 pixels a side) and at ["altText"].
+  """
+  productImageUpload(
+    "The product's id."
+    productId: ID!
+    "The image file."
+    file: Upload!
+    "Alternative text, up to 500 characters, no control characters."
+    altText: String
+  ): ProductPayload! @hasRole(role: STAFF)
+  "Deletes an image; the product's other images close the gap. STAFF. userError: NOT_FOUND at [\"imageId\"]."
+  productImageDelete(
+    "The ProductImage id."
+    imageId: ID!
+  ): ProductPayload! @hasRole(role: STAFF)
+  """
+  Sets the order of a product's images: positions become 0..n-1 in the order
+  given. STAFF. userErrors: NOT_FOUND at ["productId"], INVALID at ["imageIds"]
+  unless it names each of the product's images exactly once.
+  """
+  productImagesReorder(
+    "The product's id."
+    productId: ID!
+    "Every image id of the product, each once, in the new order."
+    imageIds: [ID!]!
+  ): ProductPayload! @hasRole(role: STAFF)
 
+  """
+  Creates a cart in the store currency. Anyone. userErrors: INVALID at
+  ["email"], under ["lines", i] (quantity 1..1000, productId) and at ["lines"]
+  (over 100), NOT_FOUND at ["lines", i, "productId" or "sku"]. RATE_LIMITED past QUOTA_CART_CREATE
+  (default 100/1h per IP). Stock is not checked until checkout.
+  """
   cartCreate(
+    "Lines to start with, at most 100."
     lines: [CartLineInput!]
+    "Where a reminder of this cart may go (with consent); blank means none."
     email: String
     """The shopper's consent to marketing email (a reminder of this cart) at ` + "`" + `email` + "`" + `. Without it, only a customer who opted in is reminded."""
     marketingOptIn: Boolean
   ): CartPayload!
-  cartLinesAdd(cartId: ID!, lines: [CartLineInput!]!): CartPayload!
-  cartLinesUpdate(cartId: ID!, lines: [CartLineUpdateInput!]!): CartPayload!
-  cartLinesRemove(cartId: ID!, lineIds: [ID!]!): CartPayload!
-  cartEmailUpdate(
+  """
+  Adds lines to a cart; a product already in it adds to its line. Anyone
+  holding the cart id. userErrors: NOT_FOUND at ["cartId"], CART_COMPLETED at
+  ["cartId"], INVALID under ["lines", i] (quantity 1..1000 counting what the
+  cart holds, productId) or at ["lines"] (over 100 lines or 100 products),
+  NOT_FOUND at ["lines", i, "productId" or "sku"].
+  """
+  cartLinesAdd(
+    "The cart's id."
     cartId: ID!
+    "The lines to add, at most 100."
+    lines: [CartLineInput!]!
+  ): CartPayload!
+  """
+  Sets the quantities of cart lines; 0 removes a line. Anyone holding the cart
+  id. userErrors: NOT_FOUND and CART_COMPLETED at ["cartId"]; NOT_FOUND or
+  INVALID (given twice) at ["lines", i, "id"]; INVALID at ["lines", i,
+  "quantity"] (0..1000) or at ["lines"] (over 100).
+  """
+  cartLinesUpdate(
+    "The cart's id."
+    cartId: ID!
+    "The new quantities, at most 100."
+    lines: [CartLineUpdateInput!]!
+  ): CartPayload!
+  """
+  Removes lines from a cart. Anyone holding the cart id. userErrors: NOT_FOUND
+  and CART_COMPLETED at ["cartId"], NOT_FOUND at ["lineIds", i], INVALID at
+  ["lineIds"] (over 100).
+  """
+  cartLinesRemove(
+    "The cart's id."
+    cartId: ID!
+    "The CartLine ids to remove, at most 100."
+    lineIds: [ID!]!
+  ): CartPayload!
+  """
+  Sets the cart's email. Anyone holding the cart id. userErrors: NOT_FOUND and
+  CART_COMPLETED at ["cartId"], INVALID at ["email"].
+  """
+  cartEmailUpdate(
+    "The cart's id."
+    cartId: ID!
+    "A plain address; lowercased and trimmed."
     email: String!
     """The shopper's consent to marketing email (a reminder of this cart) at ` + "`" + `email` + "`" + `. When omitted, a consent given for the same email stays and one given for another email is cleared."""
     marketingOptIn: Boolean
   ): CartPayload!
 
-  checkout(input: CheckoutInput!): CheckoutPayload!
+  """
+  Places an order in one transaction: prices every line from the catalog
+  (client prices are never used), reserves the stock, and creates the payment
+  intent. Anyone; a signed-in customer's order joins their account. userErrors:
+  INVALID (any field; cartId and lines together or neither), NOT_FOUND (cart,
+  or a product at its line's productId or sku), CART_COMPLETED at
+  ["input","cartId"], INSUFFICIENT_STOCK at the line's quantity (a cart's at
+  ["input","cartId"]), LIMIT_EXCEEDED at ["input","lines"] or
+  ["input","cartId"] (over MAX_UNITS_PER_ORDER units, default 100, or unpaid
+  orders of the email or network would hold over MAX_UNPAID_UNITS, default
+  200). Errors: CONFLICT when the idempotencyKey was used with another input
+  or by another caller; RATE_LIMITED past QUOTA_CREATE_ORDER (default 100/1h
+  per customer, or per email for guests) or QUOTA_CREATE_ORDER_IP (300/1h).
+  The order stays PENDING until paid, and is cancelled after PAYMENT_TIMEOUT
+  (default 1h) unpaid.
+  """
+  checkout(
+    "What to buy and where to send it."
+    input: CheckoutInput!
+  ): CheckoutPayload!
 
-  orderFulfill(id: ID!, input: FulfillInput!): OrderPayload! @hasRole(role: STAFF)
-  orderMarkDelivered(id: ID!): OrderPayload! @hasRole(role: STAFF)
-  orderCancel(id: ID!, reason: String): OrderPayload! @hasRole(role: STAFF)
+  """
+  Ships a paid, unfulfilled order: records tracking, marks it FULFILLED,
+  notifies the customer. STAFF. userErrors: NOT_FOUND at ["id"], INVALID at
+  ["id"] (not paid, or already shipped or cancelled) or at
+  ["input","trackingNumber"].
+  """
+  orderFulfill(
+    "The order's id."
+    id: ID!
+    "Tracking and notification."
+    input: FulfillInput!
+  ): OrderPayload! @hasRole(role: STAFF)
+  "Records that a shipped order arrived (DELIVERED). STAFF. userErrors: NOT_FOUND at [\"id\"], INVALID at [\"id\"] unless shipped and not yet delivered."
+  orderMarkDelivered(
+    "The order's id."
+    id: ID!
+  ): OrderPayload! @hasRole(role: STAFF)
+  """
+  Cancels an unshipped order: releases a pending order's stock, or returns a
+  paid order's stock and refunds the rest of its payment. STAFF. userErrors:
+  NOT_FOUND at ["id"], INVALID at ["id"] when already shipped or cancelled.
+  """
+  orderCancel(
+    "The order's id."
+    id: ID!
+    "Why, stored in the order's notes as \"Cancelled by staff: …\" (cut to 500 characters)."
+    reason: String
+  ): OrderPayload! @hasRole(role: STAFF)
 }
 
+"""A new product. Each problem is a userError INVALID at its field, all at once."""
 input ProductCreateInput {
+  "Required: 1..64 characters without spaces, unique case-insensitively (TAKEN)."
   sku: String!
+  "URL slug: lowercase letters, digits and single hyphens, up to 255, unique (TAKEN); generated from the name when omitted or blank."
   handle: String
+  "Required, 1..255 characters."
   name: String!
+  "Plain text up to 10,000 characters; blank means none."
   description: String
+  "Per unit, a non-negative amount with at most the currency's minor digits, e.g. \"19.99\"."
   price: Decimal!
+  "A reference price to show struck through; same rules as price."
   compareAtPrice: Decimal
+  "What one unit costs the store (STAFF only when read); same rules as price."
   costPrice: Decimal
-  currencyCode: String     # defaults to the store currency
+  "ISO 4217 code of the prices; defaults to the store currency (STORE_CURRENCY). Only products in the store currency can be sold."
+  currencyCode: String
+  "Up to 255 characters; blank means none."
   category: String
+  "Up to 50 tags of 1..64 characters; duplicates are dropped."
   tags: [String!]
-  inventoryQuantity: Int   # opening stock, recorded as a RESTOCK transaction
-  lowStockThreshold: Int   # default 10
-  isActive: Boolean        # default true
-  isFeatured: Boolean      # default false
-  weightGrams: Int
-  dimensions: DimensionsInput
-}
-input ProductUpdateInput {
-  handle: String
-  name: String
-  description: String
-  price: Decimal
-  compareAtPrice: Decimal
-  costPrice: Decimal
-  category: String
-  tags: [String!]
+  "Opening stock, 0..1,000,000 units, recorded as a RESTOCK transaction; default 0."
+  inventoryQuantity: Int
+  "Alert threshold in units, 0..1,000,000; default 10."
   lowStockThreshold: Int
+  "Default true; false creates the product archived."
   isActive: Boolean
+  "Default false."
   isFeatured: Boolean
+  "Shipping weight in grams, 0..1,000,000,000."
   weightGrams: Int
+  "Package size in millimetres, each 0..1,000,000,000."
   dimensions: DimensionsInput
 }
-input DimensionsInput { lengthMm: Int, widthMm: Int, heightMm: Int }
-type ProductPayload { product: Product, userErrors: [UserError!]! }
 
+"""
+Fields to change on a product; omitted fields stay as they are. An explicit
+null clears description, compareAtPrice, costPrice, category, weightGrams or
+dimensions. Same rules as ProductCreateInput; amounts are in the product's
+currency.
+"""
+input ProductUpdateInput {
+  "New URL slug, unique (TAKEN)."
+  handle: String
+  "New name, 1..255 characters."
+  name: String
+  "New description; null or blank clears it."
+  description: String
+  "New price per unit; required to be a valid amount (blank is INVALID)."
+  price: Decimal
+  "New reference price; null or blank clears it."
+  compareAtPrice: Decimal
+  "New cost per unit; null or blank clears it."
+  costPrice: Decimal
+  "New category; null or blank clears it."
+  category: String
+  "Replaces the whole set of tags."
+  tags: [String!]
+  "New alert threshold, 0..1,000,000 units."
+  lowStockThreshold: Int
+  "false archives the product, true brings it back."
+  isActive: Boolean
+  "Featured or not."
+  isFeatured: Boolean
+  "New weight in grams; null clears it."
+  weightGrams: Int
+  "Replaces all three measures (an omitted one becomes empty); null clears them."
+  dimensions: DimensionsInput
+}
+
+"""A package size in whole millimetres; each 0..1,000,000,000, omitted means not recorded."""
+input DimensionsInput {
+  "Length in mm."
+  lengthMm: Int
+  "Width in mm."
+  widthMm: Int
+  "Height in mm."
+  heightMm: Int
+}
+
+"""The result of a product mutation."""
+type ProductPayload {
+  "The product after the change; null when there are userErrors."
+  product: Product
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""A manual stock change."""
 input InventoryAdjustInput {
+  "The product's id."
   productId: ID!
-  quantityChange: Int!     # positive or negative, never 0
-  type: InventoryTransactionType!   # RESTOCK, ADJUSTMENT or RETURN here
+  "Units, positive or negative, never 0, at most 1,000,000 either way."
+  quantityChange: Int!
+  "RESTOCK, ADJUSTMENT or RETURN here (the other types are written by orders)."
+  type: InventoryTransactionType!
+  "What the change refers to (a purchase order number…), up to 200 characters."
   referenceId: String
+  "Free text, up to 1000 characters."
   notes: String
 }
-type InventoryAdjustPayload { product: Product, transaction: InventoryTransaction, userErrors: [UserError!]! }
 
+"""The result of inventoryAdjust."""
+type InventoryAdjustPayload {
+  "The product with its new stock; null when there are userErrors."
+  product: Product
+  "The ledger row written; null when there are userErrors."
+  transaction: InventoryTransaction
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""
+Live updates over graphql-transport-ws on the GraphQL endpoint (the token goes
+in connection_init's payload; a bad token closes the socket with 4403). At
+most WS_MAX_CONNECTIONS (default 50) sockets per client network and
+WS_MAX_SUBSCRIPTIONS (default 20) operations per socket: beyond them
+RATE_LIMITED. A subscriber too slow to keep up is ended with RATE_LIMITED and
+may subscribe again at once.
+"""
 type Subscription {
-  orderStatusChanged(orderNumber: String!, accessToken: String): OrderStatusEvent!   # owner, token holder or STAFF; the first message is the order's current state
-  orderUpdates: OrderStatusEvent! @hasRole(role: STAFF)       # every order
+  """
+  One order's status changes. The owner (signed in), a holder of the order's
+  access token, or STAFF; anyone else gets the same NOT_FOUND as Query.order.
+  The first message is the order's current state.
+  """
+  orderStatusChanged(
+    "The order number."
+    orderNumber: String!
+    "The orderAccessToken from checkout, for a guest."
+    accessToken: String
+  ): OrderStatusEvent!
+  "Every order's status changes. STAFF."
+  orderUpdates: OrderStatusEvent! @hasRole(role: STAFF)
+  "Products whose available stock falls to or below their threshold. STAFF."
   lowStockAlerts: LowStockAlert! @hasRole(role: STAFF)
 }
 `, BuiltIn: false},

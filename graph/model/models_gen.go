@@ -11,117 +11,220 @@ import (
 	"time"
 )
 
+// An object with a global id, readable through Query.node. Ids are plain
+// lowercase UUIDs, the same string everywhere (API, Stripe metadata, logs); a
+// malformed or unknown id is NOT_FOUND, never INTERNAL.
 type Node interface {
 	IsNode()
+	// Plain lowercase UUID.
 	GetID() string
 }
 
+// A postal address, as read from a customer or an order.
 type Address struct {
-	FirstName   string  `json:"firstName"`
-	LastName    string  `json:"lastName"`
-	Company     *string `json:"company,omitempty"`
-	Line1       string  `json:"line1"`
-	Line2       *string `json:"line2,omitempty"`
-	City        string  `json:"city"`
-	Region      *string `json:"region,omitempty"`
-	PostalCode  string  `json:"postalCode"`
-	CountryCode string  `json:"countryCode"`
-	Phone       *string `json:"phone,omitempty"`
+	// Recipient's first name.
+	FirstName string `json:"firstName"`
+	// Recipient's last name.
+	LastName string `json:"lastName"`
+	// Company name; null when none.
+	Company *string `json:"company,omitempty"`
+	// Street address.
+	Line1 string `json:"line1"`
+	// Apartment, suite, floor…; null when none.
+	Line2 *string `json:"line2,omitempty"`
+	// City or town.
+	City string `json:"city"`
+	// State, province or region; null when none.
+	Region *string `json:"region,omitempty"`
+	// Postal or ZIP code.
+	PostalCode string `json:"postalCode"`
+	// ISO 3166-1 alpha-2, upper case, e.g. "US".
+	CountryCode string `json:"countryCode"`
+	// Phone number in E.164, e.g. "+15550100123"; null when none.
+	Phone *string `json:"phone,omitempty"`
 }
 
+// A postal address as entered. Text is trimmed; each problem is a userError
+// INVALID at its field (e.g. ["input","shippingAddress","postalCode"]), all of
+// them at once.
 type AddressInput struct {
-	FirstName   string  `json:"firstName"`
-	LastName    string  `json:"lastName"`
-	Company     *string `json:"company,omitempty"`
-	Line1       string  `json:"line1"`
-	Line2       *string `json:"line2,omitempty"`
-	City        string  `json:"city"`
-	Region      *string `json:"region,omitempty"`
-	PostalCode  string  `json:"postalCode"`
-	CountryCode string  `json:"countryCode"`
-	Phone       *string `json:"phone,omitempty"`
+	// Required, 1..100 characters.
+	FirstName string `json:"firstName"`
+	// Required, 1..100 characters.
+	LastName string `json:"lastName"`
+	// Optional, up to 200 characters; blank means none.
+	Company *string `json:"company,omitempty"`
+	// Required, up to 200 characters.
+	Line1 string `json:"line1"`
+	// Optional, up to 200 characters; blank means none.
+	Line2 *string `json:"line2,omitempty"`
+	// Required, up to 200 characters.
+	City string `json:"city"`
+	// Optional, up to 200 characters; blank means none.
+	Region *string `json:"region,omitempty"`
+	// Required, up to 20 characters.
+	PostalCode string `json:"postalCode"`
+	// ISO 3166-1 alpha-2, e.g. "US" (any case; stored upper case).
+	CountryCode string `json:"countryCode"`
+	// Optional; with its country code ("+1 202 555 0123"), stored in E.164.
+	Phone *string `json:"phone,omitempty"`
 }
 
+// The result of a customer sign-up or sign-in.
 type AuthPayload struct {
-	Token      *string      `json:"token,omitempty"`
-	Customer   *Customer    `json:"customer,omitempty"`
+	// A CUSTOMER bearer token, valid for CUSTOMER_TOKEN_TTL (default 720h): send it as `Authorization: Bearer <token>`. Null when there are userErrors.
+	Token *string `json:"token,omitempty"`
+	// The signed-in customer; null when there are userErrors.
+	Customer *Customer `json:"customer,omitempty"`
+	// Problems with the input; [] on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A shopping cart, priced live at the current catalog prices. Carts need no
+// sign-in: the id is unguessable and whoever holds it may read and change the
+// cart. After checkout the cart can still be read but refuses every change
+// (CART_COMPLETED).
 type Cart struct {
-	ID            string      `json:"id"`
-	Email         *string     `json:"email,omitempty"`
-	Lines         []*CartLine `json:"lines"`
-	Subtotal      *Money      `json:"subtotal"`
-	Tax           *Money      `json:"tax"`
-	ShippingCost  *Money      `json:"shippingCost"`
-	Discount      *Money      `json:"discount"`
-	Total         *Money      `json:"total"`
-	DiscountCodes []string    `json:"discountCodes"`
-	CreatedAt     time.Time   `json:"createdAt"`
-	UpdatedAt     time.Time   `json:"updatedAt"`
+	// Unguessable plain lowercase UUID; whoever holds it may use the cart, so keep it like a password.
+	ID string `json:"id"`
+	// Where a reminder of this cart may go (only with marketing consent); null when none was given.
+	Email *string `json:"email,omitempty"`
+	// The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out.
+	Lines []*CartLine `json:"lines"`
+	// Sum of the line totals.
+	Subtotal *Money `json:"subtotal"`
+	// TAX_RATE × (subtotal − discount), rounded half-up to the minor unit.
+	Tax *Money `json:"tax"`
+	// FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD.
+	ShippingCost *Money `json:"shippingCost"`
+	// Discount on the merchandise; "0.00" while discount codes are not available.
+	Discount *Money `json:"discount"`
+	// subtotal − discount + tax + shippingCost: what checkout would charge now.
+	Total *Money `json:"total"`
+	// The discount codes on the cart; [] while discount codes are not available.
+	DiscountCodes []string `json:"discountCodes"`
+	// When the cart was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the cart last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-func (Cart) IsNode()            {}
+func (Cart) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Cart) GetID() string { return this.ID }
 
+// One product in a cart, with its quantity.
 type CartLine struct {
-	ID        string   `json:"id"`
-	Product   *Product `json:"product"`
-	Quantity  int      `json:"quantity"`
-	UnitPrice *Money   `json:"unitPrice"`
-	LineTotal *Money   `json:"lineTotal"`
-	ProductID string   `json:"-"`
+	// Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove.
+	ID string `json:"id"`
+	// The product, as the catalog has it now.
+	Product *Product `json:"product"`
+	// Units, 1..1000.
+	Quantity int `json:"quantity"`
+	// The current catalog price; it follows price changes until checkout.
+	UnitPrice *Money `json:"unitPrice"`
+	// unitPrice × quantity.
+	LineTotal *Money `json:"lineTotal"`
+	ProductID string `json:"-"`
 }
 
+// A product and quantity to put in a cart or buy directly. Name the product by
+// exactly one of productId or sku (otherwise INVALID at productId); an unknown
+// or archived product is NOT_FOUND at the field that named it.
 type CartLineInput struct {
+	// The product's id; give this or sku.
 	ProductID *string `json:"productId,omitempty"`
-	Sku       *string `json:"sku,omitempty"`
-	Quantity  int     `json:"quantity"`
+	// The product's sku (case-insensitive); give this or productId.
+	Sku *string `json:"sku,omitempty"`
+	// Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000.
+	Quantity int `json:"quantity"`
 }
 
+// A new quantity for a cart line.
 type CartLineUpdateInput struct {
-	ID       string `json:"id"`
-	Quantity int    `json:"quantity"`
+	// The CartLine id; NOT_FOUND when it is not in this cart, INVALID when given twice.
+	ID string `json:"id"`
+	// The new quantity, 0..1000; 0 removes the line.
+	Quantity int `json:"quantity"`
 }
 
+// The result of a cart mutation.
 type CartPayload struct {
-	Cart       *Cart        `json:"cart,omitempty"`
+	// The cart after the change, priced; null when there are userErrors.
+	Cart *Cart `json:"cart,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// What to buy and where to send it. Give exactly one of cartId or lines. Each
+// problem is a userError at its field, all of them at once, and nothing is
+// written.
 type CheckoutInput struct {
-	CartID          *string          `json:"cartId,omitempty"`
-	Lines           []*CartLineInput `json:"lines,omitempty"`
-	Email           string           `json:"email"`
-	ShippingAddress *AddressInput    `json:"shippingAddress"`
-	BillingAddress  *AddressInput    `json:"billingAddress,omitempty"`
-	DiscountCodes   []string         `json:"discountCodes,omitempty"`
-	IdempotencyKey  string           `json:"idempotencyKey"`
+	// Check out this cart (its lines at the current prices); NOT_FOUND when unknown, CART_COMPLETED when already checked out, INVALID when empty or given with lines.
+	CartID *string `json:"cartId,omitempty"`
+	// Or buy these lines directly: 1..100 lines; a product given twice is one line.
+	Lines []*CartLineInput `json:"lines,omitempty"`
+	// Where confirmations go; a plain address (INVALID otherwise), lowercased and trimmed.
+	Email string `json:"email"`
+	// Where the order ships.
+	ShippingAddress *AddressInput `json:"shippingAddress"`
+	// Where the bill goes; defaults to the shipping address.
+	BillingAddress *AddressInput `json:"billingAddress,omitempty"`
+	// Not available yet: any code is a userError INVALID at its index.
+	DiscountCodes []string `json:"discountCodes,omitempty"`
+	// 1..255 characters chosen by the client, e.g. a UUID made when the checkout
+	// form opened; reuse it on every retry of the same checkout. The same key with
+	// the same input from the same caller returns the same order (and access
+	// token), never a second one; with another input or from another caller it is
+	// a CONFLICT error. A checkout that ended in userErrors does not use up its key.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The result of checkout.
 type CheckoutPayload struct {
-	Order               *Order       `json:"order,omitempty"`
-	PaymentClientSecret *string      `json:"paymentClientSecret,omitempty"`
-	OrderAccessToken    *string      `json:"orderAccessToken,omitempty"`
-	UserErrors          []*UserError `json:"userErrors"`
+	// The order placed (PENDING, stock reserved); null when there are userErrors.
+	Order *Order `json:"order,omitempty"`
+	// For Stripe.js on the storefront to confirm the payment; null when the payment intent could not be created yet (read Order.paymentClientSecret again shortly).
+	PaymentClientSecret *string `json:"paymentClientSecret,omitempty"`
+	// Lets a guest read (Query.order) and follow (Subscription.orderStatusChanged) this order; it does not expire. The same on an idempotent replay.
+	OrderAccessToken *string `json:"orderAccessToken,omitempty"`
+	// Problems with the input; [] on success, and nothing was placed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A person who buys: a registered account, or the guest record of the
+// checkouts placed under an email without signing in (see `registered`).
+// Readable by its owner (Query.me, Order.customer) and by STAFF.
 type Customer struct {
-	ID               string           `json:"id"`
-	Email            string           `json:"email"`
-	FirstName        string           `json:"firstName"`
-	LastName         string           `json:"lastName"`
-	Phone            *string          `json:"phone,omitempty"`
-	Addresses        []*Address       `json:"addresses"`
-	DefaultAddress   *Address         `json:"defaultAddress,omitempty"`
-	TotalOrders      int              `json:"totalOrders"`
-	TotalSpent       *Money           `json:"totalSpent"`
-	MarketingOptIn   bool             `json:"marketingOptIn"`
-	StripeCustomerID *string          `json:"stripeCustomerId,omitempty"`
-	Orders           *OrderConnection `json:"orders"`
-	CreatedAt        time.Time        `json:"createdAt"`
-	UpdatedAt        time.Time        `json:"updatedAt"`
+	// Plain lowercase UUID; the same id appears in Stripe metadata.
+	ID string `json:"id"`
+	// Lowercased and trimmed; unique among accounts (a guest record may share it).
+	Email string `json:"email"`
+	// First name.
+	FirstName string `json:"firstName"`
+	// Last name.
+	LastName string `json:"lastName"`
+	// Phone number in E.164; null when none.
+	Phone *string `json:"phone,omitempty"`
+	// Addresses used by this customer; [] when none.
+	Addresses []*Address `json:"addresses"`
+	// The address used by default; null when none.
+	DefaultAddress *Address `json:"defaultAddress,omitempty"`
+	// How many orders were paid (refunds do not lower it).
+	TotalOrders int `json:"totalOrders"`
+	// What the paid orders came to, minus what was refunded, in the store currency.
+	TotalSpent *Money `json:"totalSpent"`
+	// The customer agreed to marketing email (e.g. abandoned-cart reminders).
+	MarketingOptIn bool `json:"marketingOptIn"`
+	// The customer's id at Stripe, e.g. "cus_…". STAFF only: null for everyone else, without an error; null too until the customer's first payment intent.
+	StripeCustomerID *string `json:"stripeCustomerId,omitempty"`
+	// The customer's orders, newest first.
+	Orders *OrderConnection `json:"orders"`
+	// When the record was created (registration, or the first guest checkout).
+	CreatedAt time.Time `json:"createdAt"`
+	// When the record last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
 	// True for an account someone registered; false for the record of the checkouts
 	// placed under this email without signing in. An email can have one of each:
 	// they share no orders, addresses or phone, since registering proves nothing
@@ -129,94 +232,155 @@ type Customer struct {
 	Registered bool `json:"registered"`
 }
 
-func (Customer) IsNode()            {}
+func (Customer) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Customer) GetID() string { return this.ID }
 
+// A page of customers, newest first (Relay cursor connection).
 type CustomerConnection struct {
-	Edges      []*CustomerEdge `json:"edges"`
-	PageInfo   *PageInfo       `json:"pageInfo"`
-	TotalCount int             `json:"totalCount"`
-	Count      scalar.Counter  `json:"-"`
+	// The customers of this page.
+	Edges []*CustomerEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many customers match the search over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
 }
 
+// A customer in a CustomerConnection.
 type CustomerEdge struct {
-	Node   *Customer `json:"node"`
-	Cursor string    `json:"cursor"`
+	// The customer.
+	Node *Customer `json:"node"`
+	// Opaque; pass as `after` for the customers after this one.
+	Cursor string `json:"cursor"`
 }
 
+// A new customer account. Each problem is a userError at its field, all at once.
 type CustomerRegisterInput struct {
-	Email          string  `json:"email"`
-	Password       string  `json:"password"`
-	FirstName      string  `json:"firstName"`
-	LastName       string  `json:"lastName"`
-	Phone          *string `json:"phone,omitempty"`
-	MarketingOptIn *bool   `json:"marketingOptIn,omitempty"`
+	// A plain address; lowercased and trimmed. TAKEN when an account already uses it (a guest record of the same email does not count).
+	Email string `json:"email"`
+	// At least 8 characters and at most 72 bytes (INVALID otherwise).
+	Password string `json:"password"`
+	// Required, 1..100 characters.
+	FirstName string `json:"firstName"`
+	// Required, 1..100 characters.
+	LastName string `json:"lastName"`
+	// Optional; with its country code ("+1 202 555 0123"), stored in E.164.
+	Phone *string `json:"phone,omitempty"`
+	// Consent to marketing email; default false.
+	MarketingOptIn *bool `json:"marketingOptIn,omitempty"`
 }
 
+// A package size in whole millimetres.
 type Dimensions struct {
+	// Length in mm; null when not recorded.
 	LengthMm *int `json:"lengthMm,omitempty"`
-	WidthMm  *int `json:"widthMm,omitempty"`
+	// Width in mm; null when not recorded.
+	WidthMm *int `json:"widthMm,omitempty"`
+	// Height in mm; null when not recorded.
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
+// A package size in whole millimetres; each 0..1,000,000,000, omitted means not recorded.
 type DimensionsInput struct {
+	// Length in mm.
 	LengthMm *int `json:"lengthMm,omitempty"`
-	WidthMm  *int `json:"widthMm,omitempty"`
+	// Width in mm.
+	WidthMm *int `json:"widthMm,omitempty"`
+	// Height in mm.
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
+// How an order ships.
 type FulfillInput struct {
-	TrackingNumber string  `json:"trackingNumber"`
-	Carrier        *string `json:"carrier,omitempty"`
-	NotifyCustomer *bool   `json:"notifyCustomer,omitempty"`
+	// Required: 1..100 characters on one line (INVALID otherwise).
+	TrackingNumber string `json:"trackingNumber"`
+	// The carrier's name, e.g. "UPS"; it picks the tracking URL template (TRACKING_URL_TEMPLATES). Cut to 100 characters.
+	Carrier *string `json:"carrier,omitempty"`
+	// Email the customer (and text them when a phone is known) that the order shipped; default true.
+	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
 }
 
+// A manual stock change.
 type InventoryAdjustInput struct {
-	ProductID      string                   `json:"productId"`
-	QuantityChange int                      `json:"quantityChange"`
-	Type           InventoryTransactionType `json:"type"`
-	ReferenceID    *string                  `json:"referenceId,omitempty"`
-	Notes          *string                  `json:"notes,omitempty"`
+	// The product's id.
+	ProductID string `json:"productId"`
+	// Units, positive or negative, never 0, at most 1,000,000 either way.
+	QuantityChange int `json:"quantityChange"`
+	// RESTOCK, ADJUSTMENT or RETURN here (the other types are written by orders).
+	Type InventoryTransactionType `json:"type"`
+	// What the change refers to (a purchase order number…), up to 200 characters.
+	ReferenceID *string `json:"referenceId,omitempty"`
+	// Free text, up to 1000 characters.
+	Notes *string `json:"notes,omitempty"`
 }
 
+// The result of inventoryAdjust.
 type InventoryAdjustPayload struct {
-	Product     *Product              `json:"product,omitempty"`
+	// The product with its new stock; null when there are userErrors.
+	Product *Product `json:"product,omitempty"`
+	// The ledger row written; null when there are userErrors.
 	Transaction *InventoryTransaction `json:"transaction,omitempty"`
-	UserErrors  []*UserError          `json:"userErrors"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
+// One row of a product's stock ledger. Rows are never changed or deleted.
 type InventoryTransaction struct {
-	ID             string                   `json:"id"`
-	Product        *Product                 `json:"product"`
-	Sku            string                   `json:"sku"`
-	QuantityChange int                      `json:"quantityChange"`
-	Type           InventoryTransactionType `json:"type"`
-	ReferenceID    *string                  `json:"referenceId,omitempty"`
-	Notes          *string                  `json:"notes,omitempty"`
-	CreatedAt      time.Time                `json:"createdAt"`
-	ProductID      string                   `json:"-"`
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// The product whose stock changed.
+	Product *Product `json:"product"`
+	// The product's sku when the row was written.
+	Sku string `json:"sku"`
+	// Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE.
+	QuantityChange int `json:"quantityChange"`
+	// What caused the change.
+	Type InventoryTransactionType `json:"type"`
+	// What the change refers to: the order id for order rows, a purchase order number or the like for manual ones; null when none.
+	ReferenceID *string `json:"referenceId,omitempty"`
+	// Free text, e.g. "Order ORD-…" or "Opening stock"; null when none.
+	Notes *string `json:"notes,omitempty"`
+	// When the change was recorded.
+	CreatedAt time.Time `json:"createdAt"`
+	ProductID string    `json:"-"`
 }
 
-func (InventoryTransaction) IsNode()            {}
+func (InventoryTransaction) IsNode() {}
+
+// Plain lowercase UUID.
 func (this InventoryTransaction) GetID() string { return this.ID }
 
+// A page of stock ledger rows, newest first (Relay cursor connection).
 type InventoryTransactionConnection struct {
-	Edges      []*InventoryTransactionEdge `json:"edges"`
-	PageInfo   *PageInfo                   `json:"pageInfo"`
-	TotalCount int                         `json:"totalCount"`
-	Count      scalar.Counter              `json:"-"`
+	// The rows of this page.
+	Edges []*InventoryTransactionEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many rows the product's ledger has over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
 }
 
+// A ledger row in an InventoryTransactionConnection.
 type InventoryTransactionEdge struct {
-	Node   *InventoryTransaction `json:"node"`
-	Cursor string                `json:"cursor"`
+	// The ledger row.
+	Node *InventoryTransaction `json:"node"`
+	// Opaque; pass as `after` for the rows after this one.
+	Cursor string `json:"cursor"`
 }
 
+// A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product.
 type LowStockAlert struct {
-	Product           *Product  `json:"product"`
-	AvailableQuantity int       `json:"availableQuantity"`
-	Threshold         int       `json:"threshold"`
-	Timestamp         time.Time `json:"timestamp"`
+	// The product, read when the alert is delivered.
+	Product *Product `json:"product"`
+	// Units available right after the change that crossed the threshold.
+	AvailableQuantity int `json:"availableQuantity"`
+	// The product's lowStockThreshold at that moment.
+	Threshold int `json:"threshold"`
+	// When the threshold was crossed.
+	Timestamp time.Time `json:"timestamp"`
 	// True on the first alert a subscriber receives after a gap in the live feed:
 	// alerts may have been missed, so refetch the stock levels you show. False on
 	// every other alert.
@@ -224,127 +388,228 @@ type LowStockAlert struct {
 	ProductID            string `json:"-"`
 }
 
+// An amount of money. Amounts are integer minor units inside the service and a decimal string on the wire, never a float.
 type Money struct {
-	Amount       scalar.Decimal `json:"amount"`
-	CurrencyCode string         `json:"currencyCode"`
+	// Decimal string with exactly the currency's minor digits: "10.00", "0.00", "5.53" (JPY: "1200").
+	Amount scalar.Decimal `json:"amount"`
+	// ISO 4217 code, upper case, e.g. "USD". Every amount of one cart or order has the store currency (STORE_CURRENCY).
+	CurrencyCode string `json:"currencyCode"`
 }
 
+// Writes. Each returns a payload with the changed object and `userErrors`
+// (problems the caller can fix, listed per mutation; nothing changes when there
+// are any). STAFF mutations answer UNAUTHENTICATED without a token and
+// FORBIDDEN with a customer token. Any mutation may also fail with
+// SERVICE_UNAVAILABLE, RATE_LIMITED (QUOTA_GRAPHQL) or INTERNAL; see Query for
+// the error model.
 type Mutation struct {
 }
 
+// An email or text message the service sent or will send (the notifications log). STAFF only.
 type Notification struct {
-	ID        string              `json:"id"`
-	Channel   NotificationChannel `json:"channel"`
-	To        string              `json:"to"`
-	Template  string              `json:"template"`
-	Data      map[string]any      `json:"data"`
-	Status    NotificationStatus  `json:"status"`
-	Attempts  int                 `json:"attempts"`
-	LastError *string             `json:"lastError,omitempty"`
-	CreatedAt time.Time           `json:"createdAt"`
-	SentAt    *time.Time          `json:"sentAt,omitempty"`
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// Email or SMS.
+	Channel NotificationChannel `json:"channel"`
+	// The recipient: an email address, or a phone number in E.164.
+	To string `json:"to"`
+	// The template's name, e.g. "order-confirmation", "order-shipped", "payment-timeout".
+	Template string `json:"template"`
+	// The values the template was rendered with (order number, totals, links…).
+	Data map[string]any `json:"data"`
+	// Where delivery is.
+	Status NotificationStatus `json:"status"`
+	// Delivery attempts made so far.
+	Attempts int `json:"attempts"`
+	// Why the last attempt failed; null when none failed.
+	LastError *string `json:"lastError,omitempty"`
+	// When it was queued.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it was sent; null until then.
+	SentAt *time.Time `json:"sentAt,omitempty"`
 }
 
-func (Notification) IsNode()            {}
+func (Notification) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Notification) GetID() string { return this.ID }
 
+// A page of notifications, newest first (Relay cursor connection).
 type NotificationConnection struct {
-	Edges      []*NotificationEdge `json:"edges"`
-	PageInfo   *PageInfo           `json:"pageInfo"`
-	TotalCount int                 `json:"totalCount"`
-	Count      scalar.Counter      `json:"-"`
-}
-
-type NotificationEdge struct {
-	Node   *Notification `json:"node"`
-	Cursor string        `json:"cursor"`
-}
-
-type Order struct {
-	ID                    string            `json:"id"`
-	OrderNumber           string            `json:"orderNumber"`
-	Customer              *Customer         `json:"customer,omitempty"`
-	Email                 string            `json:"email"`
-	Lines                 []*OrderLine      `json:"lines"`
-	Subtotal              *Money            `json:"subtotal"`
-	Tax                   *Money            `json:"tax"`
-	ShippingCost          *Money            `json:"shippingCost"`
-	Discount              *Money            `json:"discount"`
-	Total                 *Money            `json:"total"`
-	Status                OrderStatus       `json:"status"`
-	PaymentStatus         PaymentStatus     `json:"paymentStatus"`
-	FulfillmentStatus     FulfillmentStatus `json:"fulfillmentStatus"`
-	StripePaymentIntentID *string           `json:"stripePaymentIntentId,omitempty"`
-	PaymentClientSecret   *string           `json:"paymentClientSecret,omitempty"`
-	ShippingAddress       *Address          `json:"shippingAddress"`
-	BillingAddress        *Address          `json:"billingAddress"`
-	Carrier               *string           `json:"carrier,omitempty"`
-	TrackingNumber        *string           `json:"trackingNumber,omitempty"`
-	TrackingURL           *string           `json:"trackingUrl,omitempty"`
-	ShippedAt             *time.Time        `json:"shippedAt,omitempty"`
-	DeliveredAt           *time.Time        `json:"deliveredAt,omitempty"`
-	Notes                 *string           `json:"notes,omitempty"`
-	Events                []*OrderEvent     `json:"events"`
-	CreatedAt             time.Time         `json:"createdAt"`
-	UpdatedAt             time.Time         `json:"updatedAt"`
-	CustomerID            *string           `json:"-"`
-	// the caller may see the customer (owner or staff; null for guests)
-	ShowCustomer bool `json:"-"`
-}
-
-func (Order) IsNode()            {}
-func (this Order) GetID() string { return this.ID }
-
-type OrderConnection struct {
-	Edges      []*OrderEdge   `json:"edges"`
-	PageInfo   *PageInfo      `json:"pageInfo"`
+	// The notifications of this page.
+	Edges []*NotificationEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many notifications match over all pages.
 	TotalCount int            `json:"totalCount"`
 	Count      scalar.Counter `json:"-"`
 }
 
-type OrderEdge struct {
-	Node   *Order `json:"node"`
+// A notification in a NotificationConnection.
+type NotificationEdge struct {
+	// The notification.
+	Node *Notification `json:"node"`
+	// Opaque; pass as `after` for the notifications after this one.
 	Cursor string `json:"cursor"`
 }
 
+// A placed order. Readable by STAFF, by its owner (signed in), and by a guest
+// with its email or access token (Query.order). Amounts are in the store
+// currency and never change after checkout.
+type Order struct {
+	// Plain lowercase UUID; the same id is in the Stripe PaymentIntent's metadata (order_id).
+	ID string `json:"id"`
+	// What the shopper sees and quotes: "ORD-" and 10 Crockford base32 characters.
+	OrderNumber string `json:"orderNumber"`
+	// The buyer's account or guest record, for its owner and STAFF; null for a guest reading through Query.order.
+	Customer *Customer `json:"customer,omitempty"`
+	// Where confirmations go; lowercased and trimmed.
+	Email string `json:"email"`
+	// The lines, in checkout order (a product asked for twice is one line).
+	Lines []*OrderLine `json:"lines"`
+	// Sum of the line totals.
+	Subtotal *Money `json:"subtotal"`
+	// Tax charged: TAX_RATE × (subtotal − discount), rounded half-up.
+	Tax *Money `json:"tax"`
+	// Shipping charged.
+	ShippingCost *Money `json:"shippingCost"`
+	// Discount on the merchandise.
+	Discount *Money `json:"discount"`
+	// What was charged: subtotal − discount + tax + shippingCost.
+	Total *Money `json:"total"`
+	// Where the order is in its life.
+	Status OrderStatus `json:"status"`
+	// Where its payment is.
+	PaymentStatus PaymentStatus `json:"paymentStatus"`
+	// Where its shipment is.
+	FulfillmentStatus FulfillmentStatus `json:"fulfillmentStatus"`
+	// The Stripe PaymentIntent id, "pi_…". STAFF only: null for everyone else, without an error; null too before the intent exists.
+	StripePaymentIntentID *string `json:"stripePaymentIntentId,omitempty"`
+	// The client secret for Stripe.js to confirm the payment. Only for the owner,
+	// a holder of the order's access token, or STAFF (null for others); null once
+	// paid or cancelled, and null until the payment intent exists (a retry creates
+	// it shortly after checkout if the first attempt failed: read it again).
+	PaymentClientSecret *string `json:"paymentClientSecret,omitempty"`
+	// Where the order ships.
+	ShippingAddress *Address `json:"shippingAddress"`
+	// Where the bill goes; the shipping address when none was given.
+	BillingAddress *Address `json:"billingAddress"`
+	// The carrier as staff entered it at fulfilment; null before shipping or when not given.
+	Carrier *string `json:"carrier,omitempty"`
+	// The shipment's tracking number; null before shipping.
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+	// A link to follow the shipment (the carrier's tracking page, else a generic tracker); null before shipping.
+	TrackingURL *string `json:"trackingUrl,omitempty"`
+	// When the order shipped; null before.
+	ShippedAt *time.Time `json:"shippedAt,omitempty"`
+	// When the order was marked delivered; null before.
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	// Why it was cancelled ("Payment timeout", "Cancelled by staff: …"); null when none.
+	Notes *string `json:"notes,omitempty"`
+	// The order's timeline, oldest first.
+	Events []*OrderEvent `json:"events"`
+	// When the order was placed.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the order last changed.
+	UpdatedAt  time.Time `json:"updatedAt"`
+	CustomerID *string   `json:"-"`
+	// the caller may see the customer (owner or staff; null for guests)
+	ShowCustomer bool `json:"-"`
+}
+
+func (Order) IsNode() {}
+
+// Plain lowercase UUID.
+func (this Order) GetID() string { return this.ID }
+
+// A page of orders, newest first (Relay cursor connection).
+type OrderConnection struct {
+	// The orders of this page.
+	Edges []*OrderEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many orders match over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
+}
+
+// An order in an OrderConnection.
+type OrderEdge struct {
+	// The order.
+	Node *Order `json:"node"`
+	// Opaque; pass as `after` for the orders after this one.
+	Cursor string `json:"cursor"`
+}
+
+// An entry of an order's timeline.
 type OrderEvent struct {
-	Type      string    `json:"type"`
-	Message   *string   `json:"message,omitempty"`
+	// What happened, e.g. PLACED, STOCK_RESERVED, PAYMENT_INTENT_CREATED,
+	// PAYMENT_FAILED, PAID, CONFIRMATION_QUEUED, FULFILLED, DELIVERED,
+	// STOCK_RELEASED, REFUND_REQUESTED, REFUNDED, CANCELLED. Tolerate new types.
+	Type string `json:"type"`
+	// A human-readable detail, e.g. "Shipped with tracking number 1Z…"; null when none.
+	Message *string `json:"message,omitempty"`
+	// When it happened.
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// Narrows Query.orders. Every given field must match (AND).
 type OrderFilter struct {
-	Status            *OrderStatus       `json:"status,omitempty"`
-	PaymentStatus     *PaymentStatus     `json:"paymentStatus,omitempty"`
+	// Orders in this status.
+	Status *OrderStatus `json:"status,omitempty"`
+	// Orders in this payment status.
+	PaymentStatus *PaymentStatus `json:"paymentStatus,omitempty"`
+	// Orders in this fulfilment status.
 	FulfillmentStatus *FulfillmentStatus `json:"fulfillmentStatus,omitempty"`
-	CustomerID        *string            `json:"customerId,omitempty"`
-	Email             *string            `json:"email,omitempty"`
-	CreatedAfter      *time.Time         `json:"createdAfter,omitempty"`
-	CreatedBefore     *time.Time         `json:"createdBefore,omitempty"`
+	// Orders of this customer (account or guest record); a malformed id matches nothing.
+	CustomerID *string `json:"customerId,omitempty"`
+	// Orders placed with this email (case-insensitive, exact).
+	Email *string `json:"email,omitempty"`
+	// Placed at or after this instant.
+	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
+	// Placed before this instant.
+	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
+// One line of an order, frozen as it was when the order was placed.
 type OrderLine struct {
-	Product   *Product `json:"product,omitempty"`
-	Sku       string   `json:"sku"`
-	Name      string   `json:"name"`
-	Quantity  int      `json:"quantity"`
-	UnitPrice *Money   `json:"unitPrice"`
-	LineTotal *Money   `json:"lineTotal"`
-	ProductID *string  `json:"-"`
+	// The product as the catalog has it now; null if the product was deleted since.
+	Product *Product `json:"product,omitempty"`
+	// The sku at the time of the order.
+	Sku string `json:"sku"`
+	// The product name at the time of the order.
+	Name string `json:"name"`
+	// Units bought.
+	Quantity int `json:"quantity"`
+	// The price per unit at the time of the order.
+	UnitPrice *Money `json:"unitPrice"`
+	// unitPrice × quantity.
+	LineTotal *Money  `json:"lineTotal"`
+	ProductID *string `json:"-"`
 }
 
+// The result of a staff order mutation.
 type OrderPayload struct {
-	Order      *Order       `json:"order,omitempty"`
+	// The order after the change; null when there are userErrors.
+	Order *Order `json:"order,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// An order's statuses after a change, as pushed by the order subscriptions.
 type OrderStatusEvent struct {
-	OrderID           string            `json:"orderId"`
-	OrderNumber       string            `json:"orderNumber"`
-	Status            OrderStatus       `json:"status"`
-	PaymentStatus     PaymentStatus     `json:"paymentStatus"`
+	// The order's id.
+	OrderID string `json:"orderId"`
+	// The order's number.
+	OrderNumber string `json:"orderNumber"`
+	// The order's status after the change.
+	Status OrderStatus `json:"status"`
+	// The payment status after the change.
+	PaymentStatus PaymentStatus `json:"paymentStatus"`
+	// The fulfilment status after the change.
 	FulfillmentStatus FulfillmentStatus `json:"fulfillmentStatus"`
-	Timestamp         time.Time         `json:"timestamp"`
+	// When the change happened.
+	Timestamp time.Time `json:"timestamp"`
 	// True on the first event a subscriber receives after a gap in the live feed
 	// (this server's link to the other replicas dropped, or an event could not be
 	// published): events may have been missed, so refetch what you show. False on
@@ -353,134 +618,270 @@ type OrderStatusEvent struct {
 	MissedEventsPossible bool `json:"missedEventsPossible"`
 }
 
+// Where a page of a Relay cursor connection sits in its list.
 type PageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
+	// True when another page follows: ask for it with `after: endCursor`.
+	HasNextPage bool `json:"hasNextPage"`
+	// True when this page was asked for with `after` (the list is forward-only: there is no `before`).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first edge; null on an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the last edge, to pass as `after` for the next page; null on an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// A product of the catalog. Anyone may read active products; archived ones
+// (isActive false) exist for STAFF only and are NOT_FOUND to everyone else.
 type Product struct {
-	ID                    string                          `json:"id"`
-	Sku                   string                          `json:"sku"`
-	Handle                string                          `json:"handle"`
-	Name                  string                          `json:"name"`
-	Description           *string                         `json:"description,omitempty"`
-	Price                 *Money                          `json:"price"`
-	CompareAtPrice        *Money                          `json:"compareAtPrice,omitempty"`
-	CostPrice             *Money                          `json:"costPrice,omitempty"`
-	Category              *string                         `json:"category,omitempty"`
-	Tags                  []string                        `json:"tags"`
-	Images                []*ProductImage                 `json:"images"`
-	InventoryQuantity     int                             `json:"inventoryQuantity"`
-	AvailableQuantity     int                             `json:"availableQuantity"`
-	LowStockThreshold     int                             `json:"lowStockThreshold"`
-	IsActive              bool                            `json:"isActive"`
-	IsFeatured            bool                            `json:"isFeatured"`
-	WeightGrams           *int                            `json:"weightGrams,omitempty"`
-	Dimensions            *Dimensions                     `json:"dimensions,omitempty"`
-	CreatedAt             time.Time                       `json:"createdAt"`
-	UpdatedAt             time.Time                       `json:"updatedAt"`
+	// Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata.
+	ID string `json:"id"`
+	// Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces.
+	Sku string `json:"sku"`
+	// URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given.
+	Handle string `json:"handle"`
+	// Display name, 1..255 characters.
+	Name string `json:"name"`
+	// Plain text, up to 10,000 characters, line breaks allowed; null when none.
+	Description *string `json:"description,omitempty"`
+	// The current selling price per unit. Carts price at this value; orders keep the price they were placed at.
+	Price *Money `json:"price"`
+	// A former or reference price to show struck through; null when none. Not used in any computation.
+	CompareAtPrice *Money `json:"compareAtPrice,omitempty"`
+	// What one unit costs the store. STAFF only: null for everyone else, without an error.
+	CostPrice *Money `json:"costPrice,omitempty"`
+	// Free-text category (exact match in ProductFilter.category); null when none.
+	Category *string `json:"category,omitempty"`
+	// Tags, at most 50 of up to 64 characters each, without duplicates; [] when none.
+	Tags []string `json:"tags"`
+	// Images by position, first = main image; [] when none.
+	Images []*ProductImage `json:"images"`
+	// Units on hand (in the warehouse), counting units reserved by unpaid orders.
+	InventoryQuantity int `json:"inventoryQuantity"`
+	// Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative.
+	AvailableQuantity int `json:"availableQuantity"`
+	// A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10.
+	LowStockThreshold int `json:"lowStockThreshold"`
+	// False once archived: hidden from the storefront, still referenced by orders and the ledger.
+	IsActive bool `json:"isActive"`
+	// Marked for the storefront's featured section; filter with ProductFilter.isFeatured.
+	IsFeatured bool `json:"isFeatured"`
+	// Shipping weight in grams; null when not recorded.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Package size in millimetres; null when not recorded.
+	Dimensions *Dimensions `json:"dimensions,omitempty"`
+	// When the product was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the product last changed (stock changes included).
+	UpdatedAt time.Time `json:"updatedAt"`
+	// The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+	// error for anyone else.
 	InventoryTransactions *InventoryTransactionConnection `json:"inventoryTransactions,omitempty"`
 }
 
-func (Product) IsNode()            {}
+func (Product) IsNode() {}
+
+// Plain lowercase UUID.
 func (this Product) GetID() string { return this.ID }
 
+// A page of products (Relay cursor connection).
 type ProductConnection struct {
-	Edges      []*ProductEdge `json:"edges"`
-	PageInfo   *PageInfo      `json:"pageInfo"`
-	TotalCount int            `json:"totalCount"`
+	// The products of this page, in the requested order.
+	Edges []*ProductEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many products match the filter over all pages (counted only when asked for).
+	TotalCount int `json:"totalCount"`
 	// counts the rows behind the connection when totalCount is asked for
 	Count scalar.Counter `json:"-"`
 }
 
+// A new product. Each problem is a userError INVALID at its field, all at once.
 type ProductCreateInput struct {
-	Sku               string           `json:"sku"`
-	Handle            *string          `json:"handle,omitempty"`
-	Name              string           `json:"name"`
-	Description       *string          `json:"description,omitempty"`
-	Price             scalar.Decimal   `json:"price"`
-	CompareAtPrice    *scalar.Decimal  `json:"compareAtPrice,omitempty"`
-	CostPrice         *scalar.Decimal  `json:"costPrice,omitempty"`
-	CurrencyCode      *string          `json:"currencyCode,omitempty"`
-	Category          *string          `json:"category,omitempty"`
-	Tags              []string         `json:"tags,omitempty"`
-	InventoryQuantity *int             `json:"inventoryQuantity,omitempty"`
-	LowStockThreshold *int             `json:"lowStockThreshold,omitempty"`
-	IsActive          *bool            `json:"isActive,omitempty"`
-	IsFeatured        *bool            `json:"isFeatured,omitempty"`
-	WeightGrams       *int             `json:"weightGrams,omitempty"`
-	Dimensions        *DimensionsInput `json:"dimensions,omitempty"`
+	// Required: 1..64 characters without spaces, unique case-insensitively (TAKEN).
+	Sku string `json:"sku"`
+	// URL slug: lowercase letters, digits and single hyphens, up to 255, unique (TAKEN); generated from the name when omitted or blank.
+	Handle *string `json:"handle,omitempty"`
+	// Required, 1..255 characters.
+	Name string `json:"name"`
+	// Plain text up to 10,000 characters; blank means none.
+	Description *string `json:"description,omitempty"`
+	// Per unit, a non-negative amount with at most the currency's minor digits, e.g. "19.99".
+	Price scalar.Decimal `json:"price"`
+	// A reference price to show struck through; same rules as price.
+	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
+	// What one unit costs the store (STAFF only when read); same rules as price.
+	CostPrice *scalar.Decimal `json:"costPrice,omitempty"`
+	// ISO 4217 code of the prices; defaults to the store currency (STORE_CURRENCY). Only products in the store currency can be sold.
+	CurrencyCode *string `json:"currencyCode,omitempty"`
+	// Up to 255 characters; blank means none.
+	Category *string `json:"category,omitempty"`
+	// Up to 50 tags of 1..64 characters; duplicates are dropped.
+	Tags []string `json:"tags,omitempty"`
+	// Opening stock, 0..1,000,000 units, recorded as a RESTOCK transaction; default 0.
+	InventoryQuantity *int `json:"inventoryQuantity,omitempty"`
+	// Alert threshold in units, 0..1,000,000; default 10.
+	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
+	// Default true; false creates the product archived.
+	IsActive *bool `json:"isActive,omitempty"`
+	// Default false.
+	IsFeatured *bool `json:"isFeatured,omitempty"`
+	// Shipping weight in grams, 0..1,000,000,000.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Package size in millimetres, each 0..1,000,000,000.
+	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
 }
 
+// A product in a ProductConnection.
 type ProductEdge struct {
-	Node   *Product `json:"node"`
-	Cursor string   `json:"cursor"`
+	// The product.
+	Node *Product `json:"node"`
+	// Opaque; pass as `after` to get the products that follow this one in the same filter and order.
+	Cursor string `json:"cursor"`
 }
 
+// Narrows Query.products. Every given field must match (AND); omitted fields do not filter.
 type ProductFilter struct {
-	Category        *string         `json:"category,omitempty"`
-	Search          *string         `json:"search,omitempty"`
-	Tags            []string        `json:"tags,omitempty"`
-	MinPrice        *scalar.Decimal `json:"minPrice,omitempty"`
-	MaxPrice        *scalar.Decimal `json:"maxPrice,omitempty"`
-	InStock         *bool           `json:"inStock,omitempty"`
-	IsFeatured      *bool           `json:"isFeatured,omitempty"`
-	IncludeInactive *bool           `json:"includeInactive,omitempty"`
+	// Products of exactly this category (case-sensitive).
+	Category *string `json:"category,omitempty"`
+	// Full-text search over name, description, category and sku, typo-tolerant on
+	// the name, or the exact sku; ranked by relevance unless a sortKey is given. Up
+	// to 200 characters (longer is a BAD_USER_INPUT error). A non-blank search
+	// counts against QUOTA_SEARCH_PRODUCTS (default 1000/1h per IP): RATE_LIMITED
+	// beyond it.
+	Search *string `json:"search,omitempty"`
+	// Products carrying every one of these tags.
+	Tags []string `json:"tags,omitempty"`
+	// Price at least this, inclusive, in the store currency ("10.00"); a malformed or negative amount is a BAD_USER_INPUT error.
+	MinPrice *scalar.Decimal `json:"minPrice,omitempty"`
+	// Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error.
+	MaxPrice *scalar.Decimal `json:"maxPrice,omitempty"`
+	// true: availableQuantity > 0; false: availableQuantity = 0.
+	InStock *bool `json:"inStock,omitempty"`
+	// Only featured (true) or only not featured (false) products.
+	IsFeatured *bool `json:"isFeatured,omitempty"`
+	// Also list archived products. STAFF only: UNAUTHENTICATED or FORBIDDEN for anyone else.
+	IncludeInactive *bool `json:"includeInactive,omitempty"`
 }
 
+// An image of a product.
 type ProductImage struct {
-	ID       string  `json:"id"`
-	URL      string  `json:"url"`
-	AltText  *string `json:"altText,omitempty"`
-	Position int     `json:"position"`
+	// Plain lowercase UUID; pass it to productImageDelete and productImagesReorder.
+	ID string `json:"id"`
+	// A signed URL that expires (after about IMAGE_URL_TTL, default 1h): fetch it
+	// soon after reading it, and read the product again for a fresh one. It stays
+	// the same within a TTL window, so browsers and CDNs can cache it.
+	URL string `json:"url"`
+	// Alternative text for screen readers, up to 500 characters; null when none.
+	AltText *string `json:"altText,omitempty"`
+	// 0-based place in the product's image order.
+	Position int `json:"position"`
 }
 
+// The result of a product mutation.
 type ProductPayload struct {
-	Product    *Product     `json:"product,omitempty"`
+	// The product after the change; null when there are userErrors.
+	Product *Product `json:"product,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Fields to change on a product; omitted fields stay as they are. An explicit
+// null clears description, compareAtPrice, costPrice, category, weightGrams or
+// dimensions. Same rules as ProductCreateInput; amounts are in the product's
+// currency.
 type ProductUpdateInput struct {
-	Handle            *string          `json:"handle,omitempty"`
-	Name              *string          `json:"name,omitempty"`
-	Description       *string          `json:"description,omitempty"`
-	Price             *scalar.Decimal  `json:"price,omitempty"`
-	CompareAtPrice    *scalar.Decimal  `json:"compareAtPrice,omitempty"`
-	CostPrice         *scalar.Decimal  `json:"costPrice,omitempty"`
-	Category          *string          `json:"category,omitempty"`
-	Tags              []string         `json:"tags,omitempty"`
-	LowStockThreshold *int             `json:"lowStockThreshold,omitempty"`
-	IsActive          *bool            `json:"isActive,omitempty"`
-	IsFeatured        *bool            `json:"isFeatured,omitempty"`
-	WeightGrams       *int             `json:"weightGrams,omitempty"`
-	Dimensions        *DimensionsInput `json:"dimensions,omitempty"`
+	// New URL slug, unique (TAKEN).
+	Handle *string `json:"handle,omitempty"`
+	// New name, 1..255 characters.
+	Name *string `json:"name,omitempty"`
+	// New description; null or blank clears it.
+	Description *string `json:"description,omitempty"`
+	// New price per unit; required to be a valid amount (blank is INVALID).
+	Price *scalar.Decimal `json:"price,omitempty"`
+	// New reference price; null or blank clears it.
+	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
+	// New cost per unit; null or blank clears it.
+	CostPrice *scalar.Decimal `json:"costPrice,omitempty"`
+	// New category; null or blank clears it.
+	Category *string `json:"category,omitempty"`
+	// Replaces the whole set of tags.
+	Tags []string `json:"tags,omitempty"`
+	// New alert threshold, 0..1,000,000 units.
+	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
+	// false archives the product, true brings it back.
+	IsActive *bool `json:"isActive,omitempty"`
+	// Featured or not.
+	IsFeatured *bool `json:"isFeatured,omitempty"`
+	// New weight in grams; null clears it.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Replaces all three measures (an omitted one becomes empty); null clears them.
+	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
 }
 
+// Reads. Who may do what: anyone — catalog reads, carts, order lookup with the
+// order's email or access token; CUSTOMER (bearer token) — own profile and
+// orders; STAFF — orders, customers, inventory, notifications; ADMIN — all of
+// STAFF.
+//
+// Lists are Relay cursor connections: `first` defaults to 20, 0..100, beyond
+// that a BAD_USER_INPUT error; pass pageInfo.endCursor as `after` for the next
+// page. Errors carry `extensions.code`: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
+// BAD_USER_INPUT, RATE_LIMITED (with extensions.retryAfterSeconds),
+// QUERY_TOO_COMPLEX, CONFLICT, SERVICE_UNAVAILABLE (the database is unreachable:
+// retry after extensions.retryAfterSeconds), INTERNAL (with
+// extensions.requestId), and GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED.
+// Every request counts against QUOTA_GRAPHQL (default 6000/1m per IP; HTTP 429
+// beyond it). An operation costing more than 10,000 (a list field costs its
+// `first` times its selection) or nested deeper than 12 fields is
+// QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
 type Query struct {
 }
 
+// The result of a staff sign-in.
 type StaffAuthPayload struct {
-	Token      *string      `json:"token,omitempty"`
+	// A STAFF or ADMIN bearer token, valid for STAFF_TOKEN_TTL (default 12h). Null when there are userErrors.
+	Token *string `json:"token,omitempty"`
+	// Problems with the input; [] on success.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// Live updates over graphql-transport-ws on the GraphQL endpoint (the token goes
+// in connection_init's payload; a bad token closes the socket with 4403). At
+// most WS_MAX_CONNECTIONS (default 50) sockets per client network and
+// WS_MAX_SUBSCRIPTIONS (default 20) operations per socket: beyond them
+// RATE_LIMITED. A subscriber too slow to keep up is ended with RATE_LIMITED and
+// may subscribe again at once.
 type Subscription struct {
 }
 
+// A problem with a mutation's input that the caller can fix (a bad field, out
+// of stock, a taken email). When a payload has userErrors nothing was changed
+// and its object field is null. Other failures are GraphQL errors with
+// `extensions.code`.
 type UserError struct {
-	Field   []string `json:"field,omitempty"`
-	Message string   `json:"message"`
-	Code    string   `json:"code"`
+	// Path to the input field at fault, starting at the argument name, list
+	// indices as strings: ["input","lines","2","quantity"]. Null when the problem
+	// is not one field's (e.g. INVALID_CREDENTIALS).
+	Field []string `json:"field,omitempty"`
+	// A sentence safe to show to the user; it never echoes what was sent.
+	Message string `json:"message"`
+	// Machine-readable: INVALID (a bad value), NOT_FOUND, TAKEN (unique value in
+	// use), INSUFFICIENT_STOCK, LIMIT_EXCEEDED, CART_COMPLETED,
+	// INVALID_CREDENTIALS. Each mutation lists those it returns; tolerate new
+	// codes.
+	Code string `json:"code"`
 }
 
+// Where an order's shipment is. Tolerate new values.
 type FulfillmentStatus string
 
 const (
+	// Not shipped yet.
 	FulfillmentStatusUnfulfilled FulfillmentStatus = "UNFULFILLED"
-	FulfillmentStatusFulfilled   FulfillmentStatus = "FULFILLED"
-	FulfillmentStatusDelivered   FulfillmentStatus = "DELIVERED"
+	// Shipped, with a tracking number.
+	FulfillmentStatusFulfilled FulfillmentStatus = "FULFILLED"
+	// Arrived (marked by staff).
+	FulfillmentStatusDelivered FulfillmentStatus = "DELIVERED"
 )
 
 var AllFulfillmentStatus = []FulfillmentStatus{
@@ -532,15 +933,23 @@ func (e FulfillmentStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The kind of a stock ledger row. The sum of every row of a product is its
+// availableQuantity; without RESERVATION and RELEASE rows, its inventoryQuantity.
 type InventoryTransactionType string
 
 const (
-	InventoryTransactionTypeSale        InventoryTransactionType = "SALE"
-	InventoryTransactionTypeRestock     InventoryTransactionType = "RESTOCK"
-	InventoryTransactionTypeAdjustment  InventoryTransactionType = "ADJUSTMENT"
-	InventoryTransactionTypeReturn      InventoryTransactionType = "RETURN"
+	// A paid order took units off the shelf (negative); written after a RELEASE of the order's reservation.
+	InventoryTransactionTypeSale InventoryTransactionType = "SALE"
+	// Units received (positive); also the opening stock of productCreate.
+	InventoryTransactionTypeRestock InventoryTransactionType = "RESTOCK"
+	// A manual correction, positive or negative (stock count, damage).
+	InventoryTransactionTypeAdjustment InventoryTransactionType = "ADJUSTMENT"
+	// Units back on the shelf (positive): a returned item or a cancelled paid order.
+	InventoryTransactionTypeReturn InventoryTransactionType = "RETURN"
+	// Units held for an order awaiting payment (negative on available only).
 	InventoryTransactionTypeReservation InventoryTransactionType = "RESERVATION"
-	InventoryTransactionTypeRelease     InventoryTransactionType = "RELEASE"
+	// A reservation given back (positive on available only): the order was paid, cancelled or timed out.
+	InventoryTransactionTypeRelease InventoryTransactionType = "RELEASE"
 )
 
 var AllInventoryTransactionType = []InventoryTransactionType{
@@ -595,11 +1004,14 @@ func (e InventoryTransactionType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// How a notification is sent.
 type NotificationChannel string
 
 const (
+	// Email, through EMAIL_SENDER.
 	NotificationChannelEmail NotificationChannel = "EMAIL"
-	NotificationChannelSms   NotificationChannel = "SMS"
+	// Text message, through SMS_SENDER.
+	NotificationChannelSms NotificationChannel = "SMS"
 )
 
 var AllNotificationChannel = []NotificationChannel{
@@ -650,12 +1062,16 @@ func (e NotificationChannel) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where a notification is in its delivery.
 type NotificationStatus string
 
 const (
+	// Queued or being retried.
 	NotificationStatusPending NotificationStatus = "PENDING"
-	NotificationStatusSent    NotificationStatus = "SENT"
-	NotificationStatusFailed  NotificationStatus = "FAILED"
+	// Handed to the email or SMS provider.
+	NotificationStatusSent NotificationStatus = "SENT"
+	// Given up after NOTIFY_MAX_ATTEMPTS attempts, or refused for good; see lastError.
+	NotificationStatusFailed NotificationStatus = "FAILED"
 )
 
 var AllNotificationStatus = []NotificationStatus{
@@ -707,13 +1123,18 @@ func (e NotificationStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where an order is in its life. Tolerate new values.
 type OrderStatus string
 
 const (
-	OrderStatusPending    OrderStatus = "PENDING"
+	// Placed, stock reserved, awaiting payment (until PAYMENT_TIMEOUT, default 1h).
+	OrderStatusPending OrderStatus = "PENDING"
+	// Paid; waiting to be shipped.
 	OrderStatusProcessing OrderStatus = "PROCESSING"
-	OrderStatusFulfilled  OrderStatus = "FULFILLED"
-	OrderStatusCancelled  OrderStatus = "CANCELLED"
+	// Shipped (see fulfillmentStatus for delivery).
+	OrderStatusFulfilled OrderStatus = "FULFILLED"
+	// Cancelled by staff or by the payment timeout; reserved stock was released, and a paid order refunded.
+	OrderStatusCancelled OrderStatus = "CANCELLED"
 )
 
 var AllOrderStatus = []OrderStatus{
@@ -766,14 +1187,20 @@ func (e OrderStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where an order's payment is. Tolerate new values.
 type PaymentStatus string
 
 const (
-	PaymentStatusPending           PaymentStatus = "PENDING"
-	PaymentStatusPaid              PaymentStatus = "PAID"
+	// No successful payment yet.
+	PaymentStatusPending PaymentStatus = "PENDING"
+	// Paid in full.
+	PaymentStatusPaid PaymentStatus = "PAID"
+	// Paid, and part of it refunded.
 	PaymentStatusPartiallyRefunded PaymentStatus = "PARTIALLY_REFUNDED"
-	PaymentStatusRefunded          PaymentStatus = "REFUNDED"
-	PaymentStatusFailed            PaymentStatus = "FAILED"
+	// Paid, and all of it refunded.
+	PaymentStatusRefunded PaymentStatus = "REFUNDED"
+	// The last payment attempt failed; the shopper may retry with the same paymentClientSecret until the payment timeout.
+	PaymentStatusFailed PaymentStatus = "FAILED"
 )
 
 var AllPaymentStatus = []PaymentStatus{
@@ -827,13 +1254,22 @@ func (e PaymentStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The order of Query.products. Each key sorts ascending (RELEVANCE and
+// BEST_SELLING: best first); `reverse` flips it. Without a sortKey the order is
+// newest first (CREATED_AT, reversed), or RELEVANCE when a search is given. Ties
+// break on id, so cursors are stable.
 type ProductSortKey string
 
 const (
-	ProductSortKeyCreatedAt   ProductSortKey = "CREATED_AT"
-	ProductSortKeyPrice       ProductSortKey = "PRICE"
-	ProductSortKeyName        ProductSortKey = "NAME"
-	ProductSortKeyRelevance   ProductSortKey = "RELEVANCE"
+	// Oldest first.
+	ProductSortKeyCreatedAt ProductSortKey = "CREATED_AT"
+	// Cheapest first.
+	ProductSortKeyPrice ProductSortKey = "PRICE"
+	// Alphabetical, case-insensitive.
+	ProductSortKeyName ProductSortKey = "NAME"
+	// Best match of ProductFilter.search first; without a search, newest first.
+	ProductSortKeyRelevance ProductSortKey = "RELEVANCE"
+	// Most units sold first.
 	ProductSortKeyBestSelling ProductSortKey = "BEST_SELLING"
 )
 
@@ -888,13 +1324,18 @@ func (e ProductSortKey) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Who may call a field. CUSTOMER: a signed-in customer. STAFF: staff or admin. ADMIN: admin only.
+// Who may call a field. Sign in with customerLogin or staffLogin and send the
+// token as `Authorization: Bearer <token>` (over graphql-transport-ws: in the
+// connection_init payload, `{"Authorization": "Bearer <token>"}`).
 type Role string
 
 const (
+	// A signed-in customer account (from customerRegister or customerLogin). Staff tokens do not count as CUSTOMER.
 	RoleCustomer Role = "CUSTOMER"
-	RoleStaff    Role = "STAFF"
-	RoleAdmin    Role = "ADMIN"
+	// A staff member or an admin (from staffLogin).
+	RoleStaff Role = "STAFF"
+	// An admin only.
+	RoleAdmin Role = "ADMIN"
 )
 
 var AllRole = []Role{
