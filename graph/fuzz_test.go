@@ -152,6 +152,8 @@ func costlySeeds() []string {
 		bomb.String(),
 		side.String(),
 		"mutation { a: " + register + " b: " + register + " }",
+		"{" + strings.Repeat(" a: __typename a: categories", 499) + " }",
+		"{" + strings.Repeat(" a: me { x: id x: email }", 5) + " }",
 	}
 }
 

@@ -28,6 +28,10 @@ func TestDocumentLimits(t *testing.T) {
 		{"fragments that multiply", fragmentBomb(10, 6), "QUERY_TOO_COMPLEX"},
 		{"identical subtrees nested", nestedBomb(40), "QUERY_TOO_COMPLEX"},
 		{"a 64 KiB string in one token", `{ product(handle: "` + strings.Repeat("h", 64<<10) + `") { id } }`, "QUERY_TOO_COMPLEX"},
+		{"one response name for 999 conflicting fields", "{" + strings.Repeat(" a: __typename a: categories", 499) + " a: __typename }", "QUERY_TOO_COMPLEX"},
+		{"conflicting fields spread from fragments", "{" + fragmentsOfOneName(31) + "}" + fragmentDefsOfOneName(31, 30), "QUERY_TOO_COMPLEX"},
+		{"same-named parents merging their children", "{" + strings.Repeat(" a: me { x: id x: email }", 5) + " }", "QUERY_TOO_COMPLEX"},
+		{"a name repeated by overlapping fragments", "{ products(first: 1) { edges { node { id ...P ...Q } } } } fragment P on Product { id name } fragment Q on Product { id sku }", ""},
 		{"a fragment cycle", "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }", "GRAPHQL_VALIDATION_FAILED"},
 		{"a syntax error", "{ categories " + marker + "(: }", "GRAPHQL_PARSE_FAILED"},
 		{"900 aliases", "{" + aliases(900, "__typename") + "}", ""},
@@ -48,6 +52,34 @@ func TestDocumentLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fragmentsOfOneName spreads n fragments, each of fields aliased "a"
+// (see fragmentDefsOfOneName).
+func fragmentsOfOneName(n int) string {
+	var s strings.Builder
+	for i := range n {
+		fmt.Fprintf(&s, " ...F%d", i)
+	}
+	return s.String()
+}
+
+// fragmentDefsOfOneName defines the fragments of fragmentsOfOneName: k
+// fields under the one response name "a" that cannot be merged.
+func fragmentDefsOfOneName(n, k int) string {
+	var s strings.Builder
+	for i := range n {
+		fmt.Fprintf(&s, " fragment F%d on Query {", i)
+		for j := range k {
+			if j%2 == 0 {
+				s.WriteString(" a: __typename")
+			} else {
+				s.WriteString(" a: categories")
+			}
+		}
+		s.WriteString(" }")
+	}
+	return s.String()
 }
 
 // aliases is n aliases of field.
