@@ -90,6 +90,9 @@ func TestE2EEdgeCPUBound(t *testing.T) {
 	allowed.WriteString(" }")
 	allowedBody, _ := json.Marshal(map[string]string{"query": allowed.String()})
 	refused := []string{"QUERY_TOO_COMPLEX", "GRAPHQL_PARSE_FAILED"}
+	// 999 fields under one response name that cannot be merged: within
+	// the selection limit, validation reported every conflicting pair.
+	conflictsBody, _ := json.Marshal(map[string]string{"query": "{" + strings.Repeat(" a: __typename a: categories", 499) + " a: __typename }"})
 	cases := []struct {
 		name  string
 		body  []byte
@@ -100,6 +103,7 @@ func TestE2EEdgeCPUBound(t *testing.T) {
 		{"1 MiB of categories", edgeBody("{", " categories", " }"), refused},
 		{"1 MiB of aliases", aliasBody, refused},
 		{"fragments multiplying to 10^8 selections", bombBody, refused},
+		{"999 conflicting fields under one name", conflictsBody, refused},
 		{"1 MiB of nested identical subtrees", edgeBody("{ products { edges { node {", " inventoryTransactions { edges { node { id } } }", " } } } }"), refused},
 	}
 	// The bound is generous for a shared test machine; before the fix the
