@@ -147,6 +147,7 @@ func (d e2eDeps) env(t *testing.T, overrides map[string]string) map[string]strin
 		"QUOTA_LOGIN":           "1000/15m",
 		// Added with issue 12's quotas; the tests that check them set their own.
 		"QUOTA_LOGIN_IP":            "100000/15m",
+		"QUOTA_LOGIN_ATTEMPTS_IP":   "100000/15m",
 		"QUOTA_LOGIN_ACCOUNT":       "100000/1h",
 		"QUOTA_REGISTER":            "100000/1h",
 		"QUOTA_CART_CREATE":         "100000/1h",

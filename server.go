@@ -365,7 +365,7 @@ func (a *app) quotas() graph.Quotas {
 	return graph.Quotas{
 		Limiter: lim, GraphQL: a.cfg.QuotaGraphQL, CreateOrder: a.cfg.QuotaCreateOrder,
 		CreateOrderIP: a.cfg.QuotaCreateOrderIP, Search: a.cfg.QuotaSearch, Login: a.cfg.QuotaLogin,
-		LoginIP: a.cfg.QuotaLoginIP, LoginAccount: a.cfg.QuotaLoginAccount, Register: a.cfg.QuotaRegister,
+		LoginIP: a.cfg.QuotaLoginIP, LoginAttemptsIP: a.cfg.QuotaLoginAttemptsIP, LoginAccount: a.cfg.QuotaLoginAccount, Register: a.cfg.QuotaRegister,
 		CartCreate: a.cfg.QuotaCartCreate, OrderLookup: a.cfg.QuotaOrderLookup, OrderLookupNumber: a.cfg.QuotaOrderLookupNumber,
 	}
 }

@@ -308,7 +308,7 @@ func (e *env) serviceEnv(dbURL, addr string) []string {
 		"STOREFRONT_URL=http://127.0.0.1:3000",
 		"STORAGE_URL=file://" + filepath.Join(e.tmp, "uploads"),
 		"QUOTA_CREATE_ORDER=" + q, "QUOTA_CREATE_ORDER_IP=" + q, "QUOTA_SEARCH_PRODUCTS=" + q,
-		"QUOTA_GRAPHQL=" + q, "QUOTA_LOGIN=" + q, "QUOTA_LOGIN_IP=" + q, "QUOTA_LOGIN_ACCOUNT=" + q,
+		"QUOTA_GRAPHQL=" + q, "QUOTA_LOGIN=" + q, "QUOTA_LOGIN_IP=" + q, "QUOTA_LOGIN_ATTEMPTS_IP=" + q, "QUOTA_LOGIN_ACCOUNT=" + q,
 		"QUOTA_REGISTER=" + q, "QUOTA_CART_CREATE=" + q, "QUOTA_ORDER_LOOKUP=" + q, "QUOTA_ORDER_LOOKUP_NUMBER=" + q,
 		// Every simulated subscriber connects from this one address.
 		"WS_MAX_CONNECTIONS=100000",

@@ -80,7 +80,12 @@ func (q Quotas) signIn(ctx context.Context, kind, email string, login func() err
 	if q.Limiter == nil {
 		return login()
 	}
-	e, ip := strings.ToLower(strings.TrimSpace(email)), web.ClientNetwork(ctx)
+	e, ip := emailKey(email), web.ClientNetwork(ctx)
+	// Every attempt spends a bcrypt comparison, a right password too: the
+	// failure budgets below give successes back, this one never does.
+	if err := q.limit(ctx, keyedQuota{"api:login-attempts:ip:" + ip, q.LoginAttemptsIP}); err != nil {
+		return err
+	}
 	account := keyedQuota{"api:login-failed:" + kind + ":account:" + e, q.LoginAccount}
 	failedHere := keyedQuota{"api:login-failed:" + kind + ":marked:ip:" + ip + ":email:" + e,
 		config.Quota{Limit: 1, Period: q.Login.Period}}

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -31,6 +33,7 @@ type Quotas struct {
 	// The failure budgets (failures.go) count only attempts that fail.
 	Login             config.Quota // failed sign-ins per (email, IP)
 	LoginIP           config.Quota // failed sign-ins per IP
+	LoginAttemptsIP   config.Quota // every sign-in per IP, never given back (bcrypt)
 	LoginAccount      config.Quota // failed sign-ins per email, from every IP
 	OrderLookup       config.Quota // failed order lookups per IP
 	OrderLookupNumber config.Quota // failed order lookups by email per order number
@@ -70,13 +73,30 @@ func setRateLimitHeaders(ctx context.Context, res quota.Result) {
 // checkoutLimits count an order per customer (per email for guests) and
 // per IP.
 func (q Quotas) checkoutLimits(ctx context.Context, email string) error {
-	who := "email:" + strings.ToLower(strings.TrimSpace(email))
+	who := "email:" + emailKey(email)
 	if p := auth.FromContext(ctx); p.IsCustomer() {
 		who = "customer:" + p.ID
 	}
 	return q.limit(ctx,
 		keyedQuota{"api:create-order:" + who, q.CreateOrder},
 		keyedQuota{"api:create-order:ip:" + web.ClientNetwork(ctx), q.CreateOrderIP})
+}
+
+// maxEmailKey bounds an email inside a quota key: no address is longer
+// (RFC 5321), and a longer string, which the limiter sees before the email
+// is validated, is keyed by its hash, so that megabyte "emails" cannot fill
+// the limiter's memory (or Redis's) under keys of their own size.
+const maxEmailKey = 254
+
+// emailKey is an email as quota keys hold it: trimmed and lowercased, as
+// the service compares emails, and hashed when longer than any address.
+func emailKey(email string) string {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if len(e) <= maxEmailKey {
+		return e
+	}
+	sum := sha256.Sum256([]byte(e))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // registerLimits count a sign-up per IP.

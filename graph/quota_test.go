@@ -104,6 +104,24 @@ func TestSuccessfulSignInsAreFree(t *testing.T) {
 	}
 }
 
+// Every sign-in spends a bcrypt comparison, so successful ones are
+// counted too, per IP, under QUOTA_LOGIN_ATTEMPTS_IP and never given back.
+func TestSignInAttemptsArePerIP(t *testing.T) {
+	hour := func(n int) config.Quota { return config.Quota{Limit: n, Period: time.Hour} }
+	srv := quotaServer(t, graph.Quotas{Login: hour(100), LoginIP: hour(100), LoginAccount: hour(100),
+		LoginAttemptsIP: hour(3), GraphQL: hour(1000)})
+	if _, r := post(t, srv.URL, `mutation { customerRegister(input: {email: "attempts@example.com", password: "right-password",
+		firstName: "Ada", lastName: "Lovelace"}) { token } }`); code(r) != "" {
+		t.Fatalf("register: %+v", r.Errors)
+	}
+	for i := range 4 {
+		_, r := post(t, srv.URL, `mutation { customerLogin(email: "attempts@example.com", password: "right-password") { token } }`)
+		if want := map[bool]string{true: "", false: "RATE_LIMITED"}[i < 3]; code(r) != want {
+			t.Fatalf("sign-in %d with the right password: code %q, want %q", i+1, code(r), want)
+		}
+	}
+}
+
 func TestGraphQLRequestsArePerIP(t *testing.T) {
 	srv := quotaServer(t, graph.Quotas{GraphQL: config.Quota{Limit: 3, Period: time.Minute}})
 	for i := range 3 {

@@ -124,6 +124,7 @@ type Config struct {
 	QuotaGraphQL           Quota
 	QuotaLogin             Quota // failed sign-ins per (email, IP)
 	QuotaLoginIP           Quota // failed sign-ins per IP, any email
+	QuotaLoginAttemptsIP   Quota // every sign-in per IP, successes too: each costs a bcrypt
 	QuotaLoginAccount      Quota // failed sign-ins per email from every IP, before attempts are delayed
 	QuotaRegister          Quota // customerRegister per IP
 	QuotaCartCreate        Quota // cartCreate per IP
@@ -308,6 +309,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.QuotaGraphQL = r.quota("QUOTA_GRAPHQL", "6000/1m")
 	c.QuotaLogin = r.quota("QUOTA_LOGIN", "10/15m")
 	c.QuotaLoginIP = r.quota("QUOTA_LOGIN_IP", "30/15m")
+	c.QuotaLoginAttemptsIP = r.quota("QUOTA_LOGIN_ATTEMPTS_IP", "60/15m")
 	c.QuotaLoginAccount = r.quota("QUOTA_LOGIN_ACCOUNT", "20/1h")
 	c.QuotaRegister = r.quota("QUOTA_REGISTER", "10/1h")
 	c.QuotaCartCreate = r.quota("QUOTA_CART_CREATE", "100/1h")
