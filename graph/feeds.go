@@ -42,6 +42,7 @@ type sharedWebsocket struct {
 	feeds         *feeds
 	connections   *wsConnections
 	maxOperations int
+	quotas        Quotas // QUOTA_GRAPHQL counts each operation, as over HTTP
 }
 
 func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
@@ -52,7 +53,7 @@ func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql
 	}
 	defer t.connections.release(network)
 	exec = sharingExecutor{GraphExecutor: exec, feeds: t.feeds}
-	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}})
+	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}, quotas: t.quotas})
 }
 
 // sharingExecutor dispatches a shareable subscription through its feed and

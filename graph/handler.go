@@ -88,6 +88,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	}, feeds: newFeeds(cfg.Metrics),
 		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
+		quotas:        cfg.Quotas,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

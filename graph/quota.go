@@ -114,6 +114,12 @@ func (q Quotas) searchLimits(ctx context.Context) error {
 	return q.limit(ctx, keyedQuota{"api:search-products:" + web.ClientNetwork(ctx), q.Search})
 }
 
+// requestLimits count one GraphQL request, or one operation of a
+// websocket, per client network (QUOTA_GRAPHQL).
+func (q Quotas) requestLimits(ctx context.Context) error {
+	return q.limit(ctx, keyedQuota{"api:graphql:" + web.ClientNetwork(ctx), q.GraphQL})
+}
+
 // limitRequests is the per-IP ceiling on every GraphQL request (a
 // websocket counts once, when it connects). A refused request gets 429
 // with a GraphQL error body and RateLimit-* headers.
@@ -126,7 +132,7 @@ func limitRequests(q Quotas, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		err := q.limit(r.Context(), keyedQuota{"api:graphql:" + web.ClientNetwork(r.Context()), q.GraphQL})
+		err := q.requestLimits(r.Context())
 		var ae *apperr.Error
 		if err == nil || !asAppErr(err, &ae) {
 			next.ServeHTTP(w, r)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +146,31 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 	}
 	if res, r := post(t, srv.URL, `{ __typename }`); res.StatusCode != http.StatusOK || len(r.Errors) > 0 {
 		t.Fatalf("the server is not answering after a refused body: %d %+v", res.StatusCode, r.Errors)
+	}
+}
+
+// An open websocket is no way around QUOTA_GRAPHQL: each operation on it
+// is counted like an HTTP request, and one over the quota gets an "error"
+// message with RATE_LIMITED while the socket stays open.
+func TestWebsocketOperationsCountAgainstTheGraphQLQuota(t *testing.T) {
+	srv := quotaServer(t, graph.Quotas{GraphQL: config.Quota{Limit: 4, Period: time.Hour}})
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), transportWS, "")
+	// The upgrade itself is one request; three operations fit after it.
+	for i := range 4 {
+		id := strconv.Itoa(i + 1)
+		c.subscribe(t, id, `{ __typename }`, nil)
+		r := c.next(t, 5*time.Second)
+		if i < 3 {
+			if r.Type != "next" || r.ID != id {
+				t.Fatalf("operation %s: %s, want its result", id, r)
+			}
+			if end := c.next(t, 5*time.Second); end.Type != "complete" {
+				t.Fatalf("operation %s: %s, want complete", id, end)
+			}
+			continue
+		}
+		if r.Type != "error" || !slices.Equal(r.codes(), []string{"RATE_LIMITED"}) {
+			t.Fatalf("operation %s over QUOTA_GRAPHQL: %s, want an error with RATE_LIMITED", id, r)
+		}
 	}
 }

@@ -82,12 +82,15 @@ var registerProtocolCodes sync.Once
 // operationLimit is the executor of one websocket connection: it admits at
 // most max operations open at once (WS_MAX_SUBSCRIPTIONS), so that one
 // connection cannot hold thousands of subscriptions, each with its
-// goroutines and buffers. An operation over the limit gets an "error"
-// message with code RATE_LIMITED and the connection stays open.
+// goroutines and buffers, and counts every operation against QUOTA_GRAPHQL
+// as an HTTP request is counted, so that an open socket is no way around
+// it. An operation over either limit gets an "error" message with code
+// RATE_LIMITED and the connection stays open.
 type operationLimit struct {
 	graphql.GraphExecutor
-	max  int
-	open *atomic.Int64
+	max    int
+	open   *atomic.Int64
+	quotas Quotas
 }
 
 func (e operationLimit) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
@@ -101,6 +104,16 @@ func (e operationLimit) CreateOperationContext(ctx context.Context, params *grap
 			},
 		}}
 	}
+	if err := e.quotas.requestLimits(ctx); err != nil {
+		ae := &apperr.Error{Message: "too many requests"}
+		asAppErr(err, &ae)
+		return &graphql.OperationContext{}, gqlerror.List{{
+			Message: ae.Message,
+			Extensions: map[string]any{
+				"code": apperr.RateLimited.String(), "retryAfterSeconds": int(math.Ceil(ae.RetryAfter.Seconds())),
+			},
+		}}
+	}
 	oc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
 	if errs == nil {
 		e.open.Add(1) // gqlgen dispatches every operation it created
@@ -108,10 +121,20 @@ func (e operationLimit) CreateOperationContext(ctx context.Context, params *grap
 	return oc, errs
 }
 
-// DispatchOperation frees the operation's slot when its context ends:
-// gqlgen cancels it when the operation completes, the client stops it or
-// the connection closes.
+// DispatchOperation frees the operation's slot once, as soon as either its
+// last response has been produced (before gqlgen sends "complete", so a
+// client that starts its next operation on seeing it is not refused) or its
+// context ends (the client stops it, or the connection closes).
 func (e operationLimit) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
-	context.AfterFunc(ctx, func() { e.open.Add(-1) })
-	return e.GraphExecutor.DispatchOperation(ctx, oc)
+	var once sync.Once
+	free := func() { once.Do(func() { e.open.Add(-1) }) }
+	context.AfterFunc(ctx, free)
+	next, ctx := e.GraphExecutor.DispatchOperation(ctx, oc)
+	return func(ctx context.Context) *graphql.Response {
+		resp := next(ctx)
+		if resp == nil {
+			free()
+		}
+		return resp
+	}, ctx
 }
