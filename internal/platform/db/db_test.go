@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -96,6 +98,11 @@ func TestUnavailable(t *testing.T) {
 	}
 	if db.Unavailable(context.Canceled) != context.Canceled {
 		t.Fatal("a cancelled request taken for an outage")
+	}
+	httpCall := fmt.Errorf("upload image: %w", &url.Error{Op: "Put", URL: "https://bucket.example.com/k",
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}})
+	if db.IsConnectionError(httpCall) {
+		t.Fatal("an HTTP call's network failure (S3, Stripe) taken for a database outage")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,13 @@ func IsConnectionError(err error) bool {
 			return true
 		}
 		return strings.HasPrefix(pg.Code, "08")
+	}
+	// A failed HTTP call (Stripe, S3) is a net.Error too, inside a
+	// *url.Error: that service's failure, which must stay an internal
+	// error, logged, rather than pass for a database outage.
+	var httpErr *url.Error
+	if errors.As(err, &httpErr) {
+		return false
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
