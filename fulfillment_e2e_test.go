@@ -893,9 +893,17 @@ func TestFulScheduledJobs(t *testing.T) {
 	if rows := fulWhere(fulRows(t, conn, "fulfillment-reminder", ""), "order_id", f.ID); len(rows) != 0 {
 		t.Errorf("fulfillment reminder written for the shipped order %s: %+v", f.OrderNumber, rows)
 	}
-	if total, nodes := fulStaffNotifications(t, srv, staff, "fulfillment-reminder", warehouse); total != 1 ||
-		len(nodes) != 1 || fmt.Sprint(nodes[0].Data["order_number"]) != r.OrderNumber {
-		t.Errorf("staff notifications(fulfillment-reminder, %s): %d %+v; want only the one of %s", warehouse, total, nodes, r.OrderNumber)
+	// Counted by order: this server also works reminders left due by
+	// earlier tests' servers in the shared database, and addresses them to
+	// its own warehouse.
+	_, nodes := fulStaffNotifications(t, srv, staff, "fulfillment-reminder", warehouse)
+	perOrder := map[string]int{}
+	for _, n := range nodes {
+		perOrder[fmt.Sprint(n.Data["order_number"])]++
+	}
+	if perOrder[r.OrderNumber] != 1 || perOrder[f.OrderNumber] != 0 {
+		t.Errorf("staff notifications(fulfillment-reminder, %s): %+v; want one for %s and none for %s",
+			warehouse, nodes, r.OrderNumber, f.OrderNumber)
 	}
 
 	// The abandoned cart A: one reminder with a recovery link and a
