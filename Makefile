@@ -84,6 +84,33 @@ run: services build ## Migrate, seed and serve with a development config (http:/
 	bin/commerce seed; \
 	exec bin/commerce serve
 
+# GraphiQL for /playground, served from the binary: the browser builds of
+# these npm packages and their licences live in internal/playground/graphiql
+# (committed, embedded with go:embed), so neither the build nor the page
+# needs the network. To upgrade, change a version, run
+# `make playground-assets` and commit the directory.
+GRAPHIQL_VERSION := 4.1.2
+REACT_VERSION := 18.2.0
+PLAYGROUND_ASSETS := internal/playground/graphiql
+
+.PHONY: playground-assets
+playground-assets: ## Fetch the pinned GraphiQL and React builds into internal/playground/graphiql (needs npm)
+	@command -v npm >/dev/null || { echo "playground-assets: npm is needed (apt-get install -y npm)"; exit 1; }
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent graphiql@$(GRAPHIQL_VERSION) react@$(REACT_VERSION) react-dom@$(REACT_VERSION) >/dev/null); \
+	for pkg in graphiql-$(GRAPHIQL_VERSION) react-$(REACT_VERSION) react-dom-$(REACT_VERSION); do \
+		mkdir -p "$$tmp/$$pkg" && tar -xzf "$$tmp/$$pkg.tgz" -C "$$tmp/$$pkg"; \
+	done; \
+	rm -rf $(PLAYGROUND_ASSETS) && mkdir -p $(PLAYGROUND_ASSETS); \
+	cp "$$tmp/graphiql-$(GRAPHIQL_VERSION)/package/graphiql.min.js" "$$tmp/graphiql-$(GRAPHIQL_VERSION)/package/graphiql.min.css" $(PLAYGROUND_ASSETS)/; \
+	cp "$$tmp/react-$(REACT_VERSION)/package/umd/react.production.min.js" $(PLAYGROUND_ASSETS)/; \
+	cp "$$tmp/react-dom-$(REACT_VERSION)/package/umd/react-dom.production.min.js" $(PLAYGROUND_ASSETS)/; \
+	cp "$$tmp/graphiql-$(GRAPHIQL_VERSION)/package/LICENSE" $(PLAYGROUND_ASSETS)/LICENSE.graphiql; \
+	cp "$$tmp/react-$(REACT_VERSION)/package/LICENSE" $(PLAYGROUND_ASSETS)/LICENSE.react; \
+	cp "$$tmp/react-dom-$(REACT_VERSION)/package/LICENSE" $(PLAYGROUND_ASSETS)/LICENSE.react-dom; \
+	printf 'graphiql %s\nreact %s\nreact-dom %s\n' $(GRAPHIQL_VERSION) $(REACT_VERSION) $(REACT_VERSION) >$(PLAYGROUND_ASSETS)/VERSIONS; \
+	echo "wrote $(PLAYGROUND_ASSETS): graphiql $(GRAPHIQL_VERSION), react and react-dom $(REACT_VERSION); commit it"
+
 .PHONY: lint
 lint: $(TOOLS_BIN)/staticcheck ## go vet, the gofmt check and staticcheck
 	$(GO) vet ./...

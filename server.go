@@ -20,7 +20,6 @@ import (
 	_ "time/tzdata" // STORE_TIMEZONE works where the machine has no zone database
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
@@ -43,6 +42,7 @@ import (
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/metrics"
 	"commerce/internal/platform/web"
+	"commerce/internal/playground"
 	"commerce/internal/pricing"
 	"commerce/internal/quota"
 	"commerce/internal/realtime"
@@ -465,7 +465,10 @@ func (a *app) routes(api bool) http.Handler {
 			WSMaxSubscriptions: a.cfg.WSMaxSubscriptions, WSMaxConnections: a.cfg.WSMaxConnections,
 		})
 		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
-		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))
+		// GraphiQL and every file it loads, from the binary: it works offline.
+		pg := playground.Handler()
+		mux.Handle(playground.Path, pg)
+		mux.Handle(playground.Path+"/", pg)
 		mux.Handle("/webhooks/stripe", payments.NewWebhookHandler(a.cfg.StripeWebhookSecret, a.orders, a.log))
 		mux.Handle(notify.UnsubscribePath, notify.NewUnsubscribeHandler(a.cfg.AuthSecret, a.customers, a.log))
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))
