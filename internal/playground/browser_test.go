@@ -225,7 +225,9 @@ func describedQueryFields(t *testing.T, base string) int {
 	defer res.Body.Close()
 	var out struct {
 		Data struct {
-			Type struct{ Fields []struct{ Description string } } `json:"__type"`
+			Type struct {
+				Fields []struct{ Description string }
+			} `json:"__type"`
 		}
 	}
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || len(out.Data.Type.Fields) == 0 {
