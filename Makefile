@@ -57,6 +57,10 @@ services: ## Find or start Postgres and Redis; writes .data/services.env
 services-stop: ## Stop the private Postgres/Redis that `make services` started
 	@./scripts/services.sh stop
 
+.PHONY: chromium
+chromium: ## Install Debian's chromium for the browser tests when it is missing
+	@./scripts/services.sh chromium
+
 .PHONY: build
 build: ## Build the binary into bin/commerce
 	$(GO) build -o bin/commerce .
@@ -66,7 +70,7 @@ generate: ## Regenerate the gqlgen code (graph/generated, graph/model) from gqlg
 	$(GO) tool gqlgen generate
 
 .PHONY: test
-test: services test-tools ## Run the tests with the race detector against the dev services
+test: services test-tools chromium ## Run the tests with the race detector against the dev services
 	$(test-env) $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run

@@ -7,6 +7,8 @@
 #   scripts/services.sh          find or start Postgres and Redis, write .data/services.env
 #   scripts/services.sh stop     stop the private Postgres/Redis this script started
 #                                (a server that was already running is never touched)
+#   scripts/services.sh chromium install Debian's chromium when /usr/bin/chromium is
+#                                missing (the browser tests drive it; behind `make test`)
 #
 # What it does:
 #   Postgres  uses the server on 127.0.0.1:5432 when user `postgres` can log in
@@ -47,6 +49,8 @@ REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 REDIS_LOG="$DATA/redis.log"
 
 PGDATA_DIR="" # set by set_pg_paths
+
+CHROMIUM=/usr/bin/chromium # where Debian's package puts it, and where the tests look
 
 PRIVATE=${COMMERCE_PRIVATE_SERVICES:-0}
 [[ $PRIVATE == 1 || $PRIVATE == true ]] && PRIVATE=1 || PRIVATE=0
@@ -285,6 +289,16 @@ TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
 	fi
 }
 
+# ensure_chromium installs the headless browser that the tests of /admin and
+# /playground drive (chromedp); they skip, saying so, without it.
+ensure_chromium() {
+	if [[ -x $CHROMIUM ]]; then
+		return
+	fi
+	apt_install chromium
+	[[ -x $CHROMIUM ]] || die "the chromium package did not install $CHROMIUM"
+}
+
 start() {
 	setup_postgres
 	setup_redis
@@ -322,5 +336,6 @@ stop() {
 case "${1:-start}" in
 start) start ;;
 stop) stop ;;
-*) die "usage: $0 [start|stop]" ;;
+chromium) ensure_chromium ;;
+*) die "usage: $0 [start|stop|chromium]" ;;
 esac
