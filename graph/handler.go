@@ -90,8 +90,8 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(requestErrors{transport.GET{}})
+	srv.AddTransport(requestErrors{transport.POST{}})
 	// Our own multipart transport (multipart.go): gqlgen's writes its
 	// failures itself, past the error presenter, without a code, quoting
 	// the request's map keys, and panics on some map paths.
