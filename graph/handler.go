@@ -82,9 +82,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		PingPongInterval:      10 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              websocketInit(cfg.Tokens),
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: errorEndsOperation{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
-		},
+		}},
 	}, feeds: newFeeds(cfg.Metrics),
 		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
