@@ -63,6 +63,7 @@ chromium: ## Install Debian's chromium for the browser tests when it is missing
 
 .PHONY: build
 build: ## Build the binary into bin/commerce
+	@[ -x bin/commerce ] || echo "Building bin/commerce. The first build downloads and compiles the dependencies: it may take a few minutes."
 	$(GO) build -o bin/commerce .
 
 .PHONY: generate
@@ -74,7 +75,7 @@ test: services test-tools chromium ## Run the tests with the race detector again
 	$(test-env) $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run
-run: services build ## Migrate, seed and serve with a development config (http://localhost:8080/playground)
+run: services build ## Migrate, seed and serve with a development config; ends with the URLs and the admin sign-in
 	@$(call dev-default,APP_ENV,development) \
 	$(call dev-default,DATABASE_URL,$(call service-env,DATABASE_URL)) \
 	$(call dev-default,REDIS_URL,$(call service-env,REDIS_URL)) \
@@ -83,10 +84,32 @@ run: services build ## Migrate, seed and serve with a development config (http:/
 	$(call dev-default,LOW_STOCK_EMAIL,inventory@example.com) \
 	$(call dev-default,WAREHOUSE_EMAIL,warehouse@example.com) \
 	$(call dev-default,STOREFRONT_URL,http://localhost:3000) \
-	echo "make run: APP_ENV=$${APP_ENV:-} HTTP_ADDR=$${HTTP_ADDR:-:8080}; Playground at http://localhost:8080/playground"; \
+	echo "make run: APP_ENV=$${APP_ENV:-} HTTP_ADDR=$${HTTP_ADDR:-:8080}"; \
 	bin/commerce migrate; \
 	bin/commerce seed; \
-	exec bin/commerce serve
+	signin="$${ADMIN_EMAIL:-ADMIN_EMAIL of .env} / $${ADMIN_PASSWORD:-ADMIN_PASSWORD of .env}"; \
+	bin/commerce serve | (trap '' INT TERM; awk -v signin="$$signin" "$$run_banner")
+
+# run_banner is the awk program behind `make run`'s output: it passes the
+# service's log through and, after the line that says it is serving,
+# prints where to go. It ignores Ctrl-C (the trap above) and ends when the
+# service has shut down and closed the pipe, so no log line is lost.
+define run_banner
+function field(name) {
+	if (!match($$0, "\"" name "\":\"[^\"]*\"")) return ""
+	return substr($$0, RSTART + length(name) + 4, RLENGTH - length(name) - 5)
+}
+{ print; fflush() }
+!shown && /"msg":"serving"/ {
+	shown = 1
+	printf "\nCommerce is running; Ctrl-C stops it.\n"
+	printf "  Playground  %s\n", field("playground")
+	printf "  Shop        %s\n", field("shop")
+	printf "  Admin       %s  (sign in: %s)\n\n", field("admin"), signin
+	fflush()
+}
+endef
+export run_banner
 
 # GraphiQL for /playground, served from the binary: the browser builds of
 # these npm packages and their licences live in internal/playground/graphiql
