@@ -68,7 +68,9 @@ func TestPrintedURLsFollowHTTPAddr(t *testing.T) {
 	defer stop()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--no-migrate", "--role=api"}, func(k string) string { return env[k] }, out) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--no-migrate", "--role=api"}, func(k string) string { return env[k] }, out)
+	}()
 	waitHealthy(t, "http://"+addr, done)
 
 	var serving map[string]any
