@@ -161,6 +161,7 @@ func TestPlaygroundOffline(t *testing.T) {
 	base := startAPI(t)
 	ctx, blocked := offlineBrowser(t)
 
+	problems := pageProblems(ctx)
 	step(t, ctx, "open /playground", chromedp.Navigate(base+playground.Path))
 	waitVisible(t, ctx, "GraphiQL's query editor", ".graphiql-query-editor .CodeMirror")
 
@@ -210,6 +211,34 @@ func TestPlaygroundOffline(t *testing.T) {
 
 	if refused := blocked(); len(refused) > 0 {
 		t.Errorf("the page asked for URLs outside 127.0.0.1: %v", refused)
+	}
+	for _, p := range problems() {
+		t.Errorf("browser console: %s", p)
+	}
+}
+
+// pageProblems collects the page's uncaught exceptions and Content
+// Security Policy violations.
+func pageProblems(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var out []string
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				out = append(out, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), out...)
 	}
 }
 
