@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -196,7 +197,7 @@ func TestPlaygroundOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"products", "product", "cart"} {
-		if !contains(fields, want) {
+		if !slices.Contains(fields, want) {
 			t.Errorf("the docs of Query do not list %s (they list %v)", want, fields)
 		}
 	}
@@ -316,13 +317,4 @@ func script(js string) chromedp.Action[chromedp.Void] {
 		_, err := eval(ctx, t)
 		return chromedp.Void{}, err
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
