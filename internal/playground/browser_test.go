@@ -76,11 +76,29 @@ func startAPI(t *testing.T) string {
 	return srv.URL
 }
 
+// traffic is what the page asked for beyond its own requests.
+type traffic struct {
+	mu      sync.Mutex
+	refused []string // requests failed for leaving 127.0.0.1
+	sockets []string // websockets opened
+}
+
+func (tr *traffic) add(list *[]string, u string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	*list = append(*list, u)
+}
+
+func (tr *traffic) get(list *[]string) []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), *list...)
+}
+
 // offlineBrowser starts Chromium with no way out of the machine: names
 // other than 127.0.0.1 do not resolve, and every request the page makes
-// is paused and failed unless it goes to the loopback address. What was
-// refused is returned by the function blocked.
-func offlineBrowser(t *testing.T) (ctx context.Context, blocked func() []string) {
+// is paused and failed unless it goes to the loopback address.
+func offlineBrowser(t *testing.T) (context.Context, *traffic) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("Chromium is not installed (%s missing): `make test` installs it (scripts/services.sh), or run `apt-get install -y chromium`", chromiumPath)
@@ -109,8 +127,7 @@ func offlineBrowser(t *testing.T) (ctx context.Context, blocked func() []string)
 		t.Fatalf("start Chromium: %v", err)
 	}
 
-	var mu sync.Mutex
-	var refused []string
+	tr := &traffic{}
 	paused := chromedp.Events(bctx, fetch.RequestPaused)
 	go func() {
 		for ev, err := range paused {
@@ -122,23 +139,20 @@ func offlineBrowser(t *testing.T) (ctx context.Context, blocked func() []string)
 				_, _ = chromedp.Call(bctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 				continue
 			}
-			mu.Lock()
-			refused = append(refused, ev.Request.URL)
-			mu.Unlock()
+			tr.add(&tr.refused, ev.Request.URL)
 			_, _ = chromedp.Call(bctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonBlockedByClient})
 		}
 	}()
-	// The Fetch domain does not see websockets: record their URLs too.
+	// The Fetch domain does not see websockets: record them.
 	sockets := chromedp.Events(bctx, network.WebSocketCreated)
 	go func() {
 		for ev, err := range sockets {
 			if err != nil {
 				return
 			}
+			tr.add(&tr.sockets, ev.URL)
 			if u, perr := url.Parse(ev.URL); perr != nil || u.Hostname() != "127.0.0.1" {
-				mu.Lock()
-				refused = append(refused, ev.URL)
-				mu.Unlock()
+				tr.add(&tr.refused, ev.URL)
 			}
 		}
 	}()
@@ -148,11 +162,7 @@ func offlineBrowser(t *testing.T) (ctx context.Context, blocked func() []string)
 	if _, err := chromedp.Call(bctx, fetch.Enable, fetch.EnableParams{}); err != nil {
 		t.Fatalf("enable request interception: %v", err)
 	}
-	return bctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), refused...)
-	}
+	return bctx, tr
 }
 
 func TestPlaygroundOffline(t *testing.T) {
@@ -160,7 +170,7 @@ func TestPlaygroundOffline(t *testing.T) {
 		t.Skip("starts Chromium; skipped with -short")
 	}
 	base := startAPI(t)
-	ctx, blocked := offlineBrowser(t)
+	ctx, tr := offlineBrowser(t)
 
 	problems := pageProblems(ctx)
 	step(t, ctx, "open /playground", chromedp.Navigate(base+playground.Path))
@@ -179,12 +189,19 @@ func TestPlaygroundOffline(t *testing.T) {
 	}
 
 	// A subscription goes over the websocket to the same origin; without
-	// a token the server refuses it, and the refusal is what shows.
-	step(t, ctx, "run a subscription",
-		script(`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue('subscription { lowStockAlerts { availableQuantity } }')`),
-		chromedp.Click(chromedp.CSS(".graphiql-execute-button")),
+	// a token the server refuses it, and the refusal is what shows. (The
+	// page starts from it: GraphiQL picks the websocket from the document
+	// it parsed, which lags a moment behind an edit.)
+	step(t, ctx, "open the page on a subscription",
+		script(`localStorage.setItem('graphiql:query', 'subscription { lowStockAlerts { availableQuantity } }')`),
+		chromedp.Reload(),
 	)
+	waitVisible(t, ctx, "GraphiQL's query editor", ".graphiql-query-editor .CodeMirror")
+	step(t, ctx, "run the subscription", chromedp.Click(chromedp.CSS(".graphiql-execute-button")))
 	waitResult(t, ctx, "UNAUTHENTICATED")
+	if want := "ws" + strings.TrimPrefix(base, "http") + "/graphql"; !slices.Contains(tr.get(&tr.sockets), want) {
+		t.Errorf("the subscription did not go over a websocket to %s (websockets: %v)", want, tr.get(&tr.sockets))
+	}
 
 	// The documentation explorer lists the Query type's fields.
 	step(t, ctx, "open the docs", chromedp.Click(chromedp.CSS(`button[aria-label="Show Documentation Explorer"]`)))
@@ -210,7 +227,7 @@ func TestPlaygroundOffline(t *testing.T) {
 		t.Errorf("the docs of Query show %d descriptions (%v); the schema describes %d of its fields", shown, err, described)
 	}
 
-	if refused := blocked(); len(refused) > 0 {
+	if refused := tr.get(&tr.refused); len(refused) > 0 {
 		t.Errorf("the page asked for URLs outside 127.0.0.1: %v", refused)
 	}
 	for _, p := range problems() {
