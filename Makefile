@@ -57,8 +57,13 @@ services: ## Find or start Postgres and Redis; writes .data/services.env
 services-stop: ## Stop the private Postgres/Redis that `make services` started
 	@./scripts/services.sh stop
 
+.PHONY: chromium
+chromium: ## Install Debian's chromium for the browser tests when it is missing
+	@./scripts/services.sh chromium
+
 .PHONY: build
 build: ## Build the binary into bin/commerce
+	@[ -x bin/commerce ] || echo "Building bin/commerce. The first build downloads and compiles the dependencies: it may take a few minutes."
 	$(GO) build -o bin/commerce .
 
 .PHONY: generate
@@ -66,12 +71,11 @@ generate: ## Regenerate the gqlgen code (graph/generated, graph/model) from gqlg
 	$(GO) tool gqlgen generate
 
 .PHONY: test
-test: services test-tools ## Run the tests with the race detector against the dev services
-	@./scripts/services.sh chromium
+test: services test-tools chromium ## Run the tests with the race detector against the dev services
 	$(test-env) $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run
-run: services build ## Migrate, seed and serve with a development config (http://localhost:8080/playground)
+run: services build ## Migrate, seed and serve with a development config; ends with the URLs and the admin sign-in
 	@$(call dev-default,APP_ENV,development) \
 	$(call dev-default,DATABASE_URL,$(call service-env,DATABASE_URL)) \
 	$(call dev-default,REDIS_URL,$(call service-env,REDIS_URL)) \
@@ -80,10 +84,59 @@ run: services build ## Migrate, seed and serve with a development config (http:/
 	$(call dev-default,LOW_STOCK_EMAIL,inventory@example.com) \
 	$(call dev-default,WAREHOUSE_EMAIL,warehouse@example.com) \
 	$(call dev-default,STOREFRONT_URL,http://localhost:3000) \
-	echo "make run: APP_ENV=$${APP_ENV:-} HTTP_ADDR=$${HTTP_ADDR:-:8080}; Playground at http://localhost:8080/playground"; \
+	echo "make run: APP_ENV=$${APP_ENV:-} HTTP_ADDR=$${HTTP_ADDR:-:8080}"; \
 	bin/commerce migrate; \
 	bin/commerce seed; \
-	exec bin/commerce serve
+	signin="$${ADMIN_EMAIL:-ADMIN_EMAIL of .env} / $${ADMIN_PASSWORD:-ADMIN_PASSWORD of .env}"; \
+	bin/commerce serve | (trap '' INT TERM; awk -v signin="$$signin" "$$run_banner")
+
+# run_banner is the awk program behind `make run`'s output: it passes the
+# service's log through and, after the line that says it is serving,
+# prints where to go. It ignores Ctrl-C (the trap above) and ends when the
+# service has shut down and closed the pipe, so no log line is lost.
+define run_banner
+function field(name) {
+	if (!match($$0, "\"" name "\":\"[^\"]*\"")) return ""
+	return substr($$0, RSTART + length(name) + 4, RLENGTH - length(name) - 5)
+}
+{ print; fflush() }
+!shown && /"msg":"serving"/ {
+	shown = 1
+	printf "\nCommerce is running; Ctrl-C stops it.\n"
+	printf "  Playground  %s\n", field("playground")
+	if (field("shop") != "") printf "  Shop        %s\n", field("shop")
+	printf "  Admin       %s  (sign in: %s)\n\n", field("admin"), signin
+	fflush()
+}
+endef
+export run_banner
+
+# GraphiQL for /playground, served from the binary: the browser builds of
+# these npm packages and their licences live in internal/playground/graphiql
+# (committed, embedded with go:embed), so neither the build nor the page
+# needs the network. To upgrade, change a version, run
+# `make playground-assets` and commit the directory.
+GRAPHIQL_VERSION := 4.1.2
+REACT_VERSION := 18.2.0
+PLAYGROUND_ASSETS := internal/playground/graphiql
+
+.PHONY: playground-assets
+playground-assets: ## Fetch the pinned GraphiQL and React builds into internal/playground/graphiql (needs npm)
+	@command -v npm >/dev/null || { echo "playground-assets: npm is needed (apt-get install -y npm)"; exit 1; }
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && npm pack --silent graphiql@$(GRAPHIQL_VERSION) react@$(REACT_VERSION) react-dom@$(REACT_VERSION) >/dev/null); \
+	for pkg in graphiql-$(GRAPHIQL_VERSION) react-$(REACT_VERSION) react-dom-$(REACT_VERSION); do \
+		mkdir -p "$$tmp/$$pkg" && tar -xzf "$$tmp/$$pkg.tgz" -C "$$tmp/$$pkg"; \
+	done; \
+	rm -rf $(PLAYGROUND_ASSETS) && mkdir -p $(PLAYGROUND_ASSETS); \
+	cp "$$tmp/graphiql-$(GRAPHIQL_VERSION)/package/graphiql.min.js" "$$tmp/graphiql-$(GRAPHIQL_VERSION)/package/graphiql.min.css" $(PLAYGROUND_ASSETS)/; \
+	cp "$$tmp/react-$(REACT_VERSION)/package/umd/react.production.min.js" $(PLAYGROUND_ASSETS)/; \
+	cp "$$tmp/react-dom-$(REACT_VERSION)/package/umd/react-dom.production.min.js" $(PLAYGROUND_ASSETS)/; \
+	cp "$$tmp/graphiql-$(GRAPHIQL_VERSION)/package/LICENSE" $(PLAYGROUND_ASSETS)/LICENSE.graphiql; \
+	cp "$$tmp/react-$(REACT_VERSION)/package/LICENSE" $(PLAYGROUND_ASSETS)/LICENSE.react; \
+	cp "$$tmp/react-dom-$(REACT_VERSION)/package/LICENSE" $(PLAYGROUND_ASSETS)/LICENSE.react-dom; \
+	printf 'graphiql %s\nreact %s\nreact-dom %s\n' $(GRAPHIQL_VERSION) $(REACT_VERSION) $(REACT_VERSION) >$(PLAYGROUND_ASSETS)/VERSIONS; \
+	echo "wrote $(PLAYGROUND_ASSETS): graphiql $(GRAPHIQL_VERSION), react and react-dom $(REACT_VERSION); commit it"
 
 .PHONY: lint
 lint: $(TOOLS_BIN)/staticcheck ## go vet, the gofmt check and staticcheck

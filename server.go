@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -21,7 +22,6 @@ import (
 	_ "time/tzdata" // STORE_TIMEZONE works where the machine has no zone database
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
 
@@ -45,6 +45,7 @@ import (
 	"commerce/internal/platform/metrics"
 	"commerce/internal/platform/redisguard"
 	"commerce/internal/platform/web"
+	"commerce/internal/playground"
 	"commerce/internal/pricing"
 	"commerce/internal/quota"
 	"commerce/internal/realtime"
@@ -64,6 +65,10 @@ func main() {
 // run is the whole program, with its environment passed in so that tests
 // can start it in-process.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		usage(stdout)
+		return nil
+	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -75,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	log := newLogger(stdout, getenv("LOG_LEVEL"))
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, getenv, log)
+		return serve(ctx, args, getenv, log, stdout)
 	case "migrate":
 		return withDB(ctx, getenv, log, func(a *app) error { return nil })
 	case "seed":
@@ -88,11 +93,56 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		})
 	case "create-staff":
 		return createStaff(ctx, args, getenv, log, stdout)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: commerce [serve [--no-migrate] [--role=all|api|worker] | migrate | seed | create-staff --email E --password P --role ADMIN|STAFF]")
-		return nil
 	}
-	return fmt.Errorf("unknown command %q (try: serve, migrate, seed, create-staff)", cmd)
+	return fmt.Errorf("unknown command %q (commerce -h lists the commands)", cmd)
+}
+
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
+}
+
+// usage lists the commands and their flags: commerce help, -h or --help.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: commerce [command] [flags]
+
+The GraphQL commerce service. It reads its configuration from the
+environment and from a .env file in the working directory.
+
+Commands:
+  serve         serve the API (/graphql, /playground, /admin) and work the jobs; the default
+`)
+	printFlags(w, (&serveOptions{}).flagSet())
+	fmt.Fprint(w, `  migrate       apply pending database migrations, then exit
+  seed          apply migrations, add the demo catalog to an empty store, then exit
+  create-staff  apply migrations, create a staff account, then exit
+`)
+	printFlags(w, (&staffOptions{}).flagSet())
+	fmt.Fprint(w, `  help          print this help (also -h, --help)
+`)
+}
+
+// printFlags lists a command's flags under it.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(w, "      --%-11s %s", f.Name, f.Usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// parseFlags parses a command's flags; -h prints them and is not an error
+// (help is false then and the command does nothing).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (help bool, err error) {
+	fs.SetOutput(stdout)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -118,41 +168,60 @@ func withDB(ctx context.Context, getenv func(string) string, log *slog.Logger, f
 	return fn(a)
 }
 
-func createStaff(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, stdout io.Writer) error {
+// staffOptions are the flags of create-staff.
+type staffOptions struct{ email, password, role string }
+
+func (o *staffOptions) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("create-staff", flag.ContinueOnError)
-	email := fs.String("email", "", "staff email")
-	password := fs.String("password", "", "password (at least 8 characters)")
-	role := fs.String("role", "STAFF", "ADMIN or STAFF")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&o.email, "email", "", "staff email")
+	fs.StringVar(&o.password, "password", "", "password (at least 8 characters)")
+	fs.StringVar(&o.role, "role", "STAFF", "ADMIN or STAFF")
+	return fs
+}
+
+func createStaff(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, stdout io.Writer) error {
+	var o staffOptions
+	if help, err := parseFlags(o.flagSet(), args, stdout); help || err != nil {
 		return err
 	}
 	return withDB(ctx, getenv, log, func(a *app) error {
-		id, err := a.staff.Create(ctx, *email, *password, auth.Role(*role))
+		id, err := a.staff.Create(ctx, o.email, o.password, auth.Role(o.role))
 		if err != nil {
 			return fmt.Errorf("create-staff: %w", err)
 		}
-		fmt.Fprintf(stdout, "created %s %s (%s)\n", *role, *email, id)
+		fmt.Fprintf(stdout, "created %s %s (%s)\n", o.role, o.email, id)
 		return nil
 	})
 }
 
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	noMigrate bool
+	role      string
+}
+
+func (o *serveOptions) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.BoolVar(&o.noMigrate, "no-migrate", false, "do not apply pending migrations at start")
+	fs.StringVar(&o.role, "role", "all", "all, api (HTTP only) or worker (jobs only, plus health and metrics)")
+	return fs
+}
+
 // serve runs the HTTP server and, for the worker role, River's workers,
 // until ctx is cancelled; then it drains in-flight requests and jobs.
-func serve(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	noMigrate := fs.Bool("no-migrate", false, "do not apply pending migrations at start")
-	role := fs.String("role", "all", "all, api (HTTP only) or worker (jobs only, plus health and metrics)")
-	if err := fs.Parse(args); err != nil {
+func serve(ctx context.Context, args []string, getenv func(string) string, log *slog.Logger, stdout io.Writer) error {
+	var o serveOptions
+	if help, err := parseFlags(o.flagSet(), args, stdout); help || err != nil {
 		return err
 	}
-	if *role != "all" && *role != "api" && *role != "worker" {
-		return fmt.Errorf("--role must be all, api or worker, got %q", *role)
+	if o.role != "all" && o.role != "api" && o.role != "worker" {
+		return fmt.Errorf("--role must be all, api or worker, got %q", o.role)
 	}
 	cfg, err := config.Load(getenv, log)
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, log, !*noMigrate)
+	a, err := newApp(ctx, cfg, log, !o.noMigrate)
 	if err != nil {
 		return err
 	}
@@ -162,11 +231,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 			return err
 		}
 	}
-	if *role != "worker" {
+	if o.role != "worker" {
 		a.hub.Start(ctx)
 		defer a.hub.Close()
 	}
-	if *role != "api" {
+	if o.role != "api" {
 		if err := a.startWorkers(ctx); err != nil {
 			return err
 		}
@@ -175,13 +244,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           a.routes(*role != "worker"),
+		Handler:           a.routes(o.role != "worker"),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http server: %w", err)
+	}
 	errc := make(chan error, 3) // the server's, the metrics' and the profiler's
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving", "addr", cfg.HTTPAddr, "role", *role, "playground", cfg.PublicBaseURL+"/playground")
+	go func() { errc <- srv.Serve(ln) }()
 	if cfg.MetricsAddr != "" {
 		// Its own listener, so that the public address does not expose it
 		// (the routes leave /metrics out when METRICS_ADDR is set).
@@ -197,6 +269,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 		go func() { errc <- profiler.ListenAndServe() }()
 		defer profiler.Close()
 		log.Info("profiling", "addr", cfg.PprofAddr)
+	}
+
+	// The last line of the start-up says where to go (`make run` shows it).
+	if o.role == "worker" {
+		log.Info("serving", "addr", cfg.HTTPAddr, "role", o.role)
+	} else {
+		where := []any{"addr", cfg.HTTPAddr, "role", o.role, "playground", cfg.PublicBaseURL + "/playground"}
+		if cfg.ShopEnabled {
+			where = append(where, "shop", cfg.PublicBaseURL+"/shop")
+		}
+		log.Info("serving", append(where, "admin", cfg.PublicBaseURL+"/admin")...)
 	}
 
 	select {
@@ -497,7 +580,10 @@ func (a *app) routes(api bool) http.Handler {
 			WSMaxSubscriptions: a.cfg.WSMaxSubscriptions, WSMaxConnections: a.cfg.WSMaxConnections,
 		})
 		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
-		mux.Handle("GET /playground", playground.Handler("Commerce", "/graphql"))
+		// GraphiQL and every file it loads, from the binary: it works offline.
+		pg := playground.Handler()
+		mux.Handle(playground.Path, pg)
+		mux.Handle(playground.Path+"/", pg)
 		mux.Handle("/webhooks/stripe", payments.NewWebhookHandler(a.cfg.StripeWebhookSecret, a.orders, a.log))
 		mux.Handle(notify.UnsubscribePath, notify.NewUnsubscribeHandler(a.cfg.AuthSecret, a.customers, a.log))
 		mux.Handle("GET /{$}", http.RedirectHandler("/playground", http.StatusFound))

@@ -31,7 +31,9 @@ const (
 // connection is SERVICE_UNAVAILABLE (logged at debug level: an outage
 // would log one line per request, and /readyz logs it once); gqlgen's own
 // parse, validation and limit errors pass as they are; anything else is
-// logged in full with the request id and shown as "internal error".
+// logged in full with the request id and shown as "internal error" (logged
+// at debug level when it is only the client's cancellation, see
+// clientGone).
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		if end := streamEnded(ctx); end != nil {
@@ -70,9 +72,22 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
+		if clientGone(ctx, err) {
+			// Nothing failed here: the client closed the connection or
+			// stopped the subscription, and the work stopped with it.
+			web.Logger(ctx, log).Debug("graphql: canceled by the client", "error", err, "path", graphql.GetPath(ctx).String())
+			return internalError(ctx)
+		}
 		web.Logger(ctx, log).Error("graphql: internal error", "error", err, "path", graphql.GetPath(ctx).String())
 		return internalError(ctx)
 	}
+}
+
+// clientGone reports whether err is the request's own cancellation: the
+// client went away (a load run's clients at its end, a closed tab), which
+// is not a server error. A deadline is not: the server was too slow.
+func clientGone(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(ctx.Err(), context.Canceled)
 }
 
 func presentAppError(ctx context.Context, ae *apperr.Error) *gqlerror.Error {

@@ -35,6 +35,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
 // bundle holds what a test needs around the GraphQL endpoint.
 type bundle struct {
 	url        string
+	handler    http.Handler // the endpoint, for requests the test serves itself
 	tokens     *auth.Tokens
 	catalog    *catalog.Service
 	staff      *auth.StaffService
@@ -43,8 +44,13 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWithLog(t, slog.New(slog.DiscardHandler))
+}
+
+// setupWithLog is setup with the endpoint logging to log.
+func setupWithLog(t *testing.T, log *slog.Logger) *bundle {
+	t.Helper()
 	d := dbtest.DB(t)
-	log := slog.New(slog.DiscardHandler)
 	inserter, err := river.NewClient(riverdatabasesql.New(d.SQL), &river.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +68,7 @@ func setup(t *testing.T) *bundle {
 		Staff: b.staff, Customers: customers.NewService(d, tokens, "USD"), Catalog: b.catalog, Inventory: inv, Notify: notifier,
 	}, log)
 	h := graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log})
+	b.handler = h
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx, counter := db.WithStatementCounter(req.Context())
 		h.ServeHTTP(w, req.WithContext(ctx))

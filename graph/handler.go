@@ -82,17 +82,17 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		PingPongInterval:      10 * time.Second,
 		InitTimeout:           10 * time.Second,
 		InitFunc:              websocketInit(cfg.Tokens),
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: errorEndsOperation{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
-		},
+		}},
 	}, feeds: newFeeds(cfg.Metrics),
 		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
 		quotas:        cfg.Quotas,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(requestErrors{transport.GET{}})
+	srv.AddTransport(requestErrors{transport.POST{}})
 	// Our own multipart transport (multipart.go): gqlgen's writes its
 	// failures itself, past the error presenter, without a code, quoting
 	// the request's map keys, and panics on some map paths.

@@ -78,7 +78,10 @@ func (d depthLimitExtension) MutateOperationContext(_ context.Context, oc *graph
 
 // depth returns the deepest field nesting below set, stopping early once it
 // passes limit (so cyclic fragment spreads, refused by validation anyway,
-// cannot loop).
+// cannot loop). __Type.ofType adds no level: it is one object, never a
+// list, so a chain of them costs nothing, and the standard introspection
+// query that GraphiQL and other clients send to draw their documentation
+// follows it eight deep.
 func depth(set ast.SelectionSet, level, limit int) int {
 	if level > limit {
 		return level
@@ -88,7 +91,11 @@ func depth(set ast.SelectionSet, level, limit int) int {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			d = depth(s.SelectionSet, level+1, limit)
+			next := level + 1
+			if s.Name == "ofType" && s.ObjectDefinition != nil && s.ObjectDefinition.Name == "__Type" {
+				next = level
+			}
+			d = depth(s.SelectionSet, next, limit)
 		case *ast.InlineFragment:
 			d = depth(s.SelectionSet, level, limit)
 		case *ast.FragmentSpread:

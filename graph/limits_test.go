@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,6 +81,21 @@ func fragmentDefsOfOneName(n, k int) string {
 		s.WriteString(" }")
 	}
 	return s.String()
+}
+
+// The introspection query that GraphiQL sends to draw its documentation
+// explorer (graphql-js's, which follows __Type.ofType eight deep) passes
+// the depth limit. (Deep real fields are refused: hostile_e2e_test.go.)
+func TestIntrospectionQueryWithinLimits(t *testing.T) {
+	b := setup(t)
+	q, err := os.ReadFile("testdata/introspection.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := b.do(t, "", string(q), nil)
+	if len(r.Errors) > 0 || len(r.Data["__schema"]) < 1000 {
+		t.Fatalf("introspection: errors %+v, %d bytes of __schema", r.Errors, len(r.Data["__schema"]))
+	}
 }
 
 // aliases is n aliases of field.

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"commerce/internal/apperr"
@@ -137,4 +139,94 @@ func (e operationLimit) DispatchOperation(ctx context.Context, oc *graphql.Opera
 		}
 		return resp
 	}, ctx
+}
+
+// errorEndsOperation is the websocket implementation with one fix to
+// gqlgen's graphql-transport-ws: an "error" message ends its operation, and
+// the protocol forbids a "complete" for it afterwards (a client may already
+// have reused the id), but gqlgen sends one after every operation it
+// refuses (a document that does not parse or validate, a payload that is
+// not an object, an operation over WS_MAX_SUBSCRIPTIONS, a panic). Its
+// connections drop that complete. The legacy graphql-ws protocol, which
+// allows it, is left as it is.
+type errorEndsOperation struct {
+	transport.WebsocketImplementation
+}
+
+func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := i.WebsocketImplementation.Accept(w, r, opts)
+	if err != nil || conn.Subprotocol() != graphqlTransportWS {
+		return conn, err
+	}
+	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}}, nil
+}
+
+const graphqlTransportWS = "graphql-transport-ws"
+
+// errorEndsConn is a graphql-transport-ws connection that sends no
+// "complete" after an "error" for the same operation. gqlgen sends the
+// complete right after the error, from the same goroutine, so an entry of
+// errored lives only between the two.
+type errorEndsConn struct {
+	transport.WebsocketConn
+	mu      sync.Mutex
+	errored map[string]bool // operations whose error was sent and complete not yet dropped
+}
+
+// The connection keeps the optional abilities of the coder/websocket
+// connection it wraps, which gqlgen looks for with type assertions: the
+// payload limit and the deadline that closes a connection missing pongs.
+var (
+	_ transport.WebsocketReadLimiter   = (*errorEndsConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*errorEndsConn)(nil)
+)
+
+func (c *errorEndsConn) WriteJSON(v any) error {
+	id, typ := messageHeader(v)
+	c.mu.Lock()
+	switch typ {
+	case "error":
+		c.errored[id] = true
+	case "next":
+		delete(c.errored, id) // a new operation reusing the id
+	case "complete":
+		if c.errored[id] {
+			delete(c.errored, id)
+			c.mu.Unlock()
+			return nil
+		}
+	}
+	c.mu.Unlock()
+	return c.WebsocketConn.WriteJSON(v)
+}
+
+func (c *errorEndsConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+func (c *errorEndsConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
+}
+
+// messageHeader returns the id and type of a message gqlgen is about to
+// send. Its message type is unexported, so they are read by field name
+// (ID and Type, both strings); TestWebsocketErrorEndsOperation fails if a
+// gqlgen upgrade renames them.
+func messageHeader(v any) (id, typ string) {
+	m := reflect.Indirect(reflect.ValueOf(v))
+	if m.Kind() != reflect.Struct {
+		return "", ""
+	}
+	if f := m.FieldByName("ID"); f.Kind() == reflect.String {
+		id = f.String()
+	}
+	if f := m.FieldByName("Type"); f.Kind() == reflect.String {
+		typ = f.String()
+	}
+	return id, typ
 }

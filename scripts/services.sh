@@ -7,8 +7,8 @@
 #   scripts/services.sh          find or start Postgres and Redis, write .data/services.env
 #   scripts/services.sh stop     stop the private Postgres/Redis this script started
 #                                (a server that was already running is never touched)
-#   scripts/services.sh chromium install Debian's chromium when missing (for the
-#                                browser tests; `make test` runs it)
+#   scripts/services.sh chromium install Debian's chromium when /usr/bin/chromium is
+#                                missing (the browser tests drive it; behind `make test`)
 #
 # What it does:
 #   Postgres  uses the server on 127.0.0.1:5432 when user `postgres` can log in
@@ -49,6 +49,8 @@ REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 REDIS_LOG="$DATA/redis.log"
 
 PGDATA_DIR="" # set by set_pg_paths
+
+CHROMIUM=/usr/bin/chromium # where Debian's package puts it, and where the tests look
 
 PRIVATE=${COMMERCE_PRIVATE_SERVICES:-0}
 [[ $PRIVATE == 1 || $PRIVATE == true ]] && PRIVATE=1 || PRIVATE=0
@@ -272,15 +274,6 @@ setup_redis() {
 	die "redis-server did not answer on 127.0.0.1:$PRIVATE_REDIS_PORT, see $REDIS_LOG"
 }
 
-# setup_chromium installs Debian's chromium when no Chromium is on PATH:
-# the browser tests of /admin and /shop need one (they skip without it).
-setup_chromium() {
-	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
-		return
-	fi
-	apt_install chromium
-}
-
 write_env() {
 	local content
 	content="# Written by scripts/services.sh (postgres: $PG_KIND, redis: $REDIS_KIND). Do not edit.
@@ -294,6 +287,16 @@ TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
 		mv "$ENV_FILE.tmp" "$ENV_FILE"
 		say "wrote ${ENV_FILE#"$ROOT"/}"
 	fi
+}
+
+# ensure_chromium installs the headless browser that the tests of /admin and
+# /playground drive (chromedp); they skip, saying so, without it.
+ensure_chromium() {
+	if [[ -x $CHROMIUM ]]; then
+		return
+	fi
+	apt_install chromium
+	[[ -x $CHROMIUM ]] || die "the chromium package did not install $CHROMIUM"
 }
 
 start() {
@@ -333,6 +336,6 @@ stop() {
 case "${1:-start}" in
 start) start ;;
 stop) stop ;;
-chromium) setup_chromium ;;
+chromium) ensure_chromium ;;
 *) die "usage: $0 [start|stop|chromium]" ;;
 esac

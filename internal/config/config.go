@@ -299,7 +299,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	} else if u.Scheme == "s3" && u.Host == "" {
 		r.fail("STORAGE_URL", "must name the bucket: s3://bucket?region=…")
 	}
-	c.PublicBaseURL = strings.TrimRight(r.url("PUBLIC_BASE_URL", "http://localhost:8080"), "/")
+	c.PublicBaseURL = strings.TrimRight(r.url("PUBLIC_BASE_URL", listenURL(c.HTTPAddr)), "/")
 	c.MaxUploadBytes = int64(r.intRange("MAX_UPLOAD_BYTES", 10<<20, 1, 1<<30))
 	c.ImageURLTTL = r.duration("IMAGE_URL_TTL", time.Hour)
 
@@ -372,6 +372,20 @@ func isListenAddr(addr string) bool {
 	}
 	n, err := strconv.Atoi(port)
 	return err == nil && n >= 0 && n <= 65535
+}
+
+// listenURL is the URL of this machine's service listening on addr, the
+// default of PUBLIC_BASE_URL: "127.0.0.1:8301" is http://127.0.0.1:8301,
+// ":8080" (every interface) is http://localhost:8080.
+func listenURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || !isListenAddr(addr) {
+		return "http://localhost:8080"
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // isLoopbackAddr reports whether addr is a listen address on a loopback

@@ -243,8 +243,28 @@ func TestLoadValues(t *testing.T) {
 		check func(t *testing.T, c *Config)
 	}{
 		{"HTTP_ADDR", env{"HTTP_ADDR": "127.0.0.1:9090"}, func(t *testing.T, c *Config) {
-			if c.HTTPAddr != "127.0.0.1:9090" {
-				t.Errorf("HTTPAddr = %q", c.HTTPAddr)
+			if c.HTTPAddr != "127.0.0.1:9090" || c.PublicBaseURL != "http://127.0.0.1:9090" {
+				t.Errorf("HTTPAddr = %q, PublicBaseURL %q (its default follows HTTP_ADDR)", c.HTTPAddr, c.PublicBaseURL)
+			}
+		}},
+		{"HTTP_ADDR on every interface", env{"HTTP_ADDR": ":8301"}, func(t *testing.T, c *Config) {
+			if c.PublicBaseURL != "http://localhost:8301" {
+				t.Errorf("PublicBaseURL = %q, want http://localhost:8301", c.PublicBaseURL)
+			}
+		}},
+		{"HTTP_ADDR on IPv6 any", env{"HTTP_ADDR": "[::]:8302"}, func(t *testing.T, c *Config) {
+			if c.PublicBaseURL != "http://localhost:8302" {
+				t.Errorf("PublicBaseURL = %q, want http://localhost:8302", c.PublicBaseURL)
+			}
+		}},
+		{"HTTP_ADDR on IPv6 loopback", env{"HTTP_ADDR": "[::1]:8303"}, func(t *testing.T, c *Config) {
+			if c.PublicBaseURL != "http://[::1]:8303" {
+				t.Errorf("PublicBaseURL = %q, want http://[::1]:8303", c.PublicBaseURL)
+			}
+		}},
+		{"PUBLIC_BASE_URL wins over HTTP_ADDR", env{"HTTP_ADDR": "127.0.0.1:9090", "PUBLIC_BASE_URL": "https://shop.example.com/"}, func(t *testing.T, c *Config) {
+			if c.PublicBaseURL != "https://shop.example.com" {
+				t.Errorf("PublicBaseURL = %q", c.PublicBaseURL)
 			}
 		}},
 		{"PPROF_ADDR IPv4", env{"PPROF_ADDR": "127.0.0.1:6060"}, func(t *testing.T, c *Config) {
