@@ -85,7 +85,7 @@ func fragmentDefsOfOneName(n, k int) string {
 
 // The introspection query that GraphiQL sends to draw its documentation
 // explorer (graphql-js's, which follows __Type.ofType eight deep) passes
-// the depth limit. (Deep real fields are refused: hostile_e2e_test.go.)
+// the depth limit. (Deep real fields are refused: e2e/hostile_e2e_test.go.)
 func TestIntrospectionQueryWithinLimits(t *testing.T) {
 	b := setup(t)
 	q, err := os.ReadFile("testdata/introspection.graphql")

@@ -3,7 +3,7 @@ package shop_test
 // The handler on its own: what it serves, with which headers, and that
 // nothing in the storefront points outside the service unless a Stripe
 // publishable key is configured. The storefront in Chromium against the
-// real binary is tested in the root package (shop_e2e_test.go).
+// real binary is tested in e2e/shop_e2e_test.go.
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the demo storefront at /shop: served or not as
 // SHOP_ENABLED says, loading nothing from elsewhere without a Stripe key,
@@ -384,10 +384,11 @@ func shopScreenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	if err := os.MkdirAll("tmp", 0o755); err != nil {
+	dir := filepath.Join("..", "tmp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join("tmp", name), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

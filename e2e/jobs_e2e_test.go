@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of issue 21's jobs half: River queues by concern (a
 // hung SMTP server cannot delay payment timeouts), and jobs running at a

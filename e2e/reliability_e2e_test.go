@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Faults in the service's dependencies, driven against the built binary:
 // a Redis that freezes (SIGSTOP) or dies under two replicas, a database

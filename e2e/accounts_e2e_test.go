@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of issue 12's account items against the real binary:
 // registering a guest's email takes over nothing (item 3), a guest

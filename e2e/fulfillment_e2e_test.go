@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of issue 4: fulfilment with tracking, the shipping SMS
 // through a local endpoint that speaks Twilio's Messages API, the scheduled

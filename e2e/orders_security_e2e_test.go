@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end regression tests of issue 12's order, payment and marketing
 // items against the built binary, over HTTP only: production without

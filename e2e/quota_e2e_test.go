@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the quotas (issue 6) against the real binary: the
 // checkout quota per customer, shared by two processes through Redis; the

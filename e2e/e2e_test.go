@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the checkout and payment workflow: they build the real
 // binary once, start it as a subprocess against the package database, a
@@ -77,6 +77,7 @@ func e2eBinary(t *testing.T) string {
 		}
 		path := filepath.Join(dir, "commerce")
 		cmd := exec.Command(goBin, "build", "-o", path, ".")
+		cmd.Dir = ".." // the module root: the service's main package
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			e2eBin.err = fmt.Errorf("go build: %v\n%s", err, out)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -19,7 +19,7 @@ var markdownLink = regexp.MustCompile(`\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)
 // (a link to ../shared or any other outside path fails), and a link to a
 // heading of a Markdown file must name a heading it has.
 func TestDocsLinksResolve(t *testing.T) {
-	root, err := filepath.Abs(".")
+	root, err := filepath.Abs("..") // the repository's root
 	if err != nil {
 		t.Fatal(err)
 	}

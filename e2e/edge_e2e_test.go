@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // The GraphQL edge against the real binary (issue 12, items 1, 4, 10, 12):
 // the largest documents the body limit allows are answered within a bound

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Hostile input against the real binary (issue 6): what a hostile client
 // sends to every mutation — oversized bodies, deep and wide queries,
