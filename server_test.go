@@ -30,12 +30,13 @@ func freeAddr(t *testing.T) string {
 
 // TestServeEndToEnd runs the program as `make run` does: seed, then serve;
 // the demo catalog answers over HTTP, health endpoints answer, and SIGTERM
-// (context cancel) shuts it down cleanly.
+// (context cancel) shuts it down cleanly. It has a database of its own:
+// the seed fills only an empty catalog.
 func TestServeEndToEnd(t *testing.T) {
 	addr := freeAddr(t)
 	env := map[string]string{
 		"APP_ENV":        "development",
-		"DATABASE_URL":   dbtest.URL(t),
+		"DATABASE_URL":   dbtest.FreshURL(t),
 		"HTTP_ADDR":      addr,
 		"ADMIN_EMAIL":    "admin@example.com",
 		"ADMIN_PASSWORD": "admin-password",

@@ -91,6 +91,26 @@ func URL(t testing.TB) string {
 	return pkg.url
 }
 
+// FreshURL is the connection string of a new, empty migrated database of
+// the test's own, dropped when the test ends: for a test that needs what no
+// other test of the package has written (an empty catalog for the demo
+// seed, for example).
+func FreshURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name, err := create(ctx)
+	if err != nil {
+		t.Fatalf("dbtest: fresh database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(name); err != nil {
+			t.Errorf("dbtest: drop %s: %v", name, err)
+		}
+	})
+	return withDatabase(AdminURL(), name)
+}
+
 // DB returns the shared handle on the package database.
 func DB(t testing.TB) *db.DB {
 	t.Helper()
