@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,20 +199,6 @@ func TestE2EGuestCheckoutWithAccountEmail(t *testing.T) {
 	}
 }
 
-// accCPU is the CPU time the process has used so far (Linux).
-func accCPU(t *testing.T, pid int) time.Duration {
-	t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Skipf("no /proc to measure CPU: %v", err)
-	}
-	// Fields after the command name, which ends with the last ')'.
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * (time.Second / 100) // USER_HZ is 100 on Linux
-}
-
 // Item 4: a taken email is answered TAKEN without hashing the password (20
 // such registrations use less CPU than 5 that hash), and QUOTA_REGISTER
 // refuses registrations past the limit before any work.
@@ -229,14 +214,14 @@ func TestE2ERegisterTakenEmailAndQuota(t *testing.T) {
 			"email": email, "password": "another-password", "firstName": "Again", "lastName": "Tester"}})
 	}
 	pid := srv.cmd.Process.Pid
-	start := accCPU(t, pid)
+	start := processCPU(t, pid)
 	for range fresh {
 		if r := register(buyerEmail()); len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"token":"`) {
 			t.Fatalf("registration with a fresh email: %+v %s", r.Errors, r.Data)
 		}
 	}
-	hashing := accCPU(t, pid) - start
-	start = accCPU(t, pid)
+	hashing := processCPU(t, pid) - start
+	start = processCPU(t, pid)
 	for i := range taken {
 		variant := email
 		if i%2 == 1 {
@@ -247,7 +232,7 @@ func TestE2ERegisterTakenEmailAndQuota(t *testing.T) {
 			t.Fatalf("registration with a taken email: %+v %s, want a TAKEN userError", r.Errors, r.Data)
 		}
 	}
-	checking := accCPU(t, pid) - start
+	checking := processCPU(t, pid) - start
 	t.Logf("server CPU: %d registrations that hash %s, %d with a taken email %s", fresh, hashing, taken, checking)
 	if checking >= hashing {
 		t.Errorf("%d registrations with a taken email used %s of CPU, not less than %d that hash a password (%s)", taken, checking, fresh, hashing)

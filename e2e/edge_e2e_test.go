@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,25 +28,6 @@ import (
 
 	"commerce/internal/platform/dbtest"
 )
-
-// edgeCPU is the CPU time (user + system) the process has used, from
-// /proc/<pid>/stat. Linux counts it in clock ticks of 1/100 s (USER_HZ on
-// every architecture Go runs Linux on).
-func edgeCPU(t *testing.T, s *e2eServer) time.Duration {
-	t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		t.Fatalf("read the server's CPU time: %v", err)
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		t.Fatalf("parse /proc/%d/stat: %q", s.cmd.Process.Pid, raw)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
 
 // edgeBody is a JSON request body of just under the 1 MiB body limit whose
 // query repeats unit as often as fits between head and tail.
@@ -111,9 +91,9 @@ func TestE2EEdgeCPUBound(t *testing.T) {
 	const bound = 2 * time.Second
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := edgeCPU(t, srv)
+			before := processCPU(t, srv.cmd.Process.Pid)
 			r := hostileSend(t, srv, "", hostileRequest{body: c.body})
-			used := edgeCPU(t, srv) - before
+			used := processCPU(t, srv.cmd.Process.Pid) - before
 			t.Logf("%d bytes: %d in %s, %s of CPU: %.200s", len(c.body), r.status, r.elapsed.Round(time.Millisecond), used, r.raw)
 			if used > bound {
 				t.Errorf("the server used %s of CPU, want at most %s", used, bound)
@@ -151,9 +131,9 @@ func TestE2EEdgeCPUBound(t *testing.T) {
 		}
 		wg.Wait()
 		time.Sleep(time.Second)
-		before := edgeCPU(t, srv)
+		before := processCPU(t, srv.cmd.Process.Pid)
 		time.Sleep(2 * time.Second)
-		if used := edgeCPU(t, srv) - before; used > 500*time.Millisecond {
+		if used := processCPU(t, srv.cmd.Process.Pid) - before; used > 500*time.Millisecond {
 			t.Errorf("the server used %s of CPU in the 2 s after its clients left, want it idle", used)
 		}
 		hostileHealthy(t, srv)
@@ -174,9 +154,9 @@ func TestE2EEdgeExpensiveAliases(t *testing.T) {
 		fmt.Fprintf(&q, ` r%d: customerRegister(input: {email: "%s-%d@example.com", password: "a-long-password", firstName: "A", lastName: "B"}) { token userErrors { code } }`, i, prefix, i)
 	}
 	q.WriteString(" }")
-	before := edgeCPU(t, srv)
+	before := processCPU(t, srv.cmd.Process.Pid)
 	r := srv.do(t, "", q.String(), nil)
-	used := edgeCPU(t, srv) - before
+	used := processCPU(t, srv.cmd.Process.Pid) - before
 	if codes := r.codes(); len(codes) != 1 || codes[0] != "QUERY_TOO_COMPLEX" {
 		t.Errorf("100 aliased registrations: codes %v, want QUERY_TOO_COMPLEX; data %s", codes, r.Data)
 	}
