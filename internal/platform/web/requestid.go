@@ -70,6 +70,9 @@ func WithRequest(log *slog.Logger, next http.Handler) http.Handler {
 		if quiet(r.URL.Path) {
 			level = slog.LevelDebug
 		}
+		if !l.Enabled(ctx, level) {
+			return // LOG_LEVEL=warn, as in the benchmark: no line, no cost
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
