@@ -408,6 +408,7 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
+	a.metrics.Backlog("notifications", a.notify.Pending)
 	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail, Live: a.hub})
 	// Open bounds its own check of an s3 bucket, so wire needs no context.
 	a.storage, err = storage.Open(context.Background(), storage.Config{
@@ -521,6 +522,7 @@ func (a *app) startWorkers(ctx context.Context) error {
 		riverDB.Close()
 		return err
 	}
+	jobs.Observe(client, a.metrics.Job)
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		riverDB.Close()
 		return fmt.Errorf("start river: %w", err)
@@ -643,16 +645,22 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // observeOperation records each GraphQL operation in the metrics, with the
-// SQL statements its resolvers ran (counted by the pgx tracer).
+// SQL statements its resolvers ran (counted by the pgx tracer), and names
+// it for the request's access-log line. The name is the executed
+// operation's: the request's operationName, else the document's one
+// operation's name.
 func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation != nil {
+		web.SetOperation(ctx, oc.Operation.Name)
+	}
 	start := time.Now()
 	ctx, statements := db.WithStatementCounter(ctx)
 	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		if resp != nil && oc.Operation != nil {
-			a.metrics.ObserveOperation(graph.RootFieldNames(oc), string(oc.Operation.Operation), time.Since(start),
+			a.metrics.ObserveOperation(graph.RootFieldNames(oc), oc.Operation.Name, string(oc.Operation.Operation), time.Since(start),
 				statements.Count(), len(resp.Errors) > 0)
 		}
 		return resp

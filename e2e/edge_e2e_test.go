@@ -5,7 +5,7 @@ package e2e
 // of CPU, and a cancelled request stops costing CPU; expensive mutations
 // are limited per operation; websockets are limited per connection and
 // per client network; metrics labels cannot be taken by junk operation
-// names and move to METRICS_ADDR; close reasons are fixed texts; an IPv6
+// names and move to METRICS_ADDR; the access log (issue 19); close reasons are fixed texts; an IPv6
 // /64 is one client.
 
 import (
@@ -378,9 +378,13 @@ func TestE2EEdgeCloseReasons(t *testing.T) {
 	}
 }
 
-// TestE2EEdgeMetrics: /metrics moves to METRICS_ADDR; 205 junk operation
-// names do not take a real operation's label (it is labelled by its root
-// field); and the junk names appear nowhere.
+// TestE2EEdgeMetrics: /metrics moves to METRICS_ADDR; a named operation
+// sent without operationName is counted under its name (issue 19); 205
+// junk operation names, also ones that succeed and run the same root
+// field, take no real operation's series: they fill at most the bounded
+// name slots of the root fields they run (maxNames, 10, in package
+// metrics) and the rest are counted as "(other)" under the root fields
+// (issue 12, item 12); the outbox backlog is exported.
 func TestE2EEdgeMetrics(t *testing.T) {
 	deps := startDeps(t, false)
 	metricsAddr := freeAddr(t)
@@ -394,10 +398,13 @@ func TestE2EEdgeMetrics(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics on the public address: %d, want 404", res.StatusCode)
 	}
+	const real = `query StorefrontProducts { products(first: 1) { totalCount } }` // sent without operationName
+	srv.gql(t, "", real, nil, nil)
 	for i := range 205 {
 		srv.gql(t, "", fmt.Sprintf("query Junk%dX { __typename }", i), nil, nil)
+		srv.gql(t, "", fmt.Sprintf("query Junk%dY { products(first: 1) { totalCount } }", i), nil, nil)
 	}
-	srv.gql(t, "", `query StorefrontProducts { products(first: 1) { totalCount } }`, nil, nil)
+	srv.gql(t, "", real, nil, nil)
 	res, err = srv.http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatalf("/metrics on METRICS_ADDR: %v", err)
@@ -408,15 +415,74 @@ func TestE2EEdgeMetrics(t *testing.T) {
 		t.Fatalf("/metrics on METRICS_ADDR: %d", res.StatusCode)
 	}
 	for _, want := range []string{
-		`graphql_operations_total{operation="products",outcome="ok",type="query"} 1`,
-		`graphql_operations_total{operation="__typename",outcome="ok",type="query"} 205`,
+		`graphql_operations_total{operation="products",operation_name="StorefrontProducts",outcome="ok",type="query"} 2`,
+		// StorefrontProducts holds one of the 10 slots of products.
+		`graphql_operations_total{operation="products",operation_name="(other)",outcome="ok",type="query"} 196`,
+		`graphql_operations_total{operation="__typename",operation_name="(other)",outcome="ok",type="query"} 195`,
+		`outbox_pending{outbox="notifications"} `,
 	} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if strings.Contains(string(text), "Junk") {
-		t.Error("/metrics shows a client's junk operation names")
+	junk := map[string]bool{}
+	for line := range strings.Lines(string(text)) {
+		if _, rest, ok := strings.Cut(line, `operation_name="Junk`); ok {
+			name, _, _ := strings.Cut(rest, `"`)
+			junk[name] = true
+		}
+	}
+	if len(junk) != 19 {
+		t.Errorf("/metrics shows %d junk operation names, want 19 (10 slots of __typename, 9 of products): %v", len(junk), junk)
+	}
+}
+
+// TestE2EAccessLog: every request writes one access-log line at info with
+// its method, path, status, duration, the executed operation's name (also
+// when the request gives no operationName) and its request id, never its
+// variables; health probes are not logged at info.
+func TestE2EAccessLog(t *testing.T) {
+	deps := startDeps(t, false)
+	srv := startServer(t, "access-log", deps.env(t, nil))
+	marker := "marker" + randHex(8)
+	r := quotaPost(t, srv, http.Header{"X-Request-Id": {"access-log-1"}}, "",
+		`query CatalogSearch($q: String) { products(first: 1, filter: {search: $q}) { totalCount } }`,
+		map[string]any{"q": marker})
+	if r.status != http.StatusOK || len(r.Errors) > 0 {
+		t.Fatalf("search: %d %+v", r.status, r.Errors)
+	}
+	srv.stop() // the line follows the response; after the exit, the output is whole
+	var lines []map[string]any
+	for line := range strings.Lines(srv.out.String()) {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && entry["msg"] == "http request" {
+			lines = append(lines, entry)
+		}
+		if strings.Contains(line, marker) {
+			t.Errorf("a log line shows the request's variables: %s", line)
+		}
+	}
+	var found map[string]any
+	for _, l := range lines {
+		if l["path"] == "/healthz" {
+			t.Errorf("a health probe logged at info: %v", l)
+		}
+		if l["request_id"] == "access-log-1" {
+			found = l
+		}
+	}
+	if found == nil {
+		t.Fatalf("no access-log line of the request among %v", lines)
+	}
+	for k, v := range map[string]any{
+		"level": "INFO", "method": "POST", "path": "/graphql", "status": 200.0, "operation": "CatalogSearch",
+	} {
+		if found[k] != v {
+			t.Errorf("access log %s: %v, want %v", k, found[k], v)
+		}
+	}
+	if _, ok := found["duration_ms"].(float64); !ok {
+		t.Errorf("access log without duration_ms: %v", found)
 	}
 }
 

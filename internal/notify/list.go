@@ -100,6 +100,17 @@ func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
 	return n, nil
 }
 
+// Pending returns how many notifications wait for delivery (PENDING), the
+// outbox's backlog for the metrics; a partial index makes it cheap. It
+// returns database errors as they come.
+func (s *Service) Pending(ctx context.Context) (int, error) {
+	n, err := countPending(ctx, s.db.Bun)
+	if err != nil {
+		return 0, fmt.Errorf("count pending notifications: %w", err)
+	}
+	return n, nil
+}
+
 func normalizeFilter(f Filter) Filter {
 	return Filter{Template: strings.TrimSpace(f.Template), To: strings.ToLower(strings.TrimSpace(f.To))}
 }

@@ -148,3 +148,26 @@ func TestListRejectsBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// Pending counts the outbox's backlog: a notification waits until it is
+// delivered.
+func TestPending(t *testing.T) {
+	svc, b := setup(t, quietSender(), 3)
+	ctx := context.Background()
+	before, err := svc.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := recipient("pending")
+	first := enqueue(t, svc, b, lowStock(to))
+	enqueue(t, svc, b, lowStock(to))
+	if n, err := svc.Pending(ctx); err != nil || n != before+2 {
+		t.Fatalf("pending after two enqueues: %d %v, want %d", n, err, before+2)
+	}
+	if err := svc.Deliver(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.Pending(ctx); err != nil || n != before+1 {
+		t.Errorf("pending after one delivery: %d %v, want %d", n, err, before+1)
+	}
+}

@@ -171,3 +171,9 @@ func countRows(ctx context.Context, idb bun.IDB, f Filter) (int, error) {
 		f.Template, f.Template, f.To, f.To).Scan(&n)
 	return n, err
 }
+
+func countPending(ctx context.Context, idb bun.IDB) (int, error) {
+	var n int
+	err := idb.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE status = 'PENDING'`).Scan(&n)
+	return n, err
+}
