@@ -227,7 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 	if err != nil {
 		return err
 	}
-	tr, err := tracing.Setup(ctx, getenv)
+	tr, err := tracing.Setup(ctx, getenv, log)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
@@ -22,6 +25,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/riverqueue/rivercontrib/otelriver"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -58,16 +62,22 @@ type Tracing struct {
 // the default, or grpc), OTEL_SERVICE_NAME. The SDK itself reads the
 // others from the process environment (OTEL_TRACES_SAMPLER and its
 // _ARG, OTEL_BSP_*, OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES).
-// Without an endpoint it returns a Tracing that is off. It returns an error
-// for an unknown protocol or an endpoint the exporter refuses; it makes no
-// network call.
-func Setup(ctx context.Context, getenv func(string) string) (*Tracing, error) {
+// Without an endpoint, or with OTEL_SDK_DISABLED=true, it returns a
+// Tracing that is off. The SDK's own errors (a failed export) are logged to
+// log at warn: the SDK reports them through a process-wide handler, which
+// Setup replaces when tracing is on. It returns an error for an unknown
+// protocol or an endpoint that is not an http(s) URL; it makes no network
+// call.
+func Setup(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Tracing, error) {
 	endpoint, signalURL := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), true
 	if endpoint == "" {
 		endpoint, signalURL = getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), false
 	}
-	if endpoint == "" {
+	if endpoint == "" || strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
 		return &Tracing{}, nil
+	}
+	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be http:// or https:// URLs")
 	}
 	exporter, err := newExporter(ctx, getenv, endpoint, signalURL)
 	if err != nil {
@@ -77,6 +87,7 @@ func Setup(ctx context.Context, getenv func(string) string) (*Tracing, error) {
 	if err != nil {
 		return nil, err
 	}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("opentelemetry", "error", err) }))
 	provider := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
 	return &Tracing{
 		provider:   provider,
@@ -114,7 +125,7 @@ func newExporter(ctx context.Context, getenv func(string) string, endpoint strin
 	switch protocol {
 	case "", "http/protobuf":
 		if !signalURL {
-			endpoint = trimSlash(endpoint) + "/v1/traces"
+			endpoint = strings.TrimRight(endpoint, "/") + "/v1/traces"
 		}
 		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
 		if err != nil {
@@ -129,13 +140,6 @@ func newExporter(ctx context.Context, getenv func(string) string, endpoint strin
 		return exp, nil
 	}
 	return nil, errors.New("OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or grpc")
-}
-
-func trimSlash(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '/' {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // Enabled reports whether spans are recorded and exported.

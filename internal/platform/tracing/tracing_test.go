@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"testing"
 
@@ -15,9 +16,15 @@ func env(m map[string]string) func(string) string { return func(k string) string
 // hands back what it was given, so requests pay nothing for it.
 func TestSetupWithoutEndpointIsOff(t *testing.T) {
 	ctx := context.Background()
-	for name, tr := range map[string]*Tracing{"nil": nil, "no endpoint": mustSetup(t, env(map[string]string{
-		"OTEL_SERVICE_NAME": "shop", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-	}))} {
+	for name, tr := range map[string]*Tracing{
+		"nil": nil,
+		"no endpoint": mustSetup(t, env(map[string]string{
+			"OTEL_SERVICE_NAME": "shop", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+		})),
+		"sdk disabled": mustSetup(t, env(map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true",
+		})),
+	} {
 		t.Run(name, func(t *testing.T) {
 			if tr.Enabled() {
 				t.Fatal("enabled without an endpoint")
@@ -73,18 +80,23 @@ func TestSetupWithEndpoint(t *testing.T) {
 	}
 }
 
-func TestSetupRefusesUnknownProtocol(t *testing.T) {
-	_, err := Setup(context.Background(), env(map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
-	}))
-	if err == nil {
-		t.Fatal("http/json accepted")
+func TestSetupRefuses(t *testing.T) {
+	for name, e := range map[string]map[string]string{
+		"unknown protocol": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+		"not a URL":        {"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"},
+		"not http":         {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://collector/v1/traces"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Setup(context.Background(), env(e), slog.New(slog.DiscardHandler)); err == nil {
+				t.Fatal("accepted")
+			}
+		})
 	}
 }
 
 func mustSetup(t *testing.T, getenv func(string) string) *Tracing {
 	t.Helper()
-	tr, err := Setup(context.Background(), getenv)
+	tr, err := Setup(context.Background(), getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
