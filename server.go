@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"commerce/graph"
 	"commerce/internal/admin"
@@ -699,46 +700,39 @@ func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandle
 	oc := graphql.GetOperationContext(ctx)
 	start := time.Now()
 	ctx, statements := db.WithStatementCounter(ctx)
-	if a.tracing.Enabled() && oc.Operation != nil && oc.Operation.Operation != ast.Subscription {
-		return a.operationSpan(ctx, oc, next, start, statements)
-	}
+	ctx, span := a.operationSpan(ctx, oc)
 	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		if resp != nil && oc.Operation != nil {
 			a.metrics.ObserveOperation(graph.RootFieldNames(oc), string(oc.Operation.Operation), time.Since(start),
 				statements.Count(), len(resp.Errors) > 0)
+			if len(resp.Errors) > 0 {
+				span.SetStatus(codes.Error, "the response has errors")
+			}
 		}
+		span.End()
 		return resp
 	}
 }
 
-// operationSpan is observeOperation for a query or mutation while tracing:
-// its resolvers' statements, Redis calls and jobs become children of a
-// span named after the operation, or after its root fields when it has no
-// name. (A subscription lives as long as its connection; its events are
-// not one operation.) The variables and the document stay out of the span.
-func (a *app) operationSpan(ctx context.Context, oc *graphql.OperationContext, next graphql.OperationHandler,
-	start time.Time, statements *db.StatementCounter) graphql.ResponseHandler {
+// operationSpan starts the span of a query or mutation while tracing: its
+// resolvers' statements, Redis calls and jobs become its children. It is
+// named after the operation, or after its root fields when it has no name;
+// the variables and the document stay out of it. A subscription, which
+// lives as long as its connection, gets none (a no-op span), as does every
+// operation when tracing is off.
+func (a *app) operationSpan(ctx context.Context, oc *graphql.OperationContext) (context.Context, trace.Span) {
+	if !a.tracing.Enabled() || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		return ctx, noop.Span{}
+	}
 	kind := string(oc.Operation.Operation)
 	name := oc.Operation.Name
 	if name == "" {
 		name = strings.Join(graph.RootFieldNames(oc), ",")
 	}
-	ctx, span := a.tracing.Start(ctx, kind+" "+name,
+	return a.tracing.Start(ctx, kind+" "+name,
 		attribute.String("graphql.operation.type", kind), attribute.String("graphql.operation.name", name))
-	h := next(ctx)
-	return func(ctx context.Context) *graphql.Response {
-		defer span.End()
-		resp := h(trace.ContextWithSpan(ctx, span))
-		if resp != nil {
-			a.metrics.ObserveOperation(graph.RootFieldNames(oc), kind, time.Since(start), statements.Count(), len(resp.Errors) > 0)
-			if len(resp.Errors) > 0 {
-				span.SetStatus(codes.Error, "the response has errors")
-			}
-		}
-		return resp
-	}
 }
 
 // cors answers preflight requests and sets CORS headers for the allowed
