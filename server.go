@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,6 +25,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
+	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"commerce/graph"
 	"commerce/internal/admin"
@@ -44,6 +50,7 @@ import (
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/metrics"
 	"commerce/internal/platform/redisguard"
+	"commerce/internal/platform/tracing"
 	"commerce/internal/platform/web"
 	"commerce/internal/playground"
 	"commerce/internal/pricing"
@@ -160,7 +167,7 @@ func withDB(ctx context.Context, getenv func(string) string, log *slog.Logger, f
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, log, true)
+	a, err := newApp(ctx, cfg, log, nil, true)
 	if err != nil {
 		return err
 	}
@@ -221,7 +228,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, log, !o.noMigrate)
+	tr, err := tracing.Setup(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	// Registered first, so it runs last: the spans of the drained requests
+	// and jobs are exported too.
+	defer shutdownTracing(tr, log)
+	a, err := newApp(ctx, cfg, log, tr, !o.noMigrate)
 	if err != nil {
 		return err
 	}
@@ -309,9 +323,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 	return nil
 }
 
+// shutdownTracing exports the spans still buffered, within a bound: a
+// collector that is down must not hold up the exit.
+func shutdownTracing(tr *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		log.Warn("traces not flushed", "error", err)
+	}
+}
+
 // openDB connects and, when migrate is set, applies pending migrations.
-func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*db.DB, error) {
-	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+// The statements of the service's pool are traced; River's own pool
+// (startWorkers) polls and is not.
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tracing.Tracing, migrate bool) (*db.DB, error) {
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, tr.QueryTracer())
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +357,7 @@ type app struct {
 	log     *slog.Logger
 	db      *db.DB
 	metrics *metrics.Metrics
+	tracing *tracing.Tracing // off (nil or without endpoint): no instrumentation
 	tokens  *auth.Tokens
 	redis   *redis.Client     // nil without REDIS_URL
 	guard   *redisguard.Guard // bounds and, while Redis fails, skips the calls to it; nil without REDIS_URL
@@ -354,12 +381,14 @@ type app struct {
 	storage   *storage.Store // product images
 }
 
-func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*app, error) {
-	d, err := openDB(ctx, cfg, log, migrate)
+// newApp assembles the service; tr may be nil (commands that serve
+// nothing trace nothing).
+func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tracing.Tracing, migrate bool) (*app, error) {
+	d, err := openDB(ctx, cfg, log, tr, migrate)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: d, metrics: metrics.New(d.Pool)}
+	a := &app{cfg: cfg, log: log, db: d, metrics: metrics.New(d.Pool), tracing: tr}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -370,6 +399,10 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate b
 		// dial; the guard logs an outage once, so those go to debug.
 		redis.SetLogger(redisguard.Logger{Log: log})
 		a.redis = redis.NewClient(opts)
+		if err := tr.InstrumentRedis(a.redis); err != nil {
+			a.close()
+			return nil, fmt.Errorf("trace redis: %w", err)
+		}
 		a.guard = redisguard.New(a.redis, cfg.RedisTimeout, log, a.metrics.Registry)
 	}
 	a.hub = realtime.New(a.guard, cfg.RedisPrefix, log, a.metrics.Registry)
@@ -384,16 +417,16 @@ func newApp(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate b
 // client, so the services exist before the workers that call them.
 func (a *app) wire() error {
 	cfg := a.cfg
-	inserter, err := jobs.NewInserter(a.db)
+	inserter, err := jobs.NewInserter(a.db, a.tracing.RiverMiddleware()...)
 	if err != nil {
 		return err
 	}
 	a.inserter = inserter
-	email, err := emailSender(cfg, a.log)
+	email, err := emailSender(cfg, a.tracing, a.log)
 	if err != nil {
 		return err
 	}
-	sms, err := smsSender(cfg, a.log)
+	sms, err := smsSender(cfg, a.tracing, a.log)
 	if err != nil {
 		return err
 	}
@@ -423,7 +456,7 @@ func (a *app) wire() error {
 		Currency: cfg.StoreCurrency, AbandonedCartWait: cfg.AbandonedCartWait, StorefrontURL: cfg.StorefrontURL,
 	})
 	a.orders = orders.NewService(orders.Deps{
-		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.log),
+		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.tracing, a.log),
 		Notify: a.notify, Jobs: inserter, Live: a.hub, Log: a.log,
 	}, orders.Config{
 		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
@@ -467,9 +500,11 @@ func (a *app) pricing() pricing.Config {
 // confirms payments by itself through a durable job. In production the
 // dummy provider runs only by the operator's explicit choice (config
 // checks that), and every start says so loudly.
-func paymentProvider(cfg *config.Config, inserter *river.Client[*sql.Tx], log *slog.Logger) payments.Provider {
+func paymentProvider(cfg *config.Config, inserter *river.Client[*sql.Tx], tr *tracing.Tracing, log *slog.Logger) payments.Provider {
 	if cfg.PaymentProvider == "stripe" {
-		return paymentstripe.New(paymentstripe.Config{SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Log: log})
+		return paymentstripe.New(paymentstripe.Config{
+			SecretKey: cfg.StripeSecretKey, APIBase: cfg.StripeAPIBase, Log: log, Transport: tr.Transport(nil),
+		})
 	}
 	if !cfg.Development {
 		log.Warn("PAYMENT_PROVIDER=dummy in production (ALLOW_DUMMY_PAYMENTS=true): every order is marked PAID without taking any money")
@@ -483,18 +518,33 @@ func paymentProvider(cfg *config.Config, inserter *river.Client[*sql.Tx], log *s
 // rendering and the bookkeeping.
 func sendTimeout(cfg *config.Config) time.Duration { return cfg.JobTimeout * 2 / 3 }
 
-func emailSender(cfg *config.Config, log *slog.Logger) (notify.EmailSender, error) {
+func emailSender(cfg *config.Config, tr *tracing.Tracing, log *slog.Logger) (notify.EmailSender, error) {
 	if cfg.EmailSender == "smtp" {
-		return notifysmtp.New(cfg.SMTPURL, sendTimeout(cfg))
+		s, err := notifysmtp.New(cfg.SMTPURL, sendTimeout(cfg))
+		if err != nil || !tr.Enabled() {
+			return s, err
+		}
+		return tracedEmail{EmailSender: s, tracing: tr}, nil
 	}
 	return notify.LogSender{Log: log}, nil
 }
 
-func smsSender(cfg *config.Config, log *slog.Logger) (notify.SMSSender, error) {
+// tracedEmail records a span per SMTP send: no maintained library
+// instruments go-mail.
+type tracedEmail struct {
+	notify.EmailSender
+	tracing *tracing.Tracing
+}
+
+func (t tracedEmail) SendEmail(ctx context.Context, e notify.OutgoingEmail) error {
+	return t.tracing.Run(ctx, "smtp send", func(ctx context.Context) error { return t.EmailSender.SendEmail(ctx, e) })
+}
+
+func smsSender(cfg *config.Config, tr *tracing.Tracing, log *slog.Logger) (notify.SMSSender, error) {
 	if cfg.SMSSender == "twilio" {
 		return notifysms.New(notifysms.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, From: cfg.TwilioFrom,
-			APIBase: cfg.TwilioAPIBase, Timeout: sendTimeout(cfg),
+			APIBase: cfg.TwilioAPIBase, Timeout: sendTimeout(cfg), Transport: tr.Transport(nil),
 		})
 	}
 	return notify.LogSender{Log: log}, nil
@@ -517,7 +567,7 @@ func (a *app) startWorkers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("river pool: %w", err)
 	}
-	client, err := jobs.NewClient(riverDB, a.workers, periodic, a.cfg.JobTimeout, a.log)
+	client, err := jobs.NewClient(riverDB, a.workers, periodic, a.cfg.JobTimeout, a.log, a.tracing.RiverMiddleware()...)
 	if err != nil {
 		riverDB.Close()
 		return err
@@ -581,7 +631,8 @@ func (a *app) routes(api bool) http.Handler {
 			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas, Metrics: a.metrics.Registry,
 			WSMaxSubscriptions: a.cfg.WSMaxSubscriptions, WSMaxConnections: a.cfg.WSMaxConnections,
 		})
-		mux.Handle("/graphql", cors(a.cfg.CORSAllowedOrigins, gql))
+		// Traced from the first byte, continuing a client's traceparent.
+		mux.Handle("/graphql", a.tracing.Handler(cors(a.cfg.CORSAllowedOrigins, gql), "/graphql"))
 		// GraphiQL and every file it loads, from the binary: it works offline.
 		pg := playground.Handler()
 		mux.Handle(playground.Path, pg)
@@ -645,10 +696,10 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // observeOperation records each GraphQL operation in the metrics, with the
-// SQL statements its resolvers ran (counted by the pgx tracer), and names
-// it for the request's access-log line. The name is the executed
-// operation's: the request's operationName, else the document's one
-// operation's name.
+// SQL statements its resolvers ran (counted by the pgx tracer), names it
+// for the request's access-log line, and, when tracing, records it in a
+// span of its own (operationSpan). The name is the executed operation's:
+// the request's operationName, else the document's one operation's name.
 func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	oc := graphql.GetOperationContext(ctx)
 	if oc.Operation != nil {
@@ -656,15 +707,39 @@ func (a *app) observeOperation(ctx context.Context, next graphql.OperationHandle
 	}
 	start := time.Now()
 	ctx, statements := db.WithStatementCounter(ctx)
+	ctx, span := a.operationSpan(ctx, oc)
 	h := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := h(ctx)
 		if resp != nil && oc.Operation != nil {
 			a.metrics.ObserveOperation(graph.RootFieldNames(oc), oc.Operation.Name, string(oc.Operation.Operation), time.Since(start),
 				statements.Count(), len(resp.Errors) > 0)
+			if len(resp.Errors) > 0 {
+				span.SetStatus(codes.Error, "the response has errors")
+			}
 		}
+		span.End()
 		return resp
 	}
+}
+
+// operationSpan starts the span of a query or mutation while tracing: its
+// resolvers' statements, Redis calls and jobs become its children. It is
+// named after the operation, or after its root fields when it has no name;
+// the variables and the document stay out of it. A subscription, which
+// lives as long as its connection, gets none (a no-op span), as does every
+// operation when tracing is off.
+func (a *app) operationSpan(ctx context.Context, oc *graphql.OperationContext) (context.Context, trace.Span) {
+	if !a.tracing.Enabled() || oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		return ctx, noop.Span{}
+	}
+	kind := string(oc.Operation.Operation)
+	name := oc.Operation.Name
+	if name == "" {
+		name = strings.Join(graph.RootFieldNames(oc), ",")
+	}
+	return a.tracing.Start(ctx, kind+" "+name,
+		attribute.String("graphql.operation.type", kind), attribute.String("graphql.operation.name", name))
 }
 
 // cors answers preflight requests and sets CORS headers for the allowed

@@ -16,6 +16,15 @@ const configurationDoc = "../../docs/configuration.md"
 // Load, which the recording below cannot see.
 var readOutsideLoad = []string{
 	"LOG_LEVEL", // server.go: the logger exists before the configuration is loaded
+	// Traces: the standard OpenTelemetry variables, read by
+	// internal/platform/tracing.Setup (endpoints, protocol, service name)
+	// and by the OpenTelemetry SDK itself from the process environment
+	// (the others).
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+	"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_HEADERS",
+	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_BSP_SCHEDULE_DELAY",
+	"OTEL_SDK_DISABLED",
 }
 
 // TestConfigurationDocListsEveryVariable keeps docs/configuration.md and

@@ -17,6 +17,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/rivertype"
 
 	"commerce/internal/carts"
 	"commerce/internal/inventory"
@@ -109,9 +110,11 @@ func RescueAfter(jobTimeout time.Duration) time.Duration { return 2 * jobTimeout
 // own workers, jobTimeout as the default timeout and RescueAfter(jobTimeout)
 // as the rescue window, and periodic jobs enqueued by the elected leader.
 // It runs on d's database/sql handle and listens for new jobs on a
-// connection taken from d's pool. Call Start to begin working. It returns
-// River's configuration errors.
-func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, jobTimeout time.Duration, log *slog.Logger) (*river.Client[*sql.Tx], error) {
+// connection taken from d's pool; middleware (tracing) wraps each job's
+// work. Call Start to begin working. It returns River's configuration
+// errors.
+func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, jobTimeout time.Duration, log *slog.Logger,
+	middleware ...rivertype.Middleware) (*river.Client[*sql.Tx], error) {
 	c, err := river.NewClient(riverdatabasesql.NewWithPgxListener(d.SQL, d.Pool), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			queue.Workflow:     {MaxWorkers: workflowWorkers},
@@ -124,6 +127,7 @@ func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, 
 		Workers:              workers,
 		PeriodicJobs:         periodic,
 		Logger:               log,
+		Middleware:           middleware,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
@@ -134,9 +138,10 @@ func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, 
 // NewInserter returns an insert-only River client (no queues, no workers)
 // for the services to enqueue jobs inside their transactions. Its inserts
 // notify listening worker clients, which pick the job up at once. It
-// returns River's configuration errors.
-func NewInserter(d *db.DB) (*river.Client[*sql.Tx], error) {
-	c, err := river.NewClient(riverdatabasesql.New(d.SQL), &river.Config{})
+// returns River's configuration errors. Middleware (tracing) wraps each
+// insert.
+func NewInserter(d *db.DB, middleware ...rivertype.Middleware) (*river.Client[*sql.Tx], error) {
+	c, err := river.NewClient(riverdatabasesql.New(d.SQL), &river.Config{Middleware: middleware})
 	if err != nil {
 		return nil, fmt.Errorf("river inserter: %w", err)
 	}

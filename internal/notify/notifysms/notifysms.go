@@ -36,6 +36,9 @@ type Config struct {
 	// empty; tests point it at a local server that speaks the same API.
 	APIBase string
 	Timeout time.Duration // per request; 15 s when zero
+	// Transport carries the HTTP requests (the tracing transport); nil:
+	// http.DefaultTransport.
+	Transport http.RoundTripper
 }
 
 // Sender is a notify.SMSSender for Twilio; it is safe for concurrent use.
@@ -73,7 +76,7 @@ func New(cfg Config) (*Sender, error) {
 		sid:      cfg.AccountSID,
 		token:    cfg.AuthToken,
 		from:     cfg.From,
-		client:   &http.Client{Timeout: timeout},
+		client:   &http.Client{Timeout: timeout, Transport: cfg.Transport},
 	}, nil
 }
 

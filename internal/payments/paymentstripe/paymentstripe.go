@@ -37,6 +37,9 @@ type Config struct {
 	// debug level; nil discards them. Errors are returned to the caller
 	// either way.
 	Log *slog.Logger
+	// Transport carries the HTTP requests (the tracing transport); nil:
+	// http.DefaultTransport.
+	Transport http.RoundTripper
 }
 
 // Provider creates customers, payment intents and refunds in Stripe.
@@ -53,7 +56,7 @@ func New(cfg Config) *Provider {
 		timeout = DefaultTimeout
 	}
 	bc := &stripe.BackendConfig{
-		HTTPClient:        &http.Client{Timeout: timeout},
+		HTTPClient:        &http.Client{Timeout: timeout, Transport: cfg.Transport},
 		MaxNetworkRetries: stripe.Int64(maxNetworkRetries),
 		LeveledLogger:     leveledLogger{log: cfg.Log},
 	}

@@ -28,18 +28,19 @@ type DB struct {
 // SQL text, so nearly every statement is new, and pgx's default statement
 // cache would prepare each one (an extra round trip) and keep up to 512
 // prepared statements per connection, on both sides, that are never reused.
-func Open(ctx context.Context, databaseURL string, maxConns int32) (*DB, error) {
-	return open(ctx, databaseURL, maxConns, pgx.QueryExecModeExec)
+// A non-nil next (the OpenTelemetry tracer) sees every statement too.
+func Open(ctx context.Context, databaseURL string, maxConns int32, next ...pgx.QueryTracer) (*DB, error) {
+	return open(ctx, databaseURL, maxConns, pgx.QueryExecModeExec, next)
 }
 
 // OpenForRiver is Open for River's own pool, whose statements are a fixed
 // set with bind parameters: there pgx's statement cache prepares each once
 // and reuses it.
 func OpenForRiver(ctx context.Context, databaseURL string, maxConns int32) (*DB, error) {
-	return open(ctx, databaseURL, maxConns, pgx.QueryExecModeCacheStatement)
+	return open(ctx, databaseURL, maxConns, pgx.QueryExecModeCacheStatement, nil)
 }
 
-func open(ctx context.Context, databaseURL string, maxConns int32, mode pgx.QueryExecMode) (*DB, error) {
+func open(ctx context.Context, databaseURL string, maxConns int32, mode pgx.QueryExecMode, next []pgx.QueryTracer) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", redactURLError(err))
@@ -48,6 +49,11 @@ func open(ctx context.Context, databaseURL string, maxConns int32, mode pgx.Quer
 		cfg.MaxConns = maxConns
 	}
 	tracer := &tracer{}
+	for _, n := range next {
+		if n != nil {
+			tracer.next = n
+		}
+	}
 	cfg.ConnConfig.Tracer = tracer
 	cfg.ConnConfig.DefaultQueryExecMode = mode
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

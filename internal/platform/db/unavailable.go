@@ -73,13 +73,27 @@ func IsConnectionError(err error) bool {
 // statement fails for a lost connection: a database restart or failover
 // kills every connection at once, and without the reset each idle one
 // would fail one more request after the database is back (pgxpool checks
-// only connections idle for over a second before handing them out).
+// only connections idle for over a second before handing them out). It
+// hands each statement on to next (the OpenTelemetry tracer) when set: pgx
+// takes one tracer per connection.
 type tracer struct {
 	statementTracer
 	pool atomic.Pointer[pgxpool.Pool]
+	next pgx.QueryTracer
 }
 
-func (t *tracer) TraceQueryEnd(_ context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+func (t *tracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	ctx = t.statementTracer.TraceQueryStart(ctx, conn, data)
+	if t.next != nil {
+		ctx = t.next.TraceQueryStart(ctx, conn, data)
+	}
+	return ctx
+}
+
+func (t *tracer) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryEndData) {
+	if t.next != nil {
+		t.next.TraceQueryEnd(ctx, conn, data)
+	}
 	if data.Err != nil && IsConnectionError(data.Err) {
 		if p := t.pool.Load(); p != nil {
 			p.Reset()
