@@ -159,6 +159,10 @@ func (d e2eDeps) env(t *testing.T, overrides map[string]string) map[string]strin
 		// the unpaid units per IP would run out across tests.
 		"MAX_UNPAID_UNITS": "1000000",
 		"SHUTDOWN_DRAIN":   "0s", // the drain has its own test
+		// Far above the 50ms default: on a busy test machine a slow Redis
+		// answer would open the breaker and move the rate limits in
+		// process. The Redis fault tests set their own.
+		"REDIS_TIMEOUT": "1s",
 	}
 	if d.stripe != nil {
 		env["PAYMENT_PROVIDER"] = "stripe"
