@@ -51,6 +51,7 @@ import (
 	"commerce/internal/realtime"
 	"commerce/internal/shop"
 	"commerce/internal/storage"
+	"commerce/internal/webhooks"
 )
 
 func main() {
@@ -351,6 +352,7 @@ type app struct {
 	notify    *notify.Service
 	carts     *carts.Service
 	orders    *orders.Service
+	webhooks  *webhooks.Service
 	storage   *storage.Store // product images
 }
 
@@ -408,6 +410,13 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
+	a.webhooks, err = webhooks.NewService(a.db, inserter, webhooks.Config{
+		Timeout: cfg.WebhookTimeout, MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
+		DisableAfter: cfg.WebhookDisableAfter, AllowPrivate: cfg.WebhookAllowPrivate, RecordTimeout: cfg.JobTimeout / 3,
+	}, a.log)
+	if err != nil {
+		return err
+	}
 	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail, Live: a.hub})
 	// Open bounds its own check of an s3 bucket, so wire needs no context.
 	a.storage, err = storage.Open(context.Background(), storage.Config{
@@ -423,7 +432,7 @@ func (a *app) wire() error {
 	})
 	a.orders = orders.NewService(orders.Deps{
 		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.log),
-		Notify: a.notify, Jobs: inserter, Live: a.hub, Log: a.log,
+		Notify: a.notify, Jobs: inserter, Live: a.hub, Webhooks: a.webhooks, Log: a.log,
 	}, orders.Config{
 		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
@@ -434,7 +443,8 @@ func (a *app) wire() error {
 
 	a.workers = river.NewWorkers()
 	return jobs.Register(a.workers, jobs.Deps{
-		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, JobTimeout: cfg.JobTimeout,
+		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, Webhooks: a.webhooks,
+		JobTimeout: cfg.JobTimeout,
 	})
 }
 
@@ -572,7 +582,7 @@ func (a *app) routes(api bool) http.Handler {
 		quotas := a.quotas()
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
-			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
+			Carts: a.carts, Orders: a.orders, Webhooks: a.webhooks, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,

@@ -24,6 +24,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/db"
+	"commerce/internal/webhooks"
 )
 
 // Deps are the services the workers call and the timeout of every job.
@@ -34,6 +35,7 @@ type Deps struct {
 	Orders    *orders.Service
 	Carts     *carts.Service
 	Inventory *inventory.Service
+	Webhooks  *webhooks.Service
 	// JobTimeout bounds one attempt of every kind (JOB_TIMEOUT): River
 	// cancels the job's context then. Give NewClient the same value, which
 	// sets River's rescue window above it.
@@ -67,6 +69,11 @@ func Register(workers *river.Workers, deps Deps) error {
 			return deps.Inventory.SendDailyReport(ctx, a.Date)
 		}))
 	}
+	if deps.Webhooks != nil {
+		regs = append(regs, func(ws *river.Workers) error {
+			return river.AddWorkerSafely(ws, NewWebhookWorker(deps.Webhooks, timeout))
+		})
+	}
 	for _, reg := range regs {
 		if err := reg(workers); err != nil {
 			return fmt.Errorf("register workers: %w", err)
@@ -88,6 +95,9 @@ const (
 	// periodicWorkers run the leader's scheduled jobs, a few a day or a
 	// minute.
 	periodicWorkers = 2
+	// webhookWorkers deliver outbound webhooks; each may wait on a
+	// receiver for up to WEBHOOK_TIMEOUT.
+	webhookWorkers = 10
 	// defaultWorkers drain River's default queue, where jobs lived before
 	// queues by concern: the ones running during the upgrade (rescued
 	// there) and those a replica of the previous version inserts during a
@@ -117,6 +127,7 @@ func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, 
 			queue.Workflow:     {MaxWorkers: workflowWorkers},
 			queue.Notify:       {MaxWorkers: notifyWorkers},
 			queue.Periodic:     {MaxWorkers: periodicWorkers},
+			queue.Webhooks:     {MaxWorkers: webhookWorkers},
 			river.QueueDefault: {MaxWorkers: defaultWorkers},
 		},
 		JobTimeout:           jobTimeout,
