@@ -184,7 +184,8 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (*Endpoint, strin
 }
 
 // Ping queues a PING to the endpoint, sent at once by the webhooks queue,
-// and returns the PENDING delivery. It returns apperr NotFound, and
+// and returns the PENDING delivery. Its data is the endpoint as staff read
+// it (see endpointData). It returns apperr NotFound, and
 // apperr Invalid when the endpoint is inactive.
 func (s *Service) Ping(ctx context.Context, id string) (*Delivery, error) {
 	if uuid.Validate(id) != nil {
@@ -202,7 +203,7 @@ func (s *Service) Ping(ctx context.Context, id string) (*Delivery, error) {
 		if !e.IsActive {
 			return apperr.InvalidField(apperr.Path("id"), "the endpoint is inactive; activate it first")
 		}
-		rows, err := s.write(ctx, tx, []string{id}, Ping, nil, map[string]any{"endpointId": id})
+		rows, err := s.write(ctx, tx, []string{id}, Ping, nil, newEndpointData(e.endpoint()))
 		if err != nil {
 			return err
 		}
@@ -269,6 +270,21 @@ func (r endpointRow) endpoint() *Endpoint {
 		e.Topics = append(e.Topics, Topic(t))
 	}
 	return e
+}
+
+// endpointData is the `data` of a PING: the WebhookEndpoint as staff read
+// it through GraphQL, without its deliveries.
+type endpointData struct {
+	ID          string    `json:"id"`
+	URL         string    `json:"url"`
+	Description *string   `json:"description"`
+	Topics      []Topic   `json:"topics"`
+	IsActive    bool      `json:"isActive"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+func newEndpointData(e *Endpoint) endpointData {
+	return endpointData{ID: e.ID, URL: e.URL, Description: e.Description, Topics: e.Topics, IsActive: e.IsActive, CreatedAt: e.CreatedAt}
 }
 
 func (r deliveryRow) delivery() *Delivery {
