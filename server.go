@@ -401,7 +401,6 @@ func (a *app) wire() error {
 	}
 	a.tokens = auth.NewTokens(cfg.AuthSecret, cfg.CustomerTokenTTL, cfg.StaffTokenTTL, time.Now)
 	a.staff = auth.NewStaffService(a.db, a.tokens)
-	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency)
 	a.notify, err = notify.NewService(a.db, inserter, email, sms, notify.Config{
 		From: cfg.EmailFrom, MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetryBase, StorefrontURL: cfg.StorefrontURL,
 		PublicBaseURL: cfg.PublicBaseURL, UnsubscribeSecret: cfg.AuthSecret,
@@ -417,7 +416,10 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
-	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail, Live: a.hub})
+	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency).WithWebhooks(a.webhooks)
+	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{
+		LowStockEmail: cfg.LowStockEmail, Live: a.hub, Webhooks: a.webhooks,
+	})
 	// Open bounds its own check of an s3 bucket, so wire needs no context.
 	a.storage, err = storage.Open(context.Background(), storage.Config{
 		URL: cfg.StorageURL, PublicBaseURL: cfg.PublicBaseURL, Secret: cfg.AuthSecret, TTL: cfg.ImageURLTTL,
@@ -426,7 +428,7 @@ func (a *app) wire() error {
 		return fmt.Errorf("image storage: %w", err)
 	}
 	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency, Log: a.log}).
-		WithImages(a.storage, cfg.MaxUploadBytes)
+		WithImages(a.storage, cfg.MaxUploadBytes).WithWebhooks(a.webhooks)
 	a.carts = carts.NewService(a.db, a.catalog, a.notify, inserter, carts.Config{
 		Currency: cfg.StoreCurrency, AbandonedCartWait: cfg.AbandonedCartWait, StorefrontURL: cfg.StorefrontURL,
 	})

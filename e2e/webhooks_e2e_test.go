@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,14 @@ type whHit struct {
 	EventID, Topic, Signature string
 	Body                      []byte
 	Status                    int // what the receiver answered
-	Data                      struct{ ID string }
+	Data                      whData
+}
+
+// whData is what the tests read of an event's data: the object's id (a
+// low-stock alert's is its product's).
+type whData struct {
+	ID      string
+	Product *struct{ ID string }
 }
 
 // whReceiver is a webhook endpoint: it answers the first failFirst[topic]
@@ -45,9 +53,12 @@ func whStartReceiver(t *testing.T, failFirst map[string]int) *whReceiver {
 		b, _ := io.ReadAll(req.Body)
 		h := whHit{EventID: req.Header.Get("Commerce-Event-Id"), Topic: req.Header.Get("Commerce-Topic"),
 			Signature: req.Header.Get("Commerce-Signature"), Body: b, Status: http.StatusOK}
-		var body struct{ Data struct{ ID string } }
+		var body struct{ Data whData }
 		_ = json.Unmarshal(b, &body)
 		h.Data = body.Data
+		if h.Data.Product != nil {
+			h.Data.ID = h.Data.Product.ID
+		}
 		r.mu.Lock()
 		switch {
 		case r.down.Load():
@@ -334,4 +345,53 @@ func TestE2EWebhookSurvivesSIGKILL(t *testing.T) {
 	if acked != 1 {
 		t.Errorf("the delivery was acknowledged %d times, want once", acked)
 	}
+}
+
+// Products, low stock and registrations are announced too: a product
+// created with stock 3 and threshold 1, then renamed, then sold down to 1
+// gives PRODUCT_CREATED, PRODUCT_UPDATED and INVENTORY_LOW_STOCK about it
+// (in any order: per-endpoint ordering is per order id);
+// a registration gives CUSTOMER_CREATED about the new customer.
+func TestE2EWebhooksCatalogAndCustomers(t *testing.T) {
+	deps := startDeps(t, true)
+	srv := startServer(t, "webhooks-catalog", whEnv(t, deps, nil))
+	staff := srv.staffLogin(t)
+	rcv := whStartReceiver(t, nil)
+	_, secret := whCreateEndpoint(t, srv, staff, rcv.srv.URL, "PRODUCT_CREATED", "PRODUCT_UPDATED", "INVENTORY_LOW_STOCK", "CUSTOMER_CREATED")
+
+	p := srv.createProductWithThreshold(t, staff, "3.00", 3, 1)
+	var upd struct {
+		ProductUpdate struct{ UserErrors []userError }
+	}
+	srv.gql(t, staff, `mutation($id: ID!) { productUpdate(id: $id, input: {name: "Renamed widget"}) { userErrors { field message code } } }`,
+		map[string]any{"id": p.ID}, &upd)
+	if len(upd.ProductUpdate.UserErrors) > 0 {
+		t.Fatalf("productUpdate: %+v", upd.ProductUpdate.UserErrors)
+	}
+	srv.checkout(t, buyerEmail(), "e2e-wh-low-"+randHex(8), map[string]int{p.ID: 2})
+	hits := rcv.waitFor(t, p.ID, 60*time.Second, "three product events", func(hs []whHit) bool { return len(hs) >= 3 })
+	var topics []string
+	for _, h := range hits {
+		topics = append(topics, h.Topic)
+		if !whVerify(h.Signature, h.Body, secret) {
+			t.Errorf("%s: signature does not verify", h.Topic)
+		}
+	}
+	// Events that are not about an order may arrive in any order.
+	slices.Sort(topics)
+	if want := "INVENTORY_LOW_STOCK PRODUCT_CREATED PRODUCT_UPDATED"; strings.Join(topics, " ") != want {
+		t.Errorf("received %v, want %s", topics, want)
+	}
+	for _, h := range hits {
+		var body struct{ Data struct{ Name string } }
+		_ = json.Unmarshal(h.Body, &body)
+		if h.Topic == "PRODUCT_UPDATED" && body.Data.Name != "Renamed widget" {
+			t.Errorf("PRODUCT_UPDATED data name = %q, want the new name", body.Data.Name)
+		}
+	}
+
+	_, customerID := accRegisterCustomer(t, srv, "wh-"+randHex(6)+"@example.com", "correct horse battery", "Hook")
+	rcv.waitFor(t, customerID, 60*time.Second, "CUSTOMER_CREATED", func(hs []whHit) bool {
+		return len(hs) == 1 && hs[0].Topic == "CUSTOMER_CREATED"
+	})
 }

@@ -3888,7 +3888,7 @@ a delivery is written in the same transaction as the change, so a
 rolled-back change is never announced and a committed one never lost.
 """
 enum WebhookTopic {
-  "An order was placed (checkout committed)."
+  "An order was placed (checkout committed); data is the Order as staff read it, its customer and line products as customerId and productId."
   ORDER_CREATED
   "An order's payment succeeded."
   ORDER_PAID
@@ -3904,13 +3904,13 @@ enum WebhookTopic {
   RETURN_REQUESTED
   "A return changed. Not announced yet: returns are not part of this service yet."
   RETURN_UPDATED
-  "A product was created. Not announced yet by this version."
+  "A product was created; data is the Product (without images)."
   PRODUCT_CREATED
-  "A product was updated. Not announced yet by this version."
+  "A product was updated or archived; data is the Product (without images)."
   PRODUCT_UPDATED
-  "A product's stock fell to its low-stock threshold. Not announced yet by this version."
+  "A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name."
   INVENTORY_LOW_STOCK
-  "A customer registered. Not announced yet by this version."
+  "A customer registered an account (guest records made at checkout are not announced); data is the Customer."
   CUSTOMER_CREATED
   "A test event sent by webhookEndpointPing; needs no subscription."
   PING

@@ -1584,7 +1584,7 @@ func (e WebhookDeliveryStatus) MarshalJSON() ([]byte, error) {
 type WebhookTopic string
 
 const (
-	// An order was placed (checkout committed).
+	// An order was placed (checkout committed); data is the Order as staff read it, its customer and line products as customerId and productId.
 	WebhookTopicOrderCreated WebhookTopic = "ORDER_CREATED"
 	// An order's payment succeeded.
 	WebhookTopicOrderPaid WebhookTopic = "ORDER_PAID"
@@ -1600,13 +1600,13 @@ const (
 	WebhookTopicReturnRequested WebhookTopic = "RETURN_REQUESTED"
 	// A return changed. Not announced yet: returns are not part of this service yet.
 	WebhookTopicReturnUpdated WebhookTopic = "RETURN_UPDATED"
-	// A product was created. Not announced yet by this version.
+	// A product was created; data is the Product (without images).
 	WebhookTopicProductCreated WebhookTopic = "PRODUCT_CREATED"
-	// A product was updated. Not announced yet by this version.
+	// A product was updated or archived; data is the Product (without images).
 	WebhookTopicProductUpdated WebhookTopic = "PRODUCT_UPDATED"
-	// A product's stock fell to its low-stock threshold. Not announced yet by this version.
+	// A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name.
 	WebhookTopicInventoryLowStock WebhookTopic = "INVENTORY_LOW_STOCK"
-	// A customer registered. Not announced yet by this version.
+	// A customer registered an account (guest records made at checkout are not announced); data is the Customer.
 	WebhookTopicCustomerCreated WebhookTopic = "CUSTOMER_CREATED"
 	// A test event sent by webhookEndpointPing; needs no subscription.
 	WebhookTopicPing WebhookTopic = "PING"

@@ -8,7 +8,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/customers"
-	"commerce/internal/money"
 	"commerce/internal/webhooks"
 )
 
@@ -42,18 +41,19 @@ func (s *Service) announce(ctx context.Context, tx bun.Tx, topic webhooks.Topic,
 // through GraphQL, with the same field names, minus what needs another
 // query (customer, the product of a line, events) or is a secret
 // (paymentClientSecret); the customer and products are given by id.
-// Money is {"amount": "12.30", "currencyCode": "USD"} as in GraphQL.
+// Money is {"amount": "12.30", "currencyCode": "USD"} as in GraphQL
+// (webhooks.Money).
 type orderData struct {
 	ID                    string            `json:"id"`
 	OrderNumber           string            `json:"orderNumber"`
 	CustomerID            *string           `json:"customerId"`
 	Email                 string            `json:"email"`
 	Lines                 []orderLineData   `json:"lines"`
-	Subtotal              moneyData         `json:"subtotal"`
-	Tax                   moneyData         `json:"tax"`
-	ShippingCost          moneyData         `json:"shippingCost"`
-	Discount              moneyData         `json:"discount"`
-	Total                 moneyData         `json:"total"`
+	Subtotal              webhooks.Money    `json:"subtotal"`
+	Tax                   webhooks.Money    `json:"tax"`
+	ShippingCost          webhooks.Money    `json:"shippingCost"`
+	Discount              webhooks.Money    `json:"discount"`
+	Total                 webhooks.Money    `json:"total"`
 	Status                Status            `json:"status"`
 	PaymentStatus         PaymentStatus     `json:"paymentStatus"`
 	FulfillmentStatus     FulfillmentStatus `json:"fulfillmentStatus"`
@@ -72,29 +72,19 @@ type orderData struct {
 
 // orderLineData is an OrderLine, its product given by id.
 type orderLineData struct {
-	ProductID *string   `json:"productId"`
-	SKU       string    `json:"sku"`
-	Name      string    `json:"name"`
-	Quantity  int       `json:"quantity"`
-	UnitPrice moneyData `json:"unitPrice"`
-	LineTotal moneyData `json:"lineTotal"`
-}
-
-// moneyData is GraphQL's Money.
-type moneyData struct {
-	Amount       string `json:"amount"`
-	CurrencyCode string `json:"currencyCode"`
-}
-
-func newMoneyData(m money.Money) moneyData {
-	return moneyData{Amount: m.Decimal(), CurrencyCode: m.Currency}
+	ProductID *string        `json:"productId"`
+	SKU       string         `json:"sku"`
+	Name      string         `json:"name"`
+	Quantity  int            `json:"quantity"`
+	UnitPrice webhooks.Money `json:"unitPrice"`
+	LineTotal webhooks.Money `json:"lineTotal"`
 }
 
 func newOrderData(o *Order, lines []Line) orderData {
 	d := orderData{
 		ID: o.ID, OrderNumber: o.Number, CustomerID: o.CustomerID, Email: o.Email, Lines: []orderLineData{},
-		Subtotal: newMoneyData(o.Subtotal), Tax: newMoneyData(o.Tax), ShippingCost: newMoneyData(o.Shipping),
-		Discount: newMoneyData(o.Discount), Total: newMoneyData(o.Total),
+		Subtotal: webhooks.MoneyOf(o.Subtotal), Tax: webhooks.MoneyOf(o.Tax), ShippingCost: webhooks.MoneyOf(o.Shipping),
+		Discount: webhooks.MoneyOf(o.Discount), Total: webhooks.MoneyOf(o.Total),
 		Status: o.Status, PaymentStatus: o.PaymentStatus, FulfillmentStatus: o.FulfillmentStatus,
 		StripePaymentIntentID: o.PaymentIntentID, ShippingAddress: o.ShippingAddress, BillingAddress: o.BillingAddress,
 		Carrier: o.Carrier, TrackingNumber: o.TrackingNumber, TrackingURL: o.TrackingURL,
@@ -102,7 +92,7 @@ func newOrderData(o *Order, lines []Line) orderData {
 	}
 	for _, l := range lines {
 		d.Lines = append(d.Lines, orderLineData{ProductID: l.ProductID, SKU: l.SKU, Name: l.Name, Quantity: l.Quantity,
-			UnitPrice: newMoneyData(l.UnitPrice), LineTotal: newMoneyData(l.LineTotal)})
+			UnitPrice: webhooks.MoneyOf(l.UnitPrice), LineTotal: webhooks.MoneyOf(l.LineTotal)})
 	}
 	return d
 }
