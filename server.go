@@ -512,13 +512,14 @@ func smsSender(cfg *config.Config, log *slog.Logger) (notify.SMSSender, error) {
 }
 
 // startWorkers starts River's workers and its leader-elected periodic jobs:
-// the daily report and the outbox sweeper.
+// the daily report and the outbox sweepers.
 func (a *app) startWorkers(ctx context.Context) error {
 	report, err := jobs.DailyReport(a.cfg.DailyReportCron, a.cfg.StoreLocation, nil)
 	if err != nil {
 		return err
 	}
-	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil)}
+	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil),
+		jobs.WebhookSweep(a.cfg.NotifySweepInterval, nil)}
 	// River fetches, completes and elects its leader on a pool of its own
 	// (its listener holds one of these connections), so that a burst of
 	// requests queueing for the service's pool, as in a flash sale, cannot

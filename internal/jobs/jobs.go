@@ -72,7 +72,10 @@ func Register(workers *river.Workers, deps Deps) error {
 	if deps.Webhooks != nil {
 		regs = append(regs, func(ws *river.Workers) error {
 			return river.AddWorkerSafely(ws, NewWebhookWorker(deps.Webhooks, timeout))
-		})
+		}, add(timeout, func(ctx context.Context, _ webhooks.SweepArgs) error {
+			_, err := deps.Webhooks.Sweep(ctx)
+			return err
+		}))
 	}
 	for _, reg := range regs {
 		if err := reg(workers); err != nil {

@@ -306,3 +306,44 @@ func topicStrings(ts []Topic) []string {
 	}
 	return out
 }
+
+// lockOrphans locks up to limit PENDING deliveries, oldest first, that
+// have no live job in any queue; rows another sweep holds are skipped. A
+// delivery and its first job commit together, so what this finds is what
+// River has given up on.
+func lockOrphans(ctx context.Context, idb bun.IDB, limit int) ([]deliveryRow, error) {
+	rows, err := idb.QueryContext(ctx, `
+		SELECT d.id, d.attempts, d.max_attempts FROM webhook_deliveries d
+		WHERE d.status = 'PENDING'
+		  AND NOT EXISTS (
+		      SELECT 1 FROM river_job j
+		      WHERE j.kind = ? AND j.args @> jsonb_build_object('delivery_id', d.id::text)
+		        AND j.state IN ('available', 'scheduled', 'running', 'retryable', 'pending'))
+		ORDER BY d.seq
+		LIMIT ?
+		FOR UPDATE OF d SKIP LOCKED`, DeliverArgs{}.Kind(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []deliveryRow
+	for rows.Next() {
+		var r deliveryRow
+		if err := rows.Scan(&r.ID, &r.Attempts, &r.MaxAttempts); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// markAbandoned makes the PENDING deliveries ids FAILED with lastError.
+func markAbandoned(ctx context.Context, idb bun.IDB, ids []string, lastError string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := idb.ExecContext(ctx, `
+		UPDATE webhook_deliveries SET status = 'FAILED', last_error = ?
+		WHERE id = ANY(?::uuid[]) AND status = 'PENDING'`, lastError, pgdialect.Array(ids))
+	return err
+}
