@@ -61,9 +61,10 @@ func (s *Service) Deliver(ctx context.Context, id string) (wait time.Duration, e
 	if !e.IsActive {
 		return 0, s.record(ctx, d, response{}, fmt.Errorf("%w: the endpoint is inactive", ErrFinal))
 	}
+	now := s.now()
 	res, sendErr := s.send.send(ctx, request{
 		URL: e.URL, EventID: d.EventID, Topic: Topic(d.Topic), Body: []byte(d.Body),
-		Signature: Signature(s.now(), []byte(d.Body), signingSecrets(e.Keys, s.now())...),
+		Signature: Signature(now, []byte(d.Body), signingSecrets(e.Keys, now)...),
 	})
 	return 0, s.record(ctx, d, res, sendErr)
 }
