@@ -58,6 +58,7 @@ import (
 	"commerce/internal/realtime"
 	"commerce/internal/shop"
 	"commerce/internal/storage"
+	"commerce/internal/webhooks"
 )
 
 func main() {
@@ -378,6 +379,7 @@ type app struct {
 	notify    *notify.Service
 	carts     *carts.Service
 	orders    *orders.Service
+	webhooks  *webhooks.Service
 	storage   *storage.Store // product images
 }
 
@@ -432,7 +434,6 @@ func (a *app) wire() error {
 	}
 	a.tokens = auth.NewTokens(cfg.AuthSecret, cfg.CustomerTokenTTL, cfg.StaffTokenTTL, time.Now)
 	a.staff = auth.NewStaffService(a.db, a.tokens)
-	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency)
 	a.notify, err = notify.NewService(a.db, inserter, email, sms, notify.Config{
 		From: cfg.EmailFrom, MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetryBase, StorefrontURL: cfg.StorefrontURL,
 		PublicBaseURL: cfg.PublicBaseURL, UnsubscribeSecret: cfg.AuthSecret,
@@ -442,7 +443,18 @@ func (a *app) wire() error {
 		return err
 	}
 	a.metrics.Backlog("notifications", a.notify.Pending)
-	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{LowStockEmail: cfg.LowStockEmail, Live: a.hub})
+	a.webhooks, err = webhooks.NewService(a.db, inserter, webhooks.Config{
+		Timeout: cfg.WebhookTimeout, MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
+		DisableAfter: cfg.WebhookDisableAfter, AllowPrivate: cfg.WebhookAllowPrivate, RecordTimeout: cfg.JobTimeout / 3,
+		Observe: a.metrics.WebhookDelivery,
+	}, a.log)
+	if err != nil {
+		return err
+	}
+	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency).WithWebhooks(a.webhooks)
+	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{
+		LowStockEmail: cfg.LowStockEmail, Live: a.hub, Webhooks: a.webhooks,
+	})
 	// Open bounds its own check of an s3 bucket, so wire needs no context.
 	a.storage, err = storage.Open(context.Background(), storage.Config{
 		URL: cfg.StorageURL, PublicBaseURL: cfg.PublicBaseURL, Secret: cfg.AuthSecret, TTL: cfg.ImageURLTTL,
@@ -451,13 +463,13 @@ func (a *app) wire() error {
 		return fmt.Errorf("image storage: %w", err)
 	}
 	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency, Log: a.log}).
-		WithImages(a.storage, cfg.MaxUploadBytes)
+		WithImages(a.storage, cfg.MaxUploadBytes).WithWebhooks(a.webhooks)
 	a.carts = carts.NewService(a.db, a.catalog, a.notify, inserter, carts.Config{
 		Currency: cfg.StoreCurrency, AbandonedCartWait: cfg.AbandonedCartWait, StorefrontURL: cfg.StorefrontURL,
 	})
 	a.orders = orders.NewService(orders.Deps{
 		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.tracing, a.log),
-		Notify: a.notify, Jobs: inserter, Live: a.hub, Log: a.log,
+		Notify: a.notify, Jobs: inserter, Live: a.hub, Webhooks: a.webhooks, Log: a.log,
 	}, orders.Config{
 		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
@@ -468,7 +480,8 @@ func (a *app) wire() error {
 
 	a.workers = river.NewWorkers()
 	return jobs.Register(a.workers, jobs.Deps{
-		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, JobTimeout: cfg.JobTimeout,
+		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, Webhooks: a.webhooks,
+		JobTimeout: cfg.JobTimeout,
 	})
 }
 
@@ -551,13 +564,14 @@ func smsSender(cfg *config.Config, tr *tracing.Tracing, log *slog.Logger) (notif
 }
 
 // startWorkers starts River's workers and its leader-elected periodic jobs:
-// the daily report and the outbox sweeper.
+// the daily report and the outbox sweepers.
 func (a *app) startWorkers(ctx context.Context) error {
 	report, err := jobs.DailyReport(a.cfg.DailyReportCron, a.cfg.StoreLocation, nil)
 	if err != nil {
 		return err
 	}
-	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil)}
+	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil),
+		jobs.WebhookSweep(a.cfg.NotifySweepInterval, nil)}
 	// River fetches, completes and elects its leader on a pool of its own
 	// (its listener holds one of these connections), so that a burst of
 	// requests queueing for the service's pool, as in a flash sale, cannot
@@ -624,7 +638,7 @@ func (a *app) routes(api bool) http.Handler {
 		quotas := a.quotas()
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
-			Carts: a.carts, Orders: a.orders, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
+			Carts: a.carts, Orders: a.orders, Webhooks: a.webhooks, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,

@@ -28,6 +28,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/platform/db"
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
@@ -64,8 +65,13 @@ func setupWithLog(t *testing.T, log *slog.Logger) *bundle {
 	inv := inventory.NewService(d, notifier, inventory.Config{LowStockEmail: "stock@example.com"})
 	b := &bundle{tokens: tokens, staff: auth.NewStaffService(d, tokens)}
 	b.catalog = catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD"})
+	hooks, err := webhooks.NewService(d, inserter, webhooks.Config{Timeout: time.Second, MaxAttempts: 3, RetryBase: time.Second, DisableAfter: 5}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := graph.NewResolver(graph.Services{
 		Staff: b.staff, Customers: customers.NewService(d, tokens, "USD"), Catalog: b.catalog, Inventory: inv, Notify: notifier,
+		Webhooks: hooks,
 	}, log)
 	h := graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log})
 	b.handler = h

@@ -16,6 +16,7 @@ import (
 	"commerce/internal/pricing"
 	"commerce/internal/realtime"
 	"commerce/internal/storage"
+	"commerce/internal/webhooks"
 )
 
 // Services are the domain services the resolvers call.
@@ -27,6 +28,7 @@ type Services struct {
 	Notify    *notify.Service
 	Carts     *carts.Service
 	Orders    *orders.Service
+	Webhooks  *webhooks.Service
 	Pricing   pricing.Config // prices carts for display
 	Live      *realtime.Hub  // subscriptions
 	Images    *storage.Store // signs ProductImage.url

@@ -211,6 +211,40 @@ func (r *mutationResolver) OrderCancel(ctx context.Context, id string, reason *s
 	return r.orderPayload(ctx, o, err)
 }
 
+func (r *mutationResolver) WebhookEndpointCreate(ctx context.Context, input model.WebhookEndpointInput) (*model.WebhookEndpointPayload, error) {
+	e, secret, err := r.svc.Webhooks.Create(ctx, toWebhookInput(input))
+	return webhookEndpointPayload(e, secret, err)
+}
+
+func (r *mutationResolver) WebhookEndpointUpdate(ctx context.Context, id string, input model.WebhookEndpointInput) (*model.WebhookEndpointPayload, error) {
+	e, err := r.svc.Webhooks.Update(ctx, id, toWebhookInput(input))
+	return webhookEndpointPayload(e, "", err)
+}
+
+func (r *mutationResolver) WebhookEndpointDelete(ctx context.Context, id string) (*model.DeletePayload, error) {
+	err := r.svc.Webhooks.Delete(ctx, id)
+	if ues, ok := userErrors(err); ok {
+		return &model.DeletePayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &model.DeletePayload{DeletedID: &id, UserErrors: []*model.UserError{}}, nil
+}
+
+func (r *mutationResolver) WebhookEndpointRotateSecret(ctx context.Context, id string) (*model.WebhookEndpointPayload, error) {
+	e, secret, err := r.svc.Webhooks.RotateSecret(ctx, id)
+	return webhookEndpointPayload(e, secret, err)
+}
+
+func (r *mutationResolver) WebhookEndpointPing(ctx context.Context, id string) (*model.WebhookDeliveryPayload, error) {
+	return webhookDeliveryPayload(r.svc.Webhooks.Ping(ctx, id))
+}
+
+func (r *mutationResolver) WebhookDeliveryRetry(ctx context.Context, id string) (*model.WebhookDeliveryPayload, error) {
+	return webhookDeliveryPayload(r.svc.Webhooks.Retry(ctx, id))
+}
+
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
 	return obj.Count(ctx)
 }
@@ -371,6 +405,14 @@ func (r *queryResolver) Notifications(ctx context.Context, first *int, after *st
 	return toNotificationConnection(p, count), nil
 }
 
+func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error) {
+	p, err := r.svc.Webhooks.Endpoints(ctx, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return toWebhookEndpointConnection(p), nil
+}
+
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumber string, accessToken *string) (<-chan *model.OrderStatusEvent, error) {
 	// Subscribe before reading the current state, so that no change made in
 	// between is missed.
@@ -400,6 +442,14 @@ func (r *subscriptionResolver) OrderUpdates(ctx context.Context) (<-chan *model.
 
 func (r *subscriptionResolver) LowStockAlerts(ctx context.Context) (<-chan *model.LowStockAlert, error) {
 	return stream(ctx, r.svc.Live.Subscribe(realtime.TopicLowStock), nil, lowStockEvents, nil), nil
+}
+
+func (r *webhookEndpointResolver) Deliveries(ctx context.Context, obj *model.WebhookEndpoint, first *int, after *string, status *model.WebhookDeliveryStatus) (*model.WebhookDeliveryConnection, error) {
+	p, err := r.svc.Webhooks.Deliveries(ctx, obj.ID, toWebhookStatus(status), first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return toWebhookDeliveryConnection(p), nil
 }
 
 func (r *Resolver) CartLine() generated.CartLineResolver { return &cartLineResolver{r} }
@@ -444,6 +494,10 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
+func (r *Resolver) WebhookEndpoint() generated.WebhookEndpointResolver {
+	return &webhookEndpointResolver{r}
+}
+
 type (
 	cartLineResolver                       struct{ *Resolver }
 	customerResolver                       struct{ *Resolver }
@@ -460,4 +514,5 @@ type (
 	productConnectionResolver              struct{ *Resolver }
 	queryResolver                          struct{ *Resolver }
 	subscriptionResolver                   struct{ *Resolver }
+	webhookEndpointResolver                struct{ *Resolver }
 )

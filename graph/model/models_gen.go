@@ -272,6 +272,14 @@ type CustomerRegisterInput struct {
 	MarketingOptIn *bool `json:"marketingOptIn,omitempty"`
 }
 
+// The result of a deletion.
+type DeletePayload struct {
+	// The id of what was deleted; null when there are userErrors.
+	DeletedID *string `json:"deletedId,omitempty"`
+	// Problems with the request (NOT_FOUND at ["id"]); [] on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A package size in whole millimetres.
 type Dimensions struct {
 	// Length in mm; null when not recorded.
@@ -872,6 +880,128 @@ type UserError struct {
 	Code string `json:"code"`
 }
 
+// One event sent, or to send, to one endpoint. ADMIN only.
+type WebhookDelivery struct {
+	// Plain lowercase UUID of the delivery.
+	ID string `json:"id"`
+	// The event's id, the body's "id" and the Commerce-Event-Id header: the same on every attempt and on every endpoint the event goes to.
+	EventID string `json:"eventId"`
+	// What the event reports.
+	Topic WebhookTopic `json:"topic"`
+	// Where delivery is.
+	Status WebhookDeliveryStatus `json:"status"`
+	// Attempts made so far.
+	Attempts int `json:"attempts"`
+	// The HTTP status of the last answer; null when none came (timeout, refused connection).
+	ResponseStatus *int `json:"responseStatus,omitempty"`
+	// Why the last attempt failed; null when none failed.
+	LastError *string `json:"lastError,omitempty"`
+	// The whole body every attempt sends: {id, topic, createdAt, data}, data being the object as staff read it when the change committed.
+	Payload map[string]any `json:"payload"`
+	// When the change was announced.
+	CreatedAt time.Time `json:"createdAt"`
+	// When an attempt succeeded; null until then.
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+}
+
+func (WebhookDelivery) IsNode() {}
+
+// Plain lowercase UUID.
+func (this WebhookDelivery) GetID() string { return this.ID }
+
+// An endpoint's deliveries, newest first.
+type WebhookDeliveryConnection struct {
+	// The deliveries of this page.
+	Edges []*WebhookDeliveryEdge `json:"edges"`
+	// Whether more pages follow.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many deliveries match, on every page.
+	TotalCount int `json:"totalCount"`
+}
+
+// A webhook delivery in a connection.
+type WebhookDeliveryEdge struct {
+	// The delivery.
+	Node *WebhookDelivery `json:"node"`
+	// Pass as `after` to read the deliveries after this one.
+	Cursor string `json:"cursor"`
+}
+
+// The result of pinging an endpoint or retrying a delivery.
+type WebhookDeliveryPayload struct {
+	// The delivery, PENDING: it is sent at once by the webhooks queue. Null when there are userErrors.
+	Delivery *WebhookDelivery `json:"delivery,omitempty"`
+	// Problems with the request (NOT_FOUND, or INVALID at ["id"]); [] on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// An HTTPS receiver subscribed to topics. Each delivery is a POST with headers
+// Commerce-Event-Id, Commerce-Topic and Commerce-Signature
+// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>" (a second v1=
+// during a rotation's overlap, new first). ADMIN only; the secret is never
+// readable here.
+type WebhookEndpoint struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// Where deliveries are POSTed.
+	URL string `json:"url"`
+	// A note for people; null when none.
+	Description *string `json:"description,omitempty"`
+	// The topics it receives.
+	Topics []WebhookTopic `json:"topics"`
+	// False when switched off, or deactivated after WEBHOOK_DISABLE_AFTER (50) deliveries in a row ended FAILED; an update with isActive true turns it on again.
+	IsActive bool `json:"isActive"`
+	// When it was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// Its deliveries, newest first. BAD_USER_INPUT for a bad first or after.
+	Deliveries *WebhookDeliveryConnection `json:"deliveries"`
+}
+
+func (WebhookEndpoint) IsNode() {}
+
+// Plain lowercase UUID.
+func (this WebhookEndpoint) GetID() string { return this.ID }
+
+// Webhook endpoints, newest first.
+type WebhookEndpointConnection struct {
+	// The endpoints of this page.
+	Edges []*WebhookEndpointEdge `json:"edges"`
+	// Whether more pages follow.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many endpoints there are.
+	TotalCount int `json:"totalCount"`
+}
+
+// A webhook endpoint in a connection.
+type WebhookEndpointEdge struct {
+	// The endpoint.
+	Node *WebhookEndpoint `json:"node"`
+	// Pass as `after` to read the endpoints after this one.
+	Cursor string `json:"cursor"`
+}
+
+// A webhook endpoint's settings, all of them on every update.
+type WebhookEndpointInput struct {
+	// An absolute https URL (http too with WEBHOOK_ALLOW_PRIVATE=true). An IP literal of a loopback, private, link-local or metadata address is refused here; a name that resolves to one is refused when sending. userError INVALID at ["input", "url"].
+	URL string `json:"url"`
+	// A note for people, at most 500 characters.
+	Description *string `json:"description,omitempty"`
+	// At least one topic other than PING (userError INVALID at ["input", "topics"]); duplicates are ignored.
+	Topics []WebhookTopic `json:"topics"`
+	// False stops deliveries; true (the default) re-activates a deactivated endpoint.
+	IsActive *bool `json:"isActive,omitempty"`
+}
+
+// The result of creating, updating or rotating a webhook endpoint.
+type WebhookEndpointPayload struct {
+	// The endpoint; null when there are userErrors.
+	Endpoint *WebhookEndpoint `json:"endpoint,omitempty"`
+	// The signing secret, only from create and rotate: shown once, never readable again. The HMAC key is this string's bytes.
+	Secret *string `json:"secret,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // Where an order's shipment is. Tolerate new values.
 type FulfillmentStatus string
 
@@ -1382,6 +1512,160 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a webhook delivery is.
+type WebhookDeliveryStatus string
+
+const (
+	// Not delivered yet: waiting for its first attempt, a retry, or an earlier event of the same order.
+	WebhookDeliveryStatusPending WebhookDeliveryStatus = "PENDING"
+	// The endpoint answered 2xx within WEBHOOK_TIMEOUT.
+	WebhookDeliveryStatusSucceeded WebhookDeliveryStatus = "SUCCEEDED"
+	// Given up after WEBHOOK_MAX_ATTEMPTS attempts (or the endpoint was inactive); see lastError. webhookDeliveryRetry sends it again.
+	WebhookDeliveryStatusFailed WebhookDeliveryStatus = "FAILED"
+)
+
+var AllWebhookDeliveryStatus = []WebhookDeliveryStatus{
+	WebhookDeliveryStatusPending,
+	WebhookDeliveryStatusSucceeded,
+	WebhookDeliveryStatusFailed,
+}
+
+func (e WebhookDeliveryStatus) IsValid() bool {
+	switch e {
+	case WebhookDeliveryStatusPending, WebhookDeliveryStatusSucceeded, WebhookDeliveryStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e WebhookDeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WebhookDeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WebhookDeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e WebhookDeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WebhookDeliveryStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What an outbound webhook event reports. An endpoint subscribes to topics;
+// a delivery is written in the same transaction as the change, so a
+// rolled-back change is never announced and a committed one never lost.
+type WebhookTopic string
+
+const (
+	// An order was placed (checkout committed); data is the Order as staff read it, its customer and line products as customerId and productId.
+	WebhookTopicOrderCreated WebhookTopic = "ORDER_CREATED"
+	// An order's payment succeeded.
+	WebhookTopicOrderPaid WebhookTopic = "ORDER_PAID"
+	// An order was cancelled: by staff, or at its payment timeout.
+	WebhookTopicOrderCancelled WebhookTopic = "ORDER_CANCELLED"
+	// An order was shipped (orderFulfill).
+	WebhookTopicOrderFulfilled WebhookTopic = "ORDER_FULFILLED"
+	// A shipped order was marked delivered.
+	WebhookTopicOrderDelivered WebhookTopic = "ORDER_DELIVERED"
+	// A refund of an order was recorded (the provider confirmed it).
+	WebhookTopicOrderRefunded WebhookTopic = "ORDER_REFUNDED"
+	// A return was requested. Not announced yet: returns are not part of this service yet.
+	WebhookTopicReturnRequested WebhookTopic = "RETURN_REQUESTED"
+	// A return changed. Not announced yet: returns are not part of this service yet.
+	WebhookTopicReturnUpdated WebhookTopic = "RETURN_UPDATED"
+	// A product was created; data is the Product (without images).
+	WebhookTopicProductCreated WebhookTopic = "PRODUCT_CREATED"
+	// A product was updated or archived; data is the Product (without images).
+	WebhookTopicProductUpdated WebhookTopic = "PRODUCT_UPDATED"
+	// A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name.
+	WebhookTopicInventoryLowStock WebhookTopic = "INVENTORY_LOW_STOCK"
+	// A customer registered an account (guest records made at checkout are not announced); data is the Customer.
+	WebhookTopicCustomerCreated WebhookTopic = "CUSTOMER_CREATED"
+	// A test event sent by webhookEndpointPing; needs no subscription.
+	WebhookTopicPing WebhookTopic = "PING"
+)
+
+var AllWebhookTopic = []WebhookTopic{
+	WebhookTopicOrderCreated,
+	WebhookTopicOrderPaid,
+	WebhookTopicOrderCancelled,
+	WebhookTopicOrderFulfilled,
+	WebhookTopicOrderDelivered,
+	WebhookTopicOrderRefunded,
+	WebhookTopicReturnRequested,
+	WebhookTopicReturnUpdated,
+	WebhookTopicProductCreated,
+	WebhookTopicProductUpdated,
+	WebhookTopicInventoryLowStock,
+	WebhookTopicCustomerCreated,
+	WebhookTopicPing,
+}
+
+func (e WebhookTopic) IsValid() bool {
+	switch e {
+	case WebhookTopicOrderCreated, WebhookTopicOrderPaid, WebhookTopicOrderCancelled, WebhookTopicOrderFulfilled, WebhookTopicOrderDelivered, WebhookTopicOrderRefunded, WebhookTopicReturnRequested, WebhookTopicReturnUpdated, WebhookTopicProductCreated, WebhookTopicProductUpdated, WebhookTopicInventoryLowStock, WebhookTopicCustomerCreated, WebhookTopicPing:
+		return true
+	}
+	return false
+}
+
+func (e WebhookTopic) String() string {
+	return string(e)
+}
+
+func (e *WebhookTopic) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WebhookTopic(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WebhookTopic", str)
+	}
+	return nil
+}
+
+func (e WebhookTopic) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WebhookTopic) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WebhookTopic) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -76,6 +76,9 @@ type Service struct {
 	// Image storage, set by WithImages.
 	objects       ObjectStore
 	maxImageBytes int64
+	// hooks announces product changes to webhook subscribers, set by
+	// WithWebhooks; nil announces nothing.
+	hooks Announcer
 }
 
 // NewService returns a catalog Service that records opening stock through

@@ -11,6 +11,7 @@ import (
 	"commerce/internal/apperr"
 	"commerce/internal/inventory"
 	"commerce/internal/platform/db"
+	"commerce/internal/webhooks"
 )
 
 // Unique indexes whose violations are the caller's to fix.
@@ -37,7 +38,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Product, error) 
 	for attempt := 1; ; attempt++ {
 		row := r
 		err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			return s.insert(ctx, tx, &row, stock, generate)
+			if err := s.insert(ctx, tx, &row, stock, generate); err != nil {
+				return err
+			}
+			return s.announce(ctx, tx, webhooks.ProductCreated, row.product())
 		})
 		if err == nil {
 			return row.product(), nil
@@ -108,7 +112,10 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Produ
 		if errs := applyUpdate(r, in); len(errs) > 0 {
 			return errs
 		}
-		return updateProduct(ctx, tx, r)
+		if err := updateProduct(ctx, tx, r); err != nil {
+			return err
+		}
+		return s.announce(ctx, tx, webhooks.ProductUpdated, r.product())
 	})
 	if err != nil {
 		return nil, writeError("update product", err)
@@ -116,15 +123,22 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Produ
 	return r.product(), nil
 }
 
-// Archive deactivates a product so that it leaves the storefront; orders
-// and the ledger keep referring to it. It returns a NotFound userError at
+// Archive deactivates a product so that it leaves the storefront (a
+// PRODUCT_UPDATED webhook); orders and the ledger keep referring to it. It returns a NotFound userError at
 // ["id"] for an unknown or malformed id.
 func (s *Service) Archive(ctx context.Context, id string) (*Product, error) {
 	key, ok := canonicalID(id)
 	if !ok {
 		return nil, notFoundAt("id")
 	}
-	r, err := archiveProduct(ctx, s.db.Bun, key)
+	var r *productRow
+	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if r, err = archiveProduct(ctx, tx, key); err != nil || r == nil {
+			return err
+		}
+		return s.announce(ctx, tx, webhooks.ProductUpdated, r.product())
+	})
 	if err != nil {
 		return nil, fmt.Errorf("archive product: %w", err)
 	}

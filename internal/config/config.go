@@ -95,6 +95,17 @@ type Config struct {
 	// and River's rescue window derive from it (see jobs.RescueAfter).
 	JobTimeout time.Duration
 
+	// Outbound webhooks (see package webhooks). WebhookTimeout bounds one
+	// POST and must stay below JobTimeout, so that a hung receiver fails
+	// the attempt with its own error before River cancels the job.
+	WebhookTimeout      time.Duration
+	WebhookMaxAttempts  int
+	WebhookRetryBase    time.Duration
+	WebhookDisableAfter int
+	// WebhookAllowPrivate lifts the https and address rules of endpoint
+	// URLs (tests and local development).
+	WebhookAllowPrivate bool
+
 	SMSSender         string // "log" or "twilio"
 	TwilioAccountSID  string
 	TwilioAuthToken   string
@@ -256,6 +267,15 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	// Below 3s the bookkeeping share of an attempt (a third) gets too short
 	// for a database write under load.
 	c.JobTimeout = r.durationRange("JOB_TIMEOUT", 30*time.Second, 3*time.Second, time.Hour)
+	// The default stays below a short JOB_TIMEOUT, as the senders' do.
+	c.WebhookTimeout = r.durationRange("WEBHOOK_TIMEOUT", min(10*time.Second, c.JobTimeout*2/3), 100*time.Millisecond, time.Minute)
+	if c.WebhookTimeout >= c.JobTimeout {
+		r.fail("WEBHOOK_TIMEOUT", "must be shorter than JOB_TIMEOUT")
+	}
+	c.WebhookMaxAttempts = r.intRange("WEBHOOK_MAX_ATTEMPTS", 12, 1, 100)
+	c.WebhookRetryBase = r.durationRange("WEBHOOK_RETRY_BASE", 10*time.Second, 10*time.Millisecond, 24*time.Hour)
+	c.WebhookDisableAfter = r.intRange("WEBHOOK_DISABLE_AFTER", 50, 1, 100_000)
+	c.WebhookAllowPrivate = r.boolean("WEBHOOK_ALLOW_PRIVATE", false)
 
 	c.SMSSender = r.oneOf("SMS_SENDER", "log", "log", "twilio")
 	c.TwilioAccountSID = r.str("TWILIO_ACCOUNT_SID", "")

@@ -109,6 +109,11 @@ func TestLoadDefaults(t *testing.T) {
 		{"NOTIFY_RETRY_BASE", c.NotifyRetryBase, 5 * time.Second},
 		{"NOTIFY_SWEEP_INTERVAL", c.NotifySweepInterval, time.Minute},
 		{"JOB_TIMEOUT", c.JobTimeout, 30 * time.Second},
+		{"WEBHOOK_TIMEOUT", c.WebhookTimeout, 10 * time.Second},
+		{"WEBHOOK_MAX_ATTEMPTS", c.WebhookMaxAttempts, 12},
+		{"WEBHOOK_RETRY_BASE", c.WebhookRetryBase, 10 * time.Second},
+		{"WEBHOOK_DISABLE_AFTER", c.WebhookDisableAfter, 50},
+		{"WEBHOOK_ALLOW_PRIVATE", c.WebhookAllowPrivate, false},
 		{"SMS_SENDER", c.SMSSender, "log"},
 		{"TWILIO_ACCOUNT_SID", c.TwilioAccountSID, ""},
 		{"TWILIO_AUTH_TOKEN", c.TwilioAuthToken, ""},
@@ -369,6 +374,14 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("EmailSender = %q, SMTPURL = %q, EmailFrom = %q", c.EmailSender, c.SMTPURL, c.EmailFrom)
 			}
 		}},
+		{"webhooks", env{"WEBHOOK_TIMEOUT": "2s", "WEBHOOK_MAX_ATTEMPTS": "3", "WEBHOOK_RETRY_BASE": "200ms",
+			"WEBHOOK_DISABLE_AFTER": "5", "WEBHOOK_ALLOW_PRIVATE": "true"}, func(t *testing.T, c *Config) {
+			if c.WebhookTimeout != 2*time.Second || c.WebhookMaxAttempts != 3 || c.WebhookRetryBase != 200*time.Millisecond ||
+				c.WebhookDisableAfter != 5 || !c.WebhookAllowPrivate {
+				t.Errorf("webhook config = %v %d %v %d %v", c.WebhookTimeout, c.WebhookMaxAttempts, c.WebhookRetryBase,
+					c.WebhookDisableAfter, c.WebhookAllowPrivate)
+			}
+		}},
 		{"notify retries", env{"NOTIFY_MAX_ATTEMPTS": "1", "NOTIFY_RETRY_BASE": "250ms"}, func(t *testing.T, c *Config) {
 			if c.NotifyMaxAttempts != 1 || c.NotifyRetryBase != 250*time.Millisecond {
 				t.Errorf("NotifyMaxAttempts = %d, NotifyRetryBase = %v", c.NotifyMaxAttempts, c.NotifyRetryBase)
@@ -618,6 +631,12 @@ func TestLoadRejects(t *testing.T) {
 		{"QUOTA_CART_CREATE bad period", env{"QUOTA_CART_CREATE": "100/hour"}, "QUOTA_CART_CREATE"},
 		{"QUOTA_ORDER_LOOKUP zero period", env{"QUOTA_ORDER_LOOKUP": "20/0s"}, "QUOTA_ORDER_LOOKUP"},
 		{"QUOTA_ORDER_LOOKUP_NUMBER fraction", env{"QUOTA_ORDER_LOOKUP_NUMBER": "1.5/1h"}, "QUOTA_ORDER_LOOKUP_NUMBER"},
+		{"WEBHOOK_TIMEOUT not a duration", env{"WEBHOOK_TIMEOUT": "ten"}, "WEBHOOK_TIMEOUT"},
+		{"WEBHOOK_TIMEOUT not below JOB_TIMEOUT", env{"WEBHOOK_TIMEOUT": "30s"}, "WEBHOOK_TIMEOUT"},
+		{"WEBHOOK_MAX_ATTEMPTS zero", env{"WEBHOOK_MAX_ATTEMPTS": "0"}, "WEBHOOK_MAX_ATTEMPTS"},
+		{"WEBHOOK_RETRY_BASE negative", env{"WEBHOOK_RETRY_BASE": "-1s"}, "WEBHOOK_RETRY_BASE"},
+		{"WEBHOOK_DISABLE_AFTER zero", env{"WEBHOOK_DISABLE_AFTER": "0"}, "WEBHOOK_DISABLE_AFTER"},
+		{"WEBHOOK_ALLOW_PRIVATE not a boolean", env{"WEBHOOK_ALLOW_PRIVATE": "maybe"}, "WEBHOOK_ALLOW_PRIVATE"},
 		{"TRUSTED_PROXIES bad prefix length", env{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"TRUSTED_PROXIES host name", env{"TRUSTED_PROXIES": "proxy.internal"}, "TRUSTED_PROXIES"},
 		{"SHOP_ENABLED not a boolean", env{"SHOP_ENABLED": "maybe"}, "SHOP_ENABLED"},

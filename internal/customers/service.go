@@ -20,6 +20,7 @@ type Service struct {
 	db       *bun.DB
 	tokens   *auth.Tokens
 	currency string
+	hooks    Announcer // set by WithWebhooks; nil announces nothing
 }
 
 // NewService returns the customer service; currency is the store currency
@@ -31,7 +32,8 @@ func NewService(d *db.DB, tokens *auth.Tokens, currency string) *Service {
 // maxNameLen bounds first and last names.
 const maxNameLen = 100
 
-// Register creates a customer account and returns it with a bearer token.
+// Register creates a customer account (announced as CUSTOMER_CREATED in
+// the same transaction) and returns it with a bearer token.
 // The account starts empty: a guest record of the same email (from earlier
 // checkouts) stays a separate customer with its orders, addresses, phone
 // and name, since registering proves nothing about the mailbox. It returns
@@ -54,7 +56,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Customer, st
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := insertAccount(ctx, s.db, in, email, hash, s.currency)
+	r, err := s.insertAnnounced(ctx, in, email, hash)
 	if db.IsNoRows(err) { // registered by someone else since the check
 		return nil, "", apperr.Taken(apperr.Path("input", "email"), "email")
 	}

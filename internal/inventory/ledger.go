@@ -92,6 +92,9 @@ type Config struct {
 	// Live publishes low-stock alerts to live subscribers after the
 	// adjustment that caused them commits; nil publishes nothing.
 	Live realtime.Publisher
+	// Webhooks announces INVENTORY_LOW_STOCK in the transaction of the
+	// change that crossed the threshold; nil announces nothing.
+	Webhooks Announcer
 }
 
 // Ledger applies stock changes inside a caller's transaction.
@@ -205,6 +208,9 @@ func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) e
 	realtime.Add(ctx, realtime.TopicLowStock, realtime.LowStock{
 		ProductID: r.ProductID, AvailableQuantity: r.Available, Threshold: r.Threshold, Timestamp: at,
 	})
+	if err := l.announceLowStock(ctx, tx, r, at); err != nil {
+		return err
+	}
 	if l.notifier == nil || l.cfg.LowStockEmail == "" {
 		return nil
 	}

@@ -25,6 +25,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/platform/db"
+	"commerce/internal/webhooks"
 )
 
 // Deps are the services the workers call and the timeout of every job.
@@ -35,6 +36,7 @@ type Deps struct {
 	Orders    *orders.Service
 	Carts     *carts.Service
 	Inventory *inventory.Service
+	Webhooks  *webhooks.Service
 	// JobTimeout bounds one attempt of every kind (JOB_TIMEOUT): River
 	// cancels the job's context then. Give NewClient the same value, which
 	// sets River's rescue window above it.
@@ -68,6 +70,14 @@ func Register(workers *river.Workers, deps Deps) error {
 			return deps.Inventory.SendDailyReport(ctx, a.Date)
 		}))
 	}
+	if deps.Webhooks != nil {
+		regs = append(regs, func(ws *river.Workers) error {
+			return river.AddWorkerSafely(ws, NewWebhookWorker(deps.Webhooks, timeout))
+		}, add(timeout, func(ctx context.Context, _ webhooks.SweepArgs) error {
+			_, err := deps.Webhooks.Sweep(ctx)
+			return err
+		}))
+	}
 	for _, reg := range regs {
 		if err := reg(workers); err != nil {
 			return fmt.Errorf("register workers: %w", err)
@@ -89,6 +99,9 @@ const (
 	// periodicWorkers run the leader's scheduled jobs, a few a day or a
 	// minute.
 	periodicWorkers = 2
+	// webhookWorkers deliver outbound webhooks; each may wait on a
+	// receiver for up to WEBHOOK_TIMEOUT.
+	webhookWorkers = 10
 	// defaultWorkers drain River's default queue, where jobs lived before
 	// queues by concern: the ones running during the upgrade (rescued
 	// there) and those a replica of the previous version inserts during a
@@ -120,6 +133,7 @@ func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, 
 			queue.Workflow:     {MaxWorkers: workflowWorkers},
 			queue.Notify:       {MaxWorkers: notifyWorkers},
 			queue.Periodic:     {MaxWorkers: periodicWorkers},
+			queue.Webhooks:     {MaxWorkers: webhookWorkers},
 			river.QueueDefault: {MaxWorkers: defaultWorkers},
 		},
 		JobTimeout:           jobTimeout,

@@ -11,6 +11,7 @@ import (
 
 	"commerce/internal/inventory"
 	"commerce/internal/notify"
+	"commerce/internal/webhooks"
 )
 
 // CronSchedule parses a standard five-field cron expression (or a
@@ -56,6 +57,17 @@ func DailyReport(expr string, loc *time.Location, opts *river.PeriodicJobOpts) (
 func NotifySweep(interval time.Duration, opts *river.PeriodicJobOpts) *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
 		return notify.SweepArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+		}}}
+	}, opts)
+}
+
+// WebhookSweep is the periodic job of the webhook outbox's sweeper
+// (webhooks.Service.Sweep), every interval (NOTIFY_SWEEP_INTERVAL, which
+// paces both outboxes), with River's opts, enqueued as NotifySweep is.
+func WebhookSweep(interval time.Duration, opts *river.PeriodicJobOpts) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
+		return webhooks.SweepArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 		}}}
 	}, opts)

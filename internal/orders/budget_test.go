@@ -12,9 +12,15 @@ import (
 )
 
 // Statement budgets of the issue: a checkout of a 3-line cart, including
-// the after-commit storage of the payment intent, at most 17 statements;
-// the payment_intent.succeeded event at most 8 plus one per line. BEGIN and
-// COMMIT are not counted.
+// the after-commit storage of the payment intent, at most 18 statements;
+// the payment_intent.succeeded event at most 9 plus one per line. BEGIN and
+// COMMIT are not counted. Both measure a shop without webhook subscribers
+// of their topics (no test of this package leaves one behind).
+//
+// Outbound webhooks (issue 19) cost each of them one statement: the lookup
+// of the active endpoints subscribed to ORDER_CREATED, ORDER_PAID. With
+// subscribers, rendering the order (2) and writing the deliveries and their
+// jobs (2) come on top, inside the same transaction.
 //
 // The checkout budget was 15 before the reservation limits (issue 12):
 // bounding the units of unpaid orders per email and per IP costs two
@@ -25,7 +31,7 @@ func TestStatementBudgets(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	const lines = 3
-	const checkoutBudget, paymentBudget = 17, 8 + lines
+	const checkoutBudget, paymentBudget = 18, 9 + lines
 
 	// Warm up: River's first insert on a client checks the schema version.
 	warm := e.order(t, e.product(t, "1.00", 5), 1)

@@ -23,6 +23,7 @@ import (
 	"commerce/internal/money"
 	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
+	"commerce/internal/webhooks"
 )
 
 // Checkout bounds.
@@ -151,6 +152,9 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 		newEvent(orderID, EventStockReserved, fmt.Sprintf("%d units reserved", priced.units())),
 	}
 	if err := insertOrder(ctx, tx, row, priced.rows(orderID), events); err != nil {
+		return nil, err
+	}
+	if err := s.announce(ctx, tx, webhooks.OrderCreated, orderID); err != nil {
 		return nil, err
 	}
 	if err := s.scheduleAfterCheckout(ctx, tx, orderID); err != nil {

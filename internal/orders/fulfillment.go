@@ -13,6 +13,7 @@ import (
 	"commerce/internal/customers"
 	"commerce/internal/notify"
 	"commerce/internal/platform/db"
+	"commerce/internal/webhooks"
 )
 
 // Event types of shipping.
@@ -98,6 +99,9 @@ func (s *Service) Fulfill(ctx context.Context, orderID string, in FulfillInput) 
 			return err
 		}
 		o.TrackingNumber, o.Carrier, o.TrackingURL = &tracking, carrier, &trackingURL
+		if err := s.announce(ctx, tx, webhooks.OrderFulfilled, o.ID); err != nil {
+			return err
+		}
 		if in.NotifyCustomer {
 			if err := s.notifyShipped(ctx, tx, o); err != nil {
 				return err
@@ -172,11 +176,15 @@ func (s *Service) MarkDelivered(ctx context.Context, orderID string) (*Order, er
 		if o.FulfillmentStatus != Shipped {
 			return apperr.InvalidField(apperr.Path("id"), "only a shipped order can be marked delivered (this one is %s)", o.FulfillmentStatus)
 		}
-		return updateOrder(ctx, tx, o.ID, orderUpdate{
+		err = updateOrder(ctx, tx, o.ID, orderUpdate{
 			set:    "fulfillment_status = ?, delivered_at = now()",
 			args:   []any{string(Delivered)},
 			events: []eventRow{newEvent(o.ID, EventDelivered, "Delivered")},
 		})
+		if err != nil {
+			return err
+		}
+		return s.announce(ctx, tx, webhooks.OrderDelivered, o.ID)
 	})
 	if err != nil {
 		return nil, err

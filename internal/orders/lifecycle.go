@@ -17,6 +17,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/webhooks"
 )
 
 // FulfillmentReminderArgs is the job that reminds the warehouse of a paid
@@ -100,7 +101,7 @@ func (s *Service) cancelPending(ctx context.Context, tx bun.Tx, o *Order, lines 
 	if err := s.applyStock(ctx, tx, o, lines, inventory.Release); err != nil {
 		return fmt.Errorf("release reservations of order %s: %w", o.ID, err)
 	}
-	return updateOrder(ctx, tx, o.ID, orderUpdate{
+	err := updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:  "status = ?, cancelled_at = now(), notes = ?",
 		args: []any{string(Cancelled), reason},
 		events: []eventRow{
@@ -108,6 +109,10 @@ func (s *Service) cancelPending(ctx context.Context, tx bun.Tx, o *Order, lines 
 			newEvent(o.ID, EventCancelled, reason),
 		},
 	})
+	if err != nil {
+		return err
+	}
+	return s.announce(ctx, tx, webhooks.OrderCancelled, o.ID)
 }
 
 // Cancel cancels an order for staff. A pending order's reservations are
@@ -164,7 +169,7 @@ func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []L
 	if err := s.recordRefund(ctx, tx, o, left.Amount); err != nil {
 		return err
 	}
-	return updateOrder(ctx, tx, o.ID, orderUpdate{
+	err := updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:  "status = ?, payment_status = ?, refunded_amount = total, cancelled_at = now(), notes = ?",
 		args: []any{string(Cancelled), string(PaymentRefunded), why},
 		events: []eventRow{
@@ -173,6 +178,10 @@ func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []L
 			newEvent(o.ID, EventCancelled, why),
 		},
 	})
+	if err != nil {
+		return err
+	}
+	return s.announce(ctx, tx, webhooks.OrderCancelled, o.ID)
 }
 
 // lockForStaff locks an order a staff mutation acts on; an unknown or

@@ -36,6 +36,7 @@ import (
 	"commerce/internal/platform/dbtest"
 	"commerce/internal/platform/stripetest"
 	"commerce/internal/pricing"
+	"commerce/internal/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
@@ -122,6 +123,7 @@ type env struct {
 	carts    *carts.Service
 	provider *recordingProvider
 	notify   *notify.Service
+	webhooks *webhooks.Service
 	inserter *river.Client[*sql.Tx]
 }
 
@@ -141,13 +143,19 @@ func setup(t testing.TB) *env {
 	if err != nil {
 		t.Fatalf("notify.NewService: %v", err)
 	}
+	hooks, err := webhooks.NewService(d, inserter, webhooks.Config{
+		Timeout: time.Second, MaxAttempts: 3, RetryBase: time.Second, DisableAfter: 5, AllowPrivate: true,
+	}, log)
+	if err != nil {
+		t.Fatalf("webhooks.NewService: %v", err)
+	}
 	inv := inventory.NewService(d, ns, inventory.Config{})
 	cat := catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: currency})
 	cs := carts.NewService(d, cat, ns, inserter, carts.Config{Currency: currency})
 	mock := stripetest.Start(t)
 	rp := &recordingProvider{inner: paymentstripe.New(paymentstripe.Config{SecretKey: stripetest.SecretKey, APIBase: mock.URL()})}
 	svc := orders.NewService(orders.Deps{
-		DB: d, Ledger: inv.Ledger(), Carts: cs, Provider: rp, Notify: ns, Jobs: inserter, Log: log,
+		DB: d, Ledger: inv.Ledger(), Carts: cs, Provider: rp, Notify: ns, Jobs: inserter, Webhooks: hooks, Log: log,
 	}, orders.Config{
 		Currency: currency,
 		Pricing: pricing.Config{
@@ -162,7 +170,7 @@ func setup(t testing.TB) *env {
 		MaxUnitsPerOrder:    maxUnitsPerOrder,
 		MaxUnpaidUnits:      maxUnpaidUnits,
 	})
-	return &env{svc: svc, db: d, catalog: cat, carts: cs, provider: rp, notify: ns, inserter: inserter}
+	return &env{svc: svc, db: d, catalog: cat, carts: cs, provider: rp, notify: ns, webhooks: hooks, inserter: inserter}
 }
 
 // --- inputs ---

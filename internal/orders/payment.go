@@ -19,6 +19,7 @@ import (
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
 	"commerce/internal/realtime"
+	"commerce/internal/webhooks"
 )
 
 var _ payments.EventHandler = (*Service)(nil)
@@ -289,7 +290,10 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 		{Args: FulfillmentReminderArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},
 		{Args: ReviewRequestArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.ReviewRequest)}},
 	})
-	if err != nil || o.RefundBeforePayment.Amount == 0 {
+	if err != nil {
+		return err
+	}
+	if err := s.announce(ctx, tx, webhooks.OrderPaid, o.ID); err != nil || o.RefundBeforePayment.Amount == 0 {
 		return err
 	}
 	// A partial refund seen before the payment applies now, as it would
@@ -354,11 +358,15 @@ func (s *Service) applyRefund(ctx context.Context, tx bun.Tx, o *Order, amount i
 	if err := s.recordRefund(ctx, tx, o, total-o.Refunded.Amount); err != nil {
 		return err
 	}
-	return updateOrder(ctx, tx, o.ID, orderUpdate{
+	err := updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:    "payment_status = ?, refunded_amount = ?",
 		args:   []any{string(status), total},
 		events: []eventRow{newEvent(o.ID, EventRefunded, "Refunded "+money.New(total, o.Total.Currency).String()+" in all")},
 	})
+	if err != nil {
+		return err
+	}
+	return s.announce(ctx, tx, webhooks.OrderRefunded, o.ID)
 }
 
 // recordRefund takes amount, newly refunded on a paid order, off its

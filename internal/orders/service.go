@@ -79,6 +79,7 @@ type Service struct {
 	notify   Notifier
 	jobs     JobInserter
 	live     realtime.Publisher
+	hooks    Announcer
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
@@ -93,6 +94,9 @@ type Deps struct {
 	Notify   Notifier
 	Jobs     JobInserter
 	Live     realtime.Publisher // status changes and low-stock alerts, after commit
+	// Webhooks announces order changes to webhook subscribers in their
+	// transaction; nil announces nothing.
+	Webhooks Announcer
 	Log      *slog.Logger
 	Now      func() time.Time // defaults to time.Now
 }
@@ -110,7 +114,7 @@ func NewService(d Deps, cfg Config) *Service {
 		cfg.ProcessingRecheck = time.Hour
 	}
 	return &Service{db: d.DB, ledger: d.Ledger, carts: d.Carts, provider: d.Provider, notify: d.Notify,
-		jobs: d.Jobs, live: d.Live, cfg: cfg, log: d.Log, now: now}
+		jobs: d.Jobs, live: d.Live, hooks: d.Webhooks, cfg: cfg, log: d.Log, now: now}
 }
 
 // inTx runs fn in a transaction and, once it commits, publishes the live

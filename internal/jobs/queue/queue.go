@@ -2,9 +2,8 @@
 // slow dependency can only slow its own queue: a hung SMTP server holds
 // notify workers, never the payment timeouts of the workflow queue. Each
 // job's arguments name their queue (river.JobArgsWithInsertOpts), so every
-// insert, wherever it happens, lands on the right one. A later kind of
-// outbound delivery (webhooks to merchants, say) gets a queue of its own the
-// same way.
+// insert, wherever it happens, lands on the right one. Outbound webhooks,
+// whose receivers may hang, have a queue of their own the same way.
 //
 // It is a leaf package: the domain packages that define job arguments
 // import it, and the jobs package, which imports them, configures the
@@ -23,4 +22,7 @@ const (
 	// Periodic holds the jobs River's leader enqueues on a schedule: the
 	// daily inventory report and the outbox sweeper.
 	Periodic = "periodic"
+	// Webhooks holds the deliveries of outbound webhooks, whose receivers
+	// may be slow or down.
+	Webhooks = "webhooks"
 )
