@@ -446,7 +446,7 @@ func (a *app) wire() error {
 	a.webhooks, err = webhooks.NewService(a.db, inserter, webhooks.Config{
 		Timeout: cfg.WebhookTimeout, MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
 		DisableAfter: cfg.WebhookDisableAfter, AllowPrivate: cfg.WebhookAllowPrivate, RecordTimeout: cfg.JobTimeout / 3,
-		Observe: a.metrics.WebhookDelivery,
+		Observe: a.metrics.WebhookDelivery, Instrument: a.tracing.Transport,
 	}, a.log)
 	if err != nil {
 		return err

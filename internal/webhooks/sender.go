@@ -48,8 +48,9 @@ type sender struct {
 // newSender returns a sender whose attempts last at most timeout, follow
 // no redirect, use no proxy from the environment (which would bypass the
 // guard), and, unless allowPrivate, connect only to addresses the guard
-// allows, judged on the resolved address at connection time.
-func newSender(timeout time.Duration, allowPrivate bool) *sender {
+// allows, judged on the resolved address at connection time. instrument,
+// when not nil, wraps the transport.
+func newSender(timeout time.Duration, allowPrivate bool, instrument func(http.RoundTripper) http.RoundTripper) *sender {
 	dialer := &net.Dialer{Timeout: timeout}
 	if !allowPrivate {
 		dialer.Control = guardControl
@@ -64,8 +65,12 @@ func newSender(timeout time.Duration, allowPrivate bool) *sender {
 		IdleConnTimeout:        90 * time.Second,
 		ForceAttemptHTTP2:      true,
 	}
+	var rt http.RoundTripper = transport
+	if instrument != nil {
+		rt = instrument(transport)
+	}
 	return &sender{client: &http.Client{
-		Transport: transport,
+		Transport: rt,
 		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type Config struct {
 	// Observe, when set, hears the outcome of every attempt: "succeeded",
 	// "retrying" or "failed" (the metrics' webhook_deliveries_total).
 	Observe func(outcome string)
+	// Instrument, when set, wraps the sender's guarded transport (traces
+	// of outgoing deliveries).
+	Instrument func(http.RoundTripper) http.RoundTripper
 }
 
 // Service manages endpoints, writes deliveries inside business
@@ -69,7 +73,7 @@ func NewService(d *db.DB, jobs JobInserter, cfg Config, log *slog.Logger) (*Serv
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, jobs: jobs, send: newSender(cfg.Timeout, cfg.AllowPrivate), cfg: cfg, log: log, now: now}, nil
+	return &Service{db: d, jobs: jobs, send: newSender(cfg.Timeout, cfg.AllowPrivate, cfg.Instrument), cfg: cfg, log: log, now: now}, nil
 }
 
 // subscribable are the topics an endpoint may subscribe to; PING goes to
