@@ -1308,13 +1308,18 @@ func TestBroadcastSubscriptionsShareOneExecution(t *testing.T) {
 	staff, other := r.staffToken(t), r.staffToken(t)
 	const numbersOnly = `subscription { updates: orderUpdates { orderNumber } }`
 
+	// Each kind's first subscriber is let in alone, until its feed has
+	// subscribed to the hub: two arriving at the same instant may each
+	// start a feed (both work), which is not what this test counts.
 	a1 := dial(t, r.wsURL, transportWS, staff)
 	a1.subscribe(t, "1", orderUpdatesQuery, nil)
+	r.waitFor(t, "hub subscriptions", r.subscribers, 1, 5*time.Second)
 	a2 := dial(t, r.wsURL, legacyWS, staff) // the protocol does not matter
 	a2.subscribe(t, "1", orderUpdatesQuery, nil)
 	a1.subscribe(t, "2", orderUpdatesQuery, nil) // twice on one connection
 	b := dial(t, r.wsURL, transportWS, other)
 	b.subscribe(t, "1", orderUpdatesQuery, nil)
+	r.waitFor(t, "hub subscriptions", r.subscribers, 2, 5*time.Second)
 	n := dial(t, r.wsURL, transportWS, staff)
 	n.subscribe(t, "1", numbersOnly, nil)
 	r.waitBroadcastSubscribers(t, 5, 5*time.Second)
