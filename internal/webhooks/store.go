@@ -24,7 +24,7 @@ type endpointRow struct {
 const endpointColumns = `id, seq, url, description, topics, is_active, secret,
 	coalesce(previous_secret, ''), previous_secret_expires_at, created_at`
 
-func scanEndpoint(s interface{ Scan(...any) error }) (endpointRow, error) {
+func scanEndpoint(s rowScanner) (endpointRow, error) {
 	var r endpointRow
 	err := s.Scan(&r.ID, &r.Seq, &r.URL, &r.Description, pgdialect.Array(&r.Topics), &r.IsActive,
 		&r.Keys.Secret, &r.Keys.Previous, &r.Keys.PreviousExpiresAt, &r.CreatedAt)
@@ -81,19 +81,7 @@ func listEndpoints(ctx context.Context, idb bun.IDB, beforeSeq int64, limit int)
 		SELECT `+endpointColumns+` FROM webhook_endpoints
 		WHERE (? = 0 OR seq < ?)
 		ORDER BY seq DESC LIMIT ?`, beforeSeq, beforeSeq, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []endpointRow
-	for rows.Next() {
-		r, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanRows(rows, err, scanEndpoint)
 }
 
 func countEndpoints(ctx context.Context, idb bun.IDB) (int, error) {
@@ -106,19 +94,7 @@ func countEndpoints(ctx context.Context, idb bun.IDB) (int, error) {
 func subscribers(ctx context.Context, idb bun.IDB, topic Topic) ([]string, error) {
 	rows, err := idb.QueryContext(ctx, `
 		SELECT id FROM webhook_endpoints WHERE is_active AND topics @> ARRAY[?]::text[] ORDER BY id`, string(topic))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanRows(rows, err, func(s rowScanner) (id string, err error) { return id, s.Scan(&id) })
 }
 
 // deliveryRow is a webhook_deliveries row as stored.
@@ -142,7 +118,7 @@ type deliveryRow struct {
 const deliveryColumns = `id, seq, endpoint_id, event_id, topic, order_id, body, status, attempts, max_attempts,
 	response_status, last_error, created_at, delivered_at`
 
-func scanDelivery(s interface{ Scan(...any) error }) (deliveryRow, error) {
+func scanDelivery(s rowScanner) (deliveryRow, error) {
 	var r deliveryRow
 	err := s.Scan(&r.ID, &r.Seq, &r.EndpointID, &r.EventID, &r.Topic, &r.OrderID, &r.Body, &r.Status,
 		&r.Attempts, &r.MaxAttempts, &r.ResponseStatus, &r.LastError, &r.CreatedAt, &r.DeliveredAt)
@@ -276,19 +252,7 @@ func listDeliveries(ctx context.Context, idb bun.IDB, endpointID string, status 
 		WHERE endpoint_id = ? AND (? = '' OR status = ?) AND (? = 0 OR seq < ?)
 		ORDER BY seq DESC LIMIT ?`,
 		endpointID, string(status), string(status), beforeSeq, beforeSeq, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []deliveryRow
-	for rows.Next() {
-		r, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanRows(rows, err, scanDelivery)
 }
 
 func countDeliveries(ctx context.Context, idb bun.IDB, endpointID string, status Status) (int, error) {
@@ -346,4 +310,25 @@ func markAbandoned(ctx context.Context, idb bun.IDB, ids []string, lastError str
 		UPDATE webhook_deliveries SET status = 'FAILED', last_error = ?
 		WHERE id = ANY(?::uuid[]) AND status = 'PENDING'`, lastError, pgdialect.Array(ids))
 	return err
+}
+
+// rowScanner is a row being read: *sql.Rows or *sql.Row.
+type rowScanner = interface{ Scan(...any) error }
+
+// scanRows reads every row of a query with scan and closes the rows; err is
+// the query's own error, returned as it is.
+func scanRows[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		r, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
