@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/testtool"
 )
 
 // commerce -h, --help and help list every command with its flags and
@@ -62,7 +63,7 @@ func (s *syncBuffer) String() string {
 
 // The URLs serve prints follow HTTP_ADDR when PUBLIC_BASE_URL is not set.
 func TestPrintedURLsFollowHTTPAddr(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	env := map[string]string{"APP_ENV": "development", "DATABASE_URL": dbtest.URL(t), "HTTP_ADDR": addr}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

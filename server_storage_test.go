@@ -14,11 +14,12 @@ import (
 	"testing"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/testtool"
 )
 
 func TestBadStorageURLFailsStart(t *testing.T) {
 	env := map[string]string{
-		"APP_ENV": "development", "DATABASE_URL": dbtest.URL(t), "HTTP_ADDR": freeAddr(t),
+		"APP_ENV": "development", "DATABASE_URL": dbtest.URL(t), "HTTP_ADDR": testtool.FreeAddr(t),
 		"STORAGE_URL": "file://example.com/uploads",
 	}
 	err := run(context.Background(), []string{"serve", "--no-migrate"}, func(k string) string { return env[k] }, io.Discard)
@@ -30,7 +31,7 @@ func TestBadStorageURLFailsStart(t *testing.T) {
 // TestServeImageFiles uploads an image through /graphql and fetches it
 // through its signed /files/ URL from the running program.
 func TestServeImageFiles(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	base := "http://" + addr
 	env := map[string]string{
 		"APP_ENV": "development", "DATABASE_URL": dbtest.URL(t), "HTTP_ADDR": addr,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -14,26 +13,17 @@ import (
 	"time"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/testtool"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestServeEndToEnd runs the program as `make run` does: seed, then serve;
 // the demo catalog answers over HTTP, health endpoints answer, and SIGTERM
 // (context cancel) shuts it down cleanly. It has a database of its own:
 // the seed fills only an empty catalog.
 func TestServeEndToEnd(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	env := map[string]string{
 		"APP_ENV":        "development",
 		"DATABASE_URL":   dbtest.FreshURL(t),
@@ -140,10 +130,10 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 // Redis down does not make a replica unready: every replica shares it and
 // serves without it, so /readyz stays 200 and reports Redis in its body.
 func TestReadyzReportsRedisWithoutFailing(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	env := map[string]string{
 		"APP_ENV": "development", "DATABASE_URL": dbtest.URL(t), "HTTP_ADDR": addr, "SHUTDOWN_DRAIN": "0s",
-		"REDIS_URL": "redis://" + freeAddr(t) + "/0", // nothing listens there
+		"REDIS_URL": "redis://" + testtool.FreeAddr(t) + "/0", // nothing listens there
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

@@ -40,6 +40,7 @@ import (
 	"commerce/internal/platform/dbtest"
 	"commerce/internal/platform/mailtest"
 	"commerce/internal/platform/stripetest"
+	"commerce/internal/platform/testtool"
 )
 
 const (
@@ -220,7 +221,7 @@ func startServer(t *testing.T, name string, env map[string]string) *e2eServer {
 	bin := e2eBinary(t)
 	env = copyEnv(env)
 	if env["HTTP_ADDR"] == "" {
-		env["HTTP_ADDR"] = freeAddr(t)
+		env["HTTP_ADDR"] = testtool.FreeAddr(t)
 	}
 	addr := env["HTTP_ADDR"]
 	var list []string

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/testtool"
 )
 
 // edgeBody is a JSON request body of just under the 1 MiB body limit whose
@@ -387,7 +388,7 @@ func TestE2EEdgeCloseReasons(t *testing.T) {
 // (issue 12, item 12); the outbox backlog is exported.
 func TestE2EEdgeMetrics(t *testing.T) {
 	deps := startDeps(t, false)
-	metricsAddr := freeAddr(t)
+	metricsAddr := testtool.FreeAddr(t)
 	srv := startServer(t, "edge-metrics", deps.env(t, map[string]string{"METRICS_ADDR": metricsAddr}))
 
 	res, err := srv.http.Get(srv.base + "/metrics")

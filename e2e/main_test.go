@@ -9,7 +9,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -20,17 +19,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
-
-// freeAddr is a loopback address nothing listens on, for a server to take.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // processCPU is the CPU time (user + system) process pid has used so far,
 // from /proc/<pid>/stat, which counts it in clock ticks of 1/100 s (USER_HZ

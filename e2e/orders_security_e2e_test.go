@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"commerce/internal/platform/stripetest"
+	"commerce/internal/platform/testtool"
 )
 
 // secRun runs `commerce serve` with env and returns its output once it has
@@ -26,7 +27,7 @@ import (
 func secRun(t *testing.T, env map[string]string) (exitCode int, output string) {
 	t.Helper()
 	env = copyEnv(env)
-	env["HTTP_ADDR"] = freeAddr(t)
+	env["HTTP_ADDR"] = testtool.FreeAddr(t)
 	var list []string
 	for k, v := range env {
 		list = append(list, k+"="+v)

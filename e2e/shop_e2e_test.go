@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"commerce/internal/platform/testtool"
 )
 
 // TestShopServed checks SHOP_ENABLED: on by default in development, off
@@ -138,7 +140,7 @@ func checkShopIsSelfContained(t *testing.T, srv *e2eServer) {
 func TestShopInChromium(t *testing.T) {
 	browser := chromiumBinary(t)
 	deps := startDeps(t, false)
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	// Image URLs are signed with PUBLIC_BASE_URL: the address the browser
 	// uses, so that the product page's images load.
 	srv := startServer(t, "shop", deps.env(t, map[string]string{"HTTP_ADDR": addr, "PUBLIC_BASE_URL": "http://" + addr}))

@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +30,7 @@ import (
 
 	"commerce/internal/admin"
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/platform/testtool"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
@@ -436,7 +436,7 @@ func startService(t *testing.T, root string) *service {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	s := &service{bin: bin, dir: dir, addr: addr, base: "http://" + addr, logs: &syncBuffer{}}
 	t.Cleanup(func() {
 		s.stop(t)
@@ -509,17 +509,6 @@ func (s *service) stop(t *testing.T) {
 		<-s.exited
 	}
 	s.cmd = nil
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 type userError struct {

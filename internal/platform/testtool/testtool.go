@@ -3,6 +3,7 @@
 package testtool
 
 import (
+	"fmt"
 	"go/build"
 	"net"
 	"os"
@@ -56,6 +57,13 @@ func moduleRoot() (string, bool) {
 		}
 		dir = parent
 	}
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago, for a
+// server under test to listen on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago, for a
