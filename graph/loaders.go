@@ -50,8 +50,8 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 		})), dataloadgen.WithWait(loaderWait)),
 		variant: dataloadgen.NewLoader(keyed(r.svc.Catalog.VariantsByIDs), dataloadgen.WithWait(loaderWait)),
 		options: dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.OptionsByProductIDs)), dataloadgen.WithWait(loaderWait)),
-		lines:    dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
-		events:   dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
+		lines:   dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
+		events:  dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }

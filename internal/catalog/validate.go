@@ -149,11 +149,11 @@ func (at pathFunc) index(i int) pathFunc {
 // variantFields are the fields of a variant that a product's input, a new
 // variant and a variant update share.
 type variantFields struct {
-	SKU                            *string
+	SKU                              *string
 	Price, CompareAtPrice, CostPrice *string
-	LowStockThreshold, WeightGrams *int
-	Dimensions                     *DimensionsInput
-	Clear                          []string
+	LowStockThreshold, WeightGrams   *int
+	Dimensions                       *DimensionsInput
+	Clear                            []string
 }
 
 // given reports whether f changes anything.

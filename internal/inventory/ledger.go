@@ -71,10 +71,10 @@ type Result struct {
 	SKU          string
 	Name         string // the product's
 	VariantTitle string
-	OnHand    int
-	Reserved  int
-	Available int
-	Threshold int
+	OnHand       int
+	Reserved     int
+	Available    int
+	Threshold    int
 	// LowStockCrossed is true when this change took available from above the
 	// threshold to at or below it and an alert fired (at most once per
 	// variant per 24 h). Callers publish the live alert after commit.

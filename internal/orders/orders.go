@@ -119,9 +119,9 @@ type Line struct {
 	// the order was placed.
 	VariantTitle    string
 	SelectedOptions []catalog.SelectedOption
-	Quantity  int
-	UnitPrice money.Money
-	LineTotal money.Money
+	Quantity        int
+	UnitPrice       money.Money
+	LineTotal       money.Money
 }
 
 // Event is one entry of an order's timeline.
