@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
@@ -390,6 +391,9 @@ func emailLines(lines []Line) []map[string]any {
 	out := make([]map[string]any, len(lines))
 	for i, l := range lines {
 		out[i] = map[string]any{"name": l.Name, "quantity": l.Quantity, "line_total": l.LineTotal.String()}
+		if l.VariantTitle != catalog.DefaultTitle && l.VariantTitle != "" {
+			out[i]["variant"] = l.VariantTitle
+		}
 	}
 	return out
 }
