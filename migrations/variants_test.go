@@ -82,11 +82,11 @@ func TestVariantsMigrationKeepsV1Data(t *testing.T) {
 	}
 
 	type variant struct {
-		product, sku, title, options                         string
+		product, sku, title, options                        string
 		price, onHand, reserved, available, threshold, sold int64
-		compareAt, cost                                      *int64
-		weight, length                                       *int32
-		active                                               bool
+		compareAt, cost                                     *int64
+		weight, length                                      *int32
+		active                                              bool
 	}
 	rows, err := d.Pool.Query(ctx, `SELECT product_id::text, sku, title, selected_options::text, price, on_hand, reserved,
 			available, low_stock_threshold, units_sold, compare_at_price, cost_price, weight_grams, length_mm, is_active
