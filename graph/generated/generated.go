@@ -3176,7 +3176,7 @@ A product of the catalog. Anyone may read active products; archived ones
 type Product implements Node {
   "Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata."
   id: ID!
-  "Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces."
+  "The sku of the first active variant (by position); for a product without options, its only variant's. Skus are unique across variants (case-insensitively)."
   sku: String!
   "URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given."
   handle: String!
@@ -3184,11 +3184,11 @@ type Product implements Node {
   name: String!
   "Plain text, up to 10,000 characters, line breaks allowed; null when none."
   description: String
-  "The current selling price per unit. Carts price at this value; orders keep the price they were placed at."
+  "The lowest price of the active variants (for a product without options, its price). Carts price each line at its variant's price; orders keep the price they were placed at."
   price: Money!
-  "A former or reference price to show struck through; null when none. Not used in any computation."
+  "The first active variant's reference price to show struck through; null when none. Not used in any computation."
   compareAtPrice: Money
-  "What one unit costs the store. STAFF only: null for everyone else, without an error."
+  "What one unit of the first active variant costs the store. STAFF only: null for everyone else, without an error."
   costPrice: Money @staffOnly
   "Free-text category (exact match in ProductFilter.category); null when none."
   category: String
@@ -3196,26 +3196,26 @@ type Product implements Node {
   tags: [String!]!
   "Images by position, first = main image; [] when none."
   images: [ProductImage!]!
-  "Units on hand (in the warehouse), counting units reserved by unpaid orders."
+  "Units on hand (in the warehouse) over the active variants, counting units reserved by unpaid orders."
   inventoryQuantity: Int!
-  "Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative."
+  "Units that can still be sold now over the active variants: on hand minus reserved by orders awaiting payment. Never negative."
   availableQuantity: Int!
-  "A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10."
+  "The first active variant's threshold: a low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when a variant's availableQuantity falls to or below its own, at most once a day; default 10."
   lowStockThreshold: Int!
   "False once archived: hidden from the storefront, still referenced by orders and the ledger."
   isActive: Boolean!
   "Marked for the storefront's featured section; filter with ProductFilter.isFeatured."
   isFeatured: Boolean!
-  "Shipping weight in grams; null when not recorded."
+  "The first active variant's shipping weight in grams; null when not recorded."
   weightGrams: Int
-  "Package size in millimetres; null when not recorded."
+  "The first active variant's package size in millimetres; null when not recorded."
   dimensions: Dimensions
   "When the product was created."
   createdAt: Time!
-  "When the product last changed (stock changes included)."
+  "When the product, its options or its variants' settings last changed (a variant's updatedAt also counts its stock changes)."
   updatedAt: Time!
   """
-  The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+  The stock ledger of all the product's variants, newest first. STAFF only: null with a FORBIDDEN
   error for anyone else.
   """
   inventoryTransactions(
@@ -3274,11 +3274,11 @@ input ProductFilter {
   search: String
   "Products carrying every one of these tags."
   tags: [String!]
-  "Price at least this, inclusive, in the store currency (\"10.00\"); a malformed or negative amount is a BAD_USER_INPUT error."
+  "Products with an active variant priced at least this, inclusive, in the store currency (\"10.00\"); a malformed or negative amount is a BAD_USER_INPUT error."
   minPrice: Decimal
-  "Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error."
+  "Products with an active variant priced at most this, inclusive (the same variant as minPrice, options and inStock), in the store currency; a malformed or negative amount is a BAD_USER_INPUT error."
   maxPrice: Decimal
-  "true: availableQuantity > 0; false: availableQuantity = 0."
+  "true: some active variant has available stock; false: none has."
   inStock: Boolean
   "Only featured (true) or only not featured (false) products."
   isFeatured: Boolean
@@ -3328,9 +3328,9 @@ enum InventoryTransactionType {
 type InventoryTransaction implements Node {
   "Plain lowercase UUID."
   id: ID!
-  "The product whose stock changed."
+  "The product of the variant whose stock changed."
   product: Product!
-  "The product's sku when the row was written."
+  "The variant's sku when the row was written."
   sku: String!
   "Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE."
   quantityChange: Int!
@@ -3518,11 +3518,11 @@ type Cart implements Node {
   updatedAt: Time!
 }
 
-"""One product in a cart, with its quantity."""
+"""One variant of a product in a cart, with its quantity."""
 type CartLine {
   "Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove."
   id: ID!
-  "The product, as the catalog has it now."
+  "The variant's product, as the catalog has it now."
   product: Product!
   "Units, 1..1000."
   quantity: Int!
@@ -3533,16 +3533,17 @@ type CartLine {
 }
 
 """
-A product and quantity to put in a cart or buy directly. Name the product by
-exactly one of productId or sku (otherwise INVALID at productId); an unknown
-or archived product is NOT_FOUND at the field that named it.
+A variant and quantity to put in a cart or buy directly. Name it by exactly
+one of variantId, sku (a variant's) or productId (for a product with one
+active variant; VARIANT_REQUIRED otherwise), else INVALID at productId; an
+unknown or archived variant or product is NOT_FOUND at the field that named it.
 """
 input CartLineInput {
-  "The product's id; give this or sku."
+  "The id of a product with one active variant; give this, sku or variantId."
   productId: ID
-  "The product's sku (case-insensitive); give this or productId."
+  "A variant's sku (case-insensitive); give this, productId or variantId."
   sku: String
-  "Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000."
+  "Units, 1..1000 (INVALID otherwise). Adding a variant already in the cart adds to its line, which may hold at most 1000."
   quantity: Int!
 }
 
@@ -3602,9 +3603,9 @@ enum FulfillmentStatus {
 
 """One line of an order, frozen as it was when the order was placed."""
 type OrderLine {
-  "The product as the catalog has it now; null if the product was deleted since."
+  "The variant's product as the catalog has it now; null if the product was deleted since."
   product: Product
-  "The sku at the time of the order."
+  "The variant's sku at the time of the order."
   sku: String!
   "The product name at the time of the order."
   name: String!
@@ -3913,13 +3914,13 @@ type OrderStatusEvent {
   missedEventsPossible: Boolean!
 }
 
-"""A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product."""
+"""A variant's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per variant."""
 type LowStockAlert {
-  "The product, read when the alert is delivered."
+  "The variant's product, read when the alert is delivered."
   product: Product!
   "Units available right after the change that crossed the threshold."
   availableQuantity: Int!
-  "The product's lowStockThreshold at that moment."
+  "The variant's lowStockThreshold at that moment."
   threshold: Int!
   "When the threshold was crossed."
   timestamp: Time!
@@ -4039,7 +4040,7 @@ type Query {
     "The customer's id."
     id: ID!
   ): Customer @hasRole(role: STAFF)
-  "Products (archived included) whose availableQuantity is at or below their lowStockThreshold, newest first. STAFF."
+  "Products (archived included) with an active variant whose availableQuantity is at or below its lowStockThreshold, newest first. STAFF. lowStockVariants lists the variants."
   lowStockProducts(
     "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
     first: Int
@@ -4774,7 +4775,7 @@ enum WebhookTopic {
   PRODUCT_CREATED
   "A product was updated or archived; data is the Product (without images)."
   PRODUCT_UPDATED
-  "A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name."
+  "A variant's available stock fell to its low-stock threshold (at most once a day per variant); data is the LowStockAlert, its product as id, sku and name."
   INVENTORY_LOW_STOCK
   "A customer registered an account (guest records made at checkout are not announced); data is the Customer."
   CUSTOMER_CREATED

@@ -115,11 +115,11 @@ func (Cart) IsNode() {}
 // Plain lowercase UUID.
 func (this Cart) GetID() string { return this.ID }
 
-// One product in a cart, with its quantity.
+// One variant of a product in a cart, with its quantity.
 type CartLine struct {
 	// Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove.
 	ID string `json:"id"`
-	// The product, as the catalog has it now.
+	// The variant's product, as the catalog has it now.
 	Product *Product `json:"product"`
 	// Units, 1..1000.
 	Quantity int `json:"quantity"`
@@ -133,15 +133,16 @@ type CartLine struct {
 	VariantID string          `json:"-"`
 }
 
-// A product and quantity to put in a cart or buy directly. Name the product by
-// exactly one of productId or sku (otherwise INVALID at productId); an unknown
-// or archived product is NOT_FOUND at the field that named it.
+// A variant and quantity to put in a cart or buy directly. Name it by exactly
+// one of variantId, sku (a variant's) or productId (for a product with one
+// active variant; VARIANT_REQUIRED otherwise), else INVALID at productId; an
+// unknown or archived variant or product is NOT_FOUND at the field that named it.
 type CartLineInput struct {
-	// The product's id; give this or sku.
+	// The id of a product with one active variant; give this, sku or variantId.
 	ProductID *string `json:"productId,omitempty"`
-	// The product's sku (case-insensitive); give this or productId.
+	// A variant's sku (case-insensitive); give this, productId or variantId.
 	Sku *string `json:"sku,omitempty"`
-	// Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000.
+	// Units, 1..1000 (INVALID otherwise). Adding a variant already in the cart adds to its line, which may hold at most 1000.
 	Quantity int `json:"quantity"`
 	// A variant's id; give exactly one of variantId, sku or productId.
 	VariantID *string `json:"variantId,omitempty"`
@@ -364,9 +365,9 @@ type InventoryAdjustPayload struct {
 type InventoryTransaction struct {
 	// Plain lowercase UUID.
 	ID string `json:"id"`
-	// The product whose stock changed.
+	// The product of the variant whose stock changed.
 	Product *Product `json:"product"`
-	// The product's sku when the row was written.
+	// The variant's sku when the row was written.
 	Sku string `json:"sku"`
 	// Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE.
 	QuantityChange int `json:"quantityChange"`
@@ -408,13 +409,13 @@ type InventoryTransactionEdge struct {
 	Cursor string `json:"cursor"`
 }
 
-// A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product.
+// A variant's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per variant.
 type LowStockAlert struct {
-	// The product, read when the alert is delivered.
+	// The variant's product, read when the alert is delivered.
 	Product *Product `json:"product"`
 	// Units available right after the change that crossed the threshold.
 	AvailableQuantity int `json:"availableQuantity"`
-	// The product's lowStockThreshold at that moment.
+	// The variant's lowStockThreshold at that moment.
 	Threshold int `json:"threshold"`
 	// When the threshold was crossed.
 	Timestamp time.Time `json:"timestamp"`
@@ -613,9 +614,9 @@ type OrderFilter struct {
 
 // One line of an order, frozen as it was when the order was placed.
 type OrderLine struct {
-	// The product as the catalog has it now; null if the product was deleted since.
+	// The variant's product as the catalog has it now; null if the product was deleted since.
 	Product *Product `json:"product,omitempty"`
-	// The sku at the time of the order.
+	// The variant's sku at the time of the order.
 	Sku string `json:"sku"`
 	// The product name at the time of the order.
 	Name string `json:"name"`
@@ -692,7 +693,7 @@ type PriceRange struct {
 type Product struct {
 	// Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata.
 	ID string `json:"id"`
-	// Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces.
+	// The sku of the first active variant (by position); for a product without options, its only variant's. Skus are unique across variants (case-insensitively).
 	Sku string `json:"sku"`
 	// URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given.
 	Handle string `json:"handle"`
@@ -700,11 +701,11 @@ type Product struct {
 	Name string `json:"name"`
 	// Plain text, up to 10,000 characters, line breaks allowed; null when none.
 	Description *string `json:"description,omitempty"`
-	// The current selling price per unit. Carts price at this value; orders keep the price they were placed at.
+	// The lowest price of the active variants (for a product without options, its price). Carts price each line at its variant's price; orders keep the price they were placed at.
 	Price *Money `json:"price"`
-	// A former or reference price to show struck through; null when none. Not used in any computation.
+	// The first active variant's reference price to show struck through; null when none. Not used in any computation.
 	CompareAtPrice *Money `json:"compareAtPrice,omitempty"`
-	// What one unit costs the store. STAFF only: null for everyone else, without an error.
+	// What one unit of the first active variant costs the store. STAFF only: null for everyone else, without an error.
 	CostPrice *Money `json:"costPrice,omitempty"`
 	// Free-text category (exact match in ProductFilter.category); null when none.
 	Category *string `json:"category,omitempty"`
@@ -712,25 +713,25 @@ type Product struct {
 	Tags []string `json:"tags"`
 	// Images by position, first = main image; [] when none.
 	Images []*ProductImage `json:"images"`
-	// Units on hand (in the warehouse), counting units reserved by unpaid orders.
+	// Units on hand (in the warehouse) over the active variants, counting units reserved by unpaid orders.
 	InventoryQuantity int `json:"inventoryQuantity"`
-	// Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative.
+	// Units that can still be sold now over the active variants: on hand minus reserved by orders awaiting payment. Never negative.
 	AvailableQuantity int `json:"availableQuantity"`
-	// A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10.
+	// The first active variant's threshold: a low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when a variant's availableQuantity falls to or below its own, at most once a day; default 10.
 	LowStockThreshold int `json:"lowStockThreshold"`
 	// False once archived: hidden from the storefront, still referenced by orders and the ledger.
 	IsActive bool `json:"isActive"`
 	// Marked for the storefront's featured section; filter with ProductFilter.isFeatured.
 	IsFeatured bool `json:"isFeatured"`
-	// Shipping weight in grams; null when not recorded.
+	// The first active variant's shipping weight in grams; null when not recorded.
 	WeightGrams *int `json:"weightGrams,omitempty"`
-	// Package size in millimetres; null when not recorded.
+	// The first active variant's package size in millimetres; null when not recorded.
 	Dimensions *Dimensions `json:"dimensions,omitempty"`
 	// When the product was created.
 	CreatedAt time.Time `json:"createdAt"`
-	// When the product last changed (stock changes included).
+	// When the product, its options or its variants' settings last changed (a variant's updatedAt also counts its stock changes).
 	UpdatedAt time.Time `json:"updatedAt"`
-	// The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+	// The stock ledger of all the product's variants, newest first. STAFF only: null with a FORBIDDEN
 	// error for anyone else.
 	InventoryTransactions *InventoryTransactionConnection `json:"inventoryTransactions,omitempty"`
 	// The product's options in position order; [] for a product with only its default variant.
@@ -830,11 +831,11 @@ type ProductFilter struct {
 	Search *string `json:"search,omitempty"`
 	// Products carrying every one of these tags.
 	Tags []string `json:"tags,omitempty"`
-	// Price at least this, inclusive, in the store currency ("10.00"); a malformed or negative amount is a BAD_USER_INPUT error.
+	// Products with an active variant priced at least this, inclusive, in the store currency ("10.00"); a malformed or negative amount is a BAD_USER_INPUT error.
 	MinPrice *scalar.Decimal `json:"minPrice,omitempty"`
-	// Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error.
+	// Products with an active variant priced at most this, inclusive (the same variant as minPrice, options and inStock), in the store currency; a malformed or negative amount is a BAD_USER_INPUT error.
 	MaxPrice *scalar.Decimal `json:"maxPrice,omitempty"`
-	// true: availableQuantity > 0; false: availableQuantity = 0.
+	// true: some active variant has available stock; false: none has.
 	InStock *bool `json:"inStock,omitempty"`
 	// Only featured (true) or only not featured (false) products.
 	IsFeatured *bool `json:"isFeatured,omitempty"`
@@ -1845,7 +1846,7 @@ const (
 	WebhookTopicProductCreated WebhookTopic = "PRODUCT_CREATED"
 	// A product was updated or archived; data is the Product (without images).
 	WebhookTopicProductUpdated WebhookTopic = "PRODUCT_UPDATED"
-	// A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name.
+	// A variant's available stock fell to its low-stock threshold (at most once a day per variant); data is the LowStockAlert, its product as id, sku and name.
 	WebhookTopicInventoryLowStock WebhookTopic = "INVENTORY_LOW_STOCK"
 	// A customer registered an account (guest records made at checkout are not announced); data is the Customer.
 	WebhookTopicCustomerCreated WebhookTopic = "CUSTOMER_CREATED"
