@@ -4775,7 +4775,7 @@ enum WebhookTopic {
   PRODUCT_CREATED
   "A product was updated or archived; data is the Product (without images)."
   PRODUCT_UPDATED
-  "A variant's available stock fell to its low-stock threshold (at most once a day per variant); data is the LowStockAlert, its product as id, sku and name."
+  "A variant's available stock fell to its low-stock threshold (at most once a day per variant); data is the LowStockAlert, its product as id, sku and name and its variant as id, sku and title."
   INVENTORY_LOW_STOCK
   "A customer registered an account (guest records made at checkout are not announced); data is the Customer."
   CUSTOMER_CREATED
