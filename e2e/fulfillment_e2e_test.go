@@ -1074,6 +1074,7 @@ func TestFulTwoServers(t *testing.T) {
 		t.Fatalf("the package database already has a daily-inventory-report job for %s (%s): %+v", today, zone, jobs)
 	}
 
+	booted := time.Now()
 	a := startServer(t, "ful-replica-a", env)
 	b := startServer(t, "ful-replica-b", env)
 	started := time.Now()
@@ -1126,7 +1127,7 @@ func TestFulTwoServers(t *testing.T) {
 	// after one of these servers became River's leader fires it. The
 	// election can wait out the lease of a server an earlier test killed,
 	// and River plans the first run from the moment of its election.
-	elected := fulWaitLeader(t, conn, started, wait)
+	elected := fulWaitLeader(t, conn, booted, wait)
 	deadline := elected.Truncate(time.Minute).Add(time.Minute + 15*time.Second)
 	var report []fulRow
 	for {
