@@ -58,6 +58,10 @@ func runProbes(ctx context.Context, c *client, counter stmtCounter, n int) ([]pr
 			}
 			return func() error { return c.do(ctx, "", productsQuery, vars, nil) }, nil
 		}},
+		{"catalog page with facets and priceRange (category)", "≤ 5", func() (func() error, error) {
+			vars := map[string]any{"first": 20, "filter": map[string]any{"category": "Garden"}}
+			return func() error { return c.do(ctx, "", productsFacetsQuery, vars, nil) }, nil
+		}},
 		{"search (RELEVANCE, typo)", "", func() (func() error, error) {
 			return func() error {
 				return c.do(ctx, "", productsQuery, map[string]any{"first": 20, "filter": map[string]any{"search": "walnut chiar"}, "sort": "RELEVANCE"}, nil)

@@ -96,6 +96,17 @@ const productsQuery = `query($first:Int,$after:String,$filter:ProductFilter,$sor
   }
 }`
 
+// productsFacetsQuery is a storefront's filtered page with its sidebar:
+// facets and the price range of the whole filtered set.
+const productsFacetsQuery = `query($first:Int,$filter:ProductFilter){
+  products(first:$first, filter:$filter){
+    edges{ cursor node{ ` + productFields + ` } }
+    pageInfo{ hasNextPage endCursor }
+    facets{ key label values{ value count } }
+    priceRange{ minVariantPrice{ amount } maxVariantPrice{ amount } }
+  }
+}`
+
 type productsPage struct {
 	Products struct {
 		Edges []struct {

@@ -32,7 +32,7 @@ func (r *Resolver) productConnection(ctx context.Context, params catalog.ListPar
 		}
 	}
 	count := func(ctx context.Context) (int, error) { return r.svc.Catalog.Count(ctx, params.Filter) }
-	return toProductConnection(p, count), nil
+	return toProductConnection(p, params.Filter, count), nil
 }
 
 // productBy finds a product by exactly one of id, sku or handle. Inactive

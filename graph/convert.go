@@ -95,22 +95,59 @@ func toProduct(p *catalog.Product) *model.Product {
 		Category: p.Category, Tags: p.Tags, InventoryQuantity: p.OnHand, AvailableQuantity: p.Available,
 		LowStockThreshold: p.LowStockThreshold, IsActive: p.IsActive, IsFeatured: p.IsFeatured,
 		WeightGrams: p.WeightGrams, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		HasOnlyDefaultVariant: !p.HasOptions,
+		PriceRange:            &model.PriceRange{MinVariantPrice: toMoney(p.Price), MaxVariantPrice: toMoney(p.MaxPrice)},
 	}
 	if out.Tags == nil {
 		out.Tags = []string{}
 	}
-	if d := p.Dimensions; d != nil {
-		out.Dimensions = &model.Dimensions{LengthMm: d.LengthMm, WidthMm: d.WidthMm, HeightMm: d.HeightMm}
+	out.Dimensions = toDimensions(p.Dimensions)
+	return out
+}
+
+func toDimensions(d *catalog.Dimensions) *model.Dimensions {
+	if d == nil {
+		return nil
+	}
+	return &model.Dimensions{LengthMm: d.LengthMm, WidthMm: d.WidthMm, HeightMm: d.HeightMm}
+}
+
+func toVariant(v *catalog.Variant) *model.ProductVariant {
+	if v == nil {
+		return nil
+	}
+	return &model.ProductVariant{
+		ID: v.ID, ProductID: v.ProductID, Sku: v.SKU, Title: v.Title, SelectedOptions: toSelectedOptions(v.SelectedOptions),
+		Price: toMoney(v.Price), CompareAtPrice: toMoneyPtr(v.CompareAtPrice), CostPrice: toMoneyPtr(v.CostPrice),
+		InventoryQuantity: v.OnHand, AvailableQuantity: v.Available, LowStockThreshold: v.LowStockThreshold,
+		WeightGrams: v.WeightGrams, Dimensions: toDimensions(v.Dimensions), ImageID: v.ImageID, Position: v.Position,
+		IsActive: v.IsActive, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+	}
+}
+
+func toSelectedOptions(opts []catalog.SelectedOption) []*model.SelectedOption {
+	out := make([]*model.SelectedOption, len(opts))
+	for i, o := range opts {
+		out[i] = &model.SelectedOption{Name: o.Name, Value: o.Value}
 	}
 	return out
 }
 
-func toProductConnection(p catalog.Page, count scalar.Counter) *model.ProductConnection {
+func fromSelectedOptions(in []*model.SelectedOptionInput) []catalog.SelectedOption {
+	out := make([]catalog.SelectedOption, len(in))
+	for i, o := range in {
+		out[i] = catalog.SelectedOption{Name: o.Name, Value: o.Value}
+	}
+	return out
+}
+
+func toProductConnection(p catalog.Page, filter catalog.Filter, count scalar.Counter) *model.ProductConnection {
 	edges := make([]*model.ProductEdge, len(p.Products))
 	for i, prod := range p.Products {
 		edges[i] = &model.ProductEdge{Node: toProduct(prod), Cursor: p.Cursors[i]}
 	}
-	return &model.ProductConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, p.Cursors), Count: count}
+	return &model.ProductConnection{Edges: edges, PageInfo: toPageInfo(p.HasNextPage, p.HasPreviousPage, p.Cursors),
+		Count: count, Filter: filter}
 }
 
 func toDimensionsInput(d *model.DimensionsInput) *catalog.DimensionsInput {
@@ -129,11 +166,46 @@ func decimalPtr(d *scalar.Decimal) *string {
 }
 
 func toProductCreateInput(in model.ProductCreateInput) catalog.CreateInput {
-	return catalog.CreateInput{
-		SKU: in.Sku, Handle: in.Handle, Name: in.Name, Description: in.Description, Price: string(in.Price),
+	out := catalog.CreateInput{
+		SKU: in.Sku, Handle: in.Handle, Name: in.Name, Description: in.Description, Price: decimalPtr(in.Price),
 		CompareAtPrice: decimalPtr(in.CompareAtPrice), CostPrice: decimalPtr(in.CostPrice), CurrencyCode: in.CurrencyCode,
 		Category: in.Category, Tags: in.Tags, InventoryQuantity: in.InventoryQuantity, LowStockThreshold: in.LowStockThreshold,
 		IsActive: in.IsActive, IsFeatured: in.IsFeatured, WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions),
+		Variants: toVariantInputs(in.Variants),
+	}
+	if in.Options != nil {
+		out.Options = make([]catalog.OptionInput, len(in.Options))
+		for i, o := range in.Options {
+			out.Options[i] = catalog.OptionInput{Name: o.Name, Values: o.Values}
+		}
+	}
+	return out
+}
+
+func toVariantInputs(in []*model.ProductVariantInput) []catalog.VariantInput {
+	if in == nil {
+		return nil
+	}
+	out := make([]catalog.VariantInput, len(in))
+	for i, v := range in {
+		out[i] = catalog.VariantInput{
+			SKU: v.Sku, SelectedOptions: fromSelectedOptions(v.SelectedOptions), Price: string(v.Price),
+			CompareAtPrice: decimalPtr(v.CompareAtPrice), CostPrice: decimalPtr(v.CostPrice),
+			InventoryQuantity: v.InventoryQuantity, LowStockThreshold: v.LowStockThreshold, WeightGrams: v.WeightGrams,
+			Dimensions: toDimensionsInput(v.Dimensions), ImageID: v.ImageID, IsActive: v.IsActive,
+		}
+	}
+	return out
+}
+
+// toVariantUpdateInput converts the input; nulls are the fields the client
+// set to null, which clear the optional ones.
+func toVariantUpdateInput(in model.ProductVariantUpdateInput, nulls []string) catalog.VariantUpdateInput {
+	return catalog.VariantUpdateInput{
+		SKU: in.Sku, Price: decimalPtr(in.Price), CompareAtPrice: decimalPtr(in.CompareAtPrice),
+		CostPrice: decimalPtr(in.CostPrice), LowStockThreshold: in.LowStockThreshold, WeightGrams: in.WeightGrams,
+		Dimensions: toDimensionsInput(in.Dimensions), ImageID: in.ImageID, IsActive: in.IsActive, Position: in.Position,
+		Clear: nulls,
 	}
 }
 
@@ -175,6 +247,7 @@ func toProductFilter(f *model.ProductFilter) catalog.Filter {
 	return catalog.Filter{
 		Category: f.Category, Search: f.Search, Tags: f.Tags, MinPrice: decimalPtr(f.MinPrice), MaxPrice: decimalPtr(f.MaxPrice),
 		InStock: f.InStock, IsFeatured: f.IsFeatured, IncludeInactive: deref(f.IncludeInactive),
+		Options: fromSelectedOptions(f.Options), Categories: f.Categories,
 	}
 }
 
@@ -190,14 +263,14 @@ func toInventoryTransaction(t *inventory.Transaction) *model.InventoryTransactio
 		return nil
 	}
 	return &model.InventoryTransaction{
-		ID: t.ID, ProductID: t.ProductID, Sku: t.SKU, QuantityChange: t.QuantityChange,
+		ID: t.ID, ProductID: t.ProductID, VariantID: t.VariantID, Sku: t.SKU, QuantityChange: t.QuantityChange,
 		Type: model.InventoryTransactionType(t.Type), ReferenceID: t.ReferenceID, Notes: t.Notes, CreatedAt: t.CreatedAt,
 	}
 }
 
 func toInventoryAdjustInput(in model.InventoryAdjustInput) inventory.AdjustInput {
 	return inventory.AdjustInput{
-		ProductID: in.ProductID, QuantityChange: in.QuantityChange, Type: inventory.TxType(in.Type),
+		VariantID: deref(in.VariantID), ProductID: deref(in.ProductID), QuantityChange: in.QuantityChange, Type: inventory.TxType(in.Type),
 		ReferenceID: in.ReferenceID, Notes: in.Notes,
 	}
 }
@@ -235,7 +308,7 @@ func toNotificationConnection(p notify.Page, count scalar.Counter) *model.Notifi
 func toCart(c *carts.Cart, p carts.Priced) *model.Cart {
 	lines := make([]*model.CartLine, len(p.Lines))
 	for i, l := range p.Lines {
-		lines[i] = &model.CartLine{ID: l.ID, ProductID: l.ProductID, Quantity: l.Quantity,
+		lines[i] = &model.CartLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity,
 			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
 	}
 	return &model.Cart{
@@ -315,7 +388,8 @@ func toOrder(o *orders.Order, access orders.Access) *model.Order {
 func toOrderLines(ls []orders.Line) []*model.OrderLine {
 	out := make([]*model.OrderLine, len(ls))
 	for i, l := range ls {
-		out[i] = &model.OrderLine{ProductID: l.ProductID, Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
+		out[i] = &model.OrderLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, VariantTitle: l.VariantTitle,
+			SelectedOptions: toSelectedOptions(l.SelectedOptions), Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
 			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
 	}
 	return out

@@ -22,6 +22,11 @@ type loaders struct {
 	customer *dataloadgen.Loader[string, *customers.Customer]
 	product  *dataloadgen.Loader[string, *catalog.Product]
 	images   *dataloadgen.Loader[string, []catalog.Image]
+	// variants holds each product's variants, inactive ones included:
+	// resolvers leave those out for everyone but staff.
+	variants *dataloadgen.Loader[string, []*catalog.Variant]
+	variant  *dataloadgen.Loader[string, *catalog.Variant]
+	options  *dataloadgen.Loader[string, []catalog.Option]
 	lines    *dataloadgen.Loader[string, []orders.Line]
 	events   *dataloadgen.Loader[string, []orders.Event]
 
@@ -40,8 +45,13 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 		customer: dataloadgen.NewLoader(keyed(r.svc.Customers.ByIDs), dataloadgen.WithWait(loaderWait)),
 		product:  dataloadgen.NewLoader(keyed(r.svc.Catalog.ByIDs), dataloadgen.WithWait(loaderWait)),
 		images:   dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.ImagesByProductIDs)), dataloadgen.WithWait(loaderWait)),
-		lines:    dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
-		events:   dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
+		variants: dataloadgen.NewLoader(keyed(inKeyOrder(func(ctx context.Context, ids []string) (map[string][]*catalog.Variant, error) {
+			return r.svc.Catalog.VariantsByProductIDs(ctx, ids, true)
+		})), dataloadgen.WithWait(loaderWait)),
+		variant: dataloadgen.NewLoader(keyed(r.svc.Catalog.VariantsByIDs), dataloadgen.WithWait(loaderWait)),
+		options: dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.OptionsByProductIDs)), dataloadgen.WithWait(loaderWait)),
+		lines:   dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
+		events:  dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }

@@ -12,15 +12,11 @@ import (
 )
 
 // pricedCart converts a cart with its lines priced at the current catalog
-// prices, and primes the product loader with the products it loaded.
+// prices.
 func (r *Resolver) pricedCart(ctx context.Context, c *carts.Cart) (*model.Cart, error) {
 	p, err := r.svc.Carts.Price(ctx, c, r.svc.Pricing)
 	if err != nil {
 		return nil, err
-	}
-	l := loadersFrom(ctx)
-	for _, line := range p.Lines {
-		l.product.Prime(line.ProductID, line.Product)
 	}
 	return toCart(c, p), nil
 }
@@ -54,7 +50,7 @@ func (r *Resolver) orderConnection(ctx context.Context, f orders.Filter, first *
 }
 
 // node finds what an id names, among what the caller may see: products
-// (inactive ones for staff only), carts (whoever holds the id), orders
+// and variants (inactive ones for staff only), carts (whoever holds the id), orders
 // (staff and the owner) and customers (staff). Ids are UUIDs shared by no
 // two rows, so the first match is the only one.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
@@ -62,6 +58,9 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	l := loadersFrom(ctx)
 	if p, err := l.product.Load(ctx, id); err != nil || (p != nil && (p.IsActive || caller.IsStaff())) {
 		return toProduct(p), err
+	}
+	if v, err := r.variantBy(ctx, &id, nil); err != nil || v != nil {
+		return v, err
 	}
 	if c, err := r.svc.Carts.ByID(ctx, id); err == nil {
 		return r.pricedCart(ctx, c)

@@ -27,6 +27,10 @@ func (r *cartLineResolver) Product(ctx context.Context, obj *model.CartLine) (*m
 	return r.productByID(ctx, obj.ProductID)
 }
 
+func (r *cartLineResolver) Variant(ctx context.Context, obj *model.CartLine) (*model.ProductVariant, error) {
+	return r.variantByID(ctx, obj.VariantID)
+}
+
 func (r *customerResolver) Orders(ctx context.Context, obj *model.Customer, first *int, after *string) (*model.OrderConnection, error) {
 	return r.orderConnection(ctx, orders.Filter{CustomerID: &obj.ID}, first, after)
 }
@@ -37,6 +41,10 @@ func (r *customerConnectionResolver) TotalCount(ctx context.Context, obj *model.
 
 func (r *inventoryTransactionResolver) Product(ctx context.Context, obj *model.InventoryTransaction) (*model.Product, error) {
 	return r.productByID(ctx, obj.ProductID)
+}
+
+func (r *inventoryTransactionResolver) Variant(ctx context.Context, obj *model.InventoryTransaction) (*model.ProductVariant, error) {
+	return r.variantByID(ctx, obj.VariantID)
 }
 
 func (r *inventoryTransactionConnectionResolver) TotalCount(ctx context.Context, obj *model.InventoryTransactionConnection) (int, error) {
@@ -51,6 +59,19 @@ func (r *lowStockAlertResolver) Product(ctx context.Context, obj *model.LowStock
 		return nil, err
 	}
 	return toProduct(p), nil
+}
+
+func (r *lowStockAlertResolver) Variant(ctx context.Context, obj *model.LowStockAlert) (*model.ProductVariant, error) {
+	// Not through the loader: a subscription is one long operation, and its
+	// loader would keep serving the stock of the first alert.
+	vs, err := r.svc.Catalog.VariantsByIDs(ctx, []string{obj.VariantID})
+	if err != nil {
+		return nil, err
+	}
+	if vs[0] == nil {
+		return nil, apperr.New(apperr.NotFound, "variant not found")
+	}
+	return toVariant(vs[0]), nil
 }
 
 func (r *mutationResolver) CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.AuthPayload, error) {
@@ -105,7 +126,7 @@ func (r *mutationResolver) ProductCreate(ctx context.Context, input model.Produc
 
 func (r *mutationResolver) ProductUpdate(ctx context.Context, id string, input model.ProductUpdateInput) (*model.ProductPayload, error) {
 	p, err := r.svc.Catalog.Update(ctx, id, toProductUpdateInput(input, explicitNulls(ctx, "input")))
-	return productPayload(p, err)
+	return variantsPayload(ctx, p, err)
 }
 
 func (r *mutationResolver) ProductArchive(ctx context.Context, id string) (*model.ProductPayload, error) {
@@ -121,6 +142,7 @@ func (r *mutationResolver) InventoryAdjust(ctx context.Context, input model.Inve
 	if err != nil {
 		return nil, err
 	}
+	forgetVariants(ctx, res.ProductID)
 	p, err := r.svc.Catalog.ByID(ctx, res.ProductID)
 	if err != nil {
 		return nil, err
@@ -211,6 +233,26 @@ func (r *mutationResolver) OrderCancel(ctx context.Context, id string, reason *s
 	return r.orderPayload(ctx, o, err)
 }
 
+func (r *mutationResolver) ProductVariantsCreate(ctx context.Context, productID string, variants []*model.ProductVariantInput) (*model.ProductPayload, error) {
+	p, err := r.svc.Catalog.CreateVariants(ctx, productID, toVariantInputs(variants))
+	return variantsPayload(ctx, p, err)
+}
+
+func (r *mutationResolver) ProductVariantUpdate(ctx context.Context, id string, input model.ProductVariantUpdateInput) (*model.ProductVariantPayload, error) {
+	v, p, err := r.svc.Catalog.UpdateVariant(ctx, id, toVariantUpdateInput(input, explicitNulls(ctx, "input")))
+	return variantPayload(ctx, v, p, err)
+}
+
+func (r *mutationResolver) ProductVariantArchive(ctx context.Context, id string) (*model.ProductVariantPayload, error) {
+	v, p, err := r.svc.Catalog.ArchiveVariant(ctx, id)
+	return variantPayload(ctx, v, p, err)
+}
+
+func (r *mutationResolver) ProductOptionValuesAdd(ctx context.Context, productID string, optionName string, values []string) (*model.ProductPayload, error) {
+	p, err := r.svc.Catalog.AddOptionValues(ctx, productID, optionName, values)
+	return variantsPayload(ctx, p, err)
+}
+
 func (r *mutationResolver) WebhookEndpointCreate(ctx context.Context, input model.WebhookEndpointInput) (*model.WebhookEndpointPayload, error) {
 	e, secret, err := r.svc.Webhooks.Create(ctx, toWebhookInput(input))
 	return webhookEndpointPayload(e, secret, err)
@@ -279,6 +321,14 @@ func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (
 	return toProduct(p), err
 }
 
+func (r *orderLineResolver) Variant(ctx context.Context, obj *model.OrderLine) (*model.ProductVariant, error) {
+	if obj.VariantID == nil {
+		return nil, nil
+	}
+	v, err := loadersFrom(ctx).variant.Load(ctx, *obj.VariantID)
+	return toVariant(v), err
+}
+
 func (r *productResolver) Images(ctx context.Context, obj *model.Product) ([]*model.ProductImage, error) {
 	imgs, err := loadersFrom(ctx).images.Load(ctx, obj.ID)
 	if err != nil {
@@ -296,7 +346,85 @@ func (r *productResolver) InventoryTransactions(ctx context.Context, obj *model.
 	return toInventoryTransactionConnection(p, count), nil
 }
 
+func (r *productResolver) Options(ctx context.Context, obj *model.Product) ([]*model.ProductOption, error) {
+	opts, err := loadersFrom(ctx).options.Load(ctx, obj.ID)
+	return toProductOptions(opts), err
+}
+
+func (r *productResolver) Variants(ctx context.Context, obj *model.Product) ([]*model.ProductVariant, error) {
+	vs, err := r.productVariants(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.ProductVariant, len(vs))
+	for i, v := range vs {
+		out[i] = toVariant(v)
+	}
+	return out, nil
+}
+
+func (r *productResolver) VariantBySelectedOptions(ctx context.Context, obj *model.Product, selectedOptions []*model.SelectedOptionInput) (*model.ProductVariant, error) {
+	vs, err := loadersFrom(ctx).variants.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return toVariant(variantWithOptions(vs, selectedOptions)), nil
+}
+
 func (r *productConnectionResolver) TotalCount(ctx context.Context, obj *model.ProductConnection) (int, error) {
+	return obj.Count(ctx)
+}
+
+func (r *productConnectionResolver) Facets(ctx context.Context, obj *model.ProductConnection, keys []string, maxValues *int) ([]*model.Facet, error) {
+	fs, err := r.svc.Catalog.Facets(ctx, catalog.FacetParams{Filter: obj.Filter, Keys: keys, MaxValues: maxValues})
+	if err != nil {
+		return nil, err
+	}
+	return toFacets(fs), nil
+}
+
+func (r *productConnectionResolver) PriceRange(ctx context.Context, obj *model.ProductConnection) (*model.PriceRange, error) {
+	pr, err := r.svc.Catalog.PriceRange(ctx, obj.Filter)
+	if err != nil || pr == nil {
+		return nil, err
+	}
+	return &model.PriceRange{MinVariantPrice: toMoney(pr.Min), MaxVariantPrice: toMoney(pr.Max)}, nil
+}
+
+func (r *productVariantResolver) Product(ctx context.Context, obj *model.ProductVariant) (*model.Product, error) {
+	return r.productByID(ctx, obj.ProductID)
+}
+
+func (r *productVariantResolver) Image(ctx context.Context, obj *model.ProductVariant) (*model.ProductImage, error) {
+	if obj.ImageID == nil {
+		return nil, nil
+	}
+	imgs, err := loadersFrom(ctx).images.Load(ctx, obj.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		if img.ID == *obj.ImageID {
+			out, err := r.toProductImages(ctx, []catalog.Image{img})
+			if err != nil {
+				return nil, err
+			}
+			return out[0], nil
+		}
+	}
+	return nil, nil
+}
+
+func (r *productVariantResolver) InventoryTransactions(ctx context.Context, obj *model.ProductVariant, first *int, after *string) (*model.InventoryTransactionConnection, error) {
+	p, err := r.svc.Inventory.VariantTransactions(ctx, obj.ID, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	count := func(ctx context.Context) (int, error) { return r.svc.Inventory.CountVariantTransactions(ctx, obj.ID) }
+	return toInventoryTransactionConnection(p, count), nil
+}
+
+func (r *productVariantConnectionResolver) TotalCount(ctx context.Context, obj *model.ProductVariantConnection) (int, error) {
 	return obj.Count(ctx)
 }
 
@@ -405,6 +533,18 @@ func (r *queryResolver) Notifications(ctx context.Context, first *int, after *st
 	return toNotificationConnection(p, count), nil
 }
 
+func (r *queryResolver) Variant(ctx context.Context, id *string, sku *string) (*model.ProductVariant, error) {
+	return r.variantBy(ctx, id, sku)
+}
+
+func (r *queryResolver) LowStockVariants(ctx context.Context, first *int, after *string) (*model.ProductVariantConnection, error) {
+	p, err := r.svc.Catalog.LowStockVariants(ctx, first, deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return toVariantConnection(p, r.svc.Catalog.CountLowStockVariants), nil
+}
+
 func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error) {
 	p, err := r.svc.Webhooks.Endpoints(ctx, first, deref(after))
 	if err != nil {
@@ -490,6 +630,14 @@ func (r *Resolver) ProductConnection() generated.ProductConnectionResolver {
 	return &productConnectionResolver{r}
 }
 
+func (r *Resolver) ProductVariant() generated.ProductVariantResolver {
+	return &productVariantResolver{r}
+}
+
+func (r *Resolver) ProductVariantConnection() generated.ProductVariantConnectionResolver {
+	return &productVariantConnectionResolver{r}
+}
+
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
@@ -512,6 +660,8 @@ type (
 	orderLineResolver                      struct{ *Resolver }
 	productResolver                        struct{ *Resolver }
 	productConnectionResolver              struct{ *Resolver }
+	productVariantResolver                 struct{ *Resolver }
+	productVariantConnectionResolver       struct{ *Resolver }
 	queryResolver                          struct{ *Resolver }
 	subscriptionResolver                   struct{ *Resolver }
 	webhookEndpointResolver                struct{ *Resolver }

@@ -92,7 +92,7 @@ func lowStockEvents(ev realtime.Event, missed bool) (*model.LowStockAlert, bool)
 	if e == nil {
 		return nil, false
 	}
-	return &model.LowStockAlert{ProductID: e.ProductID, AvailableQuantity: e.AvailableQuantity,
+	return &model.LowStockAlert{ProductID: e.ProductID, VariantID: e.VariantID, AvailableQuantity: e.AvailableQuantity,
 		Threshold: e.Threshold, Timestamp: e.Timestamp, MissedEventsPossible: missed}, true
 }
 

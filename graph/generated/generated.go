@@ -43,6 +43,8 @@ type ResolverRoot interface {
 	OrderLine() OrderLineResolver
 	Product() ProductResolver
 	ProductConnection() ProductConnectionResolver
+	ProductVariant() ProductVariantResolver
+	ProductVariantConnection() ProductVariantConnectionResolver
 	Query() QueryResolver
 	Subscription() SubscriptionResolver
 	WebhookEndpoint() WebhookEndpointResolver
@@ -93,6 +95,7 @@ type ComplexityRoot struct {
 		Product   func(childComplexity int) int
 		Quantity  func(childComplexity int) int
 		UnitPrice func(childComplexity int) int
+		Variant   func(childComplexity int) int
 	}
 
 	CartPayload struct {
@@ -147,6 +150,17 @@ type ComplexityRoot struct {
 		WidthMm  func(childComplexity int) int
 	}
 
+	Facet struct {
+		Key    func(childComplexity int) int
+		Label  func(childComplexity int) int
+		Values func(childComplexity int) int
+	}
+
+	FacetValue struct {
+		Count func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
 	InventoryAdjustPayload struct {
 		Product     func(childComplexity int) int
 		Transaction func(childComplexity int) int
@@ -162,6 +176,7 @@ type ComplexityRoot struct {
 		ReferenceID    func(childComplexity int) int
 		Sku            func(childComplexity int) int
 		Type           func(childComplexity int) int
+		Variant        func(childComplexity int) int
 	}
 
 	InventoryTransactionConnection struct {
@@ -181,6 +196,7 @@ type ComplexityRoot struct {
 		Product              func(childComplexity int) int
 		Threshold            func(childComplexity int) int
 		Timestamp            func(childComplexity int) int
+		Variant              func(childComplexity int) int
 	}
 
 	Money struct {
@@ -206,7 +222,11 @@ type ComplexityRoot struct {
 		ProductImageDelete          func(childComplexity int, imageID string) int
 		ProductImageUpload          func(childComplexity int, productID string, file graphql.Upload, altText *string) int
 		ProductImagesReorder        func(childComplexity int, productID string, imageIds []string) int
+		ProductOptionValuesAdd      func(childComplexity int, productID string, optionName string, values []string) int
 		ProductUpdate               func(childComplexity int, id string, input model.ProductUpdateInput) int
+		ProductVariantArchive       func(childComplexity int, id string) int
+		ProductVariantUpdate        func(childComplexity int, id string, input model.ProductVariantUpdateInput) int
+		ProductVariantsCreate       func(childComplexity int, productID string, variants []*model.ProductVariantInput) int
 		StaffLogin                  func(childComplexity int, email string, password string) int
 		WebhookDeliveryRetry        func(childComplexity int, id string) int
 		WebhookEndpointCreate       func(childComplexity int, input model.WebhookEndpointInput) int
@@ -287,12 +307,16 @@ type ComplexityRoot struct {
 	}
 
 	OrderLine struct {
-		LineTotal func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Product   func(childComplexity int) int
-		Quantity  func(childComplexity int) int
-		Sku       func(childComplexity int) int
-		UnitPrice func(childComplexity int) int
+		ID              func(childComplexity int) int
+		LineTotal       func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Product         func(childComplexity int) int
+		Quantity        func(childComplexity int) int
+		SelectedOptions func(childComplexity int) int
+		Sku             func(childComplexity int) int
+		UnitPrice       func(childComplexity int) int
+		Variant         func(childComplexity int) int
+		VariantTitle    func(childComplexity int) int
 	}
 
 	OrderPayload struct {
@@ -317,33 +341,45 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PriceRange struct {
+		MaxVariantPrice func(childComplexity int) int
+		MinVariantPrice func(childComplexity int) int
+	}
+
 	Product struct {
-		AvailableQuantity     func(childComplexity int) int
-		Category              func(childComplexity int) int
-		CompareAtPrice        func(childComplexity int) int
-		CostPrice             func(childComplexity int) int
-		CreatedAt             func(childComplexity int) int
-		Description           func(childComplexity int) int
-		Dimensions            func(childComplexity int) int
-		Handle                func(childComplexity int) int
-		ID                    func(childComplexity int) int
-		Images                func(childComplexity int) int
-		InventoryQuantity     func(childComplexity int) int
-		InventoryTransactions func(childComplexity int, first *int, after *string) int
-		IsActive              func(childComplexity int) int
-		IsFeatured            func(childComplexity int) int
-		LowStockThreshold     func(childComplexity int) int
-		Name                  func(childComplexity int) int
-		Price                 func(childComplexity int) int
-		Sku                   func(childComplexity int) int
-		Tags                  func(childComplexity int) int
-		UpdatedAt             func(childComplexity int) int
-		WeightGrams           func(childComplexity int) int
+		AvailableQuantity        func(childComplexity int) int
+		Category                 func(childComplexity int) int
+		CompareAtPrice           func(childComplexity int) int
+		CostPrice                func(childComplexity int) int
+		CreatedAt                func(childComplexity int) int
+		Description              func(childComplexity int) int
+		Dimensions               func(childComplexity int) int
+		Handle                   func(childComplexity int) int
+		HasOnlyDefaultVariant    func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		Images                   func(childComplexity int) int
+		InventoryQuantity        func(childComplexity int) int
+		InventoryTransactions    func(childComplexity int, first *int, after *string) int
+		IsActive                 func(childComplexity int) int
+		IsFeatured               func(childComplexity int) int
+		LowStockThreshold        func(childComplexity int) int
+		Name                     func(childComplexity int) int
+		Options                  func(childComplexity int) int
+		Price                    func(childComplexity int) int
+		PriceRange               func(childComplexity int) int
+		Sku                      func(childComplexity int) int
+		Tags                     func(childComplexity int) int
+		UpdatedAt                func(childComplexity int) int
+		VariantBySelectedOptions func(childComplexity int, selectedOptions []*model.SelectedOptionInput) int
+		Variants                 func(childComplexity int) int
+		WeightGrams              func(childComplexity int) int
 	}
 
 	ProductConnection struct {
 		Edges      func(childComplexity int) int
+		Facets     func(childComplexity int, keys []string, maxValues *int) int
 		PageInfo   func(childComplexity int) int
+		PriceRange func(childComplexity int) int
 		TotalCount func(childComplexity int) int
 	}
 
@@ -359,9 +395,55 @@ type ComplexityRoot struct {
 		URL      func(childComplexity int) int
 	}
 
+	ProductOption struct {
+		ID       func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Position func(childComplexity int) int
+		Values   func(childComplexity int) int
+	}
+
 	ProductPayload struct {
 		Product    func(childComplexity int) int
 		UserErrors func(childComplexity int) int
+	}
+
+	ProductVariant struct {
+		AvailableQuantity     func(childComplexity int) int
+		CompareAtPrice        func(childComplexity int) int
+		CostPrice             func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		Dimensions            func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Image                 func(childComplexity int) int
+		InventoryQuantity     func(childComplexity int) int
+		InventoryTransactions func(childComplexity int, first *int, after *string) int
+		IsActive              func(childComplexity int) int
+		LowStockThreshold     func(childComplexity int) int
+		Position              func(childComplexity int) int
+		Price                 func(childComplexity int) int
+		Product               func(childComplexity int) int
+		SelectedOptions       func(childComplexity int) int
+		Sku                   func(childComplexity int) int
+		Title                 func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
+		WeightGrams           func(childComplexity int) int
+	}
+
+	ProductVariantConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ProductVariantEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ProductVariantPayload struct {
+		Product    func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+		Variant    func(childComplexity int) int
 	}
 
 	Query struct {
@@ -370,6 +452,7 @@ type ComplexityRoot struct {
 		Customer         func(childComplexity int, id string) int
 		Customers        func(childComplexity int, first *int, after *string, search *string) int
 		LowStockProducts func(childComplexity int, first *int, after *string) int
+		LowStockVariants func(childComplexity int, first *int, after *string) int
 		Me               func(childComplexity int) int
 		Node             func(childComplexity int, id string) int
 		Notifications    func(childComplexity int, first *int, after *string, template *string, to *string) int
@@ -377,7 +460,13 @@ type ComplexityRoot struct {
 		Orders           func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
 		Product          func(childComplexity int, id *string, sku *string, handle *string) int
 		Products         func(childComplexity int, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) int
+		Variant          func(childComplexity int, id *string, sku *string) int
 		WebhookEndpoints func(childComplexity int, first *int, after *string) int
+	}
+
+	SelectedOption struct {
+		Name  func(childComplexity int) int
+		Value func(childComplexity int) int
 	}
 
 	StaffAuthPayload struct {
@@ -460,6 +549,8 @@ type ComplexityRoot struct {
 
 type CartLineResolver interface {
 	Product(ctx context.Context, obj *model.CartLine) (*model.Product, error)
+
+	Variant(ctx context.Context, obj *model.CartLine) (*model.ProductVariant, error)
 }
 type CustomerResolver interface {
 	Orders(ctx context.Context, obj *model.Customer, first *int, after *string) (*model.OrderConnection, error)
@@ -469,12 +560,16 @@ type CustomerConnectionResolver interface {
 }
 type InventoryTransactionResolver interface {
 	Product(ctx context.Context, obj *model.InventoryTransaction) (*model.Product, error)
+
+	Variant(ctx context.Context, obj *model.InventoryTransaction) (*model.ProductVariant, error)
 }
 type InventoryTransactionConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.InventoryTransactionConnection) (int, error)
 }
 type LowStockAlertResolver interface {
 	Product(ctx context.Context, obj *model.LowStockAlert) (*model.Product, error)
+
+	Variant(ctx context.Context, obj *model.LowStockAlert) (*model.ProductVariant, error)
 }
 type MutationResolver interface {
 	CustomerRegister(ctx context.Context, input model.CustomerRegisterInput) (*model.AuthPayload, error)
@@ -496,6 +591,10 @@ type MutationResolver interface {
 	OrderFulfill(ctx context.Context, id string, input model.FulfillInput) (*model.OrderPayload, error)
 	OrderMarkDelivered(ctx context.Context, id string) (*model.OrderPayload, error)
 	OrderCancel(ctx context.Context, id string, reason *string) (*model.OrderPayload, error)
+	ProductVariantsCreate(ctx context.Context, productID string, variants []*model.ProductVariantInput) (*model.ProductPayload, error)
+	ProductVariantUpdate(ctx context.Context, id string, input model.ProductVariantUpdateInput) (*model.ProductVariantPayload, error)
+	ProductVariantArchive(ctx context.Context, id string) (*model.ProductVariantPayload, error)
+	ProductOptionValuesAdd(ctx context.Context, productID string, optionName string, values []string) (*model.ProductPayload, error)
 	WebhookEndpointCreate(ctx context.Context, input model.WebhookEndpointInput) (*model.WebhookEndpointPayload, error)
 	WebhookEndpointUpdate(ctx context.Context, id string, input model.WebhookEndpointInput) (*model.WebhookEndpointPayload, error)
 	WebhookEndpointDelete(ctx context.Context, id string) (*model.DeletePayload, error)
@@ -518,14 +617,31 @@ type OrderConnectionResolver interface {
 }
 type OrderLineResolver interface {
 	Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error)
+
+	Variant(ctx context.Context, obj *model.OrderLine) (*model.ProductVariant, error)
 }
 type ProductResolver interface {
 	Images(ctx context.Context, obj *model.Product) ([]*model.ProductImage, error)
 
 	InventoryTransactions(ctx context.Context, obj *model.Product, first *int, after *string) (*model.InventoryTransactionConnection, error)
+	Options(ctx context.Context, obj *model.Product) ([]*model.ProductOption, error)
+	Variants(ctx context.Context, obj *model.Product) ([]*model.ProductVariant, error)
+	VariantBySelectedOptions(ctx context.Context, obj *model.Product, selectedOptions []*model.SelectedOptionInput) (*model.ProductVariant, error)
 }
 type ProductConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.ProductConnection) (int, error)
+	Facets(ctx context.Context, obj *model.ProductConnection, keys []string, maxValues *int) ([]*model.Facet, error)
+	PriceRange(ctx context.Context, obj *model.ProductConnection) (*model.PriceRange, error)
+}
+type ProductVariantResolver interface {
+	Product(ctx context.Context, obj *model.ProductVariant) (*model.Product, error)
+
+	Image(ctx context.Context, obj *model.ProductVariant) (*model.ProductImage, error)
+
+	InventoryTransactions(ctx context.Context, obj *model.ProductVariant, first *int, after *string) (*model.InventoryTransactionConnection, error)
+}
+type ProductVariantConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ProductVariantConnection) (int, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
@@ -540,6 +656,8 @@ type QueryResolver interface {
 	Customer(ctx context.Context, id string) (*model.Customer, error)
 	LowStockProducts(ctx context.Context, first *int, after *string) (*model.ProductConnection, error)
 	Notifications(ctx context.Context, first *int, after *string, template *string, to *string) (*model.NotificationConnection, error)
+	Variant(ctx context.Context, id *string, sku *string) (*model.ProductVariant, error)
+	LowStockVariants(ctx context.Context, first *int, after *string) (*model.ProductVariantConnection, error)
 	WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error)
 }
 type SubscriptionResolver interface {
@@ -746,6 +864,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CartLine.UnitPrice(childComplexity), true
+	case "CartLine.variant":
+		if e.ComplexityRoot.CartLine.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Variant(childComplexity), true
 
 	case "CartPayload.cart":
 		if e.ComplexityRoot.CartPayload.Cart == nil {
@@ -945,6 +1069,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Dimensions.WidthMm(childComplexity), true
 
+	case "Facet.key":
+		if e.ComplexityRoot.Facet.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Facet.Key(childComplexity), true
+	case "Facet.label":
+		if e.ComplexityRoot.Facet.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Facet.Label(childComplexity), true
+	case "Facet.values":
+		if e.ComplexityRoot.Facet.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Facet.Values(childComplexity), true
+
+	case "FacetValue.count":
+		if e.ComplexityRoot.FacetValue.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacetValue.Count(childComplexity), true
+	case "FacetValue.value":
+		if e.ComplexityRoot.FacetValue.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FacetValue.Value(childComplexity), true
+
 	case "InventoryAdjustPayload.product":
 		if e.ComplexityRoot.InventoryAdjustPayload.Product == nil {
 			break
@@ -1012,6 +1168,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InventoryTransaction.Type(childComplexity), true
+	case "InventoryTransaction.variant":
+		if e.ComplexityRoot.InventoryTransaction.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryTransaction.Variant(childComplexity), true
 
 	case "InventoryTransactionConnection.edges":
 		if e.ComplexityRoot.InventoryTransactionConnection.Edges == nil {
@@ -1075,6 +1237,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LowStockAlert.Timestamp(childComplexity), true
+	case "LowStockAlert.variant":
+		if e.ComplexityRoot.LowStockAlert.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LowStockAlert.Variant(childComplexity), true
 
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
@@ -1276,6 +1444,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProductImagesReorder(childComplexity, args["productId"].(string), args["imageIds"].([]string)), true
+	case "Mutation.productOptionValuesAdd":
+		if e.ComplexityRoot.Mutation.ProductOptionValuesAdd == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productOptionValuesAdd_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductOptionValuesAdd(childComplexity, args["productId"].(string), args["optionName"].(string), args["values"].([]string)), true
 	case "Mutation.productUpdate":
 		if e.ComplexityRoot.Mutation.ProductUpdate == nil {
 			break
@@ -1287,6 +1466,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProductUpdate(childComplexity, args["id"].(string), args["input"].(model.ProductUpdateInput)), true
+	case "Mutation.productVariantArchive":
+		if e.ComplexityRoot.Mutation.ProductVariantArchive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productVariantArchive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductVariantArchive(childComplexity, args["id"].(string)), true
+	case "Mutation.productVariantUpdate":
+		if e.ComplexityRoot.Mutation.ProductVariantUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productVariantUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductVariantUpdate(childComplexity, args["id"].(string), args["input"].(model.ProductVariantUpdateInput)), true
+	case "Mutation.productVariantsCreate":
+		if e.ComplexityRoot.Mutation.ProductVariantsCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productVariantsCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductVariantsCreate(childComplexity, args["productId"].(string), args["variants"].([]*model.ProductVariantInput)), true
 	case "Mutation.staffLogin":
 		if e.ComplexityRoot.Mutation.StaffLogin == nil {
 			break
@@ -1666,6 +1878,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderEvent.Type(childComplexity), true
 
+	case "OrderLine.id":
+		if e.ComplexityRoot.OrderLine.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.ID(childComplexity), true
 	case "OrderLine.lineTotal":
 		if e.ComplexityRoot.OrderLine.LineTotal == nil {
 			break
@@ -1690,6 +1908,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLine.Quantity(childComplexity), true
+	case "OrderLine.selectedOptions":
+		if e.ComplexityRoot.OrderLine.SelectedOptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.SelectedOptions(childComplexity), true
 	case "OrderLine.sku":
 		if e.ComplexityRoot.OrderLine.Sku == nil {
 			break
@@ -1702,6 +1926,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLine.UnitPrice(childComplexity), true
+	case "OrderLine.variant":
+		if e.ComplexityRoot.OrderLine.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Variant(childComplexity), true
+	case "OrderLine.variantTitle":
+		if e.ComplexityRoot.OrderLine.VariantTitle == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.VariantTitle(childComplexity), true
 
 	case "OrderPayload.order":
 		if e.ComplexityRoot.OrderPayload.Order == nil {
@@ -1784,6 +2020,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PriceRange.maxVariantPrice":
+		if e.ComplexityRoot.PriceRange.MaxVariantPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceRange.MaxVariantPrice(childComplexity), true
+	case "PriceRange.minVariantPrice":
+		if e.ComplexityRoot.PriceRange.MinVariantPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceRange.MinVariantPrice(childComplexity), true
+
 	case "Product.availableQuantity":
 		if e.ComplexityRoot.Product.AvailableQuantity == nil {
 			break
@@ -1832,6 +2081,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Handle(childComplexity), true
+	case "Product.hasOnlyDefaultVariant":
+		if e.ComplexityRoot.Product.HasOnlyDefaultVariant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.HasOnlyDefaultVariant(childComplexity), true
 	case "Product.id":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
@@ -1885,12 +2140,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.Name(childComplexity), true
+	case "Product.options":
+		if e.ComplexityRoot.Product.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Options(childComplexity), true
 	case "Product.price":
 		if e.ComplexityRoot.Product.Price == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Product.Price(childComplexity), true
+	case "Product.priceRange":
+		if e.ComplexityRoot.Product.PriceRange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.PriceRange(childComplexity), true
 	case "Product.sku":
 		if e.ComplexityRoot.Product.Sku == nil {
 			break
@@ -1909,6 +2176,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.UpdatedAt(childComplexity), true
+	case "Product.variantBySelectedOptions":
+		if e.ComplexityRoot.Product.VariantBySelectedOptions == nil {
+			break
+		}
+
+		args, err := ec.field_Product_variantBySelectedOptions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Product.VariantBySelectedOptions(childComplexity, args["selectedOptions"].([]*model.SelectedOptionInput)), true
+	case "Product.variants":
+		if e.ComplexityRoot.Product.Variants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Variants(childComplexity), true
 	case "Product.weightGrams":
 		if e.ComplexityRoot.Product.WeightGrams == nil {
 			break
@@ -1922,12 +2206,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductConnection.Edges(childComplexity), true
+	case "ProductConnection.facets":
+		if e.ComplexityRoot.ProductConnection.Facets == nil {
+			break
+		}
+
+		args, err := ec.field_ProductConnection_facets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ProductConnection.Facets(childComplexity, args["keys"].([]string), args["maxValues"].(*int)), true
 	case "ProductConnection.pageInfo":
 		if e.ComplexityRoot.ProductConnection.PageInfo == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ProductConnection.PageInfo(childComplexity), true
+	case "ProductConnection.priceRange":
+		if e.ComplexityRoot.ProductConnection.PriceRange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductConnection.PriceRange(childComplexity), true
 	case "ProductConnection.totalCount":
 		if e.ComplexityRoot.ProductConnection.TotalCount == nil {
 			break
@@ -1973,6 +2274,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductImage.URL(childComplexity), true
 
+	case "ProductOption.id":
+		if e.ComplexityRoot.ProductOption.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOption.ID(childComplexity), true
+	case "ProductOption.name":
+		if e.ComplexityRoot.ProductOption.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOption.Name(childComplexity), true
+	case "ProductOption.position":
+		if e.ComplexityRoot.ProductOption.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOption.Position(childComplexity), true
+	case "ProductOption.values":
+		if e.ComplexityRoot.ProductOption.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductOption.Values(childComplexity), true
+
 	case "ProductPayload.product":
 		if e.ComplexityRoot.ProductPayload.Product == nil {
 			break
@@ -1985,6 +2311,177 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProductPayload.UserErrors(childComplexity), true
+
+	case "ProductVariant.availableQuantity":
+		if e.ComplexityRoot.ProductVariant.AvailableQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.AvailableQuantity(childComplexity), true
+	case "ProductVariant.compareAtPrice":
+		if e.ComplexityRoot.ProductVariant.CompareAtPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.CompareAtPrice(childComplexity), true
+	case "ProductVariant.costPrice":
+		if e.ComplexityRoot.ProductVariant.CostPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.CostPrice(childComplexity), true
+	case "ProductVariant.createdAt":
+		if e.ComplexityRoot.ProductVariant.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.CreatedAt(childComplexity), true
+	case "ProductVariant.dimensions":
+		if e.ComplexityRoot.ProductVariant.Dimensions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Dimensions(childComplexity), true
+	case "ProductVariant.id":
+		if e.ComplexityRoot.ProductVariant.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.ID(childComplexity), true
+	case "ProductVariant.image":
+		if e.ComplexityRoot.ProductVariant.Image == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Image(childComplexity), true
+	case "ProductVariant.inventoryQuantity":
+		if e.ComplexityRoot.ProductVariant.InventoryQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.InventoryQuantity(childComplexity), true
+	case "ProductVariant.inventoryTransactions":
+		if e.ComplexityRoot.ProductVariant.InventoryTransactions == nil {
+			break
+		}
+
+		args, err := ec.field_ProductVariant_inventoryTransactions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ProductVariant.InventoryTransactions(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ProductVariant.isActive":
+		if e.ComplexityRoot.ProductVariant.IsActive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.IsActive(childComplexity), true
+	case "ProductVariant.lowStockThreshold":
+		if e.ComplexityRoot.ProductVariant.LowStockThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.LowStockThreshold(childComplexity), true
+	case "ProductVariant.position":
+		if e.ComplexityRoot.ProductVariant.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Position(childComplexity), true
+	case "ProductVariant.price":
+		if e.ComplexityRoot.ProductVariant.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Price(childComplexity), true
+	case "ProductVariant.product":
+		if e.ComplexityRoot.ProductVariant.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Product(childComplexity), true
+	case "ProductVariant.selectedOptions":
+		if e.ComplexityRoot.ProductVariant.SelectedOptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.SelectedOptions(childComplexity), true
+	case "ProductVariant.sku":
+		if e.ComplexityRoot.ProductVariant.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Sku(childComplexity), true
+	case "ProductVariant.title":
+		if e.ComplexityRoot.ProductVariant.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.Title(childComplexity), true
+	case "ProductVariant.updatedAt":
+		if e.ComplexityRoot.ProductVariant.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.UpdatedAt(childComplexity), true
+	case "ProductVariant.weightGrams":
+		if e.ComplexityRoot.ProductVariant.WeightGrams == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariant.WeightGrams(childComplexity), true
+
+	case "ProductVariantConnection.edges":
+		if e.ComplexityRoot.ProductVariantConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantConnection.Edges(childComplexity), true
+	case "ProductVariantConnection.pageInfo":
+		if e.ComplexityRoot.ProductVariantConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantConnection.PageInfo(childComplexity), true
+	case "ProductVariantConnection.totalCount":
+		if e.ComplexityRoot.ProductVariantConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantConnection.TotalCount(childComplexity), true
+
+	case "ProductVariantEdge.cursor":
+		if e.ComplexityRoot.ProductVariantEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantEdge.Cursor(childComplexity), true
+	case "ProductVariantEdge.node":
+		if e.ComplexityRoot.ProductVariantEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantEdge.Node(childComplexity), true
+
+	case "ProductVariantPayload.product":
+		if e.ComplexityRoot.ProductVariantPayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantPayload.Product(childComplexity), true
+	case "ProductVariantPayload.userErrors":
+		if e.ComplexityRoot.ProductVariantPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantPayload.UserErrors(childComplexity), true
+	case "ProductVariantPayload.variant":
+		if e.ComplexityRoot.ProductVariantPayload.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductVariantPayload.Variant(childComplexity), true
 
 	case "Query.cart":
 		if e.ComplexityRoot.Query.Cart == nil {
@@ -2037,6 +2534,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.LowStockProducts(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.lowStockVariants":
+		if e.ComplexityRoot.Query.LowStockVariants == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lowStockVariants_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.LowStockVariants(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -2109,6 +2617,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.ProductFilter), args["sortKey"].(*model.ProductSortKey), args["reverse"].(*bool)), true
+	case "Query.variant":
+		if e.ComplexityRoot.Query.Variant == nil {
+			break
+		}
+
+		args, err := ec.field_Query_variant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Variant(childComplexity, args["id"].(*string), args["sku"].(*string)), true
 	case "Query.webhookEndpoints":
 		if e.ComplexityRoot.Query.WebhookEndpoints == nil {
 			break
@@ -2120,6 +2639,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WebhookEndpoints(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "SelectedOption.name":
+		if e.ComplexityRoot.SelectedOption.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SelectedOption.Name(childComplexity), true
+	case "SelectedOption.value":
+		if e.ComplexityRoot.SelectedOption.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SelectedOption.Value(childComplexity), true
 
 	case "StaffAuthPayload.token":
 		if e.ComplexityRoot.StaffAuthPayload.Token == nil {
@@ -2402,7 +2934,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OrderFilter", ec.unmarshalInputOrderFilter),
 			graphql.NewInputUnmarshaler("ProductCreateInput", ec.unmarshalInputProductCreateInput),
 			graphql.NewInputUnmarshaler("ProductFilter", ec.unmarshalInputProductFilter),
+			graphql.NewInputUnmarshaler("ProductOptionInput", ec.unmarshalInputProductOptionInput),
 			graphql.NewInputUnmarshaler("ProductUpdateInput", ec.unmarshalInputProductUpdateInput),
+			graphql.NewInputUnmarshaler("ProductVariantInput", ec.unmarshalInputProductVariantInput),
+			graphql.NewInputUnmarshaler("ProductVariantUpdateInput", ec.unmarshalInputProductVariantUpdateInput),
+			graphql.NewInputUnmarshaler("SelectedOptionInput", ec.unmarshalInputSelectedOptionInput),
 			graphql.NewInputUnmarshaler("WebhookEndpointInput", ec.unmarshalInputWebhookEndpointInput),
 		)
 	}
@@ -2640,7 +3176,7 @@ A product of the catalog. Anyone may read active products; archived ones
 type Product implements Node {
   "Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata."
   id: ID!
-  "Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces."
+  "The sku of the first active variant (by position); for a product without options, its only variant's. Skus are unique across variants (case-insensitively)."
   sku: String!
   "URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given."
   handle: String!
@@ -2648,11 +3184,11 @@ type Product implements Node {
   name: String!
   "Plain text, up to 10,000 characters, line breaks allowed; null when none."
   description: String
-  "The current selling price per unit. Carts price at this value; orders keep the price they were placed at."
+  "The lowest price of the active variants (for a product without options, its price). Carts price each line at its variant's price; orders keep the price they were placed at."
   price: Money!
-  "A former or reference price to show struck through; null when none. Not used in any computation."
+  "The first active variant's reference price to show struck through; null when none. Not used in any computation."
   compareAtPrice: Money
-  "What one unit costs the store. STAFF only: null for everyone else, without an error."
+  "What one unit of the first active variant costs the store. STAFF only: null for everyone else, without an error."
   costPrice: Money @staffOnly
   "Free-text category (exact match in ProductFilter.category); null when none."
   category: String
@@ -2660,26 +3196,26 @@ type Product implements Node {
   tags: [String!]!
   "Images by position, first = main image; [] when none."
   images: [ProductImage!]!
-  "Units on hand (in the warehouse), counting units reserved by unpaid orders."
+  "Units on hand (in the warehouse) over the active variants, counting units reserved by unpaid orders."
   inventoryQuantity: Int!
-  "Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative."
+  "Units that can still be sold now over the active variants: on hand minus reserved by orders awaiting payment. Never negative."
   availableQuantity: Int!
-  "A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10."
+  "The first active variant's threshold: a low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when a variant's availableQuantity falls to or below its own, at most once a day; default 10."
   lowStockThreshold: Int!
   "False once archived: hidden from the storefront, still referenced by orders and the ledger."
   isActive: Boolean!
   "Marked for the storefront's featured section; filter with ProductFilter.isFeatured."
   isFeatured: Boolean!
-  "Shipping weight in grams; null when not recorded."
+  "The first active variant's shipping weight in grams; null when not recorded."
   weightGrams: Int
-  "Package size in millimetres; null when not recorded."
+  "The first active variant's package size in millimetres; null when not recorded."
   dimensions: Dimensions
   "When the product was created."
   createdAt: Time!
-  "When the product last changed (stock changes included)."
+  "When the product, its options or its variants' settings last changed (a variant's updatedAt also counts its stock changes)."
   updatedAt: Time!
   """
-  The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+  The stock ledger of all the product's variants, newest first. STAFF only: null with a FORBIDDEN
   error for anyone else.
   """
   inventoryTransactions(
@@ -2738,11 +3274,11 @@ input ProductFilter {
   search: String
   "Products carrying every one of these tags."
   tags: [String!]
-  "Price at least this, inclusive, in the store currency (\"10.00\"); a malformed or negative amount is a BAD_USER_INPUT error."
+  "Products with an active variant priced at least this, inclusive, in the store currency (\"10.00\"); a malformed or negative amount is a BAD_USER_INPUT error."
   minPrice: Decimal
-  "Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error."
+  "Products with an active variant priced at most this, inclusive (the same variant as minPrice, options and inStock), in the store currency; a malformed or negative amount is a BAD_USER_INPUT error."
   maxPrice: Decimal
-  "true: availableQuantity > 0; false: availableQuantity = 0."
+  "true: some active variant has available stock; false: none has."
   inStock: Boolean
   "Only featured (true) or only not featured (false) products."
   isFeatured: Boolean
@@ -2792,9 +3328,9 @@ enum InventoryTransactionType {
 type InventoryTransaction implements Node {
   "Plain lowercase UUID."
   id: ID!
-  "The product whose stock changed."
+  "The product of the variant whose stock changed."
   product: Product!
-  "The product's sku when the row was written."
+  "The variant's sku when the row was written."
   sku: String!
   "Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE."
   quantityChange: Int!
@@ -2982,11 +3518,11 @@ type Cart implements Node {
   updatedAt: Time!
 }
 
-"""One product in a cart, with its quantity."""
+"""One variant of a product in a cart, with its quantity."""
 type CartLine {
   "Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove."
   id: ID!
-  "The product, as the catalog has it now."
+  "The variant's product, as the catalog has it now."
   product: Product!
   "Units, 1..1000."
   quantity: Int!
@@ -2997,16 +3533,17 @@ type CartLine {
 }
 
 """
-A product and quantity to put in a cart or buy directly. Name the product by
-exactly one of productId or sku (otherwise INVALID at productId); an unknown
-or archived product is NOT_FOUND at the field that named it.
+A variant and quantity to put in a cart or buy directly. Name it by exactly
+one of variantId, sku (a variant's) or productId (for a product with one
+active variant; VARIANT_REQUIRED otherwise), else INVALID at productId; an
+unknown or archived variant or product is NOT_FOUND at the field that named it.
 """
 input CartLineInput {
-  "The product's id; give this or sku."
+  "The id of a product with one active variant; give this, sku or variantId."
   productId: ID
-  "The product's sku (case-insensitive); give this or productId."
+  "A variant's sku (case-insensitive); give this, productId or variantId."
   sku: String
-  "Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000."
+  "Units, 1..1000 (INVALID otherwise). Adding a variant already in the cart adds to its line, which may hold at most 1000."
   quantity: Int!
 }
 
@@ -3066,9 +3603,9 @@ enum FulfillmentStatus {
 
 """One line of an order, frozen as it was when the order was placed."""
 type OrderLine {
-  "The product as the catalog has it now; null if the product was deleted since."
+  "The variant's product as the catalog has it now; null if the product was deleted since."
   product: Product
-  "The sku at the time of the order."
+  "The variant's sku at the time of the order."
   sku: String!
   "The product name at the time of the order."
   name: String!
@@ -3377,13 +3914,13 @@ type OrderStatusEvent {
   missedEventsPossible: Boolean!
 }
 
-"""A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product."""
+"""A variant's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per variant."""
 type LowStockAlert {
-  "The product, read when the alert is delivered."
+  "The variant's product, read when the alert is delivered."
   product: Product!
   "Units available right after the change that crossed the threshold."
   availableQuantity: Int!
-  "The product's lowStockThreshold at that moment."
+  "The variant's lowStockThreshold at that moment."
   threshold: Int!
   "When the threshold was crossed."
   timestamp: Time!
@@ -3503,7 +4040,7 @@ type Query {
     "The customer's id."
     id: ID!
   ): Customer @hasRole(role: STAFF)
-  "Products (archived included) whose availableQuantity is at or below their lowStockThreshold, newest first. STAFF."
+  "Products (archived included) with an active variant whose availableQuantity is at or below its lowStockThreshold, newest first. STAFF. lowStockVariants lists the variants."
   lowStockProducts(
     "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
     first: Int
@@ -3743,16 +4280,16 @@ type Mutation {
 
 """A new product. Each problem is a userError INVALID at its field, all at once."""
 input ProductCreateInput {
-  "Required: 1..64 characters without spaces, unique case-insensitively (TAKEN)."
-  sku: String!
+  "Required without options: 1..64 characters without spaces, unique across variants case-insensitively (TAKEN). Must be absent with options (each variant has its own)."
+  sku: String
   "URL slug: lowercase letters, digits and single hyphens, up to 255, unique (TAKEN); generated from the name when omitted or blank."
   handle: String
   "Required, 1..255 characters."
   name: String!
   "Plain text up to 10,000 characters; blank means none."
   description: String
-  "Per unit, a non-negative amount with at most the currency's minor digits, e.g. \"19.99\"."
-  price: Decimal!
+  "Required without options: per unit, a non-negative amount with at most the currency's minor digits, e.g. \"19.99\". Must be absent with options."
+  price: Decimal
   "A reference price to show struck through; same rules as price."
   compareAtPrice: Decimal
   "What one unit costs the store (STAFF only when read); same rules as price."
@@ -3832,8 +4369,8 @@ type ProductPayload {
 
 """A manual stock change."""
 input InventoryAdjustInput {
-  "The product's id."
-  productId: ID!
+  "The product's id, for a product with one active variant (VARIANT_REQUIRED otherwise); give this or variantId."
+  productId: ID
   "Units, positive or negative, never 0, at most 1,000,000 either way."
   quantityChange: Int!
   "RESTOCK, ADJUSTMENT or RETURN here (the other types are written by orders)."
@@ -3880,6 +4417,336 @@ type Subscription {
   lowStockAlerts: LowStockAlert! @hasRole(role: STAFF)
 }
 
+# ---------------------------------------------------------------- v2: variants, options and facets
+#
+# Every product has one or more variants; stock, the ledger and cart and
+# order lines are per variant. A product created without options has exactly
+# one, titled "Default". The v1 Product fields read as: sku, compareAtPrice,
+# costPrice, weightGrams, dimensions, lowStockThreshold — the first active
+# variant's; price — the lowest active variant price; inventoryQuantity and
+# availableQuantity — sums over active variants.
+
+"""A named dimension of a product's variants, e.g. Color with Red and Blue."""
+type ProductOption {
+  "Plain lowercase UUID."
+  id: ID!
+  "The option's name, unique in its product (case-insensitively), 1..64 characters."
+  name: String!
+  "0-based place among the product's options, in the order given at creation."
+  position: Int!
+  "The option's values in the order given, each unique in the option (case-insensitively); productOptionValuesAdd adds more."
+  values: [String!]!
+}
+
+"""The value a variant has for one of its product's options."""
+type SelectedOption {
+  "The option's name."
+  name: String!
+  "The variant's value of that option."
+  value: String!
+}
+
+"""An option value to match: by name and value, compared case-insensitively."""
+input SelectedOptionInput {
+  "The option's name."
+  name: String!
+  "One of the option's values."
+  value: String!
+}
+
+"""An option of a new product: 1..3 options a product, 1..100 values each."""
+input ProductOptionInput {
+  "1..64 characters, unique in the product (case-insensitively)."
+  name: String!
+  "1..100 values of 1..64 characters each, unique in the option (case-insensitively)."
+  values: [String!]!
+}
+
+"""
+One sellable version of a product (a size, a colour): its own sku, prices and
+stock. Anyone may read the active variants of an active product; inactive
+variants are for STAFF only.
+"""
+type ProductVariant implements Node {
+  "Plain lowercase UUID; name it in CartLineInput.variantId and InventoryAdjustInput.variantId."
+  id: ID!
+  "The product this variant belongs to."
+  product: Product!
+  "Stock keeping unit, unique across all variants (case-insensitively)."
+  sku: String!
+  "The option values joined by \" / \", e.g. \"Red / L\"; \"Default\" without options."
+  title: String!
+  "One per product option, in option order; [] for a default variant."
+  selectedOptions: [SelectedOption!]!
+  "The current selling price per unit."
+  price: Money!
+  "A reference price to show struck through; null when none."
+  compareAtPrice: Money
+  "What one unit costs the store. STAFF only: null for everyone else, without an error."
+  costPrice: Money @staffOnly
+  "Units on hand, counting units reserved by unpaid orders."
+  inventoryQuantity: Int!
+  "Units that can still be sold now. Never negative."
+  availableQuantity: Int!
+  "A low-stock alert fires when availableQuantity falls to or below this, at most once a day per variant."
+  lowStockThreshold: Int!
+  "Shipping weight in grams; null when not recorded."
+  weightGrams: Int
+  "Package size in millimetres; null when not recorded."
+  dimensions: Dimensions
+  "The product image that shows this variant; null when none."
+  image: ProductImage
+  "0-based place among the product's variants."
+  position: Int!
+  "False once archived: not for sale, hidden from everyone but STAFF."
+  isActive: Boolean!
+  "When the variant was created."
+  createdAt: Time!
+  "When the variant last changed (stock changes included)."
+  updatedAt: Time!
+  "The variant's stock ledger, newest first. STAFF only: null with a FORBIDDEN error for anyone else."
+  inventoryTransactions(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page."
+    after: String
+  ): InventoryTransactionConnection @hasRole(role: STAFF)
+}
+
+"""A variant in a ProductVariantConnection."""
+type ProductVariantEdge {
+  "The variant."
+  node: ProductVariant!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the variants that follow."
+  cursor: String!
+}
+
+"""A page of variants (Relay cursor connection)."""
+type ProductVariantConnection {
+  "The variants of this page."
+  edges: [ProductVariantEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many variants the list has over all pages."
+  totalCount: Int!
+}
+
+"""The lowest and highest price of a set of variants."""
+type PriceRange {
+  "The lowest price."
+  minVariantPrice: Money!
+  "The highest price."
+  maxVariantPrice: Money!
+}
+
+extend type Product {
+  "The product's options in position order; [] for a product with only its default variant."
+  options: [ProductOption!]!
+  "The variants in position order; inactive ones only for STAFF."
+  variants: [ProductVariant!]!
+  "The active variant with exactly these option values (one per option, case-insensitive), else null."
+  variantBySelectedOptions(
+    "One value for each of the product's options."
+    selectedOptions: [SelectedOptionInput!]!
+  ): ProductVariant
+  "The lowest and highest price of the active variants."
+  priceRange: PriceRange!
+  "True when the product has no options: one variant, titled \"Default\"."
+  hasOnlyDefaultVariant: Boolean!
+}
+
+"""A variant to create: every product option given exactly one of its values."""
+input ProductVariantInput {
+  "Required: 1..64 characters without spaces, unique across variants case-insensitively (TAKEN)."
+  sku: String!
+  "Exactly one value of each product option; each combination at most once in a product (VARIANT_EXISTS)."
+  selectedOptions: [SelectedOptionInput!]!
+  "Per unit, a non-negative amount with at most the currency's minor digits."
+  price: Decimal!
+  "A reference price to show struck through; same rules as price."
+  compareAtPrice: Decimal
+  "What one unit costs the store; same rules as price."
+  costPrice: Decimal
+  "Opening stock, 0..1,000,000 units, recorded as a RESTOCK row; default 0."
+  inventoryQuantity: Int
+  "Alert threshold in units, 0..1,000,000; default 10."
+  lowStockThreshold: Int
+  "Shipping weight in grams, 0..1,000,000,000."
+  weightGrams: Int
+  "Package size in millimetres, each 0..1,000,000,000."
+  dimensions: DimensionsInput
+  "One of the product's images (NOT_FOUND otherwise)."
+  imageId: ID
+  "Default true."
+  isActive: Boolean
+}
+
+"""Fields to change on a variant; omitted fields stay as they are, an explicit null clears compareAtPrice, costPrice, weightGrams, dimensions or imageId."""
+input ProductVariantUpdateInput {
+  "A new sku; same rules as ProductVariantInput.sku."
+  sku: String
+  "A new price."
+  price: Decimal
+  "A new reference price; explicit null clears it."
+  compareAtPrice: Decimal
+  "A new cost price; explicit null clears it."
+  costPrice: Decimal
+  "A new alert threshold, 0..1,000,000."
+  lowStockThreshold: Int
+  "A new weight in grams; explicit null clears it."
+  weightGrams: Int
+  "New dimensions; explicit null clears them."
+  dimensions: DimensionsInput
+  "One of the product's images; explicit null clears it."
+  imageId: ID
+  "false archives the variant (LAST_VARIANT for the last active one); true brings it back."
+  isActive: Boolean
+  "Moves the variant to this 0-based place; the others keep their order (beyond the end: last)."
+  position: Int
+}
+
+"""The result of productVariantUpdate and productVariantArchive."""
+type ProductVariantPayload {
+  "The variant after the change; null when there are userErrors."
+  variant: ProductVariant
+  "The variant's product after the change; null when there are userErrors."
+  product: Product
+  "Problems with the input, with field paths; [] on success."
+  userErrors: [UserError!]!
+}
+
+extend input ProductCreateInput {
+  "1..3 options; with options, ` + "`" + `variants` + "`" + ` describes every variant and the product-level sku, price, compareAtPrice, costPrice, inventoryQuantity, weightGrams and dimensions must be absent."
+  options: [ProductOptionInput!]
+  "The variants of a product with options, 1..100, in position order; required with options, a userError without them."
+  variants: [ProductVariantInput!]
+}
+
+extend input CartLineInput {
+  "A variant's id; give exactly one of variantId, sku or productId."
+  variantId: ID
+}
+
+extend type CartLine {
+  "The variant in the cart, as the catalog has it now."
+  variant: ProductVariant!
+}
+
+extend type OrderLine {
+  "Plain lowercase UUID of the line."
+  id: ID!
+  "The variant as the catalog has it now; null if it was deleted since."
+  variant: ProductVariant
+  "The variant's title at the time of the order, e.g. \"Red / L\" or \"Default\"."
+  variantTitle: String!
+  "The variant's option values at the time of the order."
+  selectedOptions: [SelectedOption!]!
+}
+
+extend input InventoryAdjustInput {
+  "The variant whose stock changes; give this or productId."
+  variantId: ID
+}
+
+extend type InventoryTransaction {
+  "The variant whose stock changed."
+  variant: ProductVariant!
+}
+
+extend type LowStockAlert {
+  "The variant whose stock crossed its threshold, read when the alert is delivered."
+  variant: ProductVariant!
+}
+
+"""One value of a facet and how many products of the filtered set have it."""
+type FacetValue {
+  "The value: a category, a tag or an option value."
+  value: String!
+  "Products (not variants) with this value, counted with every filter but this facet's own."
+  count: Int!
+}
+
+"""A group of filter values for a storefront's sidebar."""
+type Facet {
+  "\"category\", \"tag\" or \"option:<name>\"."
+  key: String!
+  "A name to show: \"Category\", \"Tag\" or the option's name."
+  label: String!
+  "Values with a count above 0, by count descending, then value ascending."
+  values: [FacetValue!]!
+}
+
+extend type ProductConnection {
+  """
+  Counts over the whole filtered set, not just the page. Disjunctive: each
+  facet is counted with every filter applied except its own, so choosing
+  Color=Red still shows how many are Blue.
+  """
+  facets(
+    "The facets wanted (\"category\", \"tag\", \"option:<name>\"); all when omitted. At most 20."
+    keys: [String!]
+    "Values per facet, 1..100."
+    maxValues: Int = 20
+  ): [Facet!]!
+  "The prices of the active variants that match the filter; null when the set is empty."
+  priceRange: PriceRange
+}
+
+extend input ProductFilter {
+  "Products with an active variant matching every given option; several values of one name match any of them (Color=Red or Blue). At most 20."
+  options: [SelectedOptionInput!]
+  "Products in any of these categories (category alone keeps its exact-match meaning). At most 50."
+  categories: [String!]
+}
+
+extend type Query {
+  "A variant by exactly one of id or sku (BAD_USER_INPUT otherwise); null when there is none, or it (or its product) is inactive and the caller is not STAFF."
+  variant(
+    "The variant's id."
+    id: ID
+    "A variant's sku, case-insensitive."
+    sku: String
+  ): ProductVariant
+  "Active variants of active products whose available stock is at or below their threshold, least available first. STAFF."
+  lowStockVariants(
+    "Page size: 20 when omitted, 0..100."
+    first: Int
+    "The endCursor of the previous page."
+    after: String
+  ): ProductVariantConnection! @hasRole(role: STAFF)
+}
+
+extend type Mutation {
+  "Adds variants to a product; each names one value of every option (VARIANT_EXISTS for a combination it already has). STAFF."
+  productVariantsCreate(
+    "The product's id."
+    productId: ID!
+    "1..100 variants."
+    variants: [ProductVariantInput!]!
+  ): ProductPayload! @hasRole(role: STAFF)
+  "Changes a variant. STAFF."
+  productVariantUpdate(
+    "The variant's id."
+    id: ID!
+    "The fields to change."
+    input: ProductVariantUpdateInput!
+  ): ProductVariantPayload! @hasRole(role: STAFF)
+  "Archives a variant: no longer for sale, kept for orders and the ledger. The last active variant cannot be archived (LAST_VARIANT). STAFF."
+  productVariantArchive(
+    "The variant's id."
+    id: ID!
+  ): ProductVariantPayload! @hasRole(role: STAFF)
+  "Adds values to one of a product's options; existing variants are unchanged. STAFF."
+  productOptionValuesAdd(
+    "The product's id."
+    productId: ID!
+    "The option's name (case-insensitive)."
+    optionName: String!
+    "1..100 new values, none already in the option (case-insensitively)."
+    values: [String!]!
+  ): ProductPayload! @hasRole(role: STAFF)
+}
+
 # ---------------------------------------------------------------- v2: outbound webhooks
 
 """
@@ -3908,7 +4775,7 @@ enum WebhookTopic {
   PRODUCT_CREATED
   "A product was updated or archived; data is the Product (without images)."
   PRODUCT_UPDATED
-  "A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name."
+  "A variant's available stock fell to its low-stock threshold (at most once a day per variant); data is the LowStockAlert, its product as id, sku and name and its variant as id, sku and title."
   INVENTORY_LOW_STOCK
   "A customer registered an account (guest records made at checkout are not announced); data is the Customer."
   CUSTOMER_CREATED
@@ -4185,6 +5052,8 @@ func (ec *executionContext) childFields_CartLine(ctx context.Context, field grap
 		return ec.fieldContext_CartLine_unitPrice(ctx, field)
 	case "lineTotal":
 		return ec.fieldContext_CartLine_lineTotal(ctx, field)
+	case "variant":
+		return ec.fieldContext_CartLine_variant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartLine", field.Name)
 }
@@ -4293,6 +5162,28 @@ func (ec *executionContext) childFields_Dimensions(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type Dimensions", field.Name)
 }
 
+func (ec *executionContext) childFields_Facet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_Facet_key(ctx, field)
+	case "label":
+		return ec.fieldContext_Facet_label(ctx, field)
+	case "values":
+		return ec.fieldContext_Facet_values(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Facet", field.Name)
+}
+
+func (ec *executionContext) childFields_FacetValue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_FacetValue_value(ctx, field)
+	case "count":
+		return ec.fieldContext_FacetValue_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FacetValue", field.Name)
+}
+
 func (ec *executionContext) childFields_InventoryAdjustPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "product":
@@ -4323,6 +5214,8 @@ func (ec *executionContext) childFields_InventoryTransaction(ctx context.Context
 		return ec.fieldContext_InventoryTransaction_notes(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_InventoryTransaction_createdAt(ctx, field)
+	case "variant":
+		return ec.fieldContext_InventoryTransaction_variant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type InventoryTransaction", field.Name)
 }
@@ -4361,6 +5254,8 @@ func (ec *executionContext) childFields_LowStockAlert(ctx context.Context, field
 		return ec.fieldContext_LowStockAlert_timestamp(ctx, field)
 	case "missedEventsPossible":
 		return ec.fieldContext_LowStockAlert_missedEventsPossible(ctx, field)
+	case "variant":
+		return ec.fieldContext_LowStockAlert_variant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LowStockAlert", field.Name)
 }
@@ -4529,6 +5424,14 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_unitPrice(ctx, field)
 	case "lineTotal":
 		return ec.fieldContext_OrderLine_lineTotal(ctx, field)
+	case "id":
+		return ec.fieldContext_OrderLine_id(ctx, field)
+	case "variant":
+		return ec.fieldContext_OrderLine_variant(ctx, field)
+	case "variantTitle":
+		return ec.fieldContext_OrderLine_variantTitle(ctx, field)
+	case "selectedOptions":
+		return ec.fieldContext_OrderLine_selectedOptions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
 }
@@ -4577,6 +5480,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PriceRange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "minVariantPrice":
+		return ec.fieldContext_PriceRange_minVariantPrice(ctx, field)
+	case "maxVariantPrice":
+		return ec.fieldContext_PriceRange_maxVariantPrice(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceRange", field.Name)
+}
+
 func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4621,6 +5534,16 @@ func (ec *executionContext) childFields_Product(ctx context.Context, field graph
 		return ec.fieldContext_Product_updatedAt(ctx, field)
 	case "inventoryTransactions":
 		return ec.fieldContext_Product_inventoryTransactions(ctx, field)
+	case "options":
+		return ec.fieldContext_Product_options(ctx, field)
+	case "variants":
+		return ec.fieldContext_Product_variants(ctx, field)
+	case "variantBySelectedOptions":
+		return ec.fieldContext_Product_variantBySelectedOptions(ctx, field)
+	case "priceRange":
+		return ec.fieldContext_Product_priceRange(ctx, field)
+	case "hasOnlyDefaultVariant":
+		return ec.fieldContext_Product_hasOnlyDefaultVariant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
 }
@@ -4633,6 +5556,10 @@ func (ec *executionContext) childFields_ProductConnection(ctx context.Context, f
 		return ec.fieldContext_ProductConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_ProductConnection_totalCount(ctx, field)
+	case "facets":
+		return ec.fieldContext_ProductConnection_facets(ctx, field)
+	case "priceRange":
+		return ec.fieldContext_ProductConnection_priceRange(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductConnection", field.Name)
 }
@@ -4661,6 +5588,20 @@ func (ec *executionContext) childFields_ProductImage(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ProductImage", field.Name)
 }
 
+func (ec *executionContext) childFields_ProductOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProductOption_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ProductOption_name(ctx, field)
+	case "position":
+		return ec.fieldContext_ProductOption_position(ctx, field)
+	case "values":
+		return ec.fieldContext_ProductOption_values(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductOption", field.Name)
+}
+
 func (ec *executionContext) childFields_ProductPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "product":
@@ -4669,6 +5610,94 @@ func (ec *executionContext) childFields_ProductPayload(ctx context.Context, fiel
 		return ec.fieldContext_ProductPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ProductVariant_id(ctx, field)
+	case "product":
+		return ec.fieldContext_ProductVariant_product(ctx, field)
+	case "sku":
+		return ec.fieldContext_ProductVariant_sku(ctx, field)
+	case "title":
+		return ec.fieldContext_ProductVariant_title(ctx, field)
+	case "selectedOptions":
+		return ec.fieldContext_ProductVariant_selectedOptions(ctx, field)
+	case "price":
+		return ec.fieldContext_ProductVariant_price(ctx, field)
+	case "compareAtPrice":
+		return ec.fieldContext_ProductVariant_compareAtPrice(ctx, field)
+	case "costPrice":
+		return ec.fieldContext_ProductVariant_costPrice(ctx, field)
+	case "inventoryQuantity":
+		return ec.fieldContext_ProductVariant_inventoryQuantity(ctx, field)
+	case "availableQuantity":
+		return ec.fieldContext_ProductVariant_availableQuantity(ctx, field)
+	case "lowStockThreshold":
+		return ec.fieldContext_ProductVariant_lowStockThreshold(ctx, field)
+	case "weightGrams":
+		return ec.fieldContext_ProductVariant_weightGrams(ctx, field)
+	case "dimensions":
+		return ec.fieldContext_ProductVariant_dimensions(ctx, field)
+	case "image":
+		return ec.fieldContext_ProductVariant_image(ctx, field)
+	case "position":
+		return ec.fieldContext_ProductVariant_position(ctx, field)
+	case "isActive":
+		return ec.fieldContext_ProductVariant_isActive(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ProductVariant_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ProductVariant_updatedAt(ctx, field)
+	case "inventoryTransactions":
+		return ec.fieldContext_ProductVariant_inventoryTransactions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariant", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariantConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ProductVariantConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ProductVariantConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ProductVariantEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ProductVariantEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductVariantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "variant":
+		return ec.fieldContext_ProductVariantPayload_variant(ctx, field)
+	case "product":
+		return ec.fieldContext_ProductVariantPayload_product(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ProductVariantPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductVariantPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SelectedOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_SelectedOption_name(ctx, field)
+	case "value":
+		return ec.fieldContext_SelectedOption_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SelectedOption", field.Name)
 }
 
 func (ec *executionContext) childFields_StaffAuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5299,6 +6328,36 @@ func (ec *executionContext) field_Mutation_productImagesReorder_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_productOptionValuesAdd_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "productId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["productId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "optionName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["optionName"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "values",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["values"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_productUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5318,6 +6377,64 @@ func (ec *executionContext) field_Mutation_productUpdate_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_productVariantArchive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_productVariantUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ProductVariantUpdateInput, error) {
+			return ec.unmarshalNProductVariantUpdateInput2commerceᚋgraphᚋmodelᚐProductVariantUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_productVariantsCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "productId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["productId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "variants",
+		func(ctx context.Context, v any) ([]*model.ProductVariantInput, error) {
+			return ec.unmarshalNProductVariantInput2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variants"] = arg1
 	return args, nil
 }
 
@@ -5435,6 +6552,50 @@ func (ec *executionContext) field_Mutation_webhookEndpointUpdate_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_ProductConnection_facets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "keys",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keys"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "maxValues",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["maxValues"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_ProductVariant_inventoryTransactions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Product_inventoryTransactions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5454,6 +6615,20 @@ func (ec *executionContext) field_Product_inventoryTransactions_args(ctx context
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Product_variantBySelectedOptions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "selectedOptions",
+		func(ctx context.Context, v any) ([]*model.SelectedOptionInput, error) {
+			return ec.unmarshalNSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["selectedOptions"] = arg0
 	return args, nil
 }
 
@@ -5530,6 +6705,28 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 }
 
 func (ec *executionContext) field_Query_lowStockProducts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_lowStockVariants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -5736,6 +6933,28 @@ func (ec *executionContext) field_Query_products_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["reverse"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_variant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sku",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sku"] = arg1
 	return args, nil
 }
 
@@ -6653,6 +7872,38 @@ func (ec *executionContext) fieldContext_CartLine_lineTotal(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _CartLine_variant(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CartLine().Variant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalNProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CartPayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7499,6 +8750,130 @@ func (ec *executionContext) fieldContext_Dimensions_heightMm(_ context.Context, 
 	return graphql.NewScalarFieldContext("Dimensions", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Facet_key(ctx context.Context, field graphql.CollectedField, obj *model.Facet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Facet_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Facet_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Facet", field, false, false, "String")
+}
+
+func (ec *executionContext) _Facet_label(ctx context.Context, field graphql.CollectedField, obj *model.Facet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Facet_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Facet_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Facet", field, false, false, "String")
+}
+
+func (ec *executionContext) _Facet_values(ctx context.Context, field graphql.CollectedField, obj *model.Facet) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Facet_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FacetValue) graphql.Marshaler {
+			return ec.marshalNFacetValue2ᚕᚖcommerceᚋgraphᚋmodelᚐFacetValueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Facet_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Facet",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FacetValue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FacetValue_value(ctx context.Context, field graphql.CollectedField, obj *model.FacetValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacetValue_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacetValue_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FacetValue", field, false, false, "String")
+}
+
+func (ec *executionContext) _FacetValue_count(ctx context.Context, field graphql.CollectedField, obj *model.FacetValue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FacetValue_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FacetValue_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FacetValue", field, false, false, "Int")
+}
+
 func (ec *executionContext) _InventoryAdjustPayload_product(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7788,6 +9163,38 @@ func (ec *executionContext) fieldContext_InventoryTransaction_createdAt(_ contex
 	return graphql.NewScalarFieldContext("InventoryTransaction", field, false, false, "Time")
 }
 
+func (ec *executionContext) _InventoryTransaction_variant(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransaction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InventoryTransaction_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InventoryTransaction().Variant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalNProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InventoryTransaction_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InventoryTransaction",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _InventoryTransactionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.InventoryTransactionConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8052,6 +9459,38 @@ func (ec *executionContext) _LowStockAlert_missedEventsPossible(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_LowStockAlert_missedEventsPossible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LowStockAlert", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LowStockAlert_variant(ctx context.Context, field graphql.CollectedField, obj *model.LowStockAlert) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LowStockAlert_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LowStockAlert().Variant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalNProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LowStockAlert_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LowStockAlert",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
@@ -9110,6 +10549,254 @@ func (ec *executionContext) fieldContext_Mutation_orderCancel(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_orderCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_productVariantsCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_productVariantsCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProductVariantsCreate(ctx, fc.Args["productId"].(string), fc.Args["variants"].([]*model.ProductVariantInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
+			return ec.marshalNProductPayload2ᚖcommerceᚋgraphᚋmodelᚐProductPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_productVariantsCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_productVariantsCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_productVariantUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_productVariantUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProductVariantUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.ProductVariantUpdateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantPayload) graphql.Marshaler {
+			return ec.marshalNProductVariantPayload2ᚖcommerceᚋgraphᚋmodelᚐProductVariantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_productVariantUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_productVariantUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_productVariantArchive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_productVariantArchive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProductVariantArchive(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantPayload) graphql.Marshaler {
+			return ec.marshalNProductVariantPayload2ᚖcommerceᚋgraphᚋmodelᚐProductVariantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_productVariantArchive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_productVariantArchive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_productOptionValuesAdd(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_productOptionValuesAdd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProductOptionValuesAdd(ctx, fc.Args["productId"].(string), fc.Args["optionName"].(string), fc.Args["values"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
+			return ec.marshalNProductPayload2ᚖcommerceᚋgraphᚋmodelᚐProductPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_productOptionValuesAdd(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_productOptionValuesAdd_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10937,6 +12624,116 @@ func (ec *executionContext) fieldContext_OrderLine_lineTotal(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _OrderLine_id(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OrderLine_variant(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().Variant(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalOProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_variantTitle(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_variantTitle(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VariantTitle, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_variantTitle(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderLine_selectedOptions(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_selectedOptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SelectedOptions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SelectedOption) graphql.Marshaler {
+			return ec.marshalNSelectedOption2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_selectedOptions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SelectedOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrderPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.OrderPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11252,6 +13049,70 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PriceRange_minVariantPrice(ctx context.Context, field graphql.CollectedField, obj *model.PriceRange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceRange_minVariantPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinVariantPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceRange_minVariantPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceRange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceRange_maxVariantPrice(ctx context.Context, field graphql.CollectedField, obj *model.PriceRange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceRange_maxVariantPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxVariantPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceRange_maxVariantPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceRange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
@@ -11834,6 +13695,169 @@ func (ec *executionContext) fieldContext_Product_inventoryTransactions(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Product_options(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().Options(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProductOption) graphql.Marshaler {
+			return ec.marshalNProductOption2ᚕᚖcommerceᚋgraphᚋmodelᚐProductOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Product_variants(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_variants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().Variants(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProductVariant) graphql.Marshaler {
+			return ec.marshalNProductVariant2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_variants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Product_variantBySelectedOptions(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_variantBySelectedOptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Product().VariantBySelectedOptions(ctx, obj, fc.Args["selectedOptions"].([]*model.SelectedOptionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalOProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Product_variantBySelectedOptions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Product_variantBySelectedOptions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Product_priceRange(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_priceRange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceRange, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PriceRange) graphql.Marshaler {
+			return ec.marshalNPriceRange2ᚖcommerceᚋgraphᚋmodelᚐPriceRange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_priceRange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceRange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Product_hasOnlyDefaultVariant(ctx context.Context, field graphql.CollectedField, obj *model.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_hasOnlyDefaultVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasOnlyDefaultVariant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_hasOnlyDefaultVariant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _ProductConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11919,6 +13943,82 @@ func (ec *executionContext) _ProductConnection_totalCount(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_ProductConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProductConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ProductConnection_facets(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductConnection_facets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ProductConnection().Facets(ctx, obj, fc.Args["keys"].([]string), fc.Args["maxValues"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Facet) graphql.Marshaler {
+			return ec.marshalNFacet2ᚕᚖcommerceᚋgraphᚋmodelᚐFacetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductConnection_facets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Facet(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ProductConnection_facets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductConnection_priceRange(ctx context.Context, field graphql.CollectedField, obj *model.ProductConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductConnection_priceRange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductConnection().PriceRange(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PriceRange) graphql.Marshaler {
+			return ec.marshalOPriceRange2ᚖcommerceᚋgraphᚋmodelᚐPriceRange(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductConnection_priceRange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceRange(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ProductEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProductEdge) (ret graphql.Marshaler) {
@@ -12068,6 +14168,98 @@ func (ec *executionContext) fieldContext_ProductImage_position(_ context.Context
 	return graphql.NewScalarFieldContext("ProductImage", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ProductOption_id(ctx context.Context, field graphql.CollectedField, obj *model.ProductOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductOption_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductOption_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductOption", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProductOption_name(ctx context.Context, field graphql.CollectedField, obj *model.ProductOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductOption_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductOption_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductOption", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductOption_position(ctx context.Context, field graphql.CollectedField, obj *model.ProductOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductOption_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductOption_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductOption", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductOption_values(ctx context.Context, field graphql.CollectedField, obj *model.ProductOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductOption_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductOption_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductOption", field, false, false, "String")
+}
+
 func (ec *executionContext) _ProductPayload_product(ctx context.Context, field graphql.CollectedField, obj *model.ProductPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12122,6 +14314,796 @@ func (ec *executionContext) _ProductPayload_userErrors(ctx context.Context, fiel
 func (ec *executionContext) fieldContext_ProductPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ProductPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_id(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ProductVariant_product(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_product(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductVariant().Product(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚖcommerceᚋgraphᚋmodelᚐProduct(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_sku(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductVariant_title(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductVariant_selectedOptions(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_selectedOptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SelectedOptions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SelectedOption) graphql.Marshaler {
+			return ec.marshalNSelectedOption2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_selectedOptions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SelectedOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_price(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_price(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Price, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_compareAtPrice(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_compareAtPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CompareAtPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_compareAtPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_costPrice(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_costPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostPrice, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.StaffOnly == nil {
+					var zeroVal *model.Money
+					return zeroVal, errors.New("directive staffOnly is not implemented")
+				}
+				return ec.Directives.StaffOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_costPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_inventoryQuantity(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_inventoryQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InventoryQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_inventoryQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductVariant_availableQuantity(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_availableQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AvailableQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_availableQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductVariant_lowStockThreshold(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_lowStockThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LowStockThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_lowStockThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductVariant_weightGrams(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_weightGrams(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WeightGrams, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_weightGrams(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductVariant_dimensions(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_dimensions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dimensions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Dimensions) graphql.Marshaler {
+			return ec.marshalODimensions2ᚖcommerceᚋgraphᚋmodelᚐDimensions(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_dimensions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dimensions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_image(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_image(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductVariant().Image(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductImage) graphql.Marshaler {
+			return ec.marshalOProductImage2ᚖcommerceᚋgraphᚋmodelᚐProductImage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_image(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductImage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariant_position(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProductVariant_isActive(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_isActive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsActive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_isActive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProductVariant_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProductVariant_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProductVariant_inventoryTransactions(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariant_inventoryTransactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ProductVariant().InventoryTransactions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.InventoryTransactionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.InventoryTransactionConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, obj, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InventoryTransactionConnection) graphql.Marshaler {
+			return ec.marshalOInventoryTransactionConnection2ᚖcommerceᚋgraphᚋmodelᚐInventoryTransactionConnection(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariant_inventoryTransactions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InventoryTransactionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ProductVariant_inventoryTransactions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ProductVariantEdge) graphql.Marshaler {
+			return ec.marshalNProductVariantEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariantEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariantConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcommerceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariantConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ProductVariantConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariantConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ProductVariantEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalNProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariantEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProductVariantEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProductVariantPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantPayload_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalOProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantPayload_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariantPayload_product(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantPayload_product(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Product, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Product) graphql.Marshaler {
+			return ec.marshalOProduct2ᚖcommerceᚋgraphᚋmodelᚐProduct(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantPayload_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductVariantPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ProductVariantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductVariantPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductVariantPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductVariantPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -12735,6 +15717,112 @@ func (ec *executionContext) fieldContext_Query_notifications(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_variant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Variant(ctx, fc.Args["id"].(*string), fc.Args["sku"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+			return ec.marshalOProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_variant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_variant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_lowStockVariants(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_lowStockVariants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().LowStockVariants(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ProductVariantConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductVariantConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantConnection) graphql.Marshaler {
+			return ec.marshalNProductVariantConnection2ᚖcommerceᚋgraphᚋmodelᚐProductVariantConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_lowStockVariants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductVariantConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_lowStockVariants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_webhookEndpoints(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12871,6 +15959,52 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SelectedOption_name(ctx context.Context, field graphql.CollectedField, obj *model.SelectedOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SelectedOption_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SelectedOption_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SelectedOption", field, false, false, "String")
+}
+
+func (ec *executionContext) _SelectedOption_value(ctx context.Context, field graphql.CollectedField, obj *model.SelectedOption) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SelectedOption_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SelectedOption_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SelectedOption", field, false, false, "String")
 }
 
 func (ec *executionContext) _StaffAuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.StaffAuthPayload) (ret graphql.Marshaler) {
@@ -15177,7 +18311,7 @@ func (ec *executionContext) unmarshalInputCartLineInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"productId", "sku", "quantity"}
+	fieldsInOrder := [...]string{"productId", "sku", "quantity", "variantId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15205,6 +18339,13 @@ func (ec *executionContext) unmarshalInputCartLineInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Quantity = data
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
 		}
 	}
 	return it, nil
@@ -15559,7 +18700,7 @@ func (ec *executionContext) unmarshalInputInventoryAdjustInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"productId", "quantityChange", "type", "referenceId", "notes"}
+	fieldsInOrder := [...]string{"productId", "quantityChange", "type", "referenceId", "notes", "variantId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15568,7 +18709,7 @@ func (ec *executionContext) unmarshalInputInventoryAdjustInput(ctx context.Conte
 		switch k {
 		case "productId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
-			data, err := ec.unmarshalNID2string(ctx, v)
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -15601,6 +18742,13 @@ func (ec *executionContext) unmarshalInputInventoryAdjustInput(ctx context.Conte
 				return it, err
 			}
 			it.Notes = data
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
 		}
 	}
 	return it, nil
@@ -15713,7 +18861,7 @@ func (ec *executionContext) unmarshalInputProductCreateInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"sku", "handle", "name", "description", "price", "compareAtPrice", "costPrice", "currencyCode", "category", "tags", "inventoryQuantity", "lowStockThreshold", "isActive", "isFeatured", "weightGrams", "dimensions"}
+	fieldsInOrder := [...]string{"sku", "handle", "name", "description", "price", "compareAtPrice", "costPrice", "currencyCode", "category", "tags", "inventoryQuantity", "lowStockThreshold", "isActive", "isFeatured", "weightGrams", "dimensions", "options", "variants"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15722,7 +18870,7 @@ func (ec *executionContext) unmarshalInputProductCreateInput(ctx context.Context
 		switch k {
 		case "sku":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sku"))
-			data, err := ec.unmarshalNString2string(ctx, v)
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -15750,7 +18898,7 @@ func (ec *executionContext) unmarshalInputProductCreateInput(ctx context.Context
 			it.Description = data
 		case "price":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
-			data, err := ec.unmarshalNDecimal2commerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -15832,6 +18980,20 @@ func (ec *executionContext) unmarshalInputProductCreateInput(ctx context.Context
 				return it, err
 			}
 			it.Dimensions = data
+		case "options":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
+			data, err := ec.unmarshalOProductOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐProductOptionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Options = data
+		case "variants":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variants"))
+			data, err := ec.unmarshalOProductVariantInput2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Variants = data
 		}
 	}
 	return it, nil
@@ -15860,7 +19022,7 @@ func (ec *executionContext) unmarshalInputProductFilter(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"category", "search", "tags", "minPrice", "maxPrice", "inStock", "isFeatured", "includeInactive"}
+	fieldsInOrder := [...]string{"category", "search", "tags", "minPrice", "maxPrice", "inStock", "isFeatured", "includeInactive", "options", "categories"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15923,6 +19085,20 @@ func (ec *executionContext) unmarshalInputProductFilter(ctx context.Context, obj
 				return it, err
 			}
 			it.IncludeInactive = data
+		case "options":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
+			data, err := ec.unmarshalOSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Options = data
+		case "categories":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categories"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Categories = data
 		}
 	}
 	return it, nil
@@ -15937,6 +19113,55 @@ func (ec *executionContext) unmarshalInputProductFilter(ctx context.Context, obj
 func UnmarshalProductFilter(ctx context.Context, raw any) (model.ProductFilter, error) {
 	var out model.ProductFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputProductOptionInput(ctx context.Context, obj any) (model.ProductOptionInput, error) {
+	var it model.ProductOptionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "values"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "values":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("values"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Values = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProductOptionInput unmarshals raw into the ProductOptionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProductOptionInput(ctx context.Context, raw any) (model.ProductOptionInput, error) {
+	var out model.ProductOptionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductOptionInput", raw, &out)
 	return out, err
 }
 
@@ -16066,6 +19291,272 @@ func UnmarshalProductUpdateInput(ctx context.Context, raw any) (model.ProductUpd
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputProductVariantInput(ctx context.Context, obj any) (model.ProductVariantInput, error) {
+	var it model.ProductVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sku", "selectedOptions", "price", "compareAtPrice", "costPrice", "inventoryQuantity", "lowStockThreshold", "weightGrams", "dimensions", "imageId", "isActive"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sku":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sku"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sku = data
+		case "selectedOptions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("selectedOptions"))
+			data, err := ec.unmarshalNSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SelectedOptions = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalNDecimal2commerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		case "compareAtPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compareAtPrice"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompareAtPrice = data
+		case "costPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costPrice"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostPrice = data
+		case "inventoryQuantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inventoryQuantity"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InventoryQuantity = data
+		case "lowStockThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThreshold"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LowStockThreshold = data
+		case "weightGrams":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightGrams"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightGrams = data
+		case "dimensions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dimensions"))
+			data, err := ec.unmarshalODimensionsInput2ᚖcommerceᚋgraphᚋmodelᚐDimensionsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Dimensions = data
+		case "imageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageID = data
+		case "isActive":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isActive"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsActive = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProductVariantInput unmarshals raw into the ProductVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProductVariantInput(ctx context.Context, raw any) (model.ProductVariantInput, error) {
+	var out model.ProductVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputProductVariantUpdateInput(ctx context.Context, obj any) (model.ProductVariantUpdateInput, error) {
+	var it model.ProductVariantUpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sku", "price", "compareAtPrice", "costPrice", "lowStockThreshold", "weightGrams", "dimensions", "imageId", "isActive", "position"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sku":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sku"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sku = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		case "compareAtPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("compareAtPrice"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompareAtPrice = data
+		case "costPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("costPrice"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CostPrice = data
+		case "lowStockThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lowStockThreshold"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LowStockThreshold = data
+		case "weightGrams":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weightGrams"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeightGrams = data
+		case "dimensions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dimensions"))
+			data, err := ec.unmarshalODimensionsInput2ᚖcommerceᚋgraphᚋmodelᚐDimensionsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Dimensions = data
+		case "imageId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("imageId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImageID = data
+		case "isActive":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isActive"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsActive = data
+		case "position":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Position = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProductVariantUpdateInput unmarshals raw into the ProductVariantUpdateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProductVariantUpdateInput(ctx context.Context, raw any) (model.ProductVariantUpdateInput, error) {
+	var out model.ProductVariantUpdateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductVariantUpdateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSelectedOptionInput(ctx context.Context, obj any) (model.SelectedOptionInput, error) {
+	var it model.SelectedOptionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSelectedOptionInput unmarshals raw into the SelectedOptionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSelectedOptionInput(ctx context.Context, raw any) (model.SelectedOptionInput, error) {
+	var out model.SelectedOptionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SelectedOptionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputWebhookEndpointInput(ctx context.Context, obj any) (model.WebhookEndpointInput, error) {
 	var it model.WebhookEndpointInput
 	if obj == nil {
@@ -16155,6 +19646,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._WebhookDelivery(ctx, sel, obj)
+	case model.ProductVariant:
+		return ec._ProductVariant(ctx, sel, &obj)
+	case *model.ProductVariant:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ProductVariant(ctx, sel, obj)
 	case model.Product:
 		return ec._Product(ctx, sel, &obj)
 	case *model.Product:
@@ -16451,6 +19949,12 @@ func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "variant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CartLine_variant(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16821,6 +20325,87 @@ func (ec *executionContext) _Dimensions(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var facetImplementors = []string{"Facet"}
+
+func (ec *executionContext) _Facet(ctx context.Context, sel ast.SelectionSet, obj *model.Facet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, facetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Facet")
+		case "key":
+			out.Values[i] = ec._Facet_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._Facet_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._Facet_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var facetValueImplementors = []string{"FacetValue"}
+
+func (ec *executionContext) _FacetValue(ctx context.Context, sel ast.SelectionSet, obj *model.FacetValue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, facetValueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FacetValue")
+		case "value":
+			out.Values[i] = ec._FacetValue_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._FacetValue_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var inventoryAdjustPayloadImplementors = []string{"InventoryAdjustPayload"}
 
 func (ec *executionContext) _InventoryAdjustPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryAdjustPayload) graphql.Marshaler {
@@ -16916,6 +20501,12 @@ func (ec *executionContext) _InventoryTransaction(ctx context.Context, sel ast.S
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "variant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InventoryTransaction_variant(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17052,6 +20643,12 @@ func (ec *executionContext) _LowStockAlert(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "variant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LowStockAlert_variant(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17255,6 +20852,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "orderCancel":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_orderCancel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productVariantsCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_productVariantsCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productVariantUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_productVariantUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productVariantArchive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_productVariantArchive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productOptionValuesAdd":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_productOptionValuesAdd(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -17806,6 +21431,27 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "id":
+			out.Values[i] = ec._OrderLine_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "variant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_variant(ctx, field, obj)
+				})
+		case "variantTitle":
+			out.Values[i] = ec._OrderLine_variantTitle(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "selectedOptions":
+			out.Values[i] = ec._OrderLine_selectedOptions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17972,6 +21618,44 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var priceRangeImplementors = []string{"PriceRange"}
+
+func (ec *executionContext) _PriceRange(ctx context.Context, sel ast.SelectionSet, obj *model.PriceRange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceRangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceRange")
+		case "minVariantPrice":
+			out.Values[i] = ec._PriceRange_minVariantPrice(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxVariantPrice":
+			out.Values[i] = ec._PriceRange_maxVariantPrice(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var productImplementors = []string{"Product", "Node"}
 
 func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *model.Product) graphql.Marshaler {
@@ -18090,6 +21774,34 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Product_inventoryTransactions(ctx, field, obj)
 				})
+		case "options":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_options(ctx, field, obj)
+				})
+		case "variants":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_variants(ctx, field, obj)
+				})
+		case "variantBySelectedOptions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_variantBySelectedOptions(ctx, field, obj)
+				})
+		case "priceRange":
+			out.Values[i] = ec._Product_priceRange(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hasOnlyDefaultVariant":
+			out.Values[i] = ec._Product_hasOnlyDefaultVariant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18133,6 +21845,18 @@ func (ec *executionContext) _ProductConnection(ctx context.Context, sel ast.Sele
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ProductConnection_totalCount(ctx, field, obj)
+				})
+		case "facets":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductConnection_facets(ctx, field, obj)
+				})
+		case "priceRange":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductConnection_priceRange(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18237,6 +21961,54 @@ func (ec *executionContext) _ProductImage(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var productOptionImplementors = []string{"ProductOption"}
+
+func (ec *executionContext) _ProductOption(ctx context.Context, sel ast.SelectionSet, obj *model.ProductOption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productOptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductOption")
+		case "id":
+			out.Values[i] = ec._ProductOption_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ProductOption_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._ProductOption_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._ProductOption_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var productPayloadImplementors = []string{"ProductPayload"}
 
 func (ec *executionContext) _ProductPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ProductPayload) graphql.Marshaler {
@@ -18255,6 +22027,257 @@ func (ec *executionContext) _ProductPayload(ctx context.Context, sel ast.Selecti
 			}
 		case "userErrors":
 			out.Values[i] = ec._ProductPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var productVariantImplementors = []string{"ProductVariant", "Node"}
+
+func (ec *executionContext) _ProductVariant(ctx context.Context, sel ast.SelectionSet, obj *model.ProductVariant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductVariant")
+		case "id":
+			out.Values[i] = ec._ProductVariant_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "product":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductVariant_product(ctx, field, obj)
+				})
+		case "sku":
+			out.Values[i] = ec._ProductVariant_sku(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._ProductVariant_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "selectedOptions":
+			out.Values[i] = ec._ProductVariant_selectedOptions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "price":
+			out.Values[i] = ec._ProductVariant_price(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "compareAtPrice":
+			out.Values[i] = ec._ProductVariant_compareAtPrice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "costPrice":
+			out.Values[i] = ec._ProductVariant_costPrice(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inventoryQuantity":
+			out.Values[i] = ec._ProductVariant_inventoryQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "availableQuantity":
+			out.Values[i] = ec._ProductVariant_availableQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lowStockThreshold":
+			out.Values[i] = ec._ProductVariant_lowStockThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "weightGrams":
+			out.Values[i] = ec._ProductVariant_weightGrams(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dimensions":
+			out.Values[i] = ec._ProductVariant_dimensions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "image":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductVariant_image(ctx, field, obj)
+				})
+		case "position":
+			out.Values[i] = ec._ProductVariant_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "isActive":
+			out.Values[i] = ec._ProductVariant_isActive(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ProductVariant_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ProductVariant_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inventoryTransactions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductVariant_inventoryTransactions(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var productVariantConnectionImplementors = []string{"ProductVariantConnection"}
+
+func (ec *executionContext) _ProductVariantConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ProductVariantConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductVariantConnection")
+		case "edges":
+			out.Values[i] = ec._ProductVariantConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ProductVariantConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProductVariantConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var productVariantEdgeImplementors = []string{"ProductVariantEdge"}
+
+func (ec *executionContext) _ProductVariantEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ProductVariantEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductVariantEdge")
+		case "node":
+			out.Values[i] = ec._ProductVariantEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ProductVariantEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var productVariantPayloadImplementors = []string{"ProductVariantPayload"}
+
+func (ec *executionContext) _ProductVariantPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ProductVariantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productVariantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductVariantPayload")
+		case "variant":
+			out.Values[i] = ec._ProductVariantPayload_variant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "product":
+			out.Values[i] = ec._ProductVariantPayload_product(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ProductVariantPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18366,6 +22389,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_notifications(ctx, field)
 				})
+		case "variant":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_variant(ctx, field)
+				})
+		case "lowStockVariants":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_lowStockVariants(ctx, field)
+				})
 		case "webhookEndpoints":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -18385,6 +22420,44 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var selectedOptionImplementors = []string{"SelectedOption"}
+
+func (ec *executionContext) _SelectedOption(ctx context.Context, sel ast.SelectionSet, obj *model.SelectedOption) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, selectedOptionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SelectedOption")
+		case "name":
+			out.Values[i] = ec._SelectedOption_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._SelectedOption_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -19452,6 +23525,54 @@ func (ec *executionContext) marshalNDeletePayload2ᚖcommerceᚋgraphᚋmodelᚐ
 	return ec._DeletePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFacet2ᚕᚖcommerceᚋgraphᚋmodelᚐFacetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Facet) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFacet2ᚖcommerceᚋgraphᚋmodelᚐFacet(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFacet2ᚖcommerceᚋgraphᚋmodelᚐFacet(ctx context.Context, sel ast.SelectionSet, v *model.Facet) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Facet!")
+		return graphql.Null
+	}
+	return ec._Facet(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFacetValue2ᚕᚖcommerceᚋgraphᚋmodelᚐFacetValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FacetValue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFacetValue2ᚖcommerceᚋgraphᚋmodelᚐFacetValue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFacetValue2ᚖcommerceᚋgraphᚋmodelᚐFacetValue(ctx context.Context, sel ast.SelectionSet, v *model.FacetValue) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FacetValue!")
+		return graphql.Null
+	}
+	return ec._FacetValue(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFulfillInput2commerceᚋgraphᚋmodelᚐFulfillInput(ctx context.Context, v any) (model.FulfillInput, error) {
 	res, err := ec.unmarshalInputFulfillInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19805,6 +23926,14 @@ func (ec *executionContext) marshalNPaymentStatus2commerceᚋgraphᚋmodelᚐPay
 	return v
 }
 
+func (ec *executionContext) marshalNPriceRange2ᚖcommerceᚋgraphᚋmodelᚐPriceRange(ctx context.Context, sel ast.SelectionSet, v *model.PriceRange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PriceRange!")
+		return graphql.Null
+	}
+	return ec._PriceRange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProduct2ᚖcommerceᚋgraphᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Product!")
@@ -19874,6 +24003,35 @@ func (ec *executionContext) marshalNProductImage2ᚖcommerceᚋgraphᚋmodelᚐP
 	return ec._ProductImage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProductOption2ᚕᚖcommerceᚋgraphᚋmodelᚐProductOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductOption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductOption2ᚖcommerceᚋgraphᚋmodelᚐProductOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductOption2ᚖcommerceᚋgraphᚋmodelᚐProductOption(ctx context.Context, sel ast.SelectionSet, v *model.ProductOption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductOption!")
+		return graphql.Null
+	}
+	return ec._ProductOption(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProductOptionInput2ᚖcommerceᚋgraphᚋmodelᚐProductOptionInput(ctx context.Context, v any) (*model.ProductOptionInput, error) {
+	res, err := ec.unmarshalInputProductOptionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNProductPayload2ᚖcommerceᚋgraphᚋmodelᚐProductPayload(ctx context.Context, sel ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProductPayload!")
@@ -19887,6 +24045,94 @@ func (ec *executionContext) unmarshalNProductUpdateInput2commerceᚋgraphᚋmode
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNProductVariant2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductVariant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx context.Context, sel ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductVariant!")
+		return graphql.Null
+	}
+	return ec._ProductVariant(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductVariantConnection2ᚖcommerceᚋgraphᚋmodelᚐProductVariantConnection(ctx context.Context, sel ast.SelectionSet, v *model.ProductVariantConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductVariantConnection!")
+		return graphql.Null
+	}
+	return ec._ProductVariantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProductVariantEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ProductVariantEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProductVariantEdge2ᚖcommerceᚋgraphᚋmodelᚐProductVariantEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProductVariantEdge2ᚖcommerceᚋgraphᚋmodelᚐProductVariantEdge(ctx context.Context, sel ast.SelectionSet, v *model.ProductVariantEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductVariantEdge!")
+		return graphql.Null
+	}
+	return ec._ProductVariantEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProductVariantInput2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantInputᚄ(ctx context.Context, v any) ([]*model.ProductVariantInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ProductVariantInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNProductVariantInput2ᚖcommerceᚋgraphᚋmodelᚐProductVariantInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNProductVariantInput2ᚖcommerceᚋgraphᚋmodelᚐProductVariantInput(ctx context.Context, v any) (*model.ProductVariantInput, error) {
+	res, err := ec.unmarshalInputProductVariantInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProductVariantPayload2ᚖcommerceᚋgraphᚋmodelᚐProductVariantPayload(ctx context.Context, sel ast.SelectionSet, v *model.ProductVariantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductVariantPayload!")
+		return graphql.Null
+	}
+	return ec._ProductVariantPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProductVariantUpdateInput2commerceᚋgraphᚋmodelᚐProductVariantUpdateInput(ctx context.Context, v any) (model.ProductVariantUpdateInput, error) {
+	res, err := ec.unmarshalInputProductVariantUpdateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
 	var res model.Role
 	err := res.UnmarshalGQL(v)
@@ -19895,6 +24141,49 @@ func (ec *executionContext) unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx c
 
 func (ec *executionContext) marshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNSelectedOption2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SelectedOption) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSelectedOption2ᚖcommerceᚋgraphᚋmodelᚐSelectedOption(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSelectedOption2ᚖcommerceᚋgraphᚋmodelᚐSelectedOption(ctx context.Context, sel ast.SelectionSet, v *model.SelectedOption) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SelectedOption!")
+		return graphql.Null
+	}
+	return ec._SelectedOption(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx context.Context, v any) ([]*model.SelectedOptionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.SelectedOptionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSelectedOptionInput2ᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNSelectedOptionInput2ᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInput(ctx context.Context, v any) (*model.SelectedOptionInput, error) {
+	res, err := ec.unmarshalInputSelectedOptionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNStaffAuthPayload2ᚖcommerceᚋgraphᚋmodelᚐStaffAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.StaffAuthPayload) graphql.Marshaler {
@@ -20527,6 +24816,13 @@ func (ec *executionContext) marshalOPaymentStatus2ᚖcommerceᚋgraphᚋmodelᚐ
 	return v
 }
 
+func (ec *executionContext) marshalOPriceRange2ᚖcommerceᚋgraphᚋmodelᚐPriceRange(ctx context.Context, sel ast.SelectionSet, v *model.PriceRange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PriceRange(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOProduct2ᚖcommerceᚋgraphᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -20540,6 +24836,30 @@ func (ec *executionContext) unmarshalOProductFilter2ᚖcommerceᚋgraphᚋmodel�
 	}
 	res, err := ec.unmarshalInputProductFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOProductImage2ᚖcommerceᚋgraphᚋmodelᚐProductImage(ctx context.Context, sel ast.SelectionSet, v *model.ProductImage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProductImage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOProductOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐProductOptionInputᚄ(ctx context.Context, v any) ([]*model.ProductOptionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ProductOptionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNProductOptionInput2ᚖcommerceᚋgraphᚋmodelᚐProductOptionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOProductSortKey2ᚖcommerceᚋgraphᚋmodelᚐProductSortKey(ctx context.Context, v any) (*model.ProductSortKey, error) {
@@ -20556,6 +24876,47 @@ func (ec *executionContext) marshalOProductSortKey2ᚖcommerceᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOProductVariant2ᚖcommerceᚋgraphᚋmodelᚐProductVariant(ctx context.Context, sel ast.SelectionSet, v *model.ProductVariant) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProductVariant(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOProductVariantInput2ᚕᚖcommerceᚋgraphᚋmodelᚐProductVariantInputᚄ(ctx context.Context, v any) ([]*model.ProductVariantInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ProductVariantInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNProductVariantInput2ᚖcommerceᚋgraphᚋmodelᚐProductVariantInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx context.Context, v any) ([]*model.SelectedOptionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.SelectedOptionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSelectedOptionInput2ᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -5,6 +5,7 @@ package model
 import (
 	"bytes"
 	"commerce/graph/scalar"
+	"commerce/internal/catalog"
 	"fmt"
 	"io"
 	"strconv"
@@ -114,11 +115,11 @@ func (Cart) IsNode() {}
 // Plain lowercase UUID.
 func (this Cart) GetID() string { return this.ID }
 
-// One product in a cart, with its quantity.
+// One variant of a product in a cart, with its quantity.
 type CartLine struct {
 	// Plain lowercase UUID; pass it to cartLinesUpdate and cartLinesRemove.
 	ID string `json:"id"`
-	// The product, as the catalog has it now.
+	// The variant's product, as the catalog has it now.
 	Product *Product `json:"product"`
 	// Units, 1..1000.
 	Quantity int `json:"quantity"`
@@ -126,19 +127,25 @@ type CartLine struct {
 	UnitPrice *Money `json:"unitPrice"`
 	// unitPrice × quantity.
 	LineTotal *Money `json:"lineTotal"`
-	ProductID string `json:"-"`
+	// The variant in the cart, as the catalog has it now.
+	Variant   *ProductVariant `json:"variant"`
+	ProductID string          `json:"-"`
+	VariantID string          `json:"-"`
 }
 
-// A product and quantity to put in a cart or buy directly. Name the product by
-// exactly one of productId or sku (otherwise INVALID at productId); an unknown
-// or archived product is NOT_FOUND at the field that named it.
+// A variant and quantity to put in a cart or buy directly. Name it by exactly
+// one of variantId, sku (a variant's) or productId (for a product with one
+// active variant; VARIANT_REQUIRED otherwise), else INVALID at productId; an
+// unknown or archived variant or product is NOT_FOUND at the field that named it.
 type CartLineInput struct {
-	// The product's id; give this or sku.
+	// The id of a product with one active variant; give this, sku or variantId.
 	ProductID *string `json:"productId,omitempty"`
-	// The product's sku (case-insensitive); give this or productId.
+	// A variant's sku (case-insensitive); give this, productId or variantId.
 	Sku *string `json:"sku,omitempty"`
-	// Units, 1..1000 (INVALID otherwise). Adding a product already in the cart adds to its line, which may hold at most 1000.
+	// Units, 1..1000 (INVALID otherwise). Adding a variant already in the cart adds to its line, which may hold at most 1000.
 	Quantity int `json:"quantity"`
+	// A variant's id; give exactly one of variantId, sku or productId.
+	VariantID *string `json:"variantId,omitempty"`
 }
 
 // A new quantity for a cart line.
@@ -300,6 +307,24 @@ type DimensionsInput struct {
 	HeightMm *int `json:"heightMm,omitempty"`
 }
 
+// A group of filter values for a storefront's sidebar.
+type Facet struct {
+	// "category", "tag" or "option:<name>".
+	Key string `json:"key"`
+	// A name to show: "Category", "Tag" or the option's name.
+	Label string `json:"label"`
+	// Values with a count above 0, by count descending, then value ascending.
+	Values []*FacetValue `json:"values"`
+}
+
+// One value of a facet and how many products of the filtered set have it.
+type FacetValue struct {
+	// The value: a category, a tag or an option value.
+	Value string `json:"value"`
+	// Products (not variants) with this value, counted with every filter but this facet's own.
+	Count int `json:"count"`
+}
+
 // How an order ships.
 type FulfillInput struct {
 	// Required: 1..100 characters on one line (INVALID otherwise).
@@ -312,8 +337,8 @@ type FulfillInput struct {
 
 // A manual stock change.
 type InventoryAdjustInput struct {
-	// The product's id.
-	ProductID string `json:"productId"`
+	// The product's id, for a product with one active variant (VARIANT_REQUIRED otherwise); give this or variantId.
+	ProductID *string `json:"productId,omitempty"`
 	// Units, positive or negative, never 0, at most 1,000,000 either way.
 	QuantityChange int `json:"quantityChange"`
 	// RESTOCK, ADJUSTMENT or RETURN here (the other types are written by orders).
@@ -322,6 +347,8 @@ type InventoryAdjustInput struct {
 	ReferenceID *string `json:"referenceId,omitempty"`
 	// Free text, up to 1000 characters.
 	Notes *string `json:"notes,omitempty"`
+	// The variant whose stock changes; give this or productId.
+	VariantID *string `json:"variantId,omitempty"`
 }
 
 // The result of inventoryAdjust.
@@ -338,9 +365,9 @@ type InventoryAdjustPayload struct {
 type InventoryTransaction struct {
 	// Plain lowercase UUID.
 	ID string `json:"id"`
-	// The product whose stock changed.
+	// The product of the variant whose stock changed.
 	Product *Product `json:"product"`
-	// The product's sku when the row was written.
+	// The variant's sku when the row was written.
 	Sku string `json:"sku"`
 	// Signed change in units: on hand for SALE, RESTOCK, ADJUSTMENT and RETURN; available only for RESERVATION and RELEASE.
 	QuantityChange int `json:"quantityChange"`
@@ -352,7 +379,10 @@ type InventoryTransaction struct {
 	Notes *string `json:"notes,omitempty"`
 	// When the change was recorded.
 	CreatedAt time.Time `json:"createdAt"`
-	ProductID string    `json:"-"`
+	// The variant whose stock changed.
+	Variant   *ProductVariant `json:"variant"`
+	ProductID string          `json:"-"`
+	VariantID string          `json:"-"`
 }
 
 func (InventoryTransaction) IsNode() {}
@@ -379,21 +409,24 @@ type InventoryTransactionEdge struct {
 	Cursor string `json:"cursor"`
 }
 
-// A product's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per product.
+// A variant's available stock fell to or below its low-stock threshold: sent when it crosses, at most once a day per variant.
 type LowStockAlert struct {
-	// The product, read when the alert is delivered.
+	// The variant's product, read when the alert is delivered.
 	Product *Product `json:"product"`
 	// Units available right after the change that crossed the threshold.
 	AvailableQuantity int `json:"availableQuantity"`
-	// The product's lowStockThreshold at that moment.
+	// The variant's lowStockThreshold at that moment.
 	Threshold int `json:"threshold"`
 	// When the threshold was crossed.
 	Timestamp time.Time `json:"timestamp"`
 	// True on the first alert a subscriber receives after a gap in the live feed:
 	// alerts may have been missed, so refetch the stock levels you show. False on
 	// every other alert.
-	MissedEventsPossible bool   `json:"missedEventsPossible"`
-	ProductID            string `json:"-"`
+	MissedEventsPossible bool `json:"missedEventsPossible"`
+	// The variant whose stock crossed its threshold, read when the alert is delivered.
+	Variant   *ProductVariant `json:"variant"`
+	ProductID string          `json:"-"`
+	VariantID string          `json:"-"`
 }
 
 // An amount of money. Amounts are integer minor units inside the service and a decimal string on the wire, never a float.
@@ -581,9 +614,9 @@ type OrderFilter struct {
 
 // One line of an order, frozen as it was when the order was placed.
 type OrderLine struct {
-	// The product as the catalog has it now; null if the product was deleted since.
+	// The variant's product as the catalog has it now; null if the product was deleted since.
 	Product *Product `json:"product,omitempty"`
-	// The sku at the time of the order.
+	// The variant's sku at the time of the order.
 	Sku string `json:"sku"`
 	// The product name at the time of the order.
 	Name string `json:"name"`
@@ -592,8 +625,17 @@ type OrderLine struct {
 	// The price per unit at the time of the order.
 	UnitPrice *Money `json:"unitPrice"`
 	// unitPrice × quantity.
-	LineTotal *Money  `json:"lineTotal"`
-	ProductID *string `json:"-"`
+	LineTotal *Money `json:"lineTotal"`
+	// Plain lowercase UUID of the line.
+	ID string `json:"id"`
+	// The variant as the catalog has it now; null if it was deleted since.
+	Variant *ProductVariant `json:"variant,omitempty"`
+	// The variant's title at the time of the order, e.g. "Red / L" or "Default".
+	VariantTitle string `json:"variantTitle"`
+	// The variant's option values at the time of the order.
+	SelectedOptions []*SelectedOption `json:"selectedOptions"`
+	ProductID       *string           `json:"-"`
+	VariantID       *string           `json:"-"`
 }
 
 // The result of a staff order mutation.
@@ -638,12 +680,20 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// The lowest and highest price of a set of variants.
+type PriceRange struct {
+	// The lowest price.
+	MinVariantPrice *Money `json:"minVariantPrice"`
+	// The highest price.
+	MaxVariantPrice *Money `json:"maxVariantPrice"`
+}
+
 // A product of the catalog. Anyone may read active products; archived ones
 // (isActive false) exist for STAFF only and are NOT_FOUND to everyone else.
 type Product struct {
 	// Plain lowercase UUID; the same id appears in ledger rows, order lines and Stripe metadata.
 	ID string `json:"id"`
-	// Stock keeping unit, unique across products (compared case-insensitively), 1..64 characters without spaces.
+	// The sku of the first active variant (by position); for a product without options, its only variant's. Skus are unique across variants (case-insensitively).
 	Sku string `json:"sku"`
 	// URL slug: lowercase letters, digits and single hyphens, unique; generated from the name when not given.
 	Handle string `json:"handle"`
@@ -651,11 +701,11 @@ type Product struct {
 	Name string `json:"name"`
 	// Plain text, up to 10,000 characters, line breaks allowed; null when none.
 	Description *string `json:"description,omitempty"`
-	// The current selling price per unit. Carts price at this value; orders keep the price they were placed at.
+	// The lowest price of the active variants (for a product without options, its price). Carts price each line at its variant's price; orders keep the price they were placed at.
 	Price *Money `json:"price"`
-	// A former or reference price to show struck through; null when none. Not used in any computation.
+	// The first active variant's reference price to show struck through; null when none. Not used in any computation.
 	CompareAtPrice *Money `json:"compareAtPrice,omitempty"`
-	// What one unit costs the store. STAFF only: null for everyone else, without an error.
+	// What one unit of the first active variant costs the store. STAFF only: null for everyone else, without an error.
 	CostPrice *Money `json:"costPrice,omitempty"`
 	// Free-text category (exact match in ProductFilter.category); null when none.
 	Category *string `json:"category,omitempty"`
@@ -663,27 +713,37 @@ type Product struct {
 	Tags []string `json:"tags"`
 	// Images by position, first = main image; [] when none.
 	Images []*ProductImage `json:"images"`
-	// Units on hand (in the warehouse), counting units reserved by unpaid orders.
+	// Units on hand (in the warehouse) over the active variants, counting units reserved by unpaid orders.
 	InventoryQuantity int `json:"inventoryQuantity"`
-	// Units that can still be sold now: on hand minus reserved by orders awaiting payment. Never negative.
+	// Units that can still be sold now over the active variants: on hand minus reserved by orders awaiting payment. Never negative.
 	AvailableQuantity int `json:"availableQuantity"`
-	// A low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when availableQuantity falls to or below this many units, at most once a day; default 10.
+	// The first active variant's threshold: a low-stock alert (Subscription.lowStockAlerts, LOW_STOCK_EMAIL) fires when a variant's availableQuantity falls to or below its own, at most once a day; default 10.
 	LowStockThreshold int `json:"lowStockThreshold"`
 	// False once archived: hidden from the storefront, still referenced by orders and the ledger.
 	IsActive bool `json:"isActive"`
 	// Marked for the storefront's featured section; filter with ProductFilter.isFeatured.
 	IsFeatured bool `json:"isFeatured"`
-	// Shipping weight in grams; null when not recorded.
+	// The first active variant's shipping weight in grams; null when not recorded.
 	WeightGrams *int `json:"weightGrams,omitempty"`
-	// Package size in millimetres; null when not recorded.
+	// The first active variant's package size in millimetres; null when not recorded.
 	Dimensions *Dimensions `json:"dimensions,omitempty"`
 	// When the product was created.
 	CreatedAt time.Time `json:"createdAt"`
-	// When the product last changed (stock changes included).
+	// When the product, its options or its variants' settings last changed (a variant's updatedAt also counts its stock changes).
 	UpdatedAt time.Time `json:"updatedAt"`
-	// The product's stock ledger, newest first. STAFF only: null with a FORBIDDEN
+	// The stock ledger of all the product's variants, newest first. STAFF only: null with a FORBIDDEN
 	// error for anyone else.
 	InventoryTransactions *InventoryTransactionConnection `json:"inventoryTransactions,omitempty"`
+	// The product's options in position order; [] for a product with only its default variant.
+	Options []*ProductOption `json:"options"`
+	// The variants in position order; inactive ones only for STAFF.
+	Variants []*ProductVariant `json:"variants"`
+	// The active variant with exactly these option values (one per option, case-insensitive), else null.
+	VariantBySelectedOptions *ProductVariant `json:"variantBySelectedOptions,omitempty"`
+	// The lowest and highest price of the active variants.
+	PriceRange *PriceRange `json:"priceRange"`
+	// True when the product has no options: one variant, titled "Default".
+	HasOnlyDefaultVariant bool `json:"hasOnlyDefaultVariant"`
 }
 
 func (Product) IsNode() {}
@@ -699,22 +759,30 @@ type ProductConnection struct {
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many products match the filter over all pages (counted only when asked for).
 	TotalCount int `json:"totalCount"`
+	// Counts over the whole filtered set, not just the page. Disjunctive: each
+	// facet is counted with every filter applied except its own, so choosing
+	// Color=Red still shows how many are Blue.
+	Facets []*Facet `json:"facets"`
+	// The prices of the active variants that match the filter; null when the set is empty.
+	PriceRange *PriceRange `json:"priceRange,omitempty"`
 	// counts the rows behind the connection when totalCount is asked for
 	Count scalar.Counter `json:"-"`
+	// the filter of the list, for its facets and price range
+	Filter catalog.Filter `json:"-"`
 }
 
 // A new product. Each problem is a userError INVALID at its field, all at once.
 type ProductCreateInput struct {
-	// Required: 1..64 characters without spaces, unique case-insensitively (TAKEN).
-	Sku string `json:"sku"`
+	// Required without options: 1..64 characters without spaces, unique across variants case-insensitively (TAKEN). Must be absent with options (each variant has its own).
+	Sku *string `json:"sku,omitempty"`
 	// URL slug: lowercase letters, digits and single hyphens, up to 255, unique (TAKEN); generated from the name when omitted or blank.
 	Handle *string `json:"handle,omitempty"`
 	// Required, 1..255 characters.
 	Name string `json:"name"`
 	// Plain text up to 10,000 characters; blank means none.
 	Description *string `json:"description,omitempty"`
-	// Per unit, a non-negative amount with at most the currency's minor digits, e.g. "19.99".
-	Price scalar.Decimal `json:"price"`
+	// Required without options: per unit, a non-negative amount with at most the currency's minor digits, e.g. "19.99". Must be absent with options.
+	Price *scalar.Decimal `json:"price,omitempty"`
 	// A reference price to show struck through; same rules as price.
 	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
 	// What one unit costs the store (STAFF only when read); same rules as price.
@@ -737,6 +805,10 @@ type ProductCreateInput struct {
 	WeightGrams *int `json:"weightGrams,omitempty"`
 	// Package size in millimetres, each 0..1,000,000,000.
 	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
+	// 1..3 options; with options, `variants` describes every variant and the product-level sku, price, compareAtPrice, costPrice, inventoryQuantity, weightGrams and dimensions must be absent.
+	Options []*ProductOptionInput `json:"options,omitempty"`
+	// The variants of a product with options, 1..100, in position order; required with options, a userError without them.
+	Variants []*ProductVariantInput `json:"variants,omitempty"`
 }
 
 // A product in a ProductConnection.
@@ -759,16 +831,20 @@ type ProductFilter struct {
 	Search *string `json:"search,omitempty"`
 	// Products carrying every one of these tags.
 	Tags []string `json:"tags,omitempty"`
-	// Price at least this, inclusive, in the store currency ("10.00"); a malformed or negative amount is a BAD_USER_INPUT error.
+	// Products with an active variant priced at least this, inclusive, in the store currency ("10.00"); a malformed or negative amount is a BAD_USER_INPUT error.
 	MinPrice *scalar.Decimal `json:"minPrice,omitempty"`
-	// Price at most this, inclusive, in the store currency; a malformed or negative amount is a BAD_USER_INPUT error.
+	// Products with an active variant priced at most this, inclusive (the same variant as minPrice, options and inStock), in the store currency; a malformed or negative amount is a BAD_USER_INPUT error.
 	MaxPrice *scalar.Decimal `json:"maxPrice,omitempty"`
-	// true: availableQuantity > 0; false: availableQuantity = 0.
+	// true: some active variant has available stock; false: none has.
 	InStock *bool `json:"inStock,omitempty"`
 	// Only featured (true) or only not featured (false) products.
 	IsFeatured *bool `json:"isFeatured,omitempty"`
 	// Also list archived products. STAFF only: UNAUTHENTICATED or FORBIDDEN for anyone else.
 	IncludeInactive *bool `json:"includeInactive,omitempty"`
+	// Products with an active variant matching every given option; several values of one name match any of them (Color=Red or Blue). At most 20.
+	Options []*SelectedOptionInput `json:"options,omitempty"`
+	// Products in any of these categories (category alone keeps its exact-match meaning). At most 50.
+	Categories []string `json:"categories,omitempty"`
 }
 
 // An image of a product.
@@ -783,6 +859,26 @@ type ProductImage struct {
 	AltText *string `json:"altText,omitempty"`
 	// 0-based place in the product's image order.
 	Position int `json:"position"`
+}
+
+// A named dimension of a product's variants, e.g. Color with Red and Blue.
+type ProductOption struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// The option's name, unique in its product (case-insensitively), 1..64 characters.
+	Name string `json:"name"`
+	// 0-based place among the product's options, in the order given at creation.
+	Position int `json:"position"`
+	// The option's values in the order given, each unique in the option (case-insensitively); productOptionValuesAdd adds more.
+	Values []string `json:"values"`
+}
+
+// An option of a new product: 1..3 options a product, 1..100 values each.
+type ProductOptionInput struct {
+	// 1..64 characters, unique in the product (case-insensitively).
+	Name string `json:"name"`
+	// 1..100 values of 1..64 characters each, unique in the option (case-insensitively).
+	Values []string `json:"values"`
 }
 
 // The result of a product mutation.
@@ -826,6 +922,136 @@ type ProductUpdateInput struct {
 	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
 }
 
+// One sellable version of a product (a size, a colour): its own sku, prices and
+// stock. Anyone may read the active variants of an active product; inactive
+// variants are for STAFF only.
+type ProductVariant struct {
+	// Plain lowercase UUID; name it in CartLineInput.variantId and InventoryAdjustInput.variantId.
+	ID string `json:"id"`
+	// The product this variant belongs to.
+	Product *Product `json:"product"`
+	// Stock keeping unit, unique across all variants (case-insensitively).
+	Sku string `json:"sku"`
+	// The option values joined by " / ", e.g. "Red / L"; "Default" without options.
+	Title string `json:"title"`
+	// One per product option, in option order; [] for a default variant.
+	SelectedOptions []*SelectedOption `json:"selectedOptions"`
+	// The current selling price per unit.
+	Price *Money `json:"price"`
+	// A reference price to show struck through; null when none.
+	CompareAtPrice *Money `json:"compareAtPrice,omitempty"`
+	// What one unit costs the store. STAFF only: null for everyone else, without an error.
+	CostPrice *Money `json:"costPrice,omitempty"`
+	// Units on hand, counting units reserved by unpaid orders.
+	InventoryQuantity int `json:"inventoryQuantity"`
+	// Units that can still be sold now. Never negative.
+	AvailableQuantity int `json:"availableQuantity"`
+	// A low-stock alert fires when availableQuantity falls to or below this, at most once a day per variant.
+	LowStockThreshold int `json:"lowStockThreshold"`
+	// Shipping weight in grams; null when not recorded.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Package size in millimetres; null when not recorded.
+	Dimensions *Dimensions `json:"dimensions,omitempty"`
+	// The product image that shows this variant; null when none.
+	Image *ProductImage `json:"image,omitempty"`
+	// 0-based place among the product's variants.
+	Position int `json:"position"`
+	// False once archived: not for sale, hidden from everyone but STAFF.
+	IsActive bool `json:"isActive"`
+	// When the variant was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the variant last changed (stock changes included).
+	UpdatedAt time.Time `json:"updatedAt"`
+	// The variant's stock ledger, newest first. STAFF only: null with a FORBIDDEN error for anyone else.
+	InventoryTransactions *InventoryTransactionConnection `json:"inventoryTransactions,omitempty"`
+	ImageID               *string                         `json:"-"`
+	ProductID             string                          `json:"-"`
+}
+
+func (ProductVariant) IsNode() {}
+
+// Plain lowercase UUID.
+func (this ProductVariant) GetID() string { return this.ID }
+
+// A page of variants (Relay cursor connection).
+type ProductVariantConnection struct {
+	// The variants of this page.
+	Edges []*ProductVariantEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many variants the list has over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
+}
+
+// A variant in a ProductVariantConnection.
+type ProductVariantEdge struct {
+	// The variant.
+	Node *ProductVariant `json:"node"`
+	// Opaque; pass as `after` for the variants that follow.
+	Cursor string `json:"cursor"`
+}
+
+// A variant to create: every product option given exactly one of its values.
+type ProductVariantInput struct {
+	// Required: 1..64 characters without spaces, unique across variants case-insensitively (TAKEN).
+	Sku string `json:"sku"`
+	// Exactly one value of each product option; each combination at most once in a product (VARIANT_EXISTS).
+	SelectedOptions []*SelectedOptionInput `json:"selectedOptions"`
+	// Per unit, a non-negative amount with at most the currency's minor digits.
+	Price scalar.Decimal `json:"price"`
+	// A reference price to show struck through; same rules as price.
+	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
+	// What one unit costs the store; same rules as price.
+	CostPrice *scalar.Decimal `json:"costPrice,omitempty"`
+	// Opening stock, 0..1,000,000 units, recorded as a RESTOCK row; default 0.
+	InventoryQuantity *int `json:"inventoryQuantity,omitempty"`
+	// Alert threshold in units, 0..1,000,000; default 10.
+	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
+	// Shipping weight in grams, 0..1,000,000,000.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// Package size in millimetres, each 0..1,000,000,000.
+	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
+	// One of the product's images (NOT_FOUND otherwise).
+	ImageID *string `json:"imageId,omitempty"`
+	// Default true.
+	IsActive *bool `json:"isActive,omitempty"`
+}
+
+// The result of productVariantUpdate and productVariantArchive.
+type ProductVariantPayload struct {
+	// The variant after the change; null when there are userErrors.
+	Variant *ProductVariant `json:"variant,omitempty"`
+	// The variant's product after the change; null when there are userErrors.
+	Product *Product `json:"product,omitempty"`
+	// Problems with the input, with field paths; [] on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Fields to change on a variant; omitted fields stay as they are, an explicit null clears compareAtPrice, costPrice, weightGrams, dimensions or imageId.
+type ProductVariantUpdateInput struct {
+	// A new sku; same rules as ProductVariantInput.sku.
+	Sku *string `json:"sku,omitempty"`
+	// A new price.
+	Price *scalar.Decimal `json:"price,omitempty"`
+	// A new reference price; explicit null clears it.
+	CompareAtPrice *scalar.Decimal `json:"compareAtPrice,omitempty"`
+	// A new cost price; explicit null clears it.
+	CostPrice *scalar.Decimal `json:"costPrice,omitempty"`
+	// A new alert threshold, 0..1,000,000.
+	LowStockThreshold *int `json:"lowStockThreshold,omitempty"`
+	// A new weight in grams; explicit null clears it.
+	WeightGrams *int `json:"weightGrams,omitempty"`
+	// New dimensions; explicit null clears them.
+	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
+	// One of the product's images; explicit null clears it.
+	ImageID *string `json:"imageId,omitempty"`
+	// false archives the variant (LAST_VARIANT for the last active one); true brings it back.
+	IsActive *bool `json:"isActive,omitempty"`
+	// Moves the variant to this 0-based place; the others keep their order (beyond the end: last).
+	Position *int `json:"position,omitempty"`
+}
+
 // Reads. Who may do what: anyone — catalog reads, carts, order lookup with the
 // order's email or access token; CUSTOMER (bearer token) — own profile and
 // orders; STAFF — orders, customers, inventory, notifications; ADMIN — all of
@@ -843,6 +1069,22 @@ type ProductUpdateInput struct {
 // `first` times its selection) or nested deeper than 12 fields is
 // QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
 type Query struct {
+}
+
+// The value a variant has for one of its product's options.
+type SelectedOption struct {
+	// The option's name.
+	Name string `json:"name"`
+	// The variant's value of that option.
+	Value string `json:"value"`
+}
+
+// An option value to match: by name and value, compared case-insensitively.
+type SelectedOptionInput struct {
+	// The option's name.
+	Name string `json:"name"`
+	// One of the option's values.
+	Value string `json:"value"`
 }
 
 // The result of a staff sign-in.
@@ -1604,7 +1846,7 @@ const (
 	WebhookTopicProductCreated WebhookTopic = "PRODUCT_CREATED"
 	// A product was updated or archived; data is the Product (without images).
 	WebhookTopicProductUpdated WebhookTopic = "PRODUCT_UPDATED"
-	// A product's available stock fell to its low-stock threshold (at most once a day per product); data is the LowStockAlert, its product as id, sku and name.
+	// A variant's available stock fell to its low-stock threshold (at most once a day per variant); data is the LowStockAlert, its product as id, sku and name and its variant as id, sku and title.
 	WebhookTopicInventoryLowStock WebhookTopic = "INVENTORY_LOW_STOCK"
 	// A customer registered an account (guest records made at checkout are not announced); data is the Customer.
 	WebhookTopicCustomerCreated WebhookTopic = "CUSTOMER_CREATED"

@@ -128,6 +128,12 @@ func Taken(path []string, what string) *Error {
 	return &Error{Kind: Conflict, Code: "TAKEN", Field: path, Message: what + " is already taken"}
 }
 
+// Coded returns an Invalid userError at the field path whose code names
+// the rule it breaks (VARIANT_EXISTS, LAST_VARIANT, VARIANT_REQUIRED).
+func Coded(code string, path []string, format string, args ...any) *Error {
+	return &Error{Kind: Invalid, Code: code, Field: path, Message: fmt.Sprintf(format, args...)}
+}
+
 // Path builds a field path, rendering ints as strings as the API requires.
 func Path(parts ...any) []string {
 	out := make([]string, len(parts))

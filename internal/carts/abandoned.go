@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/jobs/queue"
 	"commerce/internal/money"
@@ -93,29 +94,29 @@ func (s *Service) SendAbandonedCartReminder(ctx context.Context, a AbandonedCart
 // current catalog prices, their subtotal and the link back to the cart. It
 // returns nil when no line can still be bought.
 func (s *Service) reminderData(ctx context.Context, c *Cart, who customers.MarketingContact) (map[string]any, error) {
-	ids := make([]string, len(c.Lines))
-	for i, l := range c.Lines {
-		ids[i] = l.ProductID
-	}
-	products, err := s.products.ByIDs(ctx, ids)
+	variants, err := s.lineVariants(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("abandoned cart %s: load products: %w", c.ID, err)
+		return nil, fmt.Errorf("abandoned cart %s: %w", c.ID, err)
 	}
 	subtotal := money.Zero(c.Currency)
 	var lines []map[string]any
 	for i, l := range c.Lines {
-		p := products[i]
-		if p == nil || !p.IsActive || p.Price.Currency != c.Currency {
+		v := variants[i]
+		if v == nil || !v.ForSale || v.Currency != c.Currency {
 			continue
 		}
-		total, err := p.Price.Mul(int64(l.Quantity))
+		total, err := v.UnitPrice().Mul(int64(l.Quantity))
 		if err == nil {
 			subtotal, err = subtotal.Add(total)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("abandoned cart %s: price line %s: %w", c.ID, l.ID, err)
 		}
-		lines = append(lines, map[string]any{"name": p.Name, "quantity": l.Quantity, "line_total": total.String()})
+		line := map[string]any{"name": v.Name, "quantity": l.Quantity, "line_total": total.String()}
+		if v.Title != catalog.DefaultTitle {
+			line["variant"] = v.Title
+		}
+		lines = append(lines, line)
 	}
 	if len(lines) == 0 {
 		return nil, nil

@@ -52,18 +52,25 @@ type Cart struct {
 	UpdatedAt        time.Time
 }
 
-// Line is one product in a cart; a cart has at most one line per product.
+// Line is one variant in a cart; a cart has at most one line per variant.
 type Line struct {
 	ID        string
 	ProductID string
+	VariantID string
 	Quantity  int
 }
 
-// LineInput names a product by exactly one of ProductID or SKU.
+// LineInput names a variant by exactly one of VariantID, SKU (a variant's)
+// or ProductID (a product with one active variant).
 type LineInput struct {
+	VariantID *string
 	ProductID *string
 	SKU       *string
 	Quantity  int
+}
+
+func (l LineInput) ref() catalog.LineRef {
+	return catalog.LineRef{VariantID: l.VariantID, ProductID: l.ProductID, SKU: l.SKU}
 }
 
 // LineUpdate sets the quantity of a line; 0 removes it.
@@ -74,10 +81,9 @@ type LineUpdate struct {
 
 // ProductLookup is the part of the catalog carts need.
 type ProductLookup interface {
-	// ByIDs returns the products in the order of ids, nil where there is none.
-	ByIDs(ctx context.Context, ids []string) ([]*catalog.Product, error)
-	// BySKU returns the product with the sku or an apperr NotFound error.
-	BySKU(ctx context.Context, sku string) (*catalog.Product, error)
+	// ForSale loads the variants the refs name, with their products' names
+	// and whether they are for sale, in one query.
+	ForSale(ctx context.Context, refs []catalog.LineRef) ([]catalog.SaleVariant, error)
 }
 
 var _ ProductLookup = (*catalog.Service)(nil)

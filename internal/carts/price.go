@@ -12,7 +12,7 @@ import (
 // PricedLine is a cart line at the current catalog price.
 type PricedLine struct {
 	Line
-	Product   *catalog.Product
+	Variant   *catalog.SaleVariant
 	UnitPrice money.Money
 	LineTotal money.Money
 }
@@ -24,41 +24,59 @@ type Priced struct {
 }
 
 // Price prices the cart at the current catalog prices, loading the line
-// products in one ByIDs call, with no discount. Lines whose product is gone,
-// or is now sold in another currency than the cart's, are left out: they
-// cannot be bought. It returns an error only when the products cannot be
+// variants in one query, with no discount. Lines whose variant is gone, or
+// is now sold in another currency than the cart's, are left out: they
+// cannot be bought. It returns an error only when the variants cannot be
 // loaded or an amount overflows.
 func (s *Service) Price(ctx context.Context, c *Cart, cfg pricing.Config) (Priced, error) {
-	ids := make([]string, len(c.Lines))
-	for i, l := range c.Lines {
-		ids[i] = l.ProductID
-	}
-	var products []*catalog.Product
-	if len(ids) > 0 {
-		var err error
-		if products, err = s.products.ByIDs(ctx, ids); err != nil {
-			return Priced{}, fmt.Errorf("load cart products: %w", err)
-		}
+	variants, err := s.lineVariants(ctx, c)
+	if err != nil {
+		return Priced{}, err
 	}
 	out := Priced{Lines: make([]PricedLine, 0, len(c.Lines))}
 	lines := make([]pricing.Line, 0, len(c.Lines))
 	for i, l := range c.Lines {
-		p := products[i]
-		if p == nil || p.Price.Currency != c.Currency {
+		v := variants[i]
+		if v == nil || v.Currency != c.Currency {
 			continue
 		}
-		pl := pricing.Line{UnitPrice: p.Price, Quantity: l.Quantity}
+		pl := pricing.Line{UnitPrice: v.UnitPrice(), Quantity: l.Quantity}
 		total, err := pricing.LineTotal(pl)
 		if err != nil {
 			return Priced{}, fmt.Errorf("price cart line %s: %w", l.ID, err)
 		}
 		lines = append(lines, pl)
-		out.Lines = append(out.Lines, PricedLine{Line: l, Product: p, UnitPrice: p.Price, LineTotal: total})
+		out.Lines = append(out.Lines, PricedLine{Line: l, Variant: v, UnitPrice: pl.UnitPrice, LineTotal: total})
 	}
 	totals, err := pricing.Compute(cfg, c.Currency, lines, money.Zero(c.Currency))
 	if err != nil {
 		return Priced{}, fmt.Errorf("price cart: %w", err)
 	}
 	out.Totals = totals
+	return out, nil
+}
+
+// lineVariants returns the variant of each of the cart's lines, nil where
+// it is gone, in one query.
+func (s *Service) lineVariants(ctx context.Context, c *Cart) ([]*catalog.SaleVariant, error) {
+	out := make([]*catalog.SaleVariant, len(c.Lines))
+	if len(c.Lines) == 0 {
+		return out, nil
+	}
+	refs := make([]catalog.LineRef, len(c.Lines))
+	for i := range c.Lines {
+		refs[i] = catalog.LineRef{VariantID: &c.Lines[i].VariantID}
+	}
+	loaded, err := s.products.ForSale(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("load cart variants: %w", err)
+	}
+	byID := make(map[string]*catalog.SaleVariant, len(loaded))
+	for i := range loaded {
+		byID[loaded[i].ID] = &loaded[i]
+	}
+	for i, l := range c.Lines {
+		out[i] = byID[l.VariantID]
+	}
 	return out, nil
 }

@@ -43,7 +43,7 @@ func (s *Service) Create(ctx context.Context, lines []LineInput, email *string, 
 			return fmt.Errorf("insert cart: %w", err)
 		}
 		if len(add.ids) > 0 {
-			if err := upsertLines(ctx, tx, r.ID, add.ids, add.quantities); err != nil {
+			if err := upsertLines(ctx, tx, r.ID, add.ids, add.productIDs, add.quantities); err != nil {
 				return fmt.Errorf("insert cart lines: %w", err)
 			}
 		}
@@ -83,7 +83,7 @@ func (s *Service) AddLines(ctx context.Context, cartID string, lines []LineInput
 		if err != nil || len(add.ids) == 0 {
 			return err
 		}
-		return upsertLines(ctx, tx, id, add.ids, add.quantities)
+		return upsertLines(ctx, tx, id, add.ids, add.productIDs, add.quantities)
 	})
 }
 

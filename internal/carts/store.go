@@ -27,6 +27,7 @@ const cartColumns = `id, email, marketing_opt_in, currency, status, completed_or
 type lineRow struct {
 	ID        string `bun:"id"`
 	ProductID string `bun:"product_id"`
+	VariantID string `bun:"variant_id"`
 	Quantity  int    `bun:"quantity"`
 }
 
@@ -35,7 +36,7 @@ func (r *cartRow) cart(lines []lineRow) *Cart {
 		CompletedOrderID: r.CompletedOrderID, Lines: make([]Line, len(lines)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	for i, l := range lines {
-		c.Lines[i] = Line{ID: l.ID, ProductID: l.ProductID, Quantity: l.Quantity}
+		c.Lines[i] = Line{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity}
 	}
 	return c
 }
@@ -63,24 +64,25 @@ func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRo
 func selectLines(ctx context.Context, idb bun.IDB, cartID string) ([]lineRow, error) {
 	var rows []lineRow
 	err := idb.NewRaw(`
-		SELECT id, product_id, quantity FROM cart_lines
+		SELECT id, product_id, variant_id, quantity FROM cart_lines
 		WHERE cart_id = ?
 		ORDER BY created_at, id`, cartID).Scan(ctx, &rows)
 	return rows, err
 }
 
-// upsertLines adds quantities to the cart, to the product's line when there
-// is one. clock_timestamp() keeps the lines of one request in request order.
-// The caller has checked the sums against the locked cart; the quantity
-// check constraint backs that up.
-func upsertLines(ctx context.Context, idb bun.IDB, cartID string, ids []string, quantities []int) error {
+// upsertLines adds quantities of variants (of the products in productIDs)
+// to the cart, to the variant's line when there is one. clock_timestamp()
+// keeps the lines of one request in request order. The caller has checked
+// the sums against the locked cart; the quantity check constraint backs
+// that up.
+func upsertLines(ctx context.Context, idb bun.IDB, cartID string, variantIDs, productIDs []string, quantities []int) error {
 	_, err := idb.NewRaw(`
-		INSERT INTO cart_lines (cart_id, product_id, quantity, created_at, updated_at)
-		SELECT ?, u.product_id, u.quantity, clock_timestamp(), now()
-		FROM unnest(?::uuid[], ?::integer[]) WITH ORDINALITY AS u (product_id, quantity, n)
-		ON CONFLICT (cart_id, product_id) DO UPDATE
+		INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
+		SELECT ?, u.variant_id, u.product_id, u.quantity, clock_timestamp(), now()
+		FROM unnest(?::uuid[], ?::uuid[], ?::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
+		ON CONFLICT (cart_id, variant_id) DO UPDATE
 			SET quantity = cart_lines.quantity + EXCLUDED.quantity, updated_at = now()`,
-		cartID, pgdialect.Array(ids), pgdialect.Array(quantities)).Exec(ctx)
+		cartID, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities)).Exec(ctx)
 	return err
 }
 

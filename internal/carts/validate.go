@@ -9,145 +9,100 @@ import (
 	"commerce/internal/catalog"
 )
 
-// wanted is a request line whose product has been found.
+// wanted is a request line whose variant has been found.
 type wanted struct {
-	index     int    // position in the request
-	field     string // "productId" or "sku": where the product was named
+	index     int // position in the request
+	variantID string
 	productID string
 	quantity  int
 }
 
-// resolveLines checks request lines and finds their products: one ByIDs
-// call for the ids, one BySKU call per distinct sku. It returns an
-// apperr.List of every problem found, with paths under ["lines", i].
+// resolveLines checks request lines and finds their variants in one query.
+// It returns an apperr.List of every problem found, with paths under
+// ["lines", i], in line order.
 func (s *Service) resolveLines(ctx context.Context, in []LineInput) ([]wanted, error) {
 	if len(in) > MaxLinesPerRequest {
 		return nil, apperr.InvalidField(apperr.Path("lines"), "at most %d lines per request", MaxLinesPerRequest)
 	}
-	// errs holds the problems of each line, so that they are reported in
-	// line order whichever pass found them.
-	errs := make([]apperr.List, len(in))
+	var errs apperr.List
+	refs := make([]catalog.LineRef, 0, len(in))
+	named := make([]bool, len(in))
+	for i, l := range in {
+		n := 0
+		for _, given := range []bool{l.VariantID != nil, trimmed(l.ProductID) != "", trimmed(l.SKU) != ""} {
+			if given {
+				n++
+			}
+		}
+		if named[i] = n == 1; named[i] {
+			refs = append(refs, l.ref())
+		}
+	}
+	variants, err := s.products.ForSale(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("load variants: %w", err)
+	}
 	out := make([]wanted, len(in))
-	var ids []string
 	for i, l := range in {
 		out[i] = wanted{index: i, quantity: l.Quantity}
 		if l.Quantity < 1 || l.Quantity > MaxQuantity {
-			errs[i].Add(apperr.InvalidField(apperr.Path("lines", i, "quantity"), "must be between 1 and %d", MaxQuantity))
+			errs = append(errs, apperr.InvalidField(apperr.Path("lines", i, "quantity"), "must be between 1 and %d", MaxQuantity))
 		}
-		id, sku := trimmed(l.ProductID), trimmed(l.SKU)
-		switch {
-		case (id == "") == (sku == ""):
-			errs[i].Add(apperr.InvalidField(apperr.Path("lines", i, "productId"), "give exactly one of productId or sku"))
-		case id != "":
-			out[i].field = "productId"
-			ids = append(ids, id)
-		default:
-			out[i].field = "sku"
-		}
-	}
-	products, err := s.lookup(ctx, in, out, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		w := &out[i]
-		if w.field == "" {
-			continue
-		}
-		p := products[i]
-		switch {
-		case p == nil || !p.IsActive:
-			errs[i].Add(apperr.Field(apperr.NotFound, apperr.Path("lines", i, w.field), "product not found"))
-		case p.Price.Currency != s.currency:
-			errs[i].Add(apperr.InvalidField(apperr.Path("lines", i, w.field),
-				"is sold in %s, not in the store currency %s", p.Price.Currency, s.currency))
-		default:
-			w.productID = p.ID
-		}
-	}
-	var all apperr.List
-	for _, l := range errs {
-		all = append(all, l...)
-	}
-	if err := all.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// lookup returns the product of each line named by id or sku, nil where
-// there is none; ids are the product ids of the lines named by id, in order.
-func (s *Service) lookup(ctx context.Context, in []LineInput, lines []wanted, ids []string) ([]*catalog.Product, error) {
-	out := make([]*catalog.Product, len(lines))
-	var byID []*catalog.Product
-	if len(ids) > 0 {
-		var err error
-		if byID, err = s.products.ByIDs(ctx, ids); err != nil {
-			return nil, fmt.Errorf("load products: %w", err)
-		}
-	}
-	bySKU := map[string]*catalog.Product{}
-	next := 0
-	for i, w := range lines {
-		switch w.field {
-		case "productId":
-			out[i] = byID[next]
-			next++
-		case "sku":
-			key := strings.ToLower(trimmed(in[i].SKU))
-			p, seen := bySKU[key]
-			if !seen {
-				var err error
-				p, err = s.products.BySKU(ctx, key)
-				if apperr.KindOf(err) == apperr.NotFound {
-					p, err = nil, nil
-				}
-				if err != nil {
-					return nil, fmt.Errorf("load product by sku: %w", err)
-				}
-				bySKU[key] = p
+		if !named[i] {
+			errs = append(errs, apperr.InvalidField(apperr.Path("lines", i, "productId"), "give exactly one of variantId, sku or productId"))
+		} else {
+			v, err := catalog.ResolveForSale(variants, l.ref(), s.currency, func(field string) []string { return apperr.Path("lines", i, field) })
+			if err != nil {
+				errs.Add(err)
+			} else {
+				out[i].variantID, out[i].productID = v.ID, v.ProductID
 			}
-			out[i] = p
 		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// batch is a list of ids (of products or lines) with a quantity each.
+// batch is a list of ids (of variants or lines) with a quantity each, and
+// for variants their products' ids.
 type batch struct {
 	ids        []string
+	productIDs []string
 	quantities []int
 }
 
-// plan merges the request lines per product and checks them against the
-// cart's current lines: no product may exceed MaxQuantity units and the
-// cart may not exceed MaxLinesPerCart products. The lines are read under
+// plan merges the request lines per variant and checks them against the
+// cart's current lines: no variant may exceed MaxQuantity units and the
+// cart may not exceed MaxLinesPerCart variants. The lines are read under
 // the cart's row lock, so the check holds when the batch runs.
 func plan(current []lineRow, lines []wanted) (batch, error) {
 	total := make(map[string]int, len(current)+len(lines))
 	for _, l := range current {
-		total[l.ProductID] = l.Quantity
+		total[l.VariantID] = l.Quantity
 	}
 	var u batch
 	pos := map[string]int{}
 	var errs apperr.List
 	for _, w := range lines {
-		before := total[w.productID]
-		total[w.productID] = before + w.quantity
+		before := total[w.variantID]
+		total[w.variantID] = before + w.quantity
 		if before <= MaxQuantity && before+w.quantity > MaxQuantity {
 			errs.Add(apperr.InvalidField(apperr.Path("lines", w.index, "quantity"),
-				"would bring this product to %d in the cart, more than %d", before+w.quantity, MaxQuantity))
+				"would bring this variant to %d in the cart, more than %d", before+w.quantity, MaxQuantity))
 		}
-		if i, ok := pos[w.productID]; ok {
+		if i, ok := pos[w.variantID]; ok {
 			u.quantities[i] += w.quantity
 			continue
 		}
-		pos[w.productID] = len(u.ids)
-		u.ids = append(u.ids, w.productID)
+		pos[w.variantID] = len(u.ids)
+		u.ids = append(u.ids, w.variantID)
+		u.productIDs = append(u.productIDs, w.productID)
 		u.quantities = append(u.quantities, w.quantity)
 	}
 	if len(total) > MaxLinesPerCart {
-		errs.Add(apperr.InvalidField(apperr.Path("lines"), "a cart holds at most %d different products", MaxLinesPerCart))
+		errs.Add(apperr.InvalidField(apperr.Path("lines"), "a cart holds at most %d different variants", MaxLinesPerCart))
 	}
 	return u, errs.Err()
 }

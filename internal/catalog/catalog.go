@@ -12,7 +12,14 @@ import (
 	"commerce/internal/platform/db"
 )
 
-// Product is an item for sale.
+// Product is an item for sale: what its variants share (name, texts,
+// category, tags, images) and a summary of its variants. Every product has
+// at least one variant; one without options has exactly one, its default
+// variant. The summary fields keep the v1 meaning of a product's price and
+// stock: SKU, CompareAtPrice, CostPrice, LowStockThreshold, WeightGrams and
+// Dimensions are the first active variant's (by position), Price and
+// MaxPrice the lowest and highest active variant price, OnHand and
+// Available sums over the active variants.
 type Product struct {
 	ID                string
 	SKU               string
@@ -20,22 +27,66 @@ type Product struct {
 	Name              string
 	Description       *string
 	Price             money.Money
+	MaxPrice          money.Money
 	CompareAtPrice    *money.Money
 	CostPrice         *money.Money
 	Category          *string
 	Tags              []string
 	OnHand            int // in the warehouse, counting reserved units
-	Reserved          int // held by unpaid orders
-	Available         int // what can still be sold: OnHand - Reserved
+	Available         int // what can still be sold
 	LowStockThreshold int
 	IsActive          bool
 	IsFeatured        bool
+	// HasOptions is false for a product with only its default variant.
+	HasOptions  bool
+	WeightGrams *int
+	Dimensions  *Dimensions
+	UnitsSold   int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Option is a named dimension of a product's variants (Color: Red, Blue).
+type Option struct {
+	ID        string
+	ProductID string
+	Name      string
+	Position  int
+	Values    []string
+}
+
+// SelectedOption is a variant's value of one option.
+type SelectedOption struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Variant is one sellable version of a product, with its own sku, prices
+// and stock. Stock only ever changes through the inventory ledger.
+type Variant struct {
+	ID                string
+	ProductID         string
+	SKU               string
+	Title             string           // option values joined by " / ", "Default" without options
+	SelectedOptions   []SelectedOption // in option order
+	Price             money.Money
+	CompareAtPrice    *money.Money
+	CostPrice         *money.Money
+	OnHand            int
+	Reserved          int
+	Available         int
+	LowStockThreshold int
 	WeightGrams       *int
 	Dimensions        *Dimensions
-	UnitsSold         int64
+	ImageID           *string
+	Position          int
+	IsActive          bool
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
+
+// DefaultTitle is the title of the variant of a product without options.
+const DefaultTitle = "Default"
 
 // Dimensions is a product's package size in millimetres.
 type Dimensions struct {

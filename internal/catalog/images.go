@@ -138,7 +138,7 @@ func (s *Service) AddImage(ctx context.Context, productID string, up ImageUpload
 	})
 	if err != nil {
 		s.removeObject(context.WithoutCancel(ctx), row.StorageKey)
-		return nil, writeError("add image", err)
+		return nil, writeError("add image", err, nil)
 	}
 	return p.product(), nil
 }
@@ -181,7 +181,7 @@ func (s *Service) DeleteImage(ctx context.Context, imageID string) (*Product, er
 		return compactImagePositions(ctx, tx, pid)
 	})
 	if err != nil {
-		return nil, writeError("delete image", err)
+		return nil, writeError("delete image", err, nil)
 	}
 	s.removeObject(context.WithoutCancel(ctx), key)
 	return p.product(), nil
@@ -231,7 +231,7 @@ func (s *Service) ReorderImages(ctx context.Context, productID string, imageIDs 
 		return setImageOrder(ctx, tx, pid, ordered)
 	})
 	if err != nil {
-		return nil, writeError("reorder images", err)
+		return nil, writeError("reorder images", err, nil)
 	}
 	return p.product(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,10 +44,21 @@ type Filter struct {
 	// IncludeInactive lists archived products too; the caller decides
 	// whether the viewer is staff.
 	IncludeInactive bool
-	// LowStockOnly keeps products whose available quantity is at or below
-	// their low-stock threshold.
+	// LowStockOnly keeps products with an active variant whose available
+	// quantity is at or below its low-stock threshold.
 	LowStockOnly bool
+	// Options keeps products with an active variant that has every named
+	// option; several values of one name match any of them.
+	Options []SelectedOption
+	// Categories keeps products in any of these categories.
+	Categories []string
 }
+
+// Filter list bounds.
+const (
+	maxFilterOptions    = 20
+	maxFilterCategories = 50
+)
 
 // ListParams asks for one page of products.
 type ListParams struct {
@@ -117,6 +129,8 @@ type listQuery struct {
 // filterQuery is a validated filter.
 type filterQuery struct {
 	category                      *string
+	categories                    []string
+	options                       []optionFilter
 	search                        string
 	tags                          []string
 	minPrice, maxPrice            *int64
@@ -157,6 +171,14 @@ func (s *Service) filterQuery(f Filter) (filterQuery, error) {
 			q.tags = append(q.tags, t)
 		}
 	}
+	if len(f.Categories) > maxFilterCategories {
+		errs = append(errs, apperr.InvalidField(apperr.Path("filter", "categories"), "must be at most %d categories", maxFilterCategories))
+	}
+	q.categories = f.Categories
+	if len(f.Options) > maxFilterOptions {
+		errs = append(errs, apperr.InvalidField(apperr.Path("filter", "options"), "must be at most %d options", maxFilterOptions))
+	}
+	q.options = groupOptions(f.Options)
 	q.minPrice = s.filterPrice(f.MinPrice, "minPrice", &errs)
 	q.maxPrice = s.filterPrice(f.MaxPrice, "maxPrice", &errs)
 	if len(errs) > 0 {
@@ -164,6 +186,32 @@ func (s *Service) filterQuery(f Filter) (filterQuery, error) {
 		return filterQuery{}, errs[0]
 	}
 	return q, nil
+}
+
+// optionFilter is one option name of a filter with the values it accepts.
+type optionFilter struct {
+	name   string
+	values []string
+}
+
+// groupOptions groups a filter's options by name, in the order names first
+// appear, dropping repeated values.
+func groupOptions(opts []SelectedOption) []optionFilter {
+	var out []optionFilter
+	index := map[string]int{}
+	for _, o := range opts {
+		name, value := strings.TrimSpace(o.Name), strings.TrimSpace(o.Value)
+		i, ok := index[name]
+		if !ok {
+			i = len(out)
+			index[name] = i
+			out = append(out, optionFilter{name: name})
+		}
+		if !slices.Contains(out[i].values, value) {
+			out[i].values = append(out[i].values, value)
+		}
+	}
+	return out
 }
 
 func (s *Service) filterPrice(v *string, field string, errs *apperr.List) *int64 {

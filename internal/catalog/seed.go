@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // demoItem is one product of the demo catalog.
@@ -47,22 +48,71 @@ func (s *Service) SeedDemo(ctx context.Context) (int, error) {
 }
 
 func (c demoCategory) input(i int, it demoItem) CreateInput {
+	sku := fmt.Sprintf("%s-%03d", c.skuPrefix, i+1)
 	in := CreateInput{
-		SKU:               fmt.Sprintf("%s-%03d", c.skuPrefix, i+1),
-		Name:              it.name,
-		Description:       &it.description,
-		Price:             it.price,
-		Category:          &c.name,
-		Tags:              it.tags,
-		InventoryQuantity: &it.stock,
-		LowStockThreshold: &it.threshold,
-		IsFeatured:        &it.featured,
-		WeightGrams:       &c.weightGrams,
+		Name:        it.name,
+		Description: &it.description,
+		Category:    &c.name,
+		Tags:        it.tags,
+		IsFeatured:  &it.featured,
 	}
+	var compareAt *string
 	if it.compareAt != "" {
-		in.CompareAtPrice = &it.compareAt
+		compareAt = &it.compareAt
+	}
+	options := demoOptions[it.name]
+	if options == nil {
+		in.SKU, in.Price, in.CompareAtPrice = &sku, &it.price, compareAt
+		in.InventoryQuantity, in.LowStockThreshold, in.WeightGrams = &it.stock, &it.threshold, &c.weightGrams
+		return in
+	}
+	// One variant per combination of the options' values, the item's
+	// stock spread over them (the first ones get the remainder).
+	in.Options = options
+	combos := [][]SelectedOption{{}}
+	for _, o := range options {
+		var next [][]SelectedOption
+		for _, combo := range combos {
+			for _, v := range o.Values {
+				next = append(next, append(append([]SelectedOption{}, combo...), SelectedOption{Name: o.Name, Value: v}))
+			}
+		}
+		combos = next
+	}
+	threshold := max(1, it.threshold/len(combos))
+	for n, combo := range combos {
+		vsku := sku
+		for _, so := range combo {
+			vsku += "-" + strings.ToUpper(strings.ReplaceAll(so.Value, " ", ""))
+		}
+		stock := it.stock / len(combos)
+		if n < it.stock%len(combos) {
+			stock++
+		}
+		in.Variants = append(in.Variants, VariantInput{SKU: vsku, SelectedOptions: combo, Price: it.price,
+			CompareAtPrice: compareAt, InventoryQuantity: &stock, LowStockThreshold: &threshold,
+			WeightGrams: &c.weightGrams})
 	}
 	return in
+}
+
+// demoOptions turns some demo products into products with variants, so
+// that a newcomer sees options, variants and facets in Playground.
+var demoOptions = map[string][]OptionInput{
+	"Organic Cotton Crew T-Shirt": {
+		{Name: "Color", Values: []string{"White", "Black", "Navy"}},
+		{Name: "Size", Values: []string{"S", "M", "L", "XL"}},
+	},
+	"Merino Wool Sweater": {
+		{Name: "Color", Values: []string{"Grey", "Navy"}},
+		{Name: "Size", Values: []string{"S", "M", "L"}},
+	},
+	"Leather Everyday Sneakers": {
+		{Name: "Size", Values: []string{"40", "41", "42", "43", "44", "45"}},
+	},
+	"Yoga Mat 6 mm": {
+		{Name: "Color", Values: []string{"Sage", "Black", "Blue"}},
+	},
 }
 
 // demoCatalog returns the demo products; stock below threshold on purpose

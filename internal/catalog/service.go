@@ -16,7 +16,7 @@ import (
 
 // Unique indexes whose violations are the caller's to fix.
 const (
-	skuKey    = "products_sku_key"
+	skuKey    = "product_variants_sku_key"
 	handleKey = "products_handle_key"
 )
 
@@ -24,64 +24,120 @@ const (
 // generated handle.
 const handleAttempts = 3
 
-// Create validates in and inserts the product, recording opening stock as a
-// RESTOCK in the ledger in the same transaction. It returns an apperr.List
-// of every Invalid field at once (nothing is written then), a TAKEN userError
-// at ["input","sku"] when the sku (compared case-insensitively) exists, and
-// one at ["input","handle"] when an explicit handle exists.
+// Create validates in and inserts the product with its options and
+// variants, recording each variant's opening stock as a RESTOCK in the
+// ledger, all in one transaction. It returns an apperr.List of every
+// Invalid field at once (nothing is written then), a TAKEN userError at the
+// sku's path when a sku (compared case-insensitively) exists, and one at
+// ["input","handle"] when an explicit handle exists.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Product, error) {
-	r, stock, errs := s.validateCreate(in)
+	n, errs := s.validateCreate(in)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	generate := r.Handle == ""
+	skuPath := func(i int) []string {
+		if in.Options == nil {
+			return inputPath("sku")
+		}
+		return inputPath("variants", i, "sku")
+	}
+	generate := n.product.Handle == ""
 	for attempt := 1; ; attempt++ {
-		row := r
+		var p *Product
 		err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			if err := s.insert(ctx, tx, &row, stock, generate); err != nil {
+			var err error
+			if p, err = s.insert(ctx, tx, n, generate); err != nil {
 				return err
 			}
-			return s.announce(ctx, tx, webhooks.ProductCreated, row.product())
+			return s.announce(ctx, tx, webhooks.ProductCreated, p)
 		})
 		if err == nil {
-			return row.product(), nil
+			return p, nil
 		}
 		if !generate || attempt == handleAttempts || !db.IsUniqueViolation(err, handleKey) {
-			return nil, writeError("create product", err)
+			return nil, writeError("create product", err, s.skuOwner(ctx, n.variants, skuPath))
 		}
 	}
 }
 
-func (s *Service) insert(ctx context.Context, tx bun.Tx, r *productRow, stock int, generate bool) error {
+// insert writes a validated new product and returns it as read back.
+func (s *Service) insert(ctx context.Context, tx bun.Tx, n newProduct, generate bool) (*Product, error) {
+	r := n.product
 	if generate {
-		h, err := freeHandle(ctx, tx, baseHandle(r.Name, r.SKU))
+		h, err := freeHandle(ctx, tx, baseHandle(r.Name, n.variants[0].SKU))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.Handle = h
 	}
-	if err := insertProduct(ctx, tx, r); err != nil {
-		return err
+	if err := insertProduct(ctx, tx, &r); err != nil {
+		return nil, err
 	}
-	if stock == 0 {
-		return nil
+	for i := range n.options {
+		n.options[i].ProductID = r.ID
 	}
-	notes := "Opening stock"
-	res, err := s.ledger.Apply(ctx, tx, inventory.Change{ProductID: r.ID, Type: inventory.Restock, Quantity: stock, Notes: &notes})
-	if err != nil {
-		return fmt.Errorf("record opening stock: %w", err)
+	if err := insertOptions(ctx, tx, n.options); err != nil {
+		return nil, err
 	}
-	r.OnHand, r.Reserved, r.Available = res.OnHand, res.Reserved, res.Available
-	return nil
+	if err := s.insertVariants(ctx, tx, r.ID, 0, n.variants, n.stock); err != nil {
+		return nil, err
+	}
+	return s.reread(ctx, tx, r.ID)
 }
 
-// writeError turns unique violations into TAKEN userErrors.
-func writeError(action string, err error) error {
+// insertVariants inserts a product's new variants from position first on,
+// records their opening stock and updates the product's price.
+func (s *Service) insertVariants(ctx context.Context, tx bun.Tx, productID string, first int, rows []variantRow, stock []int) error {
+	for i := range rows {
+		rows[i].ProductID, rows[i].Position = productID, first+i
+	}
+	if err := insertVariants(ctx, tx, rows); err != nil {
+		return err
+	}
+	notes := "Opening stock"
+	var changes []inventory.Change
+	for i, q := range stock {
+		if q > 0 {
+			changes = append(changes, inventory.Change{VariantID: rows[i].ID, Type: inventory.Restock, Quantity: q, Notes: &notes})
+		}
+	}
+	if len(changes) > 0 {
+		if _, failed, err := s.ledger.ApplyAll(ctx, tx, inventory.InIDOrder(changes)); err != nil || len(failed) > 0 {
+			return fmt.Errorf("record opening stock: %w %v", err, failed)
+		}
+	}
+	return syncProductPrice(ctx, tx, productID)
+}
+
+// reread returns a product as it now is inside tx.
+func (s *Service) reread(ctx context.Context, tx bun.Tx, id string) (*Product, error) {
+	r, err := selectProduct(ctx, tx, false, "p.id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	return r.product(), nil
+}
+
+// skuOwner returns the userError path of the new variant whose sku a
+// TAKEN error is about: the first whose sku now exists.
+func (s *Service) skuOwner(ctx context.Context, rows []variantRow, path func(int) []string) []string {
+	for i, r := range rows {
+		if exists, err := s.db.Bun.NewSelect().Table("product_variants").
+			Where("lower(sku) = lower(?)", r.SKU).Exists(ctx); err == nil && exists {
+			return path(i)
+		}
+	}
+	return path(0)
+}
+
+// writeError turns unique violations into TAKEN userErrors; skuPath is the
+// path of the sku field at fault.
+func writeError(action string, err error, skuPath []string) error {
 	var ae *apperr.Error
 	var list apperr.List
 	switch {
 	case db.IsUniqueViolation(err, skuKey):
-		return apperr.Taken(apperr.Path("input", "sku"), "sku")
+		return apperr.Taken(skuPath, "sku")
 	case db.IsUniqueViolation(err, handleKey):
 		return apperr.Taken(apperr.Path("input", "handle"), "handle")
 	case errors.As(err, &list), errors.As(err, &ae):
@@ -90,62 +146,101 @@ func writeError(action string, err error) error {
 	return fmt.Errorf("%s: %w", action, err)
 }
 
-// Update changes the given fields of a product in one transaction. It
-// returns a NotFound userError at ["id"] for an unknown or malformed id, an
-// apperr.List of every Invalid field at once (nothing is written then), and
-// a TAKEN userError at ["input","handle"] when the new handle exists.
+// Update changes the given fields of a product in one transaction; the
+// fields of its variant act on its only active variant. It returns a
+// NotFound userError at ["id"] for an unknown or malformed id, an
+// apperr.List of every Invalid field at once (nothing is written then), a
+// VARIANT_REQUIRED userError at the first variant field given for
+// a product with several active variants, and a TAKEN userError at
+// ["input","handle"] when the new handle exists.
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Product, error) {
 	key, ok := canonicalID(id)
 	if !ok {
 		return nil, notFoundAt("id")
 	}
-	var r *productRow
+	var p *Product
 	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		r, err = selectProduct(ctx, tx, true, "p.id = ?", key)
+		r, err := selectProduct(ctx, tx, true, "p.id = ?", key)
 		if db.IsNoRows(err) {
 			return notFoundAt("id")
 		}
 		if err != nil {
 			return err
 		}
-		if errs := applyUpdate(r, in); len(errs) > 0 {
+		errs := applyUpdate(r, in)
+		var v *variantRow
+		if vf := in.variantFields(); vf.given() {
+			if v, err = onlyActiveVariant(ctx, tx, key, inputPath(vf.first())); err != nil {
+				return err
+			}
+			applyVariantFields(v, vf, inputPath, &errs)
+		}
+		if len(errs) > 0 {
 			return errs
 		}
 		if err := updateProduct(ctx, tx, r); err != nil {
 			return err
 		}
-		return s.announce(ctx, tx, webhooks.ProductUpdated, r.product())
+		if v != nil {
+			if err := updateVariant(ctx, tx, v); err != nil {
+				return err
+			}
+			if err := syncProductPrice(ctx, tx, key); err != nil {
+				return err
+			}
+		}
+		if p, err = s.reread(ctx, tx, key); err != nil {
+			return err
+		}
+		return s.announce(ctx, tx, webhooks.ProductUpdated, p)
 	})
 	if err != nil {
-		return nil, writeError("update product", err)
+		return nil, writeError("update product", err, inputPath("sku"))
 	}
-	return r.product(), nil
+	return p, nil
+}
+
+// onlyActiveVariant returns a product's one active variant, or a
+// VARIANT_REQUIRED userError at path when it has several.
+func onlyActiveVariant(ctx context.Context, idb bun.IDB, productID string, path []string) (*variantRow, error) {
+	rows, err := selectVariants(ctx, idb, "v.product_id = ? AND v.is_active", productID)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != 1 {
+		return nil, apperr.Coded("VARIANT_REQUIRED", path,
+			"the product has %d active variants: change the variant with productVariantUpdate", len(rows))
+	}
+	return &rows[0], nil
 }
 
 // Archive deactivates a product so that it leaves the storefront (a
-// PRODUCT_UPDATED webhook); orders and the ledger keep referring to it. It returns a NotFound userError at
-// ["id"] for an unknown or malformed id.
+// PRODUCT_UPDATED webhook); orders and the ledger keep referring to it and
+// its variants. It returns a NotFound userError at ["id"] for an unknown or
+// malformed id.
 func (s *Service) Archive(ctx context.Context, id string) (*Product, error) {
 	key, ok := canonicalID(id)
 	if !ok {
 		return nil, notFoundAt("id")
 	}
-	var r *productRow
+	var p *Product
 	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		if r, err = archiveProduct(ctx, tx, key); err != nil || r == nil {
+		found, err := archiveProduct(ctx, tx, key)
+		if err != nil {
 			return err
 		}
-		return s.announce(ctx, tx, webhooks.ProductUpdated, r.product())
+		if !found {
+			return notFoundAt("id")
+		}
+		if p, err = s.reread(ctx, tx, key); err != nil {
+			return err
+		}
+		return s.announce(ctx, tx, webhooks.ProductUpdated, p)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("archive product: %w", err)
+		return nil, writeError("archive product", err, nil)
 	}
-	if r == nil {
-		return nil, notFoundAt("id")
-	}
-	return r.product(), nil
+	return p, nil
 }
 
 // ByID returns a product, active or not. It returns an apperr NotFound
@@ -158,10 +253,10 @@ func (s *Service) ByID(ctx context.Context, id string) (*Product, error) {
 	return s.one(ctx, "p.id = ?", key)
 }
 
-// BySKU returns the product with the sku, compared case-insensitively. It
-// returns an apperr NotFound error when there is none.
+// BySKU returns the product of the variant with the sku, compared
+// case-insensitively. It returns an apperr NotFound error when there is none.
 func (s *Service) BySKU(ctx context.Context, sku string) (*Product, error) {
-	return s.one(ctx, "lower(p.sku) = lower(?)", sku)
+	return s.one(ctx, "p.id = (SELECT product_id FROM product_variants WHERE lower(sku) = lower(?))", sku)
 }
 
 // ByHandle returns the product with the handle. It returns an apperr

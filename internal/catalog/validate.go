@@ -32,14 +32,25 @@ type DimensionsInput struct {
 	LengthMm, WidthMm, HeightMm *int
 }
 
+// Option limits of a product.
+const (
+	maxOptions      = 3
+	maxOptionValues = 100
+	maxOptionLen    = 64
+	maxVariants     = 100 // variants a product may have, and may be created at once
+)
+
 // CreateInput is a new product. Decimals are strings so that a malformed
-// amount is a userError, not a parse failure.
+// amount is a userError, not a parse failure. Without Options it describes
+// the product's default variant with SKU, Price and the other variant
+// fields; with Options, Variants describes every variant and those fields
+// must be absent.
 type CreateInput struct {
-	SKU               string
+	SKU               *string
 	Handle            *string // generated from the name when nil or empty
 	Name              string
 	Description       *string
-	Price             string
+	Price             *string
 	CompareAtPrice    *string
 	CostPrice         *string
 	CurrencyCode      *string // defaults to the store currency
@@ -51,12 +62,37 @@ type CreateInput struct {
 	IsFeatured        *bool
 	WeightGrams       *int
 	Dimensions        *DimensionsInput
+	Options           []OptionInput
+	Variants          []VariantInput
+}
+
+// OptionInput is an option of a new product.
+type OptionInput struct {
+	Name   string
+	Values []string
+}
+
+// VariantInput is a new variant: one value of each of its product's options.
+type VariantInput struct {
+	SKU               string
+	SelectedOptions   []SelectedOption
+	Price             string
+	CompareAtPrice    *string
+	CostPrice         *string
+	InventoryQuantity *int // opening stock, recorded as a RESTOCK
+	LowStockThreshold *int // default 10
+	WeightGrams       *int
+	Dimensions        *DimensionsInput
+	ImageID           *string // one of the product's images
+	IsActive          *bool   // default true
 }
 
 // UpdateInput changes the given fields of a product; nil leaves a field as
 // it is. An empty Description, CompareAtPrice, CostPrice or Category clears
 // it; Tags, when not nil, replaces the whole set; Dimensions replaces all
-// three measures.
+// three measures. Price, CompareAtPrice, CostPrice, LowStockThreshold,
+// WeightGrams and Dimensions belong to the product's only active variant:
+// a product with several refuses them (VARIANT_REQUIRED).
 type UpdateInput struct {
 	Handle            *string
 	Name              *string
@@ -77,14 +113,145 @@ type UpdateInput struct {
 	Clear []string
 }
 
+// VariantUpdateInput changes the given fields of a variant; nil leaves a
+// field as it is.
+type VariantUpdateInput struct {
+	SKU               *string
+	Price             *string
+	CompareAtPrice    *string
+	CostPrice         *string
+	LowStockThreshold *int
+	WeightGrams       *int
+	Dimensions        *DimensionsInput
+	ImageID           *string
+	IsActive          *bool
+	Position          *int
+	// Clear names optional fields to empty: compareAtPrice, costPrice,
+	// weightGrams, dimensions and imageId (the API's explicit null).
+	Clear []string
+}
+
 func inputPath(field ...any) []string { return apperr.Path(append([]any{"input"}, field...)...) }
 
-// validateCreate checks every field of in and returns the row to insert,
-// the opening stock, and every problem found.
-func (s *Service) validateCreate(in CreateInput) (productRow, int, apperr.List) {
+// pathFunc builds the field path of one input field.
+type pathFunc func(field ...any) []string
+
+// under returns the pathFunc of the fields below prefix.
+func under(prefix ...any) pathFunc {
+	return func(field ...any) []string { return apperr.Path(append(append([]any{}, prefix...), field...)...) }
+}
+
+// index returns the pathFunc of the fields of list element i.
+func (at pathFunc) index(i int) pathFunc {
+	return func(field ...any) []string { return at(append([]any{i}, field...)...) }
+}
+
+// variantFields are the fields of a variant that a product's input, a new
+// variant and a variant update share.
+type variantFields struct {
+	SKU                              *string
+	Price, CompareAtPrice, CostPrice *string
+	LowStockThreshold, WeightGrams   *int
+	Dimensions                       *DimensionsInput
+	Clear                            []string
+}
+
+// given reports whether f changes anything.
+func (f variantFields) given() bool {
+	if f.SKU != nil || f.Price != nil || f.CompareAtPrice != nil || f.CostPrice != nil ||
+		f.LowStockThreshold != nil || f.WeightGrams != nil || f.Dimensions != nil {
+		return true
+	}
+	for _, c := range f.Clear {
+		switch c {
+		case "compareAtPrice", "costPrice", "weightGrams", "dimensions":
+			return true
+		}
+	}
+	return false
+}
+
+// first is the input name of the first field f gives, for a userError
+// about all of them.
+func (f variantFields) first() string {
+	for _, c := range []struct {
+		name  string
+		given bool
+	}{{"sku", f.SKU != nil}, {"price", f.Price != nil}, {"compareAtPrice", f.CompareAtPrice != nil},
+		{"costPrice", f.CostPrice != nil}, {"lowStockThreshold", f.LowStockThreshold != nil},
+		{"weightGrams", f.WeightGrams != nil}, {"dimensions", f.Dimensions != nil}} {
+		if c.given {
+			return c.name
+		}
+	}
+	for _, c := range f.Clear {
+		switch c {
+		case "compareAtPrice", "costPrice", "weightGrams", "dimensions":
+			return c
+		}
+	}
+	return ""
+}
+
+// applyVariantFields validates the given fields and writes them into r,
+// which carries the variant's currency.
+func applyVariantFields(r *variantRow, f variantFields, at pathFunc, errs *apperr.List) {
+	if f.SKU != nil {
+		r.SKU = checkSKU(*f.SKU, at("sku"), errs)
+	}
+	if f.Price != nil {
+		if p := checkPrice(*f.Price, r.Currency, at("price"), errs); p != nil {
+			r.Price = *p
+		} else if strings.TrimSpace(*f.Price) == "" {
+			*errs = append(*errs, apperr.InvalidField(at("price"), "is required"))
+		}
+	}
+	if f.CompareAtPrice != nil {
+		r.CompareAtPrice = checkPrice(*f.CompareAtPrice, r.Currency, at("compareAtPrice"), errs)
+	}
+	if f.CostPrice != nil {
+		r.CostPrice = checkPrice(*f.CostPrice, r.Currency, at("costPrice"), errs)
+	}
+	if f.LowStockThreshold != nil {
+		r.LowStockThreshold = checkCount(*f.LowStockThreshold, maxStock, at("lowStockThreshold"), errs)
+	}
+	if f.WeightGrams != nil {
+		r.WeightGrams = measure(f.WeightGrams, at("weightGrams"), errs)
+	}
+	if d := f.Dimensions; d != nil {
+		r.LengthMm = measure(d.LengthMm, at("dimensions", "lengthMm"), errs)
+		r.WidthMm = measure(d.WidthMm, at("dimensions", "widthMm"), errs)
+		r.HeightMm = measure(d.HeightMm, at("dimensions", "heightMm"), errs)
+	}
+	for _, field := range f.Clear {
+		switch field {
+		case "compareAtPrice":
+			r.CompareAtPrice = nil
+		case "costPrice":
+			r.CostPrice = nil
+		case "weightGrams":
+			r.WeightGrams = nil
+		case "dimensions":
+			r.LengthMm, r.WidthMm, r.HeightMm = nil, nil, nil
+		}
+	}
+}
+
+// newProduct is a validated CreateInput: the product, its options, and its
+// variants with their opening stock.
+type newProduct struct {
+	product  productRow
+	options  []optionRow
+	variants []variantRow
+	stock    []int
+}
+
+// validateCreate checks every field of in and returns what to insert and
+// every problem found.
+func (s *Service) validateCreate(in CreateInput) (newProduct, apperr.List) {
 	var errs apperr.List
-	r := productRow{Tags: []string{}, LowStockThreshold: defaultThreshold, IsActive: true}
-	r.SKU = checkSKU(in.SKU, &errs)
+	n := newProduct{product: productRow{Tags: []string{}, IsActive: true}}
+	r := &n.product
 	r.Currency = s.cfg.StoreCurrency
 	if in.CurrencyCode != nil {
 		c, err := money.NormalizeCurrency(*in.CurrencyCode)
@@ -97,25 +264,200 @@ func (s *Service) validateCreate(in CreateInput) (productRow, int, apperr.List) 
 	if in.Handle != nil && strings.TrimSpace(*in.Handle) == "" {
 		in.Handle = nil
 	}
-	errs = append(errs, applyUpdate(&r, in.update())...)
+	errs = append(errs, applyUpdate(r, UpdateInput{Handle: in.Handle, Name: &in.Name, Description: in.Description,
+		Category: in.Category, Tags: in.Tags, IsActive: in.IsActive, IsFeatured: in.IsFeatured})...)
+	if in.Options == nil {
+		if in.Variants != nil {
+			errs = append(errs, apperr.InvalidField(inputPath("variants"), "needs options; without them, give sku and price"))
+		}
+		n.variants, n.stock = defaultVariant(in, r.Currency, &errs)
+		return n, errs
+	}
+	for field, given := range map[string]bool{"sku": in.SKU != nil, "price": in.Price != nil,
+		"compareAtPrice": in.CompareAtPrice != nil, "costPrice": in.CostPrice != nil,
+		"inventoryQuantity": in.InventoryQuantity != nil, "weightGrams": in.WeightGrams != nil,
+		"dimensions": in.Dimensions != nil, "lowStockThreshold": in.LowStockThreshold != nil} {
+		if given {
+			errs = append(errs, apperr.InvalidField(inputPath(field), "must be absent with options: give it on each variant"))
+		}
+	}
+	n.options = checkOptions(in.Options, &errs)
+	if len(in.Variants) == 0 {
+		errs = append(errs, apperr.InvalidField(inputPath("variants"), "are required with options: 1..%d", maxVariants))
+	}
+	n.variants, n.stock = checkVariants(in.Variants, n.options, r.Currency, nil, under("input", "variants"), &errs)
+	return n, errs
+}
+
+// defaultVariant is the one variant of a product created without options.
+func defaultVariant(in CreateInput, currency string, errs *apperr.List) ([]variantRow, []int) {
+	v := variantRow{Currency: currency, Title: DefaultTitle, SelectedOptions: []SelectedOption{},
+		LowStockThreshold: defaultThreshold, IsActive: true}
+	if in.SKU == nil {
+		*errs = append(*errs, apperr.InvalidField(inputPath("sku"), "is required"))
+	}
+	if in.Price == nil {
+		*errs = append(*errs, apperr.InvalidField(inputPath("price"), "is required"))
+	}
+	applyVariantFields(&v, variantFields{SKU: in.SKU, Price: in.Price, CompareAtPrice: in.CompareAtPrice,
+		CostPrice: in.CostPrice, LowStockThreshold: in.LowStockThreshold, WeightGrams: in.WeightGrams,
+		Dimensions: in.Dimensions}, inputPath, errs)
 	stock := 0
 	if in.InventoryQuantity != nil {
-		stock = checkCount(*in.InventoryQuantity, maxStock, inputPath("inventoryQuantity"), &errs)
+		stock = checkCount(*in.InventoryQuantity, maxStock, inputPath("inventoryQuantity"), errs)
 	}
-	return r, stock, errs
+	return []variantRow{v}, []int{stock}
 }
 
-// update returns the fields a new product shares with an update; required
-// fields are always present.
-func (in CreateInput) update() UpdateInput {
-	return UpdateInput{Handle: in.Handle, Name: &in.Name, Description: in.Description, Price: &in.Price,
-		CompareAtPrice: in.CompareAtPrice, CostPrice: in.CostPrice, Category: in.Category, Tags: in.Tags,
-		LowStockThreshold: in.LowStockThreshold, IsActive: in.IsActive, IsFeatured: in.IsFeatured,
-		WeightGrams: in.WeightGrams, Dimensions: in.Dimensions}
+// checkOptions validates a new product's options: 1..3, names unique and
+// values unique in their option, case-insensitively.
+func checkOptions(in []OptionInput, errs *apperr.List) []optionRow {
+	if len(in) == 0 || len(in) > maxOptions {
+		*errs = append(*errs, apperr.InvalidField(inputPath("options"), "must be 1..%d options", maxOptions))
+		if len(in) > maxOptions {
+			return nil
+		}
+	}
+	out := make([]optionRow, 0, len(in))
+	names := map[string]bool{}
+	for i, o := range in {
+		name := checkText(o.Name, optionRule, inputPath("options", i, "name"), errs)
+		if key := strings.ToLower(name); name != "" && names[key] {
+			*errs = append(*errs, apperr.InvalidField(inputPath("options", i, "name"), "is already an option of this product"))
+		} else {
+			names[key] = true
+		}
+		out = append(out, optionRow{Name: name, Position: i,
+			Values: checkOptionValues(o.Values, nil, under("input", "options", i, "values"), errs)})
+	}
+	return out
 }
 
-// applyUpdate validates the given fields and writes them into r, which
-// carries the product's currency.
+// checkOptionValues validates values to add to an option that has
+// existing ones: 1..100 in all, unique case-insensitively.
+func checkOptionValues(values, existing []string, at pathFunc, errs *apperr.List) []string {
+	if len(values) == 0 || len(existing)+len(values) > maxOptionValues {
+		*errs = append(*errs, apperr.InvalidField(at(), "must be 1..%d values in all", maxOptionValues))
+		if len(values) > maxOptionValues {
+			return nil
+		}
+	}
+	seen := make(map[string]bool, len(existing)+len(values))
+	for _, v := range existing {
+		seen[strings.ToLower(v)] = true
+	}
+	out := make([]string, 0, len(values))
+	for i, v := range values {
+		v = checkText(v, optionRule, at(i), errs)
+		if key := strings.ToLower(v); v != "" && seen[key] {
+			*errs = append(*errs, apperr.InvalidField(at(i), "is already a value of this option"))
+		} else {
+			seen[key] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkVariants validates new variants of a product with the given
+// options, whose existing variants have the option keys in existing: each
+// names one value of every option, no combination twice (VARIANT_EXISTS),
+// no sku twice in the input (TAKEN).
+func checkVariants(in []VariantInput, options []optionRow, currency string, existing map[string]bool,
+	at pathFunc, errs *apperr.List) ([]variantRow, []int) {
+	if len(in) > maxVariants {
+		*errs = append(*errs, apperr.InvalidField(at(), "must be at most %d variants", maxVariants))
+		return nil, nil
+	}
+	keys := make(map[string]bool, len(existing)+len(in))
+	for k := range existing {
+		keys[k] = true
+	}
+	skus := map[string]bool{}
+	rows := make([]variantRow, 0, len(in))
+	stock := make([]int, 0, len(in))
+	for i, vin := range in {
+		v := variantRow{Currency: currency, LowStockThreshold: defaultThreshold, IsActive: true}
+		if vin.IsActive != nil {
+			v.IsActive = *vin.IsActive
+		}
+		applyVariantFields(&v, variantFields{SKU: &vin.SKU, Price: &vin.Price, CompareAtPrice: vin.CompareAtPrice,
+			CostPrice: vin.CostPrice, LowStockThreshold: vin.LowStockThreshold, WeightGrams: vin.WeightGrams,
+			Dimensions: vin.Dimensions}, at.index(i), errs)
+		if key := strings.ToLower(v.SKU); v.SKU != "" && skus[key] {
+			*errs = append(*errs, apperr.Taken(at(i, "sku"), "sku"))
+		} else {
+			skus[key] = true
+		}
+		if opts, ok := matchOptions(vin.SelectedOptions, options); !ok {
+			*errs = append(*errs, apperr.InvalidField(at(i, "selectedOptions"),
+				"must give exactly one value of each option of the product: %s", optionNames(options)))
+		} else {
+			v.SelectedOptions, v.Title, v.OptionKey = opts, titleOf(opts), optionKey(opts)
+			if keys[v.OptionKey] {
+				*errs = append(*errs, apperr.Coded("VARIANT_EXISTS", at(i, "selectedOptions"),
+					"the product already has a variant %q", v.Title))
+			}
+			keys[v.OptionKey] = true
+		}
+		q := 0
+		if vin.InventoryQuantity != nil {
+			q = checkCount(*vin.InventoryQuantity, maxStock, at(i, "inventoryQuantity"), errs)
+		}
+		rows, stock = append(rows, v), append(stock, q)
+	}
+	return rows, stock
+}
+
+// matchOptions puts a variant's selected options in option order with the
+// option's own spelling of names and values; ok is false unless it names
+// exactly one existing value of every option.
+func matchOptions(sel []SelectedOption, options []optionRow) ([]SelectedOption, bool) {
+	if len(sel) != len(options) {
+		return nil, false
+	}
+	out := make([]SelectedOption, len(options))
+	for i, o := range options {
+		found := 0
+		for _, s := range sel {
+			if !strings.EqualFold(strings.TrimSpace(s.Name), o.Name) {
+				continue
+			}
+			found++
+			for _, v := range o.Values {
+				if strings.EqualFold(strings.TrimSpace(s.Value), v) {
+					out[i] = SelectedOption{Name: o.Name, Value: v}
+				}
+			}
+		}
+		if found != 1 || out[i].Value == "" {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func optionNames(options []optionRow) string {
+	if len(options) == 0 {
+		return "none"
+	}
+	names := make([]string, len(options))
+	for i, o := range options {
+		names[i] = o.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// variantFieldsOf returns the fields of a product update that belong to
+// its only variant.
+func (in UpdateInput) variantFields() variantFields {
+	return variantFields{Price: in.Price, CompareAtPrice: in.CompareAtPrice, CostPrice: in.CostPrice,
+		LowStockThreshold: in.LowStockThreshold, WeightGrams: in.WeightGrams, Dimensions: in.Dimensions,
+		Clear: in.Clear}
+}
+
+// applyUpdate validates the product's own fields of in and writes them
+// into r.
 func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 	var l apperr.List
 	if in.Handle != nil {
@@ -130,12 +472,8 @@ func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 	if in.Category != nil {
 		r.Category = optional(checkText(*in.Category, categoryRule, inputPath("category"), &l))
 	}
-	applyPrices(r, in, &l)
 	if in.Tags != nil {
 		r.Tags = checkTags(in.Tags, &l)
-	}
-	if in.LowStockThreshold != nil {
-		r.LowStockThreshold = checkCount(*in.LowStockThreshold, maxStock, inputPath("lowStockThreshold"), &l)
 	}
 	if in.IsActive != nil {
 		r.IsActive = *in.IsActive
@@ -143,52 +481,19 @@ func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 	if in.IsFeatured != nil {
 		r.IsFeatured = *in.IsFeatured
 	}
-	if in.WeightGrams != nil {
-		r.WeightGrams = measure(in.WeightGrams, inputPath("weightGrams"), &l)
-	}
-	if d := in.Dimensions; d != nil {
-		r.LengthMm = measure(d.LengthMm, inputPath("dimensions", "lengthMm"), &l)
-		r.WidthMm = measure(d.WidthMm, inputPath("dimensions", "widthMm"), &l)
-		r.HeightMm = measure(d.HeightMm, inputPath("dimensions", "heightMm"), &l)
-	}
 	for _, field := range in.Clear {
 		switch field {
 		case "description":
 			r.Description = nil
-		case "compareAtPrice":
-			r.CompareAtPrice = nil
-		case "costPrice":
-			r.CostPrice = nil
 		case "category":
 			r.Category = nil
-		case "weightGrams":
-			r.WeightGrams = nil
-		case "dimensions":
-			r.LengthMm, r.WidthMm, r.HeightMm = nil, nil, nil
 		}
 	}
 	return l
 }
 
-func applyPrices(r *productRow, in UpdateInput, errs *apperr.List) {
-	if in.Price != nil {
-		if p := checkPrice(*in.Price, r.Currency, inputPath("price"), errs); p != nil {
-			r.Price = *p
-		} else if strings.TrimSpace(*in.Price) == "" {
-			*errs = append(*errs, apperr.InvalidField(inputPath("price"), "is required"))
-		}
-	}
-	if in.CompareAtPrice != nil {
-		r.CompareAtPrice = checkPrice(*in.CompareAtPrice, r.Currency, inputPath("compareAtPrice"), errs)
-	}
-	if in.CostPrice != nil {
-		r.CostPrice = checkPrice(*in.CostPrice, r.Currency, inputPath("costPrice"), errs)
-	}
-}
-
-func checkSKU(s string, errs *apperr.List) string {
+func checkSKU(s string, path []string, errs *apperr.List) string {
 	v := strings.TrimSpace(s)
-	path := inputPath("sku")
 	switch {
 	case v == "":
 		*errs = append(*errs, apperr.InvalidField(path, "is required"))
@@ -224,6 +529,7 @@ var (
 	descriptionRule = textRule{maxLen: maxDescriptionLen, multiline: true}
 	categoryRule    = textRule{maxLen: maxCategoryLen}
 	tagRule         = textRule{maxLen: maxTagLen, required: true}
+	optionRule      = textRule{maxLen: maxOptionLen, required: true}
 )
 
 // checkText trims s and checks it against the rule.

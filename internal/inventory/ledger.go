@@ -1,5 +1,5 @@
-// Package inventory owns the stock ledger: every change to a product's
-// on-hand or reserved quantity is one conditional UPDATE of the product and
+// Package inventory owns the stock ledger: every change to a variant's
+// on-hand or reserved quantity is one conditional UPDATE of the variant and
 // one INSERT of ledger rows, so stock can never go negative and the ledger
 // always adds up (the sum of all rows is available; the sum without
 // RESERVATION and RELEASE rows is on hand). It also detects low stock and
@@ -9,6 +9,8 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +43,7 @@ type Transaction struct {
 	ID             string
 	Seq            int64
 	ProductID      string
+	VariantID      string
 	SKU            string
 	QuantityChange int
 	Type           TxType
@@ -49,30 +52,32 @@ type Transaction struct {
 	CreatedAt      time.Time
 }
 
-// Change is one stock movement of one product.
+// Change is one stock movement of one variant.
 //
 // Quantity is always positive for RESERVATION, RELEASE and SALE, and signed
 // (never zero) for RESTOCK, ADJUSTMENT and RETURN.
 type Change struct {
-	ProductID   string
+	VariantID   string
 	Type        TxType
 	Quantity    int
 	ReferenceID *string
 	Notes       *string
 }
 
-// Result is a product's stock after a change.
+// Result is a variant's stock after a change.
 type Result struct {
-	ProductID string
-	SKU       string
-	Name      string
-	OnHand    int
-	Reserved  int
-	Available int
-	Threshold int
+	VariantID    string
+	ProductID    string
+	SKU          string
+	Name         string // the product's
+	VariantTitle string
+	OnHand       int
+	Reserved     int
+	Available    int
+	Threshold    int
 	// LowStockCrossed is true when this change took available from above the
 	// threshold to at or below it and an alert fired (at most once per
-	// product per 24 h). Callers publish the live alert after commit.
+	// variant per 24 h). Callers publish the live alert after commit.
 	LowStockCrossed bool
 	// Transaction is the ledger row of the change's own type (for a SALE, the
 	// SALE row; the RELEASE row written with it is not returned).
@@ -110,9 +115,9 @@ func NewLedger(n Notifier, cfg Config) *Ledger {
 }
 
 // Apply performs one stock change inside tx: one conditional UPDATE of the
-// product, one INSERT of its ledger rows, and, when a low-stock alert fires
+// variant, one INSERT of its ledger rows, and, when a low-stock alert fires
 // and a recipient is configured, the notification enqueue. It returns an
-// apperr NotFound error when the product does not exist (or the id is not a
+// apperr NotFound error when the variant does not exist (or the id is not a
 // UUID), InsufficientStock when the change would take on hand below reserved
 // or reserved below zero, and Invalid when the change itself is malformed.
 // Those three leave tx unchanged and usable (a checkout may go on to find
@@ -122,19 +127,19 @@ func (l *Ledger) Apply(ctx context.Context, tx bun.Tx, c Change) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	id, err := uuid.Parse(c.ProductID)
+	id, err := uuid.Parse(c.VariantID)
 	if err != nil {
-		return Result{}, apperr.New(apperr.NotFound, "product not found")
+		return Result{}, errVariantNotFound()
 	}
-	c.ProductID = id.String()
-	res, alertedAt, ok, err := updateStock(ctx, tx, c.ProductID, d)
+	c.VariantID = id.String()
+	res, alertedAt, ok, err := updateStock(ctx, tx, c.VariantID, d)
 	if err != nil {
 		return Result{}, fmt.Errorf("apply stock change: %w", err)
 	}
 	if !ok {
-		return Result{}, missingOrShort(ctx, tx, c.ProductID)
+		return Result{}, missingOrShort(ctx, tx, c.VariantID)
 	}
-	rows, err := insertTransactions(ctx, tx, ledgerRows(c, res.SKU))
+	rows, err := insertTransactions(ctx, tx, ledgerRows(c, res))
 	if err != nil {
 		return Result{}, fmt.Errorf("write stock ledger: %w", err)
 	}
@@ -147,7 +152,7 @@ func (l *Ledger) Apply(ctx context.Context, tx bun.Tx, c Change) (Result, error)
 	return res, nil
 }
 
-// deltas is how one change moves the product's counters.
+// deltas is how one change moves the variant's counters.
 type deltas struct {
 	onHand, reserved, sold int
 }
@@ -177,8 +182,8 @@ func deltasOf(c Change) (deltas, error) {
 
 // ledgerRows returns the rows a change writes: a SALE is the release of its
 // reservation followed by the sale, so that both ledger sums stay true.
-func ledgerRows(c Change, sku string) []Transaction {
-	row := Transaction{ProductID: c.ProductID, SKU: sku, Type: c.Type, QuantityChange: c.Quantity,
+func ledgerRows(c Change, r Result) []Transaction {
+	row := Transaction{ProductID: r.ProductID, VariantID: c.VariantID, SKU: r.SKU, Type: c.Type, QuantityChange: c.Quantity,
 		ReferenceID: c.ReferenceID, Notes: c.Notes}
 	switch c.Type {
 	case Reservation, Sale:
@@ -192,13 +197,15 @@ func ledgerRows(c Change, sku string) []Transaction {
 	return []Transaction{release, row}
 }
 
-func missingOrShort(ctx context.Context, idb bun.IDB, productID string) error {
-	exists, err := productExists(ctx, idb, productID)
+func errVariantNotFound() error { return apperr.New(apperr.NotFound, "variant not found") }
+
+func missingOrShort(ctx context.Context, idb bun.IDB, variantID string) error {
+	exists, err := variantExists(ctx, idb, variantID)
 	switch {
 	case err != nil:
 		return fmt.Errorf("apply stock change: %w", err)
 	case !exists:
-		return apperr.New(apperr.NotFound, "product not found")
+		return errVariantNotFound()
 	default:
 		return apperr.New(apperr.InsufficientStock, "not enough stock")
 	}
@@ -206,7 +213,7 @@ func missingOrShort(ctx context.Context, idb bun.IDB, productID string) error {
 
 func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) error {
 	realtime.Add(ctx, realtime.TopicLowStock, realtime.LowStock{
-		ProductID: r.ProductID, AvailableQuantity: r.Available, Threshold: r.Threshold, Timestamp: at,
+		ProductID: r.ProductID, VariantID: r.VariantID, AvailableQuantity: r.Available, Threshold: r.Threshold, Timestamp: at,
 	})
 	if err := l.announceLowStock(ctx, tx, r, at); err != nil {
 		return err
@@ -220,12 +227,14 @@ func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) e
 		Template: "low-stock-alert",
 		Data: map[string]any{
 			"product_id":         r.ProductID,
+			"variant_id":         r.VariantID,
 			"product_name":       r.Name,
+			"variant_title":      r.VariantTitle,
 			"sku":                r.SKU,
 			"available_quantity": r.Available,
 			"threshold":          r.Threshold,
 		},
-		DedupeKey: "low-stock:" + r.ProductID + ":" + at.UTC().Format(time.RFC3339Nano),
+		DedupeKey: "low-stock:" + r.VariantID + ":" + at.UTC().Format(time.RFC3339Nano),
 	}
 	if err := l.notifier.Enqueue(ctx, tx, m); err != nil {
 		return fmt.Errorf("enqueue low-stock alert: %w", err)
@@ -236,8 +245,8 @@ func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) e
 // ApplyAll performs several stock changes inside tx with one UPDATE per
 // change and a single INSERT for all their ledger rows, so that a checkout
 // or a payment of many lines costs one round trip per line plus one.
-// Callers pass changes in product-id order so that concurrent transactions
-// lock products in the same order and cannot deadlock.
+// Callers pass changes in variant-id order (InIDOrder) so that concurrent
+// transactions lock variants in the same order and cannot deadlock.
 //
 // When some changes cannot be made, ApplyAll returns failed: for each such
 // change, its index and its apperr error (NotFound, InsufficientStock,
@@ -251,24 +260,24 @@ func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (res
 	for i, c := range changes {
 		d, err := deltasOf(c)
 		if err == nil {
-			if _, perr := uuid.Parse(c.ProductID); perr != nil {
-				err = apperr.New(apperr.NotFound, "product not found")
+			if _, perr := uuid.Parse(c.VariantID); perr != nil {
+				err = errVariantNotFound()
 			}
 		}
 		if err != nil {
 			failed = setFailed(failed, i, err)
 			continue
 		}
-		res, at, ok, err := updateStock(ctx, tx, c.ProductID, d)
+		res, at, ok, err := updateStock(ctx, tx, c.VariantID, d)
 		if err != nil {
 			return nil, nil, fmt.Errorf("apply stock change: %w", err)
 		}
 		if !ok {
-			failed = setFailed(failed, i, missingOrShort(ctx, tx, c.ProductID))
+			failed = setFailed(failed, i, missingOrShort(ctx, tx, c.VariantID))
 			continue
 		}
 		results[i], alertedAt[i] = res, at
-		rows = append(rows, ledgerRows(c, res.SKU)...)
+		rows = append(rows, ledgerRows(c, res)...)
 	}
 	if len(failed) > 0 {
 		return nil, failed, nil
@@ -279,7 +288,7 @@ func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (res
 	}
 	next := 0
 	for i, c := range changes {
-		next += len(ledgerRows(c, ""))
+		next += len(ledgerRows(c, Result{}))
 		results[i].Transaction = &written[next-1]
 		if results[i].LowStockCrossed {
 			if err := l.alert(ctx, tx, results[i], alertedAt[i]); err != nil {
@@ -288,6 +297,13 @@ func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (res
 		}
 	}
 	return results, nil, nil
+}
+
+// InIDOrder sorts changes by variant id, the order in which ApplyAll must
+// receive them, and returns them.
+func InIDOrder(changes []Change) []Change {
+	slices.SortStableFunc(changes, func(a, b Change) int { return strings.Compare(a.VariantID, b.VariantID) })
+	return changes
 }
 
 func setFailed(m map[int]error, i int, err error) map[int]error {

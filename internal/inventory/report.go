@@ -29,10 +29,11 @@ func (DailyReportArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Q
 // still tells how many there are.
 const maxReportProducts = 500
 
-// LowStockProduct is an active product at or below its low-stock
-// threshold, judged on available stock.
+// LowStockProduct is an active variant of an active product at or below
+// its low-stock threshold, judged on available stock.
 type LowStockProduct struct {
 	Name      string `bun:"name"`
+	Variant   string `bun:"title"`
 	SKU       string `bun:"sku"`
 	Available int    `bun:"available"`
 	Threshold int    `bun:"low_stock_threshold"`
@@ -62,7 +63,8 @@ func (s *Service) SendDailyReport(ctx context.Context, date string) error {
 		}
 		list := make([]map[string]any, len(products))
 		for i, p := range products {
-			list[i] = map[string]any{"name": p.Name, "sku": p.SKU, "available_quantity": p.Available, "threshold": p.Threshold}
+			list[i] = map[string]any{"name": p.Name, "variant": p.Variant, "sku": p.SKU,
+				"available_quantity": p.Available, "threshold": p.Threshold}
 		}
 		return s.notifier.Enqueue(ctx, tx, notify.Message{
 			Channel: notify.Email, To: s.cfg.LowStockEmail, Template: "daily-inventory-report",
@@ -72,18 +74,19 @@ func (s *Service) SendDailyReport(ctx context.Context, date string) error {
 	})
 }
 
-// selectLowStock returns up to limit active products at or below their
-// threshold, fewest available first, and how many there are in all.
+// selectLowStock returns up to limit active variants of active products at
+// or below their threshold, fewest available first, and how many there are
+// in all.
 func selectLowStock(ctx context.Context, idb bun.IDB, limit int) ([]LowStockProduct, int, error) {
 	var rows []struct {
 		LowStockProduct
 		Total int `bun:"total"`
 	}
 	err := idb.NewRaw(`
-		SELECT name, sku, available, low_stock_threshold, count(*) OVER () AS total
-		FROM products
-		WHERE is_active AND available <= low_stock_threshold
-		ORDER BY available, lower(name), id
+		SELECT p.name, v.title, v.sku, v.available, v.low_stock_threshold, count(*) OVER () AS total
+		FROM product_variants AS v JOIN products AS p ON p.id = v.product_id
+		WHERE v.is_active AND v.available <= v.low_stock_threshold AND p.is_active
+		ORDER BY v.available, lower(p.name), v.position, v.id
 		LIMIT ?`, limit).Scan(ctx, &rows)
 	if err != nil || len(rows) == 0 {
 		return nil, 0, err

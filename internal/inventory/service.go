@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -40,8 +41,10 @@ func NewService(d *db.DB, n Notifier, cfg Config) *Service {
 // own transactions (catalog's opening stock, checkout, payments).
 func (s *Service) Ledger() *Ledger { return s.ledger }
 
-// AdjustInput is a manual stock change by staff.
+// AdjustInput is a manual stock change by staff, of the variant VariantID
+// or of the only active variant of the product ProductID (one of the two).
 type AdjustInput struct {
+	VariantID      string
 	ProductID      string
 	QuantityChange int
 	Type           TxType // RESTOCK, ADJUSTMENT or RETURN
@@ -50,22 +53,43 @@ type AdjustInput struct {
 }
 
 // Adjust applies a manual stock change in its own transaction and returns
-// the product's new stock and the ledger row. It returns an apperr.List of
-// userErrors for invalid input (NotFound at ["input","productId"] for a
-// malformed id, Invalid at the offending field otherwise), a NotFound
-// userError at ["input","productId"] for an unknown product, and an
-// InsufficientStock userError at ["input","quantityChange"] when the change
-// would take stock below zero or below what is reserved.
+// the variant's new stock and the ledger row. It returns an apperr.List of
+// userErrors for invalid input (NotFound at ["input","variantId"] or
+// ["input","productId"] for a malformed id, Invalid at the offending field
+// otherwise), a NotFound userError for an unknown variant or product,
+// VARIANT_REQUIRED at ["input","productId"] for a product without exactly
+// one active variant, and an InsufficientStock userError at
+// ["input","quantityChange"] when the change would take stock below zero or
+// below what is reserved.
 func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Result, error) {
 	in.ReferenceID, in.Notes = trimmedOrNil(in.ReferenceID), trimmedOrNil(in.Notes)
 	if err := validateAdjust(in); err != nil {
 		return nil, err
 	}
+	target := apperr.Path("input", "variantId")
+	if in.VariantID == "" {
+		target = apperr.Path("input", "productId")
+	}
 	var res Result
 	ctx, batch := realtime.WithBatch(ctx)
 	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		variantID := in.VariantID
+		if variantID == "" {
+			ids, err := activeVariantsOf(ctx, tx, in.ProductID)
+			if err != nil {
+				return err
+			}
+			switch len(ids) {
+			case 0:
+				return errVariantNotFound()
+			case 1:
+				variantID = ids[0]
+			default:
+				return apperr.Coded("VARIANT_REQUIRED", target, "the product has %d active variants: give variantId", len(ids))
+			}
+		}
 		var err error
-		res, err = s.ledger.Apply(ctx, tx, Change{ProductID: in.ProductID, Type: in.Type,
+		res, err = s.ledger.Apply(ctx, tx, Change{VariantID: variantID, Type: in.Type,
 			Quantity: in.QuantityChange, ReferenceID: in.ReferenceID, Notes: in.Notes})
 		return err
 	})
@@ -75,10 +99,13 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Result, error) {
 		}
 		return &res, nil
 	}
-	switch apperr.KindOf(err) {
-	case apperr.NotFound:
-		return nil, apperr.Field(apperr.NotFound, apperr.Path("input", "productId"), "product not found")
-	case apperr.InsufficientStock:
+	var ae *apperr.Error
+	switch {
+	case errors.As(err, &ae) && ae.Field != nil:
+		return nil, err
+	case apperr.KindOf(err) == apperr.NotFound:
+		return nil, apperr.Field(apperr.NotFound, target, "not found")
+	case apperr.KindOf(err) == apperr.InsufficientStock:
 		return nil, apperr.Field(apperr.InsufficientStock, apperr.Path("input", "quantityChange"),
 			"stock cannot go below zero or below what is reserved")
 	}
@@ -87,8 +114,17 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Result, error) {
 
 func validateAdjust(in AdjustInput) error {
 	var errs apperr.List
-	if _, err := uuid.Parse(in.ProductID); err != nil {
-		errs = append(errs, apperr.Field(apperr.NotFound, apperr.Path("input", "productId"), "product not found"))
+	switch {
+	case (in.VariantID == "") == (in.ProductID == ""):
+		errs = append(errs, apperr.InvalidField(apperr.Path("input", "variantId"), "give exactly one of variantId or productId"))
+	case in.VariantID != "":
+		if _, err := uuid.Parse(in.VariantID); err != nil {
+			errs = append(errs, apperr.Field(apperr.NotFound, apperr.Path("input", "variantId"), "variant not found"))
+		}
+	default:
+		if _, err := uuid.Parse(in.ProductID); err != nil {
+			errs = append(errs, apperr.Field(apperr.NotFound, apperr.Path("input", "productId"), "product not found"))
+		}
 	}
 	if in.QuantityChange == 0 || in.QuantityChange > MaxQuantity || in.QuantityChange < -MaxQuantity {
 		errs = append(errs, apperr.InvalidField(apperr.Path("input", "quantityChange"),
@@ -127,23 +163,33 @@ type TxPage struct {
 	HasPreviousPage bool
 }
 
-// Transactions returns a page of a product's ledger rows, newest first.
-// first defaults to 20 when nil. It returns an apperr Invalid error when
-// first is outside 0..100 or after is not a cursor of this listing, and
-// NotFound when productID is not a UUID; an unknown product has no rows.
+// Transactions returns a page of a product's ledger rows (of all its
+// variants), newest first. first defaults to 20 when nil. It returns an
+// apperr Invalid error when first is outside 0..100 or after is not a
+// cursor of this listing, and NotFound when productID is not a UUID; an
+// unknown product has no rows.
 func (s *Service) Transactions(ctx context.Context, productID string, first *int, after string) (TxPage, error) {
+	return s.transactions(ctx, ofProduct, productID, first, after)
+}
+
+// VariantTransactions is Transactions of one variant.
+func (s *Service) VariantTransactions(ctx context.Context, variantID string, first *int, after string) (TxPage, error) {
+	return s.transactions(ctx, ofVariant, variantID, first, after)
+}
+
+func (s *Service) transactions(ctx context.Context, owner ledgerOwner, id string, first *int, after string) (TxPage, error) {
 	limit, err := page.First(first)
 	if err != nil {
 		return TxPage{}, err
 	}
-	if _, err := uuid.Parse(productID); err != nil {
-		return TxPage{}, apperr.New(apperr.NotFound, "product not found")
+	if _, err := uuid.Parse(id); err != nil {
+		return TxPage{}, apperr.New(apperr.NotFound, "not found")
 	}
 	before, err := decodeSeqCursor(after)
 	if err != nil {
 		return TxPage{}, err
 	}
-	rows, err := selectTransactions(ctx, s.db.Bun, productID, before, limit+1)
+	rows, err := selectTransactions(ctx, s.db.Bun, owner, id, before, limit+1)
 	if err != nil {
 		return TxPage{}, fmt.Errorf("list inventory transactions: %w", err)
 	}
@@ -158,10 +204,19 @@ func (s *Service) Transactions(ctx context.Context, productID string, first *int
 // CountTransactions returns how many ledger rows a product has. It returns
 // an apperr NotFound error when productID is not a UUID.
 func (s *Service) CountTransactions(ctx context.Context, productID string) (int, error) {
-	if _, err := uuid.Parse(productID); err != nil {
-		return 0, apperr.New(apperr.NotFound, "product not found")
+	return s.countTransactions(ctx, ofProduct, productID)
+}
+
+// CountVariantTransactions returns how many ledger rows a variant has.
+func (s *Service) CountVariantTransactions(ctx context.Context, variantID string) (int, error) {
+	return s.countTransactions(ctx, ofVariant, variantID)
+}
+
+func (s *Service) countTransactions(ctx context.Context, owner ledgerOwner, id string) (int, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return 0, apperr.New(apperr.NotFound, "not found")
 	}
-	n, err := countTransactions(ctx, s.db.Bun, productID)
+	n, err := countTransactions(ctx, s.db.Bun, owner, id)
 	if err != nil {
 		return 0, fmt.Errorf("count inventory transactions: %w", err)
 	}

@@ -16,20 +16,26 @@ type Announcer interface {
 }
 
 // lowStockData is the `data` of INVENTORY_LOW_STOCK: GraphQL's
-// LowStockAlert, its product given by id, sku and name (the whole Product
-// is one query away: product(id:)).
+// LowStockAlert, its product given by id, sku (the variant's) and name and
+// its variant by id, sku and title (each is one query away: product(id:),
+// variant(id:)).
 type lowStockData struct {
 	Product struct {
 		ID   string `json:"id"`
 		SKU  string `json:"sku"`
 		Name string `json:"name"`
 	} `json:"product"`
+	Variant struct {
+		ID    string `json:"id"`
+		SKU   string `json:"sku"`
+		Title string `json:"title"`
+	} `json:"variant"`
 	AvailableQuantity int       `json:"availableQuantity"`
 	Threshold         int       `json:"threshold"`
 	Timestamp         time.Time `json:"timestamp"`
 }
 
-// announceLowStock reports that r's product crossed its threshold at at.
+// announceLowStock reports that r's variant crossed its threshold at at.
 func (l *Ledger) announceLowStock(ctx context.Context, tx bun.Tx, r Result, at time.Time) error {
 	if l.cfg.Webhooks == nil {
 		return nil
@@ -37,6 +43,7 @@ func (l *Ledger) announceLowStock(ctx context.Context, tx bun.Tx, r Result, at t
 	return l.cfg.Webhooks.Announce(ctx, tx, webhooks.InventoryLowStock, "", func(context.Context) (any, error) {
 		d := lowStockData{AvailableQuantity: r.Available, Threshold: r.Threshold, Timestamp: at}
 		d.Product.ID, d.Product.SKU, d.Product.Name = r.ProductID, r.SKU, r.Name
+		d.Variant.ID, d.Variant.SKU, d.Variant.Title = r.VariantID, r.SKU, r.VariantTitle
 		return d, nil
 	})
 }

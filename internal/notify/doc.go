@@ -34,11 +34,12 @@
 // template may use storefront_url, which Deliver fills from
 // Config.StorefrontURL when the data lacks it, and customer-facing ones use
 // customer_name in the greeting ("Hi there" without it). A "lines" value is a
-// list of objects {name, quantity, line_total}. Marketing emails
+// list of objects {name, quantity, line_total, variant}, variant (the
+// variant's title) only for products with options. Marketing emails
 // (abandoned-cart, review-request; see MarketingTemplates) also get
 // unsubscribe_url, filled by Deliver, which the footer shows.
 //
-//	low-stock-alert         product_name, sku, available_quantity, threshold
+//	low-stock-alert         product_name, variant_title, sku, available_quantity, threshold
 //	order-confirmation      order_number, customer_name, lines, subtotal,
 //	                        discount (optional), shipping, tax, total, order_url
 //	order-failed-inventory  order_number, customer_name, reason (optional),
@@ -58,6 +59,6 @@
 //	                        carry its own review_url), review_url
 //	                        (marketing)
 //	delivery-confirmation   customer_name, order_number, order_url
-//	daily-inventory-report  date, low_stock_count, low_stock_products
-//	                        [{name, sku, available_quantity, threshold}]
+//	daily-inventory-report  date, low_stock_count, low_stock_products (each
+//	                        name, variant, sku, available_quantity, threshold)
 package notify

@@ -17,6 +17,7 @@ import (
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
 	"commerce/internal/carts"
+	"commerce/internal/catalog"
 	"commerce/internal/contact"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
@@ -35,8 +36,11 @@ const (
 
 // LineInput is one line to buy: a product by id or by sku.
 type LineInput struct {
-	ProductID *string
-	SKU       *string
+	// VariantID is left out of the idempotency hash when nil, so that a v1
+	// input hashes as it did before variants.
+	VariantID *string `json:",omitempty"`
+	ProductID *string // only for a product with one active variant
+	SKU       *string // a variant's
 	Quantity  int
 }
 
@@ -123,11 +127,15 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err != nil {
 		return nil, err
 	}
-	products, err := productsForCheckout(ctx, tx, lines)
+	refs := make([]catalog.LineRef, len(lines))
+	for i, l := range lines {
+		refs[i] = l.ref()
+	}
+	variants, err := catalog.LoadForSale(ctx, tx, refs)
 	if err != nil {
 		return nil, err
 	}
-	priced, err := s.priceLines(lines, linePaths, products)
+	priced, err := s.priceLines(lines, linePaths, variants)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +221,7 @@ func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput
 	lines := make([]LineInput, len(cart.Lines))
 	paths := make([]fieldPath, len(cart.Lines))
 	for i, l := range cart.Lines {
-		lines[i] = LineInput{ProductID: &l.ProductID, Quantity: l.Quantity}
+		lines[i] = LineInput{VariantID: &l.VariantID, Quantity: l.Quantity}
 		paths[i] = func(string) []string { return slices.Clone(cartPath) }
 	}
 	return lines, paths, nil
@@ -221,7 +229,7 @@ func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput
 
 // pricedLine is a line priced from the catalog.
 type pricedLine struct {
-	product  checkoutProduct
+	variant  catalog.SaleVariant
 	quantity int
 	path     fieldPath
 	total    money.Money
@@ -232,7 +240,7 @@ type pricedLines []pricedLine
 func (ls pricedLines) pricingLines() []pricing.Line {
 	out := make([]pricing.Line, len(ls))
 	for i, l := range ls {
-		out[i] = pricing.Line{UnitPrice: l.product.price(), Quantity: l.quantity}
+		out[i] = pricing.Line{UnitPrice: l.variant.UnitPrice(), Quantity: l.quantity}
 	}
 	return out
 }
@@ -248,43 +256,40 @@ func (ls pricedLines) units() int {
 func (ls pricedLines) rows(orderID string) []lineRow {
 	rows := make([]lineRow, len(ls))
 	for i, l := range ls {
-		id := l.product.ID
-		rows[i] = lineRow{OrderID: orderID, Position: i, ProductID: &id, SKU: l.product.SKU, Name: l.product.Name,
-			Quantity: l.quantity, UnitPrice: l.product.Price, LineTotal: l.total.Amount}
+		pid, vid := l.variant.ProductID, l.variant.ID
+		rows[i] = lineRow{OrderID: orderID, Position: i, ProductID: &pid, VariantID: &vid, SKU: l.variant.SKU,
+			Name: l.variant.Name, VariantTitle: l.variant.Title, SelectedOptions: l.variant.SelectedOptions,
+			Quantity: l.quantity, UnitPrice: l.variant.Price, LineTotal: l.total.Amount}
 	}
 	return rows
 }
 
-// priceLines matches each line to its product and prices it at the current
-// catalog price. Lines of the same product are merged. Every problem is
+// priceLines matches each line to its variant and prices it at the current
+// catalog price. Lines of the same variant are merged. Every problem is
 // reported at once.
-func (s *Service) priceLines(lines []LineInput, paths []fieldPath, products []checkoutProduct) (pricedLines, error) {
+func (s *Service) priceLines(lines []LineInput, paths []fieldPath, variants []catalog.SaleVariant) (pricedLines, error) {
 	var errs apperr.List
 	var out pricedLines
-	byProduct := make(map[string]int)
+	byVariant := make(map[string]int)
 	for i, l := range lines {
-		p, field := findProduct(products, l)
-		if p == nil || !p.IsActive {
-			errs = append(errs, apperr.Field(apperr.NotFound, paths[i](field), "product not found"))
+		v, err := catalog.ResolveForSale(variants, l.ref(), s.cfg.Currency, paths[i])
+		if err != nil {
+			errs.Add(err)
 			continue
 		}
-		if p.Currency != s.cfg.Currency {
-			errs = append(errs, apperr.InvalidField(paths[i](field), "%s is not sold in %s", p.SKU, s.cfg.Currency))
-			continue
-		}
-		if j, ok := byProduct[p.ID]; ok {
+		if j, ok := byVariant[v.ID]; ok {
 			out[j].quantity += l.Quantity
 			continue
 		}
-		byProduct[p.ID] = len(out)
-		out = append(out, pricedLine{product: *p, quantity: l.Quantity, path: paths[i]})
+		byVariant[v.ID] = len(out)
+		out = append(out, pricedLine{variant: *v, quantity: l.Quantity, path: paths[i]})
 	}
 	for i := range out {
 		if out[i].quantity > maxLineQuantity {
-			errs = append(errs, apperr.InvalidField(out[i].path("quantity"), "at most %d of one product", maxLineQuantity))
+			errs = append(errs, apperr.InvalidField(out[i].path("quantity"), "at most %d of one variant", maxLineQuantity))
 			continue
 		}
-		t, err := pricing.LineTotal(pricing.Line{UnitPrice: out[i].product.price(), Quantity: out[i].quantity})
+		t, err := pricing.LineTotal(pricing.Line{UnitPrice: out[i].variant.UnitPrice(), Quantity: out[i].quantity})
 		if err != nil {
 			errs = append(errs, apperr.InvalidField(out[i].path("quantity"), "the line total is out of range"))
 		}
@@ -293,34 +298,23 @@ func (s *Service) priceLines(lines []LineInput, paths []fieldPath, products []ch
 	return out, errs.Err()
 }
 
-func findProduct(products []checkoutProduct, l LineInput) (*checkoutProduct, string) {
-	for i := range products {
-		p := &products[i]
-		if l.ProductID != nil && p.ID == strings.ToLower(*l.ProductID) {
-			return p, "productId"
-		}
-		if l.SKU != nil && strings.EqualFold(p.SKU, *l.SKU) {
-			return p, "sku"
-		}
-	}
-	if l.ProductID != nil {
-		return nil, "productId"
-	}
-	return nil, "sku"
+// ref is what names the line's variant.
+func (l LineInput) ref() catalog.LineRef {
+	return catalog.LineRef{VariantID: l.VariantID, ProductID: l.ProductID, SKU: l.SKU}
 }
 
-// reserve takes the stock of every line in product-id order; short lines
+// reserve takes the stock of every line in variant-id order; short lines
 // come back as INSUFFICIENT_STOCK userErrors naming the line.
 func (s *Service) reserve(ctx context.Context, tx bun.Tx, orderID, number string, lines pricedLines) error {
 	order := make([]int, len(lines))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(lines[a].product.ID, lines[b].product.ID) })
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(lines[a].variant.ID, lines[b].variant.ID) })
 	note := "Order " + number
 	changes := make([]inventory.Change, len(order))
 	for k, i := range order {
-		changes[k] = inventory.Change{ProductID: lines[i].product.ID, Type: inventory.Reservation,
+		changes[k] = inventory.Change{VariantID: lines[i].variant.ID, Type: inventory.Reservation,
 			Quantity: lines[i].quantity, ReferenceID: &orderID, Notes: &note}
 	}
 	_, failed, err := s.ledger.ApplyAll(ctx, tx, changes)
@@ -335,7 +329,7 @@ func (s *Service) reserve(ctx context.Context, tx bun.Tx, orderID, number string
 			continue
 		}
 		errs = append(errs, &apperr.Error{Kind: apperr.InsufficientStock, Field: l.path("quantity"),
-			Message: fmt.Sprintf("not enough stock of %s for %d", l.product.SKU, l.quantity)})
+			Message: fmt.Sprintf("not enough stock of %s for %d", l.variant.SKU, l.quantity)})
 	}
 	return errs.Err()
 }
@@ -415,20 +409,36 @@ func checkLineSource(in *CheckoutInput) error {
 		return apperr.InvalidField(apperr.Path("input", "lines"), "at most %d lines", maxCheckoutLines)
 	}
 	for i, l := range in.Lines {
-		if (l.ProductID == nil) == (l.SKU == nil) {
-			errs = append(errs, apperr.InvalidField(apperr.Path("input", "lines", i, "productId"), "give exactly one of productId or sku"))
+		if named := btoi(l.VariantID != nil) + btoi(l.ProductID != nil) + btoi(l.SKU != nil); named != 1 {
+			errs = append(errs, apperr.InvalidField(apperr.Path("input", "lines", i, "productId"), "give exactly one of variantId, sku or productId"))
 		}
 		if l.Quantity < 1 || l.Quantity > maxLineQuantity {
 			errs = append(errs, apperr.InvalidField(apperr.Path("input", "lines", i, "quantity"), "must be between 1 and %d", maxLineQuantity))
 		}
-		if l.ProductID != nil {
-			if id, err := uuid.Parse(*l.ProductID); err == nil {
-				s := id.String()
-				in.Lines[i].ProductID = &s
-			}
-		}
+		in.Lines[i].ProductID = canonicalUUID(l.ProductID)
+		in.Lines[i].VariantID = canonicalUUID(l.VariantID)
 	}
 	return errs.Err()
+}
+
+// canonicalUUID returns the lowercase form of id when it is a UUID, and id
+// as it is otherwise (it then matches nothing).
+func canonicalUUID(id *string) *string {
+	if id == nil {
+		return nil
+	}
+	if u, err := uuid.Parse(*id); err == nil {
+		s := u.String()
+		return &s
+	}
+	return id
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // hash is the canonical fingerprint of a normalised checkout input and of

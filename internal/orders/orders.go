@@ -7,6 +7,7 @@ package orders
 import (
 	"time"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/money"
 )
@@ -107,14 +108,20 @@ func (o *Order) PayableSecret() *string {
 
 // Line is an order line, with the name, sku and price at the time of the order.
 type Line struct {
+	ID        string
 	OrderID   string
 	Position  int
 	ProductID *string
+	VariantID *string // nil once the variant was deleted
 	SKU       string
 	Name      string
-	Quantity  int
-	UnitPrice money.Money
-	LineTotal money.Money
+	// VariantTitle and SelectedOptions are the variant's as they were when
+	// the order was placed.
+	VariantTitle    string
+	SelectedOptions []catalog.SelectedOption
+	Quantity        int
+	UnitPrice       money.Money
+	LineTotal       money.Money
 }
 
 // Event is one entry of an order's timeline.

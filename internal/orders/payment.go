@@ -5,13 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
@@ -246,20 +246,19 @@ func (s *Service) applyStock(ctx context.Context, tx bun.Tx, o *Order, lines []L
 	return nil
 }
 
-// stockChanges lists one change per product of the order, in id order.
-// Lines whose product was deleted have no stock to move.
+// stockChanges lists one change per variant of the order, in id order.
+// Lines whose variant was deleted have no stock to move.
 func stockChanges(o *Order, lines []Line, typ inventory.TxType) []inventory.Change {
 	note := "Order " + o.Number
 	var out []inventory.Change
 	for _, l := range lines {
-		if l.ProductID == nil {
+		if l.VariantID == nil {
 			continue
 		}
-		out = append(out, inventory.Change{ProductID: *l.ProductID, Type: typ, Quantity: l.Quantity,
+		out = append(out, inventory.Change{VariantID: *l.VariantID, Type: typ, Quantity: l.Quantity,
 			ReferenceID: &o.ID, Notes: &note})
 	}
-	slices.SortFunc(out, func(a, b inventory.Change) int { return strings.Compare(a.ProductID, b.ProductID) })
-	return out
+	return inventory.InIDOrder(out)
 }
 
 // markPaid moves the order to PROCESSING/PAID, counts the purchase for the
@@ -392,6 +391,9 @@ func emailLines(lines []Line) []map[string]any {
 	out := make([]map[string]any, len(lines))
 	for i, l := range lines {
 		out[i] = map[string]any{"name": l.Name, "quantity": l.Quantity, "line_total": l.LineTotal.String()}
+		if l.VariantTitle != catalog.DefaultTitle && l.VariantTitle != "" {
+			out[i]["variant"] = l.VariantTitle
+		}
 	}
 	return out
 }

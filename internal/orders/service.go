@@ -10,17 +10,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
 
 	"commerce/internal/carts"
 	"commerce/internal/inventory"
-	"commerce/internal/money"
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
@@ -159,41 +156,6 @@ func newOrderNumber() string {
 		out = append(out, crockford[c&31])
 	}
 	return string(out)
-}
-
-// checkoutProduct is the catalog view checkout prices from.
-type checkoutProduct struct {
-	ID       string `bun:"id"`
-	SKU      string `bun:"sku"`
-	Name     string `bun:"name"`
-	Price    int64  `bun:"price"`
-	Currency string `bun:"currency"`
-	IsActive bool   `bun:"is_active"`
-}
-
-func (p checkoutProduct) price() money.Money { return money.New(p.Price, p.Currency) }
-
-// productsForCheckout loads every product the lines name, by id or sku, in
-// one query.
-func productsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput) ([]checkoutProduct, error) {
-	// The nil UUID and the empty sku keep both lists non-empty; neither
-	// matches a product.
-	ids, skus := []string{uuid.Nil.String()}, []string{""}
-	for _, l := range lines {
-		if l.ProductID != nil && uuid.Validate(*l.ProductID) == nil {
-			ids = append(ids, *l.ProductID)
-		}
-		if l.SKU != nil {
-			skus = append(skus, strings.ToLower(*l.SKU))
-		}
-	}
-	var out []checkoutProduct
-	err := idb.NewRaw(`SELECT id, sku, name, price, currency, is_active FROM products
-		WHERE id IN (?) OR lower(sku) IN (?)`, bun.In(ids), bun.In(skus)).Scan(ctx, &out)
-	if err != nil {
-		return nil, fmt.Errorf("load products for checkout: %w", err)
-	}
-	return out, nil
 }
 
 // claimKey binds the idempotency key to this checkout inside its

@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/money"
 	"commerce/internal/realtime"
@@ -80,18 +81,27 @@ func (r *orderRow) order() (*Order, error) {
 type lineRow struct {
 	bun.BaseModel `bun:"table:order_lines"`
 
-	OrderID   string  `bun:"order_id" json:"order_id"`
-	Position  int     `bun:"position" json:"position"`
-	ProductID *string `bun:"product_id" json:"product_id"`
-	SKU       string  `bun:"sku" json:"sku"`
-	Name      string  `bun:"name" json:"name"`
-	Quantity  int     `bun:"quantity" json:"quantity"`
-	UnitPrice int64   `bun:"unit_price" json:"unit_price"`
-	LineTotal int64   `bun:"line_total" json:"line_total"`
+	ID              string                   `bun:"id,nullzero" json:"id"`
+	OrderID         string                   `bun:"order_id" json:"order_id"`
+	Position        int                      `bun:"position" json:"position"`
+	ProductID       *string                  `bun:"product_id" json:"product_id"`
+	VariantID       *string                  `bun:"variant_id" json:"variant_id"`
+	SKU             string                   `bun:"sku" json:"sku"`
+	Name            string                   `bun:"name" json:"name"`
+	VariantTitle    string                   `bun:"variant_title" json:"variant_title"`
+	SelectedOptions []catalog.SelectedOption `bun:"selected_options,type:jsonb" json:"selected_options"`
+	Quantity        int                      `bun:"quantity" json:"quantity"`
+	UnitPrice       int64                    `bun:"unit_price" json:"unit_price"`
+	LineTotal       int64                    `bun:"line_total" json:"line_total"`
 }
 
 func (r lineRow) line(currency string) Line {
-	return Line{OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, SKU: r.SKU, Name: r.Name,
+	opts := r.SelectedOptions
+	if opts == nil {
+		opts = []catalog.SelectedOption{}
+	}
+	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
+		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
 		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency)}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/webhooks"
 )
@@ -72,12 +73,16 @@ type orderData struct {
 
 // orderLineData is an OrderLine, its product given by id.
 type orderLineData struct {
-	ProductID *string        `json:"productId"`
-	SKU       string         `json:"sku"`
-	Name      string         `json:"name"`
-	Quantity  int            `json:"quantity"`
-	UnitPrice webhooks.Money `json:"unitPrice"`
-	LineTotal webhooks.Money `json:"lineTotal"`
+	ID              string                   `json:"id"`
+	ProductID       *string                  `json:"productId"`
+	VariantID       *string                  `json:"variantId"`
+	SKU             string                   `json:"sku"`
+	Name            string                   `json:"name"`
+	VariantTitle    string                   `json:"variantTitle"`
+	SelectedOptions []catalog.SelectedOption `json:"selectedOptions"`
+	Quantity        int                      `json:"quantity"`
+	UnitPrice       webhooks.Money           `json:"unitPrice"`
+	LineTotal       webhooks.Money           `json:"lineTotal"`
 }
 
 func newOrderData(o *Order, lines []Line) orderData {
@@ -91,7 +96,8 @@ func newOrderData(o *Order, lines []Line) orderData {
 		ShippedAt: o.ShippedAt, DeliveredAt: o.DeliveredAt, Notes: o.Notes, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}
 	for _, l := range lines {
-		d.Lines = append(d.Lines, orderLineData{ProductID: l.ProductID, SKU: l.SKU, Name: l.Name, Quantity: l.Quantity,
+		d.Lines = append(d.Lines, orderLineData{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID,
+			SKU: l.SKU, Name: l.Name, VariantTitle: l.VariantTitle, SelectedOptions: l.SelectedOptions, Quantity: l.Quantity,
 			UnitPrice: webhooks.MoneyOf(l.UnitPrice), LineTotal: webhooks.MoneyOf(l.LineTotal)})
 	}
 	return d

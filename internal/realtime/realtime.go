@@ -46,6 +46,7 @@ type OrderStatus struct {
 // crosses down to its low-stock threshold.
 type LowStock struct {
 	ProductID         string    `json:"productId"`
+	VariantID         string    `json:"variantId"`
 	AvailableQuantity int       `json:"availableQuantity"`
 	Threshold         int       `json:"threshold"`
 	Timestamp         time.Time `json:"timestamp"`

@@ -111,6 +111,30 @@ func FreshURL(t testing.TB) string {
 	return withDatabase(AdminURL(), name)
 }
 
+// EmptyURL is the connection string of a new database without any
+// migration, dropped when the test ends: for a test of the migrations
+// themselves.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("dbtest: connect to %s: %v", redactedHost(), err)
+	}
+	defer admin.Close(context.Background())
+	name := "t_" + packageName() + "_empty_" + randomHex(4)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("dbtest: empty database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(name); err != nil {
+			t.Errorf("dbtest: drop %s: %v", name, err)
+		}
+	})
+	return withDatabase(AdminURL(), name)
+}
+
 // DB returns the shared handle on the package database.
 func DB(t testing.TB) *db.DB {
 	t.Helper()
