@@ -322,7 +322,7 @@ func toCart(c *carts.Cart, p carts.Priced) *model.Cart {
 func toCartLineInputs(in []*model.CartLineInput) []carts.LineInput {
 	out := make([]carts.LineInput, len(in))
 	for i, l := range in {
-		out[i] = carts.LineInput{ProductID: l.ProductID, SKU: l.Sku, Quantity: l.Quantity}
+		out[i] = carts.LineInput{VariantID: l.VariantID, ProductID: l.ProductID, SKU: l.Sku, Quantity: l.Quantity}
 	}
 	return out
 }
@@ -357,7 +357,7 @@ func toCheckoutInput(in model.CheckoutInput, caller auth.Principal, clientIP str
 	if in.Lines != nil {
 		out.Lines = make([]orders.LineInput, len(in.Lines))
 		for i, l := range in.Lines {
-			out.Lines[i] = orders.LineInput{ProductID: l.ProductID, SKU: l.Sku, Quantity: l.Quantity}
+			out.Lines[i] = orders.LineInput{VariantID: l.VariantID, ProductID: l.ProductID, SKU: l.Sku, Quantity: l.Quantity}
 		}
 	}
 	return out

@@ -102,7 +102,7 @@ func updateVariant(ctx context.Context, idb bun.IDB, r *variantRow) error {
 // position order.
 func selectVariants(ctx context.Context, idb bun.IDB, where string, args ...any) ([]variantRow, error) {
 	var rows []variantRow
-	err := idb.NewSelect().Model(&rows).ColumnExpr("v.*").Where(where, args...).
+	err := idb.NewSelect().Model(&rows).ColumnExpr("?TableColumns, v.available").Where(where, args...).
 		OrderExpr("v.product_id, v.position, v.id").Scan(ctx)
 	return rows, err
 }
