@@ -7,7 +7,8 @@ const KEY = 'shop.cartId';
 const MONEY = 'amount currencyCode';
 export const CART_FIELDS = `id
   lines { id quantity unitPrice { ${MONEY} } lineTotal { ${MONEY} }
-          product { id handle name availableQuantity images { url altText } } }
+          product { id handle name hasOnlyDefaultVariant images { url altText } }
+          variant { id title availableQuantity } }
   subtotal { ${MONEY} } discount { ${MONEY} } tax { ${MONEY} } shippingCost { ${MONEY} } total { ${MONEY} }`;
 
 // Every cart mutation answers with the cart and userErrors (e.g.
@@ -36,10 +37,11 @@ export async function load() {
   return cart;
 }
 
-// add puts quantity of a product in the cart, creating the cart on first
-// use. Adding a product already in the cart adds to its line.
-export async function add(productId, quantity) {
-  const lines = [{ productId, quantity }];
+// add puts quantity of a variant (ref is { variantId }, or { productId }
+// for a product without options) in the cart, creating the cart on first
+// use. Adding a variant already in the cart adds to its line.
+export async function add(ref, quantity) {
+  const lines = [{ ...ref, quantity }];
   const id = cartId();
   if (id) {
     const r = await gql(`mutation($id: ID!, $lines: [CartLineInput!]!) { cartLinesAdd(cartId: $id, lines: $lines) { ${PAYLOAD} } }`, { id, lines })

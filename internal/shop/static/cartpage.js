@@ -29,7 +29,8 @@ function show(body, c, problem) {
     const qty = h('input', { type: 'number', min: 0, value: l.quantity, 'aria-label': `Quantity of ${l.product.name}` });
     qty.addEventListener('change', () => apply(() => cart.update(l.id, Number(qty.value))));
     return h('tr', { 'data-line': l.id },
-      h('td', {}, h('a', { href: `#/product/${encodeURIComponent(l.product.handle)}` }, l.product.name)),
+      h('td', {}, h('a', { href: `#/product/${encodeURIComponent(l.product.handle)}` }, l.product.name),
+        l.product.hasOnlyDefaultVariant ? '' : h('span.variant', {}, ` (${l.variant.title})`)),
       h('td.num', {}, money(l.unitPrice)),
       h('td.num', {}, qty),
       h('td.num', {}, money(l.lineTotal)),

@@ -10,7 +10,7 @@ const MONEY = 'amount currencyCode';
 const QUERY = `query($n: String!, $t: String) { order(orderNumber: $n, accessToken: $t) {
   orderNumber email status paymentStatus fulfillmentStatus paymentClientSecret createdAt
   carrier trackingNumber trackingUrl
-  lines { sku name quantity unitPrice { ${MONEY} } lineTotal { ${MONEY} } }
+  lines { sku name variantTitle quantity unitPrice { ${MONEY} } lineTotal { ${MONEY} } }
   subtotal { ${MONEY} } discount { ${MONEY} } shippingCost { ${MONEY} } tax { ${MONEY} } total { ${MONEY} }
   shippingAddress { firstName lastName line1 line2 city region postalCode countryCode }
   events { type message createdAt }
@@ -129,7 +129,7 @@ function lines(o) {
   return h('table.lines', {},
     h('thead', {}, h('tr', {}, h('th', {}, 'Item'), h('th.num', {}, 'Price'), h('th.num', {}, 'Qty'), h('th.num', {}, 'Total'))),
     h('tbody', {},
-      o.lines.map((l) => h('tr', {}, h('td', {}, l.name), h('td.num', {}, money(l.unitPrice)), h('td.num', {}, l.quantity), h('td.num', {}, money(l.lineTotal)))),
+      o.lines.map((l) => h('tr', {}, h('td', {}, l.variantTitle === 'Default' ? l.name : `${l.name} (${l.variantTitle})`), h('td.num', {}, money(l.unitPrice)), h('td.num', {}, l.quantity), h('td.num', {}, money(l.lineTotal)))),
       row('Subtotal', o.subtotal), row('Shipping', o.shippingCost), row('Tax', o.tax), row('Total', o.total, true)));
 }
 
