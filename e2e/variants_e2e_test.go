@@ -574,6 +574,9 @@ func TestVariantsLifecycle(t *testing.T) {
 	}
 	for _, token := range []string{"", staff} {
 		for _, v := range staffView.Variants {
+			if len(v.SelectedOptions) != 2 {
+				continue // reported by checkRead
+			}
 			got := lookup(token, varSel("Color", v.SelectedOptions[0].Value, "Size", v.SelectedOptions[1].Value))
 			switch {
 			case v.IsActive && (got == nil || got.ID != v.ID):
@@ -966,72 +969,72 @@ func TestVariantsBadInput(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		change func(in map[string]any)
+		change func(in map[string]any, tag string)
 		want   []check
 	}{
-		{"four options", func(in map[string]any) {
+		{"four options", func(in map[string]any, tag string) {
 			in["options"] = []any{varOpt("Color", "Red", "Blue"), varOpt("Size", "S"), varOpt("Fit", "Slim"), varOpt("Cut", "Crew")}
-			in["variants"] = []any{varVariantIn(in["handle"].(string)+"-1", "10.00", 1, varSel("Color", "Red", "Size", "S", "Fit", "Slim", "Cut", "Crew"))}
+			in["variants"] = []any{varVariantIn(tag+"-1", "10.00", 1, varSel("Color", "Red", "Size", "S", "Fit", "Slim", "Cut", "Crew"))}
 		}, []check{{"", true, []string{"input", "options"}}}},
-		{"an option with 101 values", func(in map[string]any) {
+		{"an option with 101 values", func(in map[string]any, tag string) {
 			in["options"] = []any{varOpt("Color", "Red", "Blue"), varOpt("Size", values(101)...)}
-			in["variants"] = []any{varVariantIn(in["handle"].(string)+"-1", "10.00", 1, varSel("Color", "Red", "Size", "V000"))}
+			in["variants"] = []any{varVariantIn(tag+"-1", "10.00", 1, varSel("Color", "Red", "Size", "V000"))}
 		}, []check{{"", true, []string{"input", "options", "1", "values"}}}},
-		{"an option without values", func(in map[string]any) {
+		{"an option without values", func(in map[string]any, tag string) {
 			in["options"] = []any{varOpt("Color", "Red", "Blue"), varOpt("Size")}
 		}, []check{{"", true, []string{"input", "options", "1", "values"}}}},
-		{"option names equal but for case", func(in map[string]any) {
+		{"option names equal but for case", func(in map[string]any, tag string) {
 			in["options"] = []any{varOpt("Color", "Red", "Blue"), varOpt("color", "S")}
-			in["variants"] = []any{varVariantIn(in["handle"].(string)+"-1", "10.00", 1, varSel("Color", "Red", "color", "S"))}
+			in["variants"] = []any{varVariantIn(tag+"-1", "10.00", 1, varSel("Color", "Red", "color", "S"))}
 		}, []check{{"", true, []string{"input", "options", "1"}}}},
-		{"values equal but for case", func(in map[string]any) {
+		{"values equal but for case", func(in map[string]any, tag string) {
 			in["options"] = []any{varOpt("Color", "Red", "Blue", "red"), varOpt("Size", "S")}
 		}, []check{{"", true, []string{"input", "options", "0", "values"}}}},
-		{"a value that is not the option's", func(in map[string]any) {
+		{"a value that is not the option's", func(in map[string]any, tag string) {
 			in["variants"].([]any)[1].(map[string]any)["selectedOptions"] = varSel("Color", "Green", "Size", "S")
 		}, []check{{"", true, []string{"input", "variants", "1", "selectedOptions"}}}},
-		{"a missing option", func(in map[string]any) {
+		{"a missing option", func(in map[string]any, tag string) {
 			in["variants"].([]any)[1].(map[string]any)["selectedOptions"] = varSel("Color", "Blue")
 		}, []check{{"", true, []string{"input", "variants", "1", "selectedOptions"}}}},
-		{"an option the product does not have", func(in map[string]any) {
+		{"an option the product does not have", func(in map[string]any, tag string) {
 			in["variants"].([]any)[1].(map[string]any)["selectedOptions"] = varSel("Color", "Blue", "Size", "S", "Fit", "Slim")
 		}, []check{{"", true, []string{"input", "variants", "1", "selectedOptions"}}}},
-		{"one option given twice", func(in map[string]any) {
+		{"one option given twice", func(in map[string]any, tag string) {
 			in["variants"].([]any)[1].(map[string]any)["selectedOptions"] = varSel("Color", "Blue", "Color", "Red")
 		}, []check{{"", true, []string{"input", "variants", "1", "selectedOptions"}}}},
-		{"a combination twice", func(in map[string]any) {
+		{"a combination twice", func(in map[string]any, tag string) {
 			vs := in["variants"].([]any)
-			in["variants"] = append(vs, varVariantIn(in["handle"].(string)+"-3", "10.00", 1, varSel("Size", "S", "Color", "Red")))
+			in["variants"] = append(vs, varVariantIn(tag+"-3", "10.00", 1, varSel("Size", "S", "Color", "Red")))
 		}, []check{{"VARIANT_EXISTS", true, []string{"input", "variants", "2"}}}},
-		{"a sku twice in the input", func(in map[string]any) {
+		{"a sku twice in the input", func(in map[string]any, tag string) {
 			vs := in["variants"].([]any)
 			vs[1].(map[string]any)["sku"] = vs[0].(map[string]any)["sku"]
 		}, []check{{"TAKEN", false, []string{"input", "variants", "1", "sku"}}}},
-		{"another product's variant sku", func(in map[string]any) {
+		{"another product's variant sku", func(in map[string]any, tag string) {
 			in["variants"].([]any)[1].(map[string]any)["sku"] = base + "-RM"
 		}, []check{{"TAKEN", false, []string{"input", "variants", "1", "sku"}}}},
-		{"product-level sku, price and stock beside options", func(in map[string]any) {
-			in["sku"], in["price"], in["inventoryQuantity"] = in["handle"].(string)+"-P", "10.00", 5
+		{"product-level sku, price and stock beside options", func(in map[string]any, tag string) {
+			in["sku"], in["price"], in["inventoryQuantity"] = tag+"-P", "10.00", 5
 		}, []check{{"", false, []string{"input", "sku"}}, {"", false, []string{"input", "price"}}, {"", false, []string{"input", "inventoryQuantity"}}}},
-		{"options without variants", func(in map[string]any) {
+		{"options without variants", func(in map[string]any, tag string) {
 			delete(in, "variants")
 		}, []check{{"", true, []string{"input", "variants"}}}},
-		{"no options and no sku", func(in map[string]any) {
+		{"no options and no sku", func(in map[string]any, tag string) {
 			delete(in, "options")
 			delete(in, "variants")
 			in["price"] = "10.00"
 		}, []check{{"", false, []string{"input", "sku"}}}},
-		{"no options and no price", func(in map[string]any) {
+		{"no options and no price", func(in map[string]any, tag string) {
 			delete(in, "options")
 			delete(in, "variants")
-			in["sku"] = in["handle"].(string) + "-P"
+			in["sku"] = tag + "-P"
 		}, []check{{"", false, []string{"input", "price"}}}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tag := fmt.Sprintf("%s-%d", base, i)
 			in := valid(tag)
-			tc.change(in)
+			tc.change(in, tag)
 			p, errs := srv.varCreate(t, staff, in)
 			if p != nil {
 				t.Errorf("productCreate accepted it: product %s", p.ID)
