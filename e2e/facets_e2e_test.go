@@ -86,7 +86,7 @@ func TestFacets(t *testing.T) {
 			v("TEE-BS", "11.00", "Color", "Blue", "Size", "S"), v("TEE-BM", "13.00", "Color", "Blue", "Size", "M"),
 		},
 	})
-	srv.varMustCreate(t, staff, map[string]any{
+	hoodie := srv.varMustCreate(t, staff, map[string]any{
 		"name": "Hoodie", "category": "Apparel", "tags": []string{"winter"},
 		"options": []any{varOpt("Color", "Red", "Green"), varOpt("Size", "M", "L")},
 		"variants": []any{
@@ -272,6 +272,70 @@ func TestFacets(t *testing.T) {
 		srv.gql(t, "", varFacetQuery, map[string]any{"keys": []string{"option:Size"}}, &res)
 		if r := res.Products; len(r.Facets) != 1 || r.facet("option:Size") != all["option:Size"] {
 			t.Errorf("facets(keys: [option:Size]): %+v, want only option:Size %s", r.Facets, all["option:Size"])
+		}
+	})
+
+	// Sorting by PRICE uses the lowest active variant price: Scarf's 3.00
+	// is archived, Hoodie's inactive variants do not count.
+	t.Run("sort by price", func(t *testing.T) {
+		for _, reverse := range []bool{false, true} {
+			var res struct {
+				Products struct {
+					Edges []struct{ Node struct{ Name string } }
+				}
+			}
+			srv.gql(t, "", `query($r: Boolean) { products(first: 20, sortKey: PRICE, reverse: $r) { edges { node { name } } } }`,
+				map[string]any{"r": reverse}, &res)
+			var got []string
+			for _, e := range res.Products.Edges {
+				got = append(got, e.Node.Name)
+			}
+			want := []string{"Mug", "Socks", "Cap", "Tee", "Hoodie"}
+			if reverse {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("sortKey PRICE, reverse %v: %v, want %v", reverse, got, want)
+			}
+		}
+	})
+
+	// inStock: a product is in stock when one of its active variants is;
+	// the stock of Hoodie's inactive Green variants does not count. Last,
+	// since it sells Hoodie's active variants out.
+	t.Run("inStock", func(t *testing.T) {
+		for _, title := range []string{"Red / M", "Red / L"} {
+			var adj struct {
+				InventoryAdjust struct{ UserErrors []userError }
+			}
+			srv.gql(t, staff, `mutation($id: ID!) { inventoryAdjust(input: {variantId: $id, quantityChange: -5, type: ADJUSTMENT}) {
+				userErrors { field message code } } }`, map[string]any{"id": hoodie.variant(t, title).ID}, &adj)
+			if len(adj.InventoryAdjust.UserErrors) > 0 {
+				t.Fatalf("inventoryAdjust Hoodie %s -5: %+v", title, adj.InventoryAdjust.UserErrors)
+			}
+		}
+		var res struct{ Products varFacetResult }
+		srv.gql(t, "", varFacetQuery, map[string]any{"f": map[string]any{"inStock": false}}, &res)
+		if got := res.Products.names(); !slices.Equal(got, []string{"Hoodie"}) {
+			t.Errorf("inStock false: %v, want [Hoodie]", got)
+		}
+		srv.gql(t, "", varFacetQuery, map[string]any{"f": map[string]any{"inStock": true}}, &res)
+		r := res.Products
+		if got := r.names(); !slices.Equal(got, []string{"Cap", "Mug", "Socks", "Tee"}) {
+			t.Errorf("inStock true: %v, want [Cap Mug Socks Tee]", got)
+		}
+		for key, want := range map[string]string{
+			"category":     "Apparel:2,Accessories:1,Kitchen:1",
+			"tag":          "cotton:2,summer:2",
+			"option:Color": "Blue:2,Black:1,Red:1",
+			"option:Size":  "M:2,S:2",
+		} {
+			if got := r.facet(key); got != want {
+				t.Errorf("inStock true, facet %s: %q, want %q", key, got, want)
+			}
+		}
+		if pr := r.PriceRange; pr == nil || pr.MinVariantPrice.Amount != "5.00" || pr.MaxVariantPrice.Amount != "13.00" {
+			t.Errorf("inStock true, priceRange %+v, want 5.00..13.00", pr)
 		}
 	})
 }

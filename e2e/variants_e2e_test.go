@@ -90,7 +90,11 @@ func (p varProduct) titles() []string {
 	return out
 }
 
+// varOpt is a ProductOptionInput; no values is an empty list, not null.
 func varOpt(name string, values ...string) map[string]any {
+	if values == nil {
+		values = []string{}
+	}
 	return map[string]any{"name": name, "values": values}
 }
 
