@@ -612,6 +612,13 @@ func TestVariantsLifecycle(t *testing.T) {
 	if v := srv.varVariantBy(t, staff, "sku", blueL.SKU); v == nil || varMoney(v.CostPrice) != "8.00" {
 		t.Errorf("variant(sku:) as staff: %+v, want costPrice 8.00", v)
 	}
+	var node struct {
+		Node *struct{ ID, SKU, Title string }
+	}
+	srv.gql(t, "", `query($id: ID!) { node(id: $id) { id ... on ProductVariant { sku title } } }`, map[string]any{"id": blueL.ID}, &node)
+	if node.Node == nil || node.Node.ID != blueL.ID || node.Node.SKU != blueL.SKU || node.Node.Title != "Blue / L" {
+		t.Errorf("node(id:) of a variant: %+v, want %s", node.Node, blueL.SKU)
+	}
 	var bySKU struct{ Product *struct{ ID string } }
 	srv.gql(t, "", `query($s: String!) { product(sku: $s) { id } }`, map[string]any{"s": blueL.SKU}, &bySKU)
 	if bySKU.Product == nil || bySKU.Product.ID != pid {
@@ -765,6 +772,72 @@ func TestVariantsLifecycle(t *testing.T) {
 	}
 	if p := srv.varMustProduct(t, "", pid); p.PriceRange.MaxVariantPrice.Amount != "30.00" {
 		t.Errorf("priceRange after Blue / L went to 30.00: %+v", p.PriceRange)
+	}
+
+	// A cancelled order gives its variant's units back, ledgered on it.
+	blueS := staffView.variant(t, "Blue / S")
+	co = srv.varCheckout(t, map[string]any{"lines": []any{map[string]any{"sku": blueS.SKU, "quantity": 2}}})
+	if co.Order == nil || len(co.UserErrors) > 0 {
+		t.Fatalf("checkout of Blue / S: %+v", co.UserErrors)
+	}
+	if v := srv.varVariantBy(t, staff, "id", blueS.ID); v == nil || v.AvailableQuantity != blueS.AvailableQuantity-2 {
+		t.Errorf("Blue / S after a checkout of 2: %+v, want available %d", v, blueS.AvailableQuantity-2)
+	}
+	var cancel struct {
+		OrderCancel struct {
+			Order      *struct{ Status string }
+			UserErrors []userError
+		}
+	}
+	srv.gql(t, staff, `mutation($id: ID!) { orderCancel(id: $id, reason: "variant test") { order { status } userErrors { field message code } } }`,
+		map[string]any{"id": co.Order.ID}, &cancel)
+	if c := cancel.OrderCancel; c.Order == nil || c.Order.Status != "CANCELLED" || len(c.UserErrors) > 0 {
+		t.Fatalf("orderCancel: %+v", c)
+	}
+	v := srv.varVariantBy(t, staff, "id", blueS.ID)
+	if v == nil || v.AvailableQuantity != blueS.AvailableQuantity || v.InventoryQuantity != blueS.InventoryQuantity {
+		t.Fatalf("Blue / S after the cancel: %+v, want it back at %d/%d", v, blueS.AvailableQuantity, blueS.InventoryQuantity)
+	}
+	rows := srv.varLedger(t, staff, blueS.ID)
+	varCheckLedger(t, "Blue / S after a cancel", rows, *v)
+	if got, want := varRowsOf(rows, co.Order.ID), []string{"RELEASE:2", "RESERVATION:-2"}; !slices.Equal(got, want) {
+		t.Errorf("ledger rows of the cancelled order on Blue / S: %v, want %v", got, want)
+	}
+
+	// Moving a variant to position 0 renumbers the others and makes it
+	// the one the v1 fields read; an explicit null clears compareAtPrice.
+	var moved struct {
+		ProductVariantUpdate struct {
+			Variant *struct {
+				Position       int
+				CompareAtPrice *gqlMoney
+			}
+			UserErrors []userError
+		}
+	}
+	const updateVariant = `mutation($id: ID!, $in: ProductVariantUpdateInput!) { productVariantUpdate(id: $id, input: $in) {
+		variant { position compareAtPrice { amount currencyCode } } userErrors { field message code } } }`
+	srv.gql(t, staff, updateVariant, map[string]any{"id": blueL.ID, "in": map[string]any{"position": 0, "compareAtPrice": "35.00"}}, &moved)
+	if m := moved.ProductVariantUpdate; m.Variant == nil || m.Variant.Position != 0 || varMoney(m.Variant.CompareAtPrice) != "35.00" || len(m.UserErrors) > 0 {
+		t.Errorf("productVariantUpdate position 0, compareAtPrice 35.00: %+v", m)
+	}
+	p := srv.varMustProduct(t, staff, pid)
+	var titles []string
+	for i, v := range p.Variants {
+		titles = append(titles, v.Title)
+		if v.Position != i {
+			t.Errorf("after the move %s has position %d, want %d", v.Title, v.Position, i)
+		}
+	}
+	if want := []string{"Blue / L", "Red / S", "Red / M", "Red / L", "Blue / S", "Blue / M"}; !slices.Equal(titles, want) {
+		t.Errorf("variants after moving Blue / L to 0: %v, want %v", titles, want)
+	}
+	if p.SKU != blueL.SKU || varMoney(p.CostPrice) != "8.00" {
+		t.Errorf("after the move Product.sku %s costPrice %s, want the first active variant's %s and 8.00", p.SKU, varMoney(p.CostPrice), blueL.SKU)
+	}
+	srv.gql(t, staff, updateVariant, map[string]any{"id": blueL.ID, "in": map[string]any{"compareAtPrice": nil}}, &moved)
+	if m := moved.ProductVariantUpdate; m.Variant == nil || m.Variant.CompareAtPrice != nil || m.Variant.Position != 0 || len(m.UserErrors) > 0 {
+		t.Errorf("productVariantUpdate compareAtPrice null: %+v, want it cleared", m)
 	}
 }
 
@@ -925,6 +998,42 @@ func TestVariantsFlashSale(t *testing.T) {
 	}
 	if after.AvailableQuantity != 0 || after.InventoryQuantity != 80-15 {
 		t.Errorf("product after the sale: available %d on hand %d, want 0 and 65", after.AvailableQuantity, after.InventoryQuantity)
+	}
+
+	// Both sold-out variants (threshold 0) are low on stock, for staff only.
+	r := srv.do(t, "", `{ lowStockVariants(first: 5) { totalCount } }`, nil)
+	if c := r.codes(); !slices.Contains(c, "UNAUTHENTICATED") && !slices.Contains(c, "FORBIDDEN") {
+		t.Errorf("anonymous lowStockVariants: errors %+v, want UNAUTHENTICATED", r.Errors)
+	}
+	low := map[string]int{}
+	var after2 any
+	for page := 0; page < 50 && len(low) < 2; page++ {
+		var out struct {
+			LowStockVariants struct {
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   *string
+				}
+				Edges []struct{ Node varVariant }
+			}
+		}
+		srv.gql(t, staff, `query($after: String) { lowStockVariants(first: 100, after: $after) {
+			pageInfo { hasNextPage endCursor } edges { node { `+varVariantFields+` } } } }`, map[string]any{"after": after2}, &out)
+		for _, e := range out.LowStockVariants.Edges {
+			if e.Node.AvailableQuantity > e.Node.LowStockThreshold || !e.Node.IsActive {
+				t.Errorf("lowStockVariants lists %s (available %d, threshold %d, active %v)", e.Node.SKU, e.Node.AvailableQuantity, e.Node.LowStockThreshold, e.Node.IsActive)
+			}
+			if e.Node.ID == a.ID || e.Node.ID == b.ID {
+				low[e.Node.ID] = e.Node.AvailableQuantity
+			}
+		}
+		if !out.LowStockVariants.PageInfo.HasNextPage || out.LowStockVariants.PageInfo.EndCursor == nil {
+			break
+		}
+		after2 = *out.LowStockVariants.PageInfo.EndCursor
+	}
+	if len(low) != 2 || low[a.ID] != 0 || low[b.ID] != 0 {
+		t.Errorf("lowStockVariants holds %v of the sold-out variants %s and %s, want both at 0", low, a.ID, b.ID)
 	}
 }
 
@@ -1182,6 +1291,52 @@ func TestVariantsBadInput(t *testing.T) {
 	varWantErr(t, "archiving the last active variant", archive(two.variant(t, "M").ID), "LAST_VARIANT", false, "id")
 	if v := srv.varVariantBy(t, staff, "id", two.variant(t, "M").ID); v == nil || !v.IsActive {
 		t.Errorf("the last variant after a refused archive: %+v, want active", v)
+	}
+
+	// Unknown and malformed ids are NOT_FOUND; an archived variant cannot
+	// be put in a cart.
+	for _, id := range []string{randomUUID(), "not-a-uuid"} {
+		r := srv.do(t, "", `query($id: ID!) { variant(id: $id) { id } }`, map[string]any{"id": id})
+		if d := string(r.Data); !strings.Contains(d, `"variant":null`) || !slices.Contains(r.codes(), "NOT_FOUND") {
+			t.Errorf("variant(id: %q): data %s errors %+v, want null with NOT_FOUND", id, d, r.Errors)
+		}
+		varWantErr(t, "productVariantArchive of "+id, archive(id), "NOT_FOUND", false, "id")
+		_, errs := srv.varCartCall(t, varCartCreate, map[string]any{"l": []any{map[string]any{"variantId": id, "quantity": 1}}})
+		varWantErr(t, "cartCreate with variantId "+id, errs, "NOT_FOUND", false, "lines", "0", "variantId")
+	}
+	_, errs = srv.varCartCall(t, varCartCreate, map[string]any{"l": []any{map[string]any{"variantId": two.variant(t, "S").ID, "quantity": 1}}})
+	varWantErr(t, "cartCreate with an archived variant", errs, "", false, "lines", "0", "variantId")
+
+	// Variant and option writes are for staff: an anonymous caller and a
+	// customer change nothing.
+	cust, _ := accRegisterCustomer(t, srv, buyerEmail(), "variant-test-pw-8271", "Vera")
+	redM := after.variant(t, "Red / M")
+	writes := []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"productVariantsCreate", `mutation($id: ID!, $v: [ProductVariantInput!]!) { productVariantsCreate(productId: $id, variants: $v) { userErrors { code } } }`,
+			map[string]any{"id": existing.ID, "v": []any{varVariantIn(base+"-BM", "1.00", 1, varSel("Color", "Blue", "Size", "M"))}}},
+		{"productVariantUpdate", `mutation($id: ID!) { productVariantUpdate(id: $id, input: {price: "0.01"}) { userErrors { code } } }`,
+			map[string]any{"id": redM.ID}},
+		{"productVariantArchive", `mutation($id: ID!) { productVariantArchive(id: $id) { userErrors { code } } }`,
+			map[string]any{"id": redM.ID}},
+		{"productOptionValuesAdd", `mutation($id: ID!) { productOptionValuesAdd(productId: $id, optionName: "Size", values: ["XL"]) { userErrors { code } } }`,
+			map[string]any{"id": existing.ID}},
+	}
+	for _, token := range []string{"", cust} {
+		for _, w := range writes {
+			r := srv.do(t, token, w.query, w.vars)
+			if c := r.codes(); !slices.Contains(c, "UNAUTHENTICATED") && !slices.Contains(c, "FORBIDDEN") {
+				t.Errorf("%s by a non-staff caller (token set: %v): data %s errors %+v, want UNAUTHENTICATED or FORBIDDEN", w.name, token != "", r.Data, r.Errors)
+			}
+		}
+	}
+	final := srv.varMustProduct(t, staff, existing.ID)
+	if got := final.variant(t, "Red / M"); got.Price.Amount != "11.00" || !got.IsActive || len(final.Variants) != 4 ||
+		!slices.Equal(final.Options[1].Values, []string{"S", "M"}) {
+		t.Errorf("after refused non-staff writes: Red / M %+v, %d variants, Size values %v; want 11.00 active, 4, [S M]",
+			got, len(final.Variants), final.Options[1].Values)
 	}
 }
 
