@@ -275,6 +275,38 @@ func TestFacets(t *testing.T) {
 		}
 	})
 
+	// Hostile arguments are refused as the caller's mistake or bounded,
+	// never an internal error.
+	t.Run("hostile arguments", func(t *testing.T) {
+		many := make([]map[string]any, 1000)
+		for i := range many {
+			many[i] = map[string]any{"name": "Color", "value": fmt.Sprintf("V%d", i)}
+		}
+		manyNames := make([]string, 1000)
+		for i := range manyNames {
+			manyNames[i] = fmt.Sprintf("option:N%d", i)
+		}
+		for name, vars := range map[string]map[string]any{
+			"maxValues -1":                   {"max": -1},
+			"maxValues 1000000000":           {"max": 1000000000},
+			"1000 option values":             {"f": map[string]any{"options": many}},
+			"1000 categories":                {"f": map[string]any{"categories": manyNames}},
+			"1000 facet keys":                {"keys": manyNames},
+			"unknown keys":                   {"keys": []string{"option:", "option:Nope", "price", "'; DROP TABLE products; --"}},
+			"an option name of 10,000 bytes": {"f": map[string]any{"options": sel(strings.Repeat("C", 10000), "Red")}},
+		} {
+			r := srv.do(t, "", varFacetQuery, vars)
+			for _, c := range r.codes() {
+				if c != "BAD_USER_INPUT" && c != "QUERY_TOO_COMPLEX" {
+					t.Errorf("%s: errors %+v, want none or BAD_USER_INPUT", name, r.Errors)
+				}
+			}
+			if len(r.Errors) == 0 && !strings.Contains(string(r.Data), `"totalCount"`) {
+				t.Errorf("%s: neither data nor an error: %s", name, r.Data)
+			}
+		}
+	})
+
 	// Sorting by PRICE uses the lowest active variant price: Scarf's 3.00
 	// is archived, Hoodie's inactive variants do not count.
 	t.Run("sort by price", func(t *testing.T) {

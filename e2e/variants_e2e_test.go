@@ -1035,6 +1035,74 @@ func TestVariantsFlashSale(t *testing.T) {
 	if len(low) != 2 || low[a.ID] != 0 || low[b.ID] != 0 {
 		t.Errorf("lowStockVariants holds %v of the sold-out variants %s and %s, want both at 0", low, a.ID, b.ID)
 	}
+
+	// Second wave: 20 more of each, and 60 buyers of one A and one B in
+	// one order, half naming A first and half B first: orders that lock
+	// the two variants in opposite line orders never deadlock, and
+	// exactly 20 orders get both.
+	for _, v := range []varVariant{a, b} {
+		var adj struct {
+			InventoryAdjust struct{ UserErrors []userError }
+		}
+		srv.gql(t, staff, `mutation($id: ID!) { inventoryAdjust(input: {variantId: $id, quantityChange: 20, type: RESTOCK}) {
+			userErrors { field message code } } }`, map[string]any{"id": v.ID}, &adj)
+		if len(adj.InventoryAdjust.UserErrors) > 0 {
+			t.Fatalf("restock %s: %+v", v.Title, adj.InventoryAdjust.UserErrors)
+		}
+	}
+	const pairs = 60
+	pairQueue := make(chan int, pairs)
+	for i := range pairs {
+		pairQueue <- i
+	}
+	close(pairQueue)
+	var pairPlaced, pairRefused int
+	for range 32 {
+		wg.Go(func() {
+			for i := range pairQueue {
+				lines := []any{map[string]any{"variantId": a.ID, "quantity": 1}, map[string]any{"variantId": b.ID, "quantity": 1}}
+				if i%2 == 1 {
+					slices.Reverse(lines)
+				}
+				r := srv.do(t, "", checkoutMutation, map[string]any{"input": map[string]any{
+					"lines": lines, "email": fmt.Sprintf("pair-%d-%s@example.com", i, randHex(3)),
+					"shippingAddress": shippingAddress(), "idempotencyKey": "e2e-vpair-" + randHex(8),
+				}})
+				var out struct{ Checkout checkoutResult }
+				if len(r.Errors) > 0 || json.Unmarshal(r.Data, &out) != nil {
+					t.Errorf("pair buyer %d: errors %+v, data %s", i, r.Errors, r.Data)
+					continue
+				}
+				c := out.Checkout
+				short := len(c.UserErrors) > 0
+				for _, e := range c.UserErrors {
+					short = short && e.Code == "INSUFFICIENT_STOCK" && len(e.Field) == 4 && e.Field[3] == "quantity"
+				}
+				mu.Lock()
+				switch {
+				case c.Order != nil && len(c.UserErrors) == 0:
+					pairPlaced++
+				case c.Order == nil && short:
+					pairRefused++
+				default:
+					t.Errorf("pair buyer %d: order %v, userErrors %+v; want an order or INSUFFICIENT_STOCK", i, c.Order != nil, c.UserErrors)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if pairPlaced != 20 || pairRefused != pairs-20 {
+		t.Errorf("orders of A and B together: %d placed, %d INSUFFICIENT_STOCK; want 20 and %d", pairPlaced, pairRefused, pairs-20)
+	}
+	final := srv.varMustProduct(t, staff, p.ID)
+	for _, v := range final.Variants {
+		wantOn := stock[v.ID] - paid[v.ID] + 20
+		if v.AvailableQuantity != 0 || v.InventoryQuantity != wantOn {
+			t.Errorf("variant %s after the second wave: available %d on hand %d, want 0 and %d", v.Title, v.AvailableQuantity, v.InventoryQuantity, wantOn)
+		}
+		varCheckLedger(t, "variant "+v.Title+" after the second wave", srv.varLedger(t, staff, v.ID), v)
+	}
 }
 
 // TestVariantsBadInput: each refused input is a userError at its field and
