@@ -59,8 +59,8 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	if p, err := l.product.Load(ctx, id); err != nil || (p != nil && (p.IsActive || caller.IsStaff())) {
 		return toProduct(p), err
 	}
-	if v, err := r.variantBy(ctx, &id, nil); err != nil || v != nil {
-		return v, err
+	if v, err := r.visibleVariant(ctx, &id, nil); err != nil || v != nil {
+		return toVariant(v), err
 	}
 	if c, err := r.svc.Carts.ByID(ctx, id); err == nil {
 		return r.pricedCart(ctx, c)

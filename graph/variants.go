@@ -58,13 +58,26 @@ func sameOptions(have []catalog.SelectedOption, want []*model.SelectedOptionInpu
 	return true
 }
 
-// variantBy finds a variant by exactly one of id or sku. An inactive
-// variant, or one of an inactive product, is visible to staff only; to
-// others it does not exist (null).
+// variantBy finds a variant by exactly one of id or sku. An unknown one is
+// NOT_FOUND, and so, to everyone but staff, is an inactive variant or one
+// of an inactive product.
 func (r *Resolver) variantBy(ctx context.Context, id, sku *string) (*model.ProductVariant, error) {
 	if (id == nil) == (sku == nil) {
 		return nil, apperr.New(apperr.Invalid, "give exactly one of id or sku")
 	}
+	v, err := r.visibleVariant(ctx, id, sku)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, apperr.New(apperr.NotFound, "variant not found")
+	}
+	return toVariant(v), nil
+}
+
+// visibleVariant returns the variant with the id or sku if the caller may
+// see it, else nil.
+func (r *Resolver) visibleVariant(ctx context.Context, id, sku *string) (*catalog.Variant, error) {
 	var v *catalog.Variant
 	var err error
 	if id != nil {
@@ -75,19 +88,14 @@ func (r *Resolver) variantBy(ctx context.Context, id, sku *string) (*model.Produ
 			v, err = nil, nil
 		}
 	}
-	if err != nil || v == nil {
+	if err != nil || v == nil || auth.FromContext(ctx).IsStaff() {
+		return v, err
+	}
+	p, err := loadersFrom(ctx).product.Load(ctx, v.ProductID)
+	if err != nil || !v.IsActive || p == nil || !p.IsActive {
 		return nil, err
 	}
-	if !auth.FromContext(ctx).IsStaff() {
-		p, err := loadersFrom(ctx).product.Load(ctx, v.ProductID)
-		if err != nil {
-			return nil, err
-		}
-		if !v.IsActive || p == nil || !p.IsActive {
-			return nil, nil
-		}
-	}
-	return toVariant(v), nil
+	return v, nil
 }
 
 // variantByID loads a variant through the operation's loader; one that no

@@ -4700,7 +4700,7 @@ extend input ProductFilter {
 }
 
 extend type Query {
-  "A variant by exactly one of id or sku (BAD_USER_INPUT otherwise); null when there is none, or it (or its product) is inactive and the caller is not STAFF."
+  "A variant by exactly one of id or sku (BAD_USER_INPUT otherwise). Null with a NOT_FOUND error when there is none, or when it (or its product) is inactive and the caller is not STAFF."
   variant(
     "The variant's id."
     id: ID
