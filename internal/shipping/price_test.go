@@ -12,7 +12,7 @@ import (
 )
 
 func usd(a int64) money.Money { return money.New(a, "USD") }
-func ptr[T any](v T) *T      { return &v }
+func ptr[T any](v T) *T       { return &v }
 
 // v1: 10 % tax, free shipping from 100.00, else 10.00.
 var v1 = pricing.Config{TaxRate: pricing.Rate{Num: 10, Den: 100}, FreeShippingThreshold: usd(100_00), FlatShippingRate: usd(10_00)}
