@@ -31,10 +31,13 @@ type Product struct {
 	IsActive          bool
 	IsFeatured        bool
 	WeightGrams       *int
-	Dimensions        *Dimensions
-	UnitsSold         int64
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// TaxClass picks the tax rates of that class over the standard ones;
+	// nil is the standard class.
+	TaxClass   *string
+	Dimensions *Dimensions
+	UnitsSold  int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Dimensions is a product's package size in millimetres.

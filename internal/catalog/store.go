@@ -33,6 +33,7 @@ type productRow struct {
 	IsActive          bool      `bun:"is_active"`
 	IsFeatured        bool      `bun:"is_featured"`
 	WeightGrams       *int      `bun:"weight_grams"`
+	TaxClass          *string   `bun:"tax_class"`
 	LengthMm          *int      `bun:"length_mm"`
 	WidthMm           *int      `bun:"width_mm"`
 	HeightMm          *int      `bun:"height_mm"`
@@ -45,7 +46,7 @@ func (r *productRow) product() *Product {
 	p := &Product{ID: r.ID, SKU: r.SKU, Handle: r.Handle, Name: r.Name, Description: r.Description,
 		Price: money.New(r.Price, r.Currency), Category: r.Category, Tags: r.Tags,
 		OnHand: r.OnHand, Reserved: r.Reserved, Available: r.Available, LowStockThreshold: r.LowStockThreshold,
-		IsActive: r.IsActive, IsFeatured: r.IsFeatured, WeightGrams: r.WeightGrams, UnitsSold: r.UnitsSold,
+		IsActive: r.IsActive, IsFeatured: r.IsFeatured, WeightGrams: r.WeightGrams, TaxClass: r.TaxClass, UnitsSold: r.UnitsSold,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.CompareAtPrice != nil {
 		m := money.New(*r.CompareAtPrice, r.Currency)
@@ -66,7 +67,7 @@ func (r *productRow) product() *Product {
 
 // editableColumns are the columns Update may change.
 var editableColumns = []string{"handle", "name", "description", "price", "compare_at_price", "cost_price",
-	"category", "tags", "low_stock_threshold", "is_active", "is_featured", "weight_grams",
+	"category", "tags", "low_stock_threshold", "is_active", "is_featured", "weight_grams", "tax_class",
 	"length_mm", "width_mm", "height_mm"}
 
 // insertProduct inserts r and fills in its id and defaults.

@@ -9,6 +9,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/money"
+	"commerce/internal/shipping"
 )
 
 // Input bounds.
@@ -51,6 +52,7 @@ type CreateInput struct {
 	IsFeatured        *bool
 	WeightGrams       *int
 	Dimensions        *DimensionsInput
+	TaxClass          *string // blank is the standard class
 }
 
 // UpdateInput changes the given fields of a product; nil leaves a field as
@@ -71,6 +73,7 @@ type UpdateInput struct {
 	IsFeatured        *bool
 	WeightGrams       *int
 	Dimensions        *DimensionsInput
+	TaxClass          *string // blank sets the standard class
 	// Clear names optional fields to empty, by their input names:
 	// description, compareAtPrice, costPrice, category, weightGrams and
 	// dimensions (the API's explicit null). Other names are ignored.
@@ -111,7 +114,7 @@ func (in CreateInput) update() UpdateInput {
 	return UpdateInput{Handle: in.Handle, Name: &in.Name, Description: in.Description, Price: &in.Price,
 		CompareAtPrice: in.CompareAtPrice, CostPrice: in.CostPrice, Category: in.Category, Tags: in.Tags,
 		LowStockThreshold: in.LowStockThreshold, IsActive: in.IsActive, IsFeatured: in.IsFeatured,
-		WeightGrams: in.WeightGrams, Dimensions: in.Dimensions}
+		WeightGrams: in.WeightGrams, Dimensions: in.Dimensions, TaxClass: in.TaxClass}
 }
 
 // applyUpdate validates the given fields and writes them into r, which
@@ -145,6 +148,9 @@ func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 	}
 	if in.WeightGrams != nil {
 		r.WeightGrams = measure(in.WeightGrams, inputPath("weightGrams"), &l)
+	}
+	if in.TaxClass != nil {
+		r.TaxClass = shipping.CheckTaxClass(*in.TaxClass, inputPath("taxClass"), &l)
 	}
 	if d := in.Dimensions; d != nil {
 		r.LengthMm = measure(d.LengthMm, inputPath("dimensions", "lengthMm"), &l)

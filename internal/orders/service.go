@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/carts"
+	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
 	"commerce/internal/notify"
@@ -26,6 +27,7 @@ import (
 	"commerce/internal/platform/db"
 	"commerce/internal/pricing"
 	"commerce/internal/realtime"
+	"commerce/internal/shipping"
 )
 
 // Config holds the order workflow's settings.
@@ -163,19 +165,39 @@ func newOrderNumber() string {
 
 // checkoutProduct is the catalog view checkout prices from.
 type checkoutProduct struct {
-	ID       string `bun:"id"`
-	SKU      string `bun:"sku"`
-	Name     string `bun:"name"`
-	Price    int64  `bun:"price"`
-	Currency string `bun:"currency"`
-	IsActive bool   `bun:"is_active"`
+	ID       string  `bun:"id"`
+	SKU      string  `bun:"sku"`
+	Name     string  `bun:"name"`
+	Price    int64   `bun:"price"`
+	Currency string  `bun:"currency"`
+	IsActive bool    `bun:"is_active"`
+	Grams    *int64  `bun:"weight_grams"`
+	TaxClass *string `bun:"tax_class"`
+	// Destination is the shipping and tax configuration of the address,
+	// the same on every row (see shipping.DestinationColumn).
+	Destination []byte `bun:"shipping_destination"`
 }
 
 func (p checkoutProduct) price() money.Money { return money.New(p.Price, p.Currency) }
 
-// productsForCheckout loads every product the lines name, by id or sku, in
-// one query.
-func productsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput) ([]checkoutProduct, error) {
+// item is what shipping and tax need of a line: price, quantity, weight
+// and tax class, all taken from the product here.
+func (p checkoutProduct) item(quantity int) shipping.Item {
+	it := shipping.Item{UnitPrice: p.price(), Quantity: quantity}
+	if p.Grams != nil {
+		it.Grams = *p.Grams
+	}
+	if p.TaxClass != nil {
+		it.TaxClass = *p.TaxClass
+	}
+	return it
+}
+
+// productsForCheckout loads every product the lines name, by id or sku,
+// and the shipping and tax configuration of the address in one query: the
+// destination costs checkout no statement. With no product found the
+// destination is unconfigured, and checkout fails on the lines anyway.
+func productsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput, to customers.Address) ([]checkoutProduct, shipping.Destination, error) {
 	// The nil UUID and the empty sku keep both lists non-empty; neither
 	// matches a product.
 	ids, skus := []string{uuid.Nil.String()}, []string{""}
@@ -188,12 +210,23 @@ func productsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput) ([
 		}
 	}
 	var out []checkoutProduct
-	err := idb.NewRaw(`SELECT id, sku, name, price, currency, is_active FROM products
-		WHERE id IN (?) OR lower(sku) IN (?)`, bun.In(ids), bun.In(skus)).Scan(ctx, &out)
+	args := append(shipping.DestinationArgs(to.CountryCode), bun.In(ids), bun.In(skus))
+	err := idb.NewRaw(`SELECT id, sku, name, price, currency, is_active, weight_grams, tax_class, `+shipping.DestinationColumn+`
+		FROM products WHERE id IN (?) OR lower(sku) IN (?)`, args...).Scan(ctx, &out)
 	if err != nil {
-		return nil, fmt.Errorf("load products for checkout: %w", err)
+		return nil, shipping.Destination{}, fmt.Errorf("load products for checkout: %w", err)
 	}
-	return out, nil
+	region := ""
+	if to.Region != nil {
+		region = *to.Region
+	}
+	dest := shipping.Destination{Country: to.CountryCode, Region: region}
+	if len(out) > 0 {
+		if dest, err = shipping.DecodeDestination(out[0].Destination, to.CountryCode, region); err != nil {
+			return nil, shipping.Destination{}, err
+		}
+	}
+	return out, dest, nil
 }
 
 // claimKey binds the idempotency key to this checkout inside its

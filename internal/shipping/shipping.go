@@ -54,6 +54,7 @@ type Zone struct {
 type Method struct {
 	ID        string
 	ZoneID    string
+	Zone      *Zone // the zone with its methods, as loaded together
 	Name      string
 	Carrier   *string
 	Condition Condition
