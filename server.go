@@ -95,8 +95,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "seed":
 		return withDB(ctx, getenv, log, func(a *app) error {
 			n, err := a.catalog.SeedDemo(ctx)
-			if err == nil {
-				log.Info("seed: demo catalog", "products_created", n)
+			if err != nil {
+				return err
+			}
+			log.Info("seed: demo catalog", "products_created", n)
+			if n, err = a.shipping.SeedDemo(ctx); err == nil {
+				log.Info("seed: demo shipping zones, methods and tax rates", "created", n)
 			}
 			return err
 		})

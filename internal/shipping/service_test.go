@@ -232,3 +232,22 @@ func TestDestinationAndDelete(t *testing.T) {
 		t.Errorf("deleting a method of a deleted zone: %v, want NOT_FOUND", err)
 	}
 }
+
+func TestSeedDemo(t *testing.T) {
+	svc, d := setup(t)
+	ctx := context.Background()
+	n, err := svc.SeedDemo(ctx)
+	if err != nil || n != 12 {
+		t.Fatalf("SeedDemo = %d, %v; want 12 rows", n, err)
+	}
+	if got := rows(t, d); got != [3]int{2, 3, 7} {
+		t.Errorf("rows %v, want 2 zones, 3 methods, 7 rates", got)
+	}
+	dest, err := svc.Destination(ctx, "US", "CA")
+	if err != nil || len(dest.Methods) != 2 {
+		t.Fatalf("the store country's destination %+v, %v: want the two domestic methods", dest, err)
+	}
+	if again, err := svc.SeedDemo(ctx); err != nil || again != 0 {
+		t.Errorf("second SeedDemo = %d, %v; want 0", again, err)
+	}
+}
