@@ -3482,15 +3482,15 @@ type Cart implements Node {
   email: String
   "The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out."
   lines: [CartLine!]!
-  "Sum of the line totals."
+  "Sum of the line totals (tax-inclusive prices with PRICES_INCLUDE_TAX)."
   subtotal: Money!
-  "TAX_RATE × (subtotal − discount), rounded half-up to the minor unit."
+  "The sum of taxLines: TAX_RATE × (subtotal − discount) while no tax rate is configured, else by the destination's rates per line and rate, rounded half-up."
   tax: Money!
-  "FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD."
+  "The charged method's price (the chosen one, else the only or the cheapest quote); while no zone is configured FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD."
   shippingCost: Money!
   "Discount on the merchandise; \"0.00\" while discount codes are not available."
   discount: Money!
-  "subtotal − discount + tax + shippingCost: what checkout would charge now."
+  "subtotal − discount + tax + shippingCost (with PRICES_INCLUDE_TAX, tax is included: subtotal − discount + shippingCost): what checkout would charge now."
   total: Money!
   "The discount codes on the cart; [] while discount codes are not available."
   discountCodes: [String!]!
@@ -3630,13 +3630,13 @@ type Order implements Node {
   lines: [OrderLine!]!
   "Sum of the line totals."
   subtotal: Money!
-  "Tax charged: TAX_RATE × (subtotal − discount), rounded half-up."
+  "Tax charged, the sum of taxLines."
   tax: Money!
   "Shipping charged."
   shippingCost: Money!
   "Discount on the merchandise."
   discount: Money!
-  "What was charged: subtotal − discount + tax + shippingCost."
+  "What was charged: subtotal − discount + tax + shippingCost (tax included in the prices with PRICES_INCLUDE_TAX)."
   total: Money!
   "Where the order is in its life."
   status: OrderStatus!

@@ -92,15 +92,15 @@ type Cart struct {
 	Email *string `json:"email,omitempty"`
 	// The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out.
 	Lines []*CartLine `json:"lines"`
-	// Sum of the line totals.
+	// Sum of the line totals (tax-inclusive prices with PRICES_INCLUDE_TAX).
 	Subtotal *Money `json:"subtotal"`
-	// TAX_RATE × (subtotal − discount), rounded half-up to the minor unit.
+	// The sum of taxLines: TAX_RATE × (subtotal − discount) while no tax rate is configured, else by the destination's rates per line and rate, rounded half-up.
 	Tax *Money `json:"tax"`
-	// FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD.
+	// The charged method's price (the chosen one, else the only or the cheapest quote); while no zone is configured FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD.
 	ShippingCost *Money `json:"shippingCost"`
 	// Discount on the merchandise; "0.00" while discount codes are not available.
 	Discount *Money `json:"discount"`
-	// subtotal − discount + tax + shippingCost: what checkout would charge now.
+	// subtotal − discount + tax + shippingCost (with PRICES_INCLUDE_TAX, tax is included: subtotal − discount + shippingCost): what checkout would charge now.
 	Total *Money `json:"total"`
 	// The discount codes on the cart; [] while discount codes are not available.
 	DiscountCodes []string `json:"discountCodes"`
@@ -494,13 +494,13 @@ type Order struct {
 	Lines []*OrderLine `json:"lines"`
 	// Sum of the line totals.
 	Subtotal *Money `json:"subtotal"`
-	// Tax charged: TAX_RATE × (subtotal − discount), rounded half-up.
+	// Tax charged, the sum of taxLines.
 	Tax *Money `json:"tax"`
 	// Shipping charged.
 	ShippingCost *Money `json:"shippingCost"`
 	// Discount on the merchandise.
 	Discount *Money `json:"discount"`
-	// What was charged: subtotal − discount + tax + shippingCost.
+	// What was charged: subtotal − discount + tax + shippingCost (tax included in the prices with PRICES_INCLUDE_TAX).
 	Total *Money `json:"total"`
 	// Where the order is in its life.
 	Status OrderStatus `json:"status"`
