@@ -18,6 +18,7 @@ import (
 	"commerce/internal/platform/web"
 	"commerce/internal/realtime"
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -484,6 +485,9 @@ func (r *queryResolver) TaxRates(ctx context.Context) ([]*model.TaxRate, error) 
 }
 
 func (r *shippingMethodResolver) Zone(ctx context.Context, obj *model.ShippingMethod) (*model.ShippingZone, error) {
+	if obj.ZoneRef == nil {
+		return nil, fmt.Errorf("shipping method %s converted without its zone", obj.ID)
+	}
 	return toShippingZone(obj.ZoneRef), nil
 }
 

@@ -4297,8 +4297,8 @@ input ProductCreateInput {
 
 """
 Fields to change on a product; omitted fields stay as they are. An explicit
-null clears description, compareAtPrice, costPrice, category, weightGrams or
-dimensions. Same rules as ProductCreateInput; amounts are in the product's
+null clears description, compareAtPrice, costPrice, category, weightGrams,
+dimensions or taxClass. Same rules as ProductCreateInput; amounts are in the product's
 currency.
 """
 input ProductUpdateInput {
@@ -4823,7 +4823,7 @@ extend input ProductCreateInput {
 }
 
 extend input ProductUpdateInput {
-  "Tax class, up to 50 characters; blank sets the standard class, null leaves it."
+  "Tax class, up to 50 characters; blank or null sets the standard class, omitted leaves it."
   taxClass: String
 }
 

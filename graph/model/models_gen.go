@@ -819,8 +819,8 @@ type ProductPayload struct {
 }
 
 // Fields to change on a product; omitted fields stay as they are. An explicit
-// null clears description, compareAtPrice, costPrice, category, weightGrams or
-// dimensions. Same rules as ProductCreateInput; amounts are in the product's
+// null clears description, compareAtPrice, costPrice, category, weightGrams,
+// dimensions or taxClass. Same rules as ProductCreateInput; amounts are in the product's
 // currency.
 type ProductUpdateInput struct {
 	// New URL slug, unique (TAKEN).
@@ -849,7 +849,7 @@ type ProductUpdateInput struct {
 	WeightGrams *int `json:"weightGrams,omitempty"`
 	// Replaces all three measures (an omitted one becomes empty); null clears them.
 	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
-	// Tax class, up to 50 characters; blank sets the standard class, null leaves it.
+	// Tax class, up to 50 characters; blank or null sets the standard class, omitted leaves it.
 	TaxClass *string `json:"taxClass,omitempty"`
 }
 

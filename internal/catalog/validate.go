@@ -75,8 +75,9 @@ type UpdateInput struct {
 	Dimensions        *DimensionsInput
 	TaxClass          *string // blank sets the standard class
 	// Clear names optional fields to empty, by their input names:
-	// description, compareAtPrice, costPrice, category, weightGrams and
-	// dimensions (the API's explicit null). Other names are ignored.
+	// description, compareAtPrice, costPrice, category, weightGrams,
+	// dimensions and taxClass (the API's explicit null). Other names are
+	// ignored.
 	Clear []string
 }
 
@@ -169,6 +170,8 @@ func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 			r.Category = nil
 		case "weightGrams":
 			r.WeightGrams = nil
+		case "taxClass":
+			r.TaxClass = nil
 		case "dimensions":
 			r.LengthMm, r.WidthMm, r.HeightMm = nil, nil, nil
 		}
