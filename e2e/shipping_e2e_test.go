@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"commerce/internal/platform/dbtest"
 	"commerce/internal/platform/stripetest"
+	"commerce/internal/platform/testtool"
 )
 
 // shipTaxLine is a TaxLine as the API returns it.
@@ -54,7 +61,9 @@ func usAddress(region string) map[string]any {
 // userErrors at their fields that write nothing.
 func TestE2EShippingByDestination(t *testing.T) {
 	deps := startDeps(t, true)
-	srv := startServer(t, "shipping", deps.env(t, nil))
+	// A database of its own: the zones configured here would make the
+	// other tests' checkouts to their addresses SHIPPING_UNAVAILABLE.
+	srv := startServer(t, "shipping", deps.env(t, map[string]string{"DATABASE_URL": dbtest.FreshURL(t)}))
 	staff := srv.staffLogin(t)
 	p := srv.createProduct(t, staff, "40.00", 20)
 
@@ -278,4 +287,81 @@ func hasErrorAt(errs []userError, path ...string) bool {
 
 func hasCodeAt(errs []userError, code string, path ...string) bool {
 	return slices.ContainsFunc(errs, func(e userError) bool { return e.Code == code && slices.Equal(e.Field, path) })
+}
+
+// TestShopShippingMethodInChromium: with two methods serving the address,
+// the storefront's checkout shows them after the first attempt
+// (SHIPPING_METHOD_REQUIRED) and places the order with the one picked.
+func TestShopShippingMethodInChromium(t *testing.T) {
+	browser := chromiumBinary(t)
+	deps := startDeps(t, false)
+	addr := testtool.FreeAddr(t)
+	srv := startServer(t, "shop-shipping", deps.env(t, map[string]string{"HTTP_ADDR": addr, "PUBLIC_BASE_URL": "http://" + addr,
+		"DATABASE_URL": dbtest.FreshURL(t)}))
+	staff := srv.staffLogin(t)
+	kettle := shopProduct(t, srv, staff, "Shipping kettle "+randHex(3), "30.00")
+	var zone struct {
+		ShippingZoneCreate struct{ Zone struct{ ID string } }
+	}
+	srv.gql(t, staff, `mutation { shippingZoneCreate(input: {name: "Domestic", countries: ["US"]}) { zone { id } } }`, nil, &zone)
+	for _, m := range []string{`{name: "Standard", condition: NONE, rates: [{min: "0", price: "5.00"}]}`,
+		`{name: "Express", condition: NONE, rates: [{min: "0", price: "15.00"}], minDeliveryDays: 1, maxDeliveryDays: 2}`} {
+		srv.gql(t, staff, `mutation($z: ID!) { shippingMethodCreate(zoneId: $z, input: `+m+`) { method { id } } }`,
+			map[string]any{"z": zone.ShippingZoneCreate.Zone.ID}, nil)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	shopStep(t, bctx, "start Chromium", chromedp.Navigate("about:blank"))
+	problems := shopConsole(t, bctx)
+
+	shopStep(t, bctx, "open the kettle", chromedp.Navigate(srv.base+"/shop/#/product/"+kettle.Handle))
+	shopWait(t, bctx, "the product page", "#product-name")
+	shopStep(t, bctx, "add the kettle", chromedp.Click(chromedp.CSS("#add-to-cart")))
+	shopWait(t, bctx, "the added notice", "#added")
+	shopStep(t, bctx, "open the cart", chromedp.Click(chromedp.CSS("#cart-link")))
+	shopWait(t, bctx, "the cart line", "tr[data-line]")
+	shopStep(t, bctx, "go to checkout", chromedp.Click(chromedp.CSS("#to-checkout")))
+	shopWait(t, bctx, "the checkout form", "#checkout-form")
+	for name, value := range map[string]string{
+		"email": buyerEmail(), "shippingAddress.firstName": "Grace", "shippingAddress.lastName": "Hopper",
+		"shippingAddress.line1": "1 Navy Way", "shippingAddress.city": "Arlington", "shippingAddress.region": "VA",
+		"shippingAddress.postalCode": "22201", "shippingAddress.countryCode": "US",
+	} {
+		shopStep(t, bctx, "fill "+name, chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(`input[name=%q]`, name)), value))
+	}
+	shopStep(t, bctx, "place the order", chromedp.Click(chromedp.CSS("#place-order")))
+	shopWait(t, bctx, "the shipping methods", `#shipping-methods input[name="shippingMethodId"]`)
+	if n := shopEval[int](t, bctx, `document.querySelectorAll('#shipping-methods input[name="shippingMethodId"]').length`); n != 2 {
+		t.Fatalf("%d shipping methods offered, want 2", n)
+	}
+	shopScreenshot(t, bctx, "shop-shipping-methods.png")
+	shopStep(t, bctx, "pick Express and place the order",
+		chromedp.Click(chromedp.CSS(`#shipping-methods label:nth-of-type(2) input`)), chromedp.Click(chromedp.CSS("#place-order")))
+	shopWait(t, bctx, "the order page", "#order[data-status]")
+	number := strings.TrimPrefix(shopEval[string](t, bctx, `document.querySelector('#order h1').textContent`), "Order ")
+	var got struct {
+		Order *struct {
+			ShippingMethodName *string
+			ShippingCost       gqlMoney
+			Total              gqlMoney
+		}
+	}
+	srv.gql(t, staff, `query($n: String!) { order(orderNumber: $n) { shippingMethodName shippingCost { amount currencyCode } total { amount currencyCode } } }`,
+		map[string]any{"n": number}, &got)
+	if got.Order == nil || got.Order.ShippingMethodName == nil || *got.Order.ShippingMethodName != "Express" ||
+		got.Order.ShippingCost.Amount != "15.00" || got.Order.Total.Amount != "48.00" {
+		t.Errorf("order %s: %+v, want Express at 15.00, total 48.00 (30.00 + 10 %% tax + 15.00)", number, got.Order)
+	}
+	for _, p := range problems() {
+		t.Errorf("browser console: %s", p)
+	}
 }
