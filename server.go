@@ -56,6 +56,7 @@ import (
 	"commerce/internal/pricing"
 	"commerce/internal/quota"
 	"commerce/internal/realtime"
+	"commerce/internal/shipping"
 	"commerce/internal/shop"
 	"commerce/internal/storage"
 	"commerce/internal/webhooks"
@@ -94,8 +95,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "seed":
 		return withDB(ctx, getenv, log, func(a *app) error {
 			n, err := a.catalog.SeedDemo(ctx)
-			if err == nil {
-				log.Info("seed: demo catalog", "products_created", n)
+			if err != nil {
+				return err
+			}
+			log.Info("seed: demo catalog", "products_created", n)
+			if n, err = a.shipping.SeedDemo(ctx); err == nil {
+				log.Info("seed: demo shipping zones, methods and tax rates", "created", n)
 			}
 			return err
 		})
@@ -378,6 +383,7 @@ type app struct {
 	inventory *inventory.Service
 	notify    *notify.Service
 	carts     *carts.Service
+	shipping  *shipping.Service
 	orders    *orders.Service
 	webhooks  *webhooks.Service
 	storage   *storage.Store // product images
@@ -464,9 +470,10 @@ func (a *app) wire() error {
 	}
 	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency, Log: a.log}).
 		WithImages(a.storage, cfg.MaxUploadBytes).WithWebhooks(a.webhooks)
+	a.shipping = shipping.NewService(a.db, shipping.Config{Currency: cfg.StoreCurrency, StoreCountry: cfg.StoreCountry})
 	a.carts = carts.NewService(a.db, a.catalog, a.notify, inserter, carts.Config{
 		Currency: cfg.StoreCurrency, AbandonedCartWait: cfg.AbandonedCartWait, StorefrontURL: cfg.StorefrontURL,
-	})
+	}).WithShipping(a.shipping)
 	a.orders = orders.NewService(orders.Deps{
 		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.tracing, a.log),
 		Notify: a.notify, Jobs: inserter, Live: a.hub, Webhooks: a.webhooks, Log: a.log,
@@ -506,6 +513,7 @@ func (a *app) pricing() pricing.Config {
 		TaxRate:               pricing.Rate{Num: a.cfg.TaxRate.Num, Den: a.cfg.TaxRate.Den},
 		FreeShippingThreshold: a.cfg.FreeShippingThreshold,
 		FlatShippingRate:      a.cfg.FlatShippingRate,
+		PricesIncludeTax:      a.cfg.PricesIncludeTax,
 	}
 }
 
@@ -638,7 +646,7 @@ func (a *app) routes(api bool) http.Handler {
 		quotas := a.quotas()
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
-			Carts: a.carts, Orders: a.orders, Webhooks: a.webhooks, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
+			Carts: a.carts, Orders: a.orders, Webhooks: a.webhooks, Shipping: a.shipping, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,

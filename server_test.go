@@ -81,6 +81,28 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.Contains(string(b), `"token":"ey`) {
 		t.Fatalf("the ADMIN_EMAIL account cannot sign in: %s", b)
 	}
+	var signedIn struct {
+		Data struct{ StaffLogin struct{ Token string } }
+	}
+	_ = json.Unmarshal(b, &signedIn)
+	zones, _ := json.Marshal(map[string]string{"query": `{ shippingZones { name methods { name } } }`})
+	req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(zones))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+signedIn.Data.StaffLogin.Token)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seeded struct {
+		Data struct {
+			ShippingZones []struct{ Methods []struct{ Name string } }
+		}
+	}
+	_ = json.NewDecoder(res.Body).Decode(&seeded)
+	res.Body.Close()
+	if z := seeded.Data.ShippingZones; len(z) != 2 || len(z[0].Methods)+len(z[1].Methods) != 3 {
+		t.Errorf("the seed made shipping zones %+v, want two zones with three methods", z)
+	}
 
 	stop()
 	select {

@@ -94,7 +94,7 @@ func toProduct(p *catalog.Product) *model.Product {
 		Price: toMoney(p.Price), CompareAtPrice: toMoneyPtr(p.CompareAtPrice), CostPrice: toMoneyPtr(p.CostPrice),
 		Category: p.Category, Tags: p.Tags, InventoryQuantity: p.OnHand, AvailableQuantity: p.Available,
 		LowStockThreshold: p.LowStockThreshold, IsActive: p.IsActive, IsFeatured: p.IsFeatured,
-		WeightGrams: p.WeightGrams, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		WeightGrams: p.WeightGrams, TaxClass: p.TaxClass, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 		HasOnlyDefaultVariant: !p.HasOptions,
 		PriceRange:            &model.PriceRange{MinVariantPrice: toMoney(p.Price), MaxVariantPrice: toMoney(p.MaxPrice)},
 	}
@@ -171,7 +171,7 @@ func toProductCreateInput(in model.ProductCreateInput) catalog.CreateInput {
 		CompareAtPrice: decimalPtr(in.CompareAtPrice), CostPrice: decimalPtr(in.CostPrice), CurrencyCode: in.CurrencyCode,
 		Category: in.Category, Tags: in.Tags, InventoryQuantity: in.InventoryQuantity, LowStockThreshold: in.LowStockThreshold,
 		IsActive: in.IsActive, IsFeatured: in.IsFeatured, WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions),
-		Variants: toVariantInputs(in.Variants),
+		TaxClass: in.TaxClass, Variants: toVariantInputs(in.Variants),
 	}
 	if in.Options != nil {
 		out.Options = make([]catalog.OptionInput, len(in.Options))
@@ -217,7 +217,7 @@ func toProductUpdateInput(in model.ProductUpdateInput, nulls []string) catalog.U
 		Handle: in.Handle, Name: in.Name, Description: in.Description, Price: decimalPtr(in.Price),
 		CompareAtPrice: decimalPtr(in.CompareAtPrice), CostPrice: decimalPtr(in.CostPrice), Category: in.Category,
 		Tags: in.Tags, LowStockThreshold: in.LowStockThreshold, IsActive: in.IsActive, IsFeatured: in.IsFeatured,
-		WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions), Clear: nulls,
+		WeightGrams: in.WeightGrams, Dimensions: toDimensionsInput(in.Dimensions), Clear: nulls, TaxClass: in.TaxClass,
 	}
 }
 
@@ -311,12 +311,18 @@ func toCart(c *carts.Cart, p carts.Priced) *model.Cart {
 		lines[i] = &model.CartLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity,
 			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
 	}
-	return &model.Cart{
+	out := &model.Cart{
 		ID: c.ID, Email: c.Email, Lines: lines,
 		Subtotal: toMoney(p.Totals.Subtotal), Tax: toMoney(p.Totals.Tax), ShippingCost: toMoney(p.Totals.Shipping),
 		Discount: toMoney(p.Totals.Discount), Total: toMoney(p.Totals.Total), DiscountCodes: []string{},
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		ShippingAddress: toAddress(c.ShippingAddress), ShippingQuotes: toShippingQuotes(p.Shipping.Quotes),
+		TaxLines: toTaxLines(p.Shipping.TaxLines), TaxIsEstimate: p.TaxIsEstimate,
 	}
+	if m := p.Shipping.Chosen; m != nil {
+		out.ShippingMethod = toShippingMethod(m)
+	}
+	return out
 }
 
 func toCartLineInputs(in []*model.CartLineInput) []carts.LineInput {
@@ -350,6 +356,7 @@ func toCheckoutInput(in model.CheckoutInput, caller auth.Principal, clientIP str
 	out := orders.CheckoutInput{
 		CartID: in.CartID, Email: in.Email, BillingAddress: fromAddressInput(in.BillingAddress),
 		DiscountCodes: in.DiscountCodes, IdempotencyKey: in.IdempotencyKey, Caller: caller, ClientIP: clientIP,
+		ShippingMethodID: in.ShippingMethodID,
 	}
 	if a := fromAddressInput(in.ShippingAddress); a != nil {
 		out.ShippingAddress = *a
@@ -377,7 +384,7 @@ func toOrder(o *orders.Order, access orders.Access) *model.Order {
 		ShippingAddress: toAddress(&o.ShippingAddress), BillingAddress: toAddress(&o.BillingAddress),
 		Carrier: o.Carrier, TrackingNumber: o.TrackingNumber, TrackingURL: o.TrackingURL,
 		ShippedAt: o.ShippedAt, DeliveredAt: o.DeliveredAt, Notes: o.Notes, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		ShowCustomer: access.Customer,
+		ShowCustomer: access.Customer, ShippingMethodName: o.ShippingMethodName, TaxLines: toOrderTaxLines(o.TaxLines),
 	}
 	if access.Secret {
 		m.PaymentClientSecret = o.PayableSecret()

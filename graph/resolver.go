@@ -15,6 +15,7 @@ import (
 	"commerce/internal/orders"
 	"commerce/internal/pricing"
 	"commerce/internal/realtime"
+	"commerce/internal/shipping"
 	"commerce/internal/storage"
 	"commerce/internal/webhooks"
 )
@@ -29,6 +30,7 @@ type Services struct {
 	Carts     *carts.Service
 	Orders    *orders.Service
 	Webhooks  *webhooks.Service
+	Shipping  *shipping.Service
 	Pricing   pricing.Config // prices carts for display
 	Live      *realtime.Hub  // subscriptions
 	Images    *storage.Store // signs ProductImage.url

@@ -18,6 +18,7 @@ import (
 	"commerce/internal/platform/web"
 	"commerce/internal/realtime"
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -287,6 +288,52 @@ func (r *mutationResolver) WebhookDeliveryRetry(ctx context.Context, id string) 
 	return webhookDeliveryPayload(r.svc.Webhooks.Retry(ctx, id))
 }
 
+func (r *mutationResolver) CartShippingAddressUpdate(ctx context.Context, cartID string, address model.AddressInput) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.SetShippingAddress(ctx, cartID, *fromAddressInput(&address))
+	return r.cartPayload(ctx, c, err)
+}
+
+func (r *mutationResolver) CartShippingMethodSet(ctx context.Context, cartID string, shippingMethodID string) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.SetShippingMethod(ctx, cartID, shippingMethodID, r.svc.Pricing)
+	return r.cartPayload(ctx, c, err)
+}
+
+func (r *mutationResolver) ShippingZoneCreate(ctx context.Context, input model.ShippingZoneInput) (*model.ShippingZonePayload, error) {
+	return shippingZonePayload(r.svc.Shipping.CreateZone(ctx, toShippingZoneInput(input)))
+}
+
+func (r *mutationResolver) ShippingZoneUpdate(ctx context.Context, id string, input model.ShippingZoneInput) (*model.ShippingZonePayload, error) {
+	return shippingZonePayload(r.svc.Shipping.UpdateZone(ctx, id, toShippingZoneInput(input)))
+}
+
+func (r *mutationResolver) ShippingZoneDelete(ctx context.Context, id string) (*model.DeletePayload, error) {
+	return deletePayload(r.svc.Shipping.DeleteZone(ctx, id))
+}
+
+func (r *mutationResolver) ShippingMethodCreate(ctx context.Context, zoneID string, input model.ShippingMethodInput) (*model.ShippingMethodPayload, error) {
+	return shippingMethodPayload(r.svc.Shipping.CreateMethod(ctx, zoneID, toShippingMethodInput(input)))
+}
+
+func (r *mutationResolver) ShippingMethodUpdate(ctx context.Context, id string, input model.ShippingMethodInput) (*model.ShippingMethodPayload, error) {
+	return shippingMethodPayload(r.svc.Shipping.UpdateMethod(ctx, id, toShippingMethodInput(input)))
+}
+
+func (r *mutationResolver) ShippingMethodDelete(ctx context.Context, id string) (*model.DeletePayload, error) {
+	return deletePayload(r.svc.Shipping.DeleteMethod(ctx, id))
+}
+
+func (r *mutationResolver) TaxRateCreate(ctx context.Context, input model.TaxRateInput) (*model.TaxRatePayload, error) {
+	return taxRatePayload(r.svc.Shipping.CreateTaxRate(ctx, toTaxRateInput(input)))
+}
+
+func (r *mutationResolver) TaxRateUpdate(ctx context.Context, id string, input model.TaxRateInput) (*model.TaxRatePayload, error) {
+	return taxRatePayload(r.svc.Shipping.UpdateTaxRate(ctx, id, toTaxRateInput(input)))
+}
+
+func (r *mutationResolver) TaxRateDelete(ctx context.Context, id string) (*model.DeletePayload, error) {
+	return deletePayload(r.svc.Shipping.DeleteTaxRate(ctx, id))
+}
+
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
 	return obj.Count(ctx)
 }
@@ -553,6 +600,37 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after 
 	return toWebhookEndpointConnection(p), nil
 }
 
+func (r *queryResolver) ShippingZones(ctx context.Context) ([]*model.ShippingZone, error) {
+	zones, err := r.svc.Shipping.Zones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.ShippingZone, len(zones))
+	for i, z := range zones {
+		out[i] = toShippingZone(z)
+	}
+	return out, nil
+}
+
+func (r *queryResolver) TaxRates(ctx context.Context) ([]*model.TaxRate, error) {
+	rates, err := r.svc.Shipping.TaxRates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.TaxRate, len(rates))
+	for i := range rates {
+		out[i] = toTaxRate(&rates[i])
+	}
+	return out, nil
+}
+
+func (r *shippingMethodResolver) Zone(ctx context.Context, obj *model.ShippingMethod) (*model.ShippingZone, error) {
+	if obj.ZoneRef == nil {
+		return nil, fmt.Errorf("shipping method %s converted without its zone", obj.ID)
+	}
+	return toShippingZone(obj.ZoneRef), nil
+}
+
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumber string, accessToken *string) (<-chan *model.OrderStatusEvent, error) {
 	// Subscribe before reading the current state, so that no change made in
 	// between is missed.
@@ -640,6 +718,10 @@ func (r *Resolver) ProductVariantConnection() generated.ProductVariantConnection
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) ShippingMethod() generated.ShippingMethodResolver {
+	return &shippingMethodResolver{r}
+}
+
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
 func (r *Resolver) WebhookEndpoint() generated.WebhookEndpointResolver {
@@ -663,6 +745,7 @@ type (
 	productVariantResolver                 struct{ *Resolver }
 	productVariantConnectionResolver       struct{ *Resolver }
 	queryResolver                          struct{ *Resolver }
+	shippingMethodResolver                 struct{ *Resolver }
 	subscriptionResolver                   struct{ *Resolver }
 	webhookEndpointResolver                struct{ *Resolver }
 )

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"commerce/graph/scalar"
 	"commerce/internal/catalog"
+	"commerce/internal/shipping"
 	"fmt"
 	"io"
 	"strconv"
@@ -92,15 +93,15 @@ type Cart struct {
 	Email *string `json:"email,omitempty"`
 	// The lines, in the order they were added. A product that was deleted or is no longer sold in the store currency is left out.
 	Lines []*CartLine `json:"lines"`
-	// Sum of the line totals.
+	// Sum of the line totals (tax-inclusive prices with PRICES_INCLUDE_TAX).
 	Subtotal *Money `json:"subtotal"`
-	// TAX_RATE × (subtotal − discount), rounded half-up to the minor unit.
+	// The sum of taxLines: TAX_RATE × (subtotal − discount) while no tax rate is configured, else by the destination's rates per line and rate, rounded half-up.
 	Tax *Money `json:"tax"`
-	// FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD.
+	// The charged method's price (the chosen one, else the only or the cheapest quote); while no zone is configured FLAT_SHIPPING_RATE, or 0 when the cart is empty or the subtotal reaches FREE_SHIPPING_THRESHOLD.
 	ShippingCost *Money `json:"shippingCost"`
 	// Discount on the merchandise; "0.00" while discount codes are not available.
 	Discount *Money `json:"discount"`
-	// subtotal − discount + tax + shippingCost: what checkout would charge now.
+	// subtotal − discount + tax + shippingCost (with PRICES_INCLUDE_TAX, tax is included: subtotal − discount + shippingCost): what checkout would charge now.
 	Total *Money `json:"total"`
 	// The discount codes on the cart; [] while discount codes are not available.
 	DiscountCodes []string `json:"discountCodes"`
@@ -108,6 +109,16 @@ type Cart struct {
 	CreatedAt time.Time `json:"createdAt"`
 	// When the cart last changed.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// Where the cart ships, from cartShippingAddressUpdate; null until given (tax is then an estimate for STORE_COUNTRY).
+	ShippingAddress *Address `json:"shippingAddress,omitempty"`
+	// Every method that can serve the cart's address and contents, cheapest first; [] without an address or while no zone exists.
+	ShippingQuotes []*ShippingQuote `json:"shippingQuotes"`
+	// The chosen method, while it still applies (the cart got heavier or the address changed: null, and it is not charged).
+	ShippingMethod *ShippingMethod `json:"shippingMethod,omitempty"`
+	// The tax by rate; with no tax rate configured one line {name "Tax", rate TAX_RATE} when tax > 0.
+	TaxLines []*TaxLine `json:"taxLines"`
+	// True while the cart has no shipping address: tax is estimated for STORE_COUNTRY.
+	TaxIsEstimate bool `json:"taxIsEstimate"`
 }
 
 func (Cart) IsNode() {}
@@ -186,6 +197,12 @@ type CheckoutInput struct {
 	// token), never a second one; with another input or from another caller it is
 	// a CONFLICT error. A checkout that ended in userErrors does not use up its key.
 	IdempotencyKey string `json:"idempotencyKey"`
+	// The shipping method; defaults to the cart's chosen one, and to the only
+	// method serving the address. Once zones exist: SHIPPING_UNAVAILABLE at
+	// ["input","shippingAddress","countryCode"] when no method serves the address,
+	// SHIPPING_METHOD_REQUIRED here when several do and none was chosen,
+	// SHIPPING_METHOD_UNAVAILABLE here when this one cannot serve the cart.
+	ShippingMethodID *string `json:"shippingMethodId,omitempty"`
 }
 
 // The result of checkout.
@@ -510,13 +527,13 @@ type Order struct {
 	Lines []*OrderLine `json:"lines"`
 	// Sum of the line totals.
 	Subtotal *Money `json:"subtotal"`
-	// Tax charged: TAX_RATE × (subtotal − discount), rounded half-up.
+	// Tax charged, the sum of taxLines.
 	Tax *Money `json:"tax"`
 	// Shipping charged.
 	ShippingCost *Money `json:"shippingCost"`
 	// Discount on the merchandise.
 	Discount *Money `json:"discount"`
-	// What was charged: subtotal − discount + tax + shippingCost.
+	// What was charged: subtotal − discount + tax + shippingCost (tax included in the prices with PRICES_INCLUDE_TAX).
 	Total *Money `json:"total"`
 	// Where the order is in its life.
 	Status OrderStatus `json:"status"`
@@ -552,8 +569,12 @@ type Order struct {
 	// When the order was placed.
 	CreatedAt time.Time `json:"createdAt"`
 	// When the order last changed.
-	UpdatedAt  time.Time `json:"updatedAt"`
-	CustomerID *string   `json:"-"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	// The shipping method's name as it was at checkout; null when none (no zone configured).
+	ShippingMethodName *string `json:"shippingMethodName,omitempty"`
+	// The tax by rate as charged at checkout; changing a rate later does not change it.
+	TaxLines   []*TaxLine `json:"taxLines"`
+	CustomerID *string    `json:"-"`
 	// the caller may see the customer (owner or staff; null for guests)
 	ShowCustomer bool `json:"-"`
 }
@@ -744,6 +765,8 @@ type Product struct {
 	PriceRange *PriceRange `json:"priceRange"`
 	// True when the product has no options: one variant, titled "Default".
 	HasOnlyDefaultVariant bool `json:"hasOnlyDefaultVariant"`
+	// Its tax class, e.g. "reduced"; null for the standard class. Tax rates of this class win over the standard ones.
+	TaxClass *string `json:"taxClass,omitempty"`
 }
 
 func (Product) IsNode() {}
@@ -809,6 +832,8 @@ type ProductCreateInput struct {
 	Options []*ProductOptionInput `json:"options,omitempty"`
 	// The variants of a product with options, 1..100, in position order; required with options, a userError without them.
 	Variants []*ProductVariantInput `json:"variants,omitempty"`
+	// Tax class, up to 50 characters; null or blank for the standard class.
+	TaxClass *string `json:"taxClass,omitempty"`
 }
 
 // A product in a ProductConnection.
@@ -890,8 +915,8 @@ type ProductPayload struct {
 }
 
 // Fields to change on a product; omitted fields stay as they are. An explicit
-// null clears description, compareAtPrice, costPrice, category, weightGrams or
-// dimensions. Same rules as ProductCreateInput; amounts are in the product's
+// null clears description, compareAtPrice, costPrice, category, weightGrams,
+// dimensions or taxClass. Same rules as ProductCreateInput; amounts are in the product's
 // currency.
 type ProductUpdateInput struct {
 	// New URL slug, unique (TAKEN).
@@ -920,6 +945,8 @@ type ProductUpdateInput struct {
 	WeightGrams *int `json:"weightGrams,omitempty"`
 	// Replaces all three measures (an omitted one becomes empty); null clears them.
 	Dimensions *DimensionsInput `json:"dimensions,omitempty"`
+	// Tax class, up to 50 characters; blank or null sets the standard class, omitted leaves it.
+	TaxClass *string `json:"taxClass,omitempty"`
 }
 
 // One sellable version of a product (a size, a colour): its own sku, prices and
@@ -1087,6 +1114,135 @@ type SelectedOptionInput struct {
 	Value string `json:"value"`
 }
 
+// A way to ship to the countries of a zone, with its price bands.
+type ShippingMethod struct {
+	// Plain lowercase UUID; pass it to cartShippingMethodSet or CheckoutInput.shippingMethodId.
+	ID string `json:"id"`
+	// The zone it serves.
+	Zone *ShippingZone `json:"zone"`
+	// Shown to shoppers, e.g. "Express".
+	Name string `json:"name"`
+	// The carrier, e.g. "UPS"; null when not given.
+	Carrier *string `json:"carrier,omitempty"`
+	// What the rates are measured on.
+	Condition ShippingRateCondition `json:"condition"`
+	// The bands, by min; they do not overlap and leave no gap. A cart in no band cannot use this method.
+	Rates []*ShippingRate `json:"rates"`
+	// The subtotal after discounts at or above which the method is free; null never.
+	FreeAbove *Money `json:"freeAbove,omitempty"`
+	// Fewest days to deliver; null when not given.
+	MinDeliveryDays *int `json:"minDeliveryDays,omitempty"`
+	// Most days to deliver; null when not given.
+	MaxDeliveryDays *int `json:"maxDeliveryDays,omitempty"`
+	// An inactive method serves no cart.
+	IsActive bool `json:"isActive"`
+	// the method's zone, converted when asked for (zones and methods refer to each other)
+	ZoneRef *shipping.Zone `json:"-"`
+}
+
+func (ShippingMethod) IsNode() {}
+
+// Plain lowercase UUID.
+func (this ShippingMethod) GetID() string { return this.ID }
+
+// A shipping method's settings. Every problem is a userError INVALID at its
+// field, all at once, and nothing is written; bands that overlap or leave a gap
+// are INVALID at ["input","rates",i,"min"].
+type ShippingMethodInput struct {
+	// 1..100 characters.
+	Name string `json:"name"`
+	// Up to 100 characters; blank is none.
+	Carrier *string `json:"carrier,omitempty"`
+	// What the rates are measured on.
+	Condition ShippingRateCondition `json:"condition"`
+	// 1..50 bands; NONE takes exactly one, min "0" and max null.
+	Rates []*ShippingRateInput `json:"rates"`
+	// The subtotal after discounts from which it is free; at least 0.
+	FreeAbove *scalar.Decimal `json:"freeAbove,omitempty"`
+	// 0..365.
+	MinDeliveryDays *int `json:"minDeliveryDays,omitempty"`
+	// 0..365, not below minDeliveryDays.
+	MaxDeliveryDays *int `json:"maxDeliveryDays,omitempty"`
+	// An inactive method serves no cart.
+	IsActive *bool `json:"isActive,omitempty"`
+}
+
+// The result of creating or updating a method.
+type ShippingMethodPayload struct {
+	// The method; null when there are userErrors.
+	Method *ShippingMethod `json:"method,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// What a method charges for a cart.
+type ShippingQuote struct {
+	// The method.
+	Method *ShippingMethod `json:"method"`
+	// Its price for this cart (0 at or above freeAbove).
+	Price *Money `json:"price"`
+	// Fewest days to deliver; null when not given.
+	MinDeliveryDays *int `json:"minDeliveryDays,omitempty"`
+	// Most days to deliver; null when not given.
+	MaxDeliveryDays *int `json:"maxDeliveryDays,omitempty"`
+}
+
+// One rate of a shipping method: price for a measure at or above min and below max.
+type ShippingRate struct {
+	// Inclusive lower bound: grams (WEIGHT) or an amount (SUBTOTAL); "0" for NONE.
+	Min scalar.Decimal `json:"min"`
+	// Exclusive upper bound; null is no upper bound.
+	Max *scalar.Decimal `json:"max,omitempty"`
+	// What the method costs in this band.
+	Price *Money `json:"price"`
+}
+
+// One rate of a method.
+type ShippingRateInput struct {
+	// Inclusive lower bound: whole grams for WEIGHT, an amount for SUBTOTAL, "0" for NONE.
+	Min scalar.Decimal `json:"min"`
+	// Exclusive upper bound, above min; null none (only the highest band, and the NONE rate).
+	Max *scalar.Decimal `json:"max,omitempty"`
+	// The price, at least 0, in the store currency.
+	Price scalar.Decimal `json:"price"`
+}
+
+// Countries served by the same shipping methods. A country is in at most one
+// zone. While no zone exists, shipping keeps FLAT_SHIPPING_RATE and
+// FREE_SHIPPING_THRESHOLD; once one exists, an address in a country of no zone
+// cannot be shipped to (SHIPPING_UNAVAILABLE).
+type ShippingZone struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// Shown to staff, e.g. "Domestic".
+	Name string `json:"name"`
+	// ISO 3166-1 alpha-2 codes, upper case, sorted.
+	Countries []string `json:"countries"`
+	// Its methods, by name.
+	Methods []*ShippingMethod `json:"methods"`
+}
+
+func (ShippingZone) IsNode() {}
+
+// Plain lowercase UUID.
+func (this ShippingZone) GetID() string { return this.ID }
+
+// A zone's settings.
+type ShippingZoneInput struct {
+	// 1..100 characters.
+	Name string `json:"name"`
+	// 1..250 ISO 3166-1 alpha-2 codes; each INVALID when unknown or repeated, TAKEN when in another zone.
+	Countries []string `json:"countries"`
+}
+
+// The result of creating or updating a zone.
+type ShippingZonePayload struct {
+	// The zone; null when there are userErrors.
+	Zone *ShippingZone `json:"zone,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // The result of a staff sign-in.
 type StaffAuthPayload struct {
 	// A STAFF or ADMIN bearer token, valid for STAFF_TOKEN_TTL (default 12h). Null when there are userErrors.
@@ -1102,6 +1258,66 @@ type StaffAuthPayload struct {
 // RATE_LIMITED. A subscriber too slow to keep up is ended with RATE_LIMITED and
 // may subscribe again at once.
 type Subscription struct {
+}
+
+// The tax of one rate over a cart or an order, shipping included when the rate taxes it.
+type TaxLine struct {
+	// The rate's name, e.g. "GST"; "Tax" for TAX_RATE while no tax rate is configured.
+	Name string `json:"name"`
+	// The rate, e.g. "0.19".
+	Rate scalar.Decimal `json:"rate"`
+	// The tax, rounded half-up per line and rate.
+	Amount *Money `json:"amount"`
+}
+
+// A tax rate of a country (region null) or of a region of it. The country rate
+// and the region rate both apply and add up (GST + PST); at each level a rate
+// of the line's tax class wins over the standard one. While no rate exists,
+// tax keeps TAX_RATE; once one exists, a destination without a rate has no tax.
+type TaxRate struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// Shown on tax lines, e.g. "CA VAT", "GST".
+	Name string `json:"name"`
+	// ISO 3166-1 alpha-2 code, upper case.
+	CountryCode string `json:"countryCode"`
+	// The subdivision code without the country ("CA", "ON", "BY"), upper case, matched case-insensitively with Address.region; null for the country rate.
+	Region *string `json:"region,omitempty"`
+	// The tax class it applies to (Product.taxClass, case-insensitive); null for the standard class.
+	TaxClass *string `json:"taxClass,omitempty"`
+	// 0 <= rate < 1, e.g. "0.19", with the digits it was written with.
+	Rate scalar.Decimal `json:"rate"`
+	// Whether it also taxes shipping (shipping is of the standard class).
+	AppliesToShipping bool `json:"appliesToShipping"`
+}
+
+func (TaxRate) IsNode() {}
+
+// Plain lowercase UUID.
+func (this TaxRate) GetID() string { return this.ID }
+
+// A tax rate's settings. Every problem is a userError at its field, all at once, and nothing is written.
+type TaxRateInput struct {
+	// 1..100 characters, shown on tax lines.
+	Name string `json:"name"`
+	// ISO 3166-1 alpha-2 code (INVALID when unknown).
+	CountryCode string `json:"countryCode"`
+	// Subdivision code without the country, up to 10 letters or digits; null or blank for the country rate.
+	Region *string `json:"region,omitempty"`
+	// Tax class, up to 50 characters; null or blank for the standard class.
+	TaxClass *string `json:"taxClass,omitempty"`
+	// 0 <= rate < 1 (INVALID otherwise), e.g. "0.19".
+	Rate scalar.Decimal `json:"rate"`
+	// Whether it also taxes shipping.
+	AppliesToShipping *bool `json:"appliesToShipping,omitempty"`
+}
+
+// The result of creating or updating a tax rate.
+type TaxRatePayload struct {
+	// The rate; null when there are userErrors.
+	TaxRate *TaxRate `json:"taxRate,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // A problem with a mutation's input that the caller can fix (a bad field, out
@@ -1754,6 +1970,69 @@ func (e *Role) UnmarshalJSON(b []byte) error {
 }
 
 func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a shipping method is priced: NONE one rate whatever the cart, WEIGHT by
+// bands of the lines' weights × quantities in grams (no weight counts as 0),
+// SUBTOTAL by bands of the subtotal after discounts.
+type ShippingRateCondition string
+
+const (
+	// One rate, min "0" and max null.
+	ShippingRateConditionNone ShippingRateCondition = "NONE"
+	// Bands of grams.
+	ShippingRateConditionWeight ShippingRateCondition = "WEIGHT"
+	// Bands of the subtotal after discounts, in the store currency.
+	ShippingRateConditionSubtotal ShippingRateCondition = "SUBTOTAL"
+)
+
+var AllShippingRateCondition = []ShippingRateCondition{
+	ShippingRateConditionNone,
+	ShippingRateConditionWeight,
+	ShippingRateConditionSubtotal,
+}
+
+func (e ShippingRateCondition) IsValid() bool {
+	switch e {
+	case ShippingRateConditionNone, ShippingRateConditionWeight, ShippingRateConditionSubtotal:
+		return true
+	}
+	return false
+}
+
+func (e ShippingRateCondition) String() string {
+	return string(e)
+}
+
+func (e *ShippingRateCondition) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ShippingRateCondition(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ShippingRateCondition", str)
+	}
+	return nil
+}
+
+func (e ShippingRateCondition) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ShippingRateCondition) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ShippingRateCondition) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -16,6 +16,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/catalog"
+	"commerce/internal/customers"
 	"commerce/internal/notify"
 	"commerce/internal/platform/db"
 )
@@ -47,6 +48,12 @@ type Cart struct {
 	Status         Status
 	// CompletedOrderID is the order the cart was checked out as, once completed.
 	CompletedOrderID *string
+	// ShippingAddress is where the cart ships, nil until given; it prices
+	// shipping and tax (an estimate for STORE_COUNTRY without it).
+	ShippingAddress *customers.Address
+	// ShippingMethodID is the method chosen for the cart, nil when none; it
+	// is charged only while it can serve the cart.
+	ShippingMethodID *string
 	Lines            []Line
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
@@ -116,13 +123,14 @@ type Config struct {
 
 // Service manages carts.
 type Service struct {
-	db       *db.DB
-	products ProductLookup
-	notify   Notifier
-	jobs     JobInserter
-	cfg      Config
-	currency string
-	now      func() time.Time
+	db           *db.DB
+	products     ProductLookup
+	destinations Destinations // nil: v1 pricing
+	notify       Notifier
+	jobs         JobInserter
+	cfg          Config
+	currency     string
+	now          func() time.Time
 }
 
 // NewService returns the cart service. It schedules abandoned-cart

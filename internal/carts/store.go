@@ -2,11 +2,14 @@ package carts
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"commerce/internal/customers"
 )
 
 // cartRow is a carts row as stored.
@@ -17,11 +20,14 @@ type cartRow struct {
 	Currency         string    `bun:"currency"`
 	Status           string    `bun:"status"`
 	CompletedOrderID *string   `bun:"completed_order_id"`
+	ShippingAddress  []byte    `bun:"shipping_address"`
+	ShippingMethodID *string   `bun:"shipping_method_id"`
 	CreatedAt        time.Time `bun:"created_at"`
 	UpdatedAt        time.Time `bun:"updated_at"`
 }
 
-const cartColumns = `id, email, marketing_opt_in, currency, status, completed_order_id, created_at, updated_at`
+const cartColumns = `id, email, marketing_opt_in, currency, status, completed_order_id, shipping_address,
+	shipping_method_id, created_at, updated_at`
 
 // lineRow is a cart_lines row as stored.
 type lineRow struct {
@@ -33,8 +39,15 @@ type lineRow struct {
 
 func (r *cartRow) cart(lines []lineRow) *Cart {
 	c := &Cart{ID: r.ID, Email: r.Email, MarketingOptIn: r.MarketingOptIn, Currency: r.Currency, Status: Status(r.Status),
-		CompletedOrderID: r.CompletedOrderID, Lines: make([]Line, len(lines)),
+		CompletedOrderID: r.CompletedOrderID, ShippingMethodID: r.ShippingMethodID, Lines: make([]Line, len(lines)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if len(r.ShippingAddress) > 0 {
+		// The service wrote it from a customers.Address.
+		var a customers.Address
+		if json.Unmarshal(r.ShippingAddress, &a) == nil {
+			c.ShippingAddress = &a
+		}
+	}
 	for i, l := range lines {
 		c.Lines[i] = Line{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity}
 	}
@@ -143,4 +156,16 @@ func canonicalID(id string) (string, bool) {
 		return "", false
 	}
 	return u.String(), true
+}
+
+// updateShippingAddress sets the cart's shipping address (JSON).
+func updateShippingAddress(ctx context.Context, idb bun.IDB, id string, address []byte) error {
+	_, err := idb.NewRaw(`UPDATE carts SET shipping_address = ?::jsonb WHERE id = ?`, string(address), id).Exec(ctx)
+	return err
+}
+
+// updateShippingMethod sets the cart's chosen shipping method.
+func updateShippingMethod(ctx context.Context, idb bun.IDB, id, methodID string) error {
+	_, err := idb.NewRaw(`UPDATE carts SET shipping_method_id = ? WHERE id = ?`, methodID, id).Exec(ctx)
+	return err
 }

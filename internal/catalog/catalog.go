@@ -38,7 +38,10 @@ type Product struct {
 	IsActive          bool
 	IsFeatured        bool
 	// HasOptions is false for a product with only its default variant.
-	HasOptions  bool
+	HasOptions bool
+	// TaxClass picks the tax rates of that class over the standard ones;
+	// nil is the standard class.
+	TaxClass    *string
 	WeightGrams *int
 	Dimensions  *Dimensions
 	UnitsSold   int64

@@ -386,3 +386,27 @@ func TestCategories(t *testing.T) {
 		t.Fatalf("categories %q", cats)
 	}
 }
+
+// TestTaxClass: a product's tax class is trimmed, blank is the standard
+// class (nil), an explicit null clears it and an overlong one is refused.
+func TestTaxClass(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	in := validInput()
+	in.TaxClass = ptr(" reduced ")
+	p := mustCreate(t, svc, in)
+	if p.TaxClass == nil || *p.TaxClass != "reduced" {
+		t.Fatalf("tax class %v, want reduced", p.TaxClass)
+	}
+	got, err := svc.Update(ctx, p.ID, catalog.UpdateInput{Name: ptr("Kept class")})
+	if err != nil || got.TaxClass == nil || *got.TaxClass != "reduced" {
+		t.Fatalf("an update without taxClass: %v, %v; want it kept", got, err)
+	}
+	if got, err = svc.Update(ctx, p.ID, catalog.UpdateInput{Clear: []string{"taxClass"}}); err != nil || got.TaxClass != nil {
+		t.Fatalf("an explicit null: %v, %v; want the standard class", got, err)
+	}
+	_, err = svc.Update(ctx, p.ID, catalog.UpdateInput{TaxClass: ptr(strings.Repeat("x", 51))})
+	if l, ok := apperr.UserErrors(err); !ok || !slices.Equal(l[0].Field, []string{"input", "taxClass"}) {
+		t.Fatalf("an overlong class: %v, want a userError at input.taxClass", err)
+	}
+}

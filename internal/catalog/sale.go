@@ -10,6 +10,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/money"
+	"commerce/internal/shipping"
 )
 
 // SaleVariant is a variant as carts and checkout see it: its price, its
@@ -24,12 +25,37 @@ type SaleVariant struct {
 	SelectedOptions []SelectedOption `bun:"selected_options,type:jsonb"`
 	Price           int64            `bun:"price"`
 	Currency        string           `bun:"currency"`
+	WeightGrams     *int64           `bun:"weight_grams"`
+	TaxClass        *string          `bun:"tax_class"` // the product's; nil is the standard class
 	ForSale         bool             `bun:"for_sale"`
 	ActiveSiblings  int              `bun:"active_siblings"`
+	// Extra is the value of the caller's ExtraColumn, the same on every row.
+	Extra []byte `bun:"extra"`
+}
+
+// ExtraColumn is one more expression, of no table, that a caller of
+// LoadForSale reads in the same round trip (checkout's shipping
+// destination), with the arguments of its placeholders.
+type ExtraColumn struct {
+	SQL  string
+	Args []any
 }
 
 // UnitPrice is the variant's current price.
 func (v SaleVariant) UnitPrice() money.Money { return money.New(v.Price, v.Currency) }
+
+// ShippingItem is what shipping and tax need of a line of quantity units of
+// the variant: its price, weight and tax class.
+func (v SaleVariant) ShippingItem(quantity int) shipping.Item {
+	it := shipping.Item{UnitPrice: v.UnitPrice(), Quantity: quantity}
+	if v.WeightGrams != nil {
+		it.Grams = *v.WeightGrams
+	}
+	if v.TaxClass != nil {
+		it.TaxClass = *v.TaxClass
+	}
+	return it
+}
 
 // LineRef names the variant of a cart or order line by exactly one of its
 // id, its sku, or its product's id (for a product with one active variant).
@@ -50,8 +76,9 @@ func (r LineRef) Field() string {
 }
 
 // LoadForSale loads, in one query inside idb, every variant the refs name:
-// by id, by sku, and the active variants of the products named.
-func LoadForSale(ctx context.Context, idb bun.IDB, refs []LineRef) ([]SaleVariant, error) {
+// by id, by sku, and the active variants of the products named; with each,
+// the value of extra when it is given.
+func LoadForSale(ctx context.Context, idb bun.IDB, refs []LineRef, extra *ExtraColumn) ([]SaleVariant, error) {
 	// The nil UUID and the empty sku keep the lists non-empty; neither
 	// matches a variant.
 	variantIDs, productIDs, skus := []string{uuid.Nil.String()}, []string{uuid.Nil.String()}, []string{""}
@@ -69,13 +96,18 @@ func LoadForSale(ctx context.Context, idb bun.IDB, refs []LineRef) ([]SaleVarian
 			skus = append(skus, strings.ToLower(strings.TrimSpace(*r.SKU)))
 		}
 	}
+	extraSQL, args := "NULL", []any{}
+	if extra != nil {
+		extraSQL, args = extra.SQL, append(args, extra.Args...)
+	}
+	args = append(args, bun.In(variantIDs), bun.In(skus), bun.In(productIDs))
 	var out []SaleVariant
 	err := idb.NewRaw(`SELECT v.id, v.product_id, v.sku, p.name, v.title, v.selected_options, v.price, v.currency,
-			v.is_active AND p.is_active AS for_sale,
-			(SELECT count(*) FROM product_variants AS s WHERE s.product_id = v.product_id AND s.is_active) AS active_siblings
+			v.weight_grams, p.tax_class, v.is_active AND p.is_active AS for_sale,
+			(SELECT count(*) FROM product_variants AS s WHERE s.product_id = v.product_id AND s.is_active) AS active_siblings,
+			`+extraSQL+` AS extra
 		FROM product_variants AS v JOIN products AS p ON p.id = v.product_id
-		WHERE v.id IN (?) OR lower(v.sku) IN (?) OR (v.product_id IN (?) AND v.is_active)`,
-		bun.In(variantIDs), bun.In(skus), bun.In(productIDs)).Scan(ctx, &out)
+		WHERE v.id IN (?) OR lower(v.sku) IN (?) OR (v.product_id IN (?) AND v.is_active)`, args...).Scan(ctx, &out)
 	if err != nil {
 		return nil, fmt.Errorf("load variants for sale: %w", err)
 	}
@@ -123,5 +155,5 @@ func ResolveForSale(loaded []SaleVariant, ref LineRef, currency string, path fun
 
 // ForSale is LoadForSale outside a transaction.
 func (s *Service) ForSale(ctx context.Context, refs []LineRef) ([]SaleVariant, error) {
-	return LoadForSale(ctx, s.db.Bun, refs)
+	return LoadForSale(ctx, s.db.Bun, refs, nil)
 }

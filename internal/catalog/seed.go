@@ -19,6 +19,7 @@ type demoItem struct {
 type demoCategory struct {
 	name, skuPrefix string
 	weightGrams     int
+	taxClass        string // "" the standard class
 	items           []demoItem
 }
 
@@ -55,6 +56,9 @@ func (c demoCategory) input(i int, it demoItem) CreateInput {
 		Category:    &c.name,
 		Tags:        it.tags,
 		IsFeatured:  &it.featured,
+	}
+	if c.taxClass != "" {
+		in.TaxClass = &c.taxClass
 	}
 	var compareAt *string
 	if it.compareAt != "" {
@@ -158,7 +162,7 @@ func demoCatalog() []demoCategory {
 			{"Canvas Weekender Bag", "Waxed canvas holdall with leather handles and a shoe pocket.", "110.00", "135.00", []string{"bags", "travel"}, 14, 5, false},
 			{"Performance Running Socks (3-pack)", "Cushioned, moisture-wicking socks with arch support.", "18.00", "", []string{"accessories", "running"}, 310, 50, false},
 		}},
-		{name: "Books", skuPrefix: "BOOK", weightGrams: 500, items: []demoItem{
+		{name: "Books", skuPrefix: "BOOK", weightGrams: 500, taxClass: "reduced", items: []demoItem{
 			{"The Pragmatic Kitchen", "Weeknight cooking that respects your time: 120 recipes in 30 minutes or less.", "32.00", "", []string{"cooking", "hardcover"}, 46, 10, false},
 			{"Designing Data-Intensive Systems", "A field guide to the ideas behind reliable, scalable and maintainable software.", "54.99", "", []string{"technology", "bestseller"}, 19, 8, true},
 			{"Trails of the Northern Ridge", "A hiker's guide to fifty day walks, with maps and elevation profiles.", "24.95", "", []string{"travel", "outdoor"}, 5, 6, false},

@@ -29,6 +29,7 @@ type productRow struct {
 	Tags        []string  `bun:"tags,array"`
 	IsActive    bool      `bun:"is_active"`
 	IsFeatured  bool      `bun:"is_featured"`
+	TaxClass    *string   `bun:"tax_class"`
 	UnitsSold   int64     `bun:"units_sold"`
 	CreatedAt   time.Time `bun:"created_at,nullzero"`
 	UpdatedAt   time.Time `bun:"updated_at,nullzero"`
@@ -81,7 +82,7 @@ func (r *productRow) product() *Product {
 		Price: money.New(r.Price, r.Currency), MaxPrice: money.New(max(r.MaxPrice, r.Price), r.Currency),
 		Category: r.Category, Tags: r.Tags,
 		OnHand: r.OnHand, Available: r.Available, LowStockThreshold: r.LowStockThreshold,
-		IsActive: r.IsActive, IsFeatured: r.IsFeatured, HasOptions: r.HasOptions, WeightGrams: r.WeightGrams,
+		IsActive: r.IsActive, IsFeatured: r.IsFeatured, HasOptions: r.HasOptions, TaxClass: r.TaxClass, WeightGrams: r.WeightGrams,
 		UnitsSold: r.UnitsSold, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	p.CompareAtPrice = moneyOrNil(r.CompareAtPrice, r.Currency)
 	p.CostPrice = moneyOrNil(r.CostPrice, r.Currency)
@@ -108,7 +109,7 @@ func dimensionsOf(l, w, h *int) *Dimensions {
 }
 
 // productColumns are the product's own columns Update may change.
-var productColumns = []string{"handle", "name", "description", "category", "tags", "is_active", "is_featured"}
+var productColumns = []string{"handle", "name", "description", "category", "tags", "is_active", "is_featured", "tax_class"}
 
 // insertProduct inserts r and fills in its id and defaults. Its price is
 // set by the variants inserted after it (syncProductPrice).

@@ -9,6 +9,7 @@ import (
 
 	"commerce/internal/apperr"
 	"commerce/internal/money"
+	"commerce/internal/shipping"
 )
 
 // Input bounds.
@@ -62,6 +63,7 @@ type CreateInput struct {
 	IsFeatured        *bool
 	WeightGrams       *int
 	Dimensions        *DimensionsInput
+	TaxClass          *string // blank is the standard class
 	Options           []OptionInput
 	Variants          []VariantInput
 }
@@ -107,9 +109,11 @@ type UpdateInput struct {
 	IsFeatured        *bool
 	WeightGrams       *int
 	Dimensions        *DimensionsInput
+	TaxClass          *string // blank sets the standard class
 	// Clear names optional fields to empty, by their input names:
-	// description, compareAtPrice, costPrice, category, weightGrams and
-	// dimensions (the API's explicit null). Other names are ignored.
+	// description, compareAtPrice, costPrice, category, weightGrams,
+	// dimensions and taxClass (the API's explicit null). Other names are
+	// ignored.
 	Clear []string
 }
 
@@ -265,7 +269,7 @@ func (s *Service) validateCreate(in CreateInput) (newProduct, apperr.List) {
 		in.Handle = nil
 	}
 	errs = append(errs, applyUpdate(r, UpdateInput{Handle: in.Handle, Name: &in.Name, Description: in.Description,
-		Category: in.Category, Tags: in.Tags, IsActive: in.IsActive, IsFeatured: in.IsFeatured})...)
+		Category: in.Category, Tags: in.Tags, IsActive: in.IsActive, IsFeatured: in.IsFeatured, TaxClass: in.TaxClass})...)
 	if in.Options == nil {
 		if in.Variants != nil {
 			errs = append(errs, apperr.InvalidField(inputPath("variants"), "needs options; without them, give sku and price"))
@@ -481,12 +485,17 @@ func applyUpdate(r *productRow, in UpdateInput) apperr.List {
 	if in.IsFeatured != nil {
 		r.IsFeatured = *in.IsFeatured
 	}
+	if in.TaxClass != nil {
+		r.TaxClass = shipping.CheckTaxClass(*in.TaxClass, inputPath("taxClass"), &l)
+	}
 	for _, field := range in.Clear {
 		switch field {
 		case "description":
 			r.Description = nil
 		case "category":
 			r.Category = nil
+		case "taxClass":
+			r.TaxClass = nil
 		}
 	}
 	return l

@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"commerce/internal/money"
+	"commerce/internal/shipping"
 )
 
 // Quota is a rate limit: at most Limit events per Period.
@@ -66,6 +67,12 @@ type Config struct {
 	TaxRate               Rate
 	FreeShippingThreshold money.Money
 	FlatShippingRate      money.Money
+	// PricesIncludeTax (PRICES_INCLUDE_TAX): catalog and shipping prices
+	// hold the destination's tax, which is extracted rather than added.
+	PricesIncludeTax bool
+	// StoreCountry (STORE_COUNTRY) is where a cart without an address is
+	// estimated to ship, for its tax and shipping.
+	StoreCountry string
 
 	PaymentProvider string // "stripe" or "dummy"
 	// AllowDummyPayments (ALLOW_DUMMY_PAYMENTS) is the operator's explicit
@@ -230,6 +237,11 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	}
 	c.FreeShippingThreshold = r.money("FREE_SHIPPING_THRESHOLD", "100.00", cur)
 	c.FlatShippingRate = r.money("FLAT_SHIPPING_RATE", "10.00", cur)
+	c.PricesIncludeTax = r.boolean("PRICES_INCLUDE_TAX", false)
+	c.StoreCountry = strings.ToUpper(r.str("STORE_COUNTRY", "US"))
+	if !shipping.IsCountry(c.StoreCountry) {
+		r.fail("STORE_COUNTRY", "must be an ISO 3166-1 alpha-2 country code such as US")
+	}
 
 	c.StripeSecretKey = r.str("STRIPE_SECRET_KEY", "")
 	c.StripeWebhookSecret = r.str("STRIPE_WEBHOOK_SECRET", "")

@@ -91,6 +91,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"STORE_CURRENCY", c.StoreCurrency, "USD"},
 		{"FREE_SHIPPING_THRESHOLD", c.FreeShippingThreshold, money.New(100_00, "USD")},
 		{"FLAT_SHIPPING_RATE", c.FlatShippingRate, money.New(10_00, "USD")},
+		{"PRICES_INCLUDE_TAX", c.PricesIncludeTax, false},
+		{"STORE_COUNTRY", c.StoreCountry, "US"},
 		{"PAYMENT_PROVIDER", c.PaymentProvider, "dummy"},
 		{"STRIPE_SECRET_KEY", c.StripeSecretKey, ""},
 		{"STRIPE_WEBHOOK_SECRET", c.StripeWebhookSecret, ""},
@@ -344,6 +346,11 @@ func TestLoadValues(t *testing.T) {
 				t.Errorf("StoreCurrency = %q, FreeShippingThreshold = %v, FlatShippingRate = %v", c.StoreCurrency, c.FreeShippingThreshold, c.FlatShippingRate)
 			}
 		}},
+		{"prices include tax, store country", env{"PRICES_INCLUDE_TAX": "true", "STORE_COUNTRY": " de "}, func(t *testing.T, c *Config) {
+			if !c.PricesIncludeTax || c.StoreCountry != "DE" {
+				t.Errorf("PricesIncludeTax = %v, StoreCountry = %q", c.PricesIncludeTax, c.StoreCountry)
+			}
+		}},
 		{"JPY amounts", env{"STORE_CURRENCY": "JPY", "FREE_SHIPPING_THRESHOLD": "5000", "FLAT_SHIPPING_RATE": "500"}, func(t *testing.T, c *Config) {
 			if c.FreeShippingThreshold != money.New(5000, "JPY") || c.FlatShippingRate != money.New(500, "JPY") {
 				t.Errorf("FreeShippingThreshold = %v, FlatShippingRate = %v", c.FreeShippingThreshold, c.FlatShippingRate)
@@ -571,6 +578,9 @@ func TestLoadRejects(t *testing.T) {
 		{"FREE_SHIPPING_THRESHOLD separator", env{"FREE_SHIPPING_THRESHOLD": "1,000.00"}, "FREE_SHIPPING_THRESHOLD"},
 		{"FLAT_SHIPPING_RATE too precise", env{"FLAT_SHIPPING_RATE": "9.999"}, "FLAT_SHIPPING_RATE"},
 		{"FLAT_SHIPPING_RATE decimals in JPY", env{"STORE_CURRENCY": "JPY", "FLAT_SHIPPING_RATE": "10.50"}, "FLAT_SHIPPING_RATE"},
+		{"PRICES_INCLUDE_TAX not a boolean", env{"PRICES_INCLUDE_TAX": "sometimes"}, "PRICES_INCLUDE_TAX"},
+		{"STORE_COUNTRY unknown", env{"STORE_COUNTRY": "XX"}, "STORE_COUNTRY"},
+		{"STORE_COUNTRY alpha-3", env{"STORE_COUNTRY": "USA"}, "STORE_COUNTRY"},
 		{"PAYMENT_PROVIDER unknown", env{"PAYMENT_PROVIDER": "paypal"}, "PAYMENT_PROVIDER"},
 		{"stripe without key", env{"PAYMENT_PROVIDER": "stripe"}, "STRIPE_SECRET_KEY"},
 		{"STRIPE_API_BASE without scheme", env{"STRIPE_API_BASE": "localhost:12111"}, "STRIPE_API_BASE"},

@@ -41,7 +41,9 @@
 //
 //	low-stock-alert         product_name, variant_title, sku, available_quantity, threshold
 //	order-confirmation      order_number, customer_name, lines, subtotal,
-//	                        discount (optional), shipping, tax, total, order_url
+//	                        discount (optional), shipping, shipping_method
+//	                        (optional), tax, tax_lines [{name, rate, amount}]
+//	                        (optional), total, order_url
 //	order-failed-inventory  order_number, customer_name, reason (optional),
 //	                        refund_amount (optional)
 //	payment-timeout         order_number, customer_name, total

@@ -26,7 +26,8 @@ var templateCases = []struct {
 	{"low-stock-alert", notify.Email, map[string]any{"product_name": "Linen shirt", "sku": "SH-1", "available_quantity": 3, "threshold": 5}, "Available: 3"},
 	{"order-confirmation", notify.Email, map[string]any{
 		"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "lines": lines(), "subtotal": "96.50 USD",
-		"discount": "5.00 USD", "shipping": "10.00 USD", "tax": "9.15 USD", "total": "110.65 USD",
+		"discount": "5.00 USD", "shipping": "10.00 USD", "shipping_method": "Express", "tax": "9.15 USD", "total": "110.65 USD",
+		"tax_lines": []any{map[string]any{"name": "GST", "rate": "5%", "amount": "4.58 USD"}, map[string]any{"name": "PST", "rate": "7.25%", "amount": "4.57 USD"}},
 		"order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB?token=abc",
 	}, "Total:    110.65 USD"},
 	{"order-failed-inventory", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "reason": "Linen shirt sold out", "refund_amount": "110.65 USD"}, "refunded 110.65 USD"},

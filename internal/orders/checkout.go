@@ -24,6 +24,7 @@ import (
 	"commerce/internal/money"
 	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
+	"commerce/internal/shipping"
 	"commerce/internal/webhooks"
 )
 
@@ -52,7 +53,11 @@ type CheckoutInput struct {
 	ShippingAddress customers.Address
 	BillingAddress  *customers.Address
 	DiscountCodes   []string
-	IdempotencyKey  string
+	// ShippingMethodID is the method chosen at checkout, nil for the cart's
+	// (omitted from the fingerprint when nil, so that keys of checkouts
+	// from before shipping methods still replay).
+	ShippingMethodID *string `json:",omitempty"`
+	IdempotencyKey   string
 	// Caller is who asks. The idempotency key is bound to them (see hash):
 	// another caller replaying the key and input gets a Conflict, never
 	// this caller's order and access token.
@@ -123,15 +128,11 @@ type placedOrder struct {
 
 // place runs the body of the checkout transaction.
 func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in CheckoutInput) (*placedOrder, error) {
-	lines, linePaths, err := s.checkoutLines(ctx, tx, in)
+	lines, linePaths, cartMethod, err := s.checkoutLines(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
-	refs := make([]catalog.LineRef, len(lines))
-	for i, l := range lines {
-		refs[i] = l.ref()
-	}
-	variants, err := catalog.LoadForSale(ctx, tx, refs)
+	variants, dest, err := variantsForCheckout(ctx, tx, lines, in.ShippingAddress)
 	if err != nil {
 		return nil, err
 	}
@@ -139,9 +140,9 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err != nil {
 		return nil, err
 	}
-	totals, err := pricing.Compute(s.cfg.Pricing, s.cfg.Currency, priced.pricingLines(), money.Zero(s.cfg.Currency))
+	totals, err := s.priceOrder(priced, dest, in.ShippingMethodID, cartMethod)
 	if err != nil {
-		return nil, apperr.InvalidField(apperr.Path("input"), "the order total is out of range")
+		return nil, err
 	}
 	if err := s.checkReservationLimits(ctx, tx, in, priced.units()); err != nil {
 		return nil, err
@@ -194,29 +195,49 @@ func (s *Service) buyer(ctx context.Context, tx bun.Tx, in CheckoutInput) (*cust
 // for lines given in the input, the cart for a cart checkout.
 type fieldPath func(field string) []string
 
+// priceOrder prices the lines for the destination with the method of the
+// input, else the cart's; the order cannot be placed while shipping is
+// unavailable or a method must be chosen (shipping.Result.CheckoutError).
+func (s *Service) priceOrder(priced pricedLines, dest shipping.Destination, method, cartMethod *string) (shipping.Result, error) {
+	req := shipping.Request{Config: s.cfg.Pricing, Currency: s.cfg.Currency, Items: priced.items(),
+		Discount: money.Zero(s.cfg.Currency), Dest: dest}
+	switch {
+	case method != nil:
+		req.MethodID = *method
+	case cartMethod != nil:
+		req.MethodID = *cartMethod
+	}
+	res, err := shipping.Price(req)
+	if err != nil {
+		return shipping.Result{}, apperr.InvalidField(apperr.Path("input"), "the order total is out of range")
+	}
+	return res, res.CheckoutError(method != nil)
+}
+
 // checkoutLines returns the lines to buy, from the locked cart or the input,
-// with where each line's problems are reported.
-func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, error) {
+// with where each line's problems are reported, and the cart's chosen
+// shipping method.
+func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, *string, error) {
 	if in.CartID == nil {
 		paths := make([]fieldPath, len(in.Lines))
 		for i := range in.Lines {
 			paths[i] = func(field string) []string { return apperr.Path("input", "lines", i, field) }
 		}
-		return in.Lines, paths, nil
+		return in.Lines, paths, nil, nil
 	}
 	cartPath := apperr.Path("input", "cartId")
 	cart, err := s.carts.Lock(ctx, tx, *in.CartID)
 	if errors.Is(err, apperr.ErrNotFound) {
-		return nil, nil, apperr.Field(apperr.NotFound, cartPath, "cart not found")
+		return nil, nil, nil, apperr.Field(apperr.NotFound, cartPath, "cart not found")
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	switch {
 	case cart.Status == carts.StatusCompleted:
-		return nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
+		return nil, nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
 	case len(cart.Lines) == 0:
-		return nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
+		return nil, nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
 	}
 	lines := make([]LineInput, len(cart.Lines))
 	paths := make([]fieldPath, len(cart.Lines))
@@ -224,7 +245,7 @@ func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput
 		lines[i] = LineInput{VariantID: &l.VariantID, Quantity: l.Quantity}
 		paths[i] = func(string) []string { return slices.Clone(cartPath) }
 	}
-	return lines, paths, nil
+	return lines, paths, cart.ShippingMethodID, nil
 }
 
 // pricedLine is a line priced from the catalog.
@@ -237,10 +258,10 @@ type pricedLine struct {
 
 type pricedLines []pricedLine
 
-func (ls pricedLines) pricingLines() []pricing.Line {
-	out := make([]pricing.Line, len(ls))
+func (ls pricedLines) items() []shipping.Item {
+	out := make([]shipping.Item, len(ls))
 	for i, l := range ls {
-		out[i] = pricing.Line{UnitPrice: l.variant.UnitPrice(), Quantity: l.quantity}
+		out[i] = l.variant.ShippingItem(l.quantity)
 	}
 	return out
 }
@@ -349,7 +370,8 @@ func (s *Service) scheduleAfterCheckout(ctx context.Context, tx bun.Tx, orderID 
 	return nil
 }
 
-func newOrderRow(id, number, customerID string, in CheckoutInput, t pricing.Totals) *orderRow {
+func newOrderRow(id, number, customerID string, in CheckoutInput, priced shipping.Result) *orderRow {
+	t := priced.Totals
 	billing := in.ShippingAddress
 	if in.BillingAddress != nil {
 		billing = *in.BillingAddress
@@ -360,7 +382,27 @@ func newOrderRow(id, number, customerID string, in CheckoutInput, t pricing.Tota
 		Total: t.Total.Amount, Status: string(Pending), PaymentStatus: string(PaymentPending),
 		FulfillmentStatus: string(Unfulfilled), ShippingAddress: addressJSON(in.ShippingAddress),
 		BillingAddress: addressJSON(billing), CartID: in.CartID, ClientNetwork: nonEmpty(web.NetworkOf(in.ClientIP)),
+		ShippingMethodName: chargedMethod(priced), TaxLines: taxLinesJSON(priced.TaxLines),
 	}
+}
+
+// chargedMethod is the name of the method the order ships with, nil while
+// no zone exists.
+func chargedMethod(r shipping.Result) *string {
+	if r.Charged == nil {
+		return nil
+	}
+	return &r.Charged.Method.Name
+}
+
+// taxLinesJSON is the snapshot of the tax lines stored on the order.
+func taxLinesJSON(lines []pricing.TaxLine) json.RawMessage {
+	out := make([]TaxLine, len(lines))
+	for i, l := range lines {
+		out[i] = TaxLine{Name: l.Name, Rate: shipping.FormatRate(l.Rate), Minor: l.Amount.Amount}
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // normalizeCheckout checks and canonicalises the input, so that the same
@@ -386,6 +428,14 @@ func normalizeCheckout(in CheckoutInput) (CheckoutInput, error) {
 		errs = append(errs, apperr.InvalidField(apperr.Path("input", "discountCodes", i), "discount codes are not available yet"))
 	}
 	errs.Add(checkLineSource(&in))
+	if in.ShippingMethodID != nil {
+		// A malformed id cannot serve the cart: checkout says so where it
+		// checks the method.
+		if id, err := uuid.Parse(*in.ShippingMethodID); err == nil {
+			s := id.String()
+			in.ShippingMethodID = &s
+		}
+	}
 	return in, errs.Err()
 }
 

@@ -74,6 +74,10 @@ type Order struct {
 	Discount   money.Money
 	Total      money.Money
 	Refunded   money.Money
+	// ShippingMethodName and TaxLines are the shipping method and the tax
+	// by rate as charged at checkout (no method while no zone existed).
+	ShippingMethodName *string
+	TaxLines           []TaxLine
 	// RefundBeforePayment is a refund the provider reported before the
 	// payment it refunds (events come in any order); it is applied when
 	// the payment arrives.
@@ -95,6 +99,16 @@ type Order struct {
 	Notes               *string
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+}
+
+// TaxLine is the tax of one rate as an order was charged it.
+type TaxLine struct {
+	Name string `json:"name"`
+	// Rate is the decimal rate as written, "0.19".
+	Rate   string      `json:"rate"`
+	Amount money.Money `json:"-"`
+	// Minor is Amount's minor units as stored.
+	Minor int64 `json:"amount"`
 }
 
 // PayableSecret is the payment client secret while the order still waits

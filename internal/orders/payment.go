@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/google/uuid"
@@ -282,10 +283,14 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 		}
 	}
 	now := s.now()
-	err = s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, map[string]any{
+	data := map[string]any{
 		"lines": emailLines(lines), "subtotal": o.Subtotal.String(), "shipping": o.Shipping.String(),
-		"tax": o.Tax.String(), "total": o.Total.String(),
-	}), []river.InsertManyParams{
+		"tax": o.Tax.String(), "total": o.Total.String(), "tax_lines": emailTaxLines(o.TaxLines),
+	}
+	if o.ShippingMethodName != nil {
+		data["shipping_method"] = *o.ShippingMethodName
+	}
+	err = s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, data), []river.InsertManyParams{
 		{Args: FulfillmentReminderArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},
 		{Args: ReviewRequestArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.ReviewRequest)}},
 	})
@@ -396,6 +401,27 @@ func emailLines(lines []Line) []map[string]any {
 		}
 	}
 	return out
+}
+
+// emailTaxLines are the order's tax lines for an email: name, rate as a
+// percentage ("7.25%") and amount.
+func emailTaxLines(lines []TaxLine) []map[string]any {
+	out := make([]map[string]any, len(lines))
+	for i, l := range lines {
+		out[i] = map[string]any{"name": l.Name, "rate": percent(l.Rate), "amount": l.Amount.String()}
+	}
+	return out
+}
+
+// percent prints a decimal rate as a percentage without trailing zeros.
+func percent(rate string) string {
+	r, ok := new(big.Rat).SetString(rate)
+	if !ok {
+		return rate
+	}
+	s := r.Mul(r, big.NewRat(100, 1)).FloatString(7)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	return s + "%"
 }
 
 func (s *Service) insertJobs(ctx context.Context, tx bun.Tx, params ...river.InsertManyParams) error {

@@ -17,12 +17,15 @@ import (
 	"github.com/uptrace/bun"
 
 	"commerce/internal/carts"
+	"commerce/internal/catalog"
+	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
 	"commerce/internal/pricing"
 	"commerce/internal/realtime"
+	"commerce/internal/shipping"
 )
 
 // Config holds the order workflow's settings.
@@ -156,6 +159,33 @@ func newOrderNumber() string {
 		out = append(out, crockford[c&31])
 	}
 	return string(out)
+}
+
+// variantsForCheckout loads every variant the lines name, and the shipping
+// and tax configuration of the address in the same query: the destination
+// costs checkout no statement. With no variant found the destination is
+// unconfigured, and checkout fails on the lines anyway.
+func variantsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput, to customers.Address) ([]catalog.SaleVariant, shipping.Destination, error) {
+	refs := make([]catalog.LineRef, len(lines))
+	for i, l := range lines {
+		refs[i] = l.ref()
+	}
+	variants, err := catalog.LoadForSale(ctx, idb, refs,
+		&catalog.ExtraColumn{SQL: shipping.DestinationExpr, Args: shipping.DestinationArgs(to.CountryCode)})
+	if err != nil {
+		return nil, shipping.Destination{}, err
+	}
+	region := ""
+	if to.Region != nil {
+		region = *to.Region
+	}
+	dest := shipping.Destination{Country: to.CountryCode, Region: region}
+	if len(variants) > 0 {
+		if dest, err = shipping.DecodeDestination(variants[0].Extra, to.CountryCode, region); err != nil {
+			return nil, shipping.Destination{}, err
+		}
+	}
+	return variants, dest, nil
 }
 
 // claimKey binds the idempotency key to this checkout inside its

@@ -47,6 +47,8 @@ type orderRow struct {
 	Notes               *string         `bun:"notes"`
 	CartID              *string         `bun:"cart_id"`
 	ClientNetwork       *string         `bun:"client_network"`
+	ShippingMethodName  *string         `bun:"shipping_method_name"`
+	TaxLines            json.RawMessage `bun:"tax_lines,type:jsonb"`
 	// RefundBeforePayment is a refund seen before its payment, applied
 	// when the payment arrives (see refundedBeforePayment).
 	RefundBeforePayment int64     `bun:"refund_before_payment"`
@@ -72,6 +74,15 @@ func (r *orderRow) order() (*Order, error) {
 	}
 	if err := json.Unmarshal(r.BillingAddress, &o.BillingAddress); err != nil {
 		return nil, fmt.Errorf("decode billing address of order %s: %w", r.ID, err)
+	}
+	o.ShippingMethodName, o.TaxLines = r.ShippingMethodName, []TaxLine{}
+	if len(r.TaxLines) > 0 {
+		if err := json.Unmarshal(r.TaxLines, &o.TaxLines); err != nil {
+			return nil, fmt.Errorf("decode tax lines of order %s: %w", r.ID, err)
+		}
+	}
+	for i := range o.TaxLines {
+		o.TaxLines[i].Amount = money.New(o.TaxLines[i].Minor, c)
 	}
 	return o, nil
 }

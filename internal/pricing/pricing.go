@@ -17,12 +17,18 @@ type Config struct {
 	TaxRate               Rate
 	FreeShippingThreshold money.Money // subtotal at or above ships free
 	FlatShippingRate      money.Money // otherwise
+	// PricesIncludeTax (PRICES_INCLUDE_TAX): catalog and shipping prices
+	// hold their tax, which ComputeFor extracts instead of adding.
+	PricesIncludeTax bool
 }
 
 // Line is one priced line of a cart or an order.
 type Line struct {
 	UnitPrice money.Money
 	Quantity  int
+	// Taxes are the destination's rates that tax this line, when rates
+	// are configured (see Rules.Taxed); Compute ignores them.
+	Taxes []TaxRate
 }
 
 // Totals is the priced breakdown of a cart or an order, all in one currency.

@@ -1,13 +1,19 @@
 // Checkout: the cart, an email and a shipping address become an order.
 import * as cart from './cart.js';
 import { gql } from './graphql.js';
-import { h, formValues } from './dom.js';
+import { h, formValues, money } from './dom.js';
 import { totals } from './cartpage.js';
 import { saveAccessToken } from './order.js';
 
 const MUTATION = `mutation($input: CheckoutInput!) { checkout(input: $input) {
   order { orderNumber }
   orderAccessToken
+  userErrors { field message code }
+} }`;
+
+// QUOTES gives the cart the address and reads the methods that can ship it.
+const QUOTES = `mutation($c: ID!, $a: AddressInput!) { cartShippingAddressUpdate(cartId: $c, address: $a) {
+  cart { shippingQuotes { method { id name } price { amount currencyCode } minDeliveryDays maxDeliveryDays } }
   userErrors { field message code }
 } }`;
 
@@ -32,11 +38,13 @@ export default async function checkout(el) {
     label, h('input', { name: prefix + name, autocomplete: auto, required: !OPTIONAL.has(name) }),
     h('span.field-error', { 'data-for': prefix + name }));
   const notice = h('div');
+  // Shown once the store asks for a choice among several shipping methods.
+  const methods = h('fieldset.wide', { id: 'shipping-methods', hidden: true });
   const submit = h('button', { id: 'place-order' }, 'Place order');
   const form = h('form.panel', { id: 'checkout-form', novalidate: true },
     h('div.fields', {},
       field(['email', 'Email (for the receipt)', 'email', 'wide']),
-      ADDRESS.map((a) => field(a, 'shippingAddress.'))),
+      ADDRESS.map((a) => field(a, 'shippingAddress.')), methods),
     notice,
     h('div.actions', {}, submit));
 
@@ -54,6 +62,9 @@ export default async function checkout(el) {
       const { checkout: r } = await gql(MUTATION, { input: { cartId: c.id, ...input(form), idempotencyKey } });
       if (r.userErrors.length) {
         idempotencyKey = null;
+        if (r.userErrors.some((u) => u.code === 'SHIPPING_METHOD_REQUIRED' || u.code === 'SHIPPING_METHOD_UNAVAILABLE')) {
+          await showMethods(methods, c.id, input(form).shippingAddress);
+        }
         showErrors(form, notice, r.userErrors);
         return;
       }
@@ -79,17 +90,33 @@ export default async function checkout(el) {
   form.elements.email.focus();
 }
 
-// input turns the form into CheckoutInput's email and shippingAddress;
-// empty optional fields are left out rather than sent as "".
+// showMethods lists the shipping methods for the address as radio buttons
+// named shippingMethodId, cheapest first, the first one checked.
+async function showMethods(methods, cartId, address) {
+  const { cartShippingAddressUpdate: r } = await gql(QUOTES, { c: cartId, a: address });
+  const quotes = (r.cart && r.cart.shippingQuotes) || [];
+  const days = (q) => q.maxDeliveryDays == null ? '' :
+    ` (${q.minDeliveryDays != null && q.minDeliveryDays !== q.maxDeliveryDays ? q.minDeliveryDays + '–' : ''}${q.maxDeliveryDays} days)`;
+  methods.replaceChildren(h('legend', {}, 'Shipping method'),
+    ...quotes.map((q, i) => h('label', {}, h('input', { type: 'radio', name: 'shippingMethodId', value: q.method.id, checked: i === 0 }),
+      ` ${q.method.name}${days(q)}: ${money(q.price)}`)),
+    h('span.field-error', { 'data-for': 'shippingMethodId' }));
+  methods.hidden = quotes.length === 0;
+}
+
+// input turns the form into CheckoutInput's email, shippingAddress and the
+// shipping method once one is offered; empty optional fields are left out
+// rather than sent as "".
 function input(form) {
   const shippingAddress = {};
-  let email = '';
+  const out = { email: '', shippingAddress };
   for (const [k, v] of Object.entries(formValues(form))) {
     const value = v.trim();
-    if (k === 'email') email = value;
+    if (k === 'email') out.email = value;
+    else if (k === 'shippingMethodId') out.shippingMethodId = value;
     else if (value) shippingAddress[k.replace('shippingAddress.', '')] = value;
   }
-  return { email, shippingAddress };
+  return out;
 }
 
 // showErrors puts each userError next to its field, found by the path
@@ -103,7 +130,8 @@ function showErrors(form, notice, errors) {
     const slot = form.querySelector(`.field-error[data-for="${CSS.escape(name)}"]`);
     if (slot) {
       slot.textContent = u.message;
-      form.elements[name].setAttribute('aria-invalid', 'true');
+      const input = form.elements[name];
+      if (input instanceof Element) input.setAttribute('aria-invalid', 'true');
     } else {
       general.push(u.message);
     }
