@@ -73,7 +73,7 @@ const (
 
 // withSummary selects a product's own columns and its variants' summary.
 func withSummary(q *bun.SelectQuery) *bun.SelectQuery {
-	return q.ColumnExpr("p.*").ColumnExpr(summaryColumns).Join(summaryJoins)
+	return q.ColumnExpr("?TableColumns").ColumnExpr(summaryColumns).Join(summaryJoins)
 }
 
 func (r *productRow) product() *Product {
@@ -113,10 +113,7 @@ var productColumns = []string{"handle", "name", "description", "category", "tags
 // insertProduct inserts r and fills in its id and defaults. Its price is
 // set by the variants inserted after it (syncProductPrice).
 func insertProduct(ctx context.Context, idb bun.IDB, r *productRow) error {
-	_, err := idb.NewInsert().Model(r).
-		ExcludeColumn("sku", "compare_at_price", "cost_price", "low_stock_threshold", "weight_grams",
-			"length_mm", "width_mm", "height_mm", "on_hand", "available", "max_price", "has_options").
-		Returning("id, created_at, updated_at").Exec(ctx)
+	_, err := idb.NewInsert().Model(r).Returning("id, created_at, updated_at").Exec(ctx)
 	return err
 }
 
