@@ -98,17 +98,11 @@ func updateVariant(ctx context.Context, idb bun.IDB, r *variantRow) error {
 	return err
 }
 
-// variantSelect reads a variantRow: its columns and the generated
-// available (scanonly, so not among ?TableColumns); v.* would also read
-// the ledger's columns the row does not have (low_stock_alerted_at,
-// units_sold), which bun refuses to scan.
-const variantSelect = "?TableColumns, v.available"
-
 // selectVariants returns the variants matching where in product and
 // position order.
 func selectVariants(ctx context.Context, idb bun.IDB, where string, args ...any) ([]variantRow, error) {
 	var rows []variantRow
-	err := idb.NewSelect().Model(&rows).ColumnExpr(variantSelect).Where(where, args...).
+	err := idb.NewSelect().Model(&rows).ColumnExpr("?TableColumns, v.available").Where(where, args...).
 		OrderExpr("v.product_id, v.position, v.id").Scan(ctx)
 	return rows, err
 }

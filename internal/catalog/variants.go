@@ -403,7 +403,7 @@ func (s *Service) LowStockVariants(ctx context.Context, first *int, after string
 	if err != nil {
 		return VariantPage{}, err
 	}
-	q := s.db.Bun.NewSelect().Model((*variantRow)(nil)).ColumnExpr(variantSelect).
+	q := s.db.Bun.NewSelect().Model((*variantRow)(nil)).ColumnExpr("?TableColumns, v.available").
 		Where(lowStockWhere).
 		OrderExpr("v.available, v.id").Limit(int64(limit + 1))
 	if after != "" {
