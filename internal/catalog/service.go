@@ -150,7 +150,7 @@ func writeError(action string, err error, skuPath []string) error {
 // fields of its variant act on its only active variant. It returns a
 // NotFound userError at ["id"] for an unknown or malformed id, an
 // apperr.List of every Invalid field at once (nothing is written then), a
-// VARIANT_REQUIRED userError at ["input"] when variant fields are given for
+// VARIANT_REQUIRED userError at the first variant field given for
 // a product with several active variants, and a TAKEN userError at
 // ["input","handle"] when the new handle exists.
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Product, error) {
@@ -170,7 +170,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Produ
 		errs := applyUpdate(r, in)
 		var v *variantRow
 		if vf := in.variantFields(); vf.given() {
-			if v, err = onlyActiveVariant(ctx, tx, key); err != nil {
+			if v, err = onlyActiveVariant(ctx, tx, key, inputPath(vf.first())); err != nil {
 				return err
 			}
 			applyVariantFields(v, vf, inputPath, &errs)
@@ -201,14 +201,14 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Produ
 }
 
 // onlyActiveVariant returns a product's one active variant, or a
-// VARIANT_REQUIRED userError at ["input"] when it has several.
-func onlyActiveVariant(ctx context.Context, idb bun.IDB, productID string) (*variantRow, error) {
+// VARIANT_REQUIRED userError at path when it has several.
+func onlyActiveVariant(ctx context.Context, idb bun.IDB, productID string, path []string) (*variantRow, error) {
 	rows, err := selectVariants(ctx, idb, "v.product_id = ? AND v.is_active", productID)
 	if err != nil {
 		return nil, err
 	}
 	if len(rows) != 1 {
-		return nil, apperr.Coded("VARIANT_REQUIRED", apperr.Path("input"),
+		return nil, apperr.Coded("VARIANT_REQUIRED", path,
 			"the product has %d active variants: change the variant with productVariantUpdate", len(rows))
 	}
 	return &rows[0], nil

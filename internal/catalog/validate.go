@@ -171,6 +171,28 @@ func (f variantFields) given() bool {
 	return false
 }
 
+// first is the input name of the first field f gives, for a userError
+// about all of them.
+func (f variantFields) first() string {
+	for _, c := range []struct {
+		name  string
+		given bool
+	}{{"sku", f.SKU != nil}, {"price", f.Price != nil}, {"compareAtPrice", f.CompareAtPrice != nil},
+		{"costPrice", f.CostPrice != nil}, {"lowStockThreshold", f.LowStockThreshold != nil},
+		{"weightGrams", f.WeightGrams != nil}, {"dimensions", f.Dimensions != nil}} {
+		if c.given {
+			return c.name
+		}
+	}
+	for _, c := range f.Clear {
+		switch c {
+		case "compareAtPrice", "costPrice", "weightGrams", "dimensions":
+			return c
+		}
+	}
+	return ""
+}
+
 // applyVariantFields validates the given fields and writes them into r,
 // which carries the variant's currency.
 func applyVariantFields(r *variantRow, f variantFields, at pathFunc, errs *apperr.List) {
