@@ -577,19 +577,24 @@ func TestUpdateProductWithVariants(t *testing.T) {
 	if err != nil || got.Name != "Renamed shirt" {
 		t.Fatalf("rename: %+v, %v", got, err)
 	}
-	// Variant fields need the variant when there are several.
-	for name, in := range map[string]catalog.UpdateInput{
-		"price":           {Price: ptr("1.00"), Name: ptr("Never written")},
-		"compare-at":      {CompareAtPrice: ptr("50.00")},
-		"clear cost":      {Clear: []string{"costPrice"}},
-		"threshold":       {LowStockThreshold: ptr(1)},
-		"weight":          {WeightGrams: ptr(5)},
-		"dimensions":      {Dimensions: &catalog.DimensionsInput{LengthMm: ptr(1)}},
-		"clear a measure": {Clear: []string{"weightGrams"}},
+	// Variant fields need the variant when there are several: the
+	// userError names the first one given.
+	for _, tt := range []struct {
+		name string
+		in   catalog.UpdateInput
+		want string
+	}{
+		{"price", catalog.UpdateInput{Price: ptr("1.00"), Name: ptr("Never written")}, "VARIANT_REQUIRED input.price"},
+		{"compare-at", catalog.UpdateInput{CompareAtPrice: ptr("50.00"), WeightGrams: ptr(5)}, "VARIANT_REQUIRED input.compareAtPrice"},
+		{"clear cost", catalog.UpdateInput{Clear: []string{"description", "costPrice"}}, "VARIANT_REQUIRED input.costPrice"},
+		{"threshold", catalog.UpdateInput{LowStockThreshold: ptr(1)}, "VARIANT_REQUIRED input.lowStockThreshold"},
+		{"weight", catalog.UpdateInput{WeightGrams: ptr(5)}, "VARIANT_REQUIRED input.weightGrams"},
+		{"dimensions", catalog.UpdateInput{Dimensions: &catalog.DimensionsInput{LengthMm: ptr(1)}}, "VARIANT_REQUIRED input.dimensions"},
+		{"clear a measure", catalog.UpdateInput{Clear: []string{"weightGrams"}}, "VARIANT_REQUIRED input.weightGrams"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := svc.Update(ctx, p.ID, in)
-			wantOnly(t, err, "VARIANT_REQUIRED input")
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := svc.Update(ctx, p.ID, tt.in)
+			wantOnly(t, err, tt.want)
 			now, err := svc.ByID(ctx, p.ID)
 			if err != nil || now.Name != "Renamed shirt" || now.Price.Decimal() != "10.00" {
 				t.Fatalf("a refused update wrote: %+v, %v", now, err)
