@@ -251,3 +251,78 @@ func TestFacetKeysAndLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestListByVariants checks the list's variant rules on the facet catalog:
+// PRICE sorts by the lowest active variant price, inStock means some
+// active variant has stock, and the low-stock lists hold active variants
+// of active products only.
+func TestListByVariants(t *testing.T) {
+	svc := facetCatalog(t)
+	ctx := context.Background()
+	names := func(p catalog.Page) string {
+		var out []string
+		for _, pr := range p.Products {
+			out = append(out, pr.Name)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tt := range []struct {
+		name   string
+		params catalog.ListParams
+		want   string
+	}{
+		{"by price, the lowest active variant's", catalog.ListParams{Sort: catalog.SortPrice}, "Socks Mug Tee Cap Hoodie"},
+		{"by price, reversed", catalog.ListParams{Sort: catalog.SortPrice, Reverse: true}, "Hoodie Cap Tee Mug Socks"},
+		{"in stock", catalog.ListParams{Sort: catalog.SortPrice, Filter: catalog.Filter{InStock: ptr(true)}}, "Socks Mug Tee Hoodie"},
+		{"staff see the archived product", catalog.ListParams{Sort: catalog.SortPrice, Filter: catalog.Filter{IncludeInactive: true}},
+			"Old tee Socks Mug Tee Cap Hoodie"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := svc.List(ctx, tt.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(p); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	// Every active variant of an active product is at or below the default
+	// threshold of 10 but Green (inactive), the red hoodie (inactive) and
+	// the old tee's (archived).
+	want := map[string]int{"TEE-0": 5, "TEE-1": 0, "TEE-2": 3, "HOO-0": 2, "HOO-1": 0, "MUG-0": 10, "CAP-0": 0,
+		"SOC-0": 1, "SOC-1": 1, "SOC-2": 0}
+	if n, err := svc.CountLowStockVariants(ctx); err != nil || n != len(want) {
+		t.Fatalf("low-stock count %d (%v), want %d", n, err, len(want))
+	}
+	var listed []*catalog.Variant
+	after := ""
+	for pageNo := 0; ; pageNo++ {
+		p, err := svc.LowStockVariants(ctx, ptr(3), after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.HasPreviousPage != (pageNo > 0) || len(p.Cursors) != len(p.Variants) {
+			t.Fatalf("page %d: %+v", pageNo, p)
+		}
+		listed = append(listed, p.Variants...)
+		if !p.HasNextPage {
+			break
+		}
+		after = p.Cursors[len(p.Cursors)-1]
+	}
+	got := map[string]int{}
+	for _, v := range listed {
+		got[v.SKU] = v.Available
+	}
+	if len(listed) != len(want) || fmt.Sprint(got) != fmt.Sprint(want) ||
+		!slices.IsSortedFunc(listed, func(a, b *catalog.Variant) int { return a.Available - b.Available }) {
+		t.Fatalf("low-stock variants %v (%d listed), want %v, least available first", got, len(listed), want)
+	}
+	for _, bad := range []string{"%%%", "eyJhIjoxLCJpZCI6IngifQ"} {
+		if _, err := svc.LowStockVariants(ctx, nil, bad); !errors.Is(err, apperr.ErrInvalid) {
+			t.Errorf("cursor %q: want Invalid, got %v", bad, err)
+		}
+	}
+}

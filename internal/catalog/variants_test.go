@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -615,5 +616,33 @@ func TestUpdateProductWithVariants(t *testing.T) {
 	}
 	if now := variants(t, svc, p.ID); now[3].Price.Decimal() != "99.00" || now[0].Price.Decimal() != "10.00" {
 		t.Fatalf("the update reached %+v", now)
+	}
+}
+
+func TestVariantReads(t *testing.T) {
+	svc, _ := setup(t)
+	ctx := context.Background()
+	p := mustCreate(t, svc, shirtInput(unique()))
+	plain := mustCreate(t, svc, validInput())
+	vs := variants(t, svc, p.ID)
+
+	ids := []string{vs[2].ID, uuid.NewString(), "garbage", strings.ToUpper(vs[0].ID), p.ID}
+	got, err := svc.VariantsByIDs(ctx, ids)
+	if err != nil || len(got) != len(ids) || got[0] == nil || got[0].ID != vs[2].ID || got[1] != nil || got[2] != nil ||
+		got[3] == nil || got[3].ID != vs[0].ID || got[4] != nil {
+		t.Fatalf("VariantsByIDs(%q) = %v, %v", ids, got, err)
+	}
+	if _, err := svc.VariantBySKU(ctx, "NOPE-"+unique()); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("unknown sku: want NotFound, got %v", err)
+	}
+
+	byProduct, err := svc.VariantsByProductIDs(ctx, []string{plain.ID, "bad", p.ID}, false)
+	if err != nil || len(byProduct[plain.ID]) != 1 || byProduct[plain.ID][0].Title != catalog.DefaultTitle ||
+		titles(byProduct[p.ID]) != "Red / S, Red / M, Blue / S, Blue / M" || byProduct["bad"] != nil {
+		t.Fatalf("VariantsByProductIDs = %v, %v", byProduct, err)
+	}
+	opts, err := svc.OptionsByProductIDs(ctx, []string{plain.ID, strings.ToUpper(p.ID)})
+	if err != nil || len(opts[plain.ID]) != 0 || len(opts[strings.ToUpper(p.ID)]) != 2 {
+		t.Fatalf("OptionsByProductIDs = %v, %v", opts, err)
 	}
 }
