@@ -456,6 +456,23 @@ func TestUpdateVariant(t *testing.T) {
 		})
 	}
 
+	// An image of the variant's own product; cleared by name.
+	if _, err := svc.AddImage(ctx, p.ID, upload("own.png", pngBytes(t, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	own, err := svc.ImagesByProductIDs(ctx, []string{p.ID})
+	if err != nil || len(own[p.ID]) != 1 {
+		t.Fatalf("images %+v, %v", own, err)
+	}
+	v, _, err = svc.UpdateVariant(ctx, redS.ID, catalog.VariantUpdateInput{ImageID: ptr(strings.ToUpper(own[p.ID][0].ID))})
+	if err != nil || v.ImageID == nil || *v.ImageID != own[p.ID][0].ID {
+		t.Fatalf("own image: %+v, %v", v, err)
+	}
+	v, _, err = svc.UpdateVariant(ctx, redS.ID, catalog.VariantUpdateInput{Clear: []string{"imageId"}})
+	if err != nil || v.ImageID != nil {
+		t.Fatalf("cleared image: %+v, %v", v, err)
+	}
+
 	// The last active variant cannot be deactivated.
 	for _, v := range variants(t, svc, p.ID)[1:3] {
 		if _, _, err := svc.ArchiveVariant(ctx, v.ID); err != nil {
