@@ -108,22 +108,23 @@ func verifyFlash(ctx context.Context, dbURL string, placed []*placedOrder, fr *f
 	defer conn.Close(ctx)
 	bad := func(format string, args ...any) { fr.problems = append(fr.problems, fmt.Sprintf(format, args...)) }
 
-	// Whole catalog: nothing negative, ledger equals stock everywhere.
+	// Whole catalog, per variant (stock lives there): nothing negative,
+	// ledger equals stock everywhere.
 	var negative int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM products WHERE available < 0 OR on_hand < 0 OR reserved < 0`).Scan(&negative); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM product_variants WHERE available < 0 OR on_hand < 0 OR reserved < 0`).Scan(&negative); err != nil {
 		return err
 	}
 	if negative > 0 {
-		bad("%d products have negative available/on_hand/reserved", negative)
+		bad("%d variants have negative available/on_hand/reserved", negative)
 	}
 	rows, err := conn.Query(ctx, `
-		SELECT p.sku, p.on_hand, p.reserved, p.available, p.units_sold,
+		SELECT v.sku, v.on_hand, v.reserved, v.available, v.units_sold,
 		       coalesce(sum(t.quantity_change), 0)::bigint,
 		       coalesce(sum(t.quantity_change) FILTER (WHERE t.type NOT IN ('RESERVATION', 'RELEASE')), 0)::bigint
-		FROM products p LEFT JOIN inventory_transactions t ON t.product_id = p.id
-		GROUP BY p.id
-		HAVING coalesce(sum(t.quantity_change), 0) <> p.available
-		    OR coalesce(sum(t.quantity_change) FILTER (WHERE t.type NOT IN ('RESERVATION', 'RELEASE')), 0) <> p.on_hand
+		FROM product_variants v LEFT JOIN inventory_transactions t ON t.variant_id = v.id
+		GROUP BY v.id
+		HAVING coalesce(sum(t.quantity_change), 0) <> v.available
+		    OR coalesce(sum(t.quantity_change) FILTER (WHERE t.type NOT IN ('RESERVATION', 'RELEASE')), 0) <> v.on_hand
 		LIMIT 5`)
 	if err != nil {
 		return err
@@ -141,16 +142,16 @@ func verifyFlash(ctx context.Context, dbURL string, placed []*placedOrder, fr *f
 		return rows.Err()
 	}
 
-	// Flash products: units in live orders = reserved + sold = stock taken.
+	// Flash variants: units in live orders = reserved + sold = stock taken.
 	rows, err = conn.Query(ctx, `
-		SELECT p.sku, p.on_hand, p.reserved, p.available,
+		SELECT v.sku, v.on_hand, v.reserved, v.available,
 		       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id
-		                 WHERE l.product_id = p.id AND o.status <> 'CANCELLED'), 0)::bigint,
+		                 WHERE l.variant_id = v.id AND o.status <> 'CANCELLED'), 0)::bigint,
 		       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id
-		                 WHERE l.product_id = p.id AND o.payment_status = 'PAID'), 0)::bigint,
+		                 WHERE l.variant_id = v.id AND o.payment_status = 'PAID'), 0)::bigint,
 		       coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id
-		                 WHERE l.product_id = p.id AND o.status = 'PENDING'), 0)::bigint
-		FROM products p WHERE p.sku LIKE 'FLASH-%' ORDER BY p.sku`)
+		                 WHERE l.variant_id = v.id AND o.status = 'PENDING'), 0)::bigint
+		FROM product_variants v WHERE v.sku LIKE 'FLASH-%' ORDER BY v.sku`)
 	if err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ func verifyFlash(ctx context.Context, dbURL string, placed []*placedOrder, fr *f
 		return err
 	}
 	if err := conn.QueryRow(ctx, `SELECT count(DISTINCT o.id) FROM orders o JOIN order_lines l ON l.order_id = o.id
-		JOIN products p ON p.id = l.product_id WHERE p.sku LIKE 'FLASH-%'`).Scan(&dbOrders); err != nil {
+		JOIN product_variants v ON v.id = l.variant_id WHERE v.sku LIKE 'FLASH-%'`).Scan(&dbOrders); err != nil {
 		return err
 	}
 	if found != len(placed) {

@@ -339,7 +339,7 @@ func runWorkload(ctx context.Context, w string, o *options, c *client, e *env, i
 		res.Extra = append(res.Extra, fmt.Sprintf("orders placed %d, refused INSUFFICIENT_STOCK %d, paid %d, other errors %d, 5xx %d",
 			fr.placed, fr.refused, fr.paid, s.errCount(), fr.fiveXX))
 		if len(fr.problems) == 0 {
-			res.Extra = append(res.Extra, "verified: no negative stock, no oversell, ledger sums = available and on hand for all products, orders = reserved + sold, no lost orders")
+			res.Extra = append(res.Extra, "verified: no negative stock, no oversell, ledger sums = available and on hand for every variant, orders = reserved + sold, no lost orders")
 		} else {
 			res.Failed = true
 			for _, p := range fr.problems {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -46,8 +47,8 @@ var tagWords = []string{
 	"summer", "winter", "kids", "pro", "travel",
 }
 
-// seed fills the catalog and the customers with COPY. Every product gets a
-// RESTOCK ledger row of its opening stock, so that the ledger invariants
+// seed fills the catalog and the customers with COPY. Every product's
+// variant gets a RESTOCK ledger row of its opening stock, so that the ledger invariants
 // (sum of all rows = available, without RESERVATION/RELEASE = on hand) hold
 // from the start.
 func seed(ctx context.Context, dbURL string) error {
@@ -58,7 +59,16 @@ func seed(ctx context.Context, dbURL string) error {
 	defer conn.Close(ctx)
 	r := rng(42)
 	now := time.Now()
-	rows := make([][]any, 0, numProducts+3)
+	// Each product has one default variant, which holds its sku, price and
+	// stock; products.price is the lowest active variant price.
+	products := make([][]any, 0, numProducts+3)
+	variants := make([][]any, 0, numProducts+3)
+	add := func(sku, handle, name, desc string, price int64, cat string, tags []string, onHand, threshold int,
+		featured bool, created time.Time) {
+		id := uuid.NewString()
+		products = append(products, []any{id, handle, name, desc, "USD", price, cat, tags, featured, created, created})
+		variants = append(variants, []any{id, sku, "Default", "USD", price, onHand, threshold, 0, created, created})
+	}
 	for i := range numProducts {
 		a, m, n := adjectives[r.IntN(len(adjectives))], materials[r.IntN(len(materials))], nouns[r.IntN(len(nouns))]
 		name := fmt.Sprintf("%s %s %s", title(a), title(m), title(n))
@@ -79,24 +89,28 @@ func seed(ctx context.Context, dbURL string) error {
 		sku := fmt.Sprintf("BN-%05d", i)
 		handle := fmt.Sprintf("%s-%s-%s-%05d", a, m, n, i)
 		created := now.Add(-time.Duration(r.IntN(365*24*3600)) * time.Second)
-		rows = append(rows, []any{sku, handle, name, desc, "USD", price, cat, tags, onHand, 10, r.IntN(10) == 0, created, created})
+		add(sku, handle, name, desc, price, cat, tags, onHand, 10, r.IntN(10) == 0, created)
 	}
 	for i := range 3 {
-		rows = append(rows, []any{flashSKU(i), fmt.Sprintf("flash-sale-item-%d", i), fmt.Sprintf("Flash Sale Item %d", i),
-			"Limited stock, one day only.", "USD", int64(2999), "Flash Sale", []string{"sale"}, flashStock, 5, true, now, now})
+		add(flashSKU(i), fmt.Sprintf("flash-sale-item-%d", i), fmt.Sprintf("Flash Sale Item %d", i),
+			"Limited stock, one day only.", 2999, "Flash Sale", []string{"sale"}, flashStock, 5, true, now)
 	}
-	cols := []string{"sku", "handle", "name", "description", "currency", "price", "category", "tags", "on_hand",
-		"low_stock_threshold", "is_featured", "created_at", "updated_at"}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"products"}, cols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"products"}, []string{"id", "handle", "name", "description", "currency",
+		"price", "category", "tags", "is_featured", "created_at", "updated_at"}, pgx.CopyFromRows(products)); err != nil {
 		return fmt.Errorf("copy products: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO inventory_transactions (product_id, sku, quantity_change, type, notes, created_at)
-		SELECT id, sku, on_hand, 'RESTOCK', 'bench seed', created_at FROM products WHERE on_hand > 0 ORDER BY created_at`); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"product_variants"}, []string{"product_id", "sku", "title", "currency",
+		"price", "on_hand", "low_stock_threshold", "position", "created_at", "updated_at"}, pgx.CopyFromRows(variants)); err != nil {
+		return fmt.Errorf("copy product variants: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO inventory_transactions (product_id, variant_id, sku, quantity_change, type, notes, created_at)
+		SELECT product_id, id, sku, on_hand, 'RESTOCK', 'bench seed', created_at FROM product_variants
+		WHERE on_hand > 0 ORDER BY created_at`); err != nil {
 		return fmt.Errorf("seed ledger: %w", err)
 	}
 	crow := make([][]any, 0, numCustomers)

@@ -181,7 +181,7 @@ func newFuzzEndpoint(f *testing.F) *fuzzEndpoint {
 	services.Quotas = graph.Quotas{Limiter: quota.NewMemory(time.Now, log), Login: few, CreateOrder: few, CreateOrderIP: few}
 	stock := 100
 	if _, err := services.Catalog.Create(context.Background(), catalog.CreateInput{
-		SKU: strings.ToUpper(uniqueName("FUZZ")), Name: "Fuzz mug", Price: "12.50", Category: ptr("Mugs"),
+		SKU: ptr(strings.ToUpper(uniqueName("FUZZ"))), Name: "Fuzz mug", Price: ptr("12.50"), Category: ptr("Mugs"),
 		Tags: []string{"mug"}, InventoryQuantity: &stock,
 	}); err != nil {
 		f.Fatal(err)

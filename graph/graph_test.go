@@ -137,8 +137,8 @@ func seedProducts(t *testing.T, c *catalog.Service, n int) {
 	for i := range n {
 		qty := 10 + i
 		_, err := c.Create(context.Background(), catalog.CreateInput{
-			SKU: fmt.Sprintf("PAGE-%d-%d", time.Now().UnixNano(), i), Name: fmt.Sprintf("Page product %d", i),
-			Price: "9.99", Category: ptr("Test"), Tags: []string{"a", "b"}, InventoryQuantity: &qty,
+			SKU: ptr(fmt.Sprintf("PAGE-%d-%d", time.Now().UnixNano(), i)), Name: fmt.Sprintf("Page product %d", i),
+			Price: ptr("9.99"), Category: ptr("Test"), Tags: []string{"a", "b"}, InventoryQuantity: &qty,
 		})
 		if err != nil {
 			t.Fatal(err)

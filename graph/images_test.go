@@ -317,7 +317,7 @@ func TestProductImageUploadRefusals(t *testing.T) {
 
 func mustCreateProduct(t *testing.T, c *catalog.Service) *catalog.Product {
 	t.Helper()
-	p, err := c.Create(context.Background(), catalog.CreateInput{SKU: "IMG-" + uuid.NewString()[:8], Name: "Mug " + uuid.NewString()[:8], Price: "9.00"})
+	p, err := c.Create(context.Background(), catalog.CreateInput{SKU: ptr("IMG-" + uuid.NewString()[:8]), Name: "Mug " + uuid.NewString()[:8], Price: ptr("9.00")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -274,7 +274,7 @@ func uniqueName(prefix string) string { return prefix + "-" + strings.ToLower(ra
 func (r *liveReplica) product(t testing.TB, stock, threshold int) *catalog.Product {
 	t.Helper()
 	p, err := r.api.catalog.Create(context.Background(), catalog.CreateInput{
-		SKU: strings.ToUpper(uniqueName("LIVE")), Name: uniqueName("Live product"), Price: "25.00",
+		SKU: ptr(strings.ToUpper(uniqueName("LIVE"))), Name: uniqueName("Live product"), Price: ptr("25.00"),
 		InventoryQuantity: &stock, LowStockThreshold: &threshold,
 	})
 	if err != nil {

@@ -36,26 +36,21 @@ type testBundle struct {
 	now     time.Time // the carts' clock
 }
 
-// countingLookup counts ByIDs calls and hides the products in hidden, as
-// if they had vanished.
+// countingLookup counts ForSale calls and hides the products in hidden,
+// with their variants, as if they had vanished.
 type countingLookup struct {
 	*catalog.Service
-	mu     sync.Mutex
-	byIDs  int
-	hidden map[string]bool
+	mu      sync.Mutex
+	forSale int
+	hidden  map[string]bool
 }
 
-func (l *countingLookup) ByIDs(ctx context.Context, ids []string) ([]*catalog.Product, error) {
+func (l *countingLookup) ForSale(ctx context.Context, refs []catalog.LineRef) ([]catalog.SaleVariant, error) {
 	l.mu.Lock()
-	l.byIDs++
+	l.forSale++
 	l.mu.Unlock()
-	ps, err := l.Service.ByIDs(ctx, ids)
-	for i, p := range ps {
-		if p != nil && l.hidden[p.ID] {
-			ps[i] = nil
-		}
-	}
-	return ps, err
+	vs, err := l.Service.ForSale(ctx, refs)
+	return slices.DeleteFunc(vs, func(v catalog.SaleVariant) bool { return l.hidden[v.ProductID] }), err
 }
 
 // reminderWait is the abandoned-cart delay of the tests' service.
@@ -93,7 +88,7 @@ func ptr[T any](v T) *T { return &v }
 func newProduct(t *testing.T, b *testBundle, price string, mod ...func(*catalog.CreateInput)) *catalog.Product {
 	t.Helper()
 	u := strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	in := catalog.CreateInput{SKU: "CART-" + u, Name: "Cart item " + u, Price: price}
+	in := catalog.CreateInput{SKU: ptr("CART-" + u), Name: "Cart item " + u, Price: ptr(price)}
 	for _, f := range mod {
 		f(&in)
 	}
@@ -552,19 +547,19 @@ func TestPrice(t *testing.T) {
 
 	c := mustCreate(t, svc, byID(mug, 2), byID(gone, 1), byID(tea, 1))
 	b.lookup.hidden[gone.ID] = true
-	calls := b.lookup.byIDs
+	calls := b.lookup.forSale
 	p, err := svc.Price(context.Background(), c, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := b.lookup.byIDs - calls; n != 1 {
-		t.Fatalf("ByIDs called %d times, want 1", n)
+	if n := b.lookup.forSale - calls; n != 1 {
+		t.Fatalf("ForSale called %d times, want 1", n)
 	}
 	if len(p.Lines) != 2 || p.Lines[0].ProductID != mug.ID || p.Lines[1].ProductID != tea.ID {
 		t.Fatalf("priced lines = %+v", p.Lines)
 	}
 	if p.Lines[0].UnitPrice != usd("12.50") || p.Lines[0].LineTotal != usd("25.00") || p.Lines[1].LineTotal != usd("60.00") ||
-		p.Lines[0].Product.ID != mug.ID {
+		p.Lines[0].Variant.ProductID != mug.ID || p.Lines[0].Variant.SKU != mug.SKU || p.Lines[0].VariantID != p.Lines[0].Variant.ID {
 		t.Fatalf("priced lines = %+v", p.Lines)
 	}
 	want := pricing.Totals{Subtotal: usd("85.00"), Discount: usd("0.00"), Tax: usd("8.50"), Shipping: usd("10.00"), Total: usd("103.50")}
@@ -599,4 +594,104 @@ func TestConcurrentAddLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantContents(t, got, line(mug, 3*n))
+}
+
+// variantsOf returns a product's variants (inactive ones too) by title.
+func variantsOf(t *testing.T, b *testBundle, p *catalog.Product) map[string]*catalog.Variant {
+	t.Helper()
+	vs, err := b.catalog.VariantsByProductIDs(context.Background(), []string{p.ID}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*catalog.Variant{}
+	for _, v := range vs[p.ID] {
+		out[v.Title] = v
+	}
+	return out
+}
+
+func TestVariantLines(t *testing.T) {
+	svc, b := setup(t)
+	ctx := context.Background()
+	u := strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	shirt, err := b.catalog.Create(ctx, catalog.CreateInput{Name: "Shirt " + u,
+		Options: []catalog.OptionInput{{Name: "Color", Values: []string{"Red", "Blue", "Green"}}},
+		Variants: []catalog.VariantInput{
+			{SKU: "RED-" + u, Price: "10.00", SelectedOptions: []catalog.SelectedOption{{Name: "Color", Value: "Red"}}},
+			{SKU: "BLUE-" + u, Price: "12.00", SelectedOptions: []catalog.SelectedOption{{Name: "Color", Value: "Blue"}}},
+			{SKU: "GREEN-" + u, Price: "12.00", IsActive: ptr(false),
+				SelectedOptions: []catalog.SelectedOption{{Name: "Color", Value: "Green"}}},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := variantsOf(t, b, shirt)
+	red, blue, green := v["Red"], v["Blue"], v["Green"]
+	byVariant := func(v *catalog.Variant, qty int) carts.LineInput {
+		return carts.LineInput{VariantID: ptr(v.ID), Quantity: qty}
+	}
+	variantLines := func(c *carts.Cart) []string {
+		out := make([]string, len(c.Lines))
+		for i, l := range c.Lines {
+			if l.ProductID != shirt.ID {
+				t.Fatalf("line %+v of another product", l)
+			}
+			out[i] = fmt.Sprintf("%s×%d", l.VariantID, l.Quantity)
+		}
+		return out
+	}
+
+	// One line per variant: the same variant by id or sku adds to its
+	// line, two variants of one product are two lines.
+	c := mustCreate(t, svc, byVariant(red, 2), bySKU(strings.ToLower(blue.SKU), 1), byVariant(red, 1))
+	want := []string{red.ID + "×3", blue.ID + "×1"}
+	if got := variantLines(c); !slices.Equal(got, want) {
+		t.Fatalf("lines = %v, want %v", got, want)
+	}
+	c, err = svc.AddLines(ctx, c.ID, []carts.LineInput{bySKU(red.SKU, 4), {VariantID: ptr(strings.ToUpper(blue.ID)), Quantity: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{red.ID + "×7", blue.ID + "×2"}
+	if got := variantLines(c); !slices.Equal(got, want) {
+		t.Fatalf("lines after adding = %v, want %v", got, want)
+	}
+	p, err := svc.Price(ctx, c, pricing.Config{TaxRate: pricing.Rate{Num: 0, Den: 1}, FreeShippingThreshold: money.Zero("USD"), FlatShippingRate: money.Zero("USD")})
+	if err != nil || p.Totals.Subtotal.Amount != 7*1000+2*1200 {
+		t.Fatalf("priced %+v, %v: want each variant at its own price", p.Totals, err)
+	}
+
+	refused := []struct {
+		name  string
+		lines []carts.LineInput
+		want  []string
+	}{
+		{"product with several active variants", []carts.LineInput{byID(shirt, 1)}, []string{"VARIANT_REQUIRED lines.0.productId"}},
+		{"inactive variant by id", []carts.LineInput{byVariant(red, 1), byVariant(green, 1)}, []string{"NOT_FOUND lines.1.variantId"}},
+		{"inactive variant by sku", []carts.LineInput{bySKU(green.SKU, 1)}, []string{"NOT_FOUND lines.0.sku"}},
+		{"unknown variant", []carts.LineInput{{VariantID: ptr(uuid.NewString()), Quantity: 1}}, []string{"NOT_FOUND lines.0.variantId"}},
+		{"malformed variant id", []carts.LineInput{{VariantID: ptr("red"), Quantity: 1}}, []string{"NOT_FOUND lines.0.variantId"}},
+		{"a product id given as variant id", []carts.LineInput{{VariantID: ptr(shirt.ID), Quantity: 1}}, []string{"NOT_FOUND lines.0.variantId"}},
+		{"variant and sku", []carts.LineInput{{VariantID: ptr(red.ID), SKU: ptr(red.SKU), Quantity: 1}}, []string{"INVALID lines.0.productId"}},
+		{"variant and product", []carts.LineInput{{VariantID: ptr(red.ID), ProductID: ptr(shirt.ID), Quantity: 1}}, []string{"INVALID lines.0.productId"}},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			before := stored(t, svc, c.ID)
+			_, err := svc.AddLines(ctx, c.ID, tt.lines)
+			wantUserErrors(t, err, tt.want...)
+			if after := stored(t, svc, c.ID); after != before {
+				t.Fatalf("cart changed:\n%s\n%s", before, after)
+			}
+		})
+	}
+
+	// With one active variant left, the product's id names it.
+	if _, _, err := b.catalog.ArchiveVariant(ctx, blue.ID); err != nil {
+		t.Fatal(err)
+	}
+	byProduct := mustCreate(t, svc, byID(shirt, 2))
+	if got := variantLines(byProduct); !slices.Equal(got, []string{red.ID + "×2"}) {
+		t.Fatalf("lines by product = %v, want the red variant's", got)
+	}
 }

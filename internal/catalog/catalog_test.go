@@ -37,14 +37,14 @@ func unique() string { return strings.ReplaceAll(uuid.NewString()[:13], "-", "")
 
 // validInput returns a product that passes validation.
 func validInput() catalog.CreateInput {
-	return catalog.CreateInput{SKU: "SKU-" + unique(), Name: "Plain Mug " + unique(), Price: "12.50"}
+	return catalog.CreateInput{SKU: ptr("SKU-" + unique()), Name: "Plain Mug " + unique(), Price: ptr("12.50")}
 }
 
 func mustCreate(t *testing.T, svc *catalog.Service, in catalog.CreateInput) *catalog.Product {
 	t.Helper()
 	p, err := svc.Create(context.Background(), in)
 	if err != nil {
-		t.Fatalf("create %s: %v", in.SKU, err)
+		t.Fatalf("create %s: %v", in.Name, err)
 	}
 	return p
 }
@@ -89,10 +89,10 @@ func TestCreateValidation(t *testing.T) {
 		code   string
 		path   []string
 	}{
-		{"empty sku", func(in *catalog.CreateInput) { in.SKU = "  " }, apperr.Invalid, "INVALID", []string{"input", "sku"}},
-		{"sku with space", func(in *catalog.CreateInput) { in.SKU = "A B" }, apperr.Invalid, "", []string{"input", "sku"}},
-		{"sku too long", func(in *catalog.CreateInput) { in.SKU = strings.Repeat("S", 65) }, apperr.Invalid, "", []string{"input", "sku"}},
-		{"duplicate sku in another case", func(in *catalog.CreateInput) { in.SKU = strings.ToLower(existing.SKU) },
+		{"empty sku", func(in *catalog.CreateInput) { in.SKU = ptr("  ") }, apperr.Invalid, "INVALID", []string{"input", "sku"}},
+		{"sku with space", func(in *catalog.CreateInput) { in.SKU = ptr("A B") }, apperr.Invalid, "", []string{"input", "sku"}},
+		{"sku too long", func(in *catalog.CreateInput) { in.SKU = ptr(strings.Repeat("S", 65)) }, apperr.Invalid, "", []string{"input", "sku"}},
+		{"duplicate sku in another case", func(in *catalog.CreateInput) { in.SKU = ptr(strings.ToLower(existing.SKU)) },
 			apperr.Conflict, "TAKEN", []string{"input", "sku"}},
 		{"duplicate handle", func(in *catalog.CreateInput) { in.Handle = &existing.Handle }, apperr.Conflict, "TAKEN", []string{"input", "handle"}},
 		{"bad handle", func(in *catalog.CreateInput) { in.Handle = ptr("Not A Slug") }, apperr.Invalid, "", []string{"input", "handle"}},
@@ -100,11 +100,11 @@ func TestCreateValidation(t *testing.T) {
 		{"10,000-char name", func(in *catalog.CreateInput) { in.Name = strings.Repeat("n", 10_000) }, apperr.Invalid, "", []string{"input", "name"}},
 		{"description too long", func(in *catalog.CreateInput) { in.Description = ptr(strings.Repeat("d", 10_001)) },
 			apperr.Invalid, "", []string{"input", "description"}},
-		{"empty price", func(in *catalog.CreateInput) { in.Price = "" }, apperr.Invalid, "", []string{"input", "price"}},
-		{"negative price", func(in *catalog.CreateInput) { in.Price = "-1.00" }, apperr.Invalid, "", []string{"input", "price"}},
-		{"malformed price", func(in *catalog.CreateInput) { in.Price = "abc" }, apperr.Invalid, "", []string{"input", "price"}},
-		{"too many decimals for USD", func(in *catalog.CreateInput) { in.Price = "1.999" }, apperr.Invalid, "", []string{"input", "price"}},
-		{"decimals in JPY", func(in *catalog.CreateInput) { in.CurrencyCode, in.Price = ptr("JPY"), "1.5" },
+		{"empty price", func(in *catalog.CreateInput) { in.Price = ptr("") }, apperr.Invalid, "", []string{"input", "price"}},
+		{"negative price", func(in *catalog.CreateInput) { in.Price = ptr("-1.00") }, apperr.Invalid, "", []string{"input", "price"}},
+		{"malformed price", func(in *catalog.CreateInput) { in.Price = ptr("abc") }, apperr.Invalid, "", []string{"input", "price"}},
+		{"too many decimals for USD", func(in *catalog.CreateInput) { in.Price = ptr("1.999") }, apperr.Invalid, "", []string{"input", "price"}},
+		{"decimals in JPY", func(in *catalog.CreateInput) { in.CurrencyCode, in.Price = ptr("JPY"), ptr("1.5") },
 			apperr.Invalid, "", []string{"input", "price"}},
 		{"unknown currency", func(in *catalog.CreateInput) { in.CurrencyCode = ptr("XYZ") }, apperr.Invalid, "", []string{"input", "currencyCode"}},
 		{"malformed compare-at price", func(in *catalog.CreateInput) { in.CompareAtPrice = ptr("1e3") },
@@ -139,7 +139,7 @@ func TestCreateValidation(t *testing.T) {
 
 func TestCreateReportsEveryProblem(t *testing.T) {
 	svc, _ := setup(t)
-	_, err := svc.Create(context.Background(), catalog.CreateInput{Price: "abc", InventoryQuantity: ptr(-1)})
+	_, err := svc.Create(context.Background(), catalog.CreateInput{Price: ptr("abc"), InventoryQuantity: ptr(-1)})
 	list, ok := apperr.UserErrors(err)
 	if !ok || len(list) != 4 { // sku, name, price, inventoryQuantity
 		t.Fatalf("want 4 userErrors, got %v", err)
@@ -150,8 +150,8 @@ func TestCreate(t *testing.T) {
 	svc, b := setup(t)
 	token := unique()
 	in := catalog.CreateInput{
-		SKU: " ELEC-" + token + " ", Name: "  Café Headphones " + token, Description: ptr("Line one\nLine two"),
-		Price: "149.9", CompareAtPrice: ptr("199.99"), CostPrice: ptr("80"),
+		SKU: ptr(" ELEC-" + token + " "), Name: "  Café Headphones " + token, Description: ptr("Line one\nLine two"),
+		Price: ptr("149.9"), CompareAtPrice: ptr("199.99"), CostPrice: ptr("80"),
 		Category: ptr("Electronics"), Tags: []string{" audio ", "audio", "wireless"},
 		InventoryQuantity: ptr(25), IsFeatured: ptr(true), WeightGrams: ptr(300),
 		Dimensions: &catalog.DimensionsInput{LengthMm: ptr(200), HeightMm: ptr(90)},
@@ -166,20 +166,38 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("prices %v %v %v", p.Price, p.CompareAtPrice, p.CostPrice)
 	case !slices.Equal(p.Tags, []string{"audio", "wireless"}):
 		t.Fatalf("tags %q", p.Tags)
-	case p.OnHand != 25 || p.Available != 25 || p.Reserved != 0 || p.LowStockThreshold != 10:
-		t.Fatalf("stock %d/%d/%d threshold %d", p.OnHand, p.Reserved, p.Available, p.LowStockThreshold)
+	case p.OnHand != 25 || p.Available != 25 || p.LowStockThreshold != 10 || p.HasOptions:
+		t.Fatalf("stock %d/%d threshold %d, options %v", p.OnHand, p.Available, p.LowStockThreshold, p.HasOptions)
 	case !p.IsActive || !p.IsFeatured || *p.WeightGrams != 300 || *p.Dimensions.LengthMm != 200 || p.Dimensions.WidthMm != nil:
 		t.Fatalf("flags and measures %+v", p)
 	case p.CreatedAt.IsZero() || p.UpdatedAt.IsZero():
 		t.Fatalf("timestamps %+v", p)
 	}
 
-	var typ string
+	// The product's one variant, its default, carries the sku, the prices,
+	// the measures and the stock.
+	vs, err := svc.VariantsByProductIDs(context.Background(), []string{p.ID}, true)
+	if err != nil || len(vs[p.ID]) != 1 {
+		t.Fatalf("variants %+v, %v", vs, err)
+	}
+	v := vs[p.ID][0]
+	switch {
+	case v.ProductID != p.ID || v.SKU != p.SKU || v.Title != catalog.DefaultTitle || len(v.SelectedOptions) != 0 || !v.IsActive:
+		t.Fatalf("default variant %+v", v)
+	case v.Price != p.Price || *v.CompareAtPrice != *p.CompareAtPrice || *v.CostPrice != *p.CostPrice:
+		t.Fatalf("variant prices %v %v %v", v.Price, v.CompareAtPrice, v.CostPrice)
+	case v.OnHand != 25 || v.Reserved != 0 || v.Available != 25 || v.LowStockThreshold != 10:
+		t.Fatalf("variant stock %d/%d/%d threshold %d", v.OnHand, v.Reserved, v.Available, v.LowStockThreshold)
+	case *v.WeightGrams != 300 || *v.Dimensions.LengthMm != 200 || v.Dimensions.WidthMm != nil:
+		t.Fatalf("variant measures %+v", v)
+	}
+
+	var typ, variantID string
 	var qty int
-	err := b.db.Bun.QueryRowContext(context.Background(),
-		"SELECT type, quantity_change FROM inventory_transactions WHERE product_id = ?", p.ID).Scan(&typ, &qty)
-	if err != nil || typ != "RESTOCK" || qty != 25 {
-		t.Fatalf("opening stock ledger row %s %d (%v)", typ, qty, err)
+	err = b.db.Bun.QueryRowContext(context.Background(),
+		"SELECT type, quantity_change, variant_id FROM inventory_transactions WHERE product_id = ?", p.ID).Scan(&typ, &qty, &variantID)
+	if err != nil || typ != "RESTOCK" || qty != 25 || variantID != v.ID {
+		t.Fatalf("opening stock ledger row %s %d of %s (%v)", typ, qty, variantID, err)
 	}
 
 	got, err := svc.ByID(context.Background(), p.ID)
@@ -191,7 +209,7 @@ func TestCreate(t *testing.T) {
 func TestCreateInOtherCurrency(t *testing.T) {
 	svc, _ := setup(t)
 	in := validInput()
-	in.CurrencyCode, in.Price = ptr("jpy"), "1200"
+	in.CurrencyCode, in.Price = ptr("jpy"), ptr("1200")
 	p := mustCreate(t, svc, in)
 	if p.Price.Currency != "JPY" || p.Price.Amount != 1200 || p.Price.Decimal() != "1200" {
 		t.Fatalf("price %v", p.Price)
@@ -211,7 +229,7 @@ func TestCreateGeneratesUniqueHandles(t *testing.T) {
 	}
 	in := validInput()
 	in.Name = "日本の茶碗"
-	if p := mustCreate(t, svc, in); p.Handle != strings.ToLower(in.SKU) {
+	if p := mustCreate(t, svc, in); p.Handle != strings.ToLower(*in.SKU) {
 		t.Fatalf("handle of a non-Latin name %q, want the sku's", p.Handle)
 	}
 }

@@ -136,10 +136,12 @@ func facetLabel(key string) string {
 func facetSQL(f filterQuery, want func(string) bool, keys []string) (string, []any) {
 	var parts []string
 	var args []any
+	// The search joins with CROSS JOIN, not a comma, so that the JOINs of
+	// the option branches, which bind tighter than a comma, can see p.
 	from := "products AS p"
 	var fromArgs []any
 	if f.search != "" {
-		from += ", " + searchFromSQL
+		from += " CROSS JOIN " + searchFromSQL
 		fromArgs = []any{f.search, f.search}
 	}
 	branch := func(sql string, except string, extra ...any) {
@@ -219,7 +221,7 @@ func (s *Service) PriceRange(ctx context.Context, filter Filter) (*PriceRange, e
 	from := "products AS p"
 	var args []any
 	if f.search != "" {
-		from += ", " + searchFromSQL
+		from += " CROSS JOIN " + searchFromSQL // as in facetSQL: the JOIN below must see p
 		args = append(args, f.search, f.search)
 	}
 	v := f.variantWhere("rv", facetNone)

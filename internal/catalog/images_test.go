@@ -288,8 +288,10 @@ func TestAddImageInsertFailureRemovesObject(t *testing.T) {
 	stored := ""
 	store.beforePut = func(key string) {
 		stored = key
-		// The product goes away between the check and the insert.
-		if _, err := b.db.Bun.ExecContext(ctx, "DELETE FROM products WHERE id = ?", p.ID); err != nil {
+		// The product (and its variant) goes away between the check and
+		// the insert.
+		if _, err := b.db.Bun.ExecContext(ctx, `WITH v AS (DELETE FROM product_variants WHERE product_id = ?)
+			DELETE FROM products WHERE id = ?`, p.ID, p.ID); err != nil {
 			t.Error(err)
 		}
 	}

@@ -50,7 +50,7 @@ func listFixture(t *testing.T, svc *catalog.Service, b *testBundle) *fixture {
 	}
 	for _, it := range items {
 		p := mustCreate(t, svc, catalog.CreateInput{
-			SKU: it.label + "-" + f.token, Name: it.name, Description: &it.description, Price: it.price,
+			SKU: ptr(it.label + "-" + f.token), Name: it.name, Description: &it.description, Price: &it.price,
 			Category: &f.category, Tags: it.tags, InventoryQuantity: &it.stock, LowStockThreshold: &it.threshold,
 			IsFeatured: &it.featured, IsActive: ptr(!it.inactive),
 		})
@@ -232,7 +232,7 @@ func TestListPaginationIsStableWhileRowsAreAdded(t *testing.T) {
 			originals := map[string]bool{}
 			add := func(i int) {
 				in := validInput()
-				in.Category, in.Price, in.Name = &category, tt.price(i), fmt.Sprintf("Item %02d %s", i%7, unique())
+				in.Category, in.Price, in.Name = &category, ptr(tt.price(i)), fmt.Sprintf("Item %02d %s", i%7, unique())
 				originals[mustCreate(t, svc, in).ID] = i < 10
 			}
 			for i := range 10 {

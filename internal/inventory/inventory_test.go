@@ -54,14 +54,33 @@ func setup(t *testing.T) (*inventory.Service, *testBundle) {
 	return inventory.NewService(b.db, b.notifier, inventory.Config{LowStockEmail: "stock@example.com"}), b
 }
 
-// newProduct inserts a product with no stock and returns its id.
-func newProduct(t *testing.T, b *testBundle, threshold int) string {
+// newProduct inserts a product with one default variant and no stock, and
+// returns the ids of the product and of its variant.
+func newProduct(t *testing.T, b *testBundle, threshold int) (productID, variantID string) {
+	t.Helper()
+	sku := "SKU-" + uuid.NewString()
+	err := b.db.Bun.QueryRowContext(context.Background(), `
+		WITH p AS (INSERT INTO products (handle, name, currency, price)
+		           VALUES (?, ?, 'USD', 1000) RETURNING id)
+		INSERT INTO product_variants (product_id, sku, title, currency, price, low_stock_threshold, position)
+		SELECT id, ?, 'Default', 'USD', 1000, ?, 0 FROM p RETURNING product_id, id`,
+		strings.ToLower(sku), "Test "+sku, sku, threshold).Scan(&productID, &variantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return productID, variantID
+}
+
+// addVariant inserts another variant of a product, with no stock, and
+// returns its id.
+func addVariant(t *testing.T, b *testBundle, productID string, active bool) string {
 	t.Helper()
 	sku := "SKU-" + uuid.NewString()
 	var id string
-	err := b.db.Bun.NewRaw(`INSERT INTO products (sku, handle, name, currency, price, low_stock_threshold)
-		VALUES (?, ?, ?, 'USD', 1000, ?) RETURNING id`, sku, strings.ToLower(sku), "Test "+sku, threshold).
-		Scan(context.Background(), &id)
+	err := b.db.Bun.QueryRowContext(context.Background(), `
+		INSERT INTO product_variants (product_id, sku, title, option_key, currency, price, position, is_active)
+		SELECT ?, ?, ?, ?, 'USD', 1000, count(*), ? FROM product_variants WHERE product_id = ?
+		RETURNING id`, productID, sku, sku, sku, active, productID).Scan(&id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,25 +89,26 @@ func newProduct(t *testing.T, b *testBundle, threshold int) string {
 
 type stock struct{ onHand, reserved, available int }
 
-func stockOf(t *testing.T, b *testBundle, id string) stock {
+// stockOf reads a variant's counters.
+func stockOf(t *testing.T, b *testBundle, variantID string) stock {
 	t.Helper()
 	var s stock
 	err := b.db.Bun.QueryRowContext(context.Background(),
-		"SELECT on_hand, reserved, available FROM products WHERE id = ?", id).Scan(&s.onHand, &s.reserved, &s.available)
+		"SELECT on_hand, reserved, available FROM product_variants WHERE id = ?", variantID).Scan(&s.onHand, &s.reserved, &s.available)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-// checkLedger asserts both ledger invariants against the product's counters.
+// checkLedger asserts both ledger invariants against the variant's counters.
 func checkLedger(t *testing.T, b *testBundle, id string) {
 	t.Helper()
 	var all, physical int
 	err := b.db.Bun.QueryRowContext(context.Background(), `
 		SELECT coalesce(sum(quantity_change), 0),
 		       coalesce(sum(quantity_change) FILTER (WHERE type NOT IN ('RESERVATION', 'RELEASE')), 0)
-		FROM inventory_transactions WHERE product_id = ?`, id).Scan(&all, &physical)
+		FROM inventory_transactions WHERE variant_id = ?`, id).Scan(&all, &physical)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +155,8 @@ func wantUserError(t *testing.T, err error, kind apperr.Kind, path ...string) {
 func TestAdjustConcurrentDecrementsNeverOversell(t *testing.T) {
 	svc, b := setup(t)
 	ctx := context.Background()
-	id := newProduct(t, b, 0)
-	if _, err := svc.Adjust(ctx, inventory.AdjustInput{ProductID: id, QuantityChange: 20, Type: inventory.Restock}); err != nil {
+	pid, id := newProduct(t, b, 0)
+	if _, err := svc.Adjust(ctx, inventory.AdjustInput{ProductID: pid, QuantityChange: 20, Type: inventory.Restock}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -145,7 +165,7 @@ func TestAdjustConcurrentDecrementsNeverOversell(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			_, err := svc.Adjust(ctx, inventory.AdjustInput{ProductID: id, QuantityChange: -1, Type: inventory.Adjustment})
+			_, err := svc.Adjust(ctx, inventory.AdjustInput{VariantID: id, QuantityChange: -1, Type: inventory.Adjustment})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -172,7 +192,7 @@ func TestAdjustConcurrentDecrementsNeverOversell(t *testing.T) {
 
 func TestApplyKeepsLedgerInvariants(t *testing.T) {
 	svc, b := setup(t)
-	id := newProduct(t, b, 0)
+	_, id := newProduct(t, b, 0)
 	steps := []struct {
 		typ      inventory.TxType
 		qty      int
@@ -198,7 +218,7 @@ func TestApplyKeepsLedgerInvariants(t *testing.T) {
 	}
 	for i, st := range steps {
 		t.Run(fmt.Sprintf("%d_%s_%d", i, st.typ, st.qty), func(t *testing.T) {
-			res, err := apply(t, svc, b, inventory.Change{ProductID: id, Type: st.typ, Quantity: st.qty})
+			res, err := apply(t, svc, b, inventory.Change{VariantID: id, Type: st.typ, Quantity: st.qty})
 			if st.wantErr != apperr.Internal {
 				if apperr.KindOf(err) != st.wantErr {
 					t.Fatalf("want %s, got %v", st.wantErr, err)
@@ -223,7 +243,7 @@ func checkLastRows(t *testing.T, b *testBundle, id string, want []int) {
 	t.Helper()
 	var got []int
 	err := b.db.Bun.NewRaw(`SELECT quantity_change FROM (
-		SELECT quantity_change, seq FROM inventory_transactions WHERE product_id = ? ORDER BY seq DESC LIMIT ?) r
+		SELECT quantity_change, seq FROM inventory_transactions WHERE variant_id = ? ORDER BY seq DESC LIMIT ?) r
 		ORDER BY seq`, id, len(want)).Scan(context.Background(), &got)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +256,7 @@ func checkLastRows(t *testing.T, b *testBundle, id string, want []int) {
 func TestApplyUnknownProduct(t *testing.T) {
 	svc, b := setup(t)
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		if _, err := apply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Restock, Quantity: 1}); !errors.Is(err, apperr.ErrNotFound) {
+		if _, err := apply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Restock, Quantity: 1}); !errors.Is(err, apperr.ErrNotFound) {
 			t.Fatalf("%s: want NotFound, got %v", id, err)
 		}
 	}
@@ -244,8 +264,8 @@ func TestApplyUnknownProduct(t *testing.T) {
 
 func TestLowStockAlert(t *testing.T) {
 	svc, b := setup(t)
-	id := newProduct(t, b, 5)
-	mustApply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Restock, Quantity: 10})
+	_, id := newProduct(t, b, 5)
+	mustApply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Restock, Quantity: 10})
 
 	steps := []struct {
 		name      string
@@ -267,7 +287,7 @@ func TestLowStockAlert(t *testing.T) {
 			if st.rewind {
 				rewindAlert(t, b, id)
 			}
-			res := mustApply(t, svc, b, inventory.Change{ProductID: id, Type: st.typ, Quantity: st.qty})
+			res := mustApply(t, svc, b, inventory.Change{VariantID: id, Type: st.typ, Quantity: st.qty})
 			if res.LowStockCrossed != st.wantFired {
 				t.Fatalf("LowStockCrossed = %v, want %v (available %d)", res.LowStockCrossed, st.wantFired, res.Available)
 			}
@@ -289,7 +309,7 @@ func TestLowStockAlert(t *testing.T) {
 func rewindAlert(t *testing.T, b *testBundle, id string) {
 	t.Helper()
 	_, err := b.db.Bun.ExecContext(context.Background(),
-		"UPDATE products SET low_stock_alerted_at = low_stock_alerted_at - interval '25 hours' WHERE id = ?", id)
+		"UPDATE product_variants SET low_stock_alerted_at = low_stock_alerted_at - interval '25 hours' WHERE id = ?", id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +318,7 @@ func rewindAlert(t *testing.T, b *testBundle, id string) {
 func messagesFor(b *testBundle, id string) []notify.Message {
 	var out []notify.Message
 	for _, m := range b.notifier.messages() {
-		if m.Data["product_id"] == id {
+		if m.Data["variant_id"] == id {
 			out = append(out, m)
 		}
 	}
@@ -314,22 +334,25 @@ func checkAlert(t *testing.T, m notify.Message, res inventory.Result) {
 		m.Data["available_quantity"] != res.Available || m.Data["threshold"] != res.Threshold {
 		t.Fatalf("alert data %+v, result %+v", m.Data, res)
 	}
-	if !strings.HasPrefix(m.DedupeKey, "low-stock:"+res.ProductID+":") {
+	if m.Data["product_id"] != res.ProductID || m.Data["variant_title"] != res.VariantTitle {
+		t.Fatalf("alert data %+v, result %+v", m.Data, res)
+	}
+	if !strings.HasPrefix(m.DedupeKey, "low-stock:"+res.VariantID+":") {
 		t.Fatalf("dedupe key %q", m.DedupeKey)
 	}
 }
 
 func TestLowStockFiresOncePerTransaction(t *testing.T) {
 	svc, b := setup(t)
-	id := newProduct(t, b, 5)
-	mustApply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Restock, Quantity: 10})
+	_, id := newProduct(t, b, 5)
+	mustApply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Restock, Quantity: 10})
 
 	var fired []bool
 	err := b.db.RunInTx(context.Background(), func(ctx context.Context, tx bun.Tx) error {
 		for _, c := range []inventory.Change{
-			{ProductID: id, Type: inventory.Reservation, Quantity: 6},
-			{ProductID: id, Type: inventory.Release, Quantity: 6},
-			{ProductID: id, Type: inventory.Reservation, Quantity: 6},
+			{VariantID: id, Type: inventory.Reservation, Quantity: 6},
+			{VariantID: id, Type: inventory.Release, Quantity: 6},
+			{VariantID: id, Type: inventory.Reservation, Quantity: 6},
 		} {
 			res, err := svc.Ledger().Apply(ctx, tx, c)
 			if err != nil {
@@ -353,9 +376,9 @@ func TestLowStockFiresOncePerTransaction(t *testing.T) {
 func TestLowStockWithoutRecipientEnqueuesNothing(t *testing.T) {
 	_, b := setup(t)
 	svc := inventory.NewService(b.db, b.notifier, inventory.Config{})
-	id := newProduct(t, b, 5)
-	mustApply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Restock, Quantity: 6})
-	res := mustApply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Reservation, Quantity: 2})
+	_, id := newProduct(t, b, 5)
+	mustApply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Restock, Quantity: 6})
+	res := mustApply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Reservation, Quantity: 2})
 	if !res.LowStockCrossed {
 		t.Fatal("crossing not reported")
 	}
@@ -366,7 +389,7 @@ func TestLowStockWithoutRecipientEnqueuesNothing(t *testing.T) {
 
 func TestAdjustValidation(t *testing.T) {
 	svc, b := setup(t)
-	id := newProduct(t, b, 0)
+	id, vid := newProduct(t, b, 0)
 	long := strings.Repeat("x", 1001)
 	tests := []struct {
 		name string
@@ -390,6 +413,16 @@ func TestAdjustValidation(t *testing.T) {
 			apperr.Invalid, []string{"input", "referenceId"}},
 		{"below zero", inventory.AdjustInput{ProductID: id, QuantityChange: -1, Type: inventory.Adjustment},
 			apperr.InsufficientStock, []string{"input", "quantityChange"}},
+		{"variant below zero", inventory.AdjustInput{VariantID: vid, QuantityChange: -1, Type: inventory.Adjustment},
+			apperr.InsufficientStock, []string{"input", "quantityChange"}},
+		{"malformed variant id", inventory.AdjustInput{VariantID: "nope", QuantityChange: 1, Type: inventory.Restock},
+			apperr.NotFound, []string{"input", "variantId"}},
+		{"unknown variant", inventory.AdjustInput{VariantID: uuid.NewString(), QuantityChange: 1, Type: inventory.Restock},
+			apperr.NotFound, []string{"input", "variantId"}},
+		{"variant and product", inventory.AdjustInput{VariantID: vid, ProductID: id, QuantityChange: 1, Type: inventory.Restock},
+			apperr.Invalid, []string{"input", "variantId"}},
+		{"neither variant nor product", inventory.AdjustInput{QuantityChange: 1, Type: inventory.Restock},
+			apperr.Invalid, []string{"input", "variantId"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -399,6 +432,42 @@ func TestAdjustValidation(t *testing.T) {
 				t.Fatalf("ledger rows %d (%v), want none written", n, err)
 			}
 		})
+	}
+}
+
+// TestAdjustByProduct checks that a product id names the product's only
+// active variant, and that a product with several needs the variant.
+func TestAdjustByProduct(t *testing.T) {
+	svc, b := setup(t)
+	ctx := context.Background()
+	pid, first := newProduct(t, b, 0)
+	retired := addVariant(t, b, pid, false)
+	res, err := svc.Adjust(ctx, inventory.AdjustInput{ProductID: pid, QuantityChange: 4, Type: inventory.Restock})
+	if err != nil || res.VariantID != first {
+		t.Fatalf("adjust by product with one active variant: %+v, %v; want variant %s", res, err, first)
+	}
+	if s := stockOf(t, b, retired); s != (stock{}) {
+		t.Fatalf("inactive variant's stock %+v, want untouched", s)
+	}
+
+	second := addVariant(t, b, pid, true)
+	_, err = svc.Adjust(ctx, inventory.AdjustInput{ProductID: pid, QuantityChange: 1, Type: inventory.Restock})
+	list, ok := apperr.UserErrors(err)
+	if !ok || len(list) != 1 || list[0].Code != "VARIANT_REQUIRED" || !slices.Equal(list[0].Field, []string{"input", "productId"}) {
+		t.Fatalf("adjust by product with two active variants: want VARIANT_REQUIRED at input.productId, got %v", err)
+	}
+	res, err = svc.Adjust(ctx, inventory.AdjustInput{VariantID: second, QuantityChange: 2, Type: inventory.Restock})
+	if err != nil || res.VariantID != second || res.OnHand != 2 {
+		t.Fatalf("adjust by variant: %+v, %v", res, err)
+	}
+	if got := []stock{stockOf(t, b, first), stockOf(t, b, second)}; got[0] != (stock{4, 0, 4}) || got[1] != (stock{2, 0, 2}) {
+		t.Fatalf("stock %+v, want each variant's own", got)
+	}
+	for _, id := range []string{first, second, retired} {
+		checkLedger(t, b, id)
+	}
+	if n, err := svc.CountTransactions(ctx, pid); err != nil || n != 2 {
+		t.Fatalf("product ledger rows %d (%v), want 2", n, err)
 	}
 }
 
@@ -413,7 +482,7 @@ func TestAdjustReportsAllProblems(t *testing.T) {
 
 func TestAdjustReturnsTransaction(t *testing.T) {
 	svc, b := setup(t)
-	id := newProduct(t, b, 0)
+	id, vid := newProduct(t, b, 0)
 	ref, notes := "PO-1", "  delivery  "
 	res, err := svc.Adjust(context.Background(), inventory.AdjustInput{ProductID: id, QuantityChange: 7,
 		Type: inventory.Restock, ReferenceID: &ref, Notes: &notes})
@@ -422,7 +491,8 @@ func TestAdjustReturnsTransaction(t *testing.T) {
 	}
 	tx := res.Transaction
 	if res.OnHand != 7 || res.Available != 7 || tx == nil || tx.ID == "" || tx.Seq == 0 || tx.CreatedAt.IsZero() ||
-		tx.QuantityChange != 7 || tx.Type != inventory.Restock || *tx.ReferenceID != "PO-1" || *tx.Notes != "delivery" {
+		tx.QuantityChange != 7 || tx.Type != inventory.Restock || *tx.ReferenceID != "PO-1" || *tx.Notes != "delivery" ||
+		res.VariantID != vid || res.ProductID != id || tx.VariantID != vid || tx.ProductID != id {
 		t.Fatalf("result %+v, transaction %+v", res, tx)
 	}
 }
@@ -430,15 +500,15 @@ func TestAdjustReturnsTransaction(t *testing.T) {
 func TestTransactionsPages(t *testing.T) {
 	svc, b := setup(t)
 	ctx := context.Background()
-	id := newProduct(t, b, 0)
+	pid, id := newProduct(t, b, 0)
 	for i := 1; i <= 5; i++ {
-		mustApply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Restock, Quantity: i})
+		mustApply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Restock, Quantity: i})
 	}
 	two := 2
 	var got []int
 	after := ""
 	for pageNo := 0; ; pageNo++ {
-		page, err := svc.Transactions(ctx, id, &two, after)
+		page, err := svc.Transactions(ctx, pid, &two, after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,16 +526,19 @@ func TestTransactionsPages(t *testing.T) {
 	if !slices.Equal(got, []int{5, 4, 3, 2, 1}) {
 		t.Fatalf("transactions %v, want newest first", got)
 	}
-	if n, err := svc.CountTransactions(ctx, id); err != nil || n != 5 {
+	if n, err := svc.CountTransactions(ctx, pid); err != nil || n != 5 {
 		t.Fatalf("count %d, %v", n, err)
+	}
+	if n, err := svc.CountVariantTransactions(ctx, id); err != nil || n != 5 {
+		t.Fatalf("variant count %d, %v", n, err)
 	}
 
 	tooMany, negative := 101, -1
 	for name, call := range map[string]func() error{
-		"first above 100": func() error { _, err := svc.Transactions(ctx, id, &tooMany, ""); return err },
-		"first negative":  func() error { _, err := svc.Transactions(ctx, id, &negative, ""); return err },
-		"bad cursor":      func() error { _, err := svc.Transactions(ctx, id, nil, "!!"); return err },
-		"foreign cursor":  func() error { _, err := svc.Transactions(ctx, id, nil, "eyJpZCI6IngifQ"); return err },
+		"first above 100": func() error { _, err := svc.Transactions(ctx, pid, &tooMany, ""); return err },
+		"first negative":  func() error { _, err := svc.Transactions(ctx, pid, &negative, ""); return err },
+		"bad cursor":      func() error { _, err := svc.Transactions(ctx, pid, nil, "!!"); return err },
+		"foreign cursor":  func() error { _, err := svc.Transactions(ctx, pid, nil, "eyJpZCI6IngifQ"); return err },
 	} {
 		if err := call(); !errors.Is(err, apperr.ErrInvalid) {
 			t.Errorf("%s: want Invalid, got %v", name, err)
@@ -475,15 +548,15 @@ func TestTransactionsPages(t *testing.T) {
 
 func TestApplyStatementBudget(t *testing.T) {
 	svc, b := setup(t)
-	id := newProduct(t, b, 5)
-	mustApply(t, svc, b, inventory.Change{ProductID: id, Type: inventory.Restock, Quantity: 10})
+	_, id := newProduct(t, b, 5)
+	mustApply(t, svc, b, inventory.Change{VariantID: id, Type: inventory.Restock, Quantity: 10})
 	steps := []struct {
 		name string
 		c    inventory.Change
 	}{
-		{"reservation", inventory.Change{ProductID: id, Type: inventory.Reservation, Quantity: 1}},
-		{"reservation firing an alert", inventory.Change{ProductID: id, Type: inventory.Reservation, Quantity: 5}},
-		{"sale writing two ledger rows", inventory.Change{ProductID: id, Type: inventory.Sale, Quantity: 1}},
+		{"reservation", inventory.Change{VariantID: id, Type: inventory.Reservation, Quantity: 1}},
+		{"reservation firing an alert", inventory.Change{VariantID: id, Type: inventory.Reservation, Quantity: 5}},
+		{"sale writing two ledger rows", inventory.Change{VariantID: id, Type: inventory.Sale, Quantity: 1}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {

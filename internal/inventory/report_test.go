@@ -39,18 +39,35 @@ func reportSetup(t *testing.T) (*inventory.Service, *testBundle, string) {
 	return inventory.NewService(b.db, n, inventory.Config{LowStockEmail: to}), b, to
 }
 
-// stocked inserts an active product named name with available stock and a
-// threshold, and returns its sku.
+// stocked inserts an active product named name with one variant with
+// available stock and a threshold, and returns the variant's sku.
 func stocked(t *testing.T, b *testBundle, name string, available, threshold int) string {
 	t.Helper()
 	sku := "RPT-" + uuid.NewString()[:8]
 	_, err := b.db.Bun.ExecContext(context.Background(), `
-		INSERT INTO products (sku, handle, name, currency, price, on_hand, low_stock_threshold)
-		VALUES (?, ?, ?, 'USD', 1000, ?, ?)`, sku, strings.ToLower(sku), name, available, threshold)
+		WITH p AS (INSERT INTO products (handle, name, currency, price) VALUES (?, ?, 'USD', 1000) RETURNING id)
+		INSERT INTO product_variants (product_id, sku, title, currency, price, on_hand, low_stock_threshold, position)
+		SELECT id, ?, 'Default', 'USD', 1000, ?, ?, 0 FROM p`, strings.ToLower(sku), name, sku, available, threshold)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sku
+}
+
+// variantOf inserts a variant titled title of the product of the variant
+// with sku, with available stock and a threshold, and returns its sku.
+func variantOf(t *testing.T, b *testBundle, sku, title string, available, threshold int, active bool) string {
+	t.Helper()
+	own := "RPT-" + uuid.NewString()[:8]
+	_, err := b.db.Bun.ExecContext(context.Background(), `
+		INSERT INTO product_variants (product_id, sku, title, option_key, currency, price, on_hand,
+		                              low_stock_threshold, position, is_active)
+		SELECT product_id, ?, ?, ?, 'USD', 1000, ?, ?, position + 1, ? FROM product_variants WHERE sku = ?`,
+		own, title, title, available, threshold, active, sku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return own
 }
 
 // reports returns the data of the daily reports of date.
@@ -80,8 +97,10 @@ func TestSendDailyReport(t *testing.T) {
 	svc, b, to := reportSetup(t)
 	ctx := context.Background()
 
-	// Nothing low: the job runs and writes nothing.
-	stocked(t, b, "Plenty", 50, 5)
+	// Nothing low: the job runs and writes nothing (an inactive variant
+	// does not count).
+	plenty := stocked(t, b, "Plenty", 50, 5)
+	variantOf(t, b, plenty, "Retired", 0, 5, false)
 	if err := svc.SendDailyReport(ctx, "2026-11-24"); err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +111,10 @@ func TestSendDailyReport(t *testing.T) {
 	low := stocked(t, b, "Linen shirt", 3, 5)
 	at := stocked(t, b, "Canvas tote", 5, 5)
 	out := stocked(t, b, "Wool socks", 0, 2)
+	large := variantOf(t, b, plenty, "Large", 1, 5, true)
 	retired := stocked(t, b, "Old hat", 0, 5)
-	if _, err := b.db.Bun.ExecContext(ctx, `UPDATE products SET is_active = false WHERE sku = ?`, retired); err != nil {
+	if _, err := b.db.Bun.ExecContext(ctx, `UPDATE products SET is_active = false
+		WHERE id = (SELECT product_id FROM product_variants WHERE sku = ?)`, retired); err != nil {
 		t.Fatal(err)
 	}
 	// Twice, as a retry or a second replica would.
@@ -111,6 +132,7 @@ func TestSendDailyReport(t *testing.T) {
 		Count    int    `json:"low_stock_count"`
 		Products []struct {
 			Name      string `json:"name"`
+			Variant   string `json:"variant"`
 			SKU       string `json:"sku"`
 			Available int    `json:"available_quantity"`
 			Threshold int    `json:"threshold"`
@@ -123,8 +145,10 @@ func TestSendDailyReport(t *testing.T) {
 	for _, p := range data.Products {
 		listed = append(listed, p.SKU)
 	}
-	if data.Date != "2026-11-25" || data.Count != 3 || strings.Join(listed, ",") != strings.Join([]string{out, low, at}, ",") ||
-		data.Products[1].Name != "Linen shirt" || data.Products[1].Available != 3 || data.Products[1].Threshold != 5 {
+	if data.Date != "2026-11-25" || data.Count != 4 || strings.Join(listed, ",") != strings.Join([]string{out, large, low, at}, ",") ||
+		data.Products[2].Name != "Linen shirt" || data.Products[2].Variant != "Default" ||
+		data.Products[2].Available != 3 || data.Products[2].Threshold != 5 ||
+		data.Products[1].Name != "Plenty" || data.Products[1].Variant != "Large" {
 		t.Errorf("report = %s", got[0])
 	}
 	if n := countTo(t, b, to); n != 1 {

@@ -75,8 +75,10 @@ func TestDailyReportRunsOnceAcrossReplicas(t *testing.T) {
 	inv := inventory.NewService(b.db, svc, inventory.Config{LowStockEmail: recipient})
 	sku := "LOW-" + uuid.NewString()[:8]
 	if _, err := b.db.Bun.ExecContext(context.Background(), `
-		INSERT INTO products (sku, handle, name, currency, price, on_hand, low_stock_threshold)
-		VALUES (?, ?, 'Linen shirt', 'USD', 3900, 2, 5)`, sku, strings.ToLower(sku)); err != nil {
+		WITH p AS (INSERT INTO products (handle, name, currency, price)
+		           VALUES (?, 'Linen shirt', 'USD', 3900) RETURNING id)
+		INSERT INTO product_variants (product_id, sku, title, currency, price, on_hand, low_stock_threshold, position)
+		SELECT id, ?, 'Default', 'USD', 3900, 2, 5, 0 FROM p`, strings.ToLower(sku), sku); err != nil {
 		t.Fatal(err)
 	}
 

@@ -379,7 +379,7 @@ func TestConcurrentCheckoutsDoNotOversell(t *testing.T) {
 			case <-time.After(5 * time.Millisecond):
 			}
 			var avail int64
-			if err := e.db.SQL.QueryRow(`SELECT available FROM products WHERE id = $1`, p.ID).Scan(&avail); err == nil && avail < minSeen.Load() {
+			if err := e.db.SQL.QueryRow(`SELECT available FROM product_variants WHERE product_id = $1`, p.ID).Scan(&avail); err == nil && avail < minSeen.Load() {
 				minSeen.Store(avail)
 			}
 		}

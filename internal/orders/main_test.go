@@ -199,7 +199,7 @@ func (e *env) product(t testing.TB, price string, stock int) *catalog.Product {
 	t.Helper()
 	threshold := 0
 	p, err := e.catalog.Create(context.Background(), catalog.CreateInput{
-		SKU: uniq("SKU"), Name: uniq("Product"), Price: price,
+		SKU: ptr(uniq("SKU")), Name: uniq("Product"), Price: &price,
 		InventoryQuantity: &stock, LowStockThreshold: &threshold,
 	})
 	if err != nil {
@@ -284,13 +284,17 @@ func (s stock) String() string {
 	return fmt.Sprintf("on hand %d, reserved %d, available %d", s.OnHand, s.Reserved, s.Available)
 }
 
+// stock reads the counters of a product's one variant (every product the
+// tests make with e.product has exactly one).
 func (e *env) stock(t *testing.T, productID string) stock {
 	t.Helper()
 	var s stock
-	err := e.db.SQL.QueryRow(`SELECT on_hand, reserved, available FROM products WHERE id = $1`, productID).
-		Scan(&s.OnHand, &s.Reserved, &s.Available)
-	if err != nil {
-		t.Fatalf("read stock of %s: %v", productID, err)
+	var variants int
+	err := e.db.SQL.QueryRow(`SELECT coalesce(sum(on_hand), 0), coalesce(sum(reserved), 0), coalesce(sum(available), 0), count(*)
+		FROM product_variants WHERE product_id = $1`, productID).
+		Scan(&s.OnHand, &s.Reserved, &s.Available, &variants)
+	if err != nil || variants != 1 {
+		t.Fatalf("read stock of %s: %d variants, %v", productID, variants, err)
 	}
 	return s
 }

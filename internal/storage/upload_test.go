@@ -138,7 +138,7 @@ func testImageUpload(t *testing.T, b uploadBackend) {
 	d := dbtest.DB(t)
 	inv := inventory.NewService(d, nil, inventory.Config{})
 	cat := catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD"}).WithImages(b.store, maxUpload)
-	p, err := cat.Create(ctx, catalog.CreateInput{SKU: "S3-" + uuid.NewString()[:8], Name: "Upload mug " + uuid.NewString()[:8], Price: "9.00"})
+	p, err := cat.Create(ctx, catalog.CreateInput{SKU: ptr("S3-" + uuid.NewString()[:8]), Name: "Upload mug " + uuid.NewString()[:8], Price: ptr("9.00")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,3 +237,5 @@ func testImageUpload(t *testing.T, b uploadBackend) {
 		t.Errorf("objects after the image was deleted: %v", got)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
