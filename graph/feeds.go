@@ -101,16 +101,21 @@ func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root strin
 type feeds struct {
 	mu    sync.Mutex
 	byKey map[string]*feed
+	// perEvent prepares the context of each event's execution: fresh
+	// loaders, so that no event is resolved from an earlier one's rows.
+	perEvent func(context.Context) context.Context
 
 	members prometheus.Gauge
 	dropped prometheus.Counter
 }
 
 // newFeeds returns an empty registry whose metrics are registered on reg
-// when it is not nil.
-func newFeeds(reg prometheus.Registerer) *feeds {
+// when it is not nil, and whose feeds execute each event in the context
+// perEvent makes.
+func newFeeds(reg prometheus.Registerer, perEvent func(context.Context) context.Context) *feeds {
 	f := &feeds{
-		byKey: map[string]*feed{},
+		byKey:    map[string]*feed{},
+		perEvent: perEvent,
 		members: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "graphql_broadcast_subscribers",
 			Help: "Websocket subscriptions to orderUpdates and lowStockAlerts open on this process (they share one execution per principal, operation and variables).",
@@ -230,7 +235,7 @@ func (f *feed) isClosed() bool {
 func (f *feed) run(ctx context.Context, next graphql.ResponseHandler) {
 	defer f.end()
 	for {
-		r := next(ctx)
+		r := next(f.feeds.perEvent(ctx))
 		if r == nil {
 			return
 		}

@@ -85,7 +85,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		Implementation: errorEndsOperation{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
 		}},
-	}, feeds: newFeeds(cfg.Metrics),
+	}, feeds: newFeeds(cfg.Metrics, func(ctx context.Context) context.Context { return withLoaders(ctx, r) }),
 		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
 		quotas:        cfg.Quotas,
