@@ -199,7 +199,7 @@ func (e *env) product(t testing.TB, price string, stock int) *catalog.Product {
 	t.Helper()
 	threshold := 0
 	p, err := e.catalog.Create(context.Background(), catalog.CreateInput{
-		SKU: uniq("SKU"), Name: uniq("Product"), Price: price,
+		SKU: ptr(uniq("SKU")), Name: uniq("Product"), Price: ptr(price),
 		InventoryQuantity: &stock, LowStockThreshold: &threshold,
 	})
 	if err != nil {
