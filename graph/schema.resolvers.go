@@ -287,6 +287,23 @@ func (r *mutationResolver) WebhookDeliveryRetry(ctx context.Context, id string) 
 	return webhookDeliveryPayload(r.svc.Webhooks.Retry(ctx, id))
 }
 
+func (r *mutationResolver) CartDiscountCodesUpdate(ctx context.Context, cartID string, codes []string) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.UpdateDiscountCodes(ctx, cartID, codes, r.svc.Pricing)
+	return r.cartPayload(ctx, c, err)
+}
+
+func (r *mutationResolver) PromotionCreate(ctx context.Context, input model.PromotionInput) (*model.PromotionPayload, error) {
+	return promotionPayload(r.svc.Promotions.Create(ctx, fromPromotionInput(input)))
+}
+
+func (r *mutationResolver) PromotionUpdate(ctx context.Context, id string, input model.PromotionInput) (*model.PromotionPayload, error) {
+	return promotionPayload(r.svc.Promotions.Update(ctx, id, fromPromotionInput(input)))
+}
+
+func (r *mutationResolver) PromotionArchive(ctx context.Context, id string) (*model.PromotionPayload, error) {
+	return promotionPayload(r.svc.Promotions.Archive(ctx, id))
+}
+
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
 	return obj.Count(ctx)
 }
@@ -428,6 +445,10 @@ func (r *productVariantConnectionResolver) TotalCount(ctx context.Context, obj *
 	return obj.Count(ctx)
 }
 
+func (r *promotionTargetResolver) Products(ctx context.Context, obj *model.PromotionTarget) ([]*model.Product, error) {
+	return r.promotionProducts(ctx, obj.ProductIDs)
+}
+
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
 	return r.node(ctx, id)
 }
@@ -553,6 +574,19 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after 
 	return toWebhookEndpointConnection(p), nil
 }
 
+func (r *queryResolver) Promotions(ctx context.Context, first *int, after *string, search *string, isActive *bool) (*model.PromotionConnection, error) {
+	p, err := r.svc.Promotions.List(ctx, first, after, search, isActive)
+	if err != nil {
+		return nil, err
+	}
+	return toPromotionConnection(p, after != nil), nil
+}
+
+func (r *queryResolver) Promotion(ctx context.Context, id string) (*model.Promotion, error) {
+	p, err := r.svc.Promotions.ByID(ctx, id)
+	return toPromotion(p), err
+}
+
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumber string, accessToken *string) (<-chan *model.OrderStatusEvent, error) {
 	// Subscribe before reading the current state, so that no change made in
 	// between is missed.
@@ -638,6 +672,10 @@ func (r *Resolver) ProductVariantConnection() generated.ProductVariantConnection
 	return &productVariantConnectionResolver{r}
 }
 
+func (r *Resolver) PromotionTarget() generated.PromotionTargetResolver {
+	return &promotionTargetResolver{r}
+}
+
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
@@ -662,6 +700,7 @@ type (
 	productConnectionResolver              struct{ *Resolver }
 	productVariantResolver                 struct{ *Resolver }
 	productVariantConnectionResolver       struct{ *Resolver }
+	promotionTargetResolver                struct{ *Resolver }
 	queryResolver                          struct{ *Resolver }
 	subscriptionResolver                   struct{ *Resolver }
 	webhookEndpointResolver                struct{ *Resolver }

@@ -7,6 +7,7 @@ import (
 	"commerce/internal/catalog"
 	"commerce/internal/money"
 	"commerce/internal/pricing"
+	"commerce/internal/promotions"
 )
 
 // PricedLine is a cart line at the current catalog price.
@@ -15,26 +16,41 @@ type PricedLine struct {
 	Variant   *catalog.SaleVariant
 	UnitPrice money.Money
 	LineTotal money.Money
+	// Discount is the line's part of the merchandise discount.
+	Discount money.Money
 }
 
 // Priced is a cart priced at the current catalog prices.
 type Priced struct {
 	Lines  []PricedLine
 	Totals pricing.Totals
+	// Allocations are the promotions that apply and what each takes off.
+	Allocations []promotions.Allocation
+	// problems are the cart's codes that do not apply (now).
+	problems []promotions.Problem
 }
 
 // Price prices the cart at the current catalog prices, loading the line
-// variants in one query, with no discount. Lines whose variant is gone, or
-// is now sold in another currency than the cart's, are left out: they
-// cannot be bought. It returns an error only when the variants cannot be
-// loaded or an amount overflows.
+// variants in one query, with the promotions that apply to it now: the
+// automatic ones and those of its codes (a code that no longer applies is
+// left out, so the cart shows what checkout would charge). Lines whose
+// variant is gone, or is now sold in another currency than the cart's, are
+// left out: they cannot be bought. It returns an error only when the
+// variants or promotions cannot be loaded or an amount overflows.
 func (s *Service) Price(ctx context.Context, c *Cart, cfg pricing.Config) (Priced, error) {
+	return s.price(ctx, c, cfg, nil)
+}
+
+// price prices the cart, checking its codes against the per-customer
+// limits of uses when uses is not nil.
+func (s *Service) price(ctx context.Context, c *Cart, cfg pricing.Config, uses map[string]int) (Priced, error) {
 	variants, err := s.lineVariants(ctx, c)
 	if err != nil {
 		return Priced{}, err
 	}
 	out := Priced{Lines: make([]PricedLine, 0, len(c.Lines))}
 	lines := make([]pricing.Line, 0, len(c.Lines))
+	in := promotions.Input{Codes: c.DiscountCodes, Now: s.now(), CustomerUses: uses}
 	for i, l := range c.Lines {
 		v := variants[i]
 		if v == nil || v.Currency != c.Currency {
@@ -46,13 +62,20 @@ func (s *Service) Price(ctx context.Context, c *Cart, cfg pricing.Config) (Price
 			return Priced{}, fmt.Errorf("price cart line %s: %w", l.ID, err)
 		}
 		lines = append(lines, pl)
+		in.Lines = append(in.Lines, promotions.Line{ProductID: v.ProductID, Category: v.Category, Tags: v.Tags})
 		out.Lines = append(out.Lines, PricedLine{Line: l, Variant: v, UnitPrice: pl.UnitPrice, LineTotal: total})
 	}
-	totals, err := pricing.Compute(cfg, c.Currency, lines, money.Zero(c.Currency))
+	if in.Promotions, err = s.promos.ForPricing(ctx, s.db.Bun, c.DiscountCodes); err != nil {
+		return Priced{}, fmt.Errorf("price cart: %w", err)
+	}
+	p, err := promotions.Price(cfg, c.Currency, lines, in)
 	if err != nil {
 		return Priced{}, fmt.Errorf("price cart: %w", err)
 	}
-	out.Totals = totals
+	for i := range out.Lines {
+		out.Lines[i].Discount = money.New(p.Result.LineDiscounts[i], c.Currency)
+	}
+	out.Totals, out.Allocations, out.problems = p.Totals, p.Result.Allocations, p.Result.Problems
 	return out, nil
 }
 

@@ -17,11 +17,12 @@ type cartRow struct {
 	Currency         string    `bun:"currency"`
 	Status           string    `bun:"status"`
 	CompletedOrderID *string   `bun:"completed_order_id"`
+	DiscountCodes    []string  `bun:"discount_codes,array"`
 	CreatedAt        time.Time `bun:"created_at"`
 	UpdatedAt        time.Time `bun:"updated_at"`
 }
 
-const cartColumns = `id, email, marketing_opt_in, currency, status, completed_order_id, created_at, updated_at`
+const cartColumns = `id, email, marketing_opt_in, currency, status, completed_order_id, discount_codes, created_at, updated_at`
 
 // lineRow is a cart_lines row as stored.
 type lineRow struct {
@@ -33,7 +34,7 @@ type lineRow struct {
 
 func (r *cartRow) cart(lines []lineRow) *Cart {
 	c := &Cart{ID: r.ID, Email: r.Email, MarketingOptIn: r.MarketingOptIn, Currency: r.Currency, Status: Status(r.Status),
-		CompletedOrderID: r.CompletedOrderID, Lines: make([]Line, len(lines)),
+		CompletedOrderID: r.CompletedOrderID, DiscountCodes: r.DiscountCodes, Lines: make([]Line, len(lines)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	for i, l := range lines {
 		c.Lines[i] = Line{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity}
@@ -100,6 +101,12 @@ func setQuantities(ctx context.Context, idb bun.IDB, cartID string, lineIDs []st
 func deleteLines(ctx context.Context, idb bun.IDB, cartID string, lineIDs []string) error {
 	_, err := idb.NewRaw(`DELETE FROM cart_lines WHERE cart_id = ? AND id = ANY (?::uuid[])`,
 		cartID, pgdialect.Array(lineIDs)).Exec(ctx)
+	return err
+}
+
+// setDiscountCodes replaces the cart's discount codes.
+func setDiscountCodes(ctx context.Context, idb bun.IDB, id string, codes []string) error {
+	_, err := idb.NewRaw(`UPDATE carts SET discount_codes = ? WHERE id = ?`, pgdialect.Array(codes), id).Exec(ctx)
 	return err
 }
 

@@ -26,6 +26,9 @@ type SaleVariant struct {
 	Currency        string           `bun:"currency"`
 	ForSale         bool             `bun:"for_sale"`
 	ActiveSiblings  int              `bun:"active_siblings"`
+	// Category and Tags are the product's, which promotions target.
+	Category *string  `bun:"category"`
+	Tags     []string `bun:"tags,array"`
 }
 
 // UnitPrice is the variant's current price.
@@ -71,7 +74,7 @@ func LoadForSale(ctx context.Context, idb bun.IDB, refs []LineRef) ([]SaleVarian
 	}
 	var out []SaleVariant
 	err := idb.NewRaw(`SELECT v.id, v.product_id, v.sku, p.name, v.title, v.selected_options, v.price, v.currency,
-			v.is_active AND p.is_active AS for_sale,
+			v.is_active AND p.is_active AS for_sale, p.category, p.tags,
 			(SELECT count(*) FROM product_variants AS s WHERE s.product_id = v.product_id AND s.is_active) AS active_siblings
 		FROM product_variants AS v JOIN products AS p ON p.id = v.product_id
 		WHERE v.id IN (?) OR lower(v.sku) IN (?) OR (v.product_id IN (?) AND v.is_active)`,

@@ -123,7 +123,7 @@ type placedOrder struct {
 
 // place runs the body of the checkout transaction.
 func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in CheckoutInput) (*placedOrder, error) {
-	lines, linePaths, err := s.checkoutLines(ctx, tx, in)
+	lines, linePaths, cartCodes, err := s.checkoutLines(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -139,10 +139,11 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err != nil {
 		return nil, err
 	}
-	totals, err := pricing.Compute(s.cfg.Pricing, s.cfg.Currency, priced.pricingLines(), money.Zero(s.cfg.Currency))
+	disc, err := s.discounts(ctx, tx, in, cartCodes, priced)
 	if err != nil {
-		return nil, apperr.InvalidField(apperr.Path("input"), "the order total is out of range")
+		return nil, err
 	}
+	totals := disc.priced.Totals
 	if err := s.checkReservationLimits(ctx, tx, in, priced.units()); err != nil {
 		return nil, err
 	}
@@ -150,16 +151,24 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err := s.reserve(ctx, tx, orderID, number, priced); err != nil {
 		return nil, err
 	}
+	allocs := disc.priced.Result.Allocations
+	if err := s.promos.Take(ctx, tx, in.Email, allocs, disc.promos, disc.path); err != nil {
+		return nil, err
+	}
 	cust, err := s.buyer(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
 	row := newOrderRow(orderID, number, cust.ID, in, totals)
+	row.DiscountAllocations = allocs
 	events := []eventRow{
 		newEvent(orderID, EventPlaced, "Order "+number+" placed"),
 		newEvent(orderID, EventStockReserved, fmt.Sprintf("%d units reserved", priced.units())),
 	}
-	if err := insertOrder(ctx, tx, row, priced.rows(orderID), events); err != nil {
+	if len(allocs) > 0 {
+		events = append(events, newEvent(orderID, EventDiscountApplied, discountMessage(allocs)))
+	}
+	if err := insertOrder(ctx, tx, row, priced.rows(orderID, disc.priced.Result.LineDiscounts), events); err != nil {
 		return nil, err
 	}
 	if err := s.announce(ctx, tx, webhooks.OrderCreated, orderID); err != nil {
@@ -195,28 +204,29 @@ func (s *Service) buyer(ctx context.Context, tx bun.Tx, in CheckoutInput) (*cust
 type fieldPath func(field string) []string
 
 // checkoutLines returns the lines to buy, from the locked cart or the input,
-// with where each line's problems are reported.
-func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, error) {
+// with where each line's problems are reported, and the cart's discount
+// codes.
+func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, []string, error) {
 	if in.CartID == nil {
 		paths := make([]fieldPath, len(in.Lines))
 		for i := range in.Lines {
 			paths[i] = func(field string) []string { return apperr.Path("input", "lines", i, field) }
 		}
-		return in.Lines, paths, nil
+		return in.Lines, paths, nil, nil
 	}
 	cartPath := apperr.Path("input", "cartId")
 	cart, err := s.carts.Lock(ctx, tx, *in.CartID)
 	if errors.Is(err, apperr.ErrNotFound) {
-		return nil, nil, apperr.Field(apperr.NotFound, cartPath, "cart not found")
+		return nil, nil, nil, apperr.Field(apperr.NotFound, cartPath, "cart not found")
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	switch {
 	case cart.Status == carts.StatusCompleted:
-		return nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
+		return nil, nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
 	case len(cart.Lines) == 0:
-		return nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
+		return nil, nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
 	}
 	lines := make([]LineInput, len(cart.Lines))
 	paths := make([]fieldPath, len(cart.Lines))
@@ -224,7 +234,7 @@ func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput
 		lines[i] = LineInput{VariantID: &l.VariantID, Quantity: l.Quantity}
 		paths[i] = func(string) []string { return slices.Clone(cartPath) }
 	}
-	return lines, paths, nil
+	return lines, paths, cart.DiscountCodes, nil
 }
 
 // pricedLine is a line priced from the catalog.
@@ -253,13 +263,14 @@ func (ls pricedLines) units() int {
 	return n
 }
 
-func (ls pricedLines) rows(orderID string) []lineRow {
+// rows are the order's lines with their discounts.
+func (ls pricedLines) rows(orderID string, discounts []int64) []lineRow {
 	rows := make([]lineRow, len(ls))
 	for i, l := range ls {
 		pid, vid := l.variant.ProductID, l.variant.ID
 		rows[i] = lineRow{OrderID: orderID, Position: i, ProductID: &pid, VariantID: &vid, SKU: l.variant.SKU,
 			Name: l.variant.Name, VariantTitle: l.variant.Title, SelectedOptions: l.variant.SelectedOptions,
-			Quantity: l.quantity, UnitPrice: l.variant.Price, LineTotal: l.total.Amount}
+			Quantity: l.quantity, UnitPrice: l.variant.Price, LineTotal: l.total.Amount, Discount: discounts[i]}
 	}
 	return rows
 }
@@ -382,9 +393,7 @@ func normalizeCheckout(in CheckoutInput) (CheckoutInput, error) {
 		errs.Add(err)
 		in.BillingAddress = &b
 	}
-	for i := range in.DiscountCodes {
-		errs = append(errs, apperr.InvalidField(apperr.Path("input", "discountCodes", i), "discount codes are not available yet"))
-	}
+	errs.Add(normalizeCodes(&in))
 	errs.Add(checkLineSource(&in))
 	return in, errs.Err()
 }

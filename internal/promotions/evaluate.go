@@ -32,6 +32,10 @@ type Input struct {
 	// Shipping is what shipping costs before any promotion, in minor units.
 	Shipping int64
 	Now      time.Time
+	// CustomerUses is how many uses the customer holds of each promotion
+	// (Service.CustomerUses), nil when unknown: checkout leaves the
+	// per-customer limit to Take.
+	CustomerUses map[string]int
 }
 
 // Problem is a code that cannot apply: Index is its position in
@@ -121,6 +125,9 @@ func Evaluate(in Input) Result {
 			continue
 		case p.usedUp():
 			res.Problems = append(res.Problems, Problem{i, CodeUsageLimit, "this discount code has been used up"})
+			continue
+		case p.PerCustomerLimit != nil && in.CustomerUses[p.ID] >= *p.PerCustomerLimit:
+			res.Problems = append(res.Problems, Problem{i, CodeCustomerLimit, "this discount code has already been used with this email"})
 			continue
 		case firstCode != nil && (!firstCode.Combines || !p.Combines):
 			res.Problems = append(res.Problems, Problem{i, CodeNotCombinable,

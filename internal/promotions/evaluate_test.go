@@ -163,6 +163,13 @@ func TestEvaluate(t *testing.T) {
 			lineDisc: []int64{0}, problems: []string{CodeUsageLimit},
 		},
 		{
+			name: "a code the customer has used up",
+			in: Input{Lines: lines(10_00), Codes: []string{"ONCE"}, CustomerUses: map[string]int{"o": 1}, Promotions: []Promotion{
+				func() Promotion { p := coded(pct("o", 10), "ONCE"); p.PerCustomerLimit = ptr(1); return p }(),
+			}},
+			lineDisc: []int64{0}, problems: []string{CodeCustomerLimit},
+		},
+		{
 			name: "two codes of which one does not combine",
 			in: Input{Lines: lines(10_00), Codes: []string{"A", "B"}, Promotions: []Promotion{
 				combining(coded(pct("a", 10), "A")), coded(pct("b", 20), "B"),

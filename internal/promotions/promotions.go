@@ -27,12 +27,12 @@ const (
 const (
 	CodeInvalid       = "DISCOUNT_CODE_INVALID"
 	CodeExpired       = "DISCOUNT_CODE_EXPIRED"
-	CodeMinimumNotMet = "DISCOUNT_MINIMUM_NOT_MET"
 	CodeUsageLimit    = "DISCOUNT_USAGE_LIMIT_REACHED"
 	CodeCustomerLimit = "DISCOUNT_CUSTOMER_LIMIT_REACHED"
 	CodeNotCombinable = "DISCOUNT_NOT_COMBINABLE"
 	percentScale      = 100 * 100 // a percentage is stored in hundredths of a percent
-	maxCodesPerCart   = 5
+	// MaxCodes bounds the codes of one cart or checkout.
+	MaxCodes = 5
 )
 
 // Target is which lines a promotion applies to: a line matching any
