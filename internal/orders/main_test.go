@@ -287,7 +287,8 @@ func (s stock) String() string {
 func (e *env) stock(t *testing.T, productID string) stock {
 	t.Helper()
 	var s stock
-	err := e.db.SQL.QueryRow(`SELECT on_hand, reserved, available FROM products WHERE id = $1`, productID).
+	err := e.db.SQL.QueryRow(`SELECT coalesce(sum(on_hand), 0), coalesce(sum(reserved), 0), coalesce(sum(available), 0)
+		FROM product_variants WHERE product_id = $1`, productID).
 		Scan(&s.OnHand, &s.Reserved, &s.Available)
 	if err != nil {
 		t.Fatalf("read stock of %s: %v", productID, err)
