@@ -262,6 +262,15 @@ func TestE2EPromotions(t *testing.T) {
 		if paid.eventCount("DISCOUNT_APPLIED") != 1 || paid.eventCount("PAYMENT_MISMATCH") != 0 {
 			t.Errorf("events %v: want one DISCOUNT_APPLIED and no mismatch", paid.eventTypes())
 		}
+		msg := waitForMail(t, deps.mail, email, 20*time.Second, o.OrderNumber, "confirmed")
+		if full := deps.mail.Message(t, msg.ID); !strings.Contains(full.Text, "Discount: -6.00 USD") {
+			t.Errorf("the confirmation does not show the discount:\n%s", full.Text)
+		}
+		var node struct{ Node *struct{ ID string } }
+		srv.gql(t, staff, `query($id: ID!) { node(id: $id) { ... on Promotion { id } } }`, map[string]any{"id": welcome.ID}, &node)
+		if node.Node == nil || node.Node.ID != welcome.ID {
+			t.Errorf("node(id) of the promotion: %+v", node.Node)
+		}
 		if n := promoTimesUsed(t, srv, staff, welcome.ID); n != 1 {
 			t.Errorf("timesUsed %d, want 1", n)
 		}

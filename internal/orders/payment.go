@@ -282,10 +282,14 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 		}
 	}
 	now := s.now()
-	err = s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, map[string]any{
+	data := map[string]any{
 		"lines": emailLines(lines), "subtotal": o.Subtotal.String(), "shipping": o.Shipping.String(),
 		"tax": o.Tax.String(), "total": o.Total.String(),
-	}), []river.InsertManyParams{
+	}
+	if o.Discount.Amount > 0 {
+		data["discount"] = o.Discount.String() // the template shows it only when set
+	}
+	err = s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, data), []river.InsertManyParams{
 		{Args: FulfillmentReminderArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},
 		{Args: ReviewRequestArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.ReviewRequest)}},
 	})
