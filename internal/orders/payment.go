@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/apperr"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
@@ -18,6 +20,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/promotions"
 	"commerce/internal/realtime"
 	"commerce/internal/webhooks"
 )
@@ -160,9 +163,10 @@ func (s *Service) paymentSucceeded(ctx context.Context, tx bun.Tx, o *Order, lin
 }
 
 // paidAfterCancel handles a payment that arrives after the order was
-// cancelled: if the stock is still there it is reserved and sold again and
-// the order goes ahead; otherwise the payment is refunded and the customer
-// told why.
+// cancelled: if the stock is still there it is reserved and sold again, the
+// uses of its promotions are taken again, and the order goes ahead;
+// otherwise (stock or a promotion's uses gone) the payment is refunded and
+// the customer told why.
 func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, lines []Line, e payments.Event) error {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT rereserve"); err != nil {
 		return err
@@ -173,9 +177,15 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 		err = s.applyStock(ctx, tx, o, lines, inventory.Sale)
 	}
 	if err == nil {
+		err = s.retakeUses(ctx, tx, o)
+	}
+	if err == nil {
 		return s.markPaid(ctx, tx, o, lines, e, "Payment arrived after cancellation; stock reserved again")
 	}
-	if !errors.Is(err, errStockGone) {
+	reason := "the items sold out before your payment arrived"
+	if errors.Is(err, errDiscountGone) {
+		reason = "the discount was used up before your payment arrived"
+	} else if !errors.Is(err, errStockGone) {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT rereserve"); err != nil {
@@ -192,14 +202,14 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 		set:  "payment_status = ?, refunded_amount = ?, payment_intent_id = coalesce(payment_intent_id, ?)",
 		args: []any{string(PaymentRefunded), e.Amount.Amount, e.IntentID},
 		events: []eventRow{
-			newEvent(o.ID, EventRefundRequested, "Payment arrived after cancellation and the stock is gone; refunding "+left.String()),
+			newEvent(o.ID, EventRefundRequested, "Payment arrived after cancellation and "+reason+"; refunding "+left.String()),
 		},
 	})
 	if err != nil {
 		return err
 	}
 	return s.notify.Enqueue(ctx, tx, s.customerEmail(o, "order-failed-inventory", "failed-inventory:"+o.ID, map[string]any{
-		"reason": "the items sold out before your payment arrived", "refund_amount": e.Amount.String(),
+		"reason": reason, "refund_amount": e.Amount.String(),
 	}))
 }
 
@@ -229,6 +239,20 @@ func (s *Service) paidAfterFullRefund(ctx context.Context, tx bun.Tx, o *Order, 
 
 // errStockGone means a line could not be reserved or sold again.
 var errStockGone = errors.New("stock no longer available")
+
+// errDiscountGone means a promotion of the order is used up (or archived)
+// since its cancellation gave its use back.
+var errDiscountGone = errors.New("discount no longer available")
+
+// retakeUses takes again the promotion uses a cancelled order gave back.
+func (s *Service) retakeUses(ctx context.Context, tx bun.Tx, o *Order) error {
+	allocs := slices.Clone(o.DiscountAllocations)
+	err := s.promos.Take(ctx, tx, o.Email, allocs, nil, func(promotions.Allocation) []string { return nil })
+	if _, ok := apperr.UserErrors(err); ok {
+		return errDiscountGone
+	}
+	return err
+}
 
 // applyStock moves every line's stock in product-id order.
 func (s *Service) applyStock(ctx context.Context, tx bun.Tx, o *Order, lines []Line, typ inventory.TxType) error {
