@@ -215,7 +215,7 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 
 // paidAfterFullRefund handles a payment whose refund of the whole amount
 // arrived first: the money went back, so nothing is sold. A pending
-// order's reservations are released and it is cancelled; a cancelled one
+// order's reservations and promotion uses are released and it is cancelled; a cancelled one
 // stays cancelled; both end REFUNDED. No confirmation, no fulfilment
 // reminder, no review request, and the customer's totals do not count the
 // order.
@@ -226,6 +226,9 @@ func (s *Service) paidAfterFullRefund(ctx context.Context, tx bun.Tx, o *Order, 
 	if o.Status == Pending {
 		if err := s.applyStock(ctx, tx, o, lines, inventory.Release); err != nil {
 			return fmt.Errorf("release reservations of order %s: %w", o.ID, err)
+		}
+		if err := promotions.GiveBack(ctx, tx, o.Email, o.DiscountAllocations); err != nil {
+			return err
 		}
 		events = append(events, newEvent(o.ID, EventStockReleased, "Reserved stock released"), newEvent(o.ID, EventCancelled, why))
 	}
