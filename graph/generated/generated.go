@@ -5452,7 +5452,7 @@ input PromotionInput {
 type PromotionPayload {
   "The promotion; null when there are userErrors."
   promotion: Promotion
-  "Problems with the input, with field paths (INVALID, NOT_FOUND, DUPLICATE for a code in use); [] on success, and nothing changed when not empty."
+  "Problems with the input, with field paths (INVALID, NOT_FOUND, TAKEN at [\"input\", \"code\"] for a code in use); [] on success, and nothing changed when not empty."
   userErrors: [UserError!]!
 }
 

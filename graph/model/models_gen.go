@@ -1165,7 +1165,7 @@ type PromotionInput struct {
 type PromotionPayload struct {
 	// The promotion; null when there are userErrors.
 	Promotion *Promotion `json:"promotion,omitempty"`
-	// Problems with the input, with field paths (INVALID, NOT_FOUND, DUPLICATE for a code in use); [] on success, and nothing changed when not empty.
+	// Problems with the input, with field paths (INVALID, NOT_FOUND, TAKEN at ["input", "code"] for a code in use); [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
 }
 
