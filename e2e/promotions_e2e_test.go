@@ -275,6 +275,14 @@ func TestE2EPromotions(t *testing.T) {
 			t.Errorf("timesUsed %d, want 1", n)
 		}
 
+		var withEmail struct {
+			CartCreate struct{ Cart *cartView }
+		}
+		srv.gql(t, "", `mutation($l: [CartLineInput!], $e: String) { cartCreate(lines: $l, email: $e) { cart { id } } }`,
+			map[string]any{"l": []any{map[string]any{"productId": p.ID, "quantity": 3}}, "e": email}, &withEmail)
+		if _, ues := setCodes(t, srv, withEmail.CartCreate.Cart.ID, code); !slices.Equal(errCodes(ues), []string{"DISCOUNT_CUSTOMER_LIMIT_REACHED codes.0"}) {
+			t.Errorf("the code on a cart of the same email: %v", errCodes(ues))
+		}
 		again := promoCheckout(t, srv, email, map[string]any{
 			"lines": []any{map[string]any{"productId": p.ID, "quantity": 3}}, "discountCodes": []string{code}})
 		if again.Order != nil || !slices.Equal(errCodes(again.UserErrors), []string{"DISCOUNT_CUSTOMER_LIMIT_REACHED input.discountCodes.0"}) {
