@@ -54,6 +54,7 @@ import (
 	"commerce/internal/platform/web"
 	"commerce/internal/playground"
 	"commerce/internal/pricing"
+	"commerce/internal/promotions"
 	"commerce/internal/quota"
 	"commerce/internal/realtime"
 	"commerce/internal/shipping"
@@ -387,6 +388,9 @@ type app struct {
 	orders    *orders.Service
 	webhooks  *webhooks.Service
 	storage   *storage.Store // product images
+	// promotions is shared by carts, checkout and the staff API, so that
+	// a promotion written is priced at once.
+	promotions *promotions.Service
 }
 
 // newApp assembles the service; tr may be nil (commands that serve
@@ -471,12 +475,14 @@ func (a *app) wire() error {
 	a.catalog = catalog.NewService(a.db, a.inventory.Ledger(), catalog.Config{StoreCurrency: cfg.StoreCurrency, Log: a.log}).
 		WithImages(a.storage, cfg.MaxUploadBytes).WithWebhooks(a.webhooks)
 	a.shipping = shipping.NewService(a.db, shipping.Config{Currency: cfg.StoreCurrency, StoreCountry: cfg.StoreCountry})
+	a.promotions = promotions.NewService(a.db, cfg.StoreCurrency)
 	a.carts = carts.NewService(a.db, a.catalog, a.notify, inserter, carts.Config{
 		Currency: cfg.StoreCurrency, AbandonedCartWait: cfg.AbandonedCartWait, StorefrontURL: cfg.StorefrontURL,
+		Promotions: a.promotions,
 	}).WithShipping(a.shipping)
 	a.orders = orders.NewService(orders.Deps{
 		DB: a.db, Ledger: a.inventory.Ledger(), Carts: a.carts, Provider: paymentProvider(cfg, inserter, a.tracing, a.log),
-		Notify: a.notify, Jobs: inserter, Live: a.hub, Webhooks: a.webhooks, Log: a.log,
+		Notify: a.notify, Jobs: inserter, Live: a.hub, Webhooks: a.webhooks, Log: a.log, Promotions: a.promotions,
 	}, orders.Config{
 		Currency: cfg.StoreCurrency, Pricing: a.pricing(), PaymentTimeout: cfg.PaymentTimeout,
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
@@ -647,6 +653,7 @@ func (a *app) routes(api bool) http.Handler {
 		resolver := graph.NewResolver(graph.Services{
 			Staff: a.staff, Customers: a.customers, Catalog: a.catalog, Inventory: a.inventory, Notify: a.notify,
 			Carts: a.carts, Orders: a.orders, Webhooks: a.webhooks, Shipping: a.shipping, Pricing: a.pricing(), Live: a.hub, Quotas: quotas, Images: a.storage,
+			Promotions: a.promotions,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
 			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,

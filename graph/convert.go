@@ -309,13 +309,14 @@ func toCart(c *carts.Cart, p carts.Priced) *model.Cart {
 	lines := make([]*model.CartLine, len(p.Lines))
 	for i, l := range p.Lines {
 		lines[i] = &model.CartLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity,
-			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
+			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal), Discount: toMoney(l.Discount)}
 	}
 	out := &model.Cart{
 		ID: c.ID, Email: c.Email, Lines: lines,
 		Subtotal: toMoney(p.Totals.Subtotal), Tax: toMoney(p.Totals.Tax), ShippingCost: toMoney(p.Totals.Shipping),
-		Discount: toMoney(p.Totals.Discount), Total: toMoney(p.Totals.Total), DiscountCodes: []string{},
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Discount: toMoney(p.Totals.Discount), Total: toMoney(p.Totals.Total), DiscountCodes: nonNilStrings(c.DiscountCodes),
+		DiscountAllocations: toDiscountAllocations(p.Allocations, c.Currency),
+		CreatedAt:           c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		ShippingAddress: toAddress(c.ShippingAddress), ShippingQuotes: toShippingQuotes(p.Shipping.Quotes),
 		TaxLines: toTaxLines(p.Shipping.TaxLines), TaxIsEstimate: p.TaxIsEstimate,
 	}
@@ -379,7 +380,8 @@ func toOrder(o *orders.Order, access orders.Access) *model.Order {
 		ID: o.ID, OrderNumber: o.Number, CustomerID: o.CustomerID, Email: o.Email,
 		Subtotal: toMoney(o.Subtotal), Tax: toMoney(o.Tax), ShippingCost: toMoney(o.Shipping),
 		Discount: toMoney(o.Discount), Total: toMoney(o.Total),
-		Status: model.OrderStatus(o.Status), PaymentStatus: model.PaymentStatus(o.PaymentStatus),
+		DiscountAllocations: toDiscountAllocations(o.DiscountAllocations, o.Total.Currency),
+		Status:              model.OrderStatus(o.Status), PaymentStatus: model.PaymentStatus(o.PaymentStatus),
 		FulfillmentStatus: model.FulfillmentStatus(o.FulfillmentStatus), StripePaymentIntentID: o.PaymentIntentID,
 		ShippingAddress: toAddress(&o.ShippingAddress), BillingAddress: toAddress(&o.BillingAddress),
 		Carrier: o.Carrier, TrackingNumber: o.TrackingNumber, TrackingURL: o.TrackingURL,
@@ -397,7 +399,7 @@ func toOrderLines(ls []orders.Line) []*model.OrderLine {
 	for i, l := range ls {
 		out[i] = &model.OrderLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, VariantTitle: l.VariantTitle,
 			SelectedOptions: toSelectedOptions(l.SelectedOptions), Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
-			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal)}
+			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal), Discount: toMoney(l.Discount)}
 	}
 	return out
 }

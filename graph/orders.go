@@ -78,6 +78,9 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 		if c, err := l.customer.Load(ctx, id); err != nil || c != nil {
 			return toCustomer(c), err
 		}
+		if p, err := r.svc.Promotions.ByID(ctx, id); err != nil || p != nil {
+			return toPromotion(p), err
+		}
 	}
 	return nil, apperr.New(apperr.NotFound, "node not found")
 }

@@ -14,6 +14,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/orders"
 	"commerce/internal/pricing"
+	"commerce/internal/promotions"
 	"commerce/internal/realtime"
 	"commerce/internal/shipping"
 	"commerce/internal/storage"
@@ -31,10 +32,13 @@ type Services struct {
 	Orders    *orders.Service
 	Webhooks  *webhooks.Service
 	Shipping  *shipping.Service
-	Pricing   pricing.Config // prices carts for display
-	Live      *realtime.Hub  // subscriptions
-	Images    *storage.Store // signs ProductImage.url
-	Quotas    Quotas
+	// Promotions are managed by staff; carts and checkout price with the
+	// same service.
+	Promotions *promotions.Service
+	Pricing    pricing.Config // prices carts for display
+	Live       *realtime.Hub  // subscriptions
+	Images     *storage.Store // signs ProductImage.url
+	Quotas     Quotas
 }
 
 // Resolver receives the services through its constructor.

@@ -334,6 +334,23 @@ func (r *mutationResolver) TaxRateDelete(ctx context.Context, id string) (*model
 	return deletePayload(r.svc.Shipping.DeleteTaxRate(ctx, id))
 }
 
+func (r *mutationResolver) CartDiscountCodesUpdate(ctx context.Context, cartID string, codes []string) (*model.CartPayload, error) {
+	c, err := r.svc.Carts.UpdateDiscountCodes(ctx, cartID, codes, r.svc.Pricing)
+	return r.cartPayload(ctx, c, err)
+}
+
+func (r *mutationResolver) PromotionCreate(ctx context.Context, input model.PromotionInput) (*model.PromotionPayload, error) {
+	return promotionPayload(r.svc.Promotions.Create(ctx, fromPromotionInput(input)))
+}
+
+func (r *mutationResolver) PromotionUpdate(ctx context.Context, id string, input model.PromotionInput) (*model.PromotionPayload, error) {
+	return promotionPayload(r.svc.Promotions.Update(ctx, id, fromPromotionInput(input)))
+}
+
+func (r *mutationResolver) PromotionArchive(ctx context.Context, id string) (*model.PromotionPayload, error) {
+	return promotionPayload(r.svc.Promotions.Archive(ctx, id))
+}
+
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
 	return obj.Count(ctx)
 }
@@ -473,6 +490,10 @@ func (r *productVariantResolver) InventoryTransactions(ctx context.Context, obj 
 
 func (r *productVariantConnectionResolver) TotalCount(ctx context.Context, obj *model.ProductVariantConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+func (r *promotionTargetResolver) Products(ctx context.Context, obj *model.PromotionTarget) ([]*model.Product, error) {
+	return r.promotionProducts(ctx, obj.ProductIDs)
 }
 
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
@@ -624,6 +645,19 @@ func (r *queryResolver) TaxRates(ctx context.Context) ([]*model.TaxRate, error) 
 	return out, nil
 }
 
+func (r *queryResolver) Promotions(ctx context.Context, first *int, after *string, search *string, isActive *bool) (*model.PromotionConnection, error) {
+	p, err := r.svc.Promotions.List(ctx, first, after, search, isActive)
+	if err != nil {
+		return nil, err
+	}
+	return toPromotionConnection(p, after != nil), nil
+}
+
+func (r *queryResolver) Promotion(ctx context.Context, id string) (*model.Promotion, error) {
+	p, err := r.svc.Promotions.ByID(ctx, id)
+	return toPromotion(p), err
+}
+
 func (r *shippingMethodResolver) Zone(ctx context.Context, obj *model.ShippingMethod) (*model.ShippingZone, error) {
 	if obj.ZoneRef == nil {
 		return nil, fmt.Errorf("shipping method %s converted without its zone", obj.ID)
@@ -716,6 +750,10 @@ func (r *Resolver) ProductVariantConnection() generated.ProductVariantConnection
 	return &productVariantConnectionResolver{r}
 }
 
+func (r *Resolver) PromotionTarget() generated.PromotionTargetResolver {
+	return &promotionTargetResolver{r}
+}
+
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) ShippingMethod() generated.ShippingMethodResolver {
@@ -744,6 +782,7 @@ type (
 	productConnectionResolver              struct{ *Resolver }
 	productVariantResolver                 struct{ *Resolver }
 	productVariantConnectionResolver       struct{ *Resolver }
+	promotionTargetResolver                struct{ *Resolver }
 	queryResolver                          struct{ *Resolver }
 	shippingMethodResolver                 struct{ *Resolver }
 	subscriptionResolver                   struct{ *Resolver }

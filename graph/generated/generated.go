@@ -45,6 +45,7 @@ type ResolverRoot interface {
 	ProductConnection() ProductConnectionResolver
 	ProductVariant() ProductVariantResolver
 	ProductVariantConnection() ProductVariantConnectionResolver
+	PromotionTarget() PromotionTargetResolver
 	Query() QueryResolver
 	ShippingMethod() ShippingMethodResolver
 	Subscription() SubscriptionResolver
@@ -77,25 +78,27 @@ type ComplexityRoot struct {
 	}
 
 	Cart struct {
-		CreatedAt       func(childComplexity int) int
-		Discount        func(childComplexity int) int
-		DiscountCodes   func(childComplexity int) int
-		Email           func(childComplexity int) int
-		ID              func(childComplexity int) int
-		Lines           func(childComplexity int) int
-		ShippingAddress func(childComplexity int) int
-		ShippingCost    func(childComplexity int) int
-		ShippingMethod  func(childComplexity int) int
-		ShippingQuotes  func(childComplexity int) int
-		Subtotal        func(childComplexity int) int
-		Tax             func(childComplexity int) int
-		TaxIsEstimate   func(childComplexity int) int
-		TaxLines        func(childComplexity int) int
-		Total           func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		Discount            func(childComplexity int) int
+		DiscountAllocations func(childComplexity int) int
+		DiscountCodes       func(childComplexity int) int
+		Email               func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Lines               func(childComplexity int) int
+		ShippingAddress     func(childComplexity int) int
+		ShippingCost        func(childComplexity int) int
+		ShippingMethod      func(childComplexity int) int
+		ShippingQuotes      func(childComplexity int) int
+		Subtotal            func(childComplexity int) int
+		Tax                 func(childComplexity int) int
+		TaxIsEstimate       func(childComplexity int) int
+		TaxLines            func(childComplexity int) int
+		Total               func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
 	}
 
 	CartLine struct {
+		Discount  func(childComplexity int) int
 		ID        func(childComplexity int) int
 		LineTotal func(childComplexity int) int
 		Product   func(childComplexity int) int
@@ -156,6 +159,13 @@ type ComplexityRoot struct {
 		WidthMm  func(childComplexity int) int
 	}
 
+	DiscountAllocation struct {
+		Amount        func(childComplexity int) int
+		Code          func(childComplexity int) int
+		PromotionName func(childComplexity int) int
+		ValueType     func(childComplexity int) int
+	}
+
 	Facet struct {
 		Key    func(childComplexity int) int
 		Label  func(childComplexity int) int
@@ -212,6 +222,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CartCreate                  func(childComplexity int, lines []*model.CartLineInput, email *string, marketingOptIn *bool) int
+		CartDiscountCodesUpdate     func(childComplexity int, cartID string, codes []string) int
 		CartEmailUpdate             func(childComplexity int, cartID string, email string, marketingOptIn *bool) int
 		CartLinesAdd                func(childComplexity int, cartID string, lines []*model.CartLineInput) int
 		CartLinesRemove             func(childComplexity int, cartID string, lineIds []string) int
@@ -235,6 +246,9 @@ type ComplexityRoot struct {
 		ProductVariantArchive       func(childComplexity int, id string) int
 		ProductVariantUpdate        func(childComplexity int, id string, input model.ProductVariantUpdateInput) int
 		ProductVariantsCreate       func(childComplexity int, productID string, variants []*model.ProductVariantInput) int
+		PromotionArchive            func(childComplexity int, id string) int
+		PromotionCreate             func(childComplexity int, input model.PromotionInput) int
+		PromotionUpdate             func(childComplexity int, id string, input model.PromotionInput) int
 		ShippingMethodCreate        func(childComplexity int, zoneID string, input model.ShippingMethodInput) int
 		ShippingMethodDelete        func(childComplexity int, id string) int
 		ShippingMethodUpdate        func(childComplexity int, id string, input model.ShippingMethodInput) int
@@ -284,6 +298,7 @@ type ComplexityRoot struct {
 		Customer              func(childComplexity int) int
 		DeliveredAt           func(childComplexity int) int
 		Discount              func(childComplexity int) int
+		DiscountAllocations   func(childComplexity int) int
 		Email                 func(childComplexity int) int
 		Events                func(childComplexity int) int
 		FulfillmentStatus     func(childComplexity int) int
@@ -326,6 +341,7 @@ type ComplexityRoot struct {
 	}
 
 	OrderLine struct {
+		Discount        func(childComplexity int) int
 		ID              func(childComplexity int) int
 		LineTotal       func(childComplexity int) int
 		Name            func(childComplexity int) int
@@ -466,6 +482,49 @@ type ComplexityRoot struct {
 		Variant    func(childComplexity int) int
 	}
 
+	Promotion struct {
+		AppliesTo                   func(childComplexity int) int
+		ArchivedAt                  func(childComplexity int) int
+		Code                        func(childComplexity int) int
+		CombinesWithOtherPromotions func(childComplexity int) int
+		CreatedAt                   func(childComplexity int) int
+		EndsAt                      func(childComplexity int) int
+		ID                          func(childComplexity int) int
+		IsActive                    func(childComplexity int) int
+		MinimumSubtotal             func(childComplexity int) int
+		Name                        func(childComplexity int) int
+		PerCustomerLimit            func(childComplexity int) int
+		StartsAt                    func(childComplexity int) int
+		TimesUsed                   func(childComplexity int) int
+		UpdatedAt                   func(childComplexity int) int
+		UsageLimit                  func(childComplexity int) int
+		Value                       func(childComplexity int) int
+		ValueType                   func(childComplexity int) int
+	}
+
+	PromotionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PromotionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PromotionPayload struct {
+		Promotion  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	PromotionTarget struct {
+		AllProducts func(childComplexity int) int
+		Categories  func(childComplexity int) int
+		Products    func(childComplexity int) int
+		Tags        func(childComplexity int) int
+	}
+
 	Query struct {
 		Cart             func(childComplexity int, id string) int
 		Categories       func(childComplexity int) int
@@ -480,6 +539,8 @@ type ComplexityRoot struct {
 		Orders           func(childComplexity int, first *int, after *string, filter *model.OrderFilter) int
 		Product          func(childComplexity int, id *string, sku *string, handle *string) int
 		Products         func(childComplexity int, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) int
+		Promotion        func(childComplexity int, id string) int
+		Promotions       func(childComplexity int, first *int, after *string, search *string, isActive *bool) int
 		ShippingZones    func(childComplexity int) int
 		TaxRates         func(childComplexity int) int
 		Variant          func(childComplexity int, id *string, sku *string) int
@@ -698,6 +759,10 @@ type MutationResolver interface {
 	TaxRateCreate(ctx context.Context, input model.TaxRateInput) (*model.TaxRatePayload, error)
 	TaxRateUpdate(ctx context.Context, id string, input model.TaxRateInput) (*model.TaxRatePayload, error)
 	TaxRateDelete(ctx context.Context, id string) (*model.DeletePayload, error)
+	CartDiscountCodesUpdate(ctx context.Context, cartID string, codes []string) (*model.CartPayload, error)
+	PromotionCreate(ctx context.Context, input model.PromotionInput) (*model.PromotionPayload, error)
+	PromotionUpdate(ctx context.Context, id string, input model.PromotionInput) (*model.PromotionPayload, error)
+	PromotionArchive(ctx context.Context, id string) (*model.PromotionPayload, error)
 }
 type NotificationConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error)
@@ -740,6 +805,9 @@ type ProductVariantResolver interface {
 type ProductVariantConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.ProductVariantConnection) (int, error)
 }
+type PromotionTargetResolver interface {
+	Products(ctx context.Context, obj *model.PromotionTarget) ([]*model.Product, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Products(ctx context.Context, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) (*model.ProductConnection, error)
@@ -758,6 +826,8 @@ type QueryResolver interface {
 	WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error)
 	ShippingZones(ctx context.Context) ([]*model.ShippingZone, error)
 	TaxRates(ctx context.Context) ([]*model.TaxRate, error)
+	Promotions(ctx context.Context, first *int, after *string, search *string, isActive *bool) (*model.PromotionConnection, error)
+	Promotion(ctx context.Context, id string) (*model.Promotion, error)
 }
 type ShippingMethodResolver interface {
 	Zone(ctx context.Context, obj *model.ShippingMethod) (*model.ShippingZone, error)
@@ -881,6 +951,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Cart.Discount(childComplexity), true
+	case "Cart.discountAllocations":
+		if e.ComplexityRoot.Cart.DiscountAllocations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.DiscountAllocations(childComplexity), true
 	case "Cart.discountCodes":
 		if e.ComplexityRoot.Cart.DiscountCodes == nil {
 			break
@@ -966,6 +1042,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Cart.UpdatedAt(childComplexity), true
 
+	case "CartLine.discount":
+		if e.ComplexityRoot.CartLine.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Discount(childComplexity), true
 	case "CartLine.id":
 		if e.ComplexityRoot.CartLine.ID == nil {
 			break
@@ -1201,6 +1283,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Dimensions.WidthMm(childComplexity), true
 
+	case "DiscountAllocation.amount":
+		if e.ComplexityRoot.DiscountAllocation.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountAllocation.Amount(childComplexity), true
+	case "DiscountAllocation.code":
+		if e.ComplexityRoot.DiscountAllocation.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountAllocation.Code(childComplexity), true
+	case "DiscountAllocation.promotionName":
+		if e.ComplexityRoot.DiscountAllocation.PromotionName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountAllocation.PromotionName(childComplexity), true
+	case "DiscountAllocation.valueType":
+		if e.ComplexityRoot.DiscountAllocation.ValueType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiscountAllocation.ValueType(childComplexity), true
+
 	case "Facet.key":
 		if e.ComplexityRoot.Facet.Key == nil {
 			break
@@ -1400,6 +1507,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CartCreate(childComplexity, args["lines"].([]*model.CartLineInput), args["email"].(*string), args["marketingOptIn"].(*bool)), true
+	case "Mutation.cartDiscountCodesUpdate":
+		if e.ComplexityRoot.Mutation.CartDiscountCodesUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartDiscountCodesUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartDiscountCodesUpdate(childComplexity, args["cartId"].(string), args["codes"].([]string)), true
 	case "Mutation.cartEmailUpdate":
 		if e.ComplexityRoot.Mutation.CartEmailUpdate == nil {
 			break
@@ -1653,6 +1771,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProductVariantsCreate(childComplexity, args["productId"].(string), args["variants"].([]*model.ProductVariantInput)), true
+	case "Mutation.promotionArchive":
+		if e.ComplexityRoot.Mutation.PromotionArchive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_promotionArchive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PromotionArchive(childComplexity, args["id"].(string)), true
+	case "Mutation.promotionCreate":
+		if e.ComplexityRoot.Mutation.PromotionCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_promotionCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PromotionCreate(childComplexity, args["input"].(model.PromotionInput)), true
+	case "Mutation.promotionUpdate":
+		if e.ComplexityRoot.Mutation.PromotionUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_promotionUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PromotionUpdate(childComplexity, args["id"].(string), args["input"].(model.PromotionInput)), true
 	case "Mutation.shippingMethodCreate":
 		if e.ComplexityRoot.Mutation.ShippingMethodCreate == nil {
 			break
@@ -1959,6 +2110,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Discount(childComplexity), true
+	case "Order.discountAllocations":
+		if e.ComplexityRoot.Order.DiscountAllocations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.DiscountAllocations(childComplexity), true
 	case "Order.email":
 		if e.ComplexityRoot.Order.Email == nil {
 			break
@@ -2143,6 +2300,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderEvent.Type(childComplexity), true
 
+	case "OrderLine.discount":
+		if e.ComplexityRoot.OrderLine.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Discount(childComplexity), true
 	case "OrderLine.id":
 		if e.ComplexityRoot.OrderLine.ID == nil {
 			break
@@ -2754,6 +2917,179 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductVariantPayload.Variant(childComplexity), true
 
+	case "Promotion.appliesTo":
+		if e.ComplexityRoot.Promotion.AppliesTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.AppliesTo(childComplexity), true
+	case "Promotion.archivedAt":
+		if e.ComplexityRoot.Promotion.ArchivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ArchivedAt(childComplexity), true
+	case "Promotion.code":
+		if e.ComplexityRoot.Promotion.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Code(childComplexity), true
+	case "Promotion.combinesWithOtherPromotions":
+		if e.ComplexityRoot.Promotion.CombinesWithOtherPromotions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.CombinesWithOtherPromotions(childComplexity), true
+	case "Promotion.createdAt":
+		if e.ComplexityRoot.Promotion.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.CreatedAt(childComplexity), true
+	case "Promotion.endsAt":
+		if e.ComplexityRoot.Promotion.EndsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.EndsAt(childComplexity), true
+	case "Promotion.id":
+		if e.ComplexityRoot.Promotion.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ID(childComplexity), true
+	case "Promotion.isActive":
+		if e.ComplexityRoot.Promotion.IsActive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.IsActive(childComplexity), true
+	case "Promotion.minimumSubtotal":
+		if e.ComplexityRoot.Promotion.MinimumSubtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.MinimumSubtotal(childComplexity), true
+	case "Promotion.name":
+		if e.ComplexityRoot.Promotion.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Name(childComplexity), true
+	case "Promotion.perCustomerLimit":
+		if e.ComplexityRoot.Promotion.PerCustomerLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.PerCustomerLimit(childComplexity), true
+	case "Promotion.startsAt":
+		if e.ComplexityRoot.Promotion.StartsAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.StartsAt(childComplexity), true
+	case "Promotion.timesUsed":
+		if e.ComplexityRoot.Promotion.TimesUsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.TimesUsed(childComplexity), true
+	case "Promotion.updatedAt":
+		if e.ComplexityRoot.Promotion.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.UpdatedAt(childComplexity), true
+	case "Promotion.usageLimit":
+		if e.ComplexityRoot.Promotion.UsageLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.UsageLimit(childComplexity), true
+	case "Promotion.value":
+		if e.ComplexityRoot.Promotion.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Value(childComplexity), true
+	case "Promotion.valueType":
+		if e.ComplexityRoot.Promotion.ValueType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ValueType(childComplexity), true
+
+	case "PromotionConnection.edges":
+		if e.ComplexityRoot.PromotionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionConnection.Edges(childComplexity), true
+	case "PromotionConnection.pageInfo":
+		if e.ComplexityRoot.PromotionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionConnection.PageInfo(childComplexity), true
+	case "PromotionConnection.totalCount":
+		if e.ComplexityRoot.PromotionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionConnection.TotalCount(childComplexity), true
+
+	case "PromotionEdge.cursor":
+		if e.ComplexityRoot.PromotionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionEdge.Cursor(childComplexity), true
+	case "PromotionEdge.node":
+		if e.ComplexityRoot.PromotionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionEdge.Node(childComplexity), true
+
+	case "PromotionPayload.promotion":
+		if e.ComplexityRoot.PromotionPayload.Promotion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionPayload.Promotion(childComplexity), true
+	case "PromotionPayload.userErrors":
+		if e.ComplexityRoot.PromotionPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionPayload.UserErrors(childComplexity), true
+
+	case "PromotionTarget.allProducts":
+		if e.ComplexityRoot.PromotionTarget.AllProducts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionTarget.AllProducts(childComplexity), true
+	case "PromotionTarget.categories":
+		if e.ComplexityRoot.PromotionTarget.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionTarget.Categories(childComplexity), true
+	case "PromotionTarget.products":
+		if e.ComplexityRoot.PromotionTarget.Products == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionTarget.Products(childComplexity), true
+	case "PromotionTarget.tags":
+		if e.ComplexityRoot.PromotionTarget.Tags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionTarget.Tags(childComplexity), true
+
 	case "Query.cart":
 		if e.ComplexityRoot.Query.Cart == nil {
 			break
@@ -2888,6 +3224,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Products(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.ProductFilter), args["sortKey"].(*model.ProductSortKey), args["reverse"].(*bool)), true
+	case "Query.promotion":
+		if e.ComplexityRoot.Query.Promotion == nil {
+			break
+		}
+
+		args, err := ec.field_Query_promotion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Promotion(childComplexity, args["id"].(string)), true
+	case "Query.promotions":
+		if e.ComplexityRoot.Query.Promotions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_promotions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Promotions(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string), args["isActive"].(*bool)), true
 	case "Query.shippingZones":
 		if e.ComplexityRoot.Query.ShippingZones == nil {
 			break
@@ -3452,6 +3810,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ProductUpdateInput", ec.unmarshalInputProductUpdateInput),
 			graphql.NewInputUnmarshaler("ProductVariantInput", ec.unmarshalInputProductVariantInput),
 			graphql.NewInputUnmarshaler("ProductVariantUpdateInput", ec.unmarshalInputProductVariantUpdateInput),
+			graphql.NewInputUnmarshaler("PromotionInput", ec.unmarshalInputPromotionInput),
+			graphql.NewInputUnmarshaler("PromotionTargetInput", ec.unmarshalInputPromotionTargetInput),
 			graphql.NewInputUnmarshaler("SelectedOptionInput", ec.unmarshalInputSelectedOptionInput),
 			graphql.NewInputUnmarshaler("ShippingMethodInput", ec.unmarshalInputShippingMethodInput),
 			graphql.NewInputUnmarshaler("ShippingRateInput", ec.unmarshalInputShippingRateInput),
@@ -5801,6 +6161,219 @@ extend type Mutation {
     id: ID!
   ): DeletePayload! @hasRole(role: ADMIN)
 }
+
+# ---------------------------------------------------------------- promotions and discount codes
+
+"""
+How a promotion discounts. PERCENTAGE and FIXED_AMOUNT act on the eligible
+lines' subtotal; FREE_SHIPPING waives the shipping.
+"""
+enum DiscountValueType {
+  "value percent of each eligible line's total, rounded half-up per line."
+  PERCENTAGE
+  "value off the eligible lines' subtotal, never beyond it, shared by the lines in proportion."
+  FIXED_AMOUNT
+  "The shipping is free."
+  FREE_SHIPPING
+}
+
+"""Which lines a promotion applies to: those matching any category, tag or product; all empty is every line."""
+type PromotionTarget {
+  "True when categories, tags and products are all empty: every line is eligible."
+  allProducts: Boolean!
+  "Lines of products in these categories are eligible."
+  categories: [String!]!
+  "Lines of products with any of these tags are eligible."
+  tags: [String!]!
+  "Lines of these products are eligible; a product deleted since is left out."
+  products: [Product!]!
+}
+
+"""A sale, a discount code or free shipping, with its schedule and limits. STAFF."""
+type Promotion implements Node {
+  "Plain lowercase UUID."
+  id: ID!
+  "The name shoppers see on their discount, e.g. \"Summer sale\"."
+  name: String!
+  "The code shoppers enter, upper-case; null for an automatic promotion, which applies to every eligible cart."
+  code: String
+  "How it discounts."
+  valueType: DiscountValueType!
+  "PERCENTAGE: 0 < v <= 100; FIXED_AMOUNT: an amount of the store currency; FREE_SHIPPING: \"0\"."
+  value: Decimal!
+  "Which lines are eligible."
+  appliesTo: PromotionTarget!
+  "The eligible lines' subtotal, before discounts, it needs; null: none."
+  minimumSubtotal: Money
+  "It applies from this instant; null: from its creation."
+  startsAt: Time
+  "It applies until this instant (excluded); null: no end."
+  endsAt: Time
+  "Orders that may use it; null = no limit."
+  usageLimit: Int
+  "Orders one customer email may place with it; null = no limit."
+  perCustomerLimit: Int
+  "Orders that used it and are not cancelled."
+  timesUsed: Int!
+  "Whether it applies together with other promotions; otherwise the largest discount wins alone."
+  combinesWithOtherPromotions: Boolean!
+  "False pauses it."
+  isActive: Boolean!
+  "When it was archived; null while it is not. An archived promotion never applies and frees its code."
+  archivedAt: Time
+  "When it was created."
+  createdAt: Time!
+  "When it last changed."
+  updatedAt: Time!
+}
+
+"""An edge of a PromotionConnection."""
+type PromotionEdge {
+  "The promotion."
+  node: Promotion!
+  "Pass it as after to get what follows."
+  cursor: String!
+}
+
+"""A page of promotions, newest first."""
+type PromotionConnection {
+  "The promotions of the page."
+  edges: [PromotionEdge!]!
+  "Where the page is."
+  pageInfo: PageInfo!
+  "How many promotions match, on all pages."
+  totalCount: Int!
+}
+
+"""Which lines a promotion applies to; all empty or absent = every product."""
+input PromotionTargetInput {
+  "Product categories, compared case-insensitively; at most 50."
+  categories: [String!]
+  "Product tags, compared case-insensitively; at most 50."
+  tags: [String!]
+  "Product ids; at most 100, each must exist (NOT_FOUND at [\"input\", \"appliesTo\", \"productIds\", i])."
+  productIds: [ID!]
+}
+
+"""A promotion's settings."""
+input PromotionInput {
+  "1..200 characters."
+  name: String!
+  "3..64 of A-Z 0-9 - _ (lower case is upper-cased); unique among promotions that are not archived; null: automatic."
+  code: String
+  "How it discounts."
+  valueType: DiscountValueType!
+  "PERCENTAGE: 0 < v <= 100 with at most 2 decimals; FIXED_AMOUNT: a positive amount with the currency's minor digits; FREE_SHIPPING: 0."
+  value: Decimal!
+  "Which lines are eligible; absent = every product."
+  appliesTo: PromotionTargetInput
+  "The eligible lines' subtotal it needs, in the store currency, not negative."
+  minimumSubtotal: Decimal
+  "From when it applies."
+  startsAt: Time
+  "Until when it applies; after startsAt."
+  endsAt: Time
+  "Orders that may use it, 0 or more; null = no limit."
+  usageLimit: Int
+  "Orders one customer email may place with it, 1 or more; null = no limit."
+  perCustomerLimit: Int
+  "Whether it applies together with other promotions."
+  combinesWithOtherPromotions: Boolean = false
+  "False pauses it."
+  isActive: Boolean = true
+}
+
+"""The result of creating, updating or archiving a promotion."""
+type PromotionPayload {
+  "The promotion; null when there are userErrors."
+  promotion: Promotion
+  "Problems with the input, with field paths (INVALID, NOT_FOUND, TAKEN at [\"input\", \"code\"] for a code in use); [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+"""What one promotion takes off a cart or an order."""
+type DiscountAllocation {
+  "The promotion's name when it applied."
+  promotionName: String!
+  "The code it applied with; null for an automatic promotion."
+  code: String
+  "How it discounts."
+  valueType: DiscountValueType!
+  "What it takes off: the merchandise discount, or for FREE_SHIPPING the shipping it waives."
+  amount: Money!
+}
+
+extend type Cart {
+  "The promotions that apply to the cart now, and what each takes off."
+  discountAllocations: [DiscountAllocation!]!
+}
+
+extend type CartLine {
+  "The merchandise discount on the line; the line's part of Cart.discount."
+  discount: Money!
+}
+
+extend type Order {
+  "The promotions the order was placed with, and what each took off."
+  discountAllocations: [DiscountAllocation!]!
+}
+
+extend type OrderLine {
+  "The merchandise discount on the line; the line's part of Order.discount."
+  discount: Money!
+}
+
+extend type Query {
+  "Promotions, newest first, archived ones included. STAFF. BAD_USER_INPUT for a bad first or after."
+  promotions(
+    "Page size: 20 when omitted, 0..100."
+    first: Int
+    "The endCursor of the previous page."
+    after: String
+    "Matches the name or code, case-insensitively."
+    search: String
+    "Only active (true) or inactive (false) promotions."
+    isActive: Boolean
+  ): PromotionConnection! @hasRole(role: STAFF)
+  "A promotion by id; null when there is none. STAFF."
+  promotion(
+    "The promotion's id."
+    id: ID!
+  ): Promotion @hasRole(role: STAFF)
+}
+
+extend type Mutation {
+  """
+  Replaces the cart's discount codes; [] clears them. A code whose minimum is
+  not met yet is kept (it applies once it is). userErrors at ["codes", i]:
+  DISCOUNT_CODE_INVALID, DISCOUNT_CODE_EXPIRED, DISCOUNT_USAGE_LIMIT_REACHED,
+  DISCOUNT_CUSTOMER_LIMIT_REACHED (the cart's email), DISCOUNT_NOT_COMBINABLE;
+  NOT_FOUND at ["cartId"], CART_COMPLETED. Nothing changes on a userError.
+  """
+  cartDiscountCodesUpdate(
+    "The cart's id."
+    cartId: ID!
+    "The codes, at most 5, matched case-insensitively."
+    codes: [String!]!
+  ): CartPayload!
+  "Creates a promotion. STAFF."
+  promotionCreate(
+    "Its settings."
+    input: PromotionInput!
+  ): PromotionPayload! @hasRole(role: STAFF)
+  "Replaces a promotion's settings; timesUsed is kept, and a usageLimit below it stops new uses. userError NOT_FOUND at [\"id\"]. STAFF."
+  promotionUpdate(
+    "The promotion's id."
+    id: ID!
+    "Its new settings."
+    input: PromotionInput!
+  ): PromotionPayload! @hasRole(role: STAFF)
+  "Archives a promotion: it never applies again and its code is free for reuse; orders keep their allocations. STAFF."
+  promotionArchive(
+    "The promotion's id."
+    id: ID!
+  ): PromotionPayload! @hasRole(role: STAFF)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -5881,6 +6454,8 @@ func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.
 		return ec.fieldContext_Cart_taxLines(ctx, field)
 	case "taxIsEstimate":
 		return ec.fieldContext_Cart_taxIsEstimate(ctx, field)
+	case "discountAllocations":
+		return ec.fieldContext_Cart_discountAllocations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
 }
@@ -5899,6 +6474,8 @@ func (ec *executionContext) childFields_CartLine(ctx context.Context, field grap
 		return ec.fieldContext_CartLine_lineTotal(ctx, field)
 	case "variant":
 		return ec.fieldContext_CartLine_variant(ctx, field)
+	case "discount":
+		return ec.fieldContext_CartLine_discount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CartLine", field.Name)
 }
@@ -6005,6 +6582,20 @@ func (ec *executionContext) childFields_Dimensions(ctx context.Context, field gr
 		return ec.fieldContext_Dimensions_heightMm(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Dimensions", field.Name)
+}
+
+func (ec *executionContext) childFields_DiscountAllocation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "promotionName":
+		return ec.fieldContext_DiscountAllocation_promotionName(ctx, field)
+	case "code":
+		return ec.fieldContext_DiscountAllocation_code(ctx, field)
+	case "valueType":
+		return ec.fieldContext_DiscountAllocation_valueType(ctx, field)
+	case "amount":
+		return ec.fieldContext_DiscountAllocation_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiscountAllocation", field.Name)
 }
 
 func (ec *executionContext) childFields_Facet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6221,6 +6812,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_shippingMethodName(ctx, field)
 	case "taxLines":
 		return ec.fieldContext_Order_taxLines(ctx, field)
+	case "discountAllocations":
+		return ec.fieldContext_Order_discountAllocations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -6281,6 +6874,8 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_variantTitle(ctx, field)
 	case "selectedOptions":
 		return ec.fieldContext_OrderLine_selectedOptions(ctx, field)
+	case "discount":
+		return ec.fieldContext_OrderLine_discount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
 }
@@ -6539,6 +7134,92 @@ func (ec *executionContext) childFields_ProductVariantPayload(ctx context.Contex
 		return ec.fieldContext_ProductVariantPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProductVariantPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Promotion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Promotion_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Promotion_name(ctx, field)
+	case "code":
+		return ec.fieldContext_Promotion_code(ctx, field)
+	case "valueType":
+		return ec.fieldContext_Promotion_valueType(ctx, field)
+	case "value":
+		return ec.fieldContext_Promotion_value(ctx, field)
+	case "appliesTo":
+		return ec.fieldContext_Promotion_appliesTo(ctx, field)
+	case "minimumSubtotal":
+		return ec.fieldContext_Promotion_minimumSubtotal(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_Promotion_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_Promotion_endsAt(ctx, field)
+	case "usageLimit":
+		return ec.fieldContext_Promotion_usageLimit(ctx, field)
+	case "perCustomerLimit":
+		return ec.fieldContext_Promotion_perCustomerLimit(ctx, field)
+	case "timesUsed":
+		return ec.fieldContext_Promotion_timesUsed(ctx, field)
+	case "combinesWithOtherPromotions":
+		return ec.fieldContext_Promotion_combinesWithOtherPromotions(ctx, field)
+	case "isActive":
+		return ec.fieldContext_Promotion_isActive(ctx, field)
+	case "archivedAt":
+		return ec.fieldContext_Promotion_archivedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Promotion_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Promotion_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Promotion", field.Name)
+}
+
+func (ec *executionContext) childFields_PromotionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PromotionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PromotionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PromotionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PromotionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PromotionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PromotionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PromotionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PromotionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PromotionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "promotion":
+		return ec.fieldContext_PromotionPayload_promotion(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_PromotionPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PromotionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PromotionTarget(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "allProducts":
+		return ec.fieldContext_PromotionTarget_allProducts(ctx, field)
+	case "categories":
+		return ec.fieldContext_PromotionTarget_categories(ctx, field)
+	case "tags":
+		return ec.fieldContext_PromotionTarget_tags(ctx, field)
+	case "products":
+		return ec.fieldContext_PromotionTarget_products(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PromotionTarget", field.Name)
 }
 
 func (ec *executionContext) childFields_SelectedOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6992,6 +7673,28 @@ func (ec *executionContext) field_Mutation_cartCreate_args(ctx context.Context, 
 		return nil, err
 	}
 	args["marketingOptIn"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cartDiscountCodesUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "cartId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["cartId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "codes",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["codes"] = arg1
 	return args, nil
 }
 
@@ -7458,6 +8161,56 @@ func (ec *executionContext) field_Mutation_productVariantsCreate_args(ctx contex
 		return nil, err
 	}
 	args["variants"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_promotionArchive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_promotionCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PromotionInput, error) {
+			return ec.unmarshalNPromotionInput2commerceᚋgraphᚋmodelᚐPromotionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_promotionUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PromotionInput, error) {
+			return ec.unmarshalNPromotionInput2commerceᚋgraphᚋmodelᚐPromotionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -8114,6 +8867,58 @@ func (ec *executionContext) field_Query_products_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["reverse"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_promotion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_promotions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "isActive",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["isActive"] = arg3
 	return args, nil
 }
 
@@ -9062,6 +9867,38 @@ func (ec *executionContext) fieldContext_Cart_taxIsEstimate(_ context.Context, f
 	return graphql.NewScalarFieldContext("Cart", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Cart_discountAllocations(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_discountAllocations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscountAllocations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DiscountAllocation) graphql.Marshaler {
+			return ec.marshalNDiscountAllocation2ᚕᚖcommerceᚋgraphᚋmodelᚐDiscountAllocationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_discountAllocations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Cart",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiscountAllocation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CartLine_id(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9231,6 +10068,38 @@ func (ec *executionContext) fieldContext_CartLine_variant(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProductVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartLine_discount(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10080,6 +10949,107 @@ func (ec *executionContext) _Dimensions_heightMm(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Dimensions_heightMm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Dimensions", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DiscountAllocation_promotionName(ctx context.Context, field graphql.CollectedField, obj *model.DiscountAllocation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiscountAllocation_promotionName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromotionName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiscountAllocation_promotionName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiscountAllocation", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiscountAllocation_code(ctx context.Context, field graphql.CollectedField, obj *model.DiscountAllocation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiscountAllocation_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiscountAllocation_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiscountAllocation", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiscountAllocation_valueType(ctx context.Context, field graphql.CollectedField, obj *model.DiscountAllocation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiscountAllocation_valueType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValueType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DiscountValueType) graphql.Marshaler {
+			return ec.marshalNDiscountValueType2commerceᚋgraphᚋmodelᚐDiscountValueType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiscountAllocation_valueType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiscountAllocation", field, false, false, "DiscountValueType")
+}
+
+func (ec *executionContext) _DiscountAllocation_amount(ctx context.Context, field graphql.CollectedField, obj *model.DiscountAllocation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiscountAllocation_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiscountAllocation_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiscountAllocation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Facet_key(ctx context.Context, field graphql.CollectedField, obj *model.Facet) (ret graphql.Marshaler) {
@@ -13153,6 +14123,236 @@ func (ec *executionContext) fieldContext_Mutation_taxRateDelete(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_cartDiscountCodesUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cartDiscountCodesUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CartDiscountCodesUpdate(ctx, fc.Args["cartId"].(string), fc.Args["codes"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
+			return ec.marshalNCartPayload2ᚖcommerceᚋgraphᚋmodelᚐCartPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cartDiscountCodesUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cartDiscountCodesUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_promotionCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_promotionCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PromotionCreate(ctx, fc.Args["input"].(model.PromotionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+			return ec.marshalNPromotionPayload2ᚖcommerceᚋgraphᚋmodelᚐPromotionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_promotionCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_promotionCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_promotionUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_promotionUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PromotionUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.PromotionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+			return ec.marshalNPromotionPayload2ᚖcommerceᚋgraphᚋmodelᚐPromotionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_promotionUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_promotionUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_promotionArchive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_promotionArchive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PromotionArchive(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+			return ec.marshalNPromotionPayload2ᚖcommerceᚋgraphᚋmodelᚐPromotionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_promotionArchive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_promotionArchive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *model.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14281,6 +15481,38 @@ func (ec *executionContext) fieldContext_Order_taxLines(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Order_discountAllocations(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_discountAllocations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscountAllocations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DiscountAllocation) graphql.Marshaler {
+			return ec.marshalNDiscountAllocation2ᚕᚖcommerceᚋgraphᚋmodelᚐDiscountAllocationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_discountAllocations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiscountAllocation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14762,6 +15994,38 @@ func (ec *executionContext) fieldContext_OrderLine_selectedOptions(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SelectedOption(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_discount(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
 		},
 	}
 	return fc, nil
@@ -17170,6 +18434,722 @@ func (ec *executionContext) fieldContext_ProductVariantPayload_userErrors(_ cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Promotion_id(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Promotion_name(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Promotion_code(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Promotion_valueType(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_valueType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValueType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DiscountValueType) graphql.Marshaler {
+			return ec.marshalNDiscountValueType2commerceᚋgraphᚋmodelᚐDiscountValueType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_valueType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "DiscountValueType")
+}
+
+func (ec *executionContext) _Promotion_value(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2commerceᚋgraphᚋscalarᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Promotion_appliesTo(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_appliesTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AppliesTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionTarget) graphql.Marshaler {
+			return ec.marshalNPromotionTarget2ᚖcommerceᚋgraphᚋmodelᚐPromotionTarget(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_appliesTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Promotion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionTarget(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Promotion_minimumSubtotal(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_minimumSubtotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinimumSubtotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_minimumSubtotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Promotion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Promotion_startsAt(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Promotion_endsAt(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndsAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Promotion_usageLimit(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_usageLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UsageLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_usageLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Promotion_perCustomerLimit(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_perCustomerLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerCustomerLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_perCustomerLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Promotion_timesUsed(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_timesUsed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimesUsed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_timesUsed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Promotion_combinesWithOtherPromotions(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_combinesWithOtherPromotions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CombinesWithOtherPromotions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_combinesWithOtherPromotions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Promotion_isActive(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_isActive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsActive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_isActive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Promotion_archivedAt(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_archivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ArchivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_archivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Promotion_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Promotion_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Promotion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PromotionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PromotionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PromotionEdge) graphql.Marshaler {
+			return ec.marshalNPromotionEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐPromotionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PromotionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PromotionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcommerceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PromotionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PromotionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PromotionConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PromotionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PromotionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Promotion) graphql.Marshaler {
+			return ec.marshalNPromotion2ᚖcommerceᚋgraphᚋmodelᚐPromotion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Promotion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PromotionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PromotionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PromotionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PromotionPayload_promotion(ctx context.Context, field graphql.CollectedField, obj *model.PromotionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionPayload_promotion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Promotion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Promotion) graphql.Marshaler {
+			return ec.marshalOPromotion2ᚖcommerceᚋgraphᚋmodelᚐPromotion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionPayload_promotion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Promotion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PromotionPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.PromotionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PromotionTarget_allProducts(ctx context.Context, field graphql.CollectedField, obj *model.PromotionTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionTarget_allProducts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllProducts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionTarget_allProducts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PromotionTarget", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PromotionTarget_categories(ctx context.Context, field graphql.CollectedField, obj *model.PromotionTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionTarget_categories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Categories, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionTarget_categories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PromotionTarget", field, false, false, "String")
+}
+
+func (ec *executionContext) _PromotionTarget_tags(ctx context.Context, field graphql.CollectedField, obj *model.PromotionTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionTarget_tags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tags, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionTarget_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PromotionTarget", field, false, false, "String")
+}
+
+func (ec *executionContext) _PromotionTarget_products(ctx context.Context, field graphql.CollectedField, obj *model.PromotionTarget) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionTarget_products(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PromotionTarget().Products(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚕᚖcommerceᚋgraphᚋmodelᚐProductᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionTarget_products(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionTarget",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18037,6 +20017,130 @@ func (ec *executionContext) fieldContext_Query_taxRates(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TaxRate(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_promotions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_promotions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Promotions(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["search"].(*string), fc.Args["isActive"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.PromotionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionConnection) graphql.Marshaler {
+			return ec.marshalNPromotionConnection2ᚖcommerceᚋgraphᚋmodelᚐPromotionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_promotions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_promotions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_promotion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_promotion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Promotion(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.Promotion
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Promotion
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Promotion) graphql.Marshaler {
+			return ec.marshalOPromotion2ᚖcommerceᚋgraphᚋmodelᚐPromotion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_promotion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Promotion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_promotion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -22662,6 +24766,188 @@ func UnmarshalProductVariantUpdateInput(ctx context.Context, raw any) (model.Pro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPromotionInput(ctx context.Context, obj any) (model.PromotionInput, error) {
+	var it model.PromotionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["combinesWithOtherPromotions"]; !present {
+		asMap["combinesWithOtherPromotions"] = false
+	}
+	if _, present := asMap["isActive"]; !present {
+		asMap["isActive"] = true
+	}
+
+	fieldsInOrder := [...]string{"name", "code", "valueType", "value", "appliesTo", "minimumSubtotal", "startsAt", "endsAt", "usageLimit", "perCustomerLimit", "combinesWithOtherPromotions", "isActive"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "valueType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("valueType"))
+			data, err := ec.unmarshalNDiscountValueType2commerceᚋgraphᚋmodelᚐDiscountValueType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValueType = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNDecimal2commerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		case "appliesTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appliesTo"))
+			data, err := ec.unmarshalOPromotionTargetInput2ᚖcommerceᚋgraphᚋmodelᚐPromotionTargetInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppliesTo = data
+		case "minimumSubtotal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minimumSubtotal"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinimumSubtotal = data
+		case "startsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsAt = data
+		case "endsAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("endsAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EndsAt = data
+		case "usageLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("usageLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UsageLimit = data
+		case "perCustomerLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perCustomerLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerCustomerLimit = data
+		case "combinesWithOtherPromotions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("combinesWithOtherPromotions"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CombinesWithOtherPromotions = data
+		case "isActive":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isActive"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsActive = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPromotionInput unmarshals raw into the PromotionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPromotionInput(ctx context.Context, raw any) (model.PromotionInput, error) {
+	var out model.PromotionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PromotionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPromotionTargetInput(ctx context.Context, obj any) (model.PromotionTargetInput, error) {
+	var it model.PromotionTargetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"categories", "tags", "productIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "categories":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categories"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Categories = data
+		case "tags":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tags = data
+		case "productIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPromotionTargetInput unmarshals raw into the PromotionTargetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPromotionTargetInput(ctx context.Context, raw any) (model.PromotionTargetInput, error) {
+	var out model.PromotionTargetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PromotionTargetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSelectedOptionInput(ctx context.Context, obj any) (model.SelectedOptionInput, error) {
 	var it model.SelectedOptionInput
 	if obj == nil {
@@ -23102,6 +25388,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ShippingMethod(ctx, sel, obj)
+	case model.Promotion:
+		return ec._Promotion(ctx, sel, &obj)
+	case *model.Promotion:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Promotion(ctx, sel, obj)
 	case model.ProductVariant:
 		return ec._ProductVariant(ctx, sel, &obj)
 	case *model.ProductVariant:
@@ -23376,6 +25669,11 @@ func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "discountAllocations":
+			out.Values[i] = ec._Cart_discountAllocations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23436,6 +25734,11 @@ func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CartLine_variant(ctx, field, obj)
 				})
+		case "discount":
+			out.Values[i] = ec._CartLine_discount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23787,6 +26090,54 @@ func (ec *executionContext) _Dimensions(ctx context.Context, sel ast.SelectionSe
 		case "heightMm":
 			out.Values[i] = ec._Dimensions_heightMm(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var discountAllocationImplementors = []string{"DiscountAllocation"}
+
+func (ec *executionContext) _DiscountAllocation(ctx context.Context, sel ast.SelectionSet, obj *model.DiscountAllocation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, discountAllocationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiscountAllocation")
+		case "promotionName":
+			out.Values[i] = ec._DiscountAllocation_promotionName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._DiscountAllocation_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "valueType":
+			out.Values[i] = ec._DiscountAllocation_valueType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._DiscountAllocation_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -24484,6 +26835,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "cartDiscountCodesUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cartDiscountCodesUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promotionCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_promotionCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promotionUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_promotionUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promotionArchive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_promotionArchive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24815,6 +27194,11 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "discountAllocations":
+			out.Values[i] = ec._Order_discountAllocations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25017,6 +27401,11 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 			}
 		case "selectedOptions":
 			out.Values[i] = ec._OrderLine_selectedOptions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "discount":
+			out.Values[i] = ec._OrderLine_discount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -25871,6 +28260,287 @@ func (ec *executionContext) _ProductVariantPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var promotionImplementors = []string{"Promotion", "Node"}
+
+func (ec *executionContext) _Promotion(ctx context.Context, sel ast.SelectionSet, obj *model.Promotion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Promotion")
+		case "id":
+			out.Values[i] = ec._Promotion_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Promotion_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._Promotion_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "valueType":
+			out.Values[i] = ec._Promotion_valueType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._Promotion_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "appliesTo":
+			out.Values[i] = ec._Promotion_appliesTo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "minimumSubtotal":
+			out.Values[i] = ec._Promotion_minimumSubtotal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startsAt":
+			out.Values[i] = ec._Promotion_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endsAt":
+			out.Values[i] = ec._Promotion_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "usageLimit":
+			out.Values[i] = ec._Promotion_usageLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "perCustomerLimit":
+			out.Values[i] = ec._Promotion_perCustomerLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "timesUsed":
+			out.Values[i] = ec._Promotion_timesUsed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "combinesWithOtherPromotions":
+			out.Values[i] = ec._Promotion_combinesWithOtherPromotions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isActive":
+			out.Values[i] = ec._Promotion_isActive(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "archivedAt":
+			out.Values[i] = ec._Promotion_archivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Promotion_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Promotion_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var promotionConnectionImplementors = []string{"PromotionConnection"}
+
+func (ec *executionContext) _PromotionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PromotionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PromotionConnection")
+		case "edges":
+			out.Values[i] = ec._PromotionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PromotionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PromotionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var promotionEdgeImplementors = []string{"PromotionEdge"}
+
+func (ec *executionContext) _PromotionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PromotionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PromotionEdge")
+		case "node":
+			out.Values[i] = ec._PromotionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PromotionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var promotionPayloadImplementors = []string{"PromotionPayload"}
+
+func (ec *executionContext) _PromotionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PromotionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PromotionPayload")
+		case "promotion":
+			out.Values[i] = ec._PromotionPayload_promotion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._PromotionPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var promotionTargetImplementors = []string{"PromotionTarget"}
+
+func (ec *executionContext) _PromotionTarget(ctx context.Context, sel ast.SelectionSet, obj *model.PromotionTarget) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionTargetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PromotionTarget")
+		case "allProducts":
+			out.Values[i] = ec._PromotionTarget_allProducts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "categories":
+			out.Values[i] = ec._PromotionTarget_categories(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tags":
+			out.Values[i] = ec._PromotionTarget_tags(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "products":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PromotionTarget_products(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -25991,6 +28661,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_taxRates(ctx, field)
+				})
+		case "promotions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_promotions(ctx, field)
+				})
+		case "promotion":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_promotion(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -27553,6 +30235,40 @@ func (ec *executionContext) marshalNDeletePayload2ᚖcommerceᚋgraphᚋmodelᚐ
 	return ec._DeletePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDiscountAllocation2ᚕᚖcommerceᚋgraphᚋmodelᚐDiscountAllocationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DiscountAllocation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscountAllocation2ᚖcommerceᚋgraphᚋmodelᚐDiscountAllocation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiscountAllocation2ᚖcommerceᚋgraphᚋmodelᚐDiscountAllocation(ctx context.Context, sel ast.SelectionSet, v *model.DiscountAllocation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiscountAllocation!")
+		return graphql.Null
+	}
+	return ec._DiscountAllocation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDiscountValueType2commerceᚋgraphᚋmodelᚐDiscountValueType(ctx context.Context, v any) (model.DiscountValueType, error) {
+	var res model.DiscountValueType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiscountValueType2commerceᚋgraphᚋmodelᚐDiscountValueType(ctx context.Context, sel ast.SelectionSet, v model.DiscountValueType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNFacet2ᚕᚖcommerceᚋgraphᚋmodelᚐFacetᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Facet) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -27962,6 +30678,22 @@ func (ec *executionContext) marshalNPriceRange2ᚖcommerceᚋgraphᚋmodelᚐPri
 	return ec._PriceRange(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProduct2ᚕᚖcommerceᚋgraphᚋmodelᚐProductᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Product) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProduct2ᚖcommerceᚋgraphᚋmodelᚐProduct(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNProduct2ᚖcommerceᚋgraphᚋmodelᚐProduct(ctx context.Context, sel ast.SelectionSet, v *model.Product) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Product!")
@@ -28159,6 +30891,67 @@ func (ec *executionContext) marshalNProductVariantPayload2ᚖcommerceᚋgraphᚋ
 func (ec *executionContext) unmarshalNProductVariantUpdateInput2commerceᚋgraphᚋmodelᚐProductVariantUpdateInput(ctx context.Context, v any) (model.ProductVariantUpdateInput, error) {
 	res, err := ec.unmarshalInputProductVariantUpdateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPromotion2ᚖcommerceᚋgraphᚋmodelᚐPromotion(ctx context.Context, sel ast.SelectionSet, v *model.Promotion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Promotion!")
+		return graphql.Null
+	}
+	return ec._Promotion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPromotionConnection2ᚖcommerceᚋgraphᚋmodelᚐPromotionConnection(ctx context.Context, sel ast.SelectionSet, v *model.PromotionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PromotionConnection!")
+		return graphql.Null
+	}
+	return ec._PromotionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPromotionEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐPromotionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PromotionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPromotionEdge2ᚖcommerceᚋgraphᚋmodelᚐPromotionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPromotionEdge2ᚖcommerceᚋgraphᚋmodelᚐPromotionEdge(ctx context.Context, sel ast.SelectionSet, v *model.PromotionEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PromotionEdge!")
+		return graphql.Null
+	}
+	return ec._PromotionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPromotionInput2commerceᚋgraphᚋmodelᚐPromotionInput(ctx context.Context, v any) (model.PromotionInput, error) {
+	res, err := ec.unmarshalInputPromotionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPromotionPayload2ᚖcommerceᚋgraphᚋmodelᚐPromotionPayload(ctx context.Context, sel ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PromotionPayload!")
+		return graphql.Null
+	}
+	return ec._PromotionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPromotionTarget2ᚖcommerceᚋgraphᚋmodelᚐPromotionTarget(ctx context.Context, sel ast.SelectionSet, v *model.PromotionTarget) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PromotionTarget!")
+		return graphql.Null
+	}
+	return ec._PromotionTarget(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
@@ -28945,6 +31738,41 @@ func (ec *executionContext) marshalOFulfillmentStatus2ᚖcommerceᚋgraphᚋmode
 	return v
 }
 
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -29140,6 +31968,21 @@ func (ec *executionContext) unmarshalOProductVariantInput2ᚕᚖcommerceᚋgraph
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOPromotion2ᚖcommerceᚋgraphᚋmodelᚐPromotion(ctx context.Context, sel ast.SelectionSet, v *model.Promotion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Promotion(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPromotionTargetInput2ᚖcommerceᚋgraphᚋmodelᚐPromotionTargetInput(ctx context.Context, v any) (*model.PromotionTargetInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPromotionTargetInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx context.Context, v any) ([]*model.SelectedOptionInput, error) {

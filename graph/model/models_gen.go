@@ -119,6 +119,8 @@ type Cart struct {
 	TaxLines []*TaxLine `json:"taxLines"`
 	// True while the cart has no shipping address: tax is estimated for STORE_COUNTRY.
 	TaxIsEstimate bool `json:"taxIsEstimate"`
+	// The promotions that apply to the cart now, and what each takes off.
+	DiscountAllocations []*DiscountAllocation `json:"discountAllocations"`
 }
 
 func (Cart) IsNode() {}
@@ -139,9 +141,11 @@ type CartLine struct {
 	// unitPrice × quantity.
 	LineTotal *Money `json:"lineTotal"`
 	// The variant in the cart, as the catalog has it now.
-	Variant   *ProductVariant `json:"variant"`
-	ProductID string          `json:"-"`
-	VariantID string          `json:"-"`
+	Variant *ProductVariant `json:"variant"`
+	// The merchandise discount on the line; the line's part of Cart.discount.
+	Discount  *Money `json:"discount"`
+	ProductID string `json:"-"`
+	VariantID string `json:"-"`
 }
 
 // A variant and quantity to put in a cart or buy directly. Name it by exactly
@@ -322,6 +326,18 @@ type DimensionsInput struct {
 	WidthMm *int `json:"widthMm,omitempty"`
 	// Height in mm.
 	HeightMm *int `json:"heightMm,omitempty"`
+}
+
+// What one promotion takes off a cart or an order.
+type DiscountAllocation struct {
+	// The promotion's name when it applied.
+	PromotionName string `json:"promotionName"`
+	// The code it applied with; null for an automatic promotion.
+	Code *string `json:"code,omitempty"`
+	// How it discounts.
+	ValueType DiscountValueType `json:"valueType"`
+	// What it takes off: the merchandise discount, or for FREE_SHIPPING the shipping it waives.
+	Amount *Money `json:"amount"`
 }
 
 // A group of filter values for a storefront's sidebar.
@@ -573,8 +589,10 @@ type Order struct {
 	// The shipping method's name as it was at checkout; null when none (no zone configured).
 	ShippingMethodName *string `json:"shippingMethodName,omitempty"`
 	// The tax by rate as charged at checkout; changing a rate later does not change it.
-	TaxLines   []*TaxLine `json:"taxLines"`
-	CustomerID *string    `json:"-"`
+	TaxLines []*TaxLine `json:"taxLines"`
+	// The promotions the order was placed with, and what each took off.
+	DiscountAllocations []*DiscountAllocation `json:"discountAllocations"`
+	CustomerID          *string               `json:"-"`
 	// the caller may see the customer (owner or staff; null for guests)
 	ShowCustomer bool `json:"-"`
 }
@@ -655,8 +673,10 @@ type OrderLine struct {
 	VariantTitle string `json:"variantTitle"`
 	// The variant's option values at the time of the order.
 	SelectedOptions []*SelectedOption `json:"selectedOptions"`
-	ProductID       *string           `json:"-"`
-	VariantID       *string           `json:"-"`
+	// The merchandise discount on the line; the line's part of Order.discount.
+	Discount  *Money  `json:"discount"`
+	ProductID *string `json:"-"`
+	VariantID *string `json:"-"`
 }
 
 // The result of a staff order mutation.
@@ -1079,6 +1099,126 @@ type ProductVariantUpdateInput struct {
 	Position *int `json:"position,omitempty"`
 }
 
+// A sale, a discount code or free shipping, with its schedule and limits. STAFF.
+type Promotion struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// The name shoppers see on their discount, e.g. "Summer sale".
+	Name string `json:"name"`
+	// The code shoppers enter, upper-case; null for an automatic promotion, which applies to every eligible cart.
+	Code *string `json:"code,omitempty"`
+	// How it discounts.
+	ValueType DiscountValueType `json:"valueType"`
+	// PERCENTAGE: 0 < v <= 100; FIXED_AMOUNT: an amount of the store currency; FREE_SHIPPING: "0".
+	Value scalar.Decimal `json:"value"`
+	// Which lines are eligible.
+	AppliesTo *PromotionTarget `json:"appliesTo"`
+	// The eligible lines' subtotal, before discounts, it needs; null: none.
+	MinimumSubtotal *Money `json:"minimumSubtotal,omitempty"`
+	// It applies from this instant; null: from its creation.
+	StartsAt *time.Time `json:"startsAt,omitempty"`
+	// It applies until this instant (excluded); null: no end.
+	EndsAt *time.Time `json:"endsAt,omitempty"`
+	// Orders that may use it; null = no limit.
+	UsageLimit *int `json:"usageLimit,omitempty"`
+	// Orders one customer email may place with it; null = no limit.
+	PerCustomerLimit *int `json:"perCustomerLimit,omitempty"`
+	// Orders that used it and are not cancelled.
+	TimesUsed int `json:"timesUsed"`
+	// Whether it applies together with other promotions; otherwise the largest discount wins alone.
+	CombinesWithOtherPromotions bool `json:"combinesWithOtherPromotions"`
+	// False pauses it.
+	IsActive bool `json:"isActive"`
+	// When it was archived; null while it is not. An archived promotion never applies and frees its code.
+	ArchivedAt *time.Time `json:"archivedAt,omitempty"`
+	// When it was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func (Promotion) IsNode() {}
+
+// Plain lowercase UUID.
+func (this Promotion) GetID() string { return this.ID }
+
+// A page of promotions, newest first.
+type PromotionConnection struct {
+	// The promotions of the page.
+	Edges []*PromotionEdge `json:"edges"`
+	// Where the page is.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many promotions match, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// An edge of a PromotionConnection.
+type PromotionEdge struct {
+	// The promotion.
+	Node *Promotion `json:"node"`
+	// Pass it as after to get what follows.
+	Cursor string `json:"cursor"`
+}
+
+// A promotion's settings.
+type PromotionInput struct {
+	// 1..200 characters.
+	Name string `json:"name"`
+	// 3..64 of A-Z 0-9 - _ (lower case is upper-cased); unique among promotions that are not archived; null: automatic.
+	Code *string `json:"code,omitempty"`
+	// How it discounts.
+	ValueType DiscountValueType `json:"valueType"`
+	// PERCENTAGE: 0 < v <= 100 with at most 2 decimals; FIXED_AMOUNT: a positive amount with the currency's minor digits; FREE_SHIPPING: 0.
+	Value scalar.Decimal `json:"value"`
+	// Which lines are eligible; absent = every product.
+	AppliesTo *PromotionTargetInput `json:"appliesTo,omitempty"`
+	// The eligible lines' subtotal it needs, in the store currency, not negative.
+	MinimumSubtotal *scalar.Decimal `json:"minimumSubtotal,omitempty"`
+	// From when it applies.
+	StartsAt *time.Time `json:"startsAt,omitempty"`
+	// Until when it applies; after startsAt.
+	EndsAt *time.Time `json:"endsAt,omitempty"`
+	// Orders that may use it, 0 or more; null = no limit.
+	UsageLimit *int `json:"usageLimit,omitempty"`
+	// Orders one customer email may place with it, 1 or more; null = no limit.
+	PerCustomerLimit *int `json:"perCustomerLimit,omitempty"`
+	// Whether it applies together with other promotions.
+	CombinesWithOtherPromotions *bool `json:"combinesWithOtherPromotions,omitempty"`
+	// False pauses it.
+	IsActive *bool `json:"isActive,omitempty"`
+}
+
+// The result of creating, updating or archiving a promotion.
+type PromotionPayload struct {
+	// The promotion; null when there are userErrors.
+	Promotion *Promotion `json:"promotion,omitempty"`
+	// Problems with the input, with field paths (INVALID, NOT_FOUND, TAKEN at ["input", "code"] for a code in use); [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Which lines a promotion applies to: those matching any category, tag or product; all empty is every line.
+type PromotionTarget struct {
+	// True when categories, tags and products are all empty: every line is eligible.
+	AllProducts bool `json:"allProducts"`
+	// Lines of products in these categories are eligible.
+	Categories []string `json:"categories"`
+	// Lines of products with any of these tags are eligible.
+	Tags []string `json:"tags"`
+	// Lines of these products are eligible; a product deleted since is left out.
+	Products   []*Product `json:"products"`
+	ProductIDs []string   `json:"-"`
+}
+
+// Which lines a promotion applies to; all empty or absent = every product.
+type PromotionTargetInput struct {
+	// Product categories, compared case-insensitively; at most 50.
+	Categories []string `json:"categories,omitempty"`
+	// Product tags, compared case-insensitively; at most 50.
+	Tags []string `json:"tags,omitempty"`
+	// Product ids; at most 100, each must exist (NOT_FOUND at ["input", "appliesTo", "productIds", i]).
+	ProductIds []string `json:"productIds,omitempty"`
+}
+
 // Reads. Who may do what: anyone — catalog reads, carts, order lookup with the
 // order's email or access token; CUSTOMER (bearer token) — own profile and
 // orders; STAFF — orders, customers, inventory, notifications; ADMIN — all of
@@ -1458,6 +1598,68 @@ type WebhookEndpointPayload struct {
 	Secret *string `json:"secret,omitempty"`
 	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// How a promotion discounts. PERCENTAGE and FIXED_AMOUNT act on the eligible
+// lines' subtotal; FREE_SHIPPING waives the shipping.
+type DiscountValueType string
+
+const (
+	// value percent of each eligible line's total, rounded half-up per line.
+	DiscountValueTypePercentage DiscountValueType = "PERCENTAGE"
+	// value off the eligible lines' subtotal, never beyond it, shared by the lines in proportion.
+	DiscountValueTypeFixedAmount DiscountValueType = "FIXED_AMOUNT"
+	// The shipping is free.
+	DiscountValueTypeFreeShipping DiscountValueType = "FREE_SHIPPING"
+)
+
+var AllDiscountValueType = []DiscountValueType{
+	DiscountValueTypePercentage,
+	DiscountValueTypeFixedAmount,
+	DiscountValueTypeFreeShipping,
+}
+
+func (e DiscountValueType) IsValid() bool {
+	switch e {
+	case DiscountValueTypePercentage, DiscountValueTypeFixedAmount, DiscountValueTypeFreeShipping:
+		return true
+	}
+	return false
+}
+
+func (e DiscountValueType) String() string {
+	return string(e)
+}
+
+func (e *DiscountValueType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DiscountValueType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DiscountValueType", str)
+	}
+	return nil
+}
+
+func (e DiscountValueType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DiscountValueType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DiscountValueType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where an order's shipment is. Tolerate new values.

@@ -19,6 +19,7 @@ import (
 	"commerce/internal/customers"
 	"commerce/internal/notify"
 	"commerce/internal/platform/db"
+	"commerce/internal/promotions"
 )
 
 // Status is where a cart is in its life.
@@ -54,9 +55,12 @@ type Cart struct {
 	// ShippingMethodID is the method chosen for the cart, nil when none; it
 	// is charged only while it can serve the cart.
 	ShippingMethodID *string
-	Lines            []Line
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// DiscountCodes are the codes on the cart, upper-case (see
+	// UpdateDiscountCodes); checkout applies them.
+	DiscountCodes []string
+	Lines         []Line
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Line is one variant in a cart; a cart has at most one line per variant.
@@ -117,8 +121,11 @@ type Config struct {
 	// StorefrontURL (STOREFRONT_URL) is the base of the reminder's link,
 	// StorefrontURL + "/cart/" + cart id; empty leaves the link out.
 	StorefrontURL string
-	// Now is the clock of scheduling; time.Now when nil.
+	// Now is the clock of scheduling and of promotions; time.Now when nil.
 	Now func() time.Time
+	// Promotions prices the cart's discounts; nil is a service of its own
+	// over the same database (the server shares checkout's).
+	Promotions *promotions.Service
 }
 
 // Service manages carts.
@@ -131,6 +138,7 @@ type Service struct {
 	cfg          Config
 	currency     string
 	now          func() time.Time
+	promos       *promotions.Service
 }
 
 // NewService returns the cart service. It schedules abandoned-cart
@@ -141,7 +149,11 @@ func NewService(d *db.DB, products ProductLookup, n Notifier, jobs JobInserter, 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: d, products: products, notify: n, jobs: jobs, cfg: cfg, currency: cfg.Currency, now: now}
+	promos := cfg.Promotions
+	if promos == nil {
+		promos = promotions.NewService(d, cfg.Currency)
+	}
+	return &Service{db: d, products: products, notify: n, jobs: jobs, cfg: cfg, currency: cfg.Currency, now: now, promos: promos}
 }
 
 // IsCompleted reports whether err says that the cart has been checked out.

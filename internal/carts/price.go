@@ -7,6 +7,7 @@ import (
 	"commerce/internal/catalog"
 	"commerce/internal/money"
 	"commerce/internal/pricing"
+	"commerce/internal/promotions"
 	"commerce/internal/shipping"
 )
 
@@ -16,6 +17,8 @@ type PricedLine struct {
 	Variant   *catalog.SaleVariant
 	UnitPrice money.Money
 	LineTotal money.Money
+	// Discount is the line's part of the merchandise discount.
+	Discount money.Money
 }
 
 // Priced is a cart priced at the current catalog prices for its
@@ -27,6 +30,10 @@ type Priced struct {
 	Shipping shipping.Result
 	// TaxIsEstimate: the cart has no address, it is priced for STORE_COUNTRY.
 	TaxIsEstimate bool
+	// Allocations are the promotions that apply and what each takes off.
+	Allocations []promotions.Allocation
+	// problems are the cart's codes that do not apply (now).
+	problems []promotions.Problem
 }
 
 // Destinations loads the shipping and tax configuration of an address
@@ -44,18 +51,29 @@ func (s *Service) WithShipping(d Destinations) *Service {
 	return s
 }
 
-// Price prices the cart at the current catalog prices, loading the line
-// variants in one query and its destination in one statement, with no
-// discount. Lines whose variant is gone, or is now sold in another currency
-// than the cart's, are left out: they cannot be bought. It returns an error
-// only when the variants cannot be loaded or an amount overflows.
+// Price prices the cart at the current catalog prices for its destination,
+// loading the line variants in one query and the destination in one
+// statement, with the promotions that apply to it now: the automatic ones
+// and those of its codes (a code that no longer applies is left out, so the
+// cart shows what checkout would charge). Lines whose variant is gone, or
+// is now sold in another currency than the cart's, are left out: they
+// cannot be bought. It returns an error only when the variants, the
+// destination or the promotions cannot be loaded or an amount overflows.
 func (s *Service) Price(ctx context.Context, c *Cart, cfg pricing.Config) (Priced, error) {
+	return s.price(ctx, c, cfg, nil)
+}
+
+// price prices the cart, checking its codes against the per-customer
+// limits of uses when uses is not nil.
+func (s *Service) price(ctx context.Context, c *Cart, cfg pricing.Config, uses map[string]int) (Priced, error) {
 	variants, err := s.lineVariants(ctx, c)
 	if err != nil {
 		return Priced{}, err
 	}
 	out := Priced{Lines: make([]PricedLine, 0, len(c.Lines))}
 	items := make([]shipping.Item, 0, len(c.Lines))
+	lines := make([]pricing.Line, 0, len(c.Lines))
+	in := promotions.Input{Codes: c.DiscountCodes, Now: s.now(), CustomerUses: uses}
 	for i, l := range c.Lines {
 		v := variants[i]
 		if v == nil || v.Currency != c.Currency {
@@ -65,21 +83,36 @@ func (s *Service) Price(ctx context.Context, c *Cart, cfg pricing.Config) (Price
 		if err != nil {
 			return Priced{}, fmt.Errorf("price cart line %s: %w", l.ID, err)
 		}
+		pl := pricing.Line{UnitPrice: v.UnitPrice(), Quantity: l.Quantity}
 		items = append(items, v.ShippingItem(l.Quantity))
-		out.Lines = append(out.Lines, PricedLine{Line: l, Variant: v, UnitPrice: v.UnitPrice(), LineTotal: total})
+		lines = append(lines, pl)
+		in.Lines = append(in.Lines, promotions.Line{ProductID: v.ProductID, Category: v.Category, Tags: v.Tags})
+		out.Lines = append(out.Lines, PricedLine{Line: l, Variant: v, UnitPrice: pl.UnitPrice, LineTotal: total})
 	}
 	dest, err := s.destination(ctx, c)
 	if err != nil {
 		return Priced{}, err
 	}
-	req := shipping.Request{Config: cfg, Currency: c.Currency, Items: items, Discount: money.Zero(c.Currency), Dest: dest}
+	if in.Promotions, err = s.promos.ForPricing(ctx, s.db.Bun, c.DiscountCodes); err != nil {
+		return Priced{}, fmt.Errorf("price cart: %w", err)
+	}
+	req := shipping.Request{Config: cfg, Currency: c.Currency, Items: items, Dest: dest}
 	if c.ShippingMethodID != nil {
 		req.MethodID = *c.ShippingMethodID
 	}
-	if out.Shipping, err = shipping.Price(req); err != nil {
+	p, err := promotions.Price(c.Currency, lines, in, func(discount money.Money, free bool) (pricing.Totals, error) {
+		req.Discount, req.FreeShipping = discount, free
+		r, err := shipping.Price(req)
+		out.Shipping = r
+		return r.Totals, err
+	})
+	if err != nil {
 		return Priced{}, fmt.Errorf("price cart: %w", err)
 	}
-	out.Totals = out.Shipping.Totals
+	for i := range out.Lines {
+		out.Lines[i].Discount = money.New(p.Result.LineDiscounts[i], c.Currency)
+	}
+	out.Totals, out.Allocations, out.problems = p.Totals, p.Result.Allocations, p.Result.Problems
 	out.TaxIsEstimate = dest.Estimated && (dest.HasRates || dest.HasZones)
 	return out, nil
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/uptrace/bun"
 
 	"commerce/internal/apperr"
 	"commerce/internal/contact"
 	"commerce/internal/platform/db"
+	"commerce/internal/pricing"
+	"commerce/internal/promotions"
 )
 
 // Create creates a cart in the store currency with the lines and email,
@@ -273,4 +276,61 @@ func isUserError(err error) bool {
 	var e *apperr.Error
 	var l apperr.List
 	return errors.As(err, &l) || errors.As(err, &e)
+}
+
+// UpdateDiscountCodes replaces the cart's discount codes (an empty list
+// clears them), priced with cfg. A code whose minimum is not met yet is
+// kept; the others that do not apply are userErrors at ["codes", i] with
+// the contract's codes (the per-customer limit judged for the cart's
+// email), and nothing changes. More than promotions.MaxCodes codes is
+// Invalid at ["codes"]. It returns the cart errors of AddLines.
+func (s *Service) UpdateDiscountCodes(ctx context.Context, cartID string, codes []string, cfg pricing.Config) (*Cart, error) {
+	if len(codes) > promotions.MaxCodes {
+		return nil, apperr.InvalidField(apperr.Path("codes"), "at most %d codes", promotions.MaxCodes)
+	}
+	norm := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if c = promotions.NormalizeCode(c); !slices.Contains(norm, c) {
+			norm = append(norm, c)
+		}
+	}
+	c, err := s.ByID(ctx, cartID)
+	if err != nil {
+		return nil, errCartNotFound()
+	}
+	if c.Status != StatusActive {
+		return nil, errCompleted()
+	}
+	if len(norm) > 0 {
+		if err := s.checkCodes(ctx, c, norm, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return s.change(ctx, "update cart discount codes", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+		return setDiscountCodes(ctx, tx, id, norm)
+	})
+}
+
+// checkCodes prices the cart with codes and returns their problems as
+// userErrors at ["codes", i].
+func (s *Service) checkCodes(ctx context.Context, c *Cart, codes []string, cfg pricing.Config) error {
+	c.DiscountCodes = codes
+	var uses map[string]int
+	if c.Email != nil {
+		promos, err := s.promos.ForPricing(ctx, s.db.Bun, codes)
+		if err != nil {
+			return err
+		}
+		if uses, err = s.promos.CustomerUses(ctx, *c.Email, promos); err != nil {
+			return err
+		}
+	}
+	if uses == nil {
+		uses = map[string]int{}
+	}
+	p, err := s.price(ctx, c, cfg, uses)
+	if err != nil {
+		return err
+	}
+	return promotions.Problems(p.problems, func(i int) []string { return apperr.Path("codes", i) })
 }

@@ -22,12 +22,13 @@ type cartRow struct {
 	CompletedOrderID *string   `bun:"completed_order_id"`
 	ShippingAddress  []byte    `bun:"shipping_address"`
 	ShippingMethodID *string   `bun:"shipping_method_id"`
+	DiscountCodes    []string  `bun:"discount_codes,array"`
 	CreatedAt        time.Time `bun:"created_at"`
 	UpdatedAt        time.Time `bun:"updated_at"`
 }
 
 const cartColumns = `id, email, marketing_opt_in, currency, status, completed_order_id, shipping_address,
-	shipping_method_id, created_at, updated_at`
+	shipping_method_id, discount_codes, created_at, updated_at`
 
 // lineRow is a cart_lines row as stored.
 type lineRow struct {
@@ -39,7 +40,8 @@ type lineRow struct {
 
 func (r *cartRow) cart(lines []lineRow) *Cart {
 	c := &Cart{ID: r.ID, Email: r.Email, MarketingOptIn: r.MarketingOptIn, Currency: r.Currency, Status: Status(r.Status),
-		CompletedOrderID: r.CompletedOrderID, ShippingMethodID: r.ShippingMethodID, Lines: make([]Line, len(lines)),
+		CompletedOrderID: r.CompletedOrderID, ShippingMethodID: r.ShippingMethodID, DiscountCodes: r.DiscountCodes,
+		Lines: make([]Line, len(lines)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if len(r.ShippingAddress) > 0 {
 		// The service wrote it from a customers.Address.
@@ -113,6 +115,12 @@ func setQuantities(ctx context.Context, idb bun.IDB, cartID string, lineIDs []st
 func deleteLines(ctx context.Context, idb bun.IDB, cartID string, lineIDs []string) error {
 	_, err := idb.NewRaw(`DELETE FROM cart_lines WHERE cart_id = ? AND id = ANY (?::uuid[])`,
 		cartID, pgdialect.Array(lineIDs)).Exec(ctx)
+	return err
+}
+
+// setDiscountCodes replaces the cart's discount codes.
+func setDiscountCodes(ctx context.Context, idb bun.IDB, id string, codes []string) error {
+	_, err := idb.NewRaw(`UPDATE carts SET discount_codes = ? WHERE id = ?`, pgdialect.Array(codes), id).Exec(ctx)
 	return err
 }
 

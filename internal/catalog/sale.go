@@ -29,6 +29,9 @@ type SaleVariant struct {
 	TaxClass        *string          `bun:"tax_class"` // the product's; nil is the standard class
 	ForSale         bool             `bun:"for_sale"`
 	ActiveSiblings  int              `bun:"active_siblings"`
+	// Category and Tags are the product's, which promotions target.
+	Category *string  `bun:"category"`
+	Tags     []string `bun:"tags,array"`
 	// Extra is the value of the caller's ExtraColumn, the same on every row.
 	Extra []byte `bun:"extra"`
 }
@@ -103,7 +106,7 @@ func LoadForSale(ctx context.Context, idb bun.IDB, refs []LineRef, extra *ExtraC
 	args = append(args, bun.In(variantIDs), bun.In(skus), bun.In(productIDs))
 	var out []SaleVariant
 	err := idb.NewRaw(`SELECT v.id, v.product_id, v.sku, p.name, v.title, v.selected_options, v.price, v.currency,
-			v.weight_grams, p.tax_class, v.is_active AND p.is_active AS for_sale,
+			v.weight_grams, p.tax_class, v.is_active AND p.is_active AS for_sale, p.category, p.tags,
 			(SELECT count(*) FROM product_variants AS s WHERE s.product_id = v.product_id AND s.is_active) AS active_siblings,
 			`+extraSQL+` AS extra
 		FROM product_variants AS v JOIN products AS p ON p.id = v.product_id

@@ -9,6 +9,7 @@ import (
 	"commerce/internal/orders"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/promotions"
 )
 
 // Statement budgets of the issue: a checkout of a 3-line cart, including
@@ -86,4 +87,35 @@ func TestStatementBudgets(t *testing.T) {
 		t.Fatalf("replay: %v", err)
 	}
 	t.Logf("replayed checkout: %d statements", replayCount.Count())
+
+	// Promotions (issue 15): a code with a usage and a per-customer limit
+	// costs two statements, loading the promotions and taking the uses.
+	limit := 10
+	promos := promotions.NewService(e.db, "USD")
+	if _, err := promos.Create(ctx, promotions.PromotionInput{Name: "Budget", Code: ptr(uniq("BUDGET")),
+		ValueType: promotions.Percentage, Value: "10", UsageLimit: &limit, PerCustomerLimit: &limit, IsActive: true}); err != nil {
+		t.Fatalf("create promotion: %v", err)
+	}
+	page, err := promos.List(ctx, ptr(1), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coded, err := e.carts.Create(ctx, cartLines, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = input()
+	in.Lines, in.CartID, in.DiscountCodes = nil, &coded.ID, []string{*page.Promotions[0].Code}
+	dctx, discountCount := db.WithStatementCounter(ctx)
+	res, err = e.svc.Checkout(dctx, in)
+	if err != nil {
+		t.Fatalf("checkout with a code: %v", err)
+	}
+	t.Logf("checkout of a %d-line cart with a code: %d statements (budget %d)", lines, discountCount.Count(), checkoutBudget+2)
+	if n := discountCount.Count(); n > checkoutBudget+2 {
+		t.Errorf("checkout of a %d-line cart with a code: %d statements, budget %d", lines, n, checkoutBudget+2)
+	}
+	if res.Order.Discount.Amount != 6_00 || len(res.Order.DiscountAllocations) != 1 {
+		t.Errorf("discount %s, allocations %+v; want 6.00 from one promotion", res.Order.Discount, res.Order.DiscountAllocations)
+	}
 }

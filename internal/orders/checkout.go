@@ -128,7 +128,7 @@ type placedOrder struct {
 
 // place runs the body of the checkout transaction.
 func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in CheckoutInput) (*placedOrder, error) {
-	lines, linePaths, cartMethod, err := s.checkoutLines(ctx, tx, in)
+	lines, linePaths, chosen, err := s.checkoutLines(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err != nil {
 		return nil, err
 	}
-	totals, err := s.priceOrder(priced, dest, in.ShippingMethodID, cartMethod)
+	shipped, disc, err := s.priceOrder(ctx, tx, in, priced, dest, chosen)
 	if err != nil {
 		return nil, err
 	}
@@ -151,16 +151,24 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	if err := s.reserve(ctx, tx, orderID, number, priced); err != nil {
 		return nil, err
 	}
+	allocs := disc.priced.Result.Allocations
+	if err := s.promos.Take(ctx, tx, in.Email, allocs, disc.promos, disc.path); err != nil {
+		return nil, err
+	}
 	cust, err := s.buyer(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
-	row := newOrderRow(orderID, number, cust.ID, in, totals)
+	row := newOrderRow(orderID, number, cust.ID, in, shipped)
+	row.DiscountAllocations = allocs
 	events := []eventRow{
 		newEvent(orderID, EventPlaced, "Order "+number+" placed"),
 		newEvent(orderID, EventStockReserved, fmt.Sprintf("%d units reserved", priced.units())),
 	}
-	if err := insertOrder(ctx, tx, row, priced.rows(orderID), events); err != nil {
+	if len(allocs) > 0 {
+		events = append(events, newEvent(orderID, EventDiscountApplied, discountMessage(allocs)))
+	}
+	if err := insertOrder(ctx, tx, row, priced.rows(orderID, disc.priced.Result.LineDiscounts), events); err != nil {
 		return nil, err
 	}
 	if err := s.announce(ctx, tx, webhooks.OrderCreated, orderID); err != nil {
@@ -196,48 +204,61 @@ func (s *Service) buyer(ctx context.Context, tx bun.Tx, in CheckoutInput) (*cust
 type fieldPath func(field string) []string
 
 // priceOrder prices the lines for the destination with the method of the
-// input, else the cart's; the order cannot be placed while shipping is
-// unavailable or a method must be chosen (shipping.Result.CheckoutError).
-func (s *Service) priceOrder(priced pricedLines, dest shipping.Destination, method, cartMethod *string) (shipping.Result, error) {
-	req := shipping.Request{Config: s.cfg.Pricing, Currency: s.cfg.Currency, Items: priced.items(),
-		Discount: money.Zero(s.cfg.Currency), Dest: dest}
+// input, else the cart's, and with the promotions that apply (see
+// discounts): the totals, shipping and tax lines to charge. It returns the
+// SHIPPING_* userErrors of shipping.Result.CheckoutError.
+func (s *Service) priceOrder(ctx context.Context, tx bun.Tx, in CheckoutInput, priced pricedLines,
+	dest shipping.Destination, chosen cartChoices) (shipping.Result, *discounted, error) {
+	req := shipping.Request{Config: s.cfg.Pricing, Currency: s.cfg.Currency, Items: priced.items(), Dest: dest}
 	switch {
-	case method != nil:
-		req.MethodID = *method
-	case cartMethod != nil:
-		req.MethodID = *cartMethod
+	case in.ShippingMethodID != nil:
+		req.MethodID = *in.ShippingMethodID
+	case chosen.shippingMethodID != nil:
+		req.MethodID = *chosen.shippingMethodID
 	}
-	res, err := shipping.Price(req)
+	var shipped shipping.Result
+	disc, err := s.discounts(ctx, tx, in, chosen.discountCodes, priced, func(discount money.Money, free bool) (pricing.Totals, error) {
+		req.Discount, req.FreeShipping = discount, free
+		r, err := shipping.Price(req)
+		shipped = r
+		return r.Totals, err
+	})
 	if err != nil {
-		return shipping.Result{}, apperr.InvalidField(apperr.Path("input"), "the order total is out of range")
+		return shipping.Result{}, nil, err
 	}
-	return res, res.CheckoutError(method != nil)
+	return shipped, disc, shipped.CheckoutError(in.ShippingMethodID != nil)
+}
+
+// cartChoices are what the shopper chose on the cart for its checkout.
+type cartChoices struct {
+	shippingMethodID *string
+	discountCodes    []string
 }
 
 // checkoutLines returns the lines to buy, from the locked cart or the input,
 // with where each line's problems are reported, and the cart's chosen
-// shipping method.
-func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, *string, error) {
+// shipping method and discount codes.
+func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, cartChoices, error) {
 	if in.CartID == nil {
 		paths := make([]fieldPath, len(in.Lines))
 		for i := range in.Lines {
 			paths[i] = func(field string) []string { return apperr.Path("input", "lines", i, field) }
 		}
-		return in.Lines, paths, nil, nil
+		return in.Lines, paths, cartChoices{}, nil
 	}
 	cartPath := apperr.Path("input", "cartId")
 	cart, err := s.carts.Lock(ctx, tx, *in.CartID)
 	if errors.Is(err, apperr.ErrNotFound) {
-		return nil, nil, nil, apperr.Field(apperr.NotFound, cartPath, "cart not found")
+		return nil, nil, cartChoices{}, apperr.Field(apperr.NotFound, cartPath, "cart not found")
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, cartChoices{}, err
 	}
 	switch {
 	case cart.Status == carts.StatusCompleted:
-		return nil, nil, nil, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
+		return nil, nil, cartChoices{}, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
 	case len(cart.Lines) == 0:
-		return nil, nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
+		return nil, nil, cartChoices{}, apperr.InvalidField(cartPath, "the cart is empty")
 	}
 	lines := make([]LineInput, len(cart.Lines))
 	paths := make([]fieldPath, len(cart.Lines))
@@ -245,7 +266,7 @@ func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput
 		lines[i] = LineInput{VariantID: &l.VariantID, Quantity: l.Quantity}
 		paths[i] = func(string) []string { return slices.Clone(cartPath) }
 	}
-	return lines, paths, cart.ShippingMethodID, nil
+	return lines, paths, cartChoices{shippingMethodID: cart.ShippingMethodID, discountCodes: cart.DiscountCodes}, nil
 }
 
 // pricedLine is a line priced from the catalog.
@@ -257,6 +278,14 @@ type pricedLine struct {
 }
 
 type pricedLines []pricedLine
+
+func (ls pricedLines) pricingLines() []pricing.Line {
+	out := make([]pricing.Line, len(ls))
+	for i, l := range ls {
+		out[i] = pricing.Line{UnitPrice: l.variant.UnitPrice(), Quantity: l.quantity}
+	}
+	return out
+}
 
 func (ls pricedLines) items() []shipping.Item {
 	out := make([]shipping.Item, len(ls))
@@ -274,13 +303,14 @@ func (ls pricedLines) units() int {
 	return n
 }
 
-func (ls pricedLines) rows(orderID string) []lineRow {
+// rows are the order's lines with their discounts.
+func (ls pricedLines) rows(orderID string, discounts []int64) []lineRow {
 	rows := make([]lineRow, len(ls))
 	for i, l := range ls {
 		pid, vid := l.variant.ProductID, l.variant.ID
 		rows[i] = lineRow{OrderID: orderID, Position: i, ProductID: &pid, VariantID: &vid, SKU: l.variant.SKU,
 			Name: l.variant.Name, VariantTitle: l.variant.Title, SelectedOptions: l.variant.SelectedOptions,
-			Quantity: l.quantity, UnitPrice: l.variant.Price, LineTotal: l.total.Amount}
+			Quantity: l.quantity, UnitPrice: l.variant.Price, LineTotal: l.total.Amount, Discount: discounts[i]}
 	}
 	return rows
 }
@@ -424,9 +454,7 @@ func normalizeCheckout(in CheckoutInput) (CheckoutInput, error) {
 		errs.Add(err)
 		in.BillingAddress = &b
 	}
-	for i := range in.DiscountCodes {
-		errs = append(errs, apperr.InvalidField(apperr.Path("input", "discountCodes", i), "discount codes are not available yet"))
-	}
+	errs.Add(normalizeCodes(&in))
 	errs.Add(checkLineSource(&in))
 	if in.ShippingMethodID != nil {
 		// A malformed id cannot serve the cart: checkout says so where it

@@ -305,8 +305,8 @@ func TestCheckoutValidation(t *testing.T) {
 		{"every bad line is named", func(in *orders.CheckoutInput) {
 			in.Lines = append(in.Lines, orders.LineInput{SKU: ptr("NO-SUCH-SKU"), Quantity: 1}, line(archived, 1))
 		}, []string{"NOT_FOUND input.lines.1.sku", "NOT_FOUND input.lines.2.productId"}},
-		{"discount code", func(in *orders.CheckoutInput) { in.DiscountCodes = []string{"SAVE10"} },
-			[]string{"INVALID input.discountCodes.0"}},
+		{"unknown discount code", func(in *orders.CheckoutInput) { in.DiscountCodes = []string{"NO-SUCH-CODE"} },
+			[]string{"DISCOUNT_CODE_INVALID input.discountCodes.0"}},
 		{"empty idempotency key", func(in *orders.CheckoutInput) { in.IdempotencyKey = "  " },
 			[]string{"INVALID input.idempotencyKey"}},
 		{"not enough stock", func(in *orders.CheckoutInput) { in.Lines[0].Quantity = 6 },

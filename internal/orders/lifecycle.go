@@ -17,6 +17,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/promotions"
 	"commerce/internal/webhooks"
 )
 
@@ -96,10 +97,14 @@ func (s *Service) PaymentTimeout(ctx context.Context, orderID string) (recheck t
 // order got its payment intent while the job was checking the old state.
 var errIntentChangedMeanwhile = errors.New("payment timeout: the order's payment intent was created meanwhile; retrying")
 
-// cancelPending releases an unpaid order's reservations and cancels it.
+// cancelPending releases an unpaid order's reservations and promotion
+// uses, and cancels it.
 func (s *Service) cancelPending(ctx context.Context, tx bun.Tx, o *Order, lines []Line, reason string) error {
 	if err := s.applyStock(ctx, tx, o, lines, inventory.Release); err != nil {
 		return fmt.Errorf("release reservations of order %s: %w", o.ID, err)
+	}
+	if err := promotions.GiveBack(ctx, tx, o.Email, o.DiscountAllocations); err != nil {
+		return err
 	}
 	err := updateOrder(ctx, tx, o.ID, orderUpdate{
 		set:  "status = ?, cancelled_at = now(), notes = ?",
@@ -155,10 +160,14 @@ func (s *Service) Cancel(ctx context.Context, orderID string, reason *string) (*
 	return s.ByID(ctx, orderID)
 }
 
-// cancelPaid returns a paid order's stock and refunds what is left of it.
+// cancelPaid returns a paid order's stock and promotion uses, and refunds
+// what is left of it.
 func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Line, why string) error {
 	if err := s.applyStock(ctx, tx, o, lines, inventory.Return); err != nil {
 		return fmt.Errorf("return stock of order %s: %w", o.ID, err)
+	}
+	if err := promotions.GiveBack(ctx, tx, o.Email, o.DiscountAllocations); err != nil {
+		return err
 	}
 	left := money.New(o.Total.Amount-o.Refunded.Amount, o.Total.Currency)
 	if o.PaymentIntentID != nil && left.Amount > 0 {

@@ -10,6 +10,7 @@ import (
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/money"
+	"commerce/internal/promotions"
 )
 
 // Status is where an order is in its life.
@@ -60,6 +61,7 @@ const (
 	EventPaymentMismatch      = "PAYMENT_MISMATCH"
 	EventEventIgnored         = "PAYMENT_EVENT_IGNORED"
 	EventRefundBeforePayment  = "REFUND_BEFORE_PAYMENT"
+	EventDiscountApplied      = "DISCOUNT_APPLIED"
 )
 
 // Order is a placed order.
@@ -97,6 +99,9 @@ type Order struct {
 	PaidAt              *time.Time
 	CancelledAt         *time.Time
 	Notes               *string
+	// DiscountAllocations are what each promotion took off; refunds
+	// and cancellations use them.
+	DiscountAllocations []promotions.Allocation
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }
@@ -136,6 +141,8 @@ type Line struct {
 	Quantity        int
 	UnitPrice       money.Money
 	LineTotal       money.Money
+	// Discount is the line's part of the order's merchandise discount.
+	Discount money.Money
 }
 
 // Event is one entry of an order's timeline.

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
 
+	"commerce/internal/apperr"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
@@ -19,6 +21,7 @@ import (
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/promotions"
 	"commerce/internal/realtime"
 	"commerce/internal/webhooks"
 )
@@ -161,9 +164,10 @@ func (s *Service) paymentSucceeded(ctx context.Context, tx bun.Tx, o *Order, lin
 }
 
 // paidAfterCancel handles a payment that arrives after the order was
-// cancelled: if the stock is still there it is reserved and sold again and
-// the order goes ahead; otherwise the payment is refunded and the customer
-// told why.
+// cancelled: if the stock is still there it is reserved and sold again, the
+// uses of its promotions are taken again, and the order goes ahead;
+// otherwise (stock or a promotion's uses gone) the payment is refunded and
+// the customer told why.
 func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, lines []Line, e payments.Event) error {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT rereserve"); err != nil {
 		return err
@@ -174,9 +178,15 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 		err = s.applyStock(ctx, tx, o, lines, inventory.Sale)
 	}
 	if err == nil {
+		err = s.retakeUses(ctx, tx, o)
+	}
+	if err == nil {
 		return s.markPaid(ctx, tx, o, lines, e, "Payment arrived after cancellation; stock reserved again")
 	}
-	if !errors.Is(err, errStockGone) {
+	reason := "the items sold out before your payment arrived"
+	if errors.Is(err, errDiscountGone) {
+		reason = "the discount was used up before your payment arrived"
+	} else if !errors.Is(err, errStockGone) {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT rereserve"); err != nil {
@@ -193,20 +203,20 @@ func (s *Service) paidAfterCancel(ctx context.Context, tx bun.Tx, o *Order, line
 		set:  "payment_status = ?, refunded_amount = ?, payment_intent_id = coalesce(payment_intent_id, ?)",
 		args: []any{string(PaymentRefunded), e.Amount.Amount, e.IntentID},
 		events: []eventRow{
-			newEvent(o.ID, EventRefundRequested, "Payment arrived after cancellation and the stock is gone; refunding "+left.String()),
+			newEvent(o.ID, EventRefundRequested, "Payment arrived after cancellation and "+reason+"; refunding "+left.String()),
 		},
 	})
 	if err != nil {
 		return err
 	}
 	return s.notify.Enqueue(ctx, tx, s.customerEmail(o, "order-failed-inventory", "failed-inventory:"+o.ID, map[string]any{
-		"reason": "the items sold out before your payment arrived", "refund_amount": e.Amount.String(),
+		"reason": reason, "refund_amount": e.Amount.String(),
 	}))
 }
 
 // paidAfterFullRefund handles a payment whose refund of the whole amount
 // arrived first: the money went back, so nothing is sold. A pending
-// order's reservations are released and it is cancelled; a cancelled one
+// order's reservations and promotion uses are released and it is cancelled; a cancelled one
 // stays cancelled; both end REFUNDED. No confirmation, no fulfilment
 // reminder, no review request, and the customer's totals do not count the
 // order.
@@ -217,6 +227,9 @@ func (s *Service) paidAfterFullRefund(ctx context.Context, tx bun.Tx, o *Order, 
 	if o.Status == Pending {
 		if err := s.applyStock(ctx, tx, o, lines, inventory.Release); err != nil {
 			return fmt.Errorf("release reservations of order %s: %w", o.ID, err)
+		}
+		if err := promotions.GiveBack(ctx, tx, o.Email, o.DiscountAllocations); err != nil {
+			return err
 		}
 		events = append(events, newEvent(o.ID, EventStockReleased, "Reserved stock released"), newEvent(o.ID, EventCancelled, why))
 	}
@@ -230,6 +243,20 @@ func (s *Service) paidAfterFullRefund(ctx context.Context, tx bun.Tx, o *Order, 
 
 // errStockGone means a line could not be reserved or sold again.
 var errStockGone = errors.New("stock no longer available")
+
+// errDiscountGone means a promotion of the order is used up (or archived)
+// since its cancellation gave its use back.
+var errDiscountGone = errors.New("discount no longer available")
+
+// retakeUses takes again the promotion uses a cancelled order gave back.
+func (s *Service) retakeUses(ctx context.Context, tx bun.Tx, o *Order) error {
+	allocs := slices.Clone(o.DiscountAllocations)
+	err := s.promos.Take(ctx, tx, o.Email, allocs, nil, func(promotions.Allocation) []string { return nil })
+	if _, ok := apperr.UserErrors(err); ok {
+		return errDiscountGone
+	}
+	return err
+}
 
 // applyStock moves every line's stock in product-id order.
 func (s *Service) applyStock(ctx context.Context, tx bun.Tx, o *Order, lines []Line, typ inventory.TxType) error {
@@ -289,6 +316,9 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 	}
 	if o.ShippingMethodName != nil {
 		data["shipping_method"] = *o.ShippingMethodName
+	}
+	if o.Discount.Amount > 0 {
+		data["discount"] = o.Discount.String() // the template shows it only when set
 	}
 	err = s.notify.EnqueueWithJobs(ctx, tx, s.customerEmail(o, "order-confirmation", "confirmation:"+o.ID, data), []river.InsertManyParams{
 		{Args: FulfillmentReminderArgs{OrderID: o.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: now.Add(s.cfg.FulfillmentReminder)}},

@@ -24,6 +24,7 @@ import (
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
 	"commerce/internal/pricing"
+	"commerce/internal/promotions"
 	"commerce/internal/realtime"
 	"commerce/internal/shipping"
 )
@@ -83,6 +84,7 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
+	promos   *promotions.Service
 }
 
 // Deps are the Service's collaborators.
@@ -99,6 +101,9 @@ type Deps struct {
 	Webhooks Announcer
 	Log      *slog.Logger
 	Now      func() time.Time // defaults to time.Now
+	// Promotions prices discounts and takes their uses at checkout; nil is
+	// a service of its own over DB (the server shares the carts').
+	Promotions *promotions.Service
 }
 
 // NewService returns the order service.
@@ -113,8 +118,12 @@ func NewService(d Deps, cfg Config) *Service {
 	if cfg.ProcessingRecheck <= 0 {
 		cfg.ProcessingRecheck = time.Hour
 	}
+	promos := d.Promotions
+	if promos == nil {
+		promos = promotions.NewService(d.DB, cfg.Currency)
+	}
 	return &Service{db: d.DB, ledger: d.Ledger, carts: d.Carts, provider: d.Provider, notify: d.Notify,
-		jobs: d.Jobs, live: d.Live, hooks: d.Webhooks, cfg: cfg, log: d.Log, now: now}
+		jobs: d.Jobs, live: d.Live, hooks: d.Webhooks, cfg: cfg, log: d.Log, now: now, promos: promos}
 }
 
 // inTx runs fn in a transaction and, once it commits, publishes the live

@@ -12,6 +12,7 @@ import (
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/money"
+	"commerce/internal/promotions"
 	"commerce/internal/realtime"
 )
 
@@ -51,9 +52,11 @@ type orderRow struct {
 	TaxLines            json.RawMessage `bun:"tax_lines,type:jsonb"`
 	// RefundBeforePayment is a refund seen before its payment, applied
 	// when the payment arrives (see refundedBeforePayment).
-	RefundBeforePayment int64     `bun:"refund_before_payment"`
-	CreatedAt           time.Time `bun:"created_at,nullzero,default:now()"`
-	UpdatedAt           time.Time `bun:"updated_at,nullzero,default:now()"`
+	RefundBeforePayment int64 `bun:"refund_before_payment"`
+	// DiscountAllocations are what the promotions took off the order.
+	DiscountAllocations []promotions.Allocation `bun:"discount_allocations,type:jsonb"`
+	CreatedAt           time.Time               `bun:"created_at,nullzero,default:now()"`
+	UpdatedAt           time.Time               `bun:"updated_at,nullzero,default:now()"`
 }
 
 func (r *orderRow) order() (*Order, error) {
@@ -67,7 +70,10 @@ func (r *orderRow) order() (*Order, error) {
 		PaymentIntentID: r.PaymentIntentID, PaymentClientSecret: r.PaymentClientSecret,
 		Carrier: r.Carrier, TrackingNumber: r.TrackingNumber, TrackingURL: r.TrackingURL,
 		ShippedAt: r.ShippedAt, DeliveredAt: r.DeliveredAt, PaidAt: r.PaidAt, CancelledAt: r.CancelledAt,
-		Notes: r.Notes, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Notes: r.Notes, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, DiscountAllocations: r.DiscountAllocations,
+	}
+	if o.DiscountAllocations == nil {
+		o.DiscountAllocations = []promotions.Allocation{}
 	}
 	if err := json.Unmarshal(r.ShippingAddress, &o.ShippingAddress); err != nil {
 		return nil, fmt.Errorf("decode shipping address of order %s: %w", r.ID, err)
@@ -104,6 +110,7 @@ type lineRow struct {
 	Quantity        int                      `bun:"quantity" json:"quantity"`
 	UnitPrice       int64                    `bun:"unit_price" json:"unit_price"`
 	LineTotal       int64                    `bun:"line_total" json:"line_total"`
+	Discount        int64                    `bun:"discount" json:"discount"`
 }
 
 func (r lineRow) line(currency string) Line {
@@ -113,7 +120,8 @@ func (r lineRow) line(currency string) Line {
 	}
 	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
 		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
-		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency)}
+		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency),
+		Discount: money.New(r.Discount, currency)}
 }
 
 // eventRow is an order_events row.

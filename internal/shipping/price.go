@@ -30,6 +30,9 @@ type Request struct {
 	Dest     Destination
 	// MethodID is the method chosen for the cart or the checkout; "" none.
 	MethodID string
+	// FreeShipping waives the shipping charged (a free-shipping
+	// promotion); the quotes keep their prices.
+	FreeShipping bool
 }
 
 // Result is a cart or an order priced for its destination.
@@ -68,13 +71,17 @@ func Price(req Request) (Result, error) {
 		return Result{}, err
 	}
 	var rules pricing.Rules
+	if req.FreeShipping {
+		zero := money.Zero(req.Currency)
+		rules.Shipping = &zero
+	}
 	if req.Dest.HasZones {
 		quotes := QuotesFor(req.Dest.Methods, grams, money.New(merch.Subtotal.Amount-merch.Discount.Amount, req.Currency))
 		res.Unavailable = len(quotes) == 0
 		res.Charged, res.Chosen = charge(quotes, req.MethodID)
 		zero := money.Zero(req.Currency)
 		rules.Shipping = &zero
-		if res.Charged != nil {
+		if res.Charged != nil && !req.FreeShipping {
 			rules.Shipping = &res.Charged.Price
 		}
 		if !req.Dest.Estimated {
