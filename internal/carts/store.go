@@ -41,7 +41,7 @@ type lineRow struct {
 func (r *cartRow) cart(lines []lineRow) *Cart {
 	c := &Cart{ID: r.ID, Email: r.Email, MarketingOptIn: r.MarketingOptIn, Currency: r.Currency, Status: Status(r.Status),
 		CompletedOrderID: r.CompletedOrderID, ShippingMethodID: r.ShippingMethodID, DiscountCodes: r.DiscountCodes,
-		Lines: make([]Line, len(lines)),
+		Lines:     make([]Line, len(lines)),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if len(r.ShippingAddress) > 0 {
 		// The service wrote it from a customers.Address.
