@@ -45,10 +45,27 @@ type Server struct {
 
 // Start runs stripe-mock on free loopback ports for the rest of the test and
 // kills it on cleanup. It fails the test when the binary is missing or
-// stripe-mock does not answer.
+// stripe-mock does not answer. A port taken by another process between
+// choosing it and binding it (parallel test packages) is retried on new
+// ports.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := testtool.Binary(t, "STRIPE_MOCK_BIN", "stripe-mock")
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		s, out, err := start(t, bin)
+		if err == nil {
+			return s
+		}
+		if attempt == attempts || !strings.Contains(out, "address already in use") {
+			t.Fatalf("stripetest: stripe-mock did not start: %v\n%s", err, out)
+		}
+	}
+}
+
+// start runs stripe-mock once and waits until it answers; on failure it
+// returns what stripe-mock printed.
+func start(t testing.TB, bin string) (*Server, string, error) {
 	httpAddr := "127.0.0.1:" + strconv.Itoa(testtool.FreePort(t))
 	httpsAddr := "127.0.0.1:" + strconv.Itoa(testtool.FreePort(t))
 	s := &Server{url: "http://" + httpAddr}
@@ -65,9 +82,11 @@ func Start(t testing.TB) *Server {
 		<-exited
 	})
 	if err := s.waitReady(exited); err != nil {
-		t.Fatalf("stripetest: stripe-mock did not start: %v\n%s", err, out.String())
+		_ = cmd.Process.Kill() // it may still run when it did not answer in time
+		<-exited
+		return nil, out.String(), err
 	}
-	return s
+	return s, "", nil
 }
 
 // URL is the http base URL to use as STRIPE_API_BASE, e.g.
