@@ -52,6 +52,7 @@ func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql
 		return
 	}
 	defer t.connections.release(network)
+	r = withWSConnState(r)
 	exec = sharingExecutor{GraphExecutor: exec, feeds: t.feeds}
 	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}, quotas: t.quotas})
 }

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -153,12 +154,49 @@ type errorEndsOperation struct {
 	transport.WebsocketImplementation
 }
 
+//
+// Every connection, of either protocol, also closes with 4403 instead of
+// gqlgen's normal close when its session ended (see websocketInit).
 func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	conn, err := i.WebsocketImplementation.Accept(w, r, opts)
-	if err != nil || conn.Subprotocol() != graphqlTransportWS {
+	if err != nil {
 		return conn, err
 	}
-	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}}, nil
+	state := wsConnOf(r.Context())
+	if state == nil {
+		state = &wsConnState{}
+	}
+	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{},
+		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state}, nil
+}
+
+// wsConnState is what websocketInit shares with the connection it runs on:
+// whether the connection's session ended, so that gqlgen's close (after
+// websocketInit cancels the connection's context) goes out as 4403.
+type wsConnState struct{ revoked atomic.Bool }
+
+type wsConnStateKey struct{}
+
+// withWSConnState gives a websocket request the state its connection and
+// its connection_init share.
+func withWSConnState(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), wsConnStateKey{}, &wsConnState{}))
+}
+
+func wsConnOf(ctx context.Context) *wsConnState {
+	s, _ := ctx.Value(wsConnStateKey{}).(*wsConnState)
+	return s
+}
+
+// errSessionEnded is the close reason of a connection whose session ended.
+var errSessionEnded = errors.New("the session has ended: sign in again")
+
+// WriteClose sends gqlgen's close, or 4403 when the session ended.
+func (c *errorEndsConn) WriteClose(code int, message string) error {
+	if c.state.revoked.Load() {
+		code, message = closeForbidden, "Forbidden: "+errSessionEnded.Error()
+	}
+	return c.WebsocketConn.WriteClose(code, message)
 }
 
 const graphqlTransportWS = "graphql-transport-ws"
@@ -169,8 +207,10 @@ const graphqlTransportWS = "graphql-transport-ws"
 // errored lives only between the two.
 type errorEndsConn struct {
 	transport.WebsocketConn
-	mu      sync.Mutex
-	errored map[string]bool // operations whose error was sent and complete not yet dropped
+	mu          sync.Mutex
+	errored     map[string]bool // operations whose error was sent and complete not yet dropped
+	transportWS bool            // graphql-transport-ws: the fix applies
+	state       *wsConnState
 }
 
 // The connection keeps the optional abilities of the coder/websocket
@@ -182,6 +222,9 @@ var (
 )
 
 func (c *errorEndsConn) WriteJSON(v any) error {
+	if !c.transportWS {
+		return c.WebsocketConn.WriteJSON(v)
+	}
 	id, typ := messageHeader(v)
 	c.mu.Lock()
 	switch typ {
