@@ -38,7 +38,7 @@ import (
 // HandlerConfig is what the GraphQL endpoint needs besides the resolvers.
 type HandlerConfig struct {
 	Sessions       *auth.Sessions // verifies bearer tokens and their sessions
-	AllowedOrigins []string // CORS_ALLOWED_ORIGINS, for the websocket upgrade
+	AllowedOrigins []string       // CORS_ALLOWED_ORIGINS, for the websocket upgrade
 	MaxUploadBytes int64
 	Log            *slog.Logger
 	// AroundOperations, when set, wraps every operation (metrics).
@@ -390,7 +390,7 @@ func unavailable(w http.ResponseWriter, _ error) {
 	w.Header().Set("Retry-After", "1")
 	w.WriteHeader(http.StatusServiceUnavailable)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-		"message": "the service is unavailable: retry shortly",
+		"message":    "the service is unavailable: retry shortly",
 		"extensions": map[string]any{"code": apperr.Unavailable.String(), "retryAfterSeconds": 1},
 	}}})
 }

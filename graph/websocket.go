@@ -154,7 +154,6 @@ type errorEndsOperation struct {
 	transport.WebsocketImplementation
 }
 
-//
 // Every connection, of either protocol, also closes with 4403 instead of
 // gqlgen's normal close when its session ended (see websocketInit).
 func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
