@@ -381,7 +381,9 @@ func TestE2EAccountsStaffPermissions(t *testing.T) {
 		t.Logf("%d other active admins: LAST_ADMIN not checked here", others)
 		return
 	}
-	var demote struct{ StaffUserUpdate struct{ UserErrors []userError } }
+	var demote struct {
+		StaffUserUpdate struct{ UserErrors []userError }
+	}
 	s.gql(t, admin, `mutation($id: ID!) { staffUserUpdate(id: $id, input: {role: STAFF}) { userErrors { field code } } }`, map[string]any{"id": me.StaffMe.ID}, &demote)
 	if ue := demote.StaffUserUpdate.UserErrors; len(ue) != 1 || ue[0].Code != "LAST_ADMIN" {
 		t.Errorf("demoting the last ADMIN: %+v, want LAST_ADMIN", ue)
