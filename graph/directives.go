@@ -56,10 +56,16 @@ func staffOnly(ctx context.Context, _ any, next graphql.Resolver, perm model.Sta
 }
 
 // hasPermission refuses the field with FORBIDDEN unless the staff caller
-// holds the permission of its area. It follows @hasRole(role: STAFF),
-// which has already answered anyone who is not staff.
+// holds the permission of its area.
+//
+// gqlgen runs the last directive of a field first, so it answers callers
+// who are not staff the way @hasRole does: UNAUTHENTICATED or FORBIDDEN on
+// a root field, FORBIDDEN elsewhere.
 func hasPermission(ctx context.Context, _ any, next graphql.Resolver, perm model.StaffPermission) (any, error) {
 	if err := requirePermission(ctx, auth.Permission(perm)); err != nil {
+		if !isRootField(ctx) {
+			err = apperr.New(apperr.Forbidden, "you are not allowed to see this")
+		}
 		return nil, err
 	}
 	return next(ctx)

@@ -328,13 +328,13 @@ func (r *mutationResolver) StaffLogout(ctx context.Context) (bool, error) {
 }
 
 func (r *mutationResolver) StaffUserCreate(ctx context.Context, input model.StaffUserCreateInput) (*model.StaffUserPayload, error) {
-	return staffPayload(r.svc.Staff.Invite(ctx, auth.StaffInput{
+	return staffPayload(r.svc.Staff.Invite(ctx, auth.FromContext(ctx), auth.StaffInput{
 		Email: input.Email, Name: input.Name, Role: fromRole(&input.Role), Permissions: fromPermissions(input.Permissions),
 	}))
 }
 
 func (r *mutationResolver) StaffUserUpdate(ctx context.Context, id string, input model.StaffUserUpdateInput) (*model.StaffUserPayload, error) {
-	return staffPayload(r.svc.Staff.Update(ctx, id, auth.StaffInput{
+	return staffPayload(r.svc.Staff.Update(ctx, auth.FromContext(ctx), id, auth.StaffInput{
 		Name: input.Name, Role: fromRole(input.Role), Permissions: fromPermissions(input.Permissions), IsActive: input.IsActive,
 	}))
 }

@@ -4775,8 +4775,10 @@ extend type Mutation {
   """
   Creates a staff account without a password and emails it a set-password
   link (PUBLIC_BASE_URL/admin/set-password?token=…, single use, valid for
-  STAFF_INVITE_TTL, default 72h). STAFF with STAFF_MANAGE. userErrors: INVALID
-  at a bad field, TAKEN at ["input","email"].
+  STAFF_INVITE_TTL, default 72h). STAFF with STAFF_MANAGE; only an ADMIN may
+  create an ADMIN, and a STAFF caller may grant only permissions it holds
+  (FORBIDDEN otherwise). userErrors: INVALID at a bad field, TAKEN at
+  ["input","email"].
   """
   staffUserCreate(
     "The new account."
@@ -4784,9 +4786,11 @@ extend type Mutation {
   ): StaffUserPayload! @hasRole(role: STAFF) @hasPermission(permission: STAFF_MANAGE)
   """
   Changes a staff account's name, role, permissions or activity; deactivating
-  revokes all of its sessions at once. STAFF with STAFF_MANAGE. userErrors:
-  NOT_FOUND at ["id"], INVALID at a bad field, LAST_ADMIN at ["input","role"]
-  or ["input","isActive"] for the last active ADMIN.
+  revokes all of its sessions at once. STAFF with STAFF_MANAGE; only an ADMIN
+  may change an ADMIN account or make one, and a STAFF caller may grant only
+  permissions it holds (FORBIDDEN otherwise). A NOT_FOUND error for an unknown
+  id. userErrors: INVALID at a bad field, LAST_ADMIN at ["input","role"] or
+  ["input","isActive"] for the last active ADMIN.
   """
   staffUserUpdate(
     "The account's id."

@@ -206,7 +206,8 @@ func checkStaffInput(in *StaffInput) error {
 // single-use set-password link valid for STAFF_INVITE_TTL, in one
 // transaction. userErrors: INVALID at a bad field, TAKEN at
 // ["input","email"].
-func (s *StaffService) Invite(ctx context.Context, in StaffInput) (*StaffUser, error) {
+// actor is the caller, who may grant no more than checkGrant allows.
+func (s *StaffService) Invite(ctx context.Context, actor Principal, in StaffInput) (*StaffUser, error) {
 	var errs apperr.List
 	e, err := contact.NormalizeEmail(in.Email, apperr.Path("input", "email"))
 	errs.Add(err)
@@ -215,6 +216,9 @@ func (s *StaffService) Invite(ctx context.Context, in StaffInput) (*StaffUser, e
 		errs = append(errs, apperr.InvalidField(apperr.Path("input", "role"), "is required"))
 	}
 	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkGrant(actor, in, nil); err != nil {
 		return nil, err
 	}
 	perms := in.Permissions
@@ -252,6 +256,33 @@ func (s *StaffService) Invite(ctx context.Context, in StaffInput) (*StaffUser, e
 }
 
 // pgArray is perms as a Postgres text[] argument.
+// checkGrant keeps staff management from raising anyone above the actor:
+// only an ADMIN may make or change an ADMIN account (target, nil on
+// create), and a STAFF actor may grant only permissions it holds itself.
+// Anything else is FORBIDDEN.
+func checkGrant(actor Principal, in StaffInput, target *StaffUser) error {
+	if actor.Role == Admin {
+		return nil
+	}
+	forbidden := apperr.New(apperr.Forbidden, "only an ADMIN may do this")
+	if (in.Role != nil && *in.Role == Admin) || (target != nil && target.Role == Admin) {
+		return forbidden
+	}
+	for _, p := range in.Permissions {
+		if !actor.Can(p) {
+			return apperr.New(apperr.Forbidden, "you cannot grant %s: your account lacks it", p)
+		}
+	}
+	if target == nil && in.Permissions == nil {
+		for _, p := range DefaultStaffPermissions {
+			if !actor.Can(p) {
+				return apperr.New(apperr.Forbidden, "you cannot grant the default permissions: your account lacks %s", p)
+			}
+		}
+	}
+	return nil
+}
+
 func pgArray(perms []Permission) any {
 	out := make([]string, len(perms))
 	for i, p := range perms {
@@ -273,7 +304,8 @@ func errLastAdmin(field string) error {
 // the active admins are locked while it is checked, so two concurrent
 // updates cannot each demote one of the last two. It returns NotFound for
 // an unknown or malformed id.
-func (s *StaffService) Update(ctx context.Context, id string, in StaffInput) (*StaffUser, error) {
+// actor is the caller, who may grant no more than checkGrant allows.
+func (s *StaffService) Update(ctx context.Context, actor Principal, id string, in StaffInput) (*StaffUser, error) {
 	if !validUUID(id) {
 		return nil, apperr.New(apperr.NotFound, "staff user not found")
 	}
@@ -292,6 +324,9 @@ func (s *StaffService) Update(ctx context.Context, id string, in StaffInput) (*S
 			return apperr.New(apperr.NotFound, "staff user not found")
 		}
 		if err != nil {
+			return err
+		}
+		if err := checkGrant(actor, in, &u); err != nil {
 			return err
 		}
 		if u.Role == Admin && u.IsActive && len(admins) <= 1 {
