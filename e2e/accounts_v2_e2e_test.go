@@ -348,6 +348,26 @@ func TestE2EAccountsStaffPermissions(t *testing.T) {
 	if ful.OrderFulfill.Order == nil {
 		t.Errorf("orderFulfill by the clerk: %+v", ful.OrderFulfill.UserErrors)
 	}
+	// The fulfilment's event names the clerk, for staff.
+	var ev struct {
+		Order struct {
+			Events []struct {
+				Type      string
+				StaffUser *struct{ Email string }
+			}
+		}
+	}
+	s.gql(t, admin, `query($n: String!) { order(orderNumber: $n) { events { type staffUser { email } } } }`, map[string]any{"n": o.Order.OrderNumber}, &ev)
+	actors := map[string]string{}
+	for _, e := range ev.Order.Events {
+		if e.StaffUser != nil {
+			actors[e.Type] = e.StaffUser.Email
+		}
+	}
+	if actors["FULFILLED"] != email || len(actors) != 1 {
+		t.Errorf("staff on the order's events: %v, want FULFILLED by %s only", actors, email)
+	}
+
 	for name, q := range map[string]string{
 		"productCreate": `mutation { productCreate(input: {sku: "X-` + randHex(4) + `", name: "X", price: "1.00"}) { product { id } } }`,
 		"customers":     `{ customers(first: 1) { totalCount } }`,

@@ -328,7 +328,7 @@ func toOrderLines(ls []orders.Line) []*model.OrderLine {
 func toOrderEvents(es []orders.Event) []*model.OrderEvent {
 	out := make([]*model.OrderEvent, len(es))
 	for i, e := range es {
-		out[i] = &model.OrderEvent{Type: e.Type, Message: e.Message, CreatedAt: e.CreatedAt}
+		out[i] = &model.OrderEvent{Type: e.Type, Message: e.Message, CreatedAt: e.CreatedAt, StaffUserID: e.StaffUserID}
 	}
 	return out
 }

@@ -376,6 +376,20 @@ func (r *orderConnectionResolver) TotalCount(ctx context.Context, obj *model.Ord
 	return obj.Count(ctx)
 }
 
+func (r *orderEventResolver) StaffUser(ctx context.Context, obj *model.OrderEvent) (*model.StaffUser, error) {
+	if obj.StaffUserID == nil {
+		return nil, nil
+	}
+	u, err := r.svc.Staff.ByID(ctx, *obj.StaffUserID)
+	if apperr.KindOf(err) == apperr.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return toStaffUser(u), nil
+}
+
 func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error) {
 	if obj.ProductID == nil {
 		return nil, nil
@@ -604,6 +618,8 @@ func (r *Resolver) OrderConnection() generated.OrderConnectionResolver {
 	return &orderConnectionResolver{r}
 }
 
+func (r *Resolver) OrderEvent() generated.OrderEventResolver { return &orderEventResolver{r} }
+
 func (r *Resolver) OrderLine() generated.OrderLineResolver { return &orderLineResolver{r} }
 
 func (r *Resolver) Product() generated.ProductResolver { return &productResolver{r} }
@@ -631,6 +647,7 @@ type (
 	notificationConnectionResolver         struct{ *Resolver }
 	orderResolver                          struct{ *Resolver }
 	orderConnectionResolver                struct{ *Resolver }
+	orderEventResolver                     struct{ *Resolver }
 	orderLineResolver                      struct{ *Resolver }
 	productResolver                        struct{ *Resolver }
 	productConnectionResolver              struct{ *Resolver }

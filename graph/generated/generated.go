@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	NotificationConnection() NotificationConnectionResolver
 	Order() OrderResolver
 	OrderConnection() OrderConnectionResolver
+	OrderEvent() OrderEventResolver
 	OrderLine() OrderLineResolver
 	Product() ProductResolver
 	ProductConnection() ProductConnectionResolver
@@ -313,6 +314,7 @@ type ComplexityRoot struct {
 	OrderEvent struct {
 		CreatedAt func(childComplexity int) int
 		Message   func(childComplexity int) int
+		StaffUser func(childComplexity int) int
 		Type      func(childComplexity int) int
 	}
 
@@ -594,6 +596,9 @@ type OrderResolver interface {
 }
 type OrderConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error)
+}
+type OrderEventResolver interface {
+	StaffUser(ctx context.Context, obj *model.OrderEvent) (*model.StaffUser, error)
 }
 type OrderLineResolver interface {
 	Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error)
@@ -1945,6 +1950,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderEvent.Message(childComplexity), true
+	case "OrderEvent.staffUser":
+		if e.ComplexityRoot.OrderEvent.StaffUser == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.StaffUser(childComplexity), true
 	case "OrderEvent.type":
 		if e.ComplexityRoot.OrderEvent.Type == nil {
 			break
@@ -4669,6 +4680,11 @@ type UserErrorsPayload {
   userErrors: [UserError!]!
 }
 
+extend type OrderEvent {
+  "The staff account whose action wrote the event (a fulfilment, a cancellation…); null when no staff acted. STAFF with ORDERS only: null for everyone else, without an error."
+  staffUser: StaffUser @staffOnly(permission: ORDERS)
+}
+
 extend type Customer {
   "True once the customer followed an email-verification link (or a password-reset link) sent to this email."
   emailVerified: Boolean!
@@ -5244,6 +5260,8 @@ func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field gr
 		return ec.fieldContext_OrderEvent_message(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_OrderEvent_createdAt(ctx, field)
+	case "staffUser":
+		return ec.fieldContext_OrderEvent_staffUser(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
 }
@@ -13143,6 +13161,56 @@ func (ec *executionContext) _OrderEvent_createdAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_OrderEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OrderEvent_staffUser(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_staffUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().StaffUser(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.StaffUser
+					return zeroVal, err
+				}
+				if ec.Directives.StaffOnly == nil {
+					var zeroVal *model.StaffUser
+					return zeroVal, errors.New("directive staffOnly is not implemented")
+				}
+				return ec.Directives.StaffOnly(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+			return ec.marshalOStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_staffUser(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUser(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OrderLine_product(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
@@ -21155,18 +21223,24 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 		case "type":
 			out.Values[i] = ec._OrderEvent_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "message":
 			out.Values[i] = ec._OrderEvent_message(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._OrderEvent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "staffUser":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderEvent_staffUser(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

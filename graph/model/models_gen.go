@@ -595,6 +595,9 @@ type OrderEvent struct {
 	Message *string `json:"message,omitempty"`
 	// When it happened.
 	CreatedAt time.Time `json:"createdAt"`
+	// The staff account whose action wrote the event (a fulfilment, a cancellation…); null when no staff acted. STAFF with ORDERS only: null for everyone else, without an error.
+	StaffUser   *StaffUser `json:"staffUser,omitempty"`
+	StaffUserID *string    `json:"-"`
 }
 
 // Narrows Query.orders. Every given field must match (AND).
