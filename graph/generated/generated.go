@@ -3720,7 +3720,7 @@ type Notification implements Node {
   to: String!
   "The template's name, e.g. \"order-confirmation\", \"order-shipped\", \"payment-timeout\"."
   template: String!
-  "The values the template was rendered with (order number, totals, links…)."
+  "The values the template was rendered with (order number, totals, links…). Single-use links that set a password or verify an email (reset_url, verify_url, set_password_url) are hidden: only the email carries them."
   data: JSON!
   "Where delivery is."
   status: NotificationStatus!

@@ -459,7 +459,7 @@ type Notification struct {
 	To string `json:"to"`
 	// The template's name, e.g. "order-confirmation", "order-shipped", "payment-timeout".
 	Template string `json:"template"`
-	// The values the template was rendered with (order number, totals, links…).
+	// The values the template was rendered with (order number, totals, links…). Single-use links that set a password or verify an email (reset_url, verify_url, set_password_url) are hidden: only the email carries them.
 	Data map[string]any `json:"data"`
 	// Where delivery is.
 	Status NotificationStatus `json:"status"`

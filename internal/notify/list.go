@@ -156,5 +156,19 @@ func toNotification(r row) (Notification, error) {
 	if n.Data == nil { // the JSON null
 		n.Data = map[string]any{}
 	}
+	for _, k := range secretData {
+		if _, ok := n.Data[k]; ok {
+			n.Data[k] = hiddenLink
+		}
+	}
 	return n, nil
 }
+
+// secretData are the data keys holding single-use links that sign their
+// holder in or set a password (password reset, email verification, staff
+// invite). Whoever reads the notification log must not be able to take
+// over the account it was sent to, so the log never shows them; only the
+// email carries them.
+var secretData = []string{"reset_url", "verify_url", "set_password_url"}
+
+const hiddenLink = "(hidden: a single-use link, sent only in the email)"
