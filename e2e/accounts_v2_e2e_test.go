@@ -409,3 +409,132 @@ func TestE2EAccountsStaffPermissions(t *testing.T) {
 		t.Errorf("demoting the last ADMIN: %+v, want LAST_ADMIN", ue)
 	}
 }
+
+// TestE2EAccountsSelfService: customerUpdate, email verification by link,
+// password change (a security notice, the old session ended, a websocket
+// of it closed with 4403), tokens of another kind, another customer's
+// address id, and logout.
+func TestE2EAccountsSelfService(t *testing.T) {
+	deps := startDeps(t, false)
+	s := startServer(t, "A", deps.env(t, map[string]string{"STOREFRONT_URL": "https://shop.example.com"}))
+
+	email := "self-" + randHex(6) + "@example.com"
+	token, _ := accRegisterCustomer(t, s, email, "self-long-password", "Ada")
+
+	const update = `mutation($in: CustomerUpdateInput!) { customerUpdate(input: $in) { customer { firstName phone marketingOptIn } userErrors { field code } } }`
+	var bad struct {
+		CustomerUpdate struct {
+			Customer   *struct{ FirstName string }
+			UserErrors []userError
+		}
+	}
+	s.gql(t, token, update, map[string]any{"in": map[string]any{"firstName": "Changed", "phone": "not a phone"}}, &bad)
+	if ue := bad.CustomerUpdate.UserErrors; len(ue) != 1 || strings.Join(ue[0].Field, ".") != "input.phone" {
+		t.Errorf("customerUpdate with a bad phone: %+v", bad.CustomerUpdate)
+	}
+	var me struct{ Me struct{ FirstName string } }
+	s.gql(t, token, `{ me { firstName } }`, nil, &me)
+	if me.Me.FirstName != "Ada" {
+		t.Errorf("a refused update wrote the first name: %q", me.Me.FirstName)
+	}
+	var good struct {
+		CustomerUpdate struct {
+			Customer *struct {
+				FirstName      string
+				Phone          *string
+				MarketingOptIn bool
+			}
+			UserErrors []userError
+		}
+	}
+	s.gql(t, token, update, map[string]any{"in": map[string]any{"firstName": "Grace", "phone": "+15555550123", "marketingOptIn": true}}, &good)
+	if c := good.CustomerUpdate.Customer; c == nil || c.FirstName != "Grace" || c.Phone == nil || !c.MarketingOptIn {
+		t.Errorf("customerUpdate: %+v", good.CustomerUpdate)
+	}
+
+	// Email verification by link.
+	var vr struct {
+		CustomerEmailVerificationRequest struct{ UserErrors []userError }
+	}
+	s.gql(t, token, `mutation { customerEmailVerificationRequest { userErrors { field code } } }`, nil, &vr)
+	verify := v2MailToken(t, deps, email, "Confirm your email")
+	var asReset struct{ CustomerPasswordReset v2Auth }
+	s.gql(t, "", v2Reset, map[string]any{"t": verify, "p": "other-long-password"}, &asReset)
+	if ue := asReset.CustomerPasswordReset.UserErrors; len(ue) != 1 || ue[0].Code != "INVALID_TOKEN" {
+		t.Errorf("a verification token used to reset: %+v, want INVALID_TOKEN", asReset.CustomerPasswordReset)
+	}
+	const verifyQ = `mutation($t: String!) { customerEmailVerify(token: $t) { customer { emailVerified } userErrors { field code } } }`
+	var v struct {
+		CustomerEmailVerify struct {
+			Customer   *struct{ EmailVerified bool }
+			UserErrors []userError
+		}
+	}
+	s.gql(t, "", verifyQ, map[string]any{"t": verify}, &v)
+	if c := v.CustomerEmailVerify.Customer; c == nil || !c.EmailVerified {
+		t.Errorf("customerEmailVerify: %+v", v.CustomerEmailVerify)
+	}
+	s.gql(t, "", verifyQ, map[string]any{"t": verify}, &v)
+	if ue := v.CustomerEmailVerify.UserErrors; len(ue) != 1 || ue[0].Code != "INVALID_TOKEN" {
+		t.Errorf("the verification link used twice: %+v", v.CustomerEmailVerify)
+	}
+
+	// Another customer's address id is NOT_FOUND and changes nothing.
+	otherToken, _ := accRegisterCustomer(t, s, "self-other-"+randHex(6)+"@example.com", "self-long-password", "Eve")
+	var created struct {
+		CustomerAddressCreate struct{ Address *struct{ ID string } }
+	}
+	s.gql(t, otherToken, `mutation($a: AddressInput!) { customerAddressCreate(address: $a) { address { id } } }`, map[string]any{"a": shippingAddress()}, &created)
+	if created.CustomerAddressCreate.Address == nil {
+		t.Fatal("the other customer's address was not created")
+	}
+	var steal struct {
+		CustomerDefaultAddressSet struct{ UserErrors []userError }
+	}
+	s.gql(t, token, `mutation($id: ID!) { customerDefaultAddressSet(id: $id) { userErrors { field code } } }`, map[string]any{"id": created.CustomerAddressCreate.Address.ID}, &steal)
+	if ue := steal.CustomerDefaultAddressSet.UserErrors; len(ue) != 1 || ue[0].Code != "NOT_FOUND" {
+		t.Errorf("another customer's address id: %+v, want NOT_FOUND", ue)
+	}
+
+	// A websocket of the session, then a password change.
+	conn := edgeWS(t, s, token)
+	const change = `mutation($c: String!, $n: String!) { customerPasswordChange(currentPassword: $c, newPassword: $n) { token userErrors { field code } } }`
+	var wrong struct{ CustomerPasswordChange v2Auth }
+	s.gql(t, token, change, map[string]any{"c": "not-the-password", "n": "self-new-password"}, &wrong)
+	if ue := wrong.CustomerPasswordChange.UserErrors; len(ue) != 1 || ue[0].Code != "INVALID_CREDENTIALS" || strings.Join(ue[0].Field, ".") != "currentPassword" {
+		t.Errorf("a wrong current password: %+v", wrong.CustomerPasswordChange)
+	}
+	var changed struct{ CustomerPasswordChange v2Auth }
+	s.gql(t, token, change, map[string]any{"c": "self-long-password", "n": "self-new-password"}, &changed)
+	if changed.CustomerPasswordChange.Token == nil {
+		t.Fatalf("customerPasswordChange: %+v", changed.CustomerPasswordChange.UserErrors)
+	}
+	newToken := *changed.CustomerPasswordChange.Token
+	if r := s.do(t, token, v2Me, nil); !slices.Contains(v2Codes(r), "UNAUTHENTICATED") {
+		t.Errorf("the caller's old token after the change: %v", r.Errors)
+	}
+	s.gql(t, newToken, v2Me, nil, nil)
+	waitForMail(t, deps.mail, email, 30*time.Second, "Your password was changed")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := conn.Read(ctx); err != nil {
+			if got := websocket.CloseStatus(err); got != 4403 {
+				t.Errorf("websocket of the changed-password session: %v, want close 4403", err)
+			}
+			break
+		}
+	}
+	// A websocket opened with the ended session's token is refused.
+	dead := hostileWSDial(t, s, "graphql-transport-ws")
+	edgeWSWrite(t, dead, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
+	if _, _, err := dead.Read(ctx); websocket.CloseStatus(err) != 4403 {
+		t.Errorf("connection_init with an ended session: %v, want close 4403", err)
+	}
+
+	var out struct{ CustomerLogout bool }
+	s.gql(t, newToken, `mutation { customerLogout }`, nil, &out)
+	if r := s.do(t, newToken, v2Me, nil); !out.CustomerLogout || !slices.Contains(v2Codes(r), "UNAUTHENTICATED") {
+		t.Errorf("after customerLogout: %v %v", out.CustomerLogout, r.Errors)
+	}
+}

@@ -109,6 +109,12 @@ func (q Quotas) resetLimits(ctx context.Context, email string) error {
 		keyedQuota{"api:password-reset:ip:" + ip + ":email:" + emailKey(email), q.Login})
 }
 
+// verificationLimits count an email-verification request against
+// QUOTA_LOGIN per account, so that no one floods their own mailbox.
+func (q Quotas) verificationLimits(ctx context.Context, customerID string) error {
+	return q.limit(ctx, keyedQuota{"api:email-verification:customer:" + customerID, q.Login})
+}
+
 // registerLimits count a sign-up per IP.
 func (q Quotas) registerLimits(ctx context.Context) error {
 	return q.limit(ctx, keyedQuota{"api:register:ip:" + web.ClientNetwork(ctx), q.Register})

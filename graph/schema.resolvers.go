@@ -293,7 +293,11 @@ func (r *mutationResolver) CustomerPasswordReset(ctx context.Context, token stri
 }
 
 func (r *mutationResolver) CustomerEmailVerificationRequest(ctx context.Context) (*model.UserErrorsPayload, error) {
-	return errorsPayload(r.svc.Customers.RequestEmailVerification(ctx, auth.FromContext(ctx).ID))
+	id := auth.FromContext(ctx).ID
+	if err := r.svc.Quotas.verificationLimits(ctx, id); err != nil {
+		return nil, err
+	}
+	return errorsPayload(r.svc.Customers.RequestEmailVerification(ctx, id))
 }
 
 func (r *mutationResolver) CustomerEmailVerify(ctx context.Context, token string) (*model.CustomerPayload, error) {

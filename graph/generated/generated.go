@@ -4745,7 +4745,7 @@ extend type Mutation {
     "The new password: 10..128 characters, not one of the most common."
     password: String!
   ): AuthPayload!
-  "Emails a verification link (STOREFRONT_URL/verify-email?token=…, single use, valid for EMAIL_VERIFY_TTL, default 72h); nothing when already verified. CUSTOMER."
+  "Emails a verification link (STOREFRONT_URL/verify-email?token=…, single use, valid for EMAIL_VERIFY_TTL, default 72h); nothing when already verified. CUSTOMER. Counts against QUOTA_LOGIN per account: RATE_LIMITED beyond it."
   customerEmailVerificationRequest: UserErrorsPayload! @hasRole(role: CUSTOMER)
   "Marks the email of a verification link verified. Anyone holding the link. userError INVALID_TOKEN at [\"token\"]."
   customerEmailVerify(
