@@ -412,6 +412,12 @@ func websocketInit(sessions *auth.Sessions) transport.WebsocketInitFunc {
 			return refuse(ctx, errMalformedAuthorization)
 		}
 		p, err := sessions.Authenticate(ctx, tok)
+		if err != nil && apperr.KindOf(err) != apperr.Unauthenticated {
+			// The session could not be checked (the database is away):
+			// "try again later", so the client reconnects with its token.
+			ctx = transport.WithWebsocketCloseCode(ctx, closeTryAgainLater)
+			return ctx, nil, errSessionUnchecked
+		}
 		if err != nil {
 			return refuse(ctx, errInvalidToken)
 		}
@@ -434,12 +440,17 @@ func websocketInit(sessions *auth.Sessions) transport.WebsocketInitFunc {
 var (
 	errMalformedAuthorization = errors.New(`Authorization must be "Bearer <token>"`)
 	errInvalidToken           = errors.New("the token is invalid or expired: sign in again")
+	errSessionUnchecked       = errors.New("the service is unavailable: retry shortly")
 )
 
 // closeForbidden is the close code graphql-transport-ws prescribes for a
 // refused connection_init, so a client can tell a bad token from a normal
 // close and stop reconnecting with it.
 const closeForbidden = 4403
+
+// closeTryAgainLater (RFC 6455's 1013) closes a connection whose token
+// could not be checked for now.
+const closeTryAgainLater = 1013
 
 // refuse ends a websocket whose connection_init failed, with code 4403 and
 // the fixed reason "Forbidden: " + reason.
