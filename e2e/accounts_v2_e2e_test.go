@@ -131,6 +131,11 @@ func TestE2EAccountsResetAndSessions(t *testing.T) {
 	deps.mail.Clear(t)
 	b.gql(t, "", v2ResetRequest, map[string]any{"e": email}, &req)
 	expired := v2MailToken(t, deps, email, "Reset your password")
+	// The unknown email's request came before this one, through the same
+	// outbox: had it queued an email, it would be here by now.
+	if got := deps.mail.Search(t, "to:"+unknown); len(got) != 0 {
+		t.Errorf("a reset request for an unknown email sent %d emails", len(got))
+	}
 	var late struct{ CustomerPasswordReset v2Auth }
 	a.gql(t, "", v2Reset, map[string]any{"t": expired, "p": "fourth-long-password"}, &late)
 	if ue := late.CustomerPasswordReset.UserErrors; late.CustomerPasswordReset.Token != nil || len(ue) != 1 || ue[0].Code != "INVALID_TOKEN" {

@@ -85,6 +85,7 @@ func (s *Service) List(ctx context.Context, f Filter, first *int, after string) 
 		if err != nil {
 			return Page{}, fmt.Errorf("list notifications: %w", err)
 		}
+		hideLinks(&n)
 		p.Edges[i] = Edge{Cursor: encodeCursor(r.Seq), Node: n}
 	}
 	return p, nil
@@ -156,12 +157,16 @@ func toNotification(r row) (Notification, error) {
 	if n.Data == nil { // the JSON null
 		n.Data = map[string]any{}
 	}
+	return n, nil
+}
+
+// hideLinks replaces the secret links of n's data for the log.
+func hideLinks(n *Notification) {
 	for _, k := range secretData {
 		if _, ok := n.Data[k]; ok {
 			n.Data[k] = hiddenLink
 		}
 	}
-	return n, nil
 }
 
 // secretData are the data keys holding single-use links that sign their
