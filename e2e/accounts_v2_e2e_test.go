@@ -127,15 +127,23 @@ func TestE2EAccountsResetAndSessions(t *testing.T) {
 		t.Errorf("the link used twice: %+v, want INVALID_TOKEN", again.CustomerPasswordReset)
 	}
 
+	// The reset of the unknown email was answered long ago; a second
+	// request for the known one goes through the same outbox after it: once
+	// that one has arrived, an email for the unknown one would have too.
+	a.gql(t, "", v2ResetRequest, map[string]any{"e": email}, &req)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(deps.mail.Search(t, "to:"+email+` subject:"Reset your password"`)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := deps.mail.Search(t, "to:"+unknown); len(got) != 0 {
+		t.Errorf("a reset request for an unknown email sent %d emails", len(got))
+	}
+
 	// B's links last 1ms: expired by the time the email arrives.
 	deps.mail.Clear(t)
 	b.gql(t, "", v2ResetRequest, map[string]any{"e": email}, &req)
 	expired := v2MailToken(t, deps, email, "Reset your password")
-	// The unknown email's request came before this one, through the same
-	// outbox: had it queued an email, it would be here by now.
-	if got := deps.mail.Search(t, "to:"+unknown); len(got) != 0 {
-		t.Errorf("a reset request for an unknown email sent %d emails", len(got))
-	}
+
 	var late struct{ CustomerPasswordReset v2Auth }
 	a.gql(t, "", v2Reset, map[string]any{"t": expired, "p": "fourth-long-password"}, &late)
 	if ue := late.CustomerPasswordReset.UserErrors; late.CustomerPasswordReset.Token != nil || len(ue) != 1 || ue[0].Code != "INVALID_TOKEN" {
@@ -158,7 +166,7 @@ func TestE2EAccountsResetAndSessions(t *testing.T) {
 	if !out.StaffLogout {
 		t.Fatal("staffLogout returned false")
 	}
-	deadline := time.Now().Add(time.Second)
+	deadline = time.Now().Add(time.Second)
 	for {
 		r := b.do(t, staff, `{ staffMe { id } }`, nil)
 		if slices.Contains(v2Codes(r), "UNAUTHENTICATED") {
