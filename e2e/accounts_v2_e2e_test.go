@@ -391,6 +391,20 @@ func TestE2EAccountsStaffPermissions(t *testing.T) {
 		}
 	}
 
+	// Nor does node() show the clerk a customer; an ADMIN sees it.
+	var owner struct {
+		Order struct{ Customer *struct{ ID string } }
+	}
+	s.gql(t, admin, `query($n: String!) { order(orderNumber: $n) { customer { id } } }`, map[string]any{"n": o.Order.OrderNumber}, &owner)
+	if owner.Order.Customer == nil {
+		t.Fatal("the order has no customer for the admin")
+	}
+	const nodeQ = `query($id: ID!) { node(id: $id) { id } }`
+	if r := s.do(t, clerk, nodeQ, map[string]any{"id": owner.Order.Customer.ID}); !slices.Contains(v2Codes(r), "NOT_FOUND") {
+		t.Errorf("node(customer) for the clerk without CUSTOMERS: %s %v, want NOT_FOUND", r.Data, r.Errors)
+	}
+	s.gql(t, admin, nodeQ, map[string]any{"id": owner.Order.Customer.ID}, nil)
+
 	var upd struct {
 		StaffUserUpdate struct{ UserErrors []userError }
 	}
