@@ -3855,8 +3855,9 @@ QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
 type Query {
   """
   Anything with an id, among what the caller may see: products (archived ones
-  for STAFF only), carts (whoever holds the id), orders (the owner and STAFF;
-  guests use Query.order) and customers (STAFF). NOT_FOUND error otherwise.
+  for STAFF only), carts (whoever holds the id), orders (the owner and STAFF
+  with ORDERS; guests use Query.order), customers (STAFF with CUSTOMERS) and
+  staff accounts (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
   """
   node(
     "A plain UUID."
