@@ -493,7 +493,7 @@ func (a *app) wire() error {
 	a.workers = river.NewWorkers()
 	return jobs.Register(a.workers, jobs.Deps{
 		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, Webhooks: a.webhooks,
-		JobTimeout: cfg.JobTimeout,
+		Sessions: a.sessions, JobTimeout: cfg.JobTimeout,
 	})
 }
 
@@ -583,7 +583,7 @@ func (a *app) startWorkers(ctx context.Context) error {
 		return err
 	}
 	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil),
-		jobs.WebhookSweep(a.cfg.NotifySweepInterval, nil)}
+		jobs.WebhookSweep(a.cfg.NotifySweepInterval, nil), jobs.AuthSweep(nil)}
 	// River fetches, completes and elects its leader on a pool of its own
 	// (its listener holds one of these connections), so that a burst of
 	// requests queueing for the service's pool, as in a flash sale, cannot

@@ -125,3 +125,30 @@ func TestWatchEndsWithSession(t *testing.T) {
 		t.Fatal("watch did not report the revoked session")
 	}
 }
+
+// Sweep deletes sessions and links over for more than a day, and keeps the
+// rest.
+func TestSweep(t *testing.T) {
+	d := dbtest.DB(t)
+	ctx := context.Background()
+	past := auth.NewTokens([]byte(strings.Repeat("p", 32)), time.Hour, time.Hour, func() time.Time { return time.Now().Add(-48 * time.Hour) })
+	old := auth.NewSessions(d, past)
+	live := auth.NewSessions(d, auth.NewTokens([]byte(strings.Repeat("p", 32)), time.Hour, time.Hour, time.Now))
+	id := uuid.NewString()
+	if _, err := old.Start(ctx, nil, auth.Principal{ID: id, Role: auth.Customer}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.Start(ctx, nil, auth.Principal{ID: id, Role: auth.Customer}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := past.CreateLink(ctx, d.Bun, auth.PasswordReset, id, "a@example.com", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := live.Sweep(ctx); err != nil || n < 2 {
+		t.Fatalf("sweep: %d, %v; want the old session and link gone", n, err)
+	}
+	var left int
+	if err := d.Bun.NewRaw(`SELECT count(*) FROM sessions WHERE subject_id = ?`, id).Scan(ctx, &left); err != nil || left != 1 {
+		t.Errorf("sessions left: %d (%v), want the live one", left, err)
+	}
+}
