@@ -265,11 +265,46 @@ func TestE2EAccountsBookCheckoutDelete(t *testing.T) {
 		t.Fatalf("checkout with a book address: %+v", co.Checkout)
 	}
 
-	// Deleting the default leaves none default.
+	// A new shipping address of a signed-in checkout joins the book.
+	fresh := shippingAddress()
+	fresh["line1"] = "7 New Checkout Lane"
+	var co2 struct {
+		Checkout struct {
+			Order      *struct{ OrderNumber string }
+			UserErrors []userError
+		}
+	}
+	s.gql(t, token, `mutation($in: CheckoutInput!) { checkout(input: $in) { order { orderNumber } userErrors { field code } } }`,
+		map[string]any{"in": map[string]any{"lines": []map[string]any{{"productId": p.ID, "quantity": 1}}, "email": email,
+			"shippingAddress": fresh, "idempotencyKey": "book-new-" + randHex(6)}}, &co2)
+	if co2.Checkout.Order == nil {
+		t.Fatalf("checkout with a new address: %+v", co2.Checkout.UserErrors)
+	}
+	var book struct {
+		Me struct{ Addresses []struct{ ID, Line1 string } }
+	}
+	s.gql(t, token, v2Me, nil, &book)
+	if !slices.ContainsFunc(book.Me.Addresses, func(a struct{ ID, Line1 string }) bool { return a.Line1 == "7 New Checkout Lane" && a.ID != "" }) {
+		t.Errorf("the checkout's new address is not in the book: %+v", book.Me.Addresses)
+	}
+
+	// A guest may not name a book address.
+	var guest struct {
+		Checkout struct{ UserErrors []userError }
+	}
+	s.gql(t, "", `mutation($in: CheckoutInput!) { checkout(input: $in) { userErrors { field code } } }`,
+		map[string]any{"in": map[string]any{"lines": []map[string]any{{"productId": p.ID, "quantity": 1}}, "email": email,
+			"shippingAddressId": firstID, "idempotencyKey": "book-guest-" + randHex(6)}}, &guest)
+	if len(guest.Checkout.UserErrors) == 0 {
+		t.Error("a guest checked out with a book address")
+	}
+
+	// Deleting the default leaves none default (the first address and the
+	// checkout's remain).
 	var del struct{ CustomerAddressDelete addrOut }
 	s.gql(t, token, `mutation($id: ID!) { customerAddressDelete(id: $id) { customer { addresses { id } defaultAddress { id } } userErrors { field code } } }`,
 		map[string]any{"id": secondID}, &del)
-	if c := del.CustomerAddressDelete.Customer; c == nil || c.DefaultAddress != nil || len(c.Addresses) != 1 {
+	if c := del.CustomerAddressDelete.Customer; c == nil || c.DefaultAddress != nil || len(c.Addresses) != 2 {
 		t.Errorf("after deleting the default: %+v", del.CustomerAddressDelete)
 	}
 
@@ -477,6 +512,15 @@ func TestE2EAccountsSelfService(t *testing.T) {
 	s.gql(t, token, update, map[string]any{"in": map[string]any{"firstName": "Grace", "phone": "+15555550123", "marketingOptIn": true}}, &good)
 	if c := good.CustomerUpdate.Customer; c == nil || c.FirstName != "Grace" || c.Phone == nil || !c.MarketingOptIn {
 		t.Errorf("customerUpdate: %+v", good.CustomerUpdate)
+	}
+
+	// Malformed tokens and tokens of another kind are INVALID_TOKEN.
+	for _, tok := range []string{"garbage", token} {
+		var r struct{ CustomerPasswordReset v2Auth }
+		s.gql(t, "", v2Reset, map[string]any{"t": tok, "p": "other-long-password"}, &r)
+		if ue := r.CustomerPasswordReset.UserErrors; len(ue) != 1 || ue[0].Code != "INVALID_TOKEN" {
+			t.Errorf("reset with a bad token: %+v, want INVALID_TOKEN", r.CustomerPasswordReset)
+		}
 	}
 
 	// Email verification by link.
