@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,7 +77,8 @@ func (e sharingExecutor) DispatchOperation(ctx context.Context, oc *graphql.Oper
 }
 
 // feedKey identifies the subscriptions whose every response is the same:
-// the same principal, operation and variables, selecting only shareable
+// the same principal (with the same permissions), operation and
+// variables, selecting only shareable
 // fields; root is the response key of its (single) root field. ok is false
 // for anything else.
 func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root string, ok bool) {
@@ -92,7 +94,14 @@ func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root strin
 		return "", "", false
 	}
 	p := auth.FromContext(ctx)
-	return strings.Join([]string{string(p.Role), p.ID, oc.OperationName, oc.RawQuery, string(vars)}, "\x00"), f.Alias, true
+	// The permissions too: a subscriber whose account lost one since the
+	// feed started must go through the access check again, not join it.
+	perms := make([]string, len(p.Permissions))
+	for i, perm := range p.Permissions {
+		perms[i] = string(perm)
+	}
+	slices.Sort(perms)
+	return strings.Join([]string{string(p.Role), p.ID, strings.Join(perms, ","), oc.OperationName, oc.RawQuery, string(vars)}, "\x00"), f.Alias, true
 }
 
 // feeds are the shared executions of broadcast subscriptions, by key. A
