@@ -77,10 +77,9 @@ func (e sharingExecutor) DispatchOperation(ctx context.Context, oc *graphql.Oper
 }
 
 // feedKey identifies the subscriptions whose every response is the same:
-// the same principal (with the same permissions), operation and
-// variables, selecting only shareable
-// fields; root is the response key of its (single) root field. ok is false
-// for anything else.
+// the same principal (with the same permissions), operation and variables,
+// selecting only shareable fields; root is the response key of its
+// (single) root field. ok is false for anything else.
 func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root string, ok bool) {
 	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription || len(oc.Operation.SelectionSet) != 1 {
 		return "", "", false
