@@ -44,6 +44,7 @@ type sharedWebsocket struct {
 	connections   *wsConnections
 	maxOperations int
 	quotas        Quotas // QUOTA_GRAPHQL counts each operation, as over HTTP
+	sessions      *auth.Sessions
 }
 
 func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
@@ -55,7 +56,8 @@ func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql
 	defer t.connections.release(network)
 	r = withWSConnState(r)
 	exec = sharingExecutor{GraphExecutor: exec, feeds: t.feeds}
-	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}, quotas: t.quotas})
+	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}, quotas: t.quotas,
+		sessions: t.sessions})
 }
 
 // sharingExecutor dispatches a shareable subscription through its feed and

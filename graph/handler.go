@@ -89,6 +89,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
 		quotas:        cfg.Quotas,
+		sessions:      cfg.Sessions,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(requestErrors{transport.GET{}})
@@ -421,7 +422,7 @@ func websocketInit(sessions *auth.Sessions) transport.WebsocketInitFunc {
 		if err != nil {
 			return refuse(ctx, errInvalidToken)
 		}
-		ctx, cancel := context.WithCancel(auth.WithPrincipal(ctx, p))
+		ctx, cancel := context.WithCancel(withWSToken(auth.WithPrincipal(ctx, p), tok))
 		conn := wsConnOf(ctx)
 		sessions.Watch(ctx, p.SessionID, func() {
 			if conn != nil {

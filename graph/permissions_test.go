@@ -297,3 +297,82 @@ func subscribeCodes(t *testing.T, b *bundle, token, query string) []string {
 		return codes
 	}
 }
+
+// A permission taken from an account applies to the operations its open
+// websocket starts afterwards, without reconnecting.
+func TestWebsocketOperationsSeePermissionChanges(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	id, err := b.staff.Create(ctx, "ws-"+uuid.NewString()[:8]+"@example.com", "correct-horse", auth.Staff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := b.tokens.Start(ctx, nil, auth.Principal{ID: id, Role: auth.Staff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(dctx, "ws"+strings.TrimPrefix(b.url, "http"), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	// One reader: a Read whose context ends closes the connection.
+	msgs := make(chan string, 100)
+	go func() {
+		defer close(msgs)
+		for {
+			_, data, err := conn.Read(dctx)
+			if err != nil {
+				return
+			}
+			msgs <- string(data)
+		}
+	}()
+	write := func(m any) {
+		data, _ := json.Marshal(m)
+		if err := conn.Write(dctx, websocket.MessageText, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// refused subscribes to orderUpdates as id and reports whether it was
+	// refused with FORBIDDEN within a short while; an allowed one is ended.
+	refused := func(id string) bool {
+		write(map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": "subscription { orderUpdates { orderNumber } }"}})
+		quiet := time.After(300 * time.Millisecond)
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatal("the connection closed")
+				}
+				if strings.Contains(m, `"id":"`+id+`"`) && strings.Contains(m, "FORBIDDEN") {
+					return true
+				}
+			case <-quiet:
+				write(map[string]any{"id": id, "type": "complete"})
+				return false
+			}
+		}
+	}
+	write(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tok}})
+	for m := range msgs {
+		if strings.Contains(m, "connection_ack") {
+			break
+		}
+	}
+	if refused("0") {
+		t.Fatal("orderUpdates refused while the account has ORDERS")
+	}
+	if _, err := b.staff.Update(ctx, auth.Principal{Role: auth.Admin}, id, auth.StaffInput{Permissions: []auth.Permission{auth.PermCatalog}}); err != nil {
+		t.Fatal(err)
+	}
+	// The replica may serve the session from its cache for up to half a
+	// second: subscribe until the change shows.
+	for n := 1; !refused(fmt.Sprint(n)); n++ {
+		if dctx.Err() != nil {
+			t.Fatal("orderUpdates still allowed on the open socket after ORDERS was taken away")
+		}
+	}
+}

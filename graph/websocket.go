@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"commerce/internal/apperr"
+	"commerce/internal/auth"
 )
 
 // wsRetryAfter is the retryAfterSeconds of a refused websocket connection or
@@ -91,9 +92,10 @@ var registerProtocolCodes sync.Once
 // RATE_LIMITED and the connection stays open.
 type operationLimit struct {
 	graphql.GraphExecutor
-	max    int
-	open   *atomic.Int64
-	quotas Quotas
+	max      int
+	open     *atomic.Int64
+	quotas   Quotas
+	sessions *auth.Sessions // re-reads the caller of each operation
 }
 
 func (e operationLimit) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
@@ -132,6 +134,7 @@ func (e operationLimit) DispatchOperation(ctx context.Context, oc *graphql.Opera
 	var once sync.Once
 	free := func() { once.Do(func() { e.open.Add(-1) }) }
 	context.AfterFunc(ctx, free)
+	ctx = freshPrincipal(ctx, e.sessions)
 	next, ctx := e.GraphExecutor.DispatchOperation(ctx, oc)
 	return func(ctx context.Context) *graphql.Response {
 		resp := next(ctx)
@@ -167,6 +170,35 @@ func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts 
 	}
 	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{},
 		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state}, nil
+}
+
+type wsTokenKey struct{}
+
+// withWSToken keeps a connection's bearer token in its context, for
+// freshPrincipal.
+func withWSToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, wsTokenKey{}, token)
+}
+
+// freshPrincipal re-reads the caller of an operation on a websocket from
+// its session, as an HTTP request would be, so that a change of the
+// account's role or permissions since connection_init applies to the
+// operations started after it. An ended session makes the caller
+// anonymous (its connection is about to close with 4403); a session that
+// cannot be checked now keeps the caller of connection_init.
+func freshPrincipal(ctx context.Context, sessions *auth.Sessions) context.Context {
+	tok, ok := ctx.Value(wsTokenKey{}).(string)
+	if !ok || sessions == nil {
+		return ctx
+	}
+	p, err := sessions.Authenticate(ctx, tok)
+	switch {
+	case err == nil:
+		return auth.WithPrincipal(ctx, p)
+	case apperr.KindOf(err) == apperr.Unauthenticated:
+		return auth.WithPrincipal(ctx, auth.Principal{})
+	}
+	return ctx
 }
 
 // wsConnState is what websocketInit shares with the connection it runs on:
