@@ -120,7 +120,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
 	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes,
-		authenticate(cfg.Sessions, unavailableStatus(srv))))))
+		authenticate(cfg.Sessions, cfg.Log, unavailableStatus(srv))))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with
@@ -348,7 +348,7 @@ func requestError(w http.ResponseWriter, status int, message string) {
 // expired, signed with another secret, or of an ended session fails the
 // whole request with UNAUTHENTICATED (HTTP 401), never silently anonymous,
 // so a client learns at once that it must sign in again.
-func authenticate(sessions *auth.Sessions, next http.Handler) http.Handler {
+func authenticate(sessions *auth.Sessions, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get("Authorization")
 		if strings.TrimSpace(header) == "" {
@@ -363,7 +363,8 @@ func authenticate(sessions *auth.Sessions, next http.Handler) http.Handler {
 		p, err := sessions.Authenticate(r.Context(), tok)
 		if err != nil {
 			if apperr.KindOf(err) != apperr.Unauthenticated {
-				unavailable(w, err)
+				log.ErrorContext(r.Context(), "check the session of a bearer token", "err", err)
+				unavailable(w)
 				return
 			}
 			unauthenticated(w, errInvalidToken.Error())
@@ -386,7 +387,7 @@ func unauthenticated(w http.ResponseWriter, message string) {
 
 // unavailable answers a request whose session could not be checked (the
 // database is away): 503 and SERVICE_UNAVAILABLE, never anonymous.
-func unavailable(w http.ResponseWriter, _ error) {
+func unavailable(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")
 	w.WriteHeader(http.StatusServiceUnavailable)
