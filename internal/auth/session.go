@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -36,12 +37,18 @@ type Sessions struct {
 
 type cachedSession struct {
 	p     Principal
+	ended bool // the session is over: that never changes
 	until time.Time
 }
 
 // cacheFor bounds how long a replica may keep accepting a session revoked
 // elsewhere; the contract allows a second.
 const cacheFor = 500 * time.Millisecond
+
+// endedCacheFor is how long a replica remembers that a session is over
+// (revoked or expired, which is final), so that replaying its token costs
+// no query each time.
+const endedCacheFor = time.Minute
 
 // maxCached bounds the cache; past it the cache starts over.
 const maxCached = 50_000
@@ -93,21 +100,28 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (Principal, e
 	c, ok := s.cache[p.SessionID]
 	s.mu.Unlock()
 	if ok && now.Before(c.until) {
-		if c.p.ID != p.ID {
+		if c.ended || c.p.ID != p.ID {
 			return Principal{}, errRevoked
 		}
 		return c.p, nil
 	}
 	live, err := s.load(ctx, p)
-	if err != nil {
+	entry := cachedSession{p: live, until: now.Add(cacheFor)}
+	switch {
+	case errors.Is(err, errRevoked):
+		entry = cachedSession{ended: true, until: now.Add(endedCacheFor)}
+	case err != nil:
 		return Principal{}, err
 	}
 	s.mu.Lock()
 	if len(s.cache) >= maxCached {
 		s.cache = map[string]cachedSession{}
 	}
-	s.cache[p.SessionID] = cachedSession{p: live, until: now.Add(cacheFor)}
+	s.cache[p.SessionID] = entry
 	s.mu.Unlock()
+	if entry.ended {
+		return Principal{}, errRevoked
+	}
 	return live, nil
 }
 
