@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -182,13 +183,18 @@ func withDB(ctx context.Context, getenv func(string) string, log *slog.Logger, f
 	return fn(a)
 }
 
+// resetAnswerTime is the least time a password-reset request takes, so
+// that an email with an account (a link to create, an email to queue)
+// answers in the same time as one without: well above that work.
+const resetAnswerTime = 300 * time.Millisecond
+
 // staffOptions are the flags of create-staff.
 type staffOptions struct{ email, password, role string }
 
 func (o *staffOptions) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("create-staff", flag.ContinueOnError)
 	fs.StringVar(&o.email, "email", "", "staff email")
-	fs.StringVar(&o.password, "password", "", "password (at least 8 characters)")
+	fs.StringVar(&o.password, "password", "", "password (10..128 characters, not a common one)")
 	fs.StringVar(&o.role, "role", "STAFF", "ADMIN or STAFF")
 	return fs
 }
@@ -360,15 +366,15 @@ func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *traci
 // app is the assembled service: configuration, connections and every
 // domain service, wired through constructors.
 type app struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	db      *db.DB
-	metrics *metrics.Metrics
-	tracing *tracing.Tracing // off (nil or without endpoint): no instrumentation
-	tokens  *auth.Tokens
-	redis   *redis.Client     // nil without REDIS_URL
-	guard   *redisguard.Guard // bounds and, while Redis fails, skips the calls to it; nil without REDIS_URL
-	hub     *realtime.Hub     // live events: through Redis, or in process without it
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *db.DB
+	metrics  *metrics.Metrics
+	tracing  *tracing.Tracing // off (nil or without endpoint): no instrumentation
+	sessions *auth.Sessions
+	redis    *redis.Client     // nil without REDIS_URL
+	guard    *redisguard.Guard // bounds and, while Redis fails, skips the calls to it; nil without REDIS_URL
+	hub      *realtime.Hub     // live events: through Redis, or in process without it
 
 	draining atomic.Bool // set at SIGTERM: /readyz answers 503
 	dbDown   atomic.Bool // /readyz's last view of Postgres, so that an outage is logged once
@@ -442,8 +448,7 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
-	a.tokens = auth.NewTokens(cfg.AuthSecret, cfg.CustomerTokenTTL, cfg.StaffTokenTTL, time.Now)
-	a.staff = auth.NewStaffService(a.db, a.tokens)
+	a.sessions = auth.NewSessions(a.db, auth.NewTokens(cfg.AuthSecret, cfg.CustomerTokenTTL, cfg.StaffTokenTTL, time.Now))
 	a.notify, err = notify.NewService(a.db, inserter, email, sms, notify.Config{
 		From: cfg.EmailFrom, MaxAttempts: cfg.NotifyMaxAttempts, RetryBase: cfg.NotifyRetryBase, StorefrontURL: cfg.StorefrontURL,
 		PublicBaseURL: cfg.PublicBaseURL, UnsubscribeSecret: cfg.AuthSecret,
@@ -452,6 +457,9 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
+	a.staff = auth.NewStaffService(a.db, a.sessions, a.notify, auth.StaffConfig{
+		PublicBaseURL: cfg.PublicBaseURL, InviteTTL: cfg.StaffInviteTTL,
+	})
 	a.metrics.Backlog("notifications", a.notify.Pending)
 	a.webhooks, err = webhooks.NewService(a.db, inserter, webhooks.Config{
 		Timeout: cfg.WebhookTimeout, MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
@@ -461,7 +469,11 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
-	a.customers = customers.NewService(a.db, a.tokens, cfg.StoreCurrency).WithWebhooks(a.webhooks)
+	a.customers = customers.NewService(a.db, a.sessions, cfg.StoreCurrency).WithWebhooks(a.webhooks).
+		WithAccounts(a.notify, customers.AccountConfig{
+			StorefrontURL: cmp.Or(cfg.StorefrontURL, cfg.PublicBaseURL), PasswordResetTTL: cfg.PasswordResetTTL,
+			EmailVerifyTTL: cfg.EmailVerifyTTL, ResetAnswerTime: resetAnswerTime,
+		})
 	a.inventory = inventory.NewService(a.db, a.notify, inventory.Config{
 		LowStockEmail: cfg.LowStockEmail, Live: a.hub, Webhooks: a.webhooks,
 	})
@@ -494,7 +506,7 @@ func (a *app) wire() error {
 	a.workers = river.NewWorkers()
 	return jobs.Register(a.workers, jobs.Deps{
 		Notify: a.notify, Orders: a.orders, Carts: a.carts, Inventory: a.inventory, Webhooks: a.webhooks,
-		JobTimeout: cfg.JobTimeout,
+		Sessions: a.sessions, JobTimeout: cfg.JobTimeout,
 	})
 }
 
@@ -585,7 +597,7 @@ func (a *app) startWorkers(ctx context.Context) error {
 		return err
 	}
 	periodic := []*river.PeriodicJob{report, jobs.NotifySweep(a.cfg.NotifySweepInterval, nil),
-		jobs.WebhookSweep(a.cfg.NotifySweepInterval, nil)}
+		jobs.WebhookSweep(a.cfg.NotifySweepInterval, nil), jobs.AuthSweep(nil)}
 	// River fetches, completes and elects its leader on a pool of its own
 	// (its listener holds one of these connections), so that a burst of
 	// requests queueing for the service's pool, as in a flash sale, cannot
@@ -656,7 +668,7 @@ func (a *app) routes(api bool) http.Handler {
 			Promotions: a.promotions,
 		}, a.log)
 		gql := graph.NewHandler(resolver, graph.HandlerConfig{
-			Tokens: a.tokens, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
+			Sessions: a.sessions, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
 			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas, Metrics: a.metrics.Registry,
 			WSMaxSubscriptions: a.cfg.WSMaxSubscriptions, WSMaxConnections: a.cfg.WSMaxConnections,
 		})

@@ -37,8 +37,12 @@ func toAddress(a *customers.Address) *model.Address {
 	if a == nil {
 		return nil
 	}
+	var id *string
+	if a.ID != "" {
+		id = &a.ID
+	}
 	return &model.Address{
-		FirstName: a.FirstName, LastName: a.LastName, Company: a.Company,
+		ID: id, FirstName: a.FirstName, LastName: a.LastName, Company: a.Company,
 		Line1: a.Line1, Line2: a.Line2, City: a.City, Region: a.Region,
 		PostalCode: a.PostalCode, CountryCode: a.CountryCode, Phone: a.Phone,
 	}
@@ -57,7 +61,7 @@ func toCustomer(c *customers.Customer) *model.Customer {
 		Addresses: addrs, DefaultAddress: toAddress(c.DefaultAddress()),
 		TotalOrders: c.TotalOrders, TotalSpent: toMoney(c.TotalSpent), MarketingOptIn: c.MarketingOptIn,
 		StripeCustomerID: c.StripeCustomerID, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Registered: c.Registered,
+		Registered: c.Registered, EmailVerified: c.EmailVerified,
 	}
 }
 
@@ -407,7 +411,7 @@ func toOrderLines(ls []orders.Line) []*model.OrderLine {
 func toOrderEvents(es []orders.Event) []*model.OrderEvent {
 	out := make([]*model.OrderEvent, len(es))
 	for i, e := range es {
-		out[i] = &model.OrderEvent{Type: e.Type, Message: e.Message, CreatedAt: e.CreatedAt}
+		out[i] = &model.OrderEvent{Type: e.Type, Message: e.Message, CreatedAt: e.CreatedAt, StaffUserID: e.StaffUserID}
 	}
 	return out
 }

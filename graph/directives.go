@@ -13,7 +13,7 @@ import (
 
 // directives enforce the schema's access rules in one place.
 func directives() generated.DirectiveRoot {
-	return generated.DirectiveRoot{HasRole: hasRole, StaffOnly: staffOnly}
+	return generated.DirectiveRoot{HasRole: hasRole, HasPermission: hasPermission, StaffOnly: staffOnly}
 }
 
 // hasRole refuses the field unless the caller holds the role. On a root
@@ -46,13 +46,41 @@ func isRootField(ctx context.Context) bool {
 	return false
 }
 
-// staffOnly resolves the field for staff and hides it (null, no error) from
-// everyone else.
-func staffOnly(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-	if !auth.FromContext(ctx).IsStaff() {
+// staffOnly resolves the field for staff holding the permission and hides
+// it (null, no error) from everyone else.
+func staffOnly(ctx context.Context, _ any, next graphql.Resolver, perm model.StaffPermission) (any, error) {
+	if !auth.FromContext(ctx).Can(auth.Permission(perm)) {
 		return nil, nil
 	}
 	return next(ctx)
+}
+
+// hasPermission refuses the field with FORBIDDEN unless the staff caller
+// holds the permission of its area.
+//
+// gqlgen runs the last directive of a field first, so it answers callers
+// who are not staff the way @hasRole does: UNAUTHENTICATED or FORBIDDEN on
+// a root field, FORBIDDEN elsewhere.
+func hasPermission(ctx context.Context, _ any, next graphql.Resolver, perm model.StaffPermission) (any, error) {
+	if err := requirePermission(ctx, auth.Permission(perm)); err != nil {
+		if !isRootField(ctx) {
+			err = apperr.New(apperr.Forbidden, "you are not allowed to see this")
+		}
+		return nil, err
+	}
+	return next(ctx)
+}
+
+// requirePermission returns an error unless the caller in ctx is staff
+// holding perm: UNAUTHENTICATED for anonymous callers, FORBIDDEN otherwise.
+func requirePermission(ctx context.Context, perm auth.Permission) error {
+	if err := require(ctx, auth.Staff); err != nil {
+		return err
+	}
+	if !auth.FromContext(ctx).Can(perm) {
+		return apperr.New(apperr.Forbidden, "your account lacks the %s permission", perm)
+	}
+	return nil
 }
 
 // require returns an error unless the caller in ctx holds role.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ type sharedWebsocket struct {
 	connections   *wsConnections
 	maxOperations int
 	quotas        Quotas // QUOTA_GRAPHQL counts each operation, as over HTTP
+	sessions      *auth.Sessions
 }
 
 func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
@@ -52,8 +54,10 @@ func (t sharedWebsocket) Do(w http.ResponseWriter, r *http.Request, exec graphql
 		return
 	}
 	defer t.connections.release(network)
+	r = withWSConnState(r)
 	exec = sharingExecutor{GraphExecutor: exec, feeds: t.feeds}
-	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}, quotas: t.quotas})
+	t.Websocket.Do(w, r, operationLimit{GraphExecutor: exec, max: t.maxOperations, open: &atomic.Int64{}, quotas: t.quotas,
+		sessions: t.sessions})
 }
 
 // sharingExecutor dispatches a shareable subscription through its feed and
@@ -75,9 +79,9 @@ func (e sharingExecutor) DispatchOperation(ctx context.Context, oc *graphql.Oper
 }
 
 // feedKey identifies the subscriptions whose every response is the same:
-// the same principal, operation and variables, selecting only shareable
-// fields; root is the response key of its (single) root field. ok is false
-// for anything else.
+// the same principal (with the same permissions), operation and variables,
+// selecting only shareable fields; root is the response key of its
+// (single) root field. ok is false for anything else.
 func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root string, ok bool) {
 	if oc.Operation == nil || oc.Operation.Operation != ast.Subscription || len(oc.Operation.SelectionSet) != 1 {
 		return "", "", false
@@ -91,7 +95,14 @@ func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root strin
 		return "", "", false
 	}
 	p := auth.FromContext(ctx)
-	return strings.Join([]string{string(p.Role), p.ID, oc.OperationName, oc.RawQuery, string(vars)}, "\x00"), f.Alias, true
+	// The permissions too: a subscriber whose account lost one since the
+	// feed started must go through the access check again, not join it.
+	perms := make([]string, len(p.Permissions))
+	for i, perm := range p.Permissions {
+		perms[i] = string(perm)
+	}
+	slices.Sort(perms)
+	return strings.Join([]string{string(p.Role), p.ID, strings.Join(perms, ","), oc.OperationName, oc.RawQuery, string(vars)}, "\x00"), f.Alias, true
 }
 
 // feeds are the shared executions of broadcast subscriptions, by key. A

@@ -187,7 +187,7 @@ func newFuzzEndpoint(f *testing.F) *fuzzEndpoint {
 		f.Fatal(err)
 	}
 	h := graph.NewHandler(graph.NewResolver(services, log), graph.HandlerConfig{
-		Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log, Quotas: services.Quotas,
+		Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log, Quotas: services.Quotas,
 	})
 	e.handler = web.WithClientIP(nil, h)
 	return e

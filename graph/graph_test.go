@@ -37,7 +37,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Run(m)) }
 type bundle struct {
 	url        string
 	handler    http.Handler // the endpoint, for requests the test serves itself
-	tokens     *auth.Tokens
+	tokens     *auth.Sessions
 	catalog    *catalog.Service
 	staff      *auth.StaffService
 	statements atomic.Int64 // statements of the last request
@@ -61,9 +61,9 @@ func setupWithLog(t *testing.T, log *slog.Logger) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now)
+	tokens := auth.NewSessions(d, auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now))
 	inv := inventory.NewService(d, notifier, inventory.Config{LowStockEmail: "stock@example.com"})
-	b := &bundle{tokens: tokens, staff: auth.NewStaffService(d, tokens)}
+	b := &bundle{tokens: tokens, staff: auth.NewStaffService(d, tokens, nil, auth.StaffConfig{})}
 	b.catalog = catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD"})
 	hooks, err := webhooks.NewService(d, inserter, webhooks.Config{Timeout: time.Second, MaxAttempts: 3, RetryBase: time.Second, DisableAfter: 5}, log)
 	if err != nil {
@@ -73,7 +73,7 @@ func setupWithLog(t *testing.T, log *slog.Logger) *bundle {
 		Staff: b.staff, Customers: customers.NewService(d, tokens, "USD"), Catalog: b.catalog, Inventory: inv, Notify: notifier,
 		Webhooks: hooks,
 	}, log)
-	h := graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log})
+	h := graph.NewHandler(r, graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log})
 	b.handler = h
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx, counter := db.WithStatementCounter(req.Context())
@@ -120,7 +120,7 @@ func (b *bundle) staffToken(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := b.tokens.Issue(auth.Principal{ID: id, Role: auth.Staff})
+	tok, _ := b.tokens.Start(context.Background(), nil, auth.Principal{ID: id, Role: auth.Staff})
 	return tok
 }
 
@@ -172,7 +172,7 @@ func TestProductPageStatementBudget(t *testing.T) {
 
 func TestAccessRules(t *testing.T) {
 	b := setup(t)
-	customerToken, _ := b.tokens.Issue(auth.Principal{ID: "00000000-0000-0000-0000-000000000001", Role: auth.Customer})
+	customerToken, _ := b.tokens.Start(context.Background(), nil, auth.Principal{ID: "00000000-0000-0000-0000-000000000001", Role: auth.Customer})
 	staffMutations := []string{
 		`mutation { productCreate(input: {sku: "X1", name: "X", price: "1.00"}) { userErrors { code } } }`,
 		`mutation { productUpdate(id: "00000000-0000-0000-0000-000000000001", input: {name: "Y"}) { userErrors { code } } }`,

@@ -37,8 +37,8 @@ import (
 
 // HandlerConfig is what the GraphQL endpoint needs besides the resolvers.
 type HandlerConfig struct {
-	Tokens         *auth.Tokens
-	AllowedOrigins []string // CORS_ALLOWED_ORIGINS, for the websocket upgrade
+	Sessions       *auth.Sessions // verifies bearer tokens and their sessions
+	AllowedOrigins []string       // CORS_ALLOWED_ORIGINS, for the websocket upgrade
 	MaxUploadBytes int64
 	Log            *slog.Logger
 	// AroundOperations, when set, wraps every operation (metrics).
@@ -81,7 +81,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		KeepAlivePingInterval: 10 * time.Second,
 		PingPongInterval:      10 * time.Second,
 		InitTimeout:           10 * time.Second,
-		InitFunc:              websocketInit(cfg.Tokens),
+		InitFunc:              websocketInit(cfg.Sessions),
 		Implementation: errorEndsOperation{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: originPatterns(cfg.AllowedOrigins)},
 		}},
@@ -89,6 +89,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		connections:   newWSConnections(cmp.Or(cfg.WSMaxConnections, defaultWSMaxConnections)),
 		maxOperations: cmp.Or(cfg.WSMaxSubscriptions, defaultWSMaxSubscriptions),
 		quotas:        cfg.Quotas,
+		sessions:      cfg.Sessions,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(requestErrors{transport.GET{}})
@@ -119,7 +120,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
 	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes,
-		authenticate(cfg.Tokens, unavailableStatus(srv))))))
+		authenticate(cfg.Sessions, cfg.Log, unavailableStatus(srv))))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with
@@ -270,6 +271,13 @@ func refuseNUL(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 			}
 		}
 	}
+	if d := rc.Field.Definition.Directives.ForName("hasPermission"); d != nil && !errors.Is(err, apperr.ErrUnauthenticated) && !errors.Is(err, apperr.ErrForbidden) {
+		if arg := d.Arguments.ForName("permission"); arg != nil && arg.Value != nil {
+			if permErr := requirePermission(ctx, auth.Permission(arg.Value.Raw)); permErr != nil {
+				err = permErr
+			}
+		}
+	}
 	graphql.AddError(ctx, err)
 	return graphql.Null
 }
@@ -335,24 +343,67 @@ func requestError(w http.ResponseWriter, status int, message string) {
 	}}})
 }
 
-// authenticate puts the caller of an HTTP request in its context. A
-// missing, malformed or expired token leaves the caller anonymous, so public
-// reads keep working and protected fields answer UNAUTHENTICATED.
-func authenticate(tokens *auth.Tokens, next http.Handler) http.Handler {
+// authenticate puts the caller of an HTTP request in its context. No
+// Authorization header is an anonymous caller; a token that is malformed,
+// expired, signed with another secret, or of an ended session fails the
+// whole request with UNAUTHENTICATED (HTTP 401), never silently anonymous,
+// so a client learns at once that it must sign in again.
+func authenticate(sessions *auth.Sessions, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok, ok := auth.BearerToken(r.Header.Get("Authorization")); ok {
-			if p, err := tokens.Verify(tok); err == nil {
-				r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-			}
+		header := r.Header.Get("Authorization")
+		if strings.TrimSpace(header) == "" {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		tok, ok := auth.BearerToken(header)
+		if !ok {
+			unauthenticated(w, errMalformedAuthorization.Error())
+			return
+		}
+		p, err := sessions.Authenticate(r.Context(), tok)
+		if err != nil {
+			if apperr.KindOf(err) != apperr.Unauthenticated {
+				log.ErrorContext(r.Context(), "check the session of a bearer token", "err", err)
+				unavailable(w)
+				return
+			}
+			unauthenticated(w, errInvalidToken.Error())
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }
 
+// unauthenticated answers a request with a bad token: 401 and one
+// UNAUTHENTICATED GraphQL error with a fixed message.
+func unauthenticated(w http.ResponseWriter, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message": message, "extensions": map[string]any{"code": apperr.Unauthenticated.String()},
+	}}})
+}
+
+// unavailable answers a request whose session could not be checked (the
+// database is away): 503 and SERVICE_UNAVAILABLE, never anonymous.
+func unavailable(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message":    "the service is unavailable: retry shortly",
+		"extensions": map[string]any{"code": apperr.Unavailable.String(), "retryAfterSeconds": 1},
+	}}})
+}
+
 // websocketInit authenticates a websocket from its connection_init payload
-// ({"Authorization": "Bearer …"}). A token that does not verify refuses the
-// connection, so a client never mistakes a refused login for a quiet stream.
-func websocketInit(tokens *auth.Tokens) transport.WebsocketInitFunc {
+// ({"Authorization": "Bearer …"}). A token that does not verify, or whose
+// session has ended, refuses the connection with 4403, so a client never
+// mistakes a refused login for a quiet stream; a session that ends later
+// (logout, password change, deactivation) closes the connection with 4403
+// within a second, whichever replica ended it.
+func websocketInit(sessions *auth.Sessions) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		header := payload.Authorization()
 		if header == "" {
@@ -362,11 +413,25 @@ func websocketInit(tokens *auth.Tokens) transport.WebsocketInitFunc {
 		if !ok {
 			return refuse(ctx, errMalformedAuthorization)
 		}
-		p, err := tokens.Verify(tok)
+		p, err := sessions.Authenticate(ctx, tok)
+		if err != nil && apperr.KindOf(err) != apperr.Unauthenticated {
+			// The session could not be checked (the database is away):
+			// "try again later", so the client reconnects with its token.
+			ctx = transport.WithWebsocketCloseCode(ctx, closeTryAgainLater)
+			return ctx, nil, errSessionUnchecked
+		}
 		if err != nil {
 			return refuse(ctx, errInvalidToken)
 		}
-		return auth.WithPrincipal(ctx, p), nil, nil
+		ctx, cancel := context.WithCancel(withWSToken(auth.WithPrincipal(ctx, p), tok))
+		conn := wsConnOf(ctx)
+		sessions.Watch(ctx, p.SessionID, func() {
+			if conn != nil {
+				conn.revoked.Store(true)
+			}
+			cancel()
+		})
+		return ctx, nil, nil
 	}
 }
 
@@ -377,12 +442,17 @@ func websocketInit(tokens *auth.Tokens) transport.WebsocketInitFunc {
 var (
 	errMalformedAuthorization = errors.New(`Authorization must be "Bearer <token>"`)
 	errInvalidToken           = errors.New("the token is invalid or expired: sign in again")
+	errSessionUnchecked       = errors.New("the service is unavailable: retry shortly")
 )
 
 // closeForbidden is the close code graphql-transport-ws prescribes for a
 // refused connection_init, so a client can tell a bad token from a normal
 // close and stop reconnecting with it.
 const closeForbidden = 4403
+
+// closeTryAgainLater (RFC 6455's 1013) closes a connection whose token
+// could not be checked for now.
+const closeTryAgainLater = 1013
 
 // refuse ends a websocket whose connection_init failed, with code 4403 and
 // the fixed reason "Forbidden: " + reason.

@@ -54,7 +54,7 @@ func setupImages(t *testing.T) *imageBundle {
 		t.Fatal(err)
 	}
 	secret := []byte(strings.Repeat("k", 32))
-	tokens := auth.NewTokens(secret, time.Hour, time.Hour, time.Now)
+	tokens := auth.NewSessions(d, auth.NewTokens(secret, time.Hour, time.Hour, time.Now))
 	inv := inventory.NewService(d, notifier, inventory.Config{})
 
 	mux := http.NewServeMux()
@@ -68,13 +68,13 @@ func setupImages(t *testing.T) *imageBundle {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 
-	b := &imageBundle{bundle: &bundle{tokens: tokens, staff: auth.NewStaffService(d, tokens), url: srv.URL + "/graphql"}, base: srv.URL, store: store}
+	b := &imageBundle{bundle: &bundle{tokens: tokens, staff: auth.NewStaffService(d, tokens, nil, auth.StaffConfig{}), url: srv.URL + "/graphql"}, base: srv.URL, store: store}
 	b.catalog = catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD", Log: log}).WithImages(store, maxImageUpload)
 	r := graph.NewResolver(graph.Services{
 		Staff: b.staff, Customers: customers.NewService(d, tokens, "USD"), Catalog: b.catalog, Inventory: inv, Notify: notifier,
 		Images: store,
 	}, log)
-	mux.Handle("/graphql", graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: maxImageUpload, Log: log}))
+	mux.Handle("/graphql", graph.NewHandler(r, graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: maxImageUpload, Log: log}))
 	mux.Handle(storage.FilesPath, store.Handler())
 	return b
 }
@@ -245,7 +245,7 @@ func TestProductImageUploadServeReorderDelete(t *testing.T) {
 func TestProductImageMutationsAreStaffOnly(t *testing.T) {
 	b := setupImages(t)
 	p := mustCreateProduct(t, b.catalog)
-	customer, _ := b.tokens.Issue(auth.Principal{ID: uuid.NewString(), Role: auth.Customer})
+	customer, _ := b.tokens.Start(context.Background(), nil, auth.Principal{ID: uuid.NewString(), Role: auth.Customer})
 	for _, token := range []string{customer, ""} {
 		res, _ := b.upload(t, token, p.ID, "x.png", pngFile(t), nil)
 		want := "FORBIDDEN"

@@ -50,11 +50,13 @@ func (r *Resolver) orderConnection(ctx context.Context, f orders.Filter, first *
 }
 
 // node finds what an id names, among what the caller may see: products
-// and variants (inactive ones for staff only), carts (whoever holds the id), orders
-// (staff and the owner) and customers (staff). Ids are UUIDs shared by no
-// two rows, so the first match is the only one.
+// and variants (inactive ones for staff only), carts (whoever holds the
+// id), orders (staff with ORDERS and the owner), customers (staff with
+// CUSTOMERS) and staff accounts (staff with STAFF_MANAGE). Ids are UUIDs
+// shared by no two rows, so the first match is the only one.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	caller := auth.FromContext(ctx)
+	_, viewer := orderViewer(ctx)
 	l := loadersFrom(ctx)
 	if p, err := l.product.Load(ctx, id); err != nil || (p != nil && (p.IsActive || caller.IsStaff())) {
 		return toProduct(p), err
@@ -68,18 +70,23 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 		return nil, err
 	}
 	if o, err := r.svc.Orders.ByID(ctx, id); err == nil {
-		if access := r.svc.Orders.AccessFor(caller, o, nil); access.Customer {
+		if access := r.svc.Orders.AccessFor(viewer, o, nil); access.Customer {
 			return toOrder(o, access), nil
 		}
 	} else if !errors.Is(err, apperr.ErrNotFound) {
 		return nil, err
 	}
-	if caller.IsStaff() {
+	if caller.Can(auth.PermCustomers) {
 		if c, err := l.customer.Load(ctx, id); err != nil || c != nil {
 			return toCustomer(c), err
 		}
 		if p, err := r.svc.Promotions.ByID(ctx, id); err != nil || p != nil {
 			return toPromotion(p), err
+		}
+	}
+	if caller.Can(auth.PermStaffManage) {
+		if u, err := r.svc.Staff.ByID(ctx, id); err == nil || !errors.Is(err, apperr.ErrNotFound) {
+			return toStaffUser(u), err
 		}
 	}
 	return nil, apperr.New(apperr.NotFound, "node not found")

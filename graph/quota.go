@@ -99,6 +99,22 @@ func emailKey(email string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// resetLimits count a password-reset request against QUOTA_LOGIN, per
+// (email, IP), and QUOTA_LOGIN_IP, per IP, whether or not the email has an
+// account, so the limits tell nothing either.
+func (q Quotas) resetLimits(ctx context.Context, email string) error {
+	ip := web.ClientNetwork(ctx)
+	return q.limit(ctx,
+		keyedQuota{"api:password-reset:ip:" + ip, q.LoginIP},
+		keyedQuota{"api:password-reset:ip:" + ip + ":email:" + emailKey(email), q.Login})
+}
+
+// verificationLimits count an email-verification request against
+// QUOTA_LOGIN per account, so that no one floods their own mailbox.
+func (q Quotas) verificationLimits(ctx context.Context, customerID string) error {
+	return q.limit(ctx, keyedQuota{"api:email-verification:customer:" + customerID, q.Login})
+}
+
 // registerLimits count a sign-up per IP.
 func (q Quotas) registerLimits(ctx context.Context) error {
 	return q.limit(ctx, keyedQuota{"api:register:ip:" + web.ClientNetwork(ctx), q.Register})

@@ -26,12 +26,12 @@ func quotaServer(t *testing.T, q graph.Quotas) *httptest.Server {
 	t.Helper()
 	d := dbtest.DB(t)
 	log := slog.New(slog.DiscardHandler)
-	tokens := auth.NewTokens([]byte(strings.Repeat("q", 32)), time.Hour, time.Hour, time.Now)
+	tokens := auth.NewSessions(d, auth.NewTokens([]byte(strings.Repeat("q", 32)), time.Hour, time.Hour, time.Now))
 	q.Limiter = quota.NewMemory(time.Now, log)
 	r := graph.NewResolver(graph.Services{
-		Staff: auth.NewStaffService(d, tokens), Customers: customers.NewService(d, tokens, "USD"), Quotas: q,
+		Staff: auth.NewStaffService(d, tokens, nil, auth.StaffConfig{}), Customers: customers.NewService(d, tokens, "USD"), Quotas: q,
 	}, log)
-	h := graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log, Quotas: q})
+	h := graph.NewHandler(r, graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log, Quotas: q})
 	srv := httptest.NewServer(web.WithClientIP(nil, h))
 	t.Cleanup(srv.Close)
 	return srv

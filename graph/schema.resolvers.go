@@ -203,12 +203,24 @@ func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInp
 		return nil, err
 	}
 	p := auth.FromContext(ctx)
-	res, err := r.svc.Orders.Checkout(ctx, toCheckoutInput(input, p, web.ClientIP(ctx)))
+	newAddress := input.ShippingAddressID == nil
+	err := r.checkoutAddress(ctx, p, &input)
+	var res *orders.CheckoutResult
+	if err == nil {
+		res, err = r.svc.Orders.Checkout(ctx, toCheckoutInput(input, p, web.ClientIP(ctx)))
+	}
 	if ues, ok := userErrors(err); ok {
 		return &model.CheckoutPayload{UserErrors: ues}, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	if p.IsCustomer() && newAddress {
+		// The order is placed; a book that cannot take the address does
+		// not undo it.
+		if err := r.svc.Customers.SaveCheckoutAddress(ctx, p.ID, res.Order.ShippingAddress); err != nil {
+			r.log.WarnContext(ctx, "save checkout address to the address book", "err", err)
+		}
 	}
 	access := r.svc.Orders.AccessFor(p, res.Order, &res.AccessToken)
 	return &model.CheckoutPayload{
@@ -286,6 +298,103 @@ func (r *mutationResolver) WebhookEndpointPing(ctx context.Context, id string) (
 
 func (r *mutationResolver) WebhookDeliveryRetry(ctx context.Context, id string) (*model.WebhookDeliveryPayload, error) {
 	return webhookDeliveryPayload(r.svc.Webhooks.Retry(ctx, id))
+}
+
+func (r *mutationResolver) CustomerLogout(ctx context.Context) (bool, error) {
+	p := auth.FromContext(ctx)
+	if err := r.svc.Customers.Logout(ctx, p); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (r *mutationResolver) CustomerUpdate(ctx context.Context, input model.CustomerUpdateInput) (*model.CustomerPayload, error) {
+	c, err := r.svc.Customers.Update(ctx, auth.FromContext(ctx).ID, customers.UpdateInput{
+		FirstName: input.FirstName, LastName: input.LastName, Phone: input.Phone, MarketingOptIn: input.MarketingOptIn,
+	})
+	return customerPayload(c, err)
+}
+
+func (r *mutationResolver) CustomerPasswordChange(ctx context.Context, currentPassword string, newPassword string) (*model.AuthPayload, error) {
+	c, token, err := r.svc.Customers.ChangePassword(ctx, auth.FromContext(ctx), currentPassword, newPassword)
+	return authPayload(c, token, err)
+}
+
+func (r *mutationResolver) CustomerPasswordResetRequest(ctx context.Context, email string) (*model.UserErrorsPayload, error) {
+	// Counted like a failed sign-in against the email (QUOTA_LOGIN and
+	// QUOTA_LOGIN_IP), so that it can neither flood a mailbox nor probe
+	// emails fast.
+	if err := r.svc.Quotas.resetLimits(ctx, email); err != nil {
+		return nil, err
+	}
+	return errorsPayload(r.svc.Customers.RequestPasswordReset(ctx, email))
+}
+
+func (r *mutationResolver) CustomerPasswordReset(ctx context.Context, token string, password string) (*model.AuthPayload, error) {
+	c, tok, err := r.svc.Customers.ResetPassword(ctx, token, password)
+	return authPayload(c, tok, err)
+}
+
+func (r *mutationResolver) CustomerEmailVerificationRequest(ctx context.Context) (*model.UserErrorsPayload, error) {
+	id := auth.FromContext(ctx).ID
+	if err := r.svc.Quotas.verificationLimits(ctx, id); err != nil {
+		return nil, err
+	}
+	return errorsPayload(r.svc.Customers.RequestEmailVerification(ctx, id))
+}
+
+func (r *mutationResolver) CustomerEmailVerify(ctx context.Context, token string) (*model.CustomerPayload, error) {
+	return customerPayload(r.svc.Customers.VerifyEmail(ctx, token))
+}
+
+func (r *mutationResolver) CustomerAddressCreate(ctx context.Context, address model.AddressInput, setDefault *bool) (*model.CustomerAddressPayload, error) {
+	return addressPayload(r.svc.Customers.AddAddress(ctx, auth.FromContext(ctx).ID, *fromAddressInput(&address), deref(setDefault)))
+}
+
+func (r *mutationResolver) CustomerAddressUpdate(ctx context.Context, id string, address model.AddressInput) (*model.CustomerAddressPayload, error) {
+	return addressPayload(r.svc.Customers.UpdateAddress(ctx, auth.FromContext(ctx).ID, id, *fromAddressInput(&address)))
+}
+
+func (r *mutationResolver) CustomerAddressDelete(ctx context.Context, id string) (*model.CustomerAddressPayload, error) {
+	return addressPayload(r.svc.Customers.DeleteAddress(ctx, auth.FromContext(ctx).ID, id))
+}
+
+func (r *mutationResolver) CustomerDefaultAddressSet(ctx context.Context, id string) (*model.CustomerAddressPayload, error) {
+	return addressPayload(r.svc.Customers.SetDefaultAddress(ctx, auth.FromContext(ctx).ID, id))
+}
+
+func (r *mutationResolver) CustomerDelete(ctx context.Context, password string) (*model.UserErrorsPayload, error) {
+	return errorsPayload(r.svc.Customers.Delete(ctx, auth.FromContext(ctx), password))
+}
+
+func (r *mutationResolver) StaffLogout(ctx context.Context) (bool, error) {
+	if err := r.svc.Staff.Logout(ctx, auth.FromContext(ctx)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (r *mutationResolver) StaffUserCreate(ctx context.Context, input model.StaffUserCreateInput) (*model.StaffUserPayload, error) {
+	return staffPayload(r.svc.Staff.Invite(ctx, auth.FromContext(ctx), auth.StaffInput{
+		Email: input.Email, Name: input.Name, Role: fromRole(&input.Role), Permissions: fromPermissions(input.Permissions),
+	}))
+}
+
+func (r *mutationResolver) StaffUserUpdate(ctx context.Context, id string, input model.StaffUserUpdateInput) (*model.StaffUserPayload, error) {
+	return staffPayload(r.svc.Staff.Update(ctx, auth.FromContext(ctx), id, auth.StaffInput{
+		Name: input.Name, Role: fromRole(input.Role), Permissions: fromPermissions(input.Permissions), IsActive: input.IsActive,
+	}))
+}
+
+func (r *mutationResolver) StaffPasswordSet(ctx context.Context, token string, password string) (*model.StaffAuthPayload, error) {
+	tok, err := r.svc.Staff.SetPassword(ctx, token, password)
+	if ues, ok := userErrors(err); ok {
+		return &model.StaffAuthPayload{UserErrors: ues}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &model.StaffAuthPayload{Token: &tok, UserErrors: []*model.UserError{}}, nil
 }
 
 func (r *mutationResolver) CartShippingAddressUpdate(ctx context.Context, cartID string, address model.AddressInput) (*model.CartPayload, error) {
@@ -375,6 +484,20 @@ func (r *orderResolver) Events(ctx context.Context, obj *model.Order) ([]*model.
 
 func (r *orderConnectionResolver) TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+func (r *orderEventResolver) StaffUser(ctx context.Context, obj *model.OrderEvent) (*model.StaffUser, error) {
+	if obj.StaffUserID == nil {
+		return nil, nil
+	}
+	u, err := r.svc.Staff.ByID(ctx, *obj.StaffUserID)
+	if apperr.KindOf(err) == apperr.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return toStaffUser(u), nil
 }
 
 func (r *orderLineResolver) Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error) {
@@ -536,7 +659,7 @@ func (r *queryResolver) Cart(ctx context.Context, id string) (*model.Cart, error
 }
 
 func (r *queryResolver) Order(ctx context.Context, orderNumber string, email *string, accessToken *string) (*model.Order, error) {
-	p := auth.FromContext(ctx)
+	ctx, p := orderViewer(ctx)
 	var o *orders.Order
 	err := r.svc.Quotas.lookupOrder(ctx, orderNumber, email != nil, func() (err error) {
 		o, err = r.svc.Orders.Lookup(ctx, p, orderNumber, email, accessToken)
@@ -621,6 +744,22 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after 
 	return toWebhookEndpointConnection(p), nil
 }
 
+func (r *queryResolver) StaffUsers(ctx context.Context, first *int, after *string) (*model.StaffUserConnection, error) {
+	return r.staffUsers(ctx, first, after)
+}
+
+func (r *queryResolver) StaffMe(ctx context.Context) (*model.StaffUser, error) {
+	p := auth.FromContext(ctx)
+	if !p.IsStaff() {
+		return nil, nil
+	}
+	u, err := r.svc.Staff.ByID(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return toStaffUser(u), nil
+}
+
 func (r *queryResolver) ShippingZones(ctx context.Context) ([]*model.ShippingZone, error) {
 	zones, err := r.svc.Shipping.Zones(ctx)
 	if err != nil {
@@ -668,6 +807,7 @@ func (r *shippingMethodResolver) Zone(ctx context.Context, obj *model.ShippingMe
 func (r *subscriptionResolver) OrderStatusChanged(ctx context.Context, orderNumber string, accessToken *string) (<-chan *model.OrderStatusEvent, error) {
 	// Subscribe before reading the current state, so that no change made in
 	// between is missed.
+	ctx, _ = orderViewer(ctx)
 	sub := r.svc.Live.Subscribe(realtime.TopicOrders)
 	o, err := r.svc.Orders.Lookup(ctx, auth.FromContext(ctx), orderNumber, nil, accessToken)
 	if err != nil {
@@ -734,6 +874,8 @@ func (r *Resolver) OrderConnection() generated.OrderConnectionResolver {
 	return &orderConnectionResolver{r}
 }
 
+func (r *Resolver) OrderEvent() generated.OrderEventResolver { return &orderEventResolver{r} }
+
 func (r *Resolver) OrderLine() generated.OrderLineResolver { return &orderLineResolver{r} }
 
 func (r *Resolver) Product() generated.ProductResolver { return &productResolver{r} }
@@ -777,6 +919,7 @@ type (
 	notificationConnectionResolver         struct{ *Resolver }
 	orderResolver                          struct{ *Resolver }
 	orderConnectionResolver                struct{ *Resolver }
+	orderEventResolver                     struct{ *Resolver }
 	orderLineResolver                      struct{ *Resolver }
 	productResolver                        struct{ *Resolver }
 	productConnectionResolver              struct{ *Resolver }

@@ -129,7 +129,7 @@ func newLiveReplicaLog(t testing.TB, name, prefix string, log *slog.Logger) *liv
 	}
 
 	services, tokens := liveServices(t, d, hub, log)
-	h := graph.NewHandler(graph.NewResolver(services, log), graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log, Metrics: reg})
+	h := graph.NewHandler(graph.NewResolver(services, log), graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log, Metrics: reg})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close) // registered before any client, so it runs after the clients closed
 
@@ -143,7 +143,7 @@ func newLiveReplicaLog(t testing.TB, name, prefix string, log *slog.Logger) *liv
 	}
 }
 
-func liveServices(t testing.TB, d *db.DB, hub *realtime.Hub, log *slog.Logger) (graph.Services, *auth.Tokens) {
+func liveServices(t testing.TB, d *db.DB, hub *realtime.Hub, log *slog.Logger) (graph.Services, *auth.Sessions) {
 	t.Helper()
 	inserter, err := jobs.NewInserter(d)
 	if err != nil {
@@ -154,7 +154,7 @@ func liveServices(t testing.TB, d *db.DB, hub *realtime.Hub, log *slog.Logger) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := auth.NewTokens(liveSecret, time.Hour, time.Hour, time.Now)
+	tokens := auth.NewSessions(d, auth.NewTokens(liveSecret, time.Hour, time.Hour, time.Now))
 	inv := inventory.NewService(d, notifier, inventory.Config{LowStockEmail: "stock@example.com", Live: hub})
 	cat := catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD"})
 	cs := carts.NewService(d, cat, notifier, inserter, carts.Config{Currency: "USD"})
@@ -171,7 +171,7 @@ func liveServices(t testing.TB, d *db.DB, hub *realtime.Hub, log *slog.Logger) (
 		ReviewRequest: time.Hour, DeliveryFollowup: time.Hour, AccessSecret: liveSecret,
 	})
 	return graph.Services{
-		Staff: auth.NewStaffService(d, tokens), Customers: customers.NewService(d, tokens, "USD"), Catalog: cat,
+		Staff: auth.NewStaffService(d, tokens, nil, auth.StaffConfig{}), Customers: customers.NewService(d, tokens, "USD"), Catalog: cat,
 		Inventory: inv, Notify: notifier, Carts: cs, Orders: ords, Pricing: price, Live: hub,
 	}, tokens
 }
@@ -249,7 +249,7 @@ func (r *liveReplica) staffToken(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := r.api.tokens.Issue(auth.Principal{ID: id, Role: auth.Staff})
+	tok, err := r.api.tokens.Start(context.Background(), nil, auth.Principal{ID: id, Role: auth.Staff})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +644,7 @@ func (c *wsClient) orderStates(t *testing.T, number string, deadline time.Time, 
 func TestSubscriptionAccess(t *testing.T) {
 	env := liveSetup(t)
 	r := env.a
-	customer, err := r.api.tokens.Issue(auth.Principal{ID: "00000000-0000-0000-0000-000000000001", Role: auth.Customer})
+	customer, err := r.api.tokens.Start(context.Background(), nil, auth.Principal{ID: "00000000-0000-0000-0000-000000000001", Role: auth.Customer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,10 +666,10 @@ func TestSubscriptionAccess(t *testing.T) {
 		t.Errorf("refused subscriptions left %d hub subscribers", n)
 	}
 
-	expired, _ := auth.NewTokens(liveSecret, time.Hour, time.Hour, func() time.Time { return time.Now().Add(-3 * time.Hour) }).
-		Issue(auth.Principal{ID: "00000000-0000-0000-0000-000000000002", Role: auth.Staff})
-	foreign, _ := auth.NewTokens([]byte(strings.Repeat("x", 32)), time.Hour, time.Hour, time.Now).
-		Issue(auth.Principal{ID: "00000000-0000-0000-0000-000000000003", Role: auth.Staff})
+	expired, _ := auth.NewSessions(dbtest.DB(t), auth.NewTokens(liveSecret, time.Hour, time.Hour, func() time.Time { return time.Now().Add(-3 * time.Hour) })).
+		Start(context.Background(), nil, auth.Principal{ID: "00000000-0000-0000-0000-000000000002", Role: auth.Staff})
+	foreign, _ := auth.NewSessions(dbtest.DB(t), auth.NewTokens([]byte(strings.Repeat("x", 32)), time.Hour, time.Hour, time.Now)).
+		Start(context.Background(), nil, auth.Principal{ID: "00000000-0000-0000-0000-000000000003", Role: auth.Staff})
 	bad := []struct{ name, authorization string }{
 		{"garbage bearer token", "Bearer not-a-token"},
 		{"expired staff token", "Bearer " + expired},

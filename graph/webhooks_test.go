@@ -18,7 +18,7 @@ func (b *bundle) adminToken(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := b.tokens.Issue(auth.Principal{ID: id, Role: auth.Admin})
+	tok, _ := b.tokens.Start(context.Background(), nil, auth.Principal{ID: id, Role: auth.Admin})
 	return tok
 }
 

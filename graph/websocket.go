@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"commerce/internal/apperr"
+	"commerce/internal/auth"
 )
 
 // wsRetryAfter is the retryAfterSeconds of a refused websocket connection or
@@ -90,9 +92,10 @@ var registerProtocolCodes sync.Once
 // RATE_LIMITED and the connection stays open.
 type operationLimit struct {
 	graphql.GraphExecutor
-	max    int
-	open   *atomic.Int64
-	quotas Quotas
+	max      int
+	open     *atomic.Int64
+	quotas   Quotas
+	sessions *auth.Sessions // re-reads the caller of each operation
 }
 
 func (e operationLimit) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
@@ -131,6 +134,7 @@ func (e operationLimit) DispatchOperation(ctx context.Context, oc *graphql.Opera
 	var once sync.Once
 	free := func() { once.Do(func() { e.open.Add(-1) }) }
 	context.AfterFunc(ctx, free)
+	ctx = freshPrincipal(ctx, e.sessions)
 	next, ctx := e.GraphExecutor.DispatchOperation(ctx, oc)
 	return func(ctx context.Context) *graphql.Response {
 		resp := next(ctx)
@@ -153,12 +157,77 @@ type errorEndsOperation struct {
 	transport.WebsocketImplementation
 }
 
+// Every connection, of either protocol, also closes with 4403 instead of
+// gqlgen's normal close when its session ended (see websocketInit).
 func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	conn, err := i.WebsocketImplementation.Accept(w, r, opts)
-	if err != nil || conn.Subprotocol() != graphqlTransportWS {
+	if err != nil {
 		return conn, err
 	}
-	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}}, nil
+	state := wsConnOf(r.Context())
+	if state == nil {
+		state = &wsConnState{}
+	}
+	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{},
+		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state}, nil
+}
+
+type wsTokenKey struct{}
+
+// withWSToken keeps a connection's bearer token in its context, for
+// freshPrincipal.
+func withWSToken(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, wsTokenKey{}, token)
+}
+
+// freshPrincipal re-reads the caller of an operation on a websocket from
+// its session, as an HTTP request would be, so that a change of the
+// account's role or permissions since connection_init applies to the
+// operations started after it. An ended session makes the caller
+// anonymous (its connection is about to close with 4403); a session that
+// cannot be checked now keeps the caller of connection_init.
+func freshPrincipal(ctx context.Context, sessions *auth.Sessions) context.Context {
+	tok, ok := ctx.Value(wsTokenKey{}).(string)
+	if !ok || sessions == nil {
+		return ctx
+	}
+	p, err := sessions.Authenticate(ctx, tok)
+	switch {
+	case err == nil:
+		return auth.WithPrincipal(ctx, p)
+	case apperr.KindOf(err) == apperr.Unauthenticated:
+		return auth.WithPrincipal(ctx, auth.Principal{})
+	}
+	return ctx
+}
+
+// wsConnState is what websocketInit shares with the connection it runs on:
+// whether the connection's session ended, so that gqlgen's close (after
+// websocketInit cancels the connection's context) goes out as 4403.
+type wsConnState struct{ revoked atomic.Bool }
+
+type wsConnStateKey struct{}
+
+// withWSConnState gives a websocket request the state its connection and
+// its connection_init share.
+func withWSConnState(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), wsConnStateKey{}, &wsConnState{}))
+}
+
+func wsConnOf(ctx context.Context) *wsConnState {
+	s, _ := ctx.Value(wsConnStateKey{}).(*wsConnState)
+	return s
+}
+
+// errSessionEnded is the close reason of a connection whose session ended.
+var errSessionEnded = errors.New("the session has ended: sign in again")
+
+// WriteClose sends gqlgen's close, or 4403 when the session ended.
+func (c *errorEndsConn) WriteClose(code int, message string) error {
+	if c.state.revoked.Load() {
+		code, message = closeForbidden, "Forbidden: "+errSessionEnded.Error()
+	}
+	return c.WebsocketConn.WriteClose(code, message)
 }
 
 const graphqlTransportWS = "graphql-transport-ws"
@@ -169,8 +238,10 @@ const graphqlTransportWS = "graphql-transport-ws"
 // errored lives only between the two.
 type errorEndsConn struct {
 	transport.WebsocketConn
-	mu      sync.Mutex
-	errored map[string]bool // operations whose error was sent and complete not yet dropped
+	mu          sync.Mutex
+	errored     map[string]bool // operations whose error was sent and complete not yet dropped
+	transportWS bool            // graphql-transport-ws: the fix applies
+	state       *wsConnState
 }
 
 // The connection keeps the optional abilities of the coder/websocket
@@ -182,6 +253,9 @@ var (
 )
 
 func (c *errorEndsConn) WriteJSON(v any) error {
+	if !c.transportWS {
+		return c.WebsocketConn.WriteJSON(v)
+	}
 	id, typ := messageHeader(v)
 	c.mu.Lock()
 	switch typ {

@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	NotificationConnection() NotificationConnectionResolver
 	Order() OrderResolver
 	OrderConnection() OrderConnectionResolver
+	OrderEvent() OrderEventResolver
 	OrderLine() OrderLineResolver
 	Product() ProductResolver
 	ProductConnection() ProductConnectionResolver
@@ -53,8 +54,9 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	HasRole   func(ctx context.Context, obj any, next graphql.Resolver, role model.Role) (res any, err error)
-	StaffOnly func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	HasPermission func(ctx context.Context, obj any, next graphql.Resolver, permission model.StaffPermission) (res any, err error)
+	HasRole       func(ctx context.Context, obj any, next graphql.Resolver, role model.Role) (res any, err error)
+	StaffOnly     func(ctx context.Context, obj any, next graphql.Resolver, permission model.StaffPermission) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -63,6 +65,7 @@ type ComplexityRoot struct {
 		Company     func(childComplexity int) int
 		CountryCode func(childComplexity int) int
 		FirstName   func(childComplexity int) int
+		ID          func(childComplexity int) int
 		LastName    func(childComplexity int) int
 		Line1       func(childComplexity int) int
 		Line2       func(childComplexity int) int
@@ -124,6 +127,7 @@ type ComplexityRoot struct {
 		CreatedAt        func(childComplexity int) int
 		DefaultAddress   func(childComplexity int) int
 		Email            func(childComplexity int) int
+		EmailVerified    func(childComplexity int) int
 		FirstName        func(childComplexity int) int
 		ID               func(childComplexity int) int
 		LastName         func(childComplexity int) int
@@ -137,6 +141,12 @@ type ComplexityRoot struct {
 		UpdatedAt        func(childComplexity int) int
 	}
 
+	CustomerAddressPayload struct {
+		Address    func(childComplexity int) int
+		Customer   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	CustomerConnection struct {
 		Edges      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
@@ -146,6 +156,11 @@ type ComplexityRoot struct {
 	CustomerEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CustomerPayload struct {
+		Customer   func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	DeletePayload struct {
@@ -221,50 +236,66 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CartCreate                  func(childComplexity int, lines []*model.CartLineInput, email *string, marketingOptIn *bool) int
-		CartDiscountCodesUpdate     func(childComplexity int, cartID string, codes []string) int
-		CartEmailUpdate             func(childComplexity int, cartID string, email string, marketingOptIn *bool) int
-		CartLinesAdd                func(childComplexity int, cartID string, lines []*model.CartLineInput) int
-		CartLinesRemove             func(childComplexity int, cartID string, lineIds []string) int
-		CartLinesUpdate             func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
-		CartShippingAddressUpdate   func(childComplexity int, cartID string, address model.AddressInput) int
-		CartShippingMethodSet       func(childComplexity int, cartID string, shippingMethodID string) int
-		Checkout                    func(childComplexity int, input model.CheckoutInput) int
-		CustomerLogin               func(childComplexity int, email string, password string) int
-		CustomerRegister            func(childComplexity int, input model.CustomerRegisterInput) int
-		InventoryAdjust             func(childComplexity int, input model.InventoryAdjustInput) int
-		OrderCancel                 func(childComplexity int, id string, reason *string) int
-		OrderFulfill                func(childComplexity int, id string, input model.FulfillInput) int
-		OrderMarkDelivered          func(childComplexity int, id string) int
-		ProductArchive              func(childComplexity int, id string) int
-		ProductCreate               func(childComplexity int, input model.ProductCreateInput) int
-		ProductImageDelete          func(childComplexity int, imageID string) int
-		ProductImageUpload          func(childComplexity int, productID string, file graphql.Upload, altText *string) int
-		ProductImagesReorder        func(childComplexity int, productID string, imageIds []string) int
-		ProductOptionValuesAdd      func(childComplexity int, productID string, optionName string, values []string) int
-		ProductUpdate               func(childComplexity int, id string, input model.ProductUpdateInput) int
-		ProductVariantArchive       func(childComplexity int, id string) int
-		ProductVariantUpdate        func(childComplexity int, id string, input model.ProductVariantUpdateInput) int
-		ProductVariantsCreate       func(childComplexity int, productID string, variants []*model.ProductVariantInput) int
-		PromotionArchive            func(childComplexity int, id string) int
-		PromotionCreate             func(childComplexity int, input model.PromotionInput) int
-		PromotionUpdate             func(childComplexity int, id string, input model.PromotionInput) int
-		ShippingMethodCreate        func(childComplexity int, zoneID string, input model.ShippingMethodInput) int
-		ShippingMethodDelete        func(childComplexity int, id string) int
-		ShippingMethodUpdate        func(childComplexity int, id string, input model.ShippingMethodInput) int
-		ShippingZoneCreate          func(childComplexity int, input model.ShippingZoneInput) int
-		ShippingZoneDelete          func(childComplexity int, id string) int
-		ShippingZoneUpdate          func(childComplexity int, id string, input model.ShippingZoneInput) int
-		StaffLogin                  func(childComplexity int, email string, password string) int
-		TaxRateCreate               func(childComplexity int, input model.TaxRateInput) int
-		TaxRateDelete               func(childComplexity int, id string) int
-		TaxRateUpdate               func(childComplexity int, id string, input model.TaxRateInput) int
-		WebhookDeliveryRetry        func(childComplexity int, id string) int
-		WebhookEndpointCreate       func(childComplexity int, input model.WebhookEndpointInput) int
-		WebhookEndpointDelete       func(childComplexity int, id string) int
-		WebhookEndpointPing         func(childComplexity int, id string) int
-		WebhookEndpointRotateSecret func(childComplexity int, id string) int
-		WebhookEndpointUpdate       func(childComplexity int, id string, input model.WebhookEndpointInput) int
+		CartCreate                       func(childComplexity int, lines []*model.CartLineInput, email *string, marketingOptIn *bool) int
+		CartDiscountCodesUpdate          func(childComplexity int, cartID string, codes []string) int
+		CartEmailUpdate                  func(childComplexity int, cartID string, email string, marketingOptIn *bool) int
+		CartLinesAdd                     func(childComplexity int, cartID string, lines []*model.CartLineInput) int
+		CartLinesRemove                  func(childComplexity int, cartID string, lineIds []string) int
+		CartLinesUpdate                  func(childComplexity int, cartID string, lines []*model.CartLineUpdateInput) int
+		CartShippingAddressUpdate        func(childComplexity int, cartID string, address model.AddressInput) int
+		CartShippingMethodSet            func(childComplexity int, cartID string, shippingMethodID string) int
+		Checkout                         func(childComplexity int, input model.CheckoutInput) int
+		CustomerAddressCreate            func(childComplexity int, address model.AddressInput, setDefault *bool) int
+		CustomerAddressDelete            func(childComplexity int, id string) int
+		CustomerAddressUpdate            func(childComplexity int, id string, address model.AddressInput) int
+		CustomerDefaultAddressSet        func(childComplexity int, id string) int
+		CustomerDelete                   func(childComplexity int, password string) int
+		CustomerEmailVerificationRequest func(childComplexity int) int
+		CustomerEmailVerify              func(childComplexity int, token string) int
+		CustomerLogin                    func(childComplexity int, email string, password string) int
+		CustomerLogout                   func(childComplexity int) int
+		CustomerPasswordChange           func(childComplexity int, currentPassword string, newPassword string) int
+		CustomerPasswordReset            func(childComplexity int, token string, password string) int
+		CustomerPasswordResetRequest     func(childComplexity int, email string) int
+		CustomerRegister                 func(childComplexity int, input model.CustomerRegisterInput) int
+		CustomerUpdate                   func(childComplexity int, input model.CustomerUpdateInput) int
+		InventoryAdjust                  func(childComplexity int, input model.InventoryAdjustInput) int
+		OrderCancel                      func(childComplexity int, id string, reason *string) int
+		OrderFulfill                     func(childComplexity int, id string, input model.FulfillInput) int
+		OrderMarkDelivered               func(childComplexity int, id string) int
+		ProductArchive                   func(childComplexity int, id string) int
+		ProductCreate                    func(childComplexity int, input model.ProductCreateInput) int
+		ProductImageDelete               func(childComplexity int, imageID string) int
+		ProductImageUpload               func(childComplexity int, productID string, file graphql.Upload, altText *string) int
+		ProductImagesReorder             func(childComplexity int, productID string, imageIds []string) int
+		ProductOptionValuesAdd           func(childComplexity int, productID string, optionName string, values []string) int
+		ProductUpdate                    func(childComplexity int, id string, input model.ProductUpdateInput) int
+		ProductVariantArchive            func(childComplexity int, id string) int
+		ProductVariantUpdate             func(childComplexity int, id string, input model.ProductVariantUpdateInput) int
+		ProductVariantsCreate            func(childComplexity int, productID string, variants []*model.ProductVariantInput) int
+		PromotionArchive                 func(childComplexity int, id string) int
+		PromotionCreate                  func(childComplexity int, input model.PromotionInput) int
+		PromotionUpdate                  func(childComplexity int, id string, input model.PromotionInput) int
+		ShippingMethodCreate             func(childComplexity int, zoneID string, input model.ShippingMethodInput) int
+		ShippingMethodDelete             func(childComplexity int, id string) int
+		ShippingMethodUpdate             func(childComplexity int, id string, input model.ShippingMethodInput) int
+		ShippingZoneCreate               func(childComplexity int, input model.ShippingZoneInput) int
+		ShippingZoneDelete               func(childComplexity int, id string) int
+		ShippingZoneUpdate               func(childComplexity int, id string, input model.ShippingZoneInput) int
+		StaffLogin                       func(childComplexity int, email string, password string) int
+		StaffLogout                      func(childComplexity int) int
+		StaffPasswordSet                 func(childComplexity int, token string, password string) int
+		StaffUserCreate                  func(childComplexity int, input model.StaffUserCreateInput) int
+		StaffUserUpdate                  func(childComplexity int, id string, input model.StaffUserUpdateInput) int
+		TaxRateCreate                    func(childComplexity int, input model.TaxRateInput) int
+		TaxRateDelete                    func(childComplexity int, id string) int
+		TaxRateUpdate                    func(childComplexity int, id string, input model.TaxRateInput) int
+		WebhookDeliveryRetry             func(childComplexity int, id string) int
+		WebhookEndpointCreate            func(childComplexity int, input model.WebhookEndpointInput) int
+		WebhookEndpointDelete            func(childComplexity int, id string) int
+		WebhookEndpointPing              func(childComplexity int, id string) int
+		WebhookEndpointRotateSecret      func(childComplexity int, id string) int
+		WebhookEndpointUpdate            func(childComplexity int, id string, input model.WebhookEndpointInput) int
 	}
 
 	Notification struct {
@@ -337,6 +368,7 @@ type ComplexityRoot struct {
 	OrderEvent struct {
 		CreatedAt func(childComplexity int) int
 		Message   func(childComplexity int) int
+		StaffUser func(childComplexity int) int
 		Type      func(childComplexity int) int
 	}
 
@@ -542,6 +574,8 @@ type ComplexityRoot struct {
 		Promotion        func(childComplexity int, id string) int
 		Promotions       func(childComplexity int, first *int, after *string, search *string, isActive *bool) int
 		ShippingZones    func(childComplexity int) int
+		StaffMe          func(childComplexity int) int
+		StaffUsers       func(childComplexity int, first *int, after *string) int
 		TaxRates         func(childComplexity int) int
 		Variant          func(childComplexity int, id *string, sku *string) int
 		WebhookEndpoints func(childComplexity int, first *int, after *string) int
@@ -600,6 +634,33 @@ type ComplexityRoot struct {
 		UserErrors func(childComplexity int) int
 	}
 
+	StaffUser struct {
+		CreatedAt   func(childComplexity int) int
+		Email       func(childComplexity int) int
+		ID          func(childComplexity int) int
+		IsActive    func(childComplexity int) int
+		LastLoginAt func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Permissions func(childComplexity int) int
+		Role        func(childComplexity int) int
+	}
+
+	StaffUserConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	StaffUserEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	StaffUserPayload struct {
+		StaffUser  func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
 	Subscription struct {
 		LowStockAlerts     func(childComplexity int) int
 		OrderStatusChanged func(childComplexity int, orderNumber string, accessToken *string) int
@@ -631,6 +692,10 @@ type ComplexityRoot struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	UserErrorsPayload struct {
+		UserErrors func(childComplexity int) int
 	}
 
 	WebhookDelivery struct {
@@ -748,6 +813,22 @@ type MutationResolver interface {
 	WebhookEndpointRotateSecret(ctx context.Context, id string) (*model.WebhookEndpointPayload, error)
 	WebhookEndpointPing(ctx context.Context, id string) (*model.WebhookDeliveryPayload, error)
 	WebhookDeliveryRetry(ctx context.Context, id string) (*model.WebhookDeliveryPayload, error)
+	CustomerLogout(ctx context.Context) (bool, error)
+	CustomerUpdate(ctx context.Context, input model.CustomerUpdateInput) (*model.CustomerPayload, error)
+	CustomerPasswordChange(ctx context.Context, currentPassword string, newPassword string) (*model.AuthPayload, error)
+	CustomerPasswordResetRequest(ctx context.Context, email string) (*model.UserErrorsPayload, error)
+	CustomerPasswordReset(ctx context.Context, token string, password string) (*model.AuthPayload, error)
+	CustomerEmailVerificationRequest(ctx context.Context) (*model.UserErrorsPayload, error)
+	CustomerEmailVerify(ctx context.Context, token string) (*model.CustomerPayload, error)
+	CustomerAddressCreate(ctx context.Context, address model.AddressInput, setDefault *bool) (*model.CustomerAddressPayload, error)
+	CustomerAddressUpdate(ctx context.Context, id string, address model.AddressInput) (*model.CustomerAddressPayload, error)
+	CustomerAddressDelete(ctx context.Context, id string) (*model.CustomerAddressPayload, error)
+	CustomerDefaultAddressSet(ctx context.Context, id string) (*model.CustomerAddressPayload, error)
+	CustomerDelete(ctx context.Context, password string) (*model.UserErrorsPayload, error)
+	StaffLogout(ctx context.Context) (bool, error)
+	StaffUserCreate(ctx context.Context, input model.StaffUserCreateInput) (*model.StaffUserPayload, error)
+	StaffUserUpdate(ctx context.Context, id string, input model.StaffUserUpdateInput) (*model.StaffUserPayload, error)
+	StaffPasswordSet(ctx context.Context, token string, password string) (*model.StaffAuthPayload, error)
 	CartShippingAddressUpdate(ctx context.Context, cartID string, address model.AddressInput) (*model.CartPayload, error)
 	CartShippingMethodSet(ctx context.Context, cartID string, shippingMethodID string) (*model.CartPayload, error)
 	ShippingZoneCreate(ctx context.Context, input model.ShippingZoneInput) (*model.ShippingZonePayload, error)
@@ -776,6 +857,9 @@ type OrderResolver interface {
 }
 type OrderConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error)
+}
+type OrderEventResolver interface {
+	StaffUser(ctx context.Context, obj *model.OrderEvent) (*model.StaffUser, error)
 }
 type OrderLineResolver interface {
 	Product(ctx context.Context, obj *model.OrderLine) (*model.Product, error)
@@ -824,6 +908,8 @@ type QueryResolver interface {
 	Variant(ctx context.Context, id *string, sku *string) (*model.ProductVariant, error)
 	LowStockVariants(ctx context.Context, first *int, after *string) (*model.ProductVariantConnection, error)
 	WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error)
+	StaffUsers(ctx context.Context, first *int, after *string) (*model.StaffUserConnection, error)
+	StaffMe(ctx context.Context) (*model.StaffUser, error)
 	ShippingZones(ctx context.Context) ([]*model.ShippingZone, error)
 	TaxRates(ctx context.Context) ([]*model.TaxRate, error)
 	Promotions(ctx context.Context, first *int, after *string, search *string, isActive *bool) (*model.PromotionConnection, error)
@@ -883,6 +969,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Address.FirstName(childComplexity), true
+	case "Address.id":
+		if e.ComplexityRoot.Address.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Address.ID(childComplexity), true
 	case "Address.lastName":
 		if e.ComplexityRoot.Address.LastName == nil {
 			break
@@ -1147,6 +1239,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Email(childComplexity), true
+	case "Customer.emailVerified":
+		if e.ComplexityRoot.Customer.EmailVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.EmailVerified(childComplexity), true
 	case "Customer.firstName":
 		if e.ComplexityRoot.Customer.FirstName == nil {
 			break
@@ -1219,6 +1317,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Customer.UpdatedAt(childComplexity), true
 
+	case "CustomerAddressPayload.address":
+		if e.ComplexityRoot.CustomerAddressPayload.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerAddressPayload.Address(childComplexity), true
+	case "CustomerAddressPayload.customer":
+		if e.ComplexityRoot.CustomerAddressPayload.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerAddressPayload.Customer(childComplexity), true
+	case "CustomerAddressPayload.userErrors":
+		if e.ComplexityRoot.CustomerAddressPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerAddressPayload.UserErrors(childComplexity), true
+
 	case "CustomerConnection.edges":
 		if e.ComplexityRoot.CustomerConnection.Edges == nil {
 			break
@@ -1250,6 +1367,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
+
+	case "CustomerPayload.customer":
+		if e.ComplexityRoot.CustomerPayload.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerPayload.Customer(childComplexity), true
+	case "CustomerPayload.userErrors":
+		if e.ComplexityRoot.CustomerPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerPayload.UserErrors(childComplexity), true
 
 	case "DeletePayload.deletedId":
 		if e.ComplexityRoot.DeletePayload.DeletedID == nil {
@@ -1595,6 +1725,78 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Checkout(childComplexity, args["input"].(model.CheckoutInput)), true
+	case "Mutation.customerAddressCreate":
+		if e.ComplexityRoot.Mutation.CustomerAddressCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerAddressCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerAddressCreate(childComplexity, args["address"].(model.AddressInput), args["setDefault"].(*bool)), true
+	case "Mutation.customerAddressDelete":
+		if e.ComplexityRoot.Mutation.CustomerAddressDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerAddressDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerAddressDelete(childComplexity, args["id"].(string)), true
+	case "Mutation.customerAddressUpdate":
+		if e.ComplexityRoot.Mutation.CustomerAddressUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerAddressUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerAddressUpdate(childComplexity, args["id"].(string), args["address"].(model.AddressInput)), true
+	case "Mutation.customerDefaultAddressSet":
+		if e.ComplexityRoot.Mutation.CustomerDefaultAddressSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerDefaultAddressSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerDefaultAddressSet(childComplexity, args["id"].(string)), true
+	case "Mutation.customerDelete":
+		if e.ComplexityRoot.Mutation.CustomerDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerDelete(childComplexity, args["password"].(string)), true
+	case "Mutation.customerEmailVerificationRequest":
+		if e.ComplexityRoot.Mutation.CustomerEmailVerificationRequest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerEmailVerificationRequest(childComplexity), true
+	case "Mutation.customerEmailVerify":
+		if e.ComplexityRoot.Mutation.CustomerEmailVerify == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerEmailVerify_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerEmailVerify(childComplexity, args["token"].(string)), true
 	case "Mutation.customerLogin":
 		if e.ComplexityRoot.Mutation.CustomerLogin == nil {
 			break
@@ -1606,6 +1808,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerLogin(childComplexity, args["email"].(string), args["password"].(string)), true
+	case "Mutation.customerLogout":
+		if e.ComplexityRoot.Mutation.CustomerLogout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerLogout(childComplexity), true
+	case "Mutation.customerPasswordChange":
+		if e.ComplexityRoot.Mutation.CustomerPasswordChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerPasswordChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerPasswordChange(childComplexity, args["currentPassword"].(string), args["newPassword"].(string)), true
+	case "Mutation.customerPasswordReset":
+		if e.ComplexityRoot.Mutation.CustomerPasswordReset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerPasswordReset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerPasswordReset(childComplexity, args["token"].(string), args["password"].(string)), true
+	case "Mutation.customerPasswordResetRequest":
+		if e.ComplexityRoot.Mutation.CustomerPasswordResetRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerPasswordResetRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerPasswordResetRequest(childComplexity, args["email"].(string)), true
 	case "Mutation.customerRegister":
 		if e.ComplexityRoot.Mutation.CustomerRegister == nil {
 			break
@@ -1617,6 +1858,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerRegister(childComplexity, args["input"].(model.CustomerRegisterInput)), true
+	case "Mutation.customerUpdate":
+		if e.ComplexityRoot.Mutation.CustomerUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_customerUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CustomerUpdate(childComplexity, args["input"].(model.CustomerUpdateInput)), true
 	case "Mutation.inventoryAdjust":
 		if e.ComplexityRoot.Mutation.InventoryAdjust == nil {
 			break
@@ -1881,6 +2133,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StaffLogin(childComplexity, args["email"].(string), args["password"].(string)), true
+	case "Mutation.staffLogout":
+		if e.ComplexityRoot.Mutation.StaffLogout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.StaffLogout(childComplexity), true
+	case "Mutation.staffPasswordSet":
+		if e.ComplexityRoot.Mutation.StaffPasswordSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_staffPasswordSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StaffPasswordSet(childComplexity, args["token"].(string), args["password"].(string)), true
+	case "Mutation.staffUserCreate":
+		if e.ComplexityRoot.Mutation.StaffUserCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_staffUserCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StaffUserCreate(childComplexity, args["input"].(model.StaffUserCreateInput)), true
+	case "Mutation.staffUserUpdate":
+		if e.ComplexityRoot.Mutation.StaffUserUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_staffUserUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StaffUserUpdate(childComplexity, args["id"].(string), args["input"].(model.StaffUserUpdateInput)), true
 	case "Mutation.taxRateCreate":
 		if e.ComplexityRoot.Mutation.TaxRateCreate == nil {
 			break
@@ -2293,6 +2584,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderEvent.Message(childComplexity), true
+	case "OrderEvent.staffUser":
+		if e.ComplexityRoot.OrderEvent.StaffUser == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.StaffUser(childComplexity), true
 	case "OrderEvent.type":
 		if e.ComplexityRoot.OrderEvent.Type == nil {
 			break
@@ -3252,6 +3549,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ShippingZones(childComplexity), true
+	case "Query.staffMe":
+		if e.ComplexityRoot.Query.StaffMe == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.StaffMe(childComplexity), true
+	case "Query.staffUsers":
+		if e.ComplexityRoot.Query.StaffUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_staffUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.StaffUsers(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.taxRates":
 		if e.ComplexityRoot.Query.TaxRates == nil {
 			break
@@ -3463,6 +3777,100 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StaffAuthPayload.UserErrors(childComplexity), true
 
+	case "StaffUser.createdAt":
+		if e.ComplexityRoot.StaffUser.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.CreatedAt(childComplexity), true
+	case "StaffUser.email":
+		if e.ComplexityRoot.StaffUser.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.Email(childComplexity), true
+	case "StaffUser.id":
+		if e.ComplexityRoot.StaffUser.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.ID(childComplexity), true
+	case "StaffUser.isActive":
+		if e.ComplexityRoot.StaffUser.IsActive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.IsActive(childComplexity), true
+	case "StaffUser.lastLoginAt":
+		if e.ComplexityRoot.StaffUser.LastLoginAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.LastLoginAt(childComplexity), true
+	case "StaffUser.name":
+		if e.ComplexityRoot.StaffUser.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.Name(childComplexity), true
+	case "StaffUser.permissions":
+		if e.ComplexityRoot.StaffUser.Permissions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.Permissions(childComplexity), true
+	case "StaffUser.role":
+		if e.ComplexityRoot.StaffUser.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUser.Role(childComplexity), true
+
+	case "StaffUserConnection.edges":
+		if e.ComplexityRoot.StaffUserConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserConnection.Edges(childComplexity), true
+	case "StaffUserConnection.pageInfo":
+		if e.ComplexityRoot.StaffUserConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserConnection.PageInfo(childComplexity), true
+	case "StaffUserConnection.totalCount":
+		if e.ComplexityRoot.StaffUserConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserConnection.TotalCount(childComplexity), true
+
+	case "StaffUserEdge.cursor":
+		if e.ComplexityRoot.StaffUserEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserEdge.Cursor(childComplexity), true
+	case "StaffUserEdge.node":
+		if e.ComplexityRoot.StaffUserEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserEdge.Node(childComplexity), true
+
+	case "StaffUserPayload.staffUser":
+		if e.ComplexityRoot.StaffUserPayload.StaffUser == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserPayload.StaffUser(childComplexity), true
+	case "StaffUserPayload.userErrors":
+		if e.ComplexityRoot.StaffUserPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StaffUserPayload.UserErrors(childComplexity), true
+
 	case "Subscription.lowStockAlerts":
 		if e.ComplexityRoot.Subscription.LowStockAlerts == nil {
 			break
@@ -3580,6 +3988,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
+
+	case "UserErrorsPayload.userErrors":
+		if e.ComplexityRoot.UserErrorsPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserErrorsPayload.UserErrors(childComplexity), true
 
 	case "WebhookDelivery.attempts":
 		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
@@ -3800,6 +4215,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CartLineUpdateInput", ec.unmarshalInputCartLineUpdateInput),
 			graphql.NewInputUnmarshaler("CheckoutInput", ec.unmarshalInputCheckoutInput),
 			graphql.NewInputUnmarshaler("CustomerRegisterInput", ec.unmarshalInputCustomerRegisterInput),
+			graphql.NewInputUnmarshaler("CustomerUpdateInput", ec.unmarshalInputCustomerUpdateInput),
 			graphql.NewInputUnmarshaler("DimensionsInput", ec.unmarshalInputDimensionsInput),
 			graphql.NewInputUnmarshaler("FulfillInput", ec.unmarshalInputFulfillInput),
 			graphql.NewInputUnmarshaler("InventoryAdjustInput", ec.unmarshalInputInventoryAdjustInput),
@@ -3816,6 +4232,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ShippingMethodInput", ec.unmarshalInputShippingMethodInput),
 			graphql.NewInputUnmarshaler("ShippingRateInput", ec.unmarshalInputShippingRateInput),
 			graphql.NewInputUnmarshaler("ShippingZoneInput", ec.unmarshalInputShippingZoneInput),
+			graphql.NewInputUnmarshaler("StaffUserCreateInput", ec.unmarshalInputStaffUserCreateInput),
+			graphql.NewInputUnmarshaler("StaffUserUpdateInput", ec.unmarshalInputStaffUserUpdateInput),
 			graphql.NewInputUnmarshaler("TaxRateInput", ec.unmarshalInputTaxRateInput),
 			graphql.NewInputUnmarshaler("WebhookEndpointInput", ec.unmarshalInputWebhookEndpointInput),
 		)
@@ -3941,7 +4359,8 @@ enum Role {
 """
 The caller must have this role. On a field of Query, Mutation or Subscription
 the field is null with an UNAUTHENTICATED error for an anonymous caller (no
-token, or one that is malformed or expired) and a FORBIDDEN error for a
+token; a token that is malformed, expired or of an ended session fails the
+whole request with UNAUTHENTICATED) and a FORBIDDEN error for a
 signed-in caller without the role; on a field of another type it is null with
 FORBIDDEN for anyone without the role.
 """
@@ -3950,8 +4369,24 @@ directive @hasRole(
   role: Role!
 ) on FIELD_DEFINITION
 
-"""The field is visible to STAFF only; for anyone else it is null, without an error."""
-directive @staffOnly on FIELD_DEFINITION
+"""
+The field is visible to STAFF holding the permission only (ADMIN holds all);
+for anyone else it is null, without an error.
+"""
+directive @staffOnly(
+  "The area the field belongs to."
+  permission: StaffPermission!
+) on FIELD_DEFINITION
+
+"""
+The staff caller must hold this permission (ADMIN holds all; a STAFF account
+those listed on it): FORBIDDEN otherwise. It always follows
+@hasRole(role: STAFF), which answers anonymous callers and customers.
+"""
+directive @hasPermission(
+  "The area of the field."
+  permission: StaffPermission!
+) on FIELD_DEFINITION
 
 """
 An instant as an RFC 3339 string, e.g. "2026-01-02T15:04:05Z". Output is in
@@ -4067,7 +4502,7 @@ type Product implements Node {
   "The first active variant's reference price to show struck through; null when none. Not used in any computation."
   compareAtPrice: Money
   "What one unit of the first active variant costs the store. STAFF only: null for everyone else, without an error."
-  costPrice: Money @staffOnly
+  costPrice: Money @staffOnly(permission: CATALOG)
   "Free-text category (exact match in ProductFilter.category); null when none."
   category: String
   "Tags, at most 50 of up to 64 characters each, without duplicates; [] when none."
@@ -4101,7 +4536,7 @@ type Product implements Node {
     first: Int
     "The endCursor of the previous page; a cursor this list did not make is a BAD_USER_INPUT error."
     after: String
-  ): InventoryTransactionConnection @hasRole(role: STAFF)
+  ): InventoryTransactionConnection @hasRole(role: STAFF) @hasPermission(permission: INVENTORY)
 }
 
 """An image of a product."""
@@ -4321,7 +4756,7 @@ type Customer implements Node {
   "The customer agreed to marketing email (e.g. abandoned-cart reminders)."
   marketingOptIn: Boolean!
   "The customer's id at Stripe, e.g. \"cus_…\". STAFF only: null for everyone else, without an error; null too until the customer's first payment intent."
-  stripeCustomerId: String @staffOnly
+  stripeCustomerId: String @staffOnly(permission: CUSTOMERS)
   "The customer's orders, newest first."
   orders(
     "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
@@ -4542,7 +4977,7 @@ type Order implements Node {
   "Where its shipment is."
   fulfillmentStatus: FulfillmentStatus!
   "The Stripe PaymentIntent id, \"pi_…\". STAFF only: null for everyone else, without an error; null too before the intent exists."
-  stripePaymentIntentId: String @staffOnly
+  stripePaymentIntentId: String @staffOnly(permission: ORDERS)
   """
   The client secret for Stripe.js to confirm the payment. Only for the owner,
   a holder of the order's access token, or STAFF (null for others); null once
@@ -4622,8 +5057,10 @@ input CheckoutInput {
   lines: [CartLineInput!]
   "Where confirmations go; a plain address (INVALID otherwise), lowercased and trimmed."
   email: String!
-  "Where the order ships."
-  shippingAddress: AddressInput!
+  "Where the order ships; required unless shippingAddressId is given (INVALID otherwise). A signed-in customer's new address is saved to their address book."
+  shippingAddress: AddressInput
+  "Or a signed-in customer's book address (Address.id): NOT_FOUND at [\"input\",\"shippingAddressId\"] for any other id. Give one of the two."
+  shippingAddressId: ID
   "Where the bill goes; defaults to the shipping address."
   billingAddress: AddressInput
   "Not available yet: any code is a userError INVALID at its index."
@@ -4698,7 +5135,7 @@ type Notification implements Node {
   to: String!
   "The template's name, e.g. \"order-confirmation\", \"order-shipped\", \"payment-timeout\"."
   template: String!
-  "The values the template was rendered with (order number, totals, links…)."
+  "The values the template was rendered with (order number, totals, links…). Single-use links that set a password or verify an email (reset_url, verify_url, set_password_url) are hidden: only the email carries them."
   data: JSON!
   "Where delivery is."
   status: NotificationStatus!
@@ -4754,7 +5191,7 @@ type StaffAuthPayload {
 input CustomerRegisterInput {
   "A plain address; lowercased and trimmed. TAKEN when an account already uses it (a guest record of the same email does not count)."
   email: String!
-  "At least 8 characters and at most 72 bytes (INVALID otherwise)."
+  "10..128 characters (INVALID otherwise); one of the 1,000 most common passwords is PASSWORD_TOO_WEAK."
   password: String!
   "Required, 1..100 characters."
   firstName: String!
@@ -4833,8 +5270,9 @@ QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
 type Query {
   """
   Anything with an id, among what the caller may see: products (archived ones
-  for STAFF only), carts (whoever holds the id), orders (the owner and STAFF;
-  guests use Query.order) and customers (STAFF). NOT_FOUND error otherwise.
+  for STAFF only), carts (whoever holds the id), orders (the owner and STAFF
+  with ORDERS; guests use Query.order), customers (STAFF with CUSTOMERS) and
+  staff accounts (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
   """
   node(
     "A plain UUID."
@@ -4903,7 +5341,7 @@ type Query {
     after: String
     "What to list; omitted: every order."
     filter: OrderFilter
-  ): OrderConnection! @hasRole(role: STAFF)
+  ): OrderConnection! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
   "Customers (accounts and guest records), newest first. STAFF. BAD_USER_INPUT for a bad first or after."
   customers(
     "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
@@ -4912,19 +5350,19 @@ type Query {
     after: String
     "Customers whose email, first or last name contains this text (case-insensitive)."
     search: String
-  ): CustomerConnection! @hasRole(role: STAFF)
+  ): CustomerConnection! @hasRole(role: STAFF) @hasPermission(permission: CUSTOMERS)
   "A customer by id. STAFF. Unknown: null with a NOT_FOUND error."
   customer(
     "The customer's id."
     id: ID!
-  ): Customer @hasRole(role: STAFF)
+  ): Customer @hasRole(role: STAFF) @hasPermission(permission: CUSTOMERS)
   "Products (archived included) with an active variant whose availableQuantity is at or below its lowStockThreshold, newest first. STAFF. lowStockVariants lists the variants."
   lowStockProducts(
     "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
     first: Int
     "The endCursor of the previous page."
     after: String
-  ): ProductConnection! @hasRole(role: STAFF)
+  ): ProductConnection! @hasRole(role: STAFF) @hasPermission(permission: INVENTORY)
   "The notifications log, newest first. STAFF. BAD_USER_INPUT for a bad first or after."
   notifications(
     "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
@@ -4935,7 +5373,7 @@ type Query {
     template: String
     "Only this recipient, exact (emails case-insensitive)."
     to: String
-  ): NotificationConnection! @hasRole(role: STAFF)
+  ): NotificationConnection! @hasRole(role: STAFF) @hasPermission(permission: NOTIFICATIONS)
 }
 
 """
@@ -4984,7 +5422,7 @@ type Mutation {
   productCreate(
     "The new product."
     input: ProductCreateInput!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   """
   Changes the given fields of a product; omitted fields stay. STAFF.
   userErrors: NOT_FOUND at ["id"], INVALID at any bad field, TAKEN at
@@ -4995,12 +5433,12 @@ type Mutation {
     id: ID!
     "The fields to change."
     input: ProductUpdateInput!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   "Archives a product (isActive false): it leaves the storefront and carts can no longer check it out; orders keep it. STAFF. userError: NOT_FOUND at [\"id\"]."
   productArchive(
     "The product's id."
     id: ID!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   """
   Records a manual stock change in the ledger. STAFF. userErrors: NOT_FOUND at
   ["input","productId"]; INVALID at quantityChange, type, referenceId or notes;
@@ -5010,7 +5448,7 @@ type Mutation {
   inventoryAdjust(
     "The change."
     input: InventoryAdjustInput!
-  ): InventoryAdjustPayload! @hasRole(role: STAFF)
+  ): InventoryAdjustPayload! @hasRole(role: STAFF) @hasPermission(permission: INVENTORY)
   """
   Adds an image at the end of a product's images (multipart request). STAFF.
   userErrors: NOT_FOUND at ["productId"]; INVALID at ["file"] (not a JPEG,
@@ -5024,12 +5462,12 @@ type Mutation {
     file: Upload!
     "Alternative text, up to 500 characters, no control characters."
     altText: String
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   "Deletes an image; the product's other images close the gap. STAFF. userError: NOT_FOUND at [\"imageId\"]."
   productImageDelete(
     "The ProductImage id."
     imageId: ID!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   """
   Sets the order of a product's images: positions become 0..n-1 in the order
   given. STAFF. userErrors: NOT_FOUND at ["productId"], INVALID at ["imageIds"]
@@ -5040,7 +5478,7 @@ type Mutation {
     productId: ID!
     "Every image id of the product, each once, in the new order."
     imageIds: [ID!]!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
 
   """
   Creates a cart in the store currency. Anyone. userErrors: INVALID at
@@ -5137,12 +5575,12 @@ type Mutation {
     id: ID!
     "Tracking and notification."
     input: FulfillInput!
-  ): OrderPayload! @hasRole(role: STAFF)
+  ): OrderPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
   "Records that a shipped order arrived (DELIVERED). STAFF. userErrors: NOT_FOUND at [\"id\"], INVALID at [\"id\"] unless shipped and not yet delivered."
   orderMarkDelivered(
     "The order's id."
     id: ID!
-  ): OrderPayload! @hasRole(role: STAFF)
+  ): OrderPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
   """
   Cancels an unshipped order: releases a pending order's stock, or returns a
   paid order's stock and refunds the rest of its payment. STAFF. userErrors:
@@ -5153,7 +5591,7 @@ type Mutation {
     id: ID!
     "Why, stored in the order's notes as \"Cancelled by staff: …\" (cut to 500 characters)."
     reason: String
-  ): OrderPayload! @hasRole(role: STAFF)
+  ): OrderPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
 }
 
 """A new product. Each problem is a userError INVALID at its field, all at once."""
@@ -5290,9 +5728,9 @@ type Subscription {
     accessToken: String
   ): OrderStatusEvent!
   "Every order's status changes. STAFF."
-  orderUpdates: OrderStatusEvent! @hasRole(role: STAFF)
+  orderUpdates: OrderStatusEvent! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
   "Products whose available stock falls to or below their threshold. STAFF."
-  lowStockAlerts: LowStockAlert! @hasRole(role: STAFF)
+  lowStockAlerts: LowStockAlert! @hasRole(role: STAFF) @hasPermission(permission: INVENTORY)
 }
 
 # ---------------------------------------------------------------- v2: variants, options and facets
@@ -5361,7 +5799,7 @@ type ProductVariant implements Node {
   "A reference price to show struck through; null when none."
   compareAtPrice: Money
   "What one unit costs the store. STAFF only: null for everyone else, without an error."
-  costPrice: Money @staffOnly
+  costPrice: Money @staffOnly(permission: CATALOG)
   "Units on hand, counting units reserved by unpaid orders."
   inventoryQuantity: Int!
   "Units that can still be sold now. Never negative."
@@ -5388,7 +5826,7 @@ type ProductVariant implements Node {
     first: Int
     "The endCursor of the previous page."
     after: String
-  ): InventoryTransactionConnection @hasRole(role: STAFF)
+  ): InventoryTransactionConnection @hasRole(role: STAFF) @hasPermission(permission: INVENTORY)
 }
 
 """A variant in a ProductVariantConnection."""
@@ -5591,7 +6029,7 @@ extend type Query {
     first: Int
     "The endCursor of the previous page."
     after: String
-  ): ProductVariantConnection! @hasRole(role: STAFF)
+  ): ProductVariantConnection! @hasRole(role: STAFF) @hasPermission(permission: INVENTORY)
 }
 
 extend type Mutation {
@@ -5601,19 +6039,19 @@ extend type Mutation {
     productId: ID!
     "1..100 variants."
     variants: [ProductVariantInput!]!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   "Changes a variant. STAFF."
   productVariantUpdate(
     "The variant's id."
     id: ID!
     "The fields to change."
     input: ProductVariantUpdateInput!
-  ): ProductVariantPayload! @hasRole(role: STAFF)
+  ): ProductVariantPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   "Archives a variant: no longer for sale, kept for orders and the ledger. The last active variant cannot be archived (LAST_VARIANT). STAFF."
   productVariantArchive(
     "The variant's id."
     id: ID!
-  ): ProductVariantPayload! @hasRole(role: STAFF)
+  ): ProductVariantPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
   "Adds values to one of a product's options; existing variants are unchanged. STAFF."
   productOptionValuesAdd(
     "The product's id."
@@ -5622,7 +6060,7 @@ extend type Mutation {
     optionName: String!
     "1..100 new values, none already in the option (case-insensitively)."
     values: [String!]!
-  ): ProductPayload! @hasRole(role: STAFF)
+  ): ProductPayload! @hasRole(role: STAFF) @hasPermission(permission: CATALOG)
 }
 
 # ---------------------------------------------------------------- v2: outbound webhooks
@@ -5807,7 +6245,7 @@ extend type Query {
     first: Int
     "The endCursor of the previous page."
     after: String
-  ): WebhookEndpointConnection! @hasRole(role: ADMIN)
+  ): WebhookEndpointConnection! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
 }
 
 extend type Mutation {
@@ -5815,34 +6253,320 @@ extend type Mutation {
   webhookEndpointCreate(
     "The endpoint's settings."
     input: WebhookEndpointInput!
-  ): WebhookEndpointPayload! @hasRole(role: ADMIN)
+  ): WebhookEndpointPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
   "Replaces an endpoint's settings; isActive true re-activates it. userError NOT_FOUND at [\"id\"]. ADMIN."
   webhookEndpointUpdate(
     "The endpoint's id."
     id: ID!
     "Its new settings."
     input: WebhookEndpointInput!
-  ): WebhookEndpointPayload! @hasRole(role: ADMIN)
+  ): WebhookEndpointPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
   "Deletes an endpoint and its delivery log; pending deliveries are dropped. userError NOT_FOUND at [\"id\"]. ADMIN."
   webhookEndpointDelete(
     "The endpoint's id."
     id: ID!
-  ): DeletePayload! @hasRole(role: ADMIN)
+  ): DeletePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
   "Gives an endpoint a new secret, returned once; the old one keeps signing alongside (a second v1=) for 24 hours. userError NOT_FOUND at [\"id\"]. ADMIN."
   webhookEndpointRotateSecret(
     "The endpoint's id."
     id: ID!
-  ): WebhookEndpointPayload! @hasRole(role: ADMIN)
+  ): WebhookEndpointPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
   "Sends a PING event to an active endpoint now. userError NOT_FOUND, or INVALID for an inactive endpoint, at [\"id\"]. ADMIN."
   webhookEndpointPing(
     "The endpoint's id."
     id: ID!
-  ): WebhookDeliveryPayload! @hasRole(role: ADMIN)
+  ): WebhookDeliveryPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
   "Sends a FAILED delivery again, same event id and body, for one more attempt. userError NOT_FOUND, or INVALID when it is not FAILED, at [\"id\"]. ADMIN."
   webhookDeliveryRetry(
     "The delivery's id."
     id: ID!
-  ): WebhookDeliveryPayload! @hasRole(role: ADMIN)
+  ): WebhookDeliveryPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+}
+
+# ---------------------------------------------------------------- v2: accounts
+
+"""A staff account's role."""
+enum StaffRole {
+  "Every permission, whatever is listed on the account."
+  ADMIN
+  "The permissions listed on the account."
+  STAFF
+}
+
+"""An area of staff work; each STAFF operation requires the permission of its area (FORBIDDEN otherwise)."""
+enum StaffPermission {
+  "Product, variant, option and image writes."
+  CATALOG
+  "inventoryAdjust, lowStockProducts, Product.inventoryTransactions, lowStockAlerts."
+  INVENTORY
+  "orders, staff order reads, orderFulfill, orderMarkDelivered, orderCancel, orderUpdates."
+  ORDERS
+  "Refunds."
+  REFUNDS
+  "customers, customer, and the staff-only fields of Customer."
+  CUSTOMERS
+  "Promotions and their writes."
+  PROMOTIONS
+  "notifications."
+  NOTIFICATIONS
+  "Shipping, tax and webhooks."
+  SETTINGS
+  "Staff accounts: staffUsers, staffUserCreate, staffUserUpdate."
+  STAFF_MANAGE
+}
+
+"""A staff account."""
+type StaffUser implements Node {
+  "Plain lowercase UUID."
+  id: ID!
+  "Sign-in email, lowercased."
+  email: String!
+  "Display name; null when none."
+  name: String
+  "ADMIN or STAFF."
+  role: StaffRole!
+  "What the account may do: every permission for ADMIN, those listed for STAFF."
+  permissions: [StaffPermission!]!
+  "False once deactivated: it cannot sign in and its sessions were revoked."
+  isActive: Boolean!
+  "The last sign-in (or password set from an invite); null before the first."
+  lastLoginAt: Time
+  "When the account was created."
+  createdAt: Time!
+}
+
+"""A staff account in a StaffUserConnection."""
+type StaffUserEdge {
+  "The account."
+  node: StaffUser!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the accounts after this one."
+  cursor: String!
+}
+
+"""A page of staff accounts, newest first (Relay cursor connection)."""
+type StaffUserConnection {
+  "The accounts of this page."
+  edges: [StaffUserEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many staff accounts there are."
+  totalCount: Int!
+}
+
+"""A new staff account, invited by email."""
+input StaffUserCreateInput {
+  "A plain address; lowercased and trimmed. TAKEN when a staff account uses it."
+  email: String!
+  "Display name, at most 100 characters."
+  name: String
+  "ADMIN or STAFF."
+  role: StaffRole!
+  "For STAFF: the permissions; all but SETTINGS and STAFF_MANAGE when omitted. Ignored for ADMIN, who has all."
+  permissions: [StaffPermission!]
+}
+
+"""Changes to a staff account; an omitted field stays as it is."""
+input StaffUserUpdateInput {
+  "Display name, at most 100 characters."
+  name: String
+  "The new role; demoting the last active ADMIN is LAST_ADMIN."
+  role: StaffRole
+  "The permissions of a STAFF account (the whole list)."
+  permissions: [StaffPermission!]
+  "False deactivates the account and revokes its sessions at once; deactivating the last active ADMIN is LAST_ADMIN."
+  isActive: Boolean
+}
+
+"""The result of creating or updating a staff account."""
+type StaffUserPayload {
+  "The account; null when there are userErrors."
+  staffUser: StaffUser
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+extend type Address {
+  "The id of an address of a customer's address book; null on an order's address and on a guest record's."
+  id: ID
+}
+
+"""Changes to the signed-in customer's details; an omitted field stays as it is."""
+input CustomerUpdateInput {
+  "First name, 1..100 characters."
+  firstName: String
+  "Last name, 1..100 characters."
+  lastName: String
+  "Phone number (E.164 after normalising); an empty string removes it."
+  phone: String
+  "Consent to marketing email."
+  marketingOptIn: Boolean
+}
+
+"""The result of a change to a customer."""
+type CustomerPayload {
+  "The customer as changed; null when there are userErrors."
+  customer: Customer
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+"""The result of a change to a customer's address book."""
+type CustomerAddressPayload {
+  "The customer with the book as changed; null when there are userErrors."
+  customer: Customer
+  "The address created, updated, deleted or made default; null when there are userErrors."
+  address: Address
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+"""The result of a mutation that returns nothing but its problems."""
+type UserErrorsPayload {
+  "Problems with the input; [] on success."
+  userErrors: [UserError!]!
+}
+
+extend type OrderEvent {
+  "The staff account whose action wrote the event (a fulfilment, a cancellation…); null when no staff acted. STAFF with ORDERS only: null for everyone else, without an error."
+  staffUser: StaffUser @staffOnly(permission: ORDERS)
+}
+
+extend type Customer {
+  "True once the customer followed an email-verification link (or a password-reset link) sent to this email."
+  emailVerified: Boolean!
+}
+
+extend type Query {
+  "Staff accounts, newest first. STAFF with STAFF_MANAGE. BAD_USER_INPUT for a bad first or after."
+  staffUsers(
+    "Page size: 20 when omitted, 0..100."
+    first: Int
+    "The endCursor of the previous page."
+    after: String
+  ): StaffUserConnection! @hasRole(role: STAFF) @hasPermission(permission: STAFF_MANAGE)
+  "The signed-in staff account; null for anyone else."
+  staffMe: StaffUser
+}
+
+extend type Mutation {
+  "Signs the customer out: revokes the session of the token used, on every replica at once. CUSTOMER."
+  customerLogout: Boolean! @hasRole(role: CUSTOMER)
+  "Changes the signed-in customer's details. CUSTOMER. userErrors: INVALID at a bad field."
+  customerUpdate(
+    "The changes."
+    input: CustomerUpdateInput!
+  ): CustomerPayload! @hasRole(role: CUSTOMER)
+  """
+  Changes the password. CUSTOMER. Returns a token of a new session and
+  revokes every other session of the account, the caller's included; emails a
+  security notice. userErrors: INVALID_CREDENTIALS at ["currentPassword"],
+  INVALID or PASSWORD_TOO_WEAK at ["newPassword"].
+  """
+  customerPasswordChange(
+    "The password in use now."
+    currentPassword: String!
+    "The new password: 10..128 characters, not one of the most common."
+    newPassword: String!
+  ): AuthPayload! @hasRole(role: CUSTOMER)
+  """
+  Emails a password-reset link (STOREFRONT_URL/reset-password?token=…, single
+  use, valid for PASSWORD_RESET_TTL, default 1h) when the email has an
+  account. Anyone. The answer is the same, in the same time, whether or not
+  it does; it counts against QUOTA_LOGIN. userError INVALID at ["email"] for
+  a malformed address only.
+  """
+  customerPasswordResetRequest(
+    "The account's email, any case."
+    email: String!
+  ): UserErrorsPayload!
+  """
+  Sets a new password from a reset link and signs in: every other session of
+  the account is revoked. Anyone holding the link. userErrors: INVALID_TOKEN
+  at ["token"] (invalid, expired or used), INVALID or PASSWORD_TOO_WEAK at
+  ["password"].
+  """
+  customerPasswordReset(
+    "The token of the link."
+    token: String!
+    "The new password: 10..128 characters, not one of the most common."
+    password: String!
+  ): AuthPayload!
+  "Emails a verification link (STOREFRONT_URL/verify-email?token=…, single use, valid for EMAIL_VERIFY_TTL, default 72h); nothing when already verified. CUSTOMER. Counts against QUOTA_LOGIN per account: RATE_LIMITED beyond it."
+  customerEmailVerificationRequest: UserErrorsPayload! @hasRole(role: CUSTOMER)
+  "Marks the email of a verification link verified. Anyone holding the link. userError INVALID_TOKEN at [\"token\"]."
+  customerEmailVerify(
+    "The token of the link."
+    token: String!
+  ): CustomerPayload!
+  "Adds an address to the book (at most 20: LIMIT); the first becomes the default. CUSTOMER. userErrors: INVALID at [\"address\", field]."
+  customerAddressCreate(
+    "The address."
+    address: AddressInput!
+    "Make it the default address."
+    setDefault: Boolean = false
+  ): CustomerAddressPayload! @hasRole(role: CUSTOMER)
+  "Replaces a book address, keeping its id. CUSTOMER. userErrors: NOT_FOUND at [\"id\"] (another customer's id too), INVALID at [\"address\", field]."
+  customerAddressUpdate(
+    "The address's id."
+    id: ID!
+    "The new address."
+    address: AddressInput!
+  ): CustomerAddressPayload! @hasRole(role: CUSTOMER)
+  "Removes a book address; when it was the default, none is default afterwards. CUSTOMER. userError NOT_FOUND at [\"id\"]."
+  customerAddressDelete(
+    "The address's id."
+    id: ID!
+  ): CustomerAddressPayload! @hasRole(role: CUSTOMER)
+  "Makes a book address the default. CUSTOMER. userError NOT_FOUND at [\"id\"]."
+  customerDefaultAddressSet(
+    "The address's id."
+    id: ID!
+  ): CustomerAddressPayload! @hasRole(role: CUSTOMER)
+  """
+  Deletes the account: erases its personal data, revokes its sessions and
+  emails a notice; its orders are kept for accounting with their addresses,
+  detached from the account, and the email may register again. CUSTOMER.
+  userError INVALID_CREDENTIALS at ["password"].
+  """
+  customerDelete(
+    "The account's password, to confirm."
+    password: String!
+  ): UserErrorsPayload! @hasRole(role: CUSTOMER)
+  "Signs the staff member out: revokes the session of the token used. STAFF."
+  staffLogout: Boolean! @hasRole(role: STAFF)
+  """
+  Creates a staff account without a password and emails it a set-password
+  link (PUBLIC_BASE_URL/admin/set-password?token=…, single use, valid for
+  STAFF_INVITE_TTL, default 72h). STAFF with STAFF_MANAGE; only an ADMIN may
+  create an ADMIN, and a STAFF caller may grant only permissions it holds
+  (FORBIDDEN otherwise). userErrors: INVALID at a bad field, TAKEN at
+  ["input","email"].
+  """
+  staffUserCreate(
+    "The new account."
+    input: StaffUserCreateInput!
+  ): StaffUserPayload! @hasRole(role: STAFF) @hasPermission(permission: STAFF_MANAGE)
+  """
+  Changes a staff account's name, role, permissions or activity; deactivating
+  revokes all of its sessions at once. STAFF with STAFF_MANAGE; only an ADMIN
+  may change an ADMIN account or make one, and a STAFF caller may grant only
+  permissions it holds (FORBIDDEN otherwise). A NOT_FOUND error for an unknown
+  id. userErrors: INVALID at a bad field, LAST_ADMIN at ["input","role"] or
+  ["input","isActive"] for the last active ADMIN.
+  """
+  staffUserUpdate(
+    "The account's id."
+    id: ID!
+    "The changes."
+    input: StaffUserUpdateInput!
+  ): StaffUserPayload! @hasRole(role: STAFF) @hasPermission(permission: STAFF_MANAGE)
+  "Sets the password of an invited account from its invite link and signs it in. Anyone holding the link. userErrors: INVALID_TOKEN at [\"token\"], INVALID or PASSWORD_TOO_WEAK at [\"password\"]."
+  staffPasswordSet(
+    "The token of the invite link."
+    token: String!
+    "The password: 10..128 characters, not one of the most common."
+    password: String!
+  ): StaffAuthPayload!
 }
 
 # ---------------------------------------------------------------- shipping and tax by destination
@@ -6087,9 +6811,9 @@ extend input CheckoutInput {
 
 extend type Query {
   "Every shipping zone with its methods, by name. STAFF."
-  shippingZones: [ShippingZone!]! @hasRole(role: STAFF)
+  shippingZones: [ShippingZone!]! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
   "Every tax rate, by country, region and class. STAFF."
-  taxRates: [TaxRate!]! @hasRole(role: STAFF)
+  taxRates: [TaxRate!]! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
 }
 
 extend type Mutation {
@@ -6107,59 +6831,59 @@ extend type Mutation {
     "One of the cart's shippingQuotes."
     shippingMethodId: ID!
   ): CartPayload!
-  "Creates a zone. ADMIN."
+  "Creates a zone. ADMIN, or STAFF with SETTINGS."
   shippingZoneCreate(
     "Its settings."
     input: ShippingZoneInput!
-  ): ShippingZonePayload! @hasRole(role: ADMIN)
-  "Replaces a zone's name and countries; NOT_FOUND at [\"id\"]. ADMIN."
+  ): ShippingZonePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Replaces a zone's name and countries; NOT_FOUND at [\"id\"]. ADMIN, or STAFF with SETTINGS."
   shippingZoneUpdate(
     "The zone's id."
     id: ID!
     "Its new settings."
     input: ShippingZoneInput!
-  ): ShippingZonePayload! @hasRole(role: ADMIN)
-  "Deletes a zone and its methods; NOT_FOUND at [\"id\"]. ADMIN."
+  ): ShippingZonePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Deletes a zone and its methods; NOT_FOUND at [\"id\"]. ADMIN, or STAFF with SETTINGS."
   shippingZoneDelete(
     "The zone's id."
     id: ID!
-  ): DeletePayload! @hasRole(role: ADMIN)
-  "Adds a method to a zone; NOT_FOUND at [\"zoneId\"]. ADMIN."
+  ): DeletePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Adds a method to a zone; NOT_FOUND at [\"zoneId\"]. ADMIN, or STAFF with SETTINGS."
   shippingMethodCreate(
     "The zone's id."
     zoneId: ID!
     "Its settings."
     input: ShippingMethodInput!
-  ): ShippingMethodPayload! @hasRole(role: ADMIN)
-  "Replaces a method's settings; NOT_FOUND at [\"id\"]. ADMIN."
+  ): ShippingMethodPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Replaces a method's settings; NOT_FOUND at [\"id\"]. ADMIN, or STAFF with SETTINGS."
   shippingMethodUpdate(
     "The method's id."
     id: ID!
     "Its new settings."
     input: ShippingMethodInput!
-  ): ShippingMethodPayload! @hasRole(role: ADMIN)
-  "Deletes a method; carts that chose it have none. NOT_FOUND at [\"id\"]. ADMIN."
+  ): ShippingMethodPayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Deletes a method; carts that chose it have none. NOT_FOUND at [\"id\"]. ADMIN, or STAFF with SETTINGS."
   shippingMethodDelete(
     "The method's id."
     id: ID!
-  ): DeletePayload! @hasRole(role: ADMIN)
-  "Creates a tax rate; TAKEN at [\"input\",\"countryCode\"] when its country, region and class have one. ADMIN."
+  ): DeletePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Creates a tax rate; TAKEN at [\"input\",\"countryCode\"] when its country, region and class have one. ADMIN, or STAFF with SETTINGS."
   taxRateCreate(
     "Its settings."
     input: TaxRateInput!
-  ): TaxRatePayload! @hasRole(role: ADMIN)
-  "Replaces a tax rate; orders keep what they were charged. NOT_FOUND at [\"id\"]. ADMIN."
+  ): TaxRatePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Replaces a tax rate; orders keep what they were charged. NOT_FOUND at [\"id\"]. ADMIN, or STAFF with SETTINGS."
   taxRateUpdate(
     "The rate's id."
     id: ID!
     "Its new settings."
     input: TaxRateInput!
-  ): TaxRatePayload! @hasRole(role: ADMIN)
-  "Deletes a tax rate; NOT_FOUND at [\"id\"]. ADMIN."
+  ): TaxRatePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
+  "Deletes a tax rate; NOT_FOUND at [\"id\"]. ADMIN, or STAFF with SETTINGS."
   taxRateDelete(
     "The rate's id."
     id: ID!
-  ): DeletePayload! @hasRole(role: ADMIN)
+  ): DeletePayload! @hasRole(role: STAFF) @hasPermission(permission: SETTINGS)
 }
 
 # ---------------------------------------------------------------- promotions and discount codes
@@ -6334,12 +7058,12 @@ extend type Query {
     search: String
     "Only active (true) or inactive (false) promotions."
     isActive: Boolean
-  ): PromotionConnection! @hasRole(role: STAFF)
+  ): PromotionConnection! @hasRole(role: STAFF) @hasPermission(permission: PROMOTIONS)
   "A promotion by id; null when there is none. STAFF."
   promotion(
     "The promotion's id."
     id: ID!
-  ): Promotion @hasRole(role: STAFF)
+  ): Promotion @hasRole(role: STAFF) @hasPermission(permission: PROMOTIONS)
 }
 
 extend type Mutation {
@@ -6360,19 +7084,19 @@ extend type Mutation {
   promotionCreate(
     "Its settings."
     input: PromotionInput!
-  ): PromotionPayload! @hasRole(role: STAFF)
+  ): PromotionPayload! @hasRole(role: STAFF) @hasPermission(permission: PROMOTIONS)
   "Replaces a promotion's settings; timesUsed is kept, and a usageLimit below it stops new uses. userError NOT_FOUND at [\"id\"]. STAFF."
   promotionUpdate(
     "The promotion's id."
     id: ID!
     "Its new settings."
     input: PromotionInput!
-  ): PromotionPayload! @hasRole(role: STAFF)
+  ): PromotionPayload! @hasRole(role: STAFF) @hasPermission(permission: PROMOTIONS)
   "Archives a promotion: it never applies again and its code is free for reuse; orders keep their allocations. STAFF."
   promotionArchive(
     "The promotion's id."
     id: ID!
-  ): PromotionPayload! @hasRole(role: STAFF)
+  ): PromotionPayload! @hasRole(role: STAFF) @hasPermission(permission: PROMOTIONS)
 }
 `, BuiltIn: false},
 }
@@ -6404,6 +7128,8 @@ func (ec *executionContext) childFields_Address(ctx context.Context, field graph
 		return ec.fieldContext_Address_countryCode(ctx, field)
 	case "phone":
 		return ec.fieldContext_Address_phone(ctx, field)
+	case "id":
+		return ec.fieldContext_Address_id(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Address", field.Name)
 }
@@ -6536,8 +7262,22 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_updatedAt(ctx, field)
 	case "registered":
 		return ec.fieldContext_Customer_registered(ctx, field)
+	case "emailVerified":
+		return ec.fieldContext_Customer_emailVerified(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerAddressPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_CustomerAddressPayload_customer(ctx, field)
+	case "address":
+		return ec.fieldContext_CustomerAddressPayload_address(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CustomerAddressPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerAddressPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CustomerConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6560,6 +7300,16 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 		return ec.fieldContext_CustomerEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_CustomerPayload_customer(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_CustomerPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6848,6 +7598,8 @@ func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field gr
 		return ec.fieldContext_OrderEvent_message(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_OrderEvent_createdAt(ctx, field)
+	case "staffUser":
+		return ec.fieldContext_OrderEvent_staffUser(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
 }
@@ -7328,6 +8080,60 @@ func (ec *executionContext) childFields_StaffAuthPayload(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type StaffAuthPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StaffUser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StaffUser_id(ctx, field)
+	case "email":
+		return ec.fieldContext_StaffUser_email(ctx, field)
+	case "name":
+		return ec.fieldContext_StaffUser_name(ctx, field)
+	case "role":
+		return ec.fieldContext_StaffUser_role(ctx, field)
+	case "permissions":
+		return ec.fieldContext_StaffUser_permissions(ctx, field)
+	case "isActive":
+		return ec.fieldContext_StaffUser_isActive(ctx, field)
+	case "lastLoginAt":
+		return ec.fieldContext_StaffUser_lastLoginAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StaffUser_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StaffUser", field.Name)
+}
+
+func (ec *executionContext) childFields_StaffUserConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_StaffUserConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_StaffUserConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_StaffUserConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StaffUserConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_StaffUserEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_StaffUserEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_StaffUserEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StaffUserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_StaffUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "staffUser":
+		return ec.fieldContext_StaffUserPayload_staffUser(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_StaffUserPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StaffUserPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_TaxLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -7380,6 +8186,14 @@ func (ec *executionContext) childFields_UserError(ctx context.Context, field gra
 		return ec.fieldContext_UserError_code(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
+}
+
+func (ec *executionContext) childFields_UserErrorsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userErrors":
+		return ec.fieldContext_UserErrorsPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UserErrorsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7610,6 +8424,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) dir_hasPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "permission",
+		func(ctx context.Context, v any) (model.StaffPermission, error) {
+			return ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permission"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7621,6 +8449,20 @@ func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[st
 		return nil, err
 	}
 	args["role"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) dir_staffOnly_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "permission",
+		func(ctx context.Context, v any) (model.StaffPermission, error) {
+			return ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["permission"] = arg0
 	return args, nil
 }
 
@@ -7852,6 +8694,106 @@ func (ec *executionContext) field_Mutation_checkout_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_customerAddressCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "address",
+		func(ctx context.Context, v any) (model.AddressInput, error) {
+			return ec.unmarshalNAddressInput2commerceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["address"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "setDefault",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["setDefault"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerAddressDelete_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerAddressUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "address",
+		func(ctx context.Context, v any) (model.AddressInput, error) {
+			return ec.unmarshalNAddressInput2commerceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["address"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerDefaultAddressSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerDelete_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerEmailVerify_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_customerLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7874,12 +8816,84 @@ func (ec *executionContext) field_Mutation_customerLogin_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_customerPasswordChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "currentPassword",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["currentPassword"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "newPassword",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["newPassword"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerPasswordResetRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerPasswordReset_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_customerRegister_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CustomerRegisterInput, error) {
 			return ec.unmarshalNCustomerRegisterInput2commerceᚋgraphᚋmodelᚐCustomerRegisterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_customerUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CustomerUpdateInput, error) {
+			return ec.unmarshalNCustomerUpdateInput2commerceᚋgraphᚋmodelᚐCustomerUpdateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8341,6 +9355,64 @@ func (ec *executionContext) field_Mutation_staffLogin_args(ctx context.Context, 
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_staffPasswordSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_staffUserCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StaffUserCreateInput, error) {
+			return ec.unmarshalNStaffUserCreateInput2commerceᚋgraphᚋmodelᚐStaffUserCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_staffUserUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StaffUserUpdateInput, error) {
+			return ec.unmarshalNStaffUserUpdateInput2commerceᚋgraphᚋmodelᚐStaffUserUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -8922,6 +9994,28 @@ func (ec *executionContext) field_Query_promotions_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_staffUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_variant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9320,6 +10414,29 @@ func (ec *executionContext) _Address_phone(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Address_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+}
+
+func (ec *executionContext) _Address_id(ctx context.Context, field graphql.CollectedField, obj *model.Address) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Address_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Address_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Address", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuthPayload_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
@@ -10551,11 +11668,16 @@ func (ec *executionContext) _Customer_stripeCustomerId(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CUSTOMERS")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
 				if ec.Directives.StaffOnly == nil {
 					var zeroVal *string
 					return zeroVal, errors.New("directive staffOnly is not implemented")
 				}
-				return ec.Directives.StaffOnly(ctx, obj, directive0)
+				return ec.Directives.StaffOnly(ctx, obj, directive0, permission)
 			}
 
 			next = directive1
@@ -10683,6 +11805,125 @@ func (ec *executionContext) _Customer_registered(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Customer_registered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Customer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Customer_emailVerified(ctx context.Context, field graphql.CollectedField, obj *model.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_emailVerified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailVerified, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_emailVerified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CustomerAddressPayload_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerAddressPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerAddressPayload_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcommerceᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerAddressPayload_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerAddressPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerAddressPayload_address(ctx context.Context, field graphql.CollectedField, obj *model.CustomerAddressPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerAddressPayload_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Address) graphql.Marshaler {
+			return ec.marshalOAddress2ᚖcommerceᚋgraphᚋmodelᚐAddress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerAddressPayload_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerAddressPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Address(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerAddressPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CustomerAddressPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerAddressPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerAddressPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerAddressPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CustomerConnection) (ret graphql.Marshaler) {
@@ -10825,6 +12066,70 @@ func (ec *executionContext) _CustomerEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomerPayload_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerPayload_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖcommerceᚋgraphᚋmodelᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerPayload_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.CustomerPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _DeletePayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
@@ -12000,8 +13305,20 @@ func (ec *executionContext) _Mutation_productCreate(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12062,8 +13379,20 @@ func (ec *executionContext) _Mutation_productUpdate(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12124,8 +13453,20 @@ func (ec *executionContext) _Mutation_productArchive(ctx context.Context, field 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12186,8 +13527,20 @@ func (ec *executionContext) _Mutation_inventoryAdjust(ctx context.Context, field
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "INVENTORY")
+				if err != nil {
+					var zeroVal *model.InventoryAdjustPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.InventoryAdjustPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InventoryAdjustPayload) graphql.Marshaler {
@@ -12248,8 +13601,20 @@ func (ec *executionContext) _Mutation_productImageUpload(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12310,8 +13675,20 @@ func (ec *executionContext) _Mutation_productImageDelete(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12372,8 +13749,20 @@ func (ec *executionContext) _Mutation_productImagesReorder(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12698,8 +14087,20 @@ func (ec *executionContext) _Mutation_orderFulfill(ctx context.Context, field gr
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
@@ -12760,8 +14161,20 @@ func (ec *executionContext) _Mutation_orderMarkDelivered(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
@@ -12822,8 +14235,20 @@ func (ec *executionContext) _Mutation_orderCancel(ctx context.Context, field gra
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
@@ -12884,8 +14309,20 @@ func (ec *executionContext) _Mutation_productVariantsCreate(ctx context.Context,
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -12946,8 +14383,20 @@ func (ec *executionContext) _Mutation_productVariantUpdate(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantPayload) graphql.Marshaler {
@@ -13008,8 +14457,20 @@ func (ec *executionContext) _Mutation_productVariantArchive(ctx context.Context,
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductVariantPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantPayload) graphql.Marshaler {
@@ -13070,8 +14531,20 @@ func (ec *executionContext) _Mutation_productOptionValuesAdd(ctx context.Context
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
@@ -13121,7 +14594,7 @@ func (ec *executionContext) _Mutation_webhookEndpointCreate(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.WebhookEndpointPayload
 					return zeroVal, err
@@ -13132,8 +14605,20 @@ func (ec *executionContext) _Mutation_webhookEndpointCreate(ctx context.Context,
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.WebhookEndpointPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.WebhookEndpointPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookEndpointPayload) graphql.Marshaler {
@@ -13183,7 +14668,7 @@ func (ec *executionContext) _Mutation_webhookEndpointUpdate(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.WebhookEndpointPayload
 					return zeroVal, err
@@ -13194,8 +14679,20 @@ func (ec *executionContext) _Mutation_webhookEndpointUpdate(ctx context.Context,
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.WebhookEndpointPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.WebhookEndpointPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookEndpointPayload) graphql.Marshaler {
@@ -13245,7 +14742,7 @@ func (ec *executionContext) _Mutation_webhookEndpointDelete(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.DeletePayload
 					return zeroVal, err
@@ -13256,8 +14753,20 @@ func (ec *executionContext) _Mutation_webhookEndpointDelete(ctx context.Context,
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
@@ -13307,7 +14816,7 @@ func (ec *executionContext) _Mutation_webhookEndpointRotateSecret(ctx context.Co
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.WebhookEndpointPayload
 					return zeroVal, err
@@ -13318,8 +14827,20 @@ func (ec *executionContext) _Mutation_webhookEndpointRotateSecret(ctx context.Co
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.WebhookEndpointPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.WebhookEndpointPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookEndpointPayload) graphql.Marshaler {
@@ -13369,7 +14890,7 @@ func (ec *executionContext) _Mutation_webhookEndpointPing(ctx context.Context, f
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.WebhookDeliveryPayload
 					return zeroVal, err
@@ -13380,8 +14901,20 @@ func (ec *executionContext) _Mutation_webhookEndpointPing(ctx context.Context, f
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.WebhookDeliveryPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.WebhookDeliveryPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDeliveryPayload) graphql.Marshaler {
@@ -13431,7 +14964,7 @@ func (ec *executionContext) _Mutation_webhookDeliveryRetry(ctx context.Context, 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.WebhookDeliveryPayload
 					return zeroVal, err
@@ -13442,8 +14975,20 @@ func (ec *executionContext) _Mutation_webhookDeliveryRetry(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.WebhookDeliveryPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.WebhookDeliveryPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookDeliveryPayload) graphql.Marshaler {
@@ -13471,6 +15016,896 @@ func (ec *executionContext) fieldContext_Mutation_webhookDeliveryRetry(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_webhookDeliveryRetry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerLogout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerLogout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().CustomerLogout(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerLogout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Mutation_customerUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerUpdate(ctx, fc.Args["input"].(model.CustomerUpdateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.CustomerPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CustomerPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerPayload) graphql.Marshaler {
+			return ec.marshalNCustomerPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerPasswordChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerPasswordChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerPasswordChange(ctx, fc.Args["currentPassword"].(string), fc.Args["newPassword"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.AuthPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖcommerceᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerPasswordChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerPasswordChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerPasswordResetRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerPasswordResetRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerPasswordResetRequest(ctx, fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorsPayload) graphql.Marshaler {
+			return ec.marshalNUserErrorsPayload2ᚖcommerceᚋgraphᚋmodelᚐUserErrorsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerPasswordResetRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserErrorsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerPasswordResetRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerPasswordReset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerPasswordReset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerPasswordReset(ctx, fc.Args["token"].(string), fc.Args["password"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖcommerceᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerPasswordReset(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerPasswordReset_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerEmailVerificationRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerEmailVerificationRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().CustomerEmailVerificationRequest(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.UserErrorsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.UserErrorsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorsPayload) graphql.Marshaler {
+			return ec.marshalNUserErrorsPayload2ᚖcommerceᚋgraphᚋmodelᚐUserErrorsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerEmailVerificationRequest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserErrorsPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerEmailVerify(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerEmailVerify(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerEmailVerify(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerPayload) graphql.Marshaler {
+			return ec.marshalNCustomerPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerEmailVerify(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerEmailVerify_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerAddressCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerAddressCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerAddressCreate(ctx, fc.Args["address"].(model.AddressInput), fc.Args["setDefault"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerAddressPayload) graphql.Marshaler {
+			return ec.marshalNCustomerAddressPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerAddressPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerAddressCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerAddressPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerAddressCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerAddressUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerAddressUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerAddressUpdate(ctx, fc.Args["id"].(string), fc.Args["address"].(model.AddressInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerAddressPayload) graphql.Marshaler {
+			return ec.marshalNCustomerAddressPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerAddressPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerAddressUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerAddressPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerAddressUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerAddressDelete(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerAddressDelete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerAddressDelete(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerAddressPayload) graphql.Marshaler {
+			return ec.marshalNCustomerAddressPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerAddressPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerAddressDelete(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerAddressPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerAddressDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerDefaultAddressSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerDefaultAddressSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerDefaultAddressSet(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CustomerAddressPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerAddressPayload) graphql.Marshaler {
+			return ec.marshalNCustomerAddressPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerAddressPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerDefaultAddressSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerAddressPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerDefaultAddressSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_customerDelete(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_customerDelete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CustomerDelete(ctx, fc.Args["password"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.UserErrorsPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.UserErrorsPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UserErrorsPayload) graphql.Marshaler {
+			return ec.marshalNUserErrorsPayload2ᚖcommerceᚋgraphᚋmodelᚐUserErrorsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_customerDelete(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserErrorsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_customerDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_staffLogout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_staffLogout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().StaffLogout(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal bool
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_staffLogout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Mutation_staffUserCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_staffUserCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StaffUserCreate(ctx, fc.Args["input"].(model.StaffUserCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "STAFF_MANAGE")
+				if err != nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUserPayload) graphql.Marshaler {
+			return ec.marshalNStaffUserPayload2ᚖcommerceᚋgraphᚋmodelᚐStaffUserPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_staffUserCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUserPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_staffUserCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_staffUserUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_staffUserUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StaffUserUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.StaffUserUpdateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "STAFF_MANAGE")
+				if err != nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.StaffUserPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUserPayload) graphql.Marshaler {
+			return ec.marshalNStaffUserPayload2ᚖcommerceᚋgraphᚋmodelᚐStaffUserPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_staffUserUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUserPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_staffUserUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_staffPasswordSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_staffPasswordSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StaffPasswordSet(ctx, fc.Args["token"].(string), fc.Args["password"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffAuthPayload) graphql.Marshaler {
+			return ec.marshalNStaffAuthPayload2ᚖcommerceᚋgraphᚋmodelᚐStaffAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_staffPasswordSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffAuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_staffPasswordSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13581,7 +16016,7 @@ func (ec *executionContext) _Mutation_shippingZoneCreate(ctx context.Context, fi
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.ShippingZonePayload
 					return zeroVal, err
@@ -13592,8 +16027,20 @@ func (ec *executionContext) _Mutation_shippingZoneCreate(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.ShippingZonePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ShippingZonePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ShippingZonePayload) graphql.Marshaler {
@@ -13643,7 +16090,7 @@ func (ec *executionContext) _Mutation_shippingZoneUpdate(ctx context.Context, fi
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.ShippingZonePayload
 					return zeroVal, err
@@ -13654,8 +16101,20 @@ func (ec *executionContext) _Mutation_shippingZoneUpdate(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.ShippingZonePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ShippingZonePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ShippingZonePayload) graphql.Marshaler {
@@ -13705,7 +16164,7 @@ func (ec *executionContext) _Mutation_shippingZoneDelete(ctx context.Context, fi
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.DeletePayload
 					return zeroVal, err
@@ -13716,8 +16175,20 @@ func (ec *executionContext) _Mutation_shippingZoneDelete(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
@@ -13767,7 +16238,7 @@ func (ec *executionContext) _Mutation_shippingMethodCreate(ctx context.Context, 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.ShippingMethodPayload
 					return zeroVal, err
@@ -13778,8 +16249,20 @@ func (ec *executionContext) _Mutation_shippingMethodCreate(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.ShippingMethodPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ShippingMethodPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ShippingMethodPayload) graphql.Marshaler {
@@ -13829,7 +16312,7 @@ func (ec *executionContext) _Mutation_shippingMethodUpdate(ctx context.Context, 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.ShippingMethodPayload
 					return zeroVal, err
@@ -13840,8 +16323,20 @@ func (ec *executionContext) _Mutation_shippingMethodUpdate(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.ShippingMethodPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ShippingMethodPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ShippingMethodPayload) graphql.Marshaler {
@@ -13891,7 +16386,7 @@ func (ec *executionContext) _Mutation_shippingMethodDelete(ctx context.Context, 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.DeletePayload
 					return zeroVal, err
@@ -13902,8 +16397,20 @@ func (ec *executionContext) _Mutation_shippingMethodDelete(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
@@ -13953,7 +16460,7 @@ func (ec *executionContext) _Mutation_taxRateCreate(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.TaxRatePayload
 					return zeroVal, err
@@ -13964,8 +16471,20 @@ func (ec *executionContext) _Mutation_taxRateCreate(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.TaxRatePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.TaxRatePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TaxRatePayload) graphql.Marshaler {
@@ -14015,7 +16534,7 @@ func (ec *executionContext) _Mutation_taxRateUpdate(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.TaxRatePayload
 					return zeroVal, err
@@ -14026,8 +16545,20 @@ func (ec *executionContext) _Mutation_taxRateUpdate(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.TaxRatePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.TaxRatePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TaxRatePayload) graphql.Marshaler {
@@ -14077,7 +16608,7 @@ func (ec *executionContext) _Mutation_taxRateDelete(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.DeletePayload
 					return zeroVal, err
@@ -14088,8 +16619,20 @@ func (ec *executionContext) _Mutation_taxRateDelete(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.DeletePayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
@@ -14194,8 +16737,20 @@ func (ec *executionContext) _Mutation_promotionCreate(ctx context.Context, field
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "PROMOTIONS")
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
@@ -14256,8 +16811,20 @@ func (ec *executionContext) _Mutation_promotionUpdate(ctx context.Context, field
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "PROMOTIONS")
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
@@ -14318,8 +16885,20 @@ func (ec *executionContext) _Mutation_promotionArchive(ctx context.Context, fiel
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "PROMOTIONS")
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
@@ -15102,11 +17681,16 @@ func (ec *executionContext) _Order_stripePaymentIntentId(ctx context.Context, fi
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
 				if ec.Directives.StaffOnly == nil {
 					var zeroVal *string
 					return zeroVal, errors.New("directive staffOnly is not implemented")
 				}
-				return ec.Directives.StaffOnly(ctx, obj, directive0)
+				return ec.Directives.StaffOnly(ctx, obj, directive0, permission)
 			}
 
 			next = directive1
@@ -15722,6 +18306,56 @@ func (ec *executionContext) _OrderEvent_createdAt(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_OrderEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _OrderEvent_staffUser(ctx context.Context, field graphql.CollectedField, obj *model.OrderEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_staffUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().StaffUser(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.StaffUser
+					return zeroVal, err
+				}
+				if ec.Directives.StaffOnly == nil {
+					var zeroVal *model.StaffUser
+					return zeroVal, errors.New("directive staffOnly is not implemented")
+				}
+				return ec.Directives.StaffOnly(ctx, obj, directive0, permission)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+			return ec.marshalOStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_staffUser(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUser(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OrderLine_product(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
@@ -16606,11 +19240,16 @@ func (ec *executionContext) _Product_costPrice(ctx context.Context, field graphq
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.Money
+					return zeroVal, err
+				}
 				if ec.Directives.StaffOnly == nil {
 					var zeroVal *model.Money
 					return zeroVal, errors.New("directive staffOnly is not implemented")
 				}
-				return ec.Directives.StaffOnly(ctx, obj, directive0)
+				return ec.Directives.StaffOnly(ctx, obj, directive0, permission)
 			}
 
 			next = directive1
@@ -16957,8 +19596,20 @@ func (ec *executionContext) _Product_inventoryTransactions(ctx context.Context, 
 				}
 				return ec.Directives.HasRole(ctx, obj, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "INVENTORY")
+				if err != nil {
+					var zeroVal *model.InventoryTransactionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.InventoryTransactionConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InventoryTransactionConnection) graphql.Marshaler {
@@ -17856,11 +20507,16 @@ func (ec *executionContext) _ProductVariant_costPrice(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CATALOG")
+				if err != nil {
+					var zeroVal *model.Money
+					return zeroVal, err
+				}
 				if ec.Directives.StaffOnly == nil {
 					var zeroVal *model.Money
 					return zeroVal, errors.New("directive staffOnly is not implemented")
 				}
-				return ec.Directives.StaffOnly(ctx, obj, directive0)
+				return ec.Directives.StaffOnly(ctx, obj, directive0, permission)
 			}
 
 			next = directive1
@@ -18161,8 +20817,20 @@ func (ec *executionContext) _ProductVariant_inventoryTransactions(ctx context.Co
 				}
 				return ec.Directives.HasRole(ctx, obj, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "INVENTORY")
+				if err != nil {
+					var zeroVal *model.InventoryTransactionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.InventoryTransactionConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, obj, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.InventoryTransactionConnection) graphql.Marshaler {
@@ -19470,8 +22138,20 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.OrderConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.OrderConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderConnection) graphql.Marshaler {
@@ -19532,8 +22212,20 @@ func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CUSTOMERS")
+				if err != nil {
+					var zeroVal *model.CustomerConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.CustomerConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerConnection) graphql.Marshaler {
@@ -19594,8 +22286,20 @@ func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.C
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "CUSTOMERS")
+				if err != nil {
+					var zeroVal *model.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.Customer
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Customer) graphql.Marshaler {
@@ -19656,8 +22360,20 @@ func (ec *executionContext) _Query_lowStockProducts(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "INVENTORY")
+				if err != nil {
+					var zeroVal *model.ProductConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductConnection) graphql.Marshaler {
@@ -19718,8 +22434,20 @@ func (ec *executionContext) _Query_notifications(ctx context.Context, field grap
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "NOTIFICATIONS")
+				if err != nil {
+					var zeroVal *model.NotificationConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.NotificationConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationConnection) graphql.Marshaler {
@@ -19824,8 +22552,20 @@ func (ec *executionContext) _Query_lowStockVariants(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "INVENTORY")
+				if err != nil {
+					var zeroVal *model.ProductVariantConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ProductVariantConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductVariantConnection) graphql.Marshaler {
@@ -19875,7 +22615,7 @@ func (ec *executionContext) _Query_webhookEndpoints(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "ADMIN")
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
 				if err != nil {
 					var zeroVal *model.WebhookEndpointConnection
 					return zeroVal, err
@@ -19886,8 +22626,20 @@ func (ec *executionContext) _Query_webhookEndpoints(ctx context.Context, field g
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal *model.WebhookEndpointConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.WebhookEndpointConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.WebhookEndpointConnection) graphql.Marshaler {
@@ -19921,6 +22673,112 @@ func (ec *executionContext) fieldContext_Query_webhookEndpoints(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_staffUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_staffUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().StaffUsers(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.StaffUserConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.StaffUserConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "STAFF_MANAGE")
+				if err != nil {
+					var zeroVal *model.StaffUserConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.StaffUserConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUserConnection) graphql.Marshaler {
+			return ec.marshalNStaffUserConnection2ᚖcommerceᚋgraphᚋmodelᚐStaffUserConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_staffUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUserConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_staffUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_staffMe(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_staffMe(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().StaffMe(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+			return ec.marshalOStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_staffMe(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUser(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_shippingZones(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19947,8 +22805,20 @@ func (ec *executionContext) _Query_shippingZones(ctx context.Context, field grap
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal []*model.ShippingZone
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.ShippingZone
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.ShippingZone) graphql.Marshaler {
@@ -19997,8 +22867,20 @@ func (ec *executionContext) _Query_taxRates(ctx context.Context, field graphql.C
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "SETTINGS")
+				if err != nil {
+					var zeroVal []*model.TaxRate
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal []*model.TaxRate
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*model.TaxRate) graphql.Marshaler {
@@ -20048,8 +22930,20 @@ func (ec *executionContext) _Query_promotions(ctx context.Context, field graphql
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "PROMOTIONS")
+				if err != nil {
+					var zeroVal *model.PromotionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.PromotionConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionConnection) graphql.Marshaler {
@@ -20110,8 +23004,20 @@ func (ec *executionContext) _Query_promotion(ctx context.Context, field graphql.
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "PROMOTIONS")
+				if err != nil {
+					var zeroVal *model.Promotion
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.Promotion
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Promotion) graphql.Marshaler {
@@ -20996,6 +23902,396 @@ func (ec *executionContext) fieldContext_StaffAuthPayload_userErrors(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _StaffUser_id(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StaffUser_email(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "String")
+}
+
+func (ec *executionContext) _StaffUser_name(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "String")
+}
+
+func (ec *executionContext) _StaffUser_role(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.StaffRole) graphql.Marshaler {
+			return ec.marshalNStaffRole2commerceᚋgraphᚋmodelᚐStaffRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "StaffRole")
+}
+
+func (ec *executionContext) _StaffUser_permissions(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_permissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Permissions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.StaffPermission) graphql.Marshaler {
+			return ec.marshalNStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "StaffPermission")
+}
+
+func (ec *executionContext) _StaffUser_isActive(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_isActive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsActive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_isActive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StaffUser_lastLoginAt(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_lastLoginAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastLoginAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_lastLoginAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StaffUser_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.StaffUser) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUser_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUser_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUser", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StaffUserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.StaffUserEdge) graphql.Marshaler {
+			return ec.marshalNStaffUserEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐStaffUserEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StaffUserConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUserEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StaffUserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcommerceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StaffUserConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StaffUserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUserConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StaffUserEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+			return ec.marshalNStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StaffUserEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUser(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StaffUserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StaffUserEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _StaffUserPayload_staffUser(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserPayload_staffUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffUser, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+			return ec.marshalOStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserPayload_staffUser(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StaffUserPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StaffUser(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StaffUserPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.StaffUserPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StaffUserPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StaffUserPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StaffUserPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_orderStatusChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -21066,8 +24362,20 @@ func (ec *executionContext) _Subscription_orderUpdates(ctx context.Context, fiel
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.OrderStatusEvent
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.OrderStatusEvent
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderStatusEvent) graphql.Marshaler {
@@ -21116,8 +24424,20 @@ func (ec *executionContext) _Subscription_lowStockAlerts(ctx context.Context, fi
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "INVENTORY")
+				if err != nil {
+					var zeroVal *model.LowStockAlert
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.LowStockAlert
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.LowStockAlert) graphql.Marshaler {
@@ -21510,6 +24830,38 @@ func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+}
+
+func (ec *executionContext) _UserErrorsPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.UserErrorsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserErrorsPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserErrorsPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UserErrorsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WebhookDelivery_id(ctx context.Context, field graphql.CollectedField, obj *model.WebhookDelivery) (ret graphql.Marshaler) {
@@ -23660,7 +27012,7 @@ func (ec *executionContext) unmarshalInputCheckoutInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"cartId", "lines", "email", "shippingAddress", "billingAddress", "discountCodes", "idempotencyKey", "shippingMethodId"}
+	fieldsInOrder := [...]string{"cartId", "lines", "email", "shippingAddress", "shippingAddressId", "billingAddress", "discountCodes", "idempotencyKey", "shippingMethodId"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23690,11 +27042,18 @@ func (ec *executionContext) unmarshalInputCheckoutInput(ctx context.Context, obj
 			it.Email = data
 		case "shippingAddress":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAddress"))
-			data, err := ec.unmarshalNAddressInput2ᚖcommerceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			data, err := ec.unmarshalOAddressInput2ᚖcommerceᚋgraphᚋmodelᚐAddressInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ShippingAddress = data
+		case "shippingAddressId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAddressId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingAddressID = data
 		case "billingAddress":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billingAddress"))
 			data, err := ec.unmarshalOAddressInput2ᚖcommerceᚋgraphᚋmodelᚐAddressInput(ctx, v)
@@ -23814,6 +27173,69 @@ func (ec *executionContext) unmarshalInputCustomerRegisterInput(ctx context.Cont
 func UnmarshalCustomerRegisterInput(ctx context.Context, raw any) (model.CustomerRegisterInput, error) {
 	var out model.CustomerRegisterInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerRegisterInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCustomerUpdateInput(ctx context.Context, obj any) (model.CustomerUpdateInput, error) {
+	var it model.CustomerUpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"firstName", "lastName", "phone", "marketingOptIn"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "marketingOptIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("marketingOptIn"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MarketingOptIn = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCustomerUpdateInput unmarshals raw into the CustomerUpdateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCustomerUpdateInput(ctx context.Context, raw any) (model.CustomerUpdateInput, error) {
+	var out model.CustomerUpdateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerUpdateInput", raw, &out)
 	return out, err
 }
 
@@ -25197,6 +28619,132 @@ func UnmarshalShippingZoneInput(ctx context.Context, raw any) (model.ShippingZon
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStaffUserCreateInput(ctx context.Context, obj any) (model.StaffUserCreateInput, error) {
+	var it model.StaffUserCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "name", "role", "permissions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNStaffRole2commerceᚋgraphᚋmodelᚐStaffRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalOStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStaffUserCreateInput unmarshals raw into the StaffUserCreateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStaffUserCreateInput(ctx context.Context, raw any) (model.StaffUserCreateInput, error) {
+	var out model.StaffUserCreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StaffUserCreateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStaffUserUpdateInput(ctx context.Context, obj any) (model.StaffUserUpdateInput, error) {
+	var it model.StaffUserUpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "role", "permissions", "isActive"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalOStaffRole2ᚖcommerceᚋgraphᚋmodelᚐStaffRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		case "permissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("permissions"))
+			data, err := ec.unmarshalOStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Permissions = data
+		case "isActive":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isActive"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsActive = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStaffUserUpdateInput unmarshals raw into the StaffUserUpdateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStaffUserUpdateInput(ctx context.Context, raw any) (model.StaffUserUpdateInput, error) {
+	var out model.StaffUserUpdateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StaffUserUpdateInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTaxRateInput(ctx context.Context, obj any) (model.TaxRateInput, error) {
 	var it model.TaxRateInput
 	if obj == nil {
@@ -25374,6 +28922,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._TaxRate(ctx, sel, obj)
+	case model.StaffUser:
+		return ec._StaffUser(ctx, sel, &obj)
+	case *model.StaffUser:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._StaffUser(ctx, sel, obj)
 	case model.ShippingZone:
 		return ec._ShippingZone(ctx, sel, &obj)
 	case *model.ShippingZone:
@@ -25515,6 +29070,11 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "phone":
 			out.Values[i] = ec._Address_phone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "id":
+			out.Values[i] = ec._Address_id(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -25929,6 +29489,54 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "emailVerified":
+			out.Values[i] = ec._Customer_emailVerified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerAddressPayloadImplementors = []string{"CustomerAddressPayload"}
+
+func (ec *executionContext) _CustomerAddressPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerAddressPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerAddressPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerAddressPayload")
+		case "customer":
+			out.Values[i] = ec._CustomerAddressPayload_customer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "address":
+			out.Values[i] = ec._CustomerAddressPayload_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CustomerAddressPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26008,6 +29616,44 @@ func (ec *executionContext) _CustomerEdge(ctx context.Context, sel ast.Selection
 			}
 		case "cursor":
 			out.Values[i] = ec._CustomerEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var customerPayloadImplementors = []string{"CustomerPayload"}
+
+func (ec *executionContext) _CustomerPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerPayload")
+		case "customer":
+			out.Values[i] = ec._CustomerPayload_customer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._CustomerPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26758,6 +30404,118 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "customerLogout":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerLogout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerPasswordChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerPasswordChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerPasswordResetRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerPasswordResetRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerPasswordReset":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerPasswordReset(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerEmailVerificationRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerEmailVerificationRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerEmailVerify":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerEmailVerify(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerAddressCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerAddressCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerAddressUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerAddressUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerAddressDelete":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerAddressDelete(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerDefaultAddressSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerDefaultAddressSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customerDelete":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_customerDelete(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "staffLogout":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_staffLogout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "staffUserCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_staffUserCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "staffUserUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_staffUserUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "staffPasswordSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_staffPasswordSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "cartShippingAddressUpdate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cartShippingAddressUpdate(ctx, field)
@@ -27312,18 +31070,24 @@ func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSe
 		case "type":
 			out.Values[i] = ec._OrderEvent_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "message":
 			out.Values[i] = ec._OrderEvent_message(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._OrderEvent_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "staffUser":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderEvent_staffUser(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28650,6 +32414,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_webhookEndpoints(ctx, field)
 				})
+		case "staffUsers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_staffUsers(ctx, field)
+				})
+		case "staffMe":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_staffMe(ctx, field)
+				})
 		case "shippingZones":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -29075,6 +32851,193 @@ func (ec *executionContext) _StaffAuthPayload(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var staffUserImplementors = []string{"StaffUser", "Node"}
+
+func (ec *executionContext) _StaffUser(ctx context.Context, sel ast.SelectionSet, obj *model.StaffUser) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, staffUserImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StaffUser")
+		case "id":
+			out.Values[i] = ec._StaffUser_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._StaffUser_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._StaffUser_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._StaffUser_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "permissions":
+			out.Values[i] = ec._StaffUser_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isActive":
+			out.Values[i] = ec._StaffUser_isActive(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastLoginAt":
+			out.Values[i] = ec._StaffUser_lastLoginAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._StaffUser_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var staffUserConnectionImplementors = []string{"StaffUserConnection"}
+
+func (ec *executionContext) _StaffUserConnection(ctx context.Context, sel ast.SelectionSet, obj *model.StaffUserConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, staffUserConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StaffUserConnection")
+		case "edges":
+			out.Values[i] = ec._StaffUserConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._StaffUserConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._StaffUserConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var staffUserEdgeImplementors = []string{"StaffUserEdge"}
+
+func (ec *executionContext) _StaffUserEdge(ctx context.Context, sel ast.SelectionSet, obj *model.StaffUserEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, staffUserEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StaffUserEdge")
+		case "node":
+			out.Values[i] = ec._StaffUserEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._StaffUserEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var staffUserPayloadImplementors = []string{"StaffUserPayload"}
+
+func (ec *executionContext) _StaffUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StaffUserPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, staffUserPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StaffUserPayload")
+		case "staffUser":
+			out.Values[i] = ec._StaffUserPayload_staffUser(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._StaffUserPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -29266,6 +33229,39 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 			}
 		case "code":
 			out.Values[i] = ec._UserError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var userErrorsPayloadImplementors = []string{"UserErrorsPayload"}
+
+func (ec *executionContext) _UserErrorsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UserErrorsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, userErrorsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UserErrorsPayload")
+		case "userErrors":
+			out.Values[i] = ec._UserErrorsPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30062,11 +34058,6 @@ func (ec *executionContext) unmarshalNAddressInput2commerceᚋgraphᚋmodelᚐAd
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNAddressInput2ᚖcommerceᚋgraphᚋmodelᚐAddressInput(ctx context.Context, v any) (*model.AddressInput, error) {
-	res, err := ec.unmarshalInputAddressInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
 func (ec *executionContext) marshalNAuthPayload2ᚖcommerceᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
@@ -30180,6 +34171,14 @@ func (ec *executionContext) marshalNCustomer2ᚖcommerceᚋgraphᚋmodelᚐCusto
 	return ec._Customer(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCustomerAddressPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerAddressPayload(ctx context.Context, sel ast.SelectionSet, v *model.CustomerAddressPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerAddressPayload!")
+		return graphql.Null
+	}
+	return ec._CustomerAddressPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCustomerConnection2ᚖcommerceᚋgraphᚋmodelᚐCustomerConnection(ctx context.Context, sel ast.SelectionSet, v *model.CustomerConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CustomerConnection!")
@@ -30212,8 +34211,21 @@ func (ec *executionContext) marshalNCustomerEdge2ᚖcommerceᚋgraphᚋmodelᚐC
 	return ec._CustomerEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNCustomerPayload2ᚖcommerceᚋgraphᚋmodelᚐCustomerPayload(ctx context.Context, sel ast.SelectionSet, v *model.CustomerPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerPayload!")
+		return graphql.Null
+	}
+	return ec._CustomerPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCustomerRegisterInput2commerceᚋgraphᚋmodelᚐCustomerRegisterInput(ctx context.Context, v any) (model.CustomerRegisterInput, error) {
 	res, err := ec.unmarshalInputCustomerRegisterInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCustomerUpdateInput2commerceᚋgraphᚋmodelᚐCustomerUpdateInput(ctx context.Context, v any) (model.CustomerUpdateInput, error) {
+	res, err := ec.unmarshalInputCustomerUpdateInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -31166,6 +35178,114 @@ func (ec *executionContext) marshalNStaffAuthPayload2ᚖcommerceᚋgraphᚋmodel
 	return ec._StaffAuthPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx context.Context, v any) (model.StaffPermission, error) {
+	var res model.StaffPermission
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx context.Context, sel ast.SelectionSet, v model.StaffPermission) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx context.Context, v any) ([]model.StaffPermission, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.StaffPermission, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.StaffPermission) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNStaffRole2commerceᚋgraphᚋmodelᚐStaffRole(ctx context.Context, v any) (model.StaffRole, error) {
+	var res model.StaffRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStaffRole2commerceᚋgraphᚋmodelᚐStaffRole(ctx context.Context, sel ast.SelectionSet, v model.StaffRole) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx context.Context, sel ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StaffUser!")
+		return graphql.Null
+	}
+	return ec._StaffUser(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStaffUserConnection2ᚖcommerceᚋgraphᚋmodelᚐStaffUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.StaffUserConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StaffUserConnection!")
+		return graphql.Null
+	}
+	return ec._StaffUserConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStaffUserCreateInput2commerceᚋgraphᚋmodelᚐStaffUserCreateInput(ctx context.Context, v any) (model.StaffUserCreateInput, error) {
+	res, err := ec.unmarshalInputStaffUserCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStaffUserEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐStaffUserEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StaffUserEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStaffUserEdge2ᚖcommerceᚋgraphᚋmodelᚐStaffUserEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStaffUserEdge2ᚖcommerceᚋgraphᚋmodelᚐStaffUserEdge(ctx context.Context, sel ast.SelectionSet, v *model.StaffUserEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StaffUserEdge!")
+		return graphql.Null
+	}
+	return ec._StaffUserEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStaffUserPayload2ᚖcommerceᚋgraphᚋmodelᚐStaffUserPayload(ctx context.Context, sel ast.SelectionSet, v *model.StaffUserPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StaffUserPayload!")
+		return graphql.Null
+	}
+	return ec._StaffUserPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStaffUserUpdateInput2commerceᚋgraphᚋmodelᚐStaffUserUpdateInput(ctx context.Context, v any) (model.StaffUserUpdateInput, error) {
+	res, err := ec.unmarshalInputStaffUserUpdateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31320,6 +35440,14 @@ func (ec *executionContext) marshalNUserError2ᚖcommerceᚋgraphᚋmodelᚐUser
 		return graphql.Null
 	}
 	return ec._UserError(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUserErrorsPayload2ᚖcommerceᚋgraphᚋmodelᚐUserErrorsPayload(ctx context.Context, sel ast.SelectionSet, v *model.UserErrorsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserErrorsPayload!")
+		return graphql.Null
+	}
+	return ec._UserErrorsPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNWebhookDelivery2ᚖcommerceᚋgraphᚋmodelᚐWebhookDelivery(ctx context.Context, sel ast.SelectionSet, v *model.WebhookDelivery) graphql.Marshaler {
@@ -32014,6 +36142,65 @@ func (ec *executionContext) marshalOShippingZone2ᚖcommerceᚋgraphᚋmodelᚐS
 		return graphql.Null
 	}
 	return ec._ShippingZone(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx context.Context, v any) ([]model.StaffPermission, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.StaffPermission, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOStaffPermission2ᚕcommerceᚋgraphᚋmodelᚐStaffPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []model.StaffPermission) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOStaffRole2ᚖcommerceᚋgraphᚋmodelᚐStaffRole(ctx context.Context, v any) (*model.StaffRole, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.StaffRole)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStaffRole2ᚖcommerceᚋgraphᚋmodelᚐStaffRole(ctx context.Context, sel ast.SelectionSet, v *model.StaffRole) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOStaffUser2ᚖcommerceᚋgraphᚋmodelᚐStaffUser(ctx context.Context, sel ast.SelectionSet, v *model.StaffUser) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StaffUser(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

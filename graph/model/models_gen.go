@@ -44,6 +44,8 @@ type Address struct {
 	CountryCode string `json:"countryCode"`
 	// Phone number in E.164, e.g. "+15550100123"; null when none.
 	Phone *string `json:"phone,omitempty"`
+	// The id of an address of a customer's address book; null on an order's address and on a guest record's.
+	ID *string `json:"id,omitempty"`
 }
 
 // A postal address as entered. Text is trimmed; each problem is a userError
@@ -189,8 +191,10 @@ type CheckoutInput struct {
 	Lines []*CartLineInput `json:"lines,omitempty"`
 	// Where confirmations go; a plain address (INVALID otherwise), lowercased and trimmed.
 	Email string `json:"email"`
-	// Where the order ships.
-	ShippingAddress *AddressInput `json:"shippingAddress"`
+	// Where the order ships; required unless shippingAddressId is given (INVALID otherwise). A signed-in customer's new address is saved to their address book.
+	ShippingAddress *AddressInput `json:"shippingAddress,omitempty"`
+	// Or a signed-in customer's book address (Address.id): NOT_FOUND at ["input","shippingAddressId"] for any other id. Give one of the two.
+	ShippingAddressID *string `json:"shippingAddressId,omitempty"`
 	// Where the bill goes; defaults to the shipping address.
 	BillingAddress *AddressInput `json:"billingAddress,omitempty"`
 	// Not available yet: any code is a userError INVALID at its index.
@@ -258,12 +262,24 @@ type Customer struct {
 	// they share no orders, addresses or phone, since registering proves nothing
 	// about the mailbox.
 	Registered bool `json:"registered"`
+	// True once the customer followed an email-verification link (or a password-reset link) sent to this email.
+	EmailVerified bool `json:"emailVerified"`
 }
 
 func (Customer) IsNode() {}
 
 // Plain lowercase UUID.
 func (this Customer) GetID() string { return this.ID }
+
+// The result of a change to a customer's address book.
+type CustomerAddressPayload struct {
+	// The customer with the book as changed; null when there are userErrors.
+	Customer *Customer `json:"customer,omitempty"`
+	// The address created, updated, deleted or made default; null when there are userErrors.
+	Address *Address `json:"address,omitempty"`
+	// Problems with the input; [] on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
 
 // A page of customers, newest first (Relay cursor connection).
 type CustomerConnection struct {
@@ -284,11 +300,19 @@ type CustomerEdge struct {
 	Cursor string `json:"cursor"`
 }
 
+// The result of a change to a customer.
+type CustomerPayload struct {
+	// The customer as changed; null when there are userErrors.
+	Customer *Customer `json:"customer,omitempty"`
+	// Problems with the input; [] on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 // A new customer account. Each problem is a userError at its field, all at once.
 type CustomerRegisterInput struct {
 	// A plain address; lowercased and trimmed. TAKEN when an account already uses it (a guest record of the same email does not count).
 	Email string `json:"email"`
-	// At least 8 characters and at most 72 bytes (INVALID otherwise).
+	// 10..128 characters (INVALID otherwise); one of the 1,000 most common passwords is PASSWORD_TOO_WEAK.
 	Password string `json:"password"`
 	// Required, 1..100 characters.
 	FirstName string `json:"firstName"`
@@ -297,6 +321,18 @@ type CustomerRegisterInput struct {
 	// Optional; with its country code ("+1 202 555 0123"), stored in E.164.
 	Phone *string `json:"phone,omitempty"`
 	// Consent to marketing email; default false.
+	MarketingOptIn *bool `json:"marketingOptIn,omitempty"`
+}
+
+// Changes to the signed-in customer's details; an omitted field stays as it is.
+type CustomerUpdateInput struct {
+	// First name, 1..100 characters.
+	FirstName *string `json:"firstName,omitempty"`
+	// Last name, 1..100 characters.
+	LastName *string `json:"lastName,omitempty"`
+	// Phone number (E.164 after normalising); an empty string removes it.
+	Phone *string `json:"phone,omitempty"`
+	// Consent to marketing email.
 	MarketingOptIn *bool `json:"marketingOptIn,omitempty"`
 }
 
@@ -489,7 +525,7 @@ type Notification struct {
 	To string `json:"to"`
 	// The template's name, e.g. "order-confirmation", "order-shipped", "payment-timeout".
 	Template string `json:"template"`
-	// The values the template was rendered with (order number, totals, links…).
+	// The values the template was rendered with (order number, totals, links…). Single-use links that set a password or verify an email (reset_url, verify_url, set_password_url) are hidden: only the email carries them.
 	Data map[string]any `json:"data"`
 	// Where delivery is.
 	Status NotificationStatus `json:"status"`
@@ -631,6 +667,9 @@ type OrderEvent struct {
 	Message *string `json:"message,omitempty"`
 	// When it happened.
 	CreatedAt time.Time `json:"createdAt"`
+	// The staff account whose action wrote the event (a fulfilment, a cancellation…); null when no staff acted. STAFF with ORDERS only: null for everyone else, without an error.
+	StaffUser   *StaffUser `json:"staffUser,omitempty"`
+	StaffUserID *string    `json:"-"`
 }
 
 // Narrows Query.orders. Every given field must match (AND).
@@ -1391,6 +1430,81 @@ type StaffAuthPayload struct {
 	UserErrors []*UserError `json:"userErrors"`
 }
 
+// A staff account.
+type StaffUser struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// Sign-in email, lowercased.
+	Email string `json:"email"`
+	// Display name; null when none.
+	Name *string `json:"name,omitempty"`
+	// ADMIN or STAFF.
+	Role StaffRole `json:"role"`
+	// What the account may do: every permission for ADMIN, those listed for STAFF.
+	Permissions []StaffPermission `json:"permissions"`
+	// False once deactivated: it cannot sign in and its sessions were revoked.
+	IsActive bool `json:"isActive"`
+	// The last sign-in (or password set from an invite); null before the first.
+	LastLoginAt *time.Time `json:"lastLoginAt,omitempty"`
+	// When the account was created.
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func (StaffUser) IsNode() {}
+
+// Plain lowercase UUID.
+func (this StaffUser) GetID() string { return this.ID }
+
+// A page of staff accounts, newest first (Relay cursor connection).
+type StaffUserConnection struct {
+	// The accounts of this page.
+	Edges []*StaffUserEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many staff accounts there are.
+	TotalCount int `json:"totalCount"`
+}
+
+// A new staff account, invited by email.
+type StaffUserCreateInput struct {
+	// A plain address; lowercased and trimmed. TAKEN when a staff account uses it.
+	Email string `json:"email"`
+	// Display name, at most 100 characters.
+	Name *string `json:"name,omitempty"`
+	// ADMIN or STAFF.
+	Role StaffRole `json:"role"`
+	// For STAFF: the permissions; all but SETTINGS and STAFF_MANAGE when omitted. Ignored for ADMIN, who has all.
+	Permissions []StaffPermission `json:"permissions,omitempty"`
+}
+
+// A staff account in a StaffUserConnection.
+type StaffUserEdge struct {
+	// The account.
+	Node *StaffUser `json:"node"`
+	// Opaque; pass as `after` for the accounts after this one.
+	Cursor string `json:"cursor"`
+}
+
+// The result of creating or updating a staff account.
+type StaffUserPayload struct {
+	// The account; null when there are userErrors.
+	StaffUser *StaffUser `json:"staffUser,omitempty"`
+	// Problems with the input; [] on success.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Changes to a staff account; an omitted field stays as it is.
+type StaffUserUpdateInput struct {
+	// Display name, at most 100 characters.
+	Name *string `json:"name,omitempty"`
+	// The new role; demoting the last active ADMIN is LAST_ADMIN.
+	Role *StaffRole `json:"role,omitempty"`
+	// The permissions of a STAFF account (the whole list).
+	Permissions []StaffPermission `json:"permissions,omitempty"`
+	// False deactivates the account and revokes its sessions at once; deactivating the last active ADMIN is LAST_ADMIN.
+	IsActive *bool `json:"isActive,omitempty"`
+}
+
 // Live updates over graphql-transport-ws on the GraphQL endpoint (the token goes
 // in connection_init's payload; a bad token closes the socket with 4403). At
 // most WS_MAX_CONNECTIONS (default 50) sockets per client network and
@@ -1476,6 +1590,12 @@ type UserError struct {
 	// INVALID_CREDENTIALS. Each mutation lists those it returns; tolerate new
 	// codes.
 	Code string `json:"code"`
+}
+
+// The result of a mutation that returns nothing but its problems.
+type UserErrorsPayload struct {
+	// Problems with the input; [] on success.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // One event sent, or to send, to one endpoint. ADMIN only.
@@ -2235,6 +2355,143 @@ func (e *ShippingRateCondition) UnmarshalJSON(b []byte) error {
 }
 
 func (e ShippingRateCondition) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// An area of staff work; each STAFF operation requires the permission of its area (FORBIDDEN otherwise).
+type StaffPermission string
+
+const (
+	// Product, variant, option and image writes.
+	StaffPermissionCatalog StaffPermission = "CATALOG"
+	// inventoryAdjust, lowStockProducts, Product.inventoryTransactions, lowStockAlerts.
+	StaffPermissionInventory StaffPermission = "INVENTORY"
+	// orders, staff order reads, orderFulfill, orderMarkDelivered, orderCancel, orderUpdates.
+	StaffPermissionOrders StaffPermission = "ORDERS"
+	// Refunds.
+	StaffPermissionRefunds StaffPermission = "REFUNDS"
+	// customers, customer, and the staff-only fields of Customer.
+	StaffPermissionCustomers StaffPermission = "CUSTOMERS"
+	// Promotions and their writes.
+	StaffPermissionPromotions StaffPermission = "PROMOTIONS"
+	// notifications.
+	StaffPermissionNotifications StaffPermission = "NOTIFICATIONS"
+	// Shipping, tax and webhooks.
+	StaffPermissionSettings StaffPermission = "SETTINGS"
+	// Staff accounts: staffUsers, staffUserCreate, staffUserUpdate.
+	StaffPermissionStaffManage StaffPermission = "STAFF_MANAGE"
+)
+
+var AllStaffPermission = []StaffPermission{
+	StaffPermissionCatalog,
+	StaffPermissionInventory,
+	StaffPermissionOrders,
+	StaffPermissionRefunds,
+	StaffPermissionCustomers,
+	StaffPermissionPromotions,
+	StaffPermissionNotifications,
+	StaffPermissionSettings,
+	StaffPermissionStaffManage,
+}
+
+func (e StaffPermission) IsValid() bool {
+	switch e {
+	case StaffPermissionCatalog, StaffPermissionInventory, StaffPermissionOrders, StaffPermissionRefunds, StaffPermissionCustomers, StaffPermissionPromotions, StaffPermissionNotifications, StaffPermissionSettings, StaffPermissionStaffManage:
+		return true
+	}
+	return false
+}
+
+func (e StaffPermission) String() string {
+	return string(e)
+}
+
+func (e *StaffPermission) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StaffPermission(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StaffPermission", str)
+	}
+	return nil
+}
+
+func (e StaffPermission) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StaffPermission) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StaffPermission) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A staff account's role.
+type StaffRole string
+
+const (
+	// Every permission, whatever is listed on the account.
+	StaffRoleAdmin StaffRole = "ADMIN"
+	// The permissions listed on the account.
+	StaffRoleStaff StaffRole = "STAFF"
+)
+
+var AllStaffRole = []StaffRole{
+	StaffRoleAdmin,
+	StaffRoleStaff,
+}
+
+func (e StaffRole) IsValid() bool {
+	switch e {
+	case StaffRoleAdmin, StaffRoleStaff:
+		return true
+	}
+	return false
+}
+
+func (e StaffRole) String() string {
+	return string(e)
+}
+
+func (e *StaffRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StaffRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StaffRole", str)
+	}
+	return nil
+}
+
+func (e StaffRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StaffRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StaffRole) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -1,9 +1,11 @@
 // Package admin serves the staff live view at /admin: one static page,
 // embedded in the binary, in plain HTML, CSS and JavaScript with no build
 // step and nothing loaded from elsewhere. The page talks to the service's
-// own /graphql endpoint: staffLogin, orders and lowStockProducts over HTTP
-// POST, and the orderUpdates and lowStockAlerts subscriptions over a
-// graphql-transport-ws websocket that it speaks itself.
+// own /graphql endpoint: staffLogin, staffMe, staffLogout, staffPasswordSet
+// (an invite's link), orders and lowStockProducts over HTTP POST, and the
+// orderUpdates and lowStockAlerts subscriptions over a graphql-transport-ws
+// websocket that it speaks itself. It shows only what the signed-in
+// account's permissions allow (ORDERS, INVENTORY).
 package admin
 
 import (
@@ -22,11 +24,12 @@ var page []byte
 // connections back to the same origin (HTTP and websocket).
 var csp = contentSecurityPolicy(page)
 
-// Handler serves the page at /admin and /admin/ (GET and HEAD); any other
-// path under /admin/ is not found.
+// Handler serves the page at /admin and /admin/, and at
+// /admin/set-password, where a staff invite's link lands (GET and HEAD);
+// any other path under /admin/ is not found.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/admin" && r.URL.Path != "/admin/" {
+		if r.URL.Path != "/admin" && r.URL.Path != "/admin/" && r.URL.Path != "/admin/set-password" {
 			http.NotFound(w, r)
 			return
 		}

@@ -46,7 +46,7 @@ const (
 
 func TestHandlerServesPage(t *testing.T) {
 	h := admin.Handler()
-	for _, path := range []string{"/admin", "/admin/"} {
+	for _, path := range []string{"/admin", "/admin/", "/admin/set-password"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusOK {

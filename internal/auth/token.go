@@ -11,7 +11,10 @@ import (
 	"commerce/internal/apperr"
 )
 
-// Tokens issues and verifies signed bearer tokens (HS256 JWTs).
+// Tokens issues and verifies signed tokens (HS256 JWTs): bearer tokens,
+// which name a session, and the tokens of emailed links, which name an
+// auth_links row. The audience tells them apart, so that a link's token is
+// never accepted as a bearer token nor one link's token as another's.
 type Tokens struct {
 	secret      []byte
 	customerTTL time.Duration
@@ -28,25 +31,37 @@ func NewTokens(secret []byte, customerTTL, staffTTL time.Duration, now func() ti
 }
 
 type claims struct {
-	Role Role `json:"role"`
+	Role Role `json:"role,omitempty"`
 	jwt.RegisteredClaims
 }
 
-const issuer = "commerce"
+const (
+	issuer = "commerce"
+	// sessionAudience marks bearer tokens; a link's audience is its purpose.
+	sessionAudience = "session"
+)
 
-// Issue returns a token for p that expires after the role's lifetime.
-func (t *Tokens) Issue(p Principal) (string, error) {
-	ttl := t.customerTTL
-	if p.IsStaff() {
-		ttl = t.staffTTL
+// ttl is the lifetime of a session of role.
+func (t *Tokens) ttl(role Role) time.Duration {
+	if role == Staff || role == Admin {
+		return t.staffTTL
 	}
-	now := t.now()
-	c := claims{Role: p.Role, RegisteredClaims: jwt.RegisteredClaims{
+	return t.customerTTL
+}
+
+// issue signs a bearer token for p's session, expiring at expires.
+func (t *Tokens) issue(p Principal, expires time.Time) (string, error) {
+	return t.sign(claims{Role: p.Role, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    issuer,
 		Subject:   p.ID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-	}}
+		ID:        p.SessionID,
+		Audience:  jwt.ClaimStrings{sessionAudience},
+		IssuedAt:  jwt.NewNumericDate(t.now()),
+		ExpiresAt: jwt.NewNumericDate(expires),
+	}})
+}
+
+func (t *Tokens) sign(c claims) (string, error) {
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
@@ -54,16 +69,25 @@ func (t *Tokens) Issue(p Principal) (string, error) {
 	return s, nil
 }
 
-// Verify checks a token's signature and expiry and returns its principal.
-// It returns an Unauthenticated error for any bad token.
-func (t *Tokens) Verify(token string) (Principal, error) {
+// parse checks a token's signature, issuer, audience and expiry.
+func (t *Tokens) parse(token, audience string) (claims, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
+		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(t.now),
 	)
+	return c, err
+}
+
+// Verify checks a bearer token's signature and expiry and returns the
+// principal it was issued to, with its session id; whether the session is
+// still valid is Sessions.Authenticate's to say. It returns an
+// Unauthenticated error for any bad token, a link's token included.
+func (t *Tokens) Verify(token string) (Principal, error) {
+	c, err := t.parse(token, sessionAudience)
 	if err != nil {
 		msg := "invalid token"
 		if errors.Is(err, jwt.ErrTokenExpired) {
@@ -76,10 +100,10 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	default:
 		return Principal{}, apperr.New(apperr.Unauthenticated, "invalid token")
 	}
-	if c.Subject == "" {
+	if c.Subject == "" || !validUUID(c.ID) {
 		return Principal{}, apperr.New(apperr.Unauthenticated, "invalid token")
 	}
-	return Principal{ID: c.Subject, Role: c.Role}, nil
+	return Principal{ID: c.Subject, Role: c.Role, SessionID: c.ID}, nil
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer …" value; ok

@@ -60,6 +60,11 @@ type Config struct {
 	AuthSecret       []byte
 	CustomerTokenTTL time.Duration
 	StaffTokenTTL    time.Duration
+	// Lifetimes of the emailed links: a password reset, an email
+	// verification and a staff invite's set-password link.
+	PasswordResetTTL time.Duration
+	EmailVerifyTTL   time.Duration
+	StaffInviteTTL   time.Duration
 	AdminEmail       string
 	AdminPassword    string
 
@@ -218,6 +223,9 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.AuthSecret = []byte(secret)
 	c.CustomerTokenTTL = r.duration("CUSTOMER_TOKEN_TTL", 720*time.Hour)
 	c.StaffTokenTTL = r.duration("STAFF_TOKEN_TTL", 12*time.Hour)
+	c.PasswordResetTTL = r.duration("PASSWORD_RESET_TTL", time.Hour)
+	c.EmailVerifyTTL = r.duration("EMAIL_VERIFY_TTL", 72*time.Hour)
+	c.StaffInviteTTL = r.duration("STAFF_INVITE_TTL", 72*time.Hour)
 	c.AdminEmail = strings.ToLower(strings.TrimSpace(r.str("ADMIN_EMAIL", "")))
 	c.AdminPassword = r.str("ADMIN_PASSWORD", "")
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {

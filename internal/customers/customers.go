@@ -10,6 +10,9 @@ import (
 
 // Address is a postal address as customers enter it.
 type Address struct {
+	// ID is set on the addresses of an account's address book, never on an
+	// order's or a guest record's.
+	ID          string  `json:"id,omitempty"`
 	FirstName   string  `json:"firstName"`
 	LastName    string  `json:"lastName"`
 	Company     *string `json:"company,omitempty"`
@@ -36,6 +39,7 @@ type Customer struct {
 	TotalOrders         int
 	TotalSpent          money.Money
 	MarketingOptIn      bool
+	EmailVerified       bool
 	StripeCustomerID    *string
 	Registered          bool
 	CreatedAt           time.Time

@@ -23,7 +23,7 @@ import (
 // the email is the account's.
 func TestRegisterOverGuestRecord(t *testing.T) {
 	_, b := setup(t)
-	svc := customers.NewService(b.db, auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now), "USD")
+	svc := customers.NewService(b.db, auth.NewSessions(b.db, auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now)), "USD")
 	ctx := context.Background()
 	email := "guest-" + uuid.NewString()[:8] + "@example.com"
 	guestPhone, otherPhone := "+15555550101", "+15555550102"
@@ -89,7 +89,7 @@ func TestRegisterOverGuestRecord(t *testing.T) {
 // A guest record has no password and cannot sign in.
 func TestGuestRecordCannotSignIn(t *testing.T) {
 	_, b := setup(t)
-	svc := customers.NewService(b.db, auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now), "USD")
+	svc := customers.NewService(b.db, auth.NewSessions(b.db, auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now)), "USD")
 	ctx := context.Background()
 	email := "guest-" + uuid.NewString()[:8] + "@example.com"
 	if _, err := customers.UpsertGuestForCheckout(ctx, b.db.Bun, email, customers.Address{FirstName: "G", LastName: "H",

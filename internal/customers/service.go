@@ -18,15 +18,17 @@ import (
 // Service manages customers.
 type Service struct {
 	db       *bun.DB
-	tokens   *auth.Tokens
+	sessions *auth.Sessions
 	currency string
-	hooks    Announcer // set by WithWebhooks; nil announces nothing
+	hooks    Announcer     // set by WithWebhooks; nil announces nothing
+	mail     auth.Mailer   // set by WithAccounts: the account emails
+	links    AccountConfig // set by WithAccounts
 }
 
 // NewService returns the customer service; currency is the store currency
 // in which totals are kept.
-func NewService(d *db.DB, tokens *auth.Tokens, currency string) *Service {
-	return &Service{db: d.Bun, tokens: tokens, currency: currency}
+func NewService(d *db.DB, sessions *auth.Sessions, currency string) *Service {
+	return &Service{db: d.Bun, sessions: sessions, currency: currency}
 }
 
 // maxNameLen bounds first and last names.
@@ -56,14 +58,19 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Customer, st
 	if err != nil {
 		return nil, "", err
 	}
-	r, err := s.insertAnnounced(ctx, in, email, hash)
+	var token string
+	r, err := s.insertAnnounced(ctx, in, email, hash, func(ctx context.Context, tx bun.IDB, id string) (err error) {
+		token, err = s.sessions.Start(ctx, tx, auth.Principal{ID: id, Role: auth.Customer})
+		return err
+	})
 	if db.IsNoRows(err) { // registered by someone else since the check
 		return nil, "", apperr.Taken(apperr.Path("input", "email"), "email")
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("register customer: %w", err)
 	}
-	return s.withToken(r)
+	c, err := r.customer()
+	return c, token, err
 }
 
 // checkRegister validates and normalises the fields of in and returns its
@@ -109,15 +116,15 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Customer,
 	if !auth.CheckPassword(hash, password) {
 		return nil, "", auth.ErrInvalidCredentials
 	}
-	return s.withToken(r)
+	return s.withToken(ctx, r)
 }
 
-func (s *Service) withToken(r *row) (*Customer, string, error) {
+func (s *Service) withToken(ctx context.Context, r *row) (*Customer, string, error) {
 	c, err := r.customer()
 	if err != nil {
 		return nil, "", err
 	}
-	token, err := s.tokens.Issue(auth.Principal{ID: c.ID, Role: auth.Customer})
+	token, err := s.sessions.Start(ctx, s.db, auth.Principal{ID: c.ID, Role: auth.Customer})
 	if err != nil {
 		return nil, "", err
 	}

@@ -32,12 +32,13 @@ type row struct {
 	Currency            string          `bun:"currency"`
 	MarketingOptIn      bool            `bun:"marketing_opt_in"`
 	Kind                string          `bun:"kind"`
+	EmailVerifiedAt     *time.Time      `bun:"email_verified_at"`
 	CreatedAt           time.Time       `bun:"created_at"`
 	UpdatedAt           time.Time       `bun:"updated_at"`
 }
 
 const columns = `id, email, first_name, last_name, phone, password_hash, stripe_customer_id, addresses,
-	default_address_index, total_orders, total_spent, currency, marketing_opt_in, kind, created_at, updated_at`
+	default_address_index, total_orders, total_spent, currency, marketing_opt_in, kind, email_verified_at, created_at, updated_at`
 
 // The kinds of customers row: an account someone registered, and the record
 // of the guest checkouts under an email. The two never share a row.
@@ -51,7 +52,7 @@ func (r *row) customer() (*Customer, error) {
 		ID: r.ID, Email: r.Email, FirstName: r.FirstName, LastName: r.LastName, Phone: r.Phone,
 		DefaultAddressIndex: r.DefaultAddressIndex, TotalOrders: r.TotalOrders,
 		TotalSpent: money.New(r.TotalSpent, r.Currency), MarketingOptIn: r.MarketingOptIn,
-		StripeCustomerID: r.StripeCustomerID, Registered: r.Kind == kindAccount,
+		StripeCustomerID: r.StripeCustomerID, Registered: r.Kind == kindAccount, EmailVerified: r.EmailVerifiedAt != nil,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	if len(r.Addresses) > 0 {

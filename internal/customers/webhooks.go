@@ -53,16 +53,21 @@ func newCustomerData(c *Customer) customerData {
 	return d
 }
 
-// insertAnnounced inserts the account and announces it in one transaction.
-func (s *Service) insertAnnounced(ctx context.Context, in RegisterInput, email, hash string) (*row, error) {
-	if s.hooks == nil {
-		return insertAccount(ctx, s.db, in, email, hash, s.currency)
-	}
+// insertAnnounced inserts the account and announces it in one transaction,
+// then runs also (starting the new account's session) in it.
+func (s *Service) insertAnnounced(ctx context.Context, in RegisterInput, email, hash string,
+	also func(ctx context.Context, tx bun.IDB, id string) error) (*row, error) {
 	var r *row
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if r, err = insertAccount(ctx, tx, in, email, hash, s.currency); err != nil {
 			return err
+		}
+		if err := also(ctx, tx, r.ID); err != nil {
+			return err
+		}
+		if s.hooks == nil {
+			return nil
 		}
 		c, err := r.customer()
 		if err != nil {

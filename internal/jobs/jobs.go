@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/rivertype"
 
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/inventory"
 	"commerce/internal/jobs/queue"
@@ -37,6 +38,7 @@ type Deps struct {
 	Carts     *carts.Service
 	Inventory *inventory.Service
 	Webhooks  *webhooks.Service
+	Sessions  *auth.Sessions // sweeps ended sessions and used links
 	// JobTimeout bounds one attempt of every kind (JOB_TIMEOUT): River
 	// cancels the job's context then. Give NewClient the same value, which
 	// sets River's rescue window above it.
@@ -75,6 +77,12 @@ func Register(workers *river.Workers, deps Deps) error {
 			return river.AddWorkerSafely(ws, NewWebhookWorker(deps.Webhooks, timeout))
 		}, add(timeout, func(ctx context.Context, _ webhooks.SweepArgs) error {
 			_, err := deps.Webhooks.Sweep(ctx)
+			return err
+		}))
+	}
+	if deps.Sessions != nil {
+		regs = append(regs, add(timeout, func(ctx context.Context, _ auth.SweepArgs) error {
+			_, err := deps.Sessions.Sweep(ctx)
 			return err
 		}))
 	}

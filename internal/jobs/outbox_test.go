@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/inventory"
 	"commerce/internal/jobs"
@@ -295,6 +296,7 @@ func TestJobKindsNameTheirQueue(t *testing.T) {
 		{notify.DeliverArgs{}, queue.Notify},
 		{inventory.DailyReportArgs{}, queue.Periodic},
 		{notify.SweepArgs{}, queue.Periodic},
+		{auth.SweepArgs{}, queue.Periodic},
 	}
 	for _, tc := range tests {
 		if got := tc.args.InsertOpts().Queue; got != tc.want {

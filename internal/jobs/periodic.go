@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
+	"commerce/internal/auth"
 	"commerce/internal/inventory"
 	"commerce/internal/notify"
 	"commerce/internal/webhooks"
@@ -68,6 +69,16 @@ func NotifySweep(interval time.Duration, opts *river.PeriodicJobOpts) *river.Per
 func WebhookSweep(interval time.Duration, opts *river.PeriodicJobOpts) *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(interval), func() (river.JobArgs, *river.InsertOpts) {
 		return webhooks.SweepArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+		}}}
+	}, opts)
+}
+
+// AuthSweep is the periodic job that deletes ended sessions and used or
+// expired links (auth.Sessions.Sweep), hourly, enqueued as NotifySweep is.
+func AuthSweep(opts *river.PeriodicJobOpts) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+		return auth.SweepArgs{}, &river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 		}}}
 	}, opts)

@@ -85,6 +85,7 @@ func (s *Service) List(ctx context.Context, f Filter, first *int, after string) 
 		if err != nil {
 			return Page{}, fmt.Errorf("list notifications: %w", err)
 		}
+		hideLinks(&n)
 		p.Edges[i] = Edge{Cursor: encodeCursor(r.Seq), Node: n}
 	}
 	return p, nil
@@ -158,3 +159,21 @@ func toNotification(r row) (Notification, error) {
 	}
 	return n, nil
 }
+
+// hideLinks replaces the secret links of n's data for the log.
+func hideLinks(n *Notification) {
+	for _, k := range secretData {
+		if _, ok := n.Data[k]; ok {
+			n.Data[k] = hiddenLink
+		}
+	}
+}
+
+// secretData are the data keys holding single-use links that sign their
+// holder in or set a password (password reset, email verification, staff
+// invite). Whoever reads the notification log must not be able to take
+// over the account it was sent to, so the log never shows them; only the
+// email carries them.
+var secretData = []string{"reset_url", "verify_url", "set_password_url"}
+
+const hiddenLink = "(hidden: a single-use link, sent only in the email)"

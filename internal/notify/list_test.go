@@ -171,3 +171,23 @@ func TestPending(t *testing.T) {
 		t.Errorf("pending after one delivery: %d %v, want %d", n, err, before+1)
 	}
 }
+
+// The log never shows a single-use link that would let its reader take the
+// account over; the rest of the data stays readable.
+func TestListHidesSignInLinks(t *testing.T) {
+	svc, b := setup(t, quietSender(), 3)
+	to := recipient("links")
+	enqueue(t, svc, b, notify.Message{Channel: notify.Email, To: to, Template: "password-reset",
+		Data: map[string]any{"customer_name": "Ada", "reset_url": "https://shop.example.com/reset-password?token=secret", "expires_hours": 1}})
+	p, err := svc.List(context.Background(), notify.Filter{To: to}, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Edges) != 1 {
+		t.Fatalf("%d notifications listed", len(p.Edges))
+	}
+	d := p.Edges[0].Node.Data
+	if u, _ := d["reset_url"].(string); strings.Contains(u, "secret") || d["customer_name"] != "Ada" {
+		t.Errorf("listed data %v: the link must be hidden, the rest kept", d)
+	}
+}

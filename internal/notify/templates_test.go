@@ -38,6 +38,11 @@ var templateCases = []struct {
 	{"fulfillment-reminder", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "order_id": "5f0c6f1e-3f7e-4a51-9d0b-1f4a6d2f9c11", "placed_at": "2026-11-25 09:14 UTC", "lines": lines()}, "has not been fulfilled yet"},
 	{"abandoned-cart", notify.Email, map[string]any{"customer_name": "Ada", "lines": lines(), "subtotal": "96.50 USD", "cart_url": "https://shop.example.com/cart/42"}, "2 x Linen shirt  78.00 USD"},
 	{"review-request", notify.Email, map[string]any{"customer_name": "Ada", "order_number": "ORD-7K2M9QX4HB", "lines": []any{map[string]any{"name": "Linen shirt", "review_url": "https://shop.example.com/p/sh-1#review"}}, "review_url": "https://shop.example.com/review/ORD-7K2M9QX4HB"}, "Linen shirt: https://shop.example.com/p/sh-1#review"},
+	{"password-reset", notify.Email, map[string]any{"customer_name": "Ada", "reset_url": "https://shop.example.com/reset-password?token=abc", "expires_hours": 1}, "https://shop.example.com/reset-password?token=abc"},
+	{"email-verification", notify.Email, map[string]any{"customer_name": "Ada", "verify_url": "https://shop.example.com/verify-email?token=abc", "expires_hours": 72}, "https://shop.example.com/verify-email?token=abc"},
+	{"password-changed", notify.Email, map[string]any{"customer_name": "Ada"}, "was just changed"},
+	{"account-deleted", notify.Email, map[string]any{"customer_name": "Ada"}, "personal details were deleted"},
+	{"staff-invite", notify.Email, map[string]any{"name": "Grace", "role": "STAFF", "set_password_url": "https://api.example.com/admin/set-password?token=abc", "expires_hours": 72}, "https://api.example.com/admin/set-password?token=abc"},
 	{"delivery-confirmation", notify.Email, map[string]any{"customer_name": "Ada", "order_number": "ORD-7K2M9QX4HB", "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "should have reached you"},
 	{"daily-inventory-report", notify.Email, map[string]any{"date": "2026-11-25", "low_stock_count": 1, "low_stock_products": []any{map[string]any{"name": "Linen shirt", "sku": "SH-1", "available_quantity": 3, "threshold": 5}}}, "SH-1  Linen shirt: 3 available (threshold 5)"},
 }

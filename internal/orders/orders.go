@@ -147,10 +147,11 @@ type Line struct {
 
 // Event is one entry of an order's timeline.
 type Event struct {
-	OrderID   string
-	Type      string
-	Message   *string
-	CreatedAt time.Time
+	OrderID     string
+	Type        string
+	Message     *string
+	StaffUserID *string // the staff account that acted; nil when no staff did
+	CreatedAt   time.Time
 }
 
 // Filter narrows the staff order list.

@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"commerce/internal/auth"
 	"commerce/internal/catalog"
 	"commerce/internal/customers"
 	"commerce/internal/money"
@@ -128,10 +129,20 @@ func (r lineRow) line(currency string) Line {
 type eventRow struct {
 	bun.BaseModel `bun:"table:order_events"`
 
-	OrderID   string    `bun:"order_id"`
-	Type      string    `bun:"type"`
-	Message   *string   `bun:"message"`
-	CreatedAt time.Time `bun:"created_at,nullzero,default:now()"`
+	OrderID     string    `bun:"order_id"`
+	Type        string    `bun:"type"`
+	Message     *string   `bun:"message"`
+	StaffUserID *string   `bun:"staff_user_id"` // who acted, when staff did
+	CreatedAt   time.Time `bun:"created_at,nullzero,default:now()"`
+}
+
+// actor is the staff account whose request writes an order event: the
+// caller of ctx when staff, else nil (a customer, a webhook, a job).
+func actor(ctx context.Context) *string {
+	if p := auth.FromContext(ctx); p.IsStaff() {
+		return &p.ID
+	}
+	return nil
 }
 
 func newEvent(orderID, typ, message string) eventRow {
@@ -163,6 +174,9 @@ func insertOrder(ctx context.Context, idb bun.IDB, o *orderRow, lines []lineRow,
 func insertEvents(ctx context.Context, idb bun.IDB, events []eventRow) error {
 	if len(events) == 0 {
 		return nil
+	}
+	for i := range events {
+		events[i].StaffUserID = actor(ctx)
 	}
 	if _, err := idb.NewInsert().Model(&events).Exec(ctx); err != nil {
 		return fmt.Errorf("insert order events: %w", err)
@@ -238,12 +252,12 @@ func updateOrder(ctx context.Context, idb bun.IDB, orderID string, u orderUpdate
 			UPDATE orders SET ` + u.set + `, updated_at = now() WHERE id = ?
 			RETURNING id, order_number, customer_id, status, payment_status, fulfillment_status, updated_at
 		), e AS (
-			INSERT INTO order_events (order_id, type, message)
-			SELECT o.id, e.type, nullif(e.message, '') FROM o, unnest(?::text[], ?::text[]) WITH ORDINALITY AS e(type, message, n)
+			INSERT INTO order_events (order_id, type, message, staff_user_id)
+			SELECT o.id, e.type, nullif(e.message, ''), ?::uuid FROM o, unnest(?::text[], ?::text[]) WITH ORDINALITY AS e(type, message, n)
 			ORDER BY e.n
 		)
 		SELECT * FROM o`
-	args := append(append([]any{}, u.args...), orderID, pgdialect.Array(types), pgdialect.Array(messages))
+	args := append(append([]any{}, u.args...), orderID, actor(ctx), pgdialect.Array(types), pgdialect.Array(messages))
 	var st statusRow
 	if err := idb.NewRaw(q, args...).Scan(ctx, &st); err != nil {
 		return fmt.Errorf("update order: %w", err)
@@ -292,14 +306,14 @@ func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[strin
 
 func selectEvents(ctx context.Context, idb bun.IDB, orderIDs []string) (map[string][]Event, error) {
 	var rows []eventRow
-	err := idb.NewRaw(`SELECT order_id, type, message, created_at FROM order_events
+	err := idb.NewRaw(`SELECT order_id, type, message, staff_user_id, created_at FROM order_events
 		WHERE order_id IN (?) ORDER BY order_id, seq`, bun.In(orderIDs)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string][]Event, len(orderIDs))
 	for _, r := range rows {
-		out[r.OrderID] = append(out[r.OrderID], Event{OrderID: r.OrderID, Type: r.Type, Message: r.Message, CreatedAt: r.CreatedAt})
+		out[r.OrderID] = append(out[r.OrderID], Event{OrderID: r.OrderID, Type: r.Type, Message: r.Message, StaffUserID: r.StaffUserID, CreatedAt: r.CreatedAt})
 	}
 	return out, nil
 }

@@ -58,7 +58,7 @@ func startAPI(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now)
+	tokens := auth.NewSessions(d, auth.NewTokens([]byte(strings.Repeat("k", 32)), time.Hour, time.Hour, time.Now))
 	inv := inventory.NewService(d, notifier, inventory.Config{})
 	cat := catalog.NewService(d, inv.Ledger(), catalog.Config{StoreCurrency: "USD"})
 	if _, err := cat.SeedDemo(context.Background()); err != nil {
@@ -67,7 +67,7 @@ func startAPI(t *testing.T) string {
 	hub := realtime.New(nil, "", log, nil)
 	r := graph.NewResolver(graph.Services{Catalog: cat, Inventory: inv, Notify: notifier, Live: hub}, log)
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(r, graph.HandlerConfig{Tokens: tokens, MaxUploadBytes: 1 << 20, Log: log}))
+	mux.Handle("/graphql", graph.NewHandler(r, graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log}))
 	pg := playground.Handler()
 	mux.Handle(playground.Path, pg)
 	mux.Handle(playground.Path+"/", pg)
