@@ -136,6 +136,9 @@ type Line struct {
 	Quantity        int
 	UnitPrice       money.Money
 	LineTotal       money.Money
+	// RefundedQuantity is the units in refunds that are not FAILED; read
+	// by Service.Lines only.
+	RefundedQuantity int
 }
 
 // Event is one entry of an order's timeline.

@@ -104,6 +104,8 @@ type lineRow struct {
 	Quantity        int                      `bun:"quantity" json:"quantity"`
 	UnitPrice       int64                    `bun:"unit_price" json:"unit_price"`
 	LineTotal       int64                    `bun:"line_total" json:"line_total"`
+	// RefundedQuantity is computed by selectLines, never stored.
+	RefundedQuantity int `bun:"refunded_quantity,scanonly" json:"-"`
 }
 
 func (r lineRow) line(currency string) Line {
@@ -113,7 +115,8 @@ func (r lineRow) line(currency string) Line {
 	}
 	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
 		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
-		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency)}
+		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency),
+		RefundedQuantity: r.RefundedQuantity}
 }
 
 // eventRow is an order_events row.
@@ -270,7 +273,10 @@ func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[strin
 		lineRow
 		Currency string `bun:"currency"`
 	}
-	err := idb.NewRaw(`SELECT l.*, o.currency FROM order_lines l JOIN orders o ON o.id = l.order_id
+	err := idb.NewRaw(`SELECT l.*, o.currency,
+			(SELECT coalesce(sum(rl.quantity), 0) FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id
+			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity
+		FROM order_lines l JOIN orders o ON o.id = l.order_id
 		WHERE l.order_id IN (?) ORDER BY l.order_id, l.position`, bun.In(orderIDs)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, err
