@@ -500,10 +500,10 @@ func (s *Service) refundSucceeded(ctx context.Context, a RefundArgs, providerID 
 		if err != nil {
 			return fmt.Errorf("mark refund %s succeeded: %w", a.RefundID, err)
 		}
+		// The order itself does not change (its timeline says
+		// REFUND_REQUESTED when the amount was reserved); the refund's
+		// status and processedAt say the money went back.
 		amount := money.New(a.Amount, a.Currency)
-		if err := insertEvents(ctx, tx, []eventRow{newEvent(o.ID, EventRefunded, "Refunded "+amount.String())}); err != nil {
-			return err
-		}
 		if !r.Notify {
 			return nil
 		}
