@@ -76,6 +76,8 @@ func (s *Service) HandlePaymentEvent(ctx context.Context, e payments.Event) erro
 			return s.paymentFailed(ctx, tx, o, e)
 		case payments.ChargeRefundedEvent:
 			return s.refunded(ctx, tx, o, e)
+		case payments.RefundUpdatedEvent:
+			return s.refundUpdated(ctx, tx, o, e)
 		}
 		return nil
 	})

@@ -15,6 +15,7 @@ import (
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/money"
+	"commerce/internal/payments"
 	"commerce/internal/platform/db"
 	"commerce/internal/webhooks"
 )
@@ -540,33 +541,51 @@ func refundUnitsForEmail(ctx context.Context, tx bun.Tx, refundID string, lines 
 	return out, nil
 }
 
-// failRefund marks a PENDING refund FAILED and frees its amount: the
-// order's refunded amount and payment status, and the customer's total
-// spent, are as before it. Restocked units stay in stock (they came back).
+// failRefund marks the job's refund FAILED if it is still PENDING (see
+// failRefundTx).
 func (s *Service) failRefund(ctx context.Context, a RefundArgs, why string) error {
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, _, err := lockOrder(ctx, tx, "o.id = ?", a.OrderID)
 		if err != nil {
 			return err
 		}
-		var amount int64
-		err = tx.NewRaw(`UPDATE refunds SET status = ?, processed_at = now() WHERE id = ? AND status = ? RETURNING amount`,
-			string(RefundFailed), a.RefundID, string(RefundPending)).Scan(ctx, &amount)
-		if db.IsNoRows(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("mark refund %s failed: %w", a.RefundID, err)
-		}
-		if o.CustomerID != nil {
-			if err := customers.RecordRefundReversed(ctx, tx, *o.CustomerID, amount); err != nil {
-				return err
-			}
-		}
-		m := money.New(amount, o.Total.Currency)
-		return s.setRefunded(ctx, tx, o, max(o.Refunded.Amount-amount, 0),
-			newEvent(o.ID, EventRefundFailed, "Refund of "+m.String()+" failed: "+why))
+		return s.failRefundTx(ctx, tx, o, "id = ? AND status = ?", []any{a.RefundID, string(RefundPending)}, why)
 	})
+}
+
+// failRefundTx marks the refund of o matching where FAILED and frees its
+// amount: the order's refunded amount and payment status, and the
+// customer's total spent, are as before it. Restocked units stay in stock
+// (they came back). No matching refund changes nothing.
+func (s *Service) failRefundTx(ctx context.Context, tx bun.Tx, o *Order, where string, args []any, why string) error {
+	var amount int64
+	err := tx.NewRaw(`UPDATE refunds SET status = ?, processed_at = now() WHERE order_id = ? AND `+where+` RETURNING amount`,
+		append([]any{string(RefundFailed), o.ID}, args...)...).Scan(ctx, &amount)
+	if db.IsNoRows(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mark a refund of order %s failed: %w", o.ID, err)
+	}
+	if o.CustomerID != nil {
+		if err := customers.RecordRefundReversed(ctx, tx, *o.CustomerID, amount); err != nil {
+			return err
+		}
+	}
+	m := money.New(amount, o.Total.Currency)
+	return s.setRefunded(ctx, tx, o, max(o.Refunded.Amount-amount, 0),
+		newEvent(o.ID, EventRefundFailed, "Refund of "+m.String()+" failed: "+why))
+}
+
+// refundUpdated applies a provider's refund.updated: a refund of ours
+// that failed or was cancelled after the provider accepted it is FAILED
+// and frees its amount. Other changes are for charge.refunded to count.
+func (s *Service) refundUpdated(ctx context.Context, tx bun.Tx, o *Order, e payments.Event) error {
+	if e.RefundID == "" || (e.RefundStatus != "failed" && e.RefundStatus != "canceled") {
+		return nil
+	}
+	return s.failRefundTx(ctx, tx, o, "provider_refund_id = ? AND status <> ?", []any{e.RefundID, string(RefundFailed)},
+		"the payment provider reports it "+e.RefundStatus)
 }
 
 // recordProviderRefund reconciles a provider event that reports refunded,

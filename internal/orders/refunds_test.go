@@ -288,7 +288,7 @@ func TestRefundFails(t *testing.T) {
 
 // TestProviderRefundEvents: a charge.refunded for refunds we made changes
 // nothing; one reporting more records the difference as a refund without
-// lines, once.
+// lines, once; a refund.updated saying our refund failed frees its amount.
 func TestProviderRefundEvents(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -320,6 +320,32 @@ func TestProviderRefundEvents(t *testing.T) {
 	wantStatus(t, got, orders.Processing, orders.PaymentPartiallyRefunded)
 	if got.Refunded.Amount != 35_00 {
 		t.Errorf("refunded %s, want 35.00 USD", got.Refunded)
+	}
+
+	// Our refund fails after Stripe accepted it: refund.updated frees its
+	// amount, once; a change of a refund we do not know is ignored.
+	var providerID string
+	if err := e.db.SQL.QueryRow(`SELECT provider_refund_id FROM refunds WHERE id = $1`, rf.ID).Scan(&providerID); err != nil {
+		t.Fatal(err)
+	}
+	updated := func(id, status string) {
+		ev := event(payments.RefundUpdatedEvent, o)
+		ev.OrderID, ev.OrderNumber, ev.RefundID, ev.RefundStatus = "", "", id, status
+		e.handle(t, ev)
+	}
+	updated("re_unknown", "failed")
+	updated(providerID, "succeeded")
+	if rs := e.refunds(t, o.ID); rs[0].Status != orders.RefundSucceeded {
+		t.Fatalf("after refund.updated succeeded/unknown: %s", rs[0].Status)
+	}
+	updated(providerID, "failed")
+	updated(providerID, "failed")
+	got = e.byID(t, o.ID)
+	if rs := e.refunds(t, o.ID); rs[0].Status != orders.RefundFailed || got.Refunded.Amount != 15_00 {
+		t.Errorf("after refund.updated failed: %s, refunded %s; want FAILED, 15.00 USD", rs[0].Status, got.Refunded)
+	}
+	if n := count(e.events(t, o.ID), orders.EventRefundFailed); n != 1 {
+		t.Errorf("%d REFUND_FAILED events, want 1", n)
 	}
 }
 
