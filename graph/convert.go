@@ -391,6 +391,7 @@ func toOrder(o *orders.Order, access orders.Access) *model.Order {
 		Carrier: o.Carrier, TrackingNumber: o.TrackingNumber, TrackingURL: o.TrackingURL,
 		ShippedAt: o.ShippedAt, DeliveredAt: o.DeliveredAt, Notes: o.Notes, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 		ShowCustomer: access.Customer, ShippingMethodName: o.ShippingMethodName, TaxLines: toOrderTaxLines(o.TaxLines),
+		RefundedAmount: toMoney(o.Refunded), RefundableAmount: toMoney(o.Refundable()),
 	}
 	if access.Secret {
 		m.PaymentClientSecret = o.PayableSecret()
@@ -403,7 +404,8 @@ func toOrderLines(ls []orders.Line) []*model.OrderLine {
 	for i, l := range ls {
 		out[i] = &model.OrderLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, VariantTitle: l.VariantTitle,
 			SelectedOptions: toSelectedOptions(l.SelectedOptions), Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
-			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal), Discount: toMoney(l.Discount)}
+			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal), Discount: toMoney(l.Discount),
+			RefundedQuantity: l.RefundedQuantity}
 	}
 	return out
 }

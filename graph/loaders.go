@@ -29,6 +29,7 @@ type loaders struct {
 	options  *dataloadgen.Loader[string, []catalog.Option]
 	lines    *dataloadgen.Loader[string, []orders.Line]
 	events   *dataloadgen.Loader[string, []orders.Event]
+	refunds  *dataloadgen.Loader[string, []orders.Refund]
 
 	// streamEnd is why a subscription's stream ended early; the error
 	// presenter shows it instead of the null element that ends the stream.
@@ -52,6 +53,7 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 		options: dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.OptionsByProductIDs)), dataloadgen.WithWait(loaderWait)),
 		lines:   dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
 		events:  dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
+		refunds: dataloadgen.NewLoader(keyed(r.svc.Orders.Refunds), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }

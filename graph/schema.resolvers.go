@@ -460,6 +460,11 @@ func (r *mutationResolver) PromotionArchive(ctx context.Context, id string) (*mo
 	return promotionPayload(r.svc.Promotions.Archive(ctx, id))
 }
 
+func (r *mutationResolver) OrderRefund(ctx context.Context, id string, input model.OrderRefundInput) (*model.RefundPayload, error) {
+	o, rf, err := r.svc.Orders.CreateRefund(ctx, id, toRefundInput(input))
+	return r.refundPayload(ctx, o, rf, err)
+}
+
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
 	return obj.Count(ctx)
 }
@@ -480,6 +485,24 @@ func (r *orderResolver) Lines(ctx context.Context, obj *model.Order) ([]*model.O
 func (r *orderResolver) Events(ctx context.Context, obj *model.Order) ([]*model.OrderEvent, error) {
 	es, err := loadersFrom(ctx).events.Load(ctx, obj.ID)
 	return toOrderEvents(es), err
+}
+
+func (r *orderResolver) Refunds(ctx context.Context, obj *model.Order) ([]*model.Refund, error) {
+	l := loadersFrom(ctx)
+	rs, err := l.refunds.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := l.lines.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	ml := toOrderLines(lines)
+	out := make([]*model.Refund, len(rs))
+	for i, rf := range rs {
+		out[i] = toRefund(rf, ml)
+	}
+	return out, nil
 }
 
 func (r *orderConnectionResolver) TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error) {

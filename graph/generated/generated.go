@@ -263,6 +263,7 @@ type ComplexityRoot struct {
 		OrderCancel                      func(childComplexity int, id string, reason *string) int
 		OrderFulfill                     func(childComplexity int, id string, input model.FulfillInput) int
 		OrderMarkDelivered               func(childComplexity int, id string) int
+		OrderRefund                      func(childComplexity int, id string, input model.OrderRefundInput) int
 		ProductArchive                   func(childComplexity int, id string) int
 		ProductCreate                    func(childComplexity int, input model.ProductCreateInput) int
 		ProductImageDelete               func(childComplexity int, imageID string) int
@@ -339,6 +340,9 @@ type ComplexityRoot struct {
 		OrderNumber           func(childComplexity int) int
 		PaymentClientSecret   func(childComplexity int) int
 		PaymentStatus         func(childComplexity int) int
+		RefundableAmount      func(childComplexity int) int
+		RefundedAmount        func(childComplexity int) int
+		Refunds               func(childComplexity int) int
 		ShippedAt             func(childComplexity int) int
 		ShippingAddress       func(childComplexity int) int
 		ShippingCost          func(childComplexity int) int
@@ -373,17 +377,18 @@ type ComplexityRoot struct {
 	}
 
 	OrderLine struct {
-		Discount        func(childComplexity int) int
-		ID              func(childComplexity int) int
-		LineTotal       func(childComplexity int) int
-		Name            func(childComplexity int) int
-		Product         func(childComplexity int) int
-		Quantity        func(childComplexity int) int
-		SelectedOptions func(childComplexity int) int
-		Sku             func(childComplexity int) int
-		UnitPrice       func(childComplexity int) int
-		Variant         func(childComplexity int) int
-		VariantTitle    func(childComplexity int) int
+		Discount         func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LineTotal        func(childComplexity int) int
+		Name             func(childComplexity int) int
+		Product          func(childComplexity int) int
+		Quantity         func(childComplexity int) int
+		RefundedQuantity func(childComplexity int) int
+		SelectedOptions  func(childComplexity int) int
+		Sku              func(childComplexity int) int
+		UnitPrice        func(childComplexity int) int
+		Variant          func(childComplexity int) int
+		VariantTitle     func(childComplexity int) int
 	}
 
 	OrderPayload struct {
@@ -579,6 +584,29 @@ type ComplexityRoot struct {
 		TaxRates         func(childComplexity int) int
 		Variant          func(childComplexity int, id *string, sku *string) int
 		WebhookEndpoints func(childComplexity int, first *int, after *string) int
+	}
+
+	Refund struct {
+		Amount           func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		IncludesShipping func(childComplexity int) int
+		Lines            func(childComplexity int) int
+		ProcessedAt      func(childComplexity int) int
+		Reason           func(childComplexity int) int
+		Status           func(childComplexity int) int
+	}
+
+	RefundLine struct {
+		OrderLine func(childComplexity int) int
+		Quantity  func(childComplexity int) int
+		Restocked func(childComplexity int) int
+	}
+
+	RefundPayload struct {
+		Order      func(childComplexity int) int
+		Refund     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
 	}
 
 	SelectedOption struct {
@@ -844,6 +872,7 @@ type MutationResolver interface {
 	PromotionCreate(ctx context.Context, input model.PromotionInput) (*model.PromotionPayload, error)
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionInput) (*model.PromotionPayload, error)
 	PromotionArchive(ctx context.Context, id string) (*model.PromotionPayload, error)
+	OrderRefund(ctx context.Context, id string, input model.OrderRefundInput) (*model.RefundPayload, error)
 }
 type NotificationConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error)
@@ -854,6 +883,8 @@ type OrderResolver interface {
 	Lines(ctx context.Context, obj *model.Order) ([]*model.OrderLine, error)
 
 	Events(ctx context.Context, obj *model.Order) ([]*model.OrderEvent, error)
+
+	Refunds(ctx context.Context, obj *model.Order) ([]*model.Refund, error)
 }
 type OrderConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error)
@@ -1913,6 +1944,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OrderMarkDelivered(childComplexity, args["id"].(string)), true
+	case "Mutation.orderRefund":
+		if e.ComplexityRoot.Mutation.OrderRefund == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderRefund_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderRefund(childComplexity, args["id"].(string), args["input"].(model.OrderRefundInput)), true
 	case "Mutation.productArchive":
 		if e.ComplexityRoot.Mutation.ProductArchive == nil {
 			break
@@ -2461,6 +2503,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.PaymentStatus(childComplexity), true
+	case "Order.refundableAmount":
+		if e.ComplexityRoot.Order.RefundableAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.RefundableAmount(childComplexity), true
+	case "Order.refundedAmount":
+		if e.ComplexityRoot.Order.RefundedAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.RefundedAmount(childComplexity), true
+	case "Order.refunds":
+		if e.ComplexityRoot.Order.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Refunds(childComplexity), true
 	case "Order.shippedAt":
 		if e.ComplexityRoot.Order.ShippedAt == nil {
 			break
@@ -2633,6 +2693,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLine.Quantity(childComplexity), true
+	case "OrderLine.refundedQuantity":
+		if e.ComplexityRoot.OrderLine.RefundedQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.RefundedQuantity(childComplexity), true
 	case "OrderLine.selectedOptions":
 		if e.ComplexityRoot.OrderLine.SelectedOptions == nil {
 			break
@@ -3595,6 +3661,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.WebhookEndpoints(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
+	case "Refund.amount":
+		if e.ComplexityRoot.Refund.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.Amount(childComplexity), true
+	case "Refund.createdAt":
+		if e.ComplexityRoot.Refund.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.CreatedAt(childComplexity), true
+	case "Refund.id":
+		if e.ComplexityRoot.Refund.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.ID(childComplexity), true
+	case "Refund.includesShipping":
+		if e.ComplexityRoot.Refund.IncludesShipping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.IncludesShipping(childComplexity), true
+	case "Refund.lines":
+		if e.ComplexityRoot.Refund.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.Lines(childComplexity), true
+	case "Refund.processedAt":
+		if e.ComplexityRoot.Refund.ProcessedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.ProcessedAt(childComplexity), true
+	case "Refund.reason":
+		if e.ComplexityRoot.Refund.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.Reason(childComplexity), true
+	case "Refund.status":
+		if e.ComplexityRoot.Refund.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.Status(childComplexity), true
+
+	case "RefundLine.orderLine":
+		if e.ComplexityRoot.RefundLine.OrderLine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundLine.OrderLine(childComplexity), true
+	case "RefundLine.quantity":
+		if e.ComplexityRoot.RefundLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundLine.Quantity(childComplexity), true
+	case "RefundLine.restocked":
+		if e.ComplexityRoot.RefundLine.Restocked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundLine.Restocked(childComplexity), true
+
+	case "RefundPayload.order":
+		if e.ComplexityRoot.RefundPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundPayload.Order(childComplexity), true
+	case "RefundPayload.refund":
+		if e.ComplexityRoot.RefundPayload.Refund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundPayload.Refund(childComplexity), true
+	case "RefundPayload.userErrors":
+		if e.ComplexityRoot.RefundPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefundPayload.UserErrors(childComplexity), true
+
 	case "SelectedOption.name":
 		if e.ComplexityRoot.SelectedOption.Name == nil {
 			break
@@ -4220,6 +4373,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("FulfillInput", ec.unmarshalInputFulfillInput),
 			graphql.NewInputUnmarshaler("InventoryAdjustInput", ec.unmarshalInputInventoryAdjustInput),
 			graphql.NewInputUnmarshaler("OrderFilter", ec.unmarshalInputOrderFilter),
+			graphql.NewInputUnmarshaler("OrderRefundInput", ec.unmarshalInputOrderRefundInput),
 			graphql.NewInputUnmarshaler("ProductCreateInput", ec.unmarshalInputProductCreateInput),
 			graphql.NewInputUnmarshaler("ProductFilter", ec.unmarshalInputProductFilter),
 			graphql.NewInputUnmarshaler("ProductOptionInput", ec.unmarshalInputProductOptionInput),
@@ -4228,6 +4382,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ProductVariantUpdateInput", ec.unmarshalInputProductVariantUpdateInput),
 			graphql.NewInputUnmarshaler("PromotionInput", ec.unmarshalInputPromotionInput),
 			graphql.NewInputUnmarshaler("PromotionTargetInput", ec.unmarshalInputPromotionTargetInput),
+			graphql.NewInputUnmarshaler("RefundLineInput", ec.unmarshalInputRefundLineInput),
 			graphql.NewInputUnmarshaler("SelectedOptionInput", ec.unmarshalInputSelectedOptionInput),
 			graphql.NewInputUnmarshaler("ShippingMethodInput", ec.unmarshalInputShippingMethodInput),
 			graphql.NewInputUnmarshaler("ShippingRateInput", ec.unmarshalInputShippingRateInput),
@@ -7098,6 +7253,126 @@ extend type Mutation {
     id: ID!
   ): PromotionPayload! @hasRole(role: STAFF) @hasPermission(permission: PROMOTIONS)
 }
+
+# ---------------------------------------------------------------- v2: after the sale — refunds, shipments, returns
+#
+# Refunds: the refundable amount is what was paid minus every refund that is
+# not FAILED; concurrent refunds can never exceed it (REFUND_EXCEEDS_PAID). A
+# refund of lines defaults to what those units were paid (their share of
+# discount and tax included), plus the shipping paid when includeShipping.
+# The provider is called after commit through a durable job with an
+# idempotency key; the same idempotencyKey returns the same refund.
+# paymentStatus becomes PARTIALLY_REFUNDED or REFUNDED; restocked units write
+# RETURN ledger rows; the customer's totalSpent falls; email ` + "`" + `order-refunded` + "`" + `
+# when notifyCustomer; a provider's refund event for a refund we made is not
+# counted twice, and one made in the provider's dashboard is recorded as a
+# refund without lines.
+
+"""Where a refund is at the payment provider."""
+enum RefundStatus {
+  "Written and its amount reserved; the provider has not confirmed it yet."
+  PENDING
+  "The provider refunded the money."
+  SUCCEEDED
+  "The provider refused or could not be reached; its amount is refundable again."
+  FAILED
+}
+
+"""Units of one order line covered by a refund."""
+type RefundLine {
+  "The order line."
+  orderLine: OrderLine!
+  "Units refunded."
+  quantity: Int!
+  "Whether the units went back to stock (a RETURN ledger row)."
+  restocked: Boolean!
+}
+
+"""Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines)."""
+type Refund implements Node {
+  "Plain lowercase UUID."
+  id: ID!
+  "The amount refunded, in the order's currency."
+  amount: Money!
+  "Why, as staff gave it; null when not given."
+  reason: String
+  "Where the refund is at the provider."
+  status: RefundStatus!
+  "The units refunded; [] for a refund of an amount only."
+  lines: [RefundLine!]!
+  "Whether the amount includes the shipping charged."
+  includesShipping: Boolean!
+  "When the refund was written."
+  createdAt: Time!
+  "When the provider confirmed or refused it; null while PENDING."
+  processedAt: Time
+}
+
+"""Units of an order line to refund."""
+input RefundLineInput {
+  "The order line's id (NOT_FOUND at its path when not a line of this order)."
+  orderLineId: ID!
+  "1 up to the line's units not refunded yet (INVALID otherwise)."
+  quantity: Int!
+  "Put the units back in stock (a RETURN ledger row per variant)."
+  restock: Boolean = false
+}
+
+"""A staff refund: of lines (their paid amount by default), of an amount, or both."""
+input OrderRefundInput {
+  "The units to refund; each line at most once."
+  lines: [RefundLineInput!]
+  "Overrides the computed amount, in the order's currency; required when there are no lines. Must be positive and at most refundableAmount (REFUND_EXCEEDS_PAID)."
+  amount: Decimal
+  "Add the shipping charged, unless a refund that is not FAILED gave it back already."
+  includeShipping: Boolean = false
+  "Why; shown on the refund and in the email (cut to 500 characters)."
+  reason: String
+  "Email the customer (` + "`" + `order-refunded` + "`" + `) once the provider has refunded."
+  notifyCustomer: Boolean = true
+  "1..255 characters; the same key on the same order returns the refund made with it, and changes nothing."
+  idempotencyKey: String!
+}
+
+"""The result of orderRefund."""
+type RefundPayload {
+  "The order after the refund; null when there are userErrors."
+  order: Order
+  "The refund (PENDING until the provider answers); null when there are userErrors."
+  refund: Refund
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+extend type OrderLine {
+  "Units of this line in refunds that are not FAILED."
+  refundedQuantity: Int!
+}
+
+extend type Order {
+  "Every refund of the order, oldest first, FAILED ones included."
+  refunds: [Refund!]!
+  "The sum of the refunds that are not FAILED (PENDING ones included: their amount is reserved)."
+  refundedAmount: Money!
+  "What may still be refunded: total − refundedAmount for a paid order; 0 for one never paid."
+  refundableAmount: Money!
+}
+
+extend type Mutation {
+  """
+  Refunds part or all of a paid order (see OrderRefundInput): the refund is
+  written PENDING and its amount reserved at once; the payment provider is
+  called right after. STAFF. userErrors: NOT_FOUND at ["id"] or at a line's
+  orderLineId, INVALID at ["id"] when the order was never paid or at the
+  faulty input field, REFUND_EXCEEDS_PAID at ["input","amount"].
+  """
+  orderRefund(
+    "The order's id."
+    id: ID!
+    "What to refund."
+    input: OrderRefundInput!
+  ): RefundPayload! @hasRole(role: STAFF) @hasPermission(permission: REFUNDS)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -7564,6 +7839,12 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_taxLines(ctx, field)
 	case "discountAllocations":
 		return ec.fieldContext_Order_discountAllocations(ctx, field)
+	case "refunds":
+		return ec.fieldContext_Order_refunds(ctx, field)
+	case "refundedAmount":
+		return ec.fieldContext_Order_refundedAmount(ctx, field)
+	case "refundableAmount":
+		return ec.fieldContext_Order_refundableAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -7628,6 +7909,8 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_selectedOptions(ctx, field)
 	case "discount":
 		return ec.fieldContext_OrderLine_discount(ctx, field)
+	case "refundedQuantity":
+		return ec.fieldContext_OrderLine_refundedQuantity(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
 }
@@ -7972,6 +8255,52 @@ func (ec *executionContext) childFields_PromotionTarget(ctx context.Context, fie
 		return ec.fieldContext_PromotionTarget_products(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PromotionTarget", field.Name)
+}
+
+func (ec *executionContext) childFields_Refund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Refund_id(ctx, field)
+	case "amount":
+		return ec.fieldContext_Refund_amount(ctx, field)
+	case "reason":
+		return ec.fieldContext_Refund_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_Refund_status(ctx, field)
+	case "lines":
+		return ec.fieldContext_Refund_lines(ctx, field)
+	case "includesShipping":
+		return ec.fieldContext_Refund_includesShipping(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Refund_createdAt(ctx, field)
+	case "processedAt":
+		return ec.fieldContext_Refund_processedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Refund", field.Name)
+}
+
+func (ec *executionContext) childFields_RefundLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderLine":
+		return ec.fieldContext_RefundLine_orderLine(ctx, field)
+	case "quantity":
+		return ec.fieldContext_RefundLine_quantity(ctx, field)
+	case "restocked":
+		return ec.fieldContext_RefundLine_restocked(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefundLine", field.Name)
+}
+
+func (ec *executionContext) childFields_RefundPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_RefundPayload_order(ctx, field)
+	case "refund":
+		return ec.fieldContext_RefundPayload_refund(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_RefundPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefundPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SelectedOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8971,6 +9300,28 @@ func (ec *executionContext) field_Mutation_orderMarkDelivered_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderRefund_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderRefundInput, error) {
+			return ec.unmarshalNOrderRefundInput2commerceᚋgraphᚋmodelᚐOrderRefundInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -16932,6 +17283,80 @@ func (ec *executionContext) fieldContext_Mutation_promotionArchive(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_orderRefund(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderRefund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderRefund(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderRefundInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.RefundPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.RefundPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "REFUNDS")
+				if err != nil {
+					var zeroVal *model.RefundPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.RefundPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefundPayload) graphql.Marshaler {
+			return ec.marshalNRefundPayload2ᚖcommerceᚋgraphᚋmodelᚐRefundPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderRefund(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RefundPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderRefund_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *model.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18097,6 +18522,102 @@ func (ec *executionContext) fieldContext_Order_discountAllocations(_ context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Order_refunds(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Refunds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Refund) graphql.Marshaler {
+			return ec.marshalNRefund2ᚕᚖcommerceᚋgraphᚋmodelᚐRefundᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_refundedAmount(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_refundedAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundedAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_refundedAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_refundableAmount(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_refundableAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundableAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_refundableAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18663,6 +19184,29 @@ func (ec *executionContext) fieldContext_OrderLine_discount(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_refundedQuantity(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_refundedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundedQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_refundedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.OrderPayload) (ret graphql.Marshaler) {
@@ -23127,6 +23671,382 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Refund_id(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Refund_amount(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖcommerceᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Refund",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Refund_reason(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "String")
+}
+
+func (ec *executionContext) _Refund_status(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RefundStatus) graphql.Marshaler {
+			return ec.marshalNRefundStatus2commerceᚋgraphᚋmodelᚐRefundStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "RefundStatus")
+}
+
+func (ec *executionContext) _Refund_lines(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RefundLine) graphql.Marshaler {
+			return ec.marshalNRefundLine2ᚕᚖcommerceᚋgraphᚋmodelᚐRefundLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Refund",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RefundLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Refund_includesShipping(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_includesShipping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IncludesShipping, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_includesShipping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Refund_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Refund_processedAt(ctx context.Context, field graphql.CollectedField, obj *model.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_processedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProcessedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_processedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Refund", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RefundLine_orderLine(ctx context.Context, field graphql.CollectedField, obj *model.RefundLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefundLine_orderLine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderLine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderLine) graphql.Marshaler {
+			return ec.marshalNOrderLine2ᚖcommerceᚋgraphᚋmodelᚐOrderLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefundLine_orderLine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RefundLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RefundLine_quantity(ctx context.Context, field graphql.CollectedField, obj *model.RefundLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefundLine_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefundLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefundLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RefundLine_restocked(ctx context.Context, field graphql.CollectedField, obj *model.RefundLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefundLine_restocked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restocked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefundLine_restocked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefundLine", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RefundPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.RefundPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefundPayload_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖcommerceᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RefundPayload_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RefundPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RefundPayload_refund(ctx context.Context, field graphql.CollectedField, obj *model.RefundPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefundPayload_refund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refund, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Refund) graphql.Marshaler {
+			return ec.marshalORefund2ᚖcommerceᚋgraphᚋmodelᚐRefund(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RefundPayload_refund(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RefundPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RefundPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.RefundPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefundPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefundPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RefundPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SelectedOption_name(ctx context.Context, field graphql.CollectedField, obj *model.SelectedOption) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27516,6 +28436,90 @@ func UnmarshalOrderFilter(ctx context.Context, raw any) (model.OrderFilter, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputOrderRefundInput(ctx context.Context, obj any) (model.OrderRefundInput, error) {
+	var it model.OrderRefundInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["includeShipping"]; !present {
+		asMap["includeShipping"] = false
+	}
+	if _, present := asMap["notifyCustomer"]; !present {
+		asMap["notifyCustomer"] = true
+	}
+
+	fieldsInOrder := [...]string{"lines", "amount", "includeShipping", "reason", "notifyCustomer", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalORefundLineInput2ᚕᚖcommerceᚋgraphᚋmodelᚐRefundLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalODecimal2ᚖcommerceᚋgraphᚋscalarᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "includeShipping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("includeShipping"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IncludeShipping = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "notifyCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notifyCustomer"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NotifyCustomer = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderRefundInput unmarshals raw into the OrderRefundInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderRefundInput(ctx context.Context, raw any) (model.OrderRefundInput, error) {
+	var out model.OrderRefundInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderRefundInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProductCreateInput(ctx context.Context, obj any) (model.ProductCreateInput, error) {
 	var it model.ProductCreateInput
 	if obj == nil {
@@ -28370,6 +29374,66 @@ func UnmarshalPromotionTargetInput(ctx context.Context, raw any) (model.Promotio
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRefundLineInput(ctx context.Context, obj any) (model.RefundLineInput, error) {
+	var it model.RefundLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["restock"]; !present {
+		asMap["restock"] = false
+	}
+
+	fieldsInOrder := [...]string{"orderLineId", "quantity", "restock"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderLineId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderLineId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderLineID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "restock":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("restock"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Restock = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRefundLineInput unmarshals raw into the RefundLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRefundLineInput(ctx context.Context, raw any) (model.RefundLineInput, error) {
+	var out model.RefundLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefundLineInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSelectedOptionInput(ctx context.Context, obj any) (model.SelectedOptionInput, error) {
 	var it model.SelectedOptionInput
 	if obj == nil {
@@ -28943,6 +30007,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ShippingMethod(ctx, sel, obj)
+	case model.Refund:
+		return ec._Refund(ctx, sel, &obj)
+	case *model.Refund:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Refund(ctx, sel, obj)
 	case model.Promotion:
 		return ec._Promotion(ctx, sel, &obj)
 	case *model.Promotion:
@@ -30621,6 +31692,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "orderRefund":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderRefund(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30957,6 +32035,22 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "refunds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_refunds(ctx, field, obj)
+				})
+		case "refundedAmount":
+			out.Values[i] = ec._Order_refundedAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refundableAmount":
+			out.Values[i] = ec._Order_refundableAmount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31170,6 +32264,11 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 			}
 		case "discount":
 			out.Values[i] = ec._OrderLine_discount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refundedQuantity":
+			out.Values[i] = ec._OrderLine_refundedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -32463,6 +33562,160 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var refundImplementors = []string{"Refund", "Node"}
+
+func (ec *executionContext) _Refund(ctx context.Context, sel ast.SelectionSet, obj *model.Refund) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refundImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Refund")
+		case "id":
+			out.Values[i] = ec._Refund_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._Refund_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Refund_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Refund_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._Refund_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "includesShipping":
+			out.Values[i] = ec._Refund_includesShipping(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Refund_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "processedAt":
+			out.Values[i] = ec._Refund_processedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var refundLineImplementors = []string{"RefundLine"}
+
+func (ec *executionContext) _RefundLine(ctx context.Context, sel ast.SelectionSet, obj *model.RefundLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refundLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RefundLine")
+		case "orderLine":
+			out.Values[i] = ec._RefundLine_orderLine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quantity":
+			out.Values[i] = ec._RefundLine_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restocked":
+			out.Values[i] = ec._RefundLine_restocked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var refundPayloadImplementors = []string{"RefundPayload"}
+
+func (ec *executionContext) _RefundPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RefundPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refundPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RefundPayload")
+		case "order":
+			out.Values[i] = ec._RefundPayload_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refund":
+			out.Values[i] = ec._RefundPayload_refund(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._RefundPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -34646,6 +35899,11 @@ func (ec *executionContext) marshalNOrderPayload2ᚖcommerceᚋgraphᚋmodelᚐO
 	return ec._OrderPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNOrderRefundInput2commerceᚋgraphᚋmodelᚐOrderRefundInput(ctx context.Context, v any) (model.OrderRefundInput, error) {
+	res, err := ec.unmarshalInputOrderRefundInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNOrderStatus2commerceᚋgraphᚋmodelᚐOrderStatus(ctx context.Context, v any) (model.OrderStatus, error) {
 	var res model.OrderStatus
 	err := res.UnmarshalGQL(v)
@@ -34964,6 +36222,77 @@ func (ec *executionContext) marshalNPromotionTarget2ᚖcommerceᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._PromotionTarget(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRefund2ᚕᚖcommerceᚋgraphᚋmodelᚐRefundᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Refund) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRefund2ᚖcommerceᚋgraphᚋmodelᚐRefund(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRefund2ᚖcommerceᚋgraphᚋmodelᚐRefund(ctx context.Context, sel ast.SelectionSet, v *model.Refund) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Refund!")
+		return graphql.Null
+	}
+	return ec._Refund(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRefundLine2ᚕᚖcommerceᚋgraphᚋmodelᚐRefundLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RefundLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRefundLine2ᚖcommerceᚋgraphᚋmodelᚐRefundLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRefundLine2ᚖcommerceᚋgraphᚋmodelᚐRefundLine(ctx context.Context, sel ast.SelectionSet, v *model.RefundLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RefundLine!")
+		return graphql.Null
+	}
+	return ec._RefundLine(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRefundLineInput2ᚖcommerceᚋgraphᚋmodelᚐRefundLineInput(ctx context.Context, v any) (*model.RefundLineInput, error) {
+	res, err := ec.unmarshalInputRefundLineInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRefundPayload2ᚖcommerceᚋgraphᚋmodelᚐRefundPayload(ctx context.Context, sel ast.SelectionSet, v *model.RefundPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RefundPayload!")
+		return graphql.Null
+	}
+	return ec._RefundPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRefundStatus2commerceᚋgraphᚋmodelᚐRefundStatus(ctx context.Context, v any) (model.RefundStatus, error) {
+	var res model.RefundStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRefundStatus2commerceᚋgraphᚋmodelᚐRefundStatus(ctx context.Context, sel ast.SelectionSet, v model.RefundStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
@@ -36111,6 +37440,30 @@ func (ec *executionContext) unmarshalOPromotionTargetInput2ᚖcommerceᚋgraph�
 	}
 	res, err := ec.unmarshalInputPromotionTargetInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORefund2ᚖcommerceᚋgraphᚋmodelᚐRefund(ctx context.Context, sel ast.SelectionSet, v *model.Refund) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Refund(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORefundLineInput2ᚕᚖcommerceᚋgraphᚋmodelᚐRefundLineInputᚄ(ctx context.Context, v any) ([]*model.RefundLineInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.RefundLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRefundLineInput2ᚖcommerceᚋgraphᚋmodelᚐRefundLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx context.Context, v any) ([]*model.SelectedOptionInput, error) {

@@ -628,7 +628,13 @@ type Order struct {
 	TaxLines []*TaxLine `json:"taxLines"`
 	// The promotions the order was placed with, and what each took off.
 	DiscountAllocations []*DiscountAllocation `json:"discountAllocations"`
-	CustomerID          *string               `json:"-"`
+	// Every refund of the order, oldest first, FAILED ones included.
+	Refunds []*Refund `json:"refunds"`
+	// The sum of the refunds that are not FAILED (PENDING ones included: their amount is reserved).
+	RefundedAmount *Money `json:"refundedAmount"`
+	// What may still be refunded: total − refundedAmount for a paid order; 0 for one never paid.
+	RefundableAmount *Money  `json:"refundableAmount"`
+	CustomerID       *string `json:"-"`
 	// the caller may see the customer (owner or staff; null for guests)
 	ShowCustomer bool `json:"-"`
 }
@@ -713,9 +719,11 @@ type OrderLine struct {
 	// The variant's option values at the time of the order.
 	SelectedOptions []*SelectedOption `json:"selectedOptions"`
 	// The merchandise discount on the line; the line's part of Order.discount.
-	Discount  *Money  `json:"discount"`
-	ProductID *string `json:"-"`
-	VariantID *string `json:"-"`
+	Discount *Money `json:"discount"`
+	// Units of this line in refunds that are not FAILED.
+	RefundedQuantity int     `json:"refundedQuantity"`
+	ProductID        *string `json:"-"`
+	VariantID        *string `json:"-"`
 }
 
 // The result of a staff order mutation.
@@ -724,6 +732,22 @@ type OrderPayload struct {
 	Order *Order `json:"order,omitempty"`
 	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A staff refund: of lines (their paid amount by default), of an amount, or both.
+type OrderRefundInput struct {
+	// The units to refund; each line at most once.
+	Lines []*RefundLineInput `json:"lines,omitempty"`
+	// Overrides the computed amount, in the order's currency; required when there are no lines. Must be positive and at most refundableAmount (REFUND_EXCEEDS_PAID).
+	Amount *scalar.Decimal `json:"amount,omitempty"`
+	// Add the shipping charged, unless a refund that is not FAILED gave it back already.
+	IncludeShipping *bool `json:"includeShipping,omitempty"`
+	// Why; shown on the refund and in the email (cut to 500 characters).
+	Reason *string `json:"reason,omitempty"`
+	// Email the customer (`order-refunded`) once the provider has refunded.
+	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
+	// 1..255 characters; the same key on the same order returns the refund made with it, and changes nothing.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // An order's statuses after a change, as pushed by the order subscriptions.
@@ -1275,6 +1299,61 @@ type PromotionTargetInput struct {
 // `first` times its selection) or nested deeper than 12 fields is
 // QUERY_TOO_COMPLEX. No error echoes the request, SQL or a stack trace.
 type Query struct {
+}
+
+// Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines).
+type Refund struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// The amount refunded, in the order's currency.
+	Amount *Money `json:"amount"`
+	// Why, as staff gave it; null when not given.
+	Reason *string `json:"reason,omitempty"`
+	// Where the refund is at the provider.
+	Status RefundStatus `json:"status"`
+	// The units refunded; [] for a refund of an amount only.
+	Lines []*RefundLine `json:"lines"`
+	// Whether the amount includes the shipping charged.
+	IncludesShipping bool `json:"includesShipping"`
+	// When the refund was written.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the provider confirmed or refused it; null while PENDING.
+	ProcessedAt *time.Time `json:"processedAt,omitempty"`
+}
+
+func (Refund) IsNode() {}
+
+// Plain lowercase UUID.
+func (this Refund) GetID() string { return this.ID }
+
+// Units of one order line covered by a refund.
+type RefundLine struct {
+	// The order line.
+	OrderLine *OrderLine `json:"orderLine"`
+	// Units refunded.
+	Quantity int `json:"quantity"`
+	// Whether the units went back to stock (a RETURN ledger row).
+	Restocked bool `json:"restocked"`
+}
+
+// Units of an order line to refund.
+type RefundLineInput struct {
+	// The order line's id (NOT_FOUND at its path when not a line of this order).
+	OrderLineID string `json:"orderLineId"`
+	// 1 up to the line's units not refunded yet (INVALID otherwise).
+	Quantity int `json:"quantity"`
+	// Put the units back in stock (a RETURN ledger row per variant).
+	Restock *bool `json:"restock,omitempty"`
+}
+
+// The result of orderRefund.
+type RefundPayload struct {
+	// The order after the refund; null when there are userErrors.
+	Order *Order `json:"order,omitempty"`
+	// The refund (PENDING until the provider answers); null when there are userErrors.
+	Refund *Refund `json:"refund,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 // The value a variant has for one of its product's options.
@@ -2229,6 +2308,67 @@ func (e *ProductSortKey) UnmarshalJSON(b []byte) error {
 }
 
 func (e ProductSortKey) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a refund is at the payment provider.
+type RefundStatus string
+
+const (
+	// Written and its amount reserved; the provider has not confirmed it yet.
+	RefundStatusPending RefundStatus = "PENDING"
+	// The provider refunded the money.
+	RefundStatusSucceeded RefundStatus = "SUCCEEDED"
+	// The provider refused or could not be reached; its amount is refundable again.
+	RefundStatusFailed RefundStatus = "FAILED"
+)
+
+var AllRefundStatus = []RefundStatus{
+	RefundStatusPending,
+	RefundStatusSucceeded,
+	RefundStatusFailed,
+}
+
+func (e RefundStatus) IsValid() bool {
+	switch e {
+	case RefundStatusPending, RefundStatusSucceeded, RefundStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e RefundStatus) String() string {
+	return string(e)
+}
+
+func (e *RefundStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RefundStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RefundStatus", str)
+	}
+	return nil
+}
+
+func (e RefundStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RefundStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RefundStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -207,6 +207,17 @@ func RecordRefund(ctx context.Context, idb bun.IDB, customerID string, amount in
 	return nil
 }
 
+// RecordRefundReversed gives back to the customer's total spent a refund
+// that RecordRefund took off and that then failed at the provider.
+func RecordRefundReversed(ctx context.Context, idb bun.IDB, customerID string, amount int64) error {
+	_, err := idb.NewRaw(`UPDATE customers SET total_spent = total_spent + ?, updated_at = now() WHERE id = ?`,
+		amount, customerID).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("reverse refund: %w", err)
+	}
+	return nil
+}
+
 // CheckoutCustomerByID reads the checkout view of a customer.
 func CheckoutCustomerByID(ctx context.Context, idb bun.IDB, id string) (*CheckoutCustomer, error) {
 	var c CheckoutCustomer

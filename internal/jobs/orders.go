@@ -37,7 +37,9 @@ func orderWorkers(svc *orders.Service, events payments.EventHandler, timeout tim
 			}
 			return err
 		}),
-		add(timeout, svc.Refund),
+		func(ws *river.Workers) error {
+			return river.AddWorkerSafely(ws, &refundWorker{svc: svc, timeout: timeout})
+		},
 		add(timeout, func(ctx context.Context, a orders.FulfillmentReminderArgs) error {
 			return svc.SendFulfillmentReminder(ctx, a.OrderID)
 		}),
@@ -53,6 +55,27 @@ func orderWorkers(svc *orders.Service, events payments.EventHandler, timeout tim
 		}),
 	}
 }
+
+// refundWorker runs the refund job; when its last attempt fails, the
+// refund is marked FAILED so that its amount is refundable again rather
+// than held by a refund that will never happen.
+type refundWorker struct {
+	river.WorkerDefaults[orders.RefundArgs]
+	svc     *orders.Service
+	timeout time.Duration
+}
+
+// Work calls the provider through the service.
+func (w *refundWorker) Work(ctx context.Context, job *river.Job[orders.RefundArgs]) error {
+	err := w.svc.Refund(ctx, job.Args)
+	if err != nil && job.Attempt >= job.MaxAttempts {
+		return w.svc.RefundGaveUp(ctx, job.Args, err)
+	}
+	return err
+}
+
+// Timeout bounds one attempt.
+func (w *refundWorker) Timeout(*river.Job[orders.RefundArgs]) time.Duration { return w.timeout }
 
 // add returns a registration of a worker that calls fn, each attempt
 // bounded by timeout.

@@ -49,6 +49,9 @@
 //	payment-timeout         order_number, customer_name, total
 //	payment-failed          order_number, customer_name, total,
 //	                        reason (optional), order_url (where to retry)
+//	order-refunded          order_number, customer_name, amount, lines
+//	                        [{name, variant, quantity}] (optional),
+//	                        includes_shipping, reason, order_url (optional)
 //	order-shipped           order_number, customer_name, tracking_number,
 //	                        carrier, tracking_url, order_url (all but the
 //	                        tracking number optional)

@@ -161,29 +161,51 @@ func (s *Service) Cancel(ctx context.Context, orderID string, reason *string) (*
 }
 
 // cancelPaid returns a paid order's stock and promotion uses, and refunds
-// what is left of it.
+// what is left of it through the refund path (reserveRefund): one refund of
+// the units not refunded yet, restocked, for the refundable amount. Units
+// refunded earlier without a restock go back to stock too: the order never
+// shipped.
 func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Line, why string) error {
-	if err := s.applyStock(ctx, tx, o, lines, inventory.Return); err != nil {
-		return fmt.Errorf("return stock of order %s: %w", o.ID, err)
+	done, err := refundedUnits(ctx, tx, o.ID)
+	if err != nil {
+		return err
 	}
 	if err := promotions.GiveBack(ctx, tx, o.Email, o.DiscountAllocations); err != nil {
 		return err
 	}
 	left := money.New(o.Total.Amount-o.Refunded.Amount, o.Total.Currency)
-	if o.PaymentIntentID != nil && left.Amount > 0 {
-		if err := s.insertJobs(ctx, tx, refundJob(o.ID, *o.PaymentIntentID, left, "cancel-"+o.ID)); err != nil {
+	refund := left.Amount > 0 && o.PaymentIntentID != nil
+	note := "Order " + o.Number
+	var back []inventory.Change
+	var rl []RefundLine
+	for _, l := range lines {
+		d := done[l.ID]
+		kept, open := d.refunded-d.restocked, l.Quantity-d.refunded
+		if refund && open > 0 {
+			rl = append(rl, RefundLine{OrderLineID: l.ID, Quantity: open, Restocked: true})
+			open = 0
+		}
+		if q := kept + open; q > 0 && l.VariantID != nil {
+			back = append(back, inventory.Change{VariantID: *l.VariantID, Type: inventory.Return, Quantity: q,
+				ReferenceID: &o.ID, Notes: &note})
+		}
+	}
+	if len(back) > 0 {
+		if _, failed, err := s.ledger.ApplyAll(ctx, tx, inventory.InIDOrder(back)); err != nil || len(failed) > 0 {
+			return fmt.Errorf("return stock of order %s: %w (%d refused)", o.ID, err, len(failed))
+		}
+	}
+	if refund {
+		key := "cancel-" + o.ID
+		if _, err := s.reserveRefund(ctx, tx, o, lines, newRefund{amount: left.Amount, reason: &why, key: &key, lines: rl}); err != nil {
 			return err
 		}
 	}
-	if err := s.recordRefund(ctx, tx, o, left.Amount); err != nil {
-		return err
-	}
-	err := updateOrder(ctx, tx, o.ID, orderUpdate{
-		set:  "status = ?, payment_status = ?, refunded_amount = total, cancelled_at = now(), notes = ?",
-		args: []any{string(Cancelled), string(PaymentRefunded), why},
+	err = updateOrder(ctx, tx, o.ID, orderUpdate{
+		set:  "status = ?, cancelled_at = now(), notes = ?",
+		args: []any{string(Cancelled), why},
 		events: []eventRow{
 			newEvent(o.ID, EventStockReleased, "Stock returned"),
-			newEvent(o.ID, EventRefundRequested, "Refunding "+left.String()),
 			newEvent(o.ID, EventCancelled, why),
 		},
 	})
@@ -205,15 +227,6 @@ func (s *Service) lockForStaff(ctx context.Context, tx bun.Tx, orderID string) (
 		return nil, nil, notFound
 	}
 	return o, lines, err
-}
-
-// Refund refunds a payment through the provider (the RefundArgs job).
-func (s *Service) Refund(ctx context.Context, a RefundArgs) error {
-	amount := money.New(a.Amount, a.Currency)
-	if _, err := s.provider.Refund(ctx, a.IntentID, &amount, a.Key); err != nil {
-		return fmt.Errorf("refund order %s: %w", a.OrderID, err)
-	}
-	return nil
 }
 
 // SendFulfillmentReminder emails the warehouse about a paid order that is

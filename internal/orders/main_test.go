@@ -69,6 +69,7 @@ type recordingProvider struct {
 	beforeCreate atomic.Pointer[func()]                // CreateIntent calls this first when set
 	intentStatus atomic.Pointer[payments.IntentStatus] // GetIntent reports this status when set
 	lastRefund   atomic.Pointer[refundCall]
+	failRefund   atomic.Pointer[error] // Refund returns this error when set
 }
 
 type refundCall struct {
@@ -112,6 +113,9 @@ func (p *recordingProvider) CancelIntent(ctx context.Context, id string) error {
 func (p *recordingProvider) Refund(ctx context.Context, intentID string, amount *money.Money, key string) (payments.Refund, error) {
 	p.refund.Add(1)
 	p.lastRefund.Store(&refundCall{IntentID: intentID, Amount: amount, Key: key})
+	if err := p.failRefund.Load(); err != nil {
+		return payments.Refund{}, *err
+	}
 	return p.inner.Refund(ctx, intentID, amount, key)
 }
 

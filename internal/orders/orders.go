@@ -143,6 +143,9 @@ type Line struct {
 	LineTotal       money.Money
 	// Discount is the line's part of the order's merchandise discount.
 	Discount money.Money
+	// RefundedQuantity is the units in refunds that are not FAILED; read
+	// by Service.Lines only.
+	RefundedQuantity int
 }
 
 // Event is one entry of an order's timeline.

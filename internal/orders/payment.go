@@ -36,6 +36,9 @@ type RefundArgs struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 	Key      string `json:"key"`
+	// RefundID is the refunds row the job carries out; empty for the
+	// refund of a payment that does not belong to its order.
+	RefundID string `json:"refund_id,omitempty"`
 }
 
 // Kind names the job for River.
@@ -76,6 +79,8 @@ func (s *Service) HandlePaymentEvent(ctx context.Context, e payments.Event) erro
 			return s.paymentFailed(ctx, tx, o, e)
 		case payments.ChargeRefundedEvent:
 			return s.refunded(ctx, tx, o, e)
+		case payments.RefundUpdatedEvent:
+			return s.refundUpdated(ctx, tx, o, e)
 		}
 		return nil
 	})
@@ -334,7 +339,7 @@ func (s *Service) markPaid(ctx context.Context, tx bun.Tx, o *Order, lines []Lin
 	// have on the paid order.
 	paid := *o
 	paid.PaymentStatus, paid.Refunded = PaymentPaid, money.Zero(o.Total.Currency)
-	return s.applyRefund(ctx, tx, &paid, o.RefundBeforePayment.Amount)
+	return s.recordProviderRefund(ctx, tx, &paid, o.RefundBeforePayment.Amount)
 }
 
 // paymentFailed marks a pending order's payment FAILED. The stock stays
@@ -360,13 +365,17 @@ func (s *Service) paymentFailed(ctx context.Context, tx bun.Tx, o *Order, e paym
 	}))
 }
 
-// refunded records a refund made at the provider; stock is untouched. A
-// refund of an order whose payment has not arrived yet is kept until it
-// does (the refund amount is cumulative, so the largest one seen is kept).
+// refunded records a refund made at the provider (see
+// recordProviderRefund); stock is untouched. A refund of an order whose
+// payment has not arrived yet is kept until it does (the refund amount is
+// cumulative, so the largest one seen is kept).
 func (s *Service) refunded(ctx context.Context, tx bun.Tx, o *Order, e payments.Event) error {
 	switch o.PaymentStatus {
 	case PaymentPaid, PaymentPartiallyRefunded, PaymentRefunded:
-		return s.applyRefund(ctx, tx, o, e.Amount.Amount)
+		if !strings.EqualFold(e.Amount.Currency, o.Total.Currency) {
+			return nil
+		}
+		return s.recordProviderRefund(ctx, tx, o, e.Amount.Amount)
 	}
 	if e.Amount.Amount <= o.RefundBeforePayment.Amount || !strings.EqualFold(e.Amount.Currency, o.Total.Currency) {
 		return nil
@@ -377,30 +386,6 @@ func (s *Service) refunded(ctx context.Context, tx bun.Tx, o *Order, e payments.
 		events: []eventRow{newEvent(o.ID, EventRefundBeforePayment,
 			"Refund of "+e.Amount.String()+" reported before the payment; applied when the payment arrives")},
 	})
-}
-
-// applyRefund records that amount in all has been refunded of a paid order.
-func (s *Service) applyRefund(ctx context.Context, tx bun.Tx, o *Order, amount int64) error {
-	total := max(o.Refunded.Amount, amount)
-	status := PaymentPartiallyRefunded
-	if total >= o.Total.Amount {
-		status = PaymentRefunded
-	}
-	if total == o.Refunded.Amount && status == o.PaymentStatus {
-		return nil
-	}
-	if err := s.recordRefund(ctx, tx, o, total-o.Refunded.Amount); err != nil {
-		return err
-	}
-	err := updateOrder(ctx, tx, o.ID, orderUpdate{
-		set:    "payment_status = ?, refunded_amount = ?",
-		args:   []any{string(status), total},
-		events: []eventRow{newEvent(o.ID, EventRefunded, "Refunded "+money.New(total, o.Total.Currency).String()+" in all")},
-	})
-	if err != nil {
-		return err
-	}
-	return s.announce(ctx, tx, webhooks.OrderRefunded, o.ID)
 }
 
 // recordRefund takes amount, newly refunded on a paid order, off its

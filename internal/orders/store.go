@@ -112,6 +112,8 @@ type lineRow struct {
 	UnitPrice       int64                    `bun:"unit_price" json:"unit_price"`
 	LineTotal       int64                    `bun:"line_total" json:"line_total"`
 	Discount        int64                    `bun:"discount" json:"discount"`
+	// RefundedQuantity is computed by selectLines, never stored.
+	RefundedQuantity int `bun:"refunded_quantity,scanonly" json:"-"`
 }
 
 func (r lineRow) line(currency string) Line {
@@ -122,7 +124,7 @@ func (r lineRow) line(currency string) Line {
 	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
 		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
 		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency),
-		Discount: money.New(r.Discount, currency)}
+		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity}
 }
 
 // eventRow is an order_events row.
@@ -292,7 +294,10 @@ func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[strin
 		lineRow
 		Currency string `bun:"currency"`
 	}
-	err := idb.NewRaw(`SELECT l.*, o.currency FROM order_lines l JOIN orders o ON o.id = l.order_id
+	err := idb.NewRaw(`SELECT l.*, o.currency,
+			(SELECT coalesce(sum(rl.quantity), 0) FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id
+			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity
+		FROM order_lines l JOIN orders o ON o.id = l.order_id
 		WHERE l.order_id IN (?) ORDER BY l.order_id, l.position`, bun.In(orderIDs)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ var webhookAnswers = map[int][]string{
 
 // handledTypes are the event types the webhook passes to its EventHandler.
 var handledTypes = []payments.EventType{
-	payments.IntentSucceededEvent, payments.IntentFailedEvent, payments.ChargeRefundedEvent,
+	payments.IntentSucceededEvent, payments.IntentFailedEvent, payments.ChargeRefundedEvent, payments.RefundUpdatedEvent,
 }
 
 // FuzzWebhook posts arbitrary bodies to the Stripe webhook, either with the
@@ -117,10 +117,11 @@ func FuzzWebhook(f *testing.F) {
 // Stripe id (255), so that the handler can record it rather than fail on
 // every delivery.
 func storable(e payments.Event) bool {
-	for _, v := range []string{e.ID, string(e.Type), e.IntentID, e.OrderID, e.OrderNumber, e.Amount.Currency, e.FailureMessage} {
+	for _, v := range []string{e.ID, string(e.Type), e.IntentID, e.OrderID, e.OrderNumber, e.Amount.Currency, e.FailureMessage,
+		e.RefundID, e.RefundStatus} {
 		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 			return false
 		}
 	}
-	return len(e.ID) <= 255 && len(e.IntentID) <= 255
+	return len(e.ID) <= 255 && len(e.IntentID) <= 255 && len(e.RefundID) <= 255 && len(e.RefundStatus) <= 255
 }

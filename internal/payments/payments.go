@@ -83,6 +83,9 @@ const (
 	IntentSucceededEvent EventType = "payment_intent.succeeded"
 	IntentFailedEvent    EventType = "payment_intent.payment_failed"
 	ChargeRefundedEvent  EventType = "charge.refunded"
+	// RefundUpdatedEvent reports a change of one refund; the workflow acts
+	// on a refund of ours that failed after the provider accepted it.
+	RefundUpdatedEvent EventType = "refund.updated"
 )
 
 // Event is a verified provider event, reduced to what the workflow needs.
@@ -96,7 +99,11 @@ type Event struct {
 	// the total refunded so far for a refund.
 	Amount         money.Money
 	FailureMessage string
-	Created        time.Time
+	// RefundID and RefundStatus are the refund's, for RefundUpdatedEvent
+	// ("pending", "succeeded", "failed", "canceled", ...).
+	RefundID     string
+	RefundStatus string
+	Created      time.Time
 }
 
 // EventHandler applies verified events. It returns nil once the event is

@@ -158,6 +158,17 @@ func eventFromStripe(se stripe.Event) (Event, error) {
 		}
 		ev.OrderID, ev.OrderNumber = ch.Metadata["order_id"], ch.Metadata["order_number"]
 		ev.Amount = minor(ch.AmountRefunded, ch.Currency)
+	case RefundUpdatedEvent:
+		rf, err := decodeObject[stripe.Refund](se)
+		if err != nil {
+			return Event{}, err
+		}
+		if rf.PaymentIntent != nil {
+			ev.IntentID = rf.PaymentIntent.ID
+		}
+		ev.OrderID, ev.OrderNumber = rf.Metadata["order_id"], rf.Metadata["order_number"]
+		ev.Amount = minor(rf.Amount, rf.Currency)
+		ev.RefundID, ev.RefundStatus = rf.ID, string(rf.Status)
 	default:
 		return Event{}, fmt.Errorf("%w: %s", errSkip, se.Type)
 	}
@@ -186,6 +197,7 @@ func checkStorable(ev *Event) error {
 		limit       bool
 	}{
 		{"id", ev.ID, true}, {"payment intent id", ev.IntentID, true},
+		{"refund id", ev.RefundID, true}, {"refund status", ev.RefundStatus, true},
 		{"metadata order_id", ev.OrderID, false}, {"metadata order_number", ev.OrderNumber, false},
 		{"currency", ev.Amount.Currency, false},
 	}

@@ -79,6 +79,8 @@ func TestWebhook(t *testing.T) {
 	refunded := stripetest.ChargeRefundedObject("ch_1", "pi_1", "order-1", "ORD-1", 2599, 500, "eur")
 	refundedExpanded := stripetest.ChargeRefundedObject("ch_2", "", "order-5", "ORD-5", 2599, 2599, "eur")
 	refundedExpanded["payment_intent"] = map[string]any{"id": "pi_5", "object": "payment_intent"}
+	refundFailed := map[string]any{"id": "re_1", "object": "refund", "amount": 500, "currency": "eur",
+		"payment_intent": "pi_1", "status": "failed", "metadata": map[string]any{}}
 
 	tests := []struct {
 		name   string
@@ -99,6 +101,8 @@ func TestWebhook(t *testing.T) {
 			payments.Event{IntentID: "pi_1", OrderID: "order-1", OrderNumber: "ORD-1", Amount: money.New(500, "EUR")}},
 		{"charge refunded, intent expanded", "charge.refunded", refundedExpanded,
 			payments.Event{IntentID: "pi_5", OrderID: "order-5", OrderNumber: "ORD-5", Amount: money.New(2599, "EUR")}},
+		{"refund updated", "refund.updated", refundFailed,
+			payments.Event{IntentID: "pi_1", Amount: money.New(500, "EUR"), RefundID: "re_1", RefundStatus: "failed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

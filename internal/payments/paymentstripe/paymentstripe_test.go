@@ -227,6 +227,12 @@ func TestErrorMapping(t *testing.T) {
 			if tt.wantMsg != "" && (!errors.As(err, &ae) || ae.Message != tt.wantMsg) {
 				t.Errorf("message = %q, want %q", ae.Message, tt.wantMsg)
 			}
+			// A refund is mapped alike: a refusal (PaymentFailed) fails the
+			// refund at once, anything else is retried by its job.
+			amt := money.New(10, "USD")
+			if _, err := p.Refund(context.Background(), "pi_1", &amt, "refund-r-1"); apperr.KindOf(err) != tt.wantKind {
+				t.Errorf("Refund: kind = %v, want %v (err %v)", apperr.KindOf(err), tt.wantKind, err)
+			}
 		})
 	}
 }

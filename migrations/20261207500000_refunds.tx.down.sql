@@ -1,0 +1,2 @@
+DROP TABLE refund_lines;
+DROP TABLE refunds;
