@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,12 +62,30 @@ func (f Full) Header(name string) string {
 // Start runs mailpit on free loopback ports for the rest of the test and
 // stops it on cleanup. extraArgs are added to its command line, e.g.
 // "--smtp-allowed-recipients", "^ok@". It fails the test when the binary is
-// missing or mailpit does not come up.
+// missing or mailpit does not come up. A port taken by another process
+// between choosing it and binding it (parallel test packages) is retried on
+// new ports.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
 	bin := testtool.Binary(t, "MAILPIT_BIN", "mailpit")
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		s, out, err := start(t, bin, extraArgs)
+		if err == nil {
+			return s
+		}
+		if attempt == attempts || !strings.Contains(out, "address already in use") {
+			t.Fatalf("mailtest: mailpit did not start: %v\n%s", err, out)
+		}
+	}
+}
+
+// start runs mailpit once and waits until it answers; on failure it
+// returns what mailpit printed.
+func start(t testing.TB, bin string, extraArgs []string) (*Server, string, error) {
 	dir := t.TempDir()
-	httpPort, smtpPort := testtool.FreePort(t), testtool.FreePort(t)
+	ports := testtool.FreePorts(t, 2)
+	httpPort, smtpPort := ports[0], ports[1]
 	s := &Server{
 		api:  "http://127.0.0.1:" + strconv.Itoa(httpPort),
 		smtp: "127.0.0.1:" + strconv.Itoa(smtpPort),
@@ -89,9 +108,10 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { stop(cmd, exited) })
 	if err := s.waitReady(exited); err != nil {
-		t.Fatalf("mailtest: mailpit did not start: %v\n%s", err, out.String())
+		stop(cmd, exited)
+		return nil, out.String(), err
 	}
-	return s
+	return s, "", nil
 }
 
 // waitReady waits until both the API and the SMTP port answer.

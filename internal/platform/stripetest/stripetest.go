@@ -66,8 +66,9 @@ func Start(t testing.TB) *Server {
 // start runs stripe-mock once and waits until it answers; on failure it
 // returns what stripe-mock printed.
 func start(t testing.TB, bin string) (*Server, string, error) {
-	httpAddr := "127.0.0.1:" + strconv.Itoa(testtool.FreePort(t))
-	httpsAddr := "127.0.0.1:" + strconv.Itoa(testtool.FreePort(t))
+	ports := testtool.FreePorts(t, 2)
+	httpAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	httpsAddr := "127.0.0.1:" + strconv.Itoa(ports[1])
 	s := &Server{url: "http://" + httpAddr}
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "-http-addr", httpAddr, "-https-addr", httpsAddr)
