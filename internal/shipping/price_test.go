@@ -281,6 +281,31 @@ func TestPriceEstimateHidesQuotes(t *testing.T) {
 	}
 }
 
+// A free-shipping promotion waives the charged method's price and its tax,
+// keeps the quotes (a storefront still shows them), and waives the v1 flat
+// rate where no zone exists.
+func TestPriceFreeShipping(t *testing.T) {
+	express := flat("m-exp", "Express", 15_00, "USD")
+	zoned := Destination{Country: "US", Region: "CA", HasZones: true, HasRates: true, Methods: []*Method{express},
+		Rates: []TaxRate{rate("US", "CA", "", "CA", 10, 100, true)}}
+	res, err := Price(Request{Config: v1, Currency: "USD", Items: []Item{item(40_00, 1, "USD")}, Discount: usd(0),
+		Dest: zoned, MethodID: "m-exp", FreeShipping: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Shipping != usd(0) || res.Tax != usd(4_00) || res.Total != usd(44_00) || len(res.Quotes) != 1 || res.Quotes[0].Price != usd(15_00) {
+		t.Errorf("zoned: shipping %s tax %s total %s quotes %+v; want 0.00, 4.00 (none on shipping), 44.00 and the express quote",
+			res.Shipping, res.Tax, res.Total, res.Quotes)
+	}
+	res, err = Price(Request{Config: v1, Currency: "USD", Items: []Item{item(40_00, 1, "USD")}, Discount: usd(0), FreeShipping: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Shipping != usd(0) || res.Total != usd(44_00) {
+		t.Errorf("unconfigured: shipping %s total %s; want 0.00 and 44.00", res.Shipping, res.Total)
+	}
+}
+
 func TestCheckoutError(t *testing.T) {
 	one := []*Method{flat("a", "A", 3_00, "USD")}
 	two := append(one, flat("b", "B", 4_00, "USD"))
