@@ -347,7 +347,7 @@ func TestE2EAccountsBookCheckoutDelete(t *testing.T) {
 
 // TestE2EAccountsStaffPermissions: an ADMIN invites a STAFF member with
 // ORDERS only; the invitee sets a password from the emailed link, can
-// fulfil an order and is FORBIDDEN for productCreate and customers;
+// fulfil an order and is FORBIDDEN for productCreate, orderRefund and customers;
 // deactivating them revokes their sessions; the last ADMIN cannot be
 // demoted.
 func TestE2EAccountsStaffPermissions(t *testing.T) {
@@ -420,6 +420,8 @@ func TestE2EAccountsStaffPermissions(t *testing.T) {
 		"productCreate": `mutation { productCreate(input: {sku: "X-` + randHex(4) + `", name: "X", price: "1.00"}) { product { id } } }`,
 		"customers":     `{ customers(first: 1) { totalCount } }`,
 		"staffUsers":    `{ staffUsers(first: 1) { totalCount } }`,
+		"orderRefund": `mutation { orderRefund(id: "` + o.Order.ID + `", input: {amount: "1.00", idempotencyKey: "clerk-` + randHex(4) + `"}) {
+			refund { id } userErrors { code } } }`,
 	} {
 		if r := s.do(t, clerk, q, nil); !slices.Contains(v2Codes(r), "FORBIDDEN") {
 			t.Errorf("%s by the clerk: %s %v, want FORBIDDEN", name, r.Data, r.Errors)
