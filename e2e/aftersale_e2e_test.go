@@ -119,7 +119,10 @@ func (s *e2eServer) waitRefunds(t *testing.T, staff, number string) refundOrder 
 			done = done && r.Status != "PENDING"
 		}
 		if done {
-			return o
+			// Read again: the order's fields and its refunds come from
+			// separate statements, so the read that saw the refund end may
+			// have read the order just before the job's commit.
+			return s.refundOrder(t, staff, number)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("refunds of %s still pending: %+v", number, o.Refunds)
