@@ -53,20 +53,21 @@ type summary struct {
 	HasOptions        bool   `bun:"has_options,scanonly"`
 }
 
-// summaryJoins joins each product p to its first variant fv (the first
-// active one by position, or the first at all when none is active) and to
-// the totals st of its active variants; summaryColumns reads them.
+// summaryJoins joins each product p to its first active variant fv by
+// position (every product keeps one: the last active variant cannot be
+// archived) and to the totals st of its active variants; summaryColumns
+// reads them. Both walk product_variants_product_idx.
 const (
 	summaryJoins = `LEFT JOIN LATERAL (
 		SELECT v.sku, v.compare_at_price, v.cost_price, v.low_stock_threshold,
 		       v.weight_grams, v.length_mm, v.width_mm, v.height_mm
-		FROM product_variants AS v WHERE v.product_id = p.id
-		ORDER BY v.is_active DESC, v.position, v.id LIMIT 1) AS fv ON true
+		FROM product_variants AS v WHERE v.product_id = p.id AND v.is_active
+		ORDER BY v.position, v.id LIMIT 1) AS fv ON true
 	LEFT JOIN LATERAL (
 		SELECT coalesce(sum(v.on_hand), 0) AS on_hand, coalesce(sum(v.available), 0) AS available,
 		       coalesce(max(v.price), 0) AS max_price
 		FROM product_variants AS v WHERE v.product_id = p.id AND v.is_active) AS st ON true`
-	summaryColumns = `fv.sku, fv.compare_at_price, fv.cost_price, coalesce(fv.low_stock_threshold, 0) AS low_stock_threshold,
+	summaryColumns = `coalesce(fv.sku, '') AS sku, fv.compare_at_price, fv.cost_price, coalesce(fv.low_stock_threshold, 0) AS low_stock_threshold,
 		fv.weight_grams, fv.length_mm, fv.width_mm, fv.height_mm,
 		st.on_hand, st.available, st.max_price,
 		EXISTS (SELECT 1 FROM product_options AS o WHERE o.product_id = p.id) AS has_options`
@@ -316,9 +317,11 @@ const searchFromSQL = "(SELECT websearch_to_tsquery('english', ?) AS tsq, lower(
 
 // searchMatchSQL matches the full text (name, category, description), a
 // fuzzy match of the name (pg_trgm's <% at word_similarity ≥ 0.6, served by
-// the trigram index), or the exact sku of any of the product's variants.
+// the trigram index), or the exact sku of any of the product's variants:
+// skus are unique, so that is one product id, found once per statement (an
+// InitPlan), which keeps the three conditions a BitmapOr of indexes.
 const searchMatchSQL = `(p.search @@ s.tsq OR s.q <% lower(p.name)
-	OR p.id IN (SELECT product_id FROM product_variants WHERE lower(sku) = lower(?)))`
+	OR p.id = (SELECT product_id FROM product_variants WHERE lower(sku) = lower(?)))`
 
 // listRow is a product with the text of its sort value.
 type listRow struct {

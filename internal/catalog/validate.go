@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -290,6 +291,9 @@ func (s *Service) validateCreate(in CreateInput) (newProduct, apperr.List) {
 		errs = append(errs, apperr.InvalidField(inputPath("variants"), "are required with options: 1..%d", maxVariants))
 	}
 	n.variants, n.stock = checkVariants(in.Variants, n.options, r.Currency, nil, under("input", "variants"), &errs)
+	if len(n.variants) > 0 && !slices.ContainsFunc(n.variants, func(v variantRow) bool { return v.IsActive }) {
+		errs = append(errs, apperr.Coded("LAST_VARIANT", inputPath("variants"), "at least one variant must be active"))
+	}
 	return n, errs
 }
 
