@@ -1,22 +1,14 @@
--- Back to one sku and one stock level a product: each product takes its
--- first variant's sku, prices and dimensions and the sums of its variants'
+-- Back to one stock level a product: each product keeps its first active
+-- variant's sku, prices and dimensions and takes the sums of its variants'
 -- stock. Lines and ledger rows keep their product ids.
 ALTER TABLE products DROP COLUMN search;
 ALTER TABLE products
-    ADD COLUMN sku text,
-    ADD COLUMN compare_at_price bigint CHECK (compare_at_price >= 0),
-    ADD COLUMN cost_price bigint CHECK (cost_price >= 0),
+    DROP COLUMN max_price,
+    DROP COLUMN has_options,
     ADD COLUMN on_hand integer NOT NULL DEFAULT 0 CHECK (on_hand >= 0),
     ADD COLUMN reserved integer NOT NULL DEFAULT 0 CHECK (reserved >= 0),
-    ADD COLUMN low_stock_threshold integer NOT NULL DEFAULT 10 CHECK (low_stock_threshold >= 0),
-    ADD COLUMN low_stock_alerted_at timestamptz,
-    ADD COLUMN weight_grams integer CHECK (weight_grams >= 0),
-    ADD COLUMN length_mm integer CHECK (length_mm >= 0),
-    ADD COLUMN width_mm integer CHECK (width_mm >= 0),
-    ADD COLUMN height_mm integer CHECK (height_mm >= 0);
-UPDATE products AS p SET sku = f.sku, compare_at_price = f.compare_at_price, cost_price = f.cost_price,
-    low_stock_threshold = f.low_stock_threshold, low_stock_alerted_at = f.low_stock_alerted_at,
-    weight_grams = f.weight_grams, length_mm = f.length_mm, width_mm = f.width_mm, height_mm = f.height_mm
+    ADD COLUMN low_stock_alerted_at timestamptz;
+UPDATE products AS p SET low_stock_alerted_at = f.low_stock_alerted_at
 FROM (SELECT DISTINCT ON (product_id) * FROM product_variants ORDER BY product_id, position, id) AS f
 WHERE f.product_id = p.id;
 UPDATE products AS p SET on_hand = s.on_hand, reserved = s.reserved

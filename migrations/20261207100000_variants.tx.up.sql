@@ -3,10 +3,10 @@
 -- product with one default variant ("Default") carrying its sku, prices and
 -- stock, and every ledger row, cart line and order line points at it.
 --
--- products keeps what is shared by all variants, plus two columns the
--- catalog list sorts and filters on without touching variants:
---   price      the lowest price of the product's active variants, kept by
---              the catalog whenever a variant is written;
+-- products keeps what is shared by all variants, plus a summary of them
+-- kept by the catalog whenever a variant is written (see below):
+--   price      the lowest price of the product's active variants (lists
+--              sort and filter on it), max_price the highest;
 --   units_sold the product's sales over all variants (BEST_SELLING).
 
 -- Options: a product's 0..3 named dimensions, each with its values.
@@ -97,22 +97,23 @@ UPDATE order_lines AS l SET variant_id = v.id
 FROM product_variants AS v WHERE v.product_id = l.product_id;
 CREATE INDEX order_lines_variant_idx ON order_lines (variant_id);
 
--- What moved leaves products. The search document no longer holds the
--- sku: a search matches any variant's sku exactly instead.
+-- Stock leaves products. sku, compare_at_price, cost_price,
+-- low_stock_threshold, weight_grams and the dimensions stay as a copy of the
+-- first active variant's, max_price and has_options join price: the catalog
+-- rewrites them whenever a variant or option changes, so that a product
+-- read needs no join but the stock totals. The search document no longer
+-- holds the sku: a search matches any variant's sku exactly instead.
 ALTER TABLE products DROP COLUMN search;
+DROP INDEX products_sku_key;
 ALTER TABLE products
-    DROP COLUMN sku,
-    DROP COLUMN compare_at_price,
-    DROP COLUMN cost_price,
     DROP COLUMN available,
     DROP COLUMN on_hand,
     DROP COLUMN reserved,
-    DROP COLUMN low_stock_threshold,
     DROP COLUMN low_stock_alerted_at,
-    DROP COLUMN weight_grams,
-    DROP COLUMN length_mm,
-    DROP COLUMN width_mm,
-    DROP COLUMN height_mm;
+    ADD COLUMN max_price bigint,
+    ADD COLUMN has_options boolean NOT NULL DEFAULT false;
+UPDATE products SET max_price = price;
+ALTER TABLE products ALTER COLUMN max_price SET NOT NULL;
 ALTER TABLE products ADD COLUMN search tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('english', name), 'A') ||
     setweight(to_tsvector('english', coalesce(category, '')), 'B') ||

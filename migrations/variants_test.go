@@ -165,12 +165,15 @@ func TestVariantsMigrationKeepsV1Data(t *testing.T) {
 		t.Errorf("the ledger no longer adds up for %v", broken)
 	}
 
-	// The product keeps its price (the lowest active variant's) for lists.
-	var price int64
-	if err := d.Pool.QueryRow(ctx, `SELECT price FROM products WHERE sku IS NULL AND id = '00000000-0000-0000-0000-00000000000a'`).Scan(&price); err == nil {
-		t.Errorf("products still has a sku column")
-	} else if err := d.Pool.QueryRow(ctx, `SELECT price FROM products WHERE id = '00000000-0000-0000-0000-00000000000a'`).Scan(&price); err != nil || price != 1000 {
-		t.Errorf("A's price after the migration: %d (%v), want 1000", price, err)
+	// The product keeps its summary of its variants: the lowest and highest
+	// price and the first active variant's sku, for lists.
+	var price, maxPrice int64
+	var sku string
+	var hasOptions bool
+	if err := d.Pool.QueryRow(ctx, `SELECT price, max_price, sku, has_options FROM products WHERE id = '00000000-0000-0000-0000-00000000000a'`).
+		Scan(&price, &maxPrice, &sku, &hasOptions); err != nil || price != 1000 || maxPrice != 1000 || sku != "A-1" || hasOptions {
+		t.Errorf("A's summary after the migration: price %d, max %d, sku %q, options %v (%v); want 1000, 1000, A-1, false",
+			price, maxPrice, sku, hasOptions, err)
 	}
 }
 

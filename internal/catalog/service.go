@@ -106,7 +106,7 @@ func (s *Service) insertVariants(ctx context.Context, tx bun.Tx, productID strin
 			return fmt.Errorf("record opening stock: %w %v", err, failed)
 		}
 	}
-	return syncProductPrice(ctx, tx, productID)
+	return syncProductSummary(ctx, tx, productID)
 }
 
 // reread returns a product as it now is inside tx.
@@ -185,7 +185,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Produ
 			if err := updateVariant(ctx, tx, v); err != nil {
 				return err
 			}
-			if err := syncProductPrice(ctx, tx, key); err != nil {
+			if err := syncProductSummary(ctx, tx, key); err != nil {
 				return err
 			}
 		}

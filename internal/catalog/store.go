@@ -12,68 +12,56 @@ import (
 	"commerce/internal/money"
 )
 
-// productRow is the storage row of a product, with the summary of its
-// variants that every product read joins in (see summaryJoins). Price is
-// stored: the lowest active variant price, rewritten by syncProductPrice
-// whenever a variant changes, so that lists sort and filter on an index.
+// productRow is the storage row of a product. Besides what its variants
+// share it holds a summary of them, rewritten by syncProductSummary
+// whenever a variant or option changes: the lowest and highest active
+// variant price (lists sort and filter on price), the first active
+// variant's sku, prices, threshold and measures, and whether it has
+// options. Stock is summed from the variants on every read (summaryJoins):
+// it changes with every order, and copying it would make the product row
+// a second hot spot.
 type productRow struct {
 	bun.BaseModel `bun:"table:products,alias:p"`
 
-	ID          string    `bun:"id,pk,type:uuid,nullzero"`
-	Handle      string    `bun:"handle"`
-	Name        string    `bun:"name"`
-	Description *string   `bun:"description"`
-	Currency    string    `bun:"currency"`
-	Price       int64     `bun:"price"`
-	Category    *string   `bun:"category"`
-	Tags        []string  `bun:"tags,array"`
-	IsActive    bool      `bun:"is_active"`
-	IsFeatured  bool      `bun:"is_featured"`
-	TaxClass    *string   `bun:"tax_class"`
-	UnitsSold   int64     `bun:"units_sold"`
-	CreatedAt   time.Time `bun:"created_at,nullzero"`
-	UpdatedAt   time.Time `bun:"updated_at,nullzero"`
+	ID                string    `bun:"id,pk,type:uuid,nullzero"`
+	Handle            string    `bun:"handle"`
+	Name              string    `bun:"name"`
+	Description       *string   `bun:"description"`
+	Currency          string    `bun:"currency"`
+	Price             int64     `bun:"price"`
+	MaxPrice          int64     `bun:"max_price"`
+	Category          *string   `bun:"category"`
+	Tags              []string  `bun:"tags,array"`
+	IsActive          bool      `bun:"is_active"`
+	IsFeatured        bool      `bun:"is_featured"`
+	TaxClass          *string   `bun:"tax_class"`
+	UnitsSold         int64     `bun:"units_sold"`
+	SKU               string    `bun:"sku"`
+	CompareAtPrice    *int64    `bun:"compare_at_price"`
+	CostPrice         *int64    `bun:"cost_price"`
+	LowStockThreshold int       `bun:"low_stock_threshold"`
+	WeightGrams       *int      `bun:"weight_grams"`
+	LengthMm          *int      `bun:"length_mm"`
+	WidthMm           *int      `bun:"width_mm"`
+	HeightMm          *int      `bun:"height_mm"`
+	HasOptions        bool      `bun:"has_options"`
+	CreatedAt         time.Time `bun:"created_at,nullzero"`
+	UpdatedAt         time.Time `bun:"updated_at,nullzero"`
 
-	summary
+	OnHand    int `bun:"on_hand,scanonly"`
+	Available int `bun:"available,scanonly"`
 }
 
-// summary is what a product read learns of its variants.
-type summary struct {
-	SKU               string `bun:"sku,scanonly"`
-	CompareAtPrice    *int64 `bun:"compare_at_price,scanonly"`
-	CostPrice         *int64 `bun:"cost_price,scanonly"`
-	LowStockThreshold int    `bun:"low_stock_threshold,scanonly"`
-	WeightGrams       *int   `bun:"weight_grams,scanonly"`
-	LengthMm          *int   `bun:"length_mm,scanonly"`
-	WidthMm           *int   `bun:"width_mm,scanonly"`
-	HeightMm          *int   `bun:"height_mm,scanonly"`
-	OnHand            int    `bun:"on_hand,scanonly"`
-	Available         int    `bun:"available,scanonly"`
-	MaxPrice          int64  `bun:"max_price,scanonly"`
-	HasOptions        bool   `bun:"has_options,scanonly"`
-}
-
-// summaryJoins joins each product p to its first active variant fv by
-// position (every product keeps one: the last active variant cannot be
-// archived) and to the totals st of its active variants; summaryColumns
-// reads them. Both walk product_variants_product_idx.
+// summaryJoins joins each product p to the stock totals st of its active
+// variants (product_variants_product_idx); summaryColumns reads them.
 const (
 	summaryJoins = `LEFT JOIN LATERAL (
-		SELECT v.sku, v.compare_at_price, v.cost_price, v.low_stock_threshold,
-		       v.weight_grams, v.length_mm, v.width_mm, v.height_mm
-		FROM product_variants AS v WHERE v.product_id = p.id AND v.is_active
-		ORDER BY v.position, v.id LIMIT 1) AS fv ON true
-	LEFT JOIN LATERAL (
-		SELECT coalesce(sum(v.on_hand), 0) AS on_hand, coalesce(sum(v.available), 0) AS available,
-		       coalesce(max(v.price), 0) AS max_price
+		SELECT coalesce(sum(v.on_hand), 0) AS on_hand, coalesce(sum(v.available), 0) AS available
 		FROM product_variants AS v WHERE v.product_id = p.id AND v.is_active) AS st ON true`
-	summaryColumns = `coalesce(fv.sku, '') AS sku, fv.compare_at_price, fv.cost_price, coalesce(fv.low_stock_threshold, 0) AS low_stock_threshold,
-		fv.weight_grams, fv.length_mm, fv.width_mm, fv.height_mm,
-		st.on_hand, st.available, st.max_price,
-		EXISTS (SELECT 1 FROM product_options AS o WHERE o.product_id = p.id) AS has_options`
+	summaryColumns = `st.on_hand, st.available`
 )
 
-// withSummary selects a product's own columns and its variants' summary.
+// withSummary selects a product's own columns and its stock totals.
 func withSummary(q *bun.SelectQuery) *bun.SelectQuery {
 	return q.ColumnExpr("?TableColumns").ColumnExpr(summaryColumns).Join(summaryJoins)
 }
@@ -112,8 +100,8 @@ func dimensionsOf(l, w, h *int) *Dimensions {
 // productColumns are the product's own columns Update may change.
 var productColumns = []string{"handle", "name", "description", "category", "tags", "is_active", "is_featured", "tax_class"}
 
-// insertProduct inserts r and fills in its id and defaults. Its price is
-// set by the variants inserted after it (syncProductPrice).
+// insertProduct inserts r and fills in its id and defaults. Its summary
+// is set once its variants are inserted (syncProductSummary).
 func insertProduct(ctx context.Context, idb bun.IDB, r *productRow) error {
 	_, err := idb.NewInsert().Model(r).Returning("id, created_at, updated_at").Exec(ctx)
 	return err

@@ -116,12 +116,20 @@ func setVariantOrder(ctx context.Context, idb bun.IDB, productID string, ids []s
 	return err
 }
 
-// syncProductPrice sets a product's stored price to the lowest price of
-// its active variants (unchanged when none is active).
-func syncProductPrice(ctx context.Context, idb bun.IDB, productID string) error {
-	_, err := idb.NewRaw(`UPDATE products AS p SET price = m.price, updated_at = now()
-		FROM (SELECT min(price) AS price FROM product_variants WHERE product_id = ? AND is_active) AS m
-		WHERE p.id = ? AND m.price IS NOT NULL`, productID, productID).Exec(ctx)
+// syncProductSummary rewrites a product's summary of its variants (see
+// productRow) from its active variants; a product without one keeps it.
+func syncProductSummary(ctx context.Context, idb bun.IDB, productID string) error {
+	_, err := idb.NewRaw(`UPDATE products AS p SET price = a.min_price, max_price = a.max_price,
+			sku = f.sku, compare_at_price = f.compare_at_price, cost_price = f.cost_price,
+			low_stock_threshold = f.low_stock_threshold, weight_grams = f.weight_grams,
+			length_mm = f.length_mm, width_mm = f.width_mm, height_mm = f.height_mm,
+			has_options = EXISTS (SELECT 1 FROM product_options AS o WHERE o.product_id = p.id),
+			updated_at = now()
+		FROM (SELECT min(price) AS min_price, max(price) AS max_price
+		      FROM product_variants WHERE product_id = ?0 AND is_active) AS a,
+		     (SELECT * FROM product_variants WHERE product_id = ?0 AND is_active
+		      ORDER BY position, id LIMIT 1) AS f
+		WHERE p.id = ?0`, productID).Exec(ctx)
 	return err
 }
 

@@ -194,7 +194,7 @@ func (s *Service) changeVariant(ctx context.Context, id string,
 		if err := change(ctx, tx, row, siblings); err != nil {
 			return err
 		}
-		if err := syncProductPrice(ctx, tx, r.ID); err != nil {
+		if err := syncProductSummary(ctx, tx, r.ID); err != nil {
 			return err
 		}
 		rows, err := selectVariants(ctx, tx, "v.id = ?", key)
