@@ -60,13 +60,14 @@ func seed(ctx context.Context, dbURL string) error {
 	r := rng(42)
 	now := time.Now()
 	// Each product has one default variant, which holds its sku, price and
-	// stock; products.price is the lowest active variant price.
+	// stock; the product keeps the summary the catalog keeps of its
+	// variants (price range, the first active variant's sku and threshold).
 	products := make([][]any, 0, numProducts+3)
 	variants := make([][]any, 0, numProducts+3)
 	add := func(sku, handle, name, desc string, price int64, cat string, tags []string, onHand, threshold int,
 		featured bool, created time.Time) {
 		id := uuid.NewString()
-		products = append(products, []any{id, handle, name, desc, "USD", price, cat, tags, featured, created, created})
+		products = append(products, []any{id, handle, name, desc, "USD", price, price, sku, threshold, cat, tags, featured, created, created})
 		variants = append(variants, []any{id, sku, "Default", "USD", price, onHand, threshold, 0, created, created})
 	}
 	for i := range numProducts {
@@ -101,7 +102,8 @@ func seed(ctx context.Context, dbURL string) error {
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"products"}, []string{"id", "handle", "name", "description", "currency",
-		"price", "category", "tags", "is_featured", "created_at", "updated_at"}, pgx.CopyFromRows(products)); err != nil {
+		"price", "max_price", "sku", "low_stock_threshold", "category", "tags", "is_featured", "created_at", "updated_at"},
+		pgx.CopyFromRows(products)); err != nil {
 		return fmt.Errorf("copy products: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"product_variants"}, []string{"product_id", "sku", "title", "currency",

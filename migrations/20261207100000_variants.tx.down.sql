@@ -5,6 +5,7 @@ ALTER TABLE products DROP COLUMN search;
 ALTER TABLE products
     DROP COLUMN max_price,
     DROP COLUMN has_options,
+    ALTER COLUMN sku DROP DEFAULT,
     ADD COLUMN on_hand integer NOT NULL DEFAULT 0 CHECK (on_hand >= 0),
     ADD COLUMN reserved integer NOT NULL DEFAULT 0 CHECK (reserved >= 0),
     ADD COLUMN low_stock_alerted_at timestamptz;

@@ -110,10 +110,10 @@ ALTER TABLE products
     DROP COLUMN on_hand,
     DROP COLUMN reserved,
     DROP COLUMN low_stock_alerted_at,
-    ADD COLUMN max_price bigint,
-    ADD COLUMN has_options boolean NOT NULL DEFAULT false;
+    ADD COLUMN max_price bigint NOT NULL DEFAULT 0,
+    ADD COLUMN has_options boolean NOT NULL DEFAULT false,
+    ALTER COLUMN sku SET DEFAULT '';
 UPDATE products SET max_price = price;
-ALTER TABLE products ALTER COLUMN max_price SET NOT NULL;
 ALTER TABLE products ADD COLUMN search tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('english', name), 'A') ||
     setweight(to_tsvector('english', coalesce(category, '')), 'B') ||

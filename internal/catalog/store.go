@@ -401,6 +401,16 @@ func (f filterQuery) where(except string) sqlAnd {
 	if f.isFeatured != nil {
 		w.add("p.is_featured = ?", *f.isFeatured)
 	}
+	// A product with an active variant in the price range has its price
+	// range overlap it: the product's own price columns rule most products
+	// out before the variant subquery runs, and products_price_idx serves
+	// the upper bound.
+	if f.minPrice != nil {
+		w.add("p.max_price >= ?", *f.minPrice)
+	}
+	if f.maxPrice != nil {
+		w.add("p.price <= ?", *f.maxPrice)
+	}
 	if v := f.variantWhere("fv", except); len(v.conds) > 0 {
 		w.add("EXISTS (SELECT 1 FROM product_variants AS fv WHERE fv.product_id = p.id AND fv.is_active AND "+v.sql()+")", v.args...)
 	}
