@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -68,16 +67,7 @@ func (f Full) Header(name string) string {
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
 	bin := testtool.Binary(t, "MAILPIT_BIN", "mailpit")
-	const attempts = 3
-	for attempt := 1; ; attempt++ {
-		s, out, err := start(t, bin, extraArgs)
-		if err == nil {
-			return s
-		}
-		if attempt == attempts || !strings.Contains(out, "address already in use") {
-			t.Fatalf("mailtest: mailpit did not start: %v\n%s", err, out)
-		}
-	}
+	return testtool.Retrying(t, "mailtest: mailpit", func() (*Server, string, error) { return start(t, bin, extraArgs) })
 }
 
 // start runs mailpit once and waits until it answers; on failure it

@@ -51,16 +51,7 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := testtool.Binary(t, "STRIPE_MOCK_BIN", "stripe-mock")
-	const attempts = 3
-	for attempt := 1; ; attempt++ {
-		s, out, err := start(t, bin)
-		if err == nil {
-			return s
-		}
-		if attempt == attempts || !strings.Contains(out, "address already in use") {
-			t.Fatalf("stripetest: stripe-mock did not start: %v\n%s", err, out)
-		}
-	}
+	return testtool.Retrying(t, "stripetest: stripe-mock", func() (*Server, string, error) { return start(t, bin) })
 }
 
 // start runs stripe-mock once and waits until it answers; on failure it

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -71,6 +72,24 @@ func FreeAddr(t testing.TB) string {
 func FreePort(t testing.TB) int {
 	t.Helper()
 	return FreePorts(t, 1)[0]
+}
+
+// Retrying starts a tool process on free ports with start, again on new
+// ports when one was taken between choosing and binding it (parallel test
+// packages), at most three times. start returns what the tool printed when
+// it fails; any other failure, or the third, fails the test naming what.
+func Retrying[S any](t testing.TB, what string, start func() (S, string, error)) S {
+	t.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		s, out, err := start()
+		if err == nil {
+			return s
+		}
+		if attempt == attempts || !strings.Contains(out, "address already in use") {
+			t.Fatalf("%s did not start: %v\n%s", what, err, out)
+		}
+	}
 }
 
 // FreePorts returns n distinct loopback TCP ports that were free a moment
