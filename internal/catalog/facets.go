@@ -136,29 +136,22 @@ func facetLabel(key string) string {
 func facetSQL(f filterQuery, want func(string) bool, keys []string) (string, []any) {
 	var parts []string
 	var args []any
-	// The search joins with CROSS JOIN, not a comma, so that the JOINs of
-	// the option branches, which bind tighter than a comma, can see p.
-	from := "products AS p"
-	var fromArgs []any
-	if f.search != "" {
-		from += " CROSS JOIN " + searchFromSQL
-		fromArgs = []any{f.search, f.search}
-	}
-	branch := func(sql string, except string, extra ...any) {
+	from, fromArgs := filteredFrom(f)
+	// branch adds one grouped count: sql with {from}, {join} (joinArgs its
+	// arguments) and {where}, every filter but the facet except's; extra
+	// are the arguments of what follows {where}.
+	branch := func(sql, except, join string, joinArgs []any, extra ...any) {
 		w := f.where(except)
-		parts = append(parts, strings.ReplaceAll(sql, "{from}", from))
-		args = append(args, fromArgs...)
-		args = append(args, w.args...)
-		args = append(args, extra...)
-		parts[len(parts)-1] = strings.Replace(parts[len(parts)-1], "{where}", w.sql(), 1)
+		parts = append(parts, strings.NewReplacer("{from}", from, "{join}", join, "{where}", w.sql()).Replace(sql))
+		args = append(append(append(append(args, fromArgs...), joinArgs...), w.args...), extra...)
 	}
 	if want(facetCategory) {
 		branch(`SELECT 'category' AS key, p.category AS value, count(*) AS n FROM {from}
-			WHERE {where} AND p.category IS NOT NULL GROUP BY p.category`, facetCategory)
+			WHERE {where} AND p.category IS NOT NULL GROUP BY p.category`, facetCategory, "", nil)
 	}
 	if want(facetTag) {
 		branch(`SELECT 'tag' AS key, t.tag AS value, count(*) AS n FROM {from}, unnest(p.tags) AS t(tag)
-			WHERE {where} GROUP BY t.tag`, facetTag)
+			WHERE {where} GROUP BY t.tag`, facetTag, "", nil)
 	}
 	// Option facets count products with an active variant that has the
 	// value and meets the variant conditions, the facet's own excepted.
@@ -168,18 +161,10 @@ func facetSQL(f filterQuery, want func(string) bool, keys []string) (string, []a
 	}
 	optionBranch := func(except string, nameCond string, nameArgs ...any) {
 		v := f.variantWhere("ov", except)
-		sql := `SELECT 'option:' || e.name AS key, e.value AS value, count(DISTINCT p.id) AS n
-			FROM {from}
-			JOIN product_variants AS ov ON ov.product_id = p.id AND ov.is_active AND ` + v.sql() + `
-			CROSS JOIN LATERAL jsonb_to_recordset(ov.selected_options) AS e(name text, value text)
-			WHERE {where} AND ` + nameCond + ` GROUP BY e.name, e.value`
-		parts = append(parts, strings.ReplaceAll(sql, "{from}", from))
-		w := f.where(except)
-		args = append(args, fromArgs...)
-		args = append(args, v.args...)
-		args = append(args, w.args...)
-		args = append(args, nameArgs...)
-		parts[len(parts)-1] = strings.Replace(parts[len(parts)-1], "{where}", w.sql(), 1)
+		branch(`SELECT 'option:' || e.name AS key, e.value AS value, count(DISTINCT p.id) AS n
+			FROM {from} {join} WHERE {where} AND `+nameCond+` GROUP BY e.name, e.value`, except,
+			`JOIN product_variants AS ov ON ov.product_id = p.id AND ov.is_active AND `+v.sql()+`
+			CROSS JOIN LATERAL jsonb_to_recordset(ov.selected_options) AS e(name text, value text)`, v.args, nameArgs...)
 	}
 	wantsOtherOptions := keys == nil
 	for _, k := range keys {
@@ -205,6 +190,16 @@ func facetSQL(f filterQuery, want func(string) bool, keys []string) (string, []a
 	return strings.Join(parts, "\nUNION ALL\n"), args
 }
 
+// filteredFrom is the FROM of a statement over the products f filters,
+// with its arguments. The search joins with CROSS JOIN, not a comma, so
+// that the JOINs that follow, which bind tighter than a comma, can see p.
+func filteredFrom(f filterQuery) (string, []any) {
+	if f.search == "" {
+		return "products AS p", nil
+	}
+	return "products AS p CROSS JOIN " + searchFromSQL, []any{f.search, f.search}
+}
+
 // PriceRange is the lowest and highest price of a set of variants.
 type PriceRange struct {
 	Min, Max money.Money
@@ -218,12 +213,7 @@ func (s *Service) PriceRange(ctx context.Context, filter Filter) (*PriceRange, e
 	if err != nil {
 		return nil, err
 	}
-	from := "products AS p"
-	var args []any
-	if f.search != "" {
-		from += " CROSS JOIN " + searchFromSQL // as in facetSQL: the JOIN below must see p
-		args = append(args, f.search, f.search)
-	}
+	from, args := filteredFrom(f)
 	v := f.variantWhere("rv", facetNone)
 	w := f.where(facetNone)
 	args = append(args, v.args...)
