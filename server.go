@@ -500,7 +500,7 @@ func (a *app) wire() error {
 		FulfillmentReminder: cfg.FulfillmentDelay, ReviewRequest: cfg.ReviewRequestWait,
 		DeliveryFollowup: cfg.DeliveryFollowup, TrackingURLs: cfg.TrackingURLs,
 		WarehouseEmail: cfg.WarehouseEmail, StorefrontURL: cfg.StorefrontURL, AccessSecret: cfg.AuthSecret,
-		MaxUnitsPerOrder: cfg.MaxUnitsPerOrder, MaxUnpaidUnits: cfg.MaxUnpaidUnits,
+		MaxUnitsPerOrder: cfg.MaxUnitsPerOrder, MaxUnpaidUnits: cfg.MaxUnpaidUnits, ReturnWindow: cfg.ReturnWindow,
 	})
 
 	a.workers = river.NewWorkers()

@@ -130,6 +130,9 @@ type Config struct {
 	AbandonedCartWait time.Duration
 	ReviewRequestWait time.Duration
 	DeliveryFollowup  time.Duration
+	// ReturnWindow is how long after a line last shipped its units may be
+	// returned (RETURN_WINDOW).
+	ReturnWindow time.Duration
 	// TrackingURLs maps a lower-case carrier to its tracking page template,
 	// from TRACKING_URL_TEMPLATES ("dpd=https://…/{tracking},…").
 	TrackingURLs    map[string]string
@@ -321,6 +324,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.AbandonedCartWait = r.duration("ABANDONED_CART_DELAY", 24*time.Hour)
 	c.ReviewRequestWait = r.duration("REVIEW_REQUEST_DELAY", 168*time.Hour)
 	c.DeliveryFollowup = r.duration("DELIVERY_FOLLOWUP_DELAY", 72*time.Hour)
+	c.ReturnWindow = r.duration("RETURN_WINDOW", 720*time.Hour)
 	c.TrackingURLs = r.trackingURLs("TRACKING_URL_TEMPLATES")
 	c.DailyReportCron = r.str("DAILY_REPORT_CRON", "0 9 * * *")
 	if _, err := cron.ParseStandard(c.DailyReportCron); err != nil {

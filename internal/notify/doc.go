@@ -52,6 +52,11 @@
 //	order-refunded          order_number, customer_name, amount, lines
 //	                        [{name, variant, quantity}] (optional),
 //	                        includes_shipping, reason, order_url (optional)
+//	return-requested        order_number, customer_name, return_number,
+//	return-approved         lines [{name, variant, quantity, reason}], note
+//	return-rejected         (the customer's when requested, staff's when
+//	                        approved or rejected; optional), order_url
+//	return-refunded         the same and amount, without note
 //	order-shipped           order_number, customer_name, tracking_number,
 //	                        carrier, tracking_url, order_url (all but the
 //	                        tracking number optional)

@@ -45,6 +45,10 @@ var templateCases = []struct {
 	{"staff-invite", notify.Email, map[string]any{"name": "Grace", "role": "STAFF", "set_password_url": "https://api.example.com/admin/set-password?token=abc", "expires_hours": 72}, "https://api.example.com/admin/set-password?token=abc"},
 	{"delivery-confirmation", notify.Email, map[string]any{"customer_name": "Ada", "order_number": "ORD-7K2M9QX4HB", "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "should have reached you"},
 	{"order-refunded", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "amount": "32.10 USD", "lines": []any{map[string]any{"name": "Linen shirt", "variant": "M / Blue", "quantity": 1}}, "includes_shipping": true, "reason": "Damaged in transit", "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "We have refunded 32.10 USD for order ORD-7K2M9QX4HB"},
+	{"return-requested", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "return_number": "RET-3J8W1QZ6TN", "lines": []any{map[string]any{"name": "Linen shirt", "variant": "M / Blue", "quantity": 1, "reason": "Too small"}}, "note": "Can I swap it?", "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "1 x Linen shirt (M / Blue): Too small"},
+	{"return-approved", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "return_number": "RET-3J8W1QZ6TN", "lines": []any{map[string]any{"name": "Linen shirt", "quantity": 1}}, "note": "Use the prepaid label.", "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "Your return RET-3J8W1QZ6TN for order ORD-7K2M9QX4HB is approved"},
+	{"return-rejected", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "return_number": "RET-3J8W1QZ6TN", "lines": []any{map[string]any{"name": "Linen shirt", "quantity": 1}}, "note": "Worn items cannot be returned.", "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "Reason: Worn items cannot be returned."},
+	{"return-refunded", notify.Email, map[string]any{"order_number": "ORD-7K2M9QX4HB", "customer_name": "Ada", "return_number": "RET-3J8W1QZ6TN", "amount": "27.50 USD", "lines": []any{map[string]any{"name": "Linen shirt", "quantity": 1}}, "order_url": "https://shop.example.com/orders/ORD-7K2M9QX4HB"}, "we have refunded 27.50 USD"},
 	{"daily-inventory-report", notify.Email, map[string]any{"date": "2026-11-25", "low_stock_count": 1, "low_stock_products": []any{map[string]any{"name": "Linen shirt", "sku": "SH-1", "available_quantity": 3, "threshold": 5}}}, "SH-1  Linen shirt: 3 available (threshold 5)"},
 }
 
@@ -95,7 +99,8 @@ func TestRenderCoversEveryTemplate(t *testing.T) {
 	tmpl := loadTemplates(t)
 	want := []string{"low-stock-alert", "order-confirmation", "order-failed-inventory", "payment-timeout",
 		"payment-failed", "order-shipped", "order-shipped-sms", "fulfillment-reminder", "abandoned-cart",
-		"review-request", "delivery-confirmation", "daily-inventory-report", "order-refunded"}
+		"review-request", "delivery-confirmation", "daily-inventory-report", "order-refunded", "return-requested",
+		"return-approved", "return-rejected", "return-refunded"}
 	var tested []string
 	for _, tc := range templateCases {
 		tested = append(tested, tc.name)

@@ -143,9 +143,11 @@ type Line struct {
 	LineTotal       money.Money
 	// Discount is the line's part of the order's merchandise discount.
 	Discount money.Money
-	// RefundedQuantity is the units in refunds that are not FAILED; read
-	// by Service.Lines only.
+	// RefundedQuantity is the units in refunds that are not FAILED, and
+	// ReturnedQuantity those in returns that are not REJECTED or
+	// CANCELLED; read by Service.Lines only.
 	RefundedQuantity int
+	ReturnedQuantity int
 }
 
 // Event is one entry of an order's timeline.

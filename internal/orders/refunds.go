@@ -102,6 +102,7 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 	if key == "" || len(key) > maxIdempotencyKey {
 		return nil, nil, apperr.InvalidField(apperr.Path("input", "idempotencyKey"), "must be 1 to %d characters", maxIdempotencyKey)
 	}
+	in.IdempotencyKey = key
 	if in.Reason != nil {
 		r := truncate(strings.TrimSpace(*in.Reason), 500)
 		in.Reason = &r
@@ -115,48 +116,7 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 		if err != nil {
 			return err
 		}
-		if err := tx.NewRaw(`SELECT id FROM refunds WHERE order_id = ? AND idempotency_key = ?`, o.ID, key).
-			Scan(ctx, &refundID); err == nil || !db.IsNoRows(err) {
-			return err
-		}
-		if o.PaidAt == nil || o.PaymentIntentID == nil {
-			return apperr.InvalidField(apperr.Path("id"), "the order has not been paid")
-		}
-		done, err := refundedUnits(ctx, tx, o.ID)
-		if err != nil {
-			return err
-		}
-		rl, amount, err := refundLines(o, lines, done, in.Lines)
-		if err != nil {
-			return err
-		}
-		includesShipping := false
-		if in.IncludeShipping {
-			if includesShipping, err = shippingUnrefunded(ctx, tx, o.ID); err != nil {
-				return err
-			}
-			if includesShipping {
-				amount += o.Shipping.Amount
-			}
-		}
-		if in.Amount != nil {
-			m, err := money.Parse(*in.Amount, o.Total.Currency)
-			if err != nil {
-				return apperr.InvalidField(apperr.Path("input", "amount"), "not an amount in %s", o.Total.Currency)
-			}
-			amount = m.Amount
-		}
-		switch {
-		case in.Amount == nil && len(in.Lines) == 0:
-			return apperr.InvalidField(apperr.Path("input", "amount"), "an amount is required when no lines are refunded")
-		case amount <= 0:
-			return apperr.InvalidField(apperr.Path("input", "amount"), "the refund amount must be positive")
-		case amount > o.Refundable().Amount:
-			return apperr.Coded("REFUND_EXCEEDS_PAID", apperr.Path("input", "amount"),
-				"the refund of %s exceeds the refundable %s", money.New(amount, o.Total.Currency), o.Refundable())
-		}
-		refundID, err = s.reserveRefund(ctx, tx, o, lines, newRefund{amount: amount, reason: in.Reason, key: &key,
-			lines: rl, includesShipping: includesShipping, notify: in.NotifyCustomer})
+		refundID, err = s.refundLocked(ctx, tx, o, lines, in)
 		return err
 	})
 	if err != nil {
@@ -176,6 +136,56 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 		}
 	}
 	return nil, nil, fmt.Errorf("refund %s of order %s not found after commit", refundID, o.ID)
+}
+
+// refundLocked is CreateRefund once the order is locked in tx and the
+// input normalized (a trimmed key, a trimmed reason or none): it returns
+// the id of the refund made with the same key, or of the refund it writes.
+func (s *Service) refundLocked(ctx context.Context, tx bun.Tx, o *Order, lines []Line, in RefundInput) (string, error) {
+	key := in.IdempotencyKey
+	var refundID string
+	if err := tx.NewRaw(`SELECT id FROM refunds WHERE order_id = ? AND idempotency_key = ?`, o.ID, key).
+		Scan(ctx, &refundID); err == nil || !db.IsNoRows(err) {
+		return refundID, err
+	}
+	if o.PaidAt == nil || o.PaymentIntentID == nil {
+		return "", apperr.InvalidField(apperr.Path("id"), "the order has not been paid")
+	}
+	done, err := refundedUnits(ctx, tx, o.ID)
+	if err != nil {
+		return "", err
+	}
+	rl, amount, err := refundLines(o, lines, done, in.Lines)
+	if err != nil {
+		return "", err
+	}
+	includesShipping := false
+	if in.IncludeShipping {
+		if includesShipping, err = shippingUnrefunded(ctx, tx, o.ID); err != nil {
+			return "", err
+		}
+		if includesShipping {
+			amount += o.Shipping.Amount
+		}
+	}
+	if in.Amount != nil {
+		m, err := money.Parse(*in.Amount, o.Total.Currency)
+		if err != nil {
+			return "", apperr.InvalidField(apperr.Path("input", "amount"), "not an amount in %s", o.Total.Currency)
+		}
+		amount = m.Amount
+	}
+	switch {
+	case in.Amount == nil && len(in.Lines) == 0:
+		return "", apperr.InvalidField(apperr.Path("input", "amount"), "an amount is required when no lines are refunded")
+	case amount <= 0:
+		return "", apperr.InvalidField(apperr.Path("input", "amount"), "the refund amount must be positive")
+	case amount > o.Refundable().Amount:
+		return "", apperr.Coded("REFUND_EXCEEDS_PAID", apperr.Path("input", "amount"),
+			"the refund of %s exceeds the refundable %s", money.New(amount, o.Total.Currency), o.Refundable())
+	}
+	return s.reserveRefund(ctx, tx, o, lines, newRefund{amount: amount, reason: in.Reason, key: &key,
+		lines: rl, includesShipping: includesShipping, notify: in.NotifyCustomer})
 }
 
 // newRefund is a refund about to be written.
@@ -479,8 +489,9 @@ func refusal(err error) string {
 	return "refused by the payment provider"
 }
 
-// refundSucceeded marks a PENDING refund SUCCEEDED with the provider's id
-// and emails the customer when asked to.
+// refundSucceeded marks a PENDING refund SUCCEEDED with the provider's id,
+// moves the return it was made for to REFUNDED (returnRefunded), and
+// emails the customer when asked to.
 func (s *Service) refundSucceeded(ctx context.Context, a RefundArgs, providerID string) error {
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		o, lines, err := lockOrder(ctx, tx, "o.id = ?", a.OrderID)
@@ -505,6 +516,9 @@ func (s *Service) refundSucceeded(ctx context.Context, a RefundArgs, providerID 
 		// REFUND_REQUESTED when the amount was reserved); the refund's
 		// status and processedAt say the money went back.
 		amount := money.New(a.Amount, a.Currency)
+		if err := s.returnRefunded(ctx, tx, o, lines, a.RefundID, amount); err != nil {
+			return err
+		}
 		if !r.Notify {
 			return nil
 		}

@@ -52,6 +52,9 @@ type Config struct {
 	// email and per client IP. Zero is no bound.
 	MaxUnitsPerOrder int
 	MaxUnpaidUnits   int
+	// ReturnWindow (RETURN_WINDOW) is how long after a line last shipped
+	// its units may be returned; zero is the default, 720h.
+	ReturnWindow time.Duration
 }
 
 // Carts is what checkout needs of the carts.
@@ -115,6 +118,9 @@ func NewService(d Deps, cfg Config) *Service {
 	if cfg.IntentRetryAfter <= 0 {
 		cfg.IntentRetryAfter = 15 * time.Second
 	}
+	if cfg.ReturnWindow <= 0 {
+		cfg.ReturnWindow = 720 * time.Hour
+	}
 	if cfg.ProcessingRecheck <= 0 {
 		cfg.ProcessingRecheck = time.Hour
 	}
@@ -160,10 +166,17 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // newOrderNumber returns "ORD-" and 10 random Crockford base32 characters
 // (50 bits): readable, and unguessable enough that numbers do not leak
 // order volumes.
-func newOrderNumber() string {
+func newOrderNumber() string { return randomNumber("ORD-") }
+
+// newReturnNumber returns "RET-" and 10 random Crockford base32
+// characters, for the same reasons as order numbers.
+func newReturnNumber() string { return randomNumber("RET-") }
+
+// randomNumber is prefix and 10 random Crockford base32 characters.
+func randomNumber(prefix string) string {
 	b := make([]byte, 10)
 	_, _ = rand.Read(b)
-	out := []byte("ORD-")
+	out := []byte(prefix)
 	for _, c := range b {
 		out = append(out, crockford[c&31])
 	}

@@ -112,8 +112,10 @@ type lineRow struct {
 	UnitPrice       int64                    `bun:"unit_price" json:"unit_price"`
 	LineTotal       int64                    `bun:"line_total" json:"line_total"`
 	Discount        int64                    `bun:"discount" json:"discount"`
-	// RefundedQuantity is computed by selectLines, never stored.
+	// RefundedQuantity and ReturnedQuantity are computed by selectLines,
+	// never stored.
 	RefundedQuantity int `bun:"refunded_quantity,scanonly" json:"-"`
+	ReturnedQuantity int `bun:"returned_quantity,scanonly" json:"-"`
 }
 
 func (r lineRow) line(currency string) Line {
@@ -124,7 +126,7 @@ func (r lineRow) line(currency string) Line {
 	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
 		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
 		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency),
-		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity}
+		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity, ReturnedQuantity: r.ReturnedQuantity}
 }
 
 // eventRow is an order_events row.
@@ -223,7 +225,10 @@ func lockOrder(ctx context.Context, idb bun.IDB, where string, args ...any) (*Or
 // orderUpdate is a change of an order's state plus the timeline events it
 // writes, applied in one statement.
 type orderUpdate struct {
-	set    string // SQL SET list, e.g. "status = 'PROCESSING', paid_at = now()"
+	// set is an SQL SET list, e.g. "status = 'PROCESSING', paid_at = now()";
+	// empty only touches updated_at (a timeline entry that changes no
+	// column, still published to the order's subscribers).
+	set    string
 	args   []any
 	events []eventRow
 }
@@ -250,8 +255,12 @@ func updateOrder(ctx context.Context, idb bun.IDB, orderID string, u orderUpdate
 			messages[i] = *e.Message
 		}
 	}
+	set := "updated_at = now()"
+	if u.set != "" {
+		set = u.set + ", " + set
+	}
 	q := `WITH o AS (
-			UPDATE orders SET ` + u.set + `, updated_at = now() WHERE id = ?
+			UPDATE orders SET ` + set + ` WHERE id = ?
 			RETURNING id, order_number, customer_id, status, payment_status, fulfillment_status, updated_at
 		), e AS (
 			INSERT INTO order_events (order_id, type, message, staff_user_id)
@@ -296,7 +305,9 @@ func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[strin
 	}
 	err := idb.NewRaw(`SELECT l.*, o.currency,
 			(SELECT coalesce(sum(rl.quantity), 0) FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id
-			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity
+			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity,
+			(SELECT coalesce(sum(rl.quantity), 0) FROM return_lines rl JOIN returns r ON r.id = rl.return_id
+			 WHERE rl.order_line_id = l.id AND r.status NOT IN ('REJECTED', 'CANCELLED')) AS returned_quantity
 		FROM order_lines l JOIN orders o ON o.id = l.order_id
 		WHERE l.order_id IN (?) ORDER BY l.order_id, l.position`, bun.In(orderIDs)).Scan(ctx, &rows)
 	if err != nil {

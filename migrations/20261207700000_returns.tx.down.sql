@@ -1,0 +1,2 @@
+DROP TABLE return_lines;
+DROP TABLE returns;
