@@ -390,7 +390,7 @@ func toOrder(o *orders.Order, access orders.Access) *model.Order {
 		ShippingAddress: toAddress(&o.ShippingAddress), BillingAddress: toAddress(&o.BillingAddress),
 		Carrier: o.Carrier, TrackingNumber: o.TrackingNumber, TrackingURL: o.TrackingURL,
 		ShippedAt: o.ShippedAt, DeliveredAt: o.DeliveredAt, Notes: o.Notes, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		ShowCustomer: access.Customer, ShippingMethodName: o.ShippingMethodName, TaxLines: toOrderTaxLines(o.TaxLines),
+		ShowCustomer: access.Customer, ShowReturns: access.Secret, ShippingMethodName: o.ShippingMethodName, TaxLines: toOrderTaxLines(o.TaxLines),
 		RefundedAmount: toMoney(o.Refunded), RefundableAmount: toMoney(o.Refundable()),
 	}
 	if access.Secret {
@@ -405,7 +405,7 @@ func toOrderLines(ls []orders.Line) []*model.OrderLine {
 		out[i] = &model.OrderLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, VariantTitle: l.VariantTitle,
 			SelectedOptions: toSelectedOptions(l.SelectedOptions), Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
 			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal), Discount: toMoney(l.Discount),
-			RefundedQuantity: l.RefundedQuantity}
+			RefundedQuantity: l.RefundedQuantity, ReturnedQuantity: l.ReturnedQuantity}
 	}
 	return out
 }

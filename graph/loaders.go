@@ -30,6 +30,9 @@ type loaders struct {
 	lines    *dataloadgen.Loader[string, []orders.Line]
 	events   *dataloadgen.Loader[string, []orders.Event]
 	refunds  *dataloadgen.Loader[string, []orders.Refund]
+	// order and returns serve returns: a return's order, an order's returns.
+	order   *dataloadgen.Loader[string, *orders.Order]
+	returns *dataloadgen.Loader[string, []*orders.Return]
 
 	// streamEnd is why a subscription's stream ended early; the error
 	// presenter shows it instead of the null element that ends the stream.
@@ -54,6 +57,8 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 		lines:   dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
 		events:  dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
 		refunds: dataloadgen.NewLoader(keyed(r.svc.Orders.Refunds), dataloadgen.WithWait(loaderWait)),
+		order:   dataloadgen.NewLoader(keyed(r.svc.Orders.ByIDs), dataloadgen.WithWait(loaderWait)),
+		returns: dataloadgen.NewLoader(keyed(r.svc.Orders.Returns), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }

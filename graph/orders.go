@@ -51,7 +51,8 @@ func (r *Resolver) orderConnection(ctx context.Context, f orders.Filter, first *
 
 // node finds what an id names, among what the caller may see: products
 // and variants (inactive ones for staff only), carts (whoever holds the
-// id), orders (staff with ORDERS and the owner), customers (staff with
+// id), orders (staff with ORDERS and the owner), returns (staff with
+// ORDERS), customers (staff with
 // CUSTOMERS) and staff accounts (staff with STAFF_MANAGE). Ids are UUIDs
 // shared by no two rows, so the first match is the only one.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
@@ -75,6 +76,15 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 		}
 	} else if !errors.Is(err, apperr.ErrNotFound) {
 		return nil, err
+	}
+	if caller.Can(auth.PermOrders) {
+		rs, err := r.svc.Orders.ReturnsByIDs(ctx, []string{id})
+		if err != nil {
+			return nil, err
+		}
+		if rs[0] != nil {
+			return toReturn(rs[0], staffAccess), nil
+		}
 	}
 	if caller.Can(auth.PermCustomers) {
 		if c, err := l.customer.Load(ctx, id); err != nil || c != nil {

@@ -465,6 +465,31 @@ func (r *mutationResolver) OrderRefund(ctx context.Context, id string, input mod
 	return r.refundPayload(ctx, o, rf, err)
 }
 
+func (r *mutationResolver) ReturnRequest(ctx context.Context, input model.ReturnRequestInput) (*model.ReturnPayload, error) {
+	ctx, p := orderViewer(ctx)
+	var rt *orders.Return
+	err := r.svc.Quotas.lookupOrder(ctx, input.OrderNumber, input.Email != nil, func() (err error) {
+		rt, err = r.svc.Orders.RequestReturn(ctx, p, toReturnRequest(input))
+		return err
+	})
+	return r.returnPayload(ctx, p, input.AccessToken, rt, err)
+}
+
+func (r *mutationResolver) ReturnApprove(ctx context.Context, id string, note *string) (*model.ReturnPayload, error) {
+	rt, err := r.svc.Orders.ApproveReturn(ctx, id, note)
+	return r.staffReturnPayload(ctx, rt, err)
+}
+
+func (r *mutationResolver) ReturnReject(ctx context.Context, id string, note string) (*model.ReturnPayload, error) {
+	rt, err := r.svc.Orders.RejectReturn(ctx, id, note)
+	return r.staffReturnPayload(ctx, rt, err)
+}
+
+func (r *mutationResolver) ReturnReceive(ctx context.Context, id string, restock *bool, refund *bool) (*model.ReturnPayload, error) {
+	rt, err := r.svc.Orders.ReceiveReturn(ctx, id, restock == nil || *restock, refund == nil || *refund)
+	return r.staffReturnPayload(ctx, rt, err)
+}
+
 func (r *notificationConnectionResolver) TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error) {
 	return obj.Count(ctx)
 }
@@ -501,6 +526,22 @@ func (r *orderResolver) Refunds(ctx context.Context, obj *model.Order) ([]*model
 	out := make([]*model.Refund, len(rs))
 	for i, rf := range rs {
 		out[i] = toRefund(rf, ml)
+	}
+	return out, nil
+}
+
+func (r *orderResolver) Returns(ctx context.Context, obj *model.Order) ([]*model.Return, error) {
+	if !obj.ShowReturns {
+		return []*model.Return{}, nil
+	}
+	rs, err := loadersFrom(ctx).returns.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	access := orders.Access{Secret: true, Customer: obj.ShowCustomer}
+	out := make([]*model.Return, len(rs))
+	for i, rt := range rs {
+		out[i] = toReturn(rt, access)
 	}
 	return out, nil
 }
@@ -820,6 +861,62 @@ func (r *queryResolver) Promotion(ctx context.Context, id string) (*model.Promot
 	return toPromotion(p), err
 }
 
+func (r *queryResolver) Returns(ctx context.Context, first *int, after *string, status *model.ReturnStatus) (*model.ReturnConnection, error) {
+	return r.returnsPage(ctx, first, after, status)
+}
+
+func (r *queryResolver) Return(ctx context.Context, id string) (*model.Return, error) {
+	rs, err := r.svc.Orders.ReturnsByIDs(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return toReturn(rs[0], staffAccess), nil
+}
+
+func (r *returnResolver) Order(ctx context.Context, obj *model.Return) (*model.Order, error) {
+	o, err := loadersFrom(ctx).order.Load(ctx, obj.Src.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, fmt.Errorf("order %s of return %s not found", obj.Src.OrderID, obj.ID)
+	}
+	return toOrder(o, obj.Access), nil
+}
+
+func (r *returnResolver) Lines(ctx context.Context, obj *model.Return) ([]*model.ReturnLine, error) {
+	lines, err := loadersFrom(ctx).lines.Load(ctx, obj.Src.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	return returnLines(obj.Src, toOrderLines(lines)), nil
+}
+
+func (r *returnResolver) Refund(ctx context.Context, obj *model.Return) (*model.Refund, error) {
+	if obj.Src.RefundID == nil {
+		return nil, nil
+	}
+	l := loadersFrom(ctx)
+	rs, err := l.refunds.Load(ctx, obj.Src.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := l.lines.Load(ctx, obj.Src.OrderID)
+	if err != nil {
+		return nil, err
+	}
+	for _, rf := range rs {
+		if rf.ID == *obj.Src.RefundID {
+			return toRefund(rf, toOrderLines(lines)), nil
+		}
+	}
+	return nil, nil
+}
+
+func (r *returnConnectionResolver) TotalCount(ctx context.Context, obj *model.ReturnConnection) (int, error) {
+	return obj.Count(ctx)
+}
+
 func (r *shippingMethodResolver) Zone(ctx context.Context, obj *model.ShippingMethod) (*model.ShippingZone, error) {
 	if obj.ZoneRef == nil {
 		return nil, fmt.Errorf("shipping method %s converted without its zone", obj.ID)
@@ -921,6 +1018,12 @@ func (r *Resolver) PromotionTarget() generated.PromotionTargetResolver {
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) Return() generated.ReturnResolver { return &returnResolver{r} }
+
+func (r *Resolver) ReturnConnection() generated.ReturnConnectionResolver {
+	return &returnConnectionResolver{r}
+}
+
 func (r *Resolver) ShippingMethod() generated.ShippingMethodResolver {
 	return &shippingMethodResolver{r}
 }
@@ -950,6 +1053,8 @@ type (
 	productVariantConnectionResolver       struct{ *Resolver }
 	promotionTargetResolver                struct{ *Resolver }
 	queryResolver                          struct{ *Resolver }
+	returnResolver                         struct{ *Resolver }
+	returnConnectionResolver               struct{ *Resolver }
 	shippingMethodResolver                 struct{ *Resolver }
 	subscriptionResolver                   struct{ *Resolver }
 	webhookEndpointResolver                struct{ *Resolver }

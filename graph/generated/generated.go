@@ -48,6 +48,8 @@ type ResolverRoot interface {
 	ProductVariantConnection() ProductVariantConnectionResolver
 	PromotionTarget() PromotionTargetResolver
 	Query() QueryResolver
+	Return() ReturnResolver
+	ReturnConnection() ReturnConnectionResolver
 	ShippingMethod() ShippingMethodResolver
 	Subscription() SubscriptionResolver
 	WebhookEndpoint() WebhookEndpointResolver
@@ -277,6 +279,10 @@ type ComplexityRoot struct {
 		PromotionArchive                 func(childComplexity int, id string) int
 		PromotionCreate                  func(childComplexity int, input model.PromotionInput) int
 		PromotionUpdate                  func(childComplexity int, id string, input model.PromotionInput) int
+		ReturnApprove                    func(childComplexity int, id string, note *string) int
+		ReturnReceive                    func(childComplexity int, id string, restock *bool, refund *bool) int
+		ReturnReject                     func(childComplexity int, id string, note string) int
+		ReturnRequest                    func(childComplexity int, input model.ReturnRequestInput) int
 		ShippingMethodCreate             func(childComplexity int, zoneID string, input model.ShippingMethodInput) int
 		ShippingMethodDelete             func(childComplexity int, id string) int
 		ShippingMethodUpdate             func(childComplexity int, id string, input model.ShippingMethodInput) int
@@ -343,6 +349,7 @@ type ComplexityRoot struct {
 		RefundableAmount      func(childComplexity int) int
 		RefundedAmount        func(childComplexity int) int
 		Refunds               func(childComplexity int) int
+		Returns               func(childComplexity int) int
 		ShippedAt             func(childComplexity int) int
 		ShippingAddress       func(childComplexity int) int
 		ShippingCost          func(childComplexity int) int
@@ -384,6 +391,7 @@ type ComplexityRoot struct {
 		Product          func(childComplexity int) int
 		Quantity         func(childComplexity int) int
 		RefundedQuantity func(childComplexity int) int
+		ReturnedQuantity func(childComplexity int) int
 		SelectedOptions  func(childComplexity int) int
 		Sku              func(childComplexity int) int
 		UnitPrice        func(childComplexity int) int
@@ -578,6 +586,8 @@ type ComplexityRoot struct {
 		Products         func(childComplexity int, first *int, after *string, filter *model.ProductFilter, sortKey *model.ProductSortKey, reverse *bool) int
 		Promotion        func(childComplexity int, id string) int
 		Promotions       func(childComplexity int, first *int, after *string, search *string, isActive *bool) int
+		Return           func(childComplexity int, id string) int
+		Returns          func(childComplexity int, first *int, after *string, status *model.ReturnStatus) int
 		ShippingZones    func(childComplexity int) int
 		StaffMe          func(childComplexity int) int
 		StaffUsers       func(childComplexity int, first *int, after *string) int
@@ -606,6 +616,41 @@ type ComplexityRoot struct {
 	RefundPayload struct {
 		Order      func(childComplexity int) int
 		Refund     func(childComplexity int) int
+		UserErrors func(childComplexity int) int
+	}
+
+	Return struct {
+		CreatedAt    func(childComplexity int) int
+		CustomerNote func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Lines        func(childComplexity int) int
+		Order        func(childComplexity int) int
+		Refund       func(childComplexity int) int
+		ReturnNumber func(childComplexity int) int
+		StaffNote    func(childComplexity int) int
+		Status       func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	ReturnConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ReturnEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ReturnLine struct {
+		OrderLine func(childComplexity int) int
+		Quantity  func(childComplexity int) int
+		Reason    func(childComplexity int) int
+	}
+
+	ReturnPayload struct {
+		Return     func(childComplexity int) int
 		UserErrors func(childComplexity int) int
 	}
 
@@ -873,6 +918,10 @@ type MutationResolver interface {
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionInput) (*model.PromotionPayload, error)
 	PromotionArchive(ctx context.Context, id string) (*model.PromotionPayload, error)
 	OrderRefund(ctx context.Context, id string, input model.OrderRefundInput) (*model.RefundPayload, error)
+	ReturnRequest(ctx context.Context, input model.ReturnRequestInput) (*model.ReturnPayload, error)
+	ReturnApprove(ctx context.Context, id string, note *string) (*model.ReturnPayload, error)
+	ReturnReject(ctx context.Context, id string, note string) (*model.ReturnPayload, error)
+	ReturnReceive(ctx context.Context, id string, restock *bool, refund *bool) (*model.ReturnPayload, error)
 }
 type NotificationConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.NotificationConnection) (int, error)
@@ -885,6 +934,8 @@ type OrderResolver interface {
 	Events(ctx context.Context, obj *model.Order) ([]*model.OrderEvent, error)
 
 	Refunds(ctx context.Context, obj *model.Order) ([]*model.Refund, error)
+
+	Returns(ctx context.Context, obj *model.Order) ([]*model.Return, error)
 }
 type OrderConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error)
@@ -945,6 +996,17 @@ type QueryResolver interface {
 	TaxRates(ctx context.Context) ([]*model.TaxRate, error)
 	Promotions(ctx context.Context, first *int, after *string, search *string, isActive *bool) (*model.PromotionConnection, error)
 	Promotion(ctx context.Context, id string) (*model.Promotion, error)
+	Returns(ctx context.Context, first *int, after *string, status *model.ReturnStatus) (*model.ReturnConnection, error)
+	Return(ctx context.Context, id string) (*model.Return, error)
+}
+type ReturnResolver interface {
+	Order(ctx context.Context, obj *model.Return) (*model.Order, error)
+	Lines(ctx context.Context, obj *model.Return) ([]*model.ReturnLine, error)
+
+	Refund(ctx context.Context, obj *model.Return) (*model.Refund, error)
+}
+type ReturnConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ReturnConnection) (int, error)
 }
 type ShippingMethodResolver interface {
 	Zone(ctx context.Context, obj *model.ShippingMethod) (*model.ShippingZone, error)
@@ -2098,6 +2160,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PromotionUpdate(childComplexity, args["id"].(string), args["input"].(model.PromotionInput)), true
+	case "Mutation.returnApprove":
+		if e.ComplexityRoot.Mutation.ReturnApprove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnApprove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnApprove(childComplexity, args["id"].(string), args["note"].(*string)), true
+	case "Mutation.returnReceive":
+		if e.ComplexityRoot.Mutation.ReturnReceive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnReceive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnReceive(childComplexity, args["id"].(string), args["restock"].(*bool), args["refund"].(*bool)), true
+	case "Mutation.returnReject":
+		if e.ComplexityRoot.Mutation.ReturnReject == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnReject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnReject(childComplexity, args["id"].(string), args["note"].(string)), true
+	case "Mutation.returnRequest":
+		if e.ComplexityRoot.Mutation.ReturnRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnRequest(childComplexity, args["input"].(model.ReturnRequestInput)), true
 	case "Mutation.shippingMethodCreate":
 		if e.ComplexityRoot.Mutation.ShippingMethodCreate == nil {
 			break
@@ -2521,6 +2627,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Refunds(childComplexity), true
+	case "Order.returns":
+		if e.ComplexityRoot.Order.Returns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Returns(childComplexity), true
 	case "Order.shippedAt":
 		if e.ComplexityRoot.Order.ShippedAt == nil {
 			break
@@ -2699,6 +2811,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLine.RefundedQuantity(childComplexity), true
+	case "OrderLine.returnedQuantity":
+		if e.ComplexityRoot.OrderLine.ReturnedQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.ReturnedQuantity(childComplexity), true
 	case "OrderLine.selectedOptions":
 		if e.ComplexityRoot.OrderLine.SelectedOptions == nil {
 			break
@@ -3609,6 +3727,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Promotions(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string), args["isActive"].(*bool)), true
+	case "Query.return":
+		if e.ComplexityRoot.Query.Return == nil {
+			break
+		}
+
+		args, err := ec.field_Query_return_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Return(childComplexity, args["id"].(string)), true
+	case "Query.returns":
+		if e.ComplexityRoot.Query.Returns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_returns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Returns(childComplexity, args["first"].(*int), args["after"].(*string), args["status"].(*model.ReturnStatus)), true
 	case "Query.shippingZones":
 		if e.ComplexityRoot.Query.ShippingZones == nil {
 			break
@@ -3747,6 +3887,131 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RefundPayload.UserErrors(childComplexity), true
+
+	case "Return.createdAt":
+		if e.ComplexityRoot.Return.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.CreatedAt(childComplexity), true
+	case "Return.customerNote":
+		if e.ComplexityRoot.Return.CustomerNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.CustomerNote(childComplexity), true
+	case "Return.id":
+		if e.ComplexityRoot.Return.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.ID(childComplexity), true
+	case "Return.lines":
+		if e.ComplexityRoot.Return.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Lines(childComplexity), true
+	case "Return.order":
+		if e.ComplexityRoot.Return.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Order(childComplexity), true
+	case "Return.refund":
+		if e.ComplexityRoot.Return.Refund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Refund(childComplexity), true
+	case "Return.returnNumber":
+		if e.ComplexityRoot.Return.ReturnNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.ReturnNumber(childComplexity), true
+	case "Return.staffNote":
+		if e.ComplexityRoot.Return.StaffNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.StaffNote(childComplexity), true
+	case "Return.status":
+		if e.ComplexityRoot.Return.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Status(childComplexity), true
+	case "Return.updatedAt":
+		if e.ComplexityRoot.Return.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.UpdatedAt(childComplexity), true
+
+	case "ReturnConnection.edges":
+		if e.ComplexityRoot.ReturnConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnConnection.Edges(childComplexity), true
+	case "ReturnConnection.pageInfo":
+		if e.ComplexityRoot.ReturnConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnConnection.PageInfo(childComplexity), true
+	case "ReturnConnection.totalCount":
+		if e.ComplexityRoot.ReturnConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnConnection.TotalCount(childComplexity), true
+
+	case "ReturnEdge.cursor":
+		if e.ComplexityRoot.ReturnEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnEdge.Cursor(childComplexity), true
+	case "ReturnEdge.node":
+		if e.ComplexityRoot.ReturnEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnEdge.Node(childComplexity), true
+
+	case "ReturnLine.orderLine":
+		if e.ComplexityRoot.ReturnLine.OrderLine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.OrderLine(childComplexity), true
+	case "ReturnLine.quantity":
+		if e.ComplexityRoot.ReturnLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.Quantity(childComplexity), true
+	case "ReturnLine.reason":
+		if e.ComplexityRoot.ReturnLine.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.Reason(childComplexity), true
+
+	case "ReturnPayload.return":
+		if e.ComplexityRoot.ReturnPayload.Return == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnPayload.Return(childComplexity), true
+	case "ReturnPayload.userErrors":
+		if e.ComplexityRoot.ReturnPayload.UserErrors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnPayload.UserErrors(childComplexity), true
 
 	case "SelectedOption.name":
 		if e.ComplexityRoot.SelectedOption.Name == nil {
@@ -4383,6 +4648,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PromotionInput", ec.unmarshalInputPromotionInput),
 			graphql.NewInputUnmarshaler("PromotionTargetInput", ec.unmarshalInputPromotionTargetInput),
 			graphql.NewInputUnmarshaler("RefundLineInput", ec.unmarshalInputRefundLineInput),
+			graphql.NewInputUnmarshaler("ReturnLineInput", ec.unmarshalInputReturnLineInput),
+			graphql.NewInputUnmarshaler("ReturnRequestInput", ec.unmarshalInputReturnRequestInput),
 			graphql.NewInputUnmarshaler("SelectedOptionInput", ec.unmarshalInputSelectedOptionInput),
 			graphql.NewInputUnmarshaler("ShippingMethodInput", ec.unmarshalInputShippingMethodInput),
 			graphql.NewInputUnmarshaler("ShippingRateInput", ec.unmarshalInputShippingRateInput),
@@ -6454,9 +6721,9 @@ enum StaffPermission {
   CATALOG
   "inventoryAdjust, lowStockProducts, Product.inventoryTransactions, lowStockAlerts."
   INVENTORY
-  "orders, staff order reads, orderFulfill, orderMarkDelivered, orderCancel, orderUpdates."
+  "orders, staff order reads, orderFulfill, orderMarkDelivered, orderCancel, orderUpdates; returns, return, returnApprove, returnReject."
   ORDERS
-  "Refunds."
+  "Refunds: orderRefund, and returnReceive (which restocks and refunds)."
   REFUNDS
   "customers, customer, and the staff-only fields of Customer."
   CUSTOMERS
@@ -7373,6 +7640,210 @@ extend type Mutation {
     input: OrderRefundInput!
   ): RefundPayload! @hasRole(role: STAFF) @hasPermission(permission: REFUNDS)
 }
+
+# Returns: the owner (signed in), a guest with the order's email or access
+# token, or STAFF requests a return of shipped units within RETURN_WINDOW
+# (default 720h) of shipping; staff approve or reject it, and on receipt
+# restock (RETURN rows) and refund the returned units through orderRefund's
+# rules. Each step writes an order event, publishes the order's status, and
+# emails the customer (return-requested, return-approved, return-rejected,
+# return-refunded). Quantities never exceed what was shipped and not already
+# in a return that is not REJECTED or CANCELLED (RETURN_QUANTITY_EXCEEDED); a
+# request outside the window is RETURN_WINDOW_EXPIRED. Order events:
+# RETURN_REQUESTED, RETURN_APPROVED, RETURN_REJECTED, RETURN_RECEIVED,
+# RETURN_REFUNDED; returnReceive moves the return to RECEIVED, and to REFUNDED
+# once its refund succeeds.
+#
+# Permissions: reading returns and deciding on them (returns, return,
+# returnApprove, returnReject) is ORDERS work; returnReceive restocks and
+# refunds, which is REFUNDS work (as orderRefund with restock is).
+
+"""Where a return is."""
+enum ReturnStatus {
+  "Asked for; waiting for staff to approve or reject it."
+  REQUESTED
+  "Accepted by staff: the shopper may send the units back."
+  APPROVED
+  "Refused by staff (staffNote says why); its units may be asked for again."
+  REJECTED
+  "The units arrived (and were restocked when asked); final when received without a refund or with nothing left to refund."
+  RECEIVED
+  "The refund made on receipt succeeded."
+  REFUNDED
+  "Withdrawn; its units may be asked for again."
+  CANCELLED
+}
+
+"""Units of one order line in a return."""
+type ReturnLine {
+  "The order line."
+  orderLine: OrderLine!
+  "Units returned."
+  quantity: Int!
+  "Why, as the shopper gave it; null when not given."
+  reason: String
+}
+
+"""Shipped units a shopper sends back, and what staff did about them."""
+type Return implements Node {
+  "Plain lowercase UUID."
+  id: ID!
+  "What the shopper sees and quotes: \"RET-\" and 10 Crockford base32 characters."
+  returnNumber: String!
+  "The order the units came from."
+  order: Order!
+  "The units, in the order's line order."
+  lines: [ReturnLine!]!
+  "Where the return is."
+  status: ReturnStatus!
+  "The shopper's note with the request; null when none."
+  customerNote: String
+  "Staff's note on approval (optional) or rejection (the reason); null when none."
+  staffNote: String
+  "The refund made on receipt; null before, or when received without one."
+  refund: Refund
+  "When the return was requested."
+  createdAt: Time!
+  "When the return last changed."
+  updatedAt: Time!
+}
+
+"""One return in a ReturnConnection."""
+type ReturnEdge {
+  "The return."
+  node: Return!
+  "Opaque; pass as ` + "`" + `after` + "`" + ` for the returns after this one."
+  cursor: String!
+}
+
+"""A page of returns, newest first (Relay cursor connection)."""
+type ReturnConnection {
+  "The returns of this page."
+  edges: [ReturnEdge!]!
+  "Where this page sits; use endCursor to get the next one."
+  pageInfo: PageInfo!
+  "How many returns match over all pages."
+  totalCount: Int!
+}
+
+"""Units of an order line to return."""
+input ReturnLineInput {
+  "The order line's id (NOT_FOUND at its path when not a line of this order); each line at most once."
+  orderLineId: ID!
+  "At least 1, and at most the line's units shipped and not in a return that is not REJECTED or CANCELLED (RETURN_QUANTITY_EXCEEDED)."
+  quantity: Int!
+  "Why (cut to 500 characters)."
+  reason: String
+}
+
+"""A return request. A guest gives the order's email or its access token; the signed-in owner and STAFF need neither."""
+input ReturnRequestInput {
+  "The order's number, as in Query.order (case and surrounding spaces ignored)."
+  orderNumber: String!
+  "The order's email (case and surrounding spaces ignored), for a guest."
+  email: String
+  "The order's access token (CheckoutPayload.orderAccessToken), for a guest."
+  accessToken: String
+  "1 to 100 lines."
+  lines: [ReturnLineInput!]!
+  "A note to staff (cut to 1000 characters)."
+  note: String
+}
+
+"""The result of a return mutation."""
+type ReturnPayload {
+  "The return after the change; null when there are userErrors."
+  return: Return
+  "Problems with the input; [] on success, and nothing changed when not empty."
+  userErrors: [UserError!]!
+}
+
+extend type OrderLine {
+  "Units of this line in returns that are not REJECTED or CANCELLED."
+  returnedQuantity: Int!
+}
+
+extend type Order {
+  "The order's returns, oldest first. The owner, a holder of the access token and STAFF see them; [] for anyone else (a guest reading with the email)."
+  returns: [Return!]!
+}
+
+extend type Query {
+  "Returns, newest first; ` + "`" + `status: REQUESTED` + "`" + ` is the queue waiting for a decision. STAFF with ORDERS. BAD_USER_INPUT for a bad first or after."
+  returns(
+    "Page size: 20 when omitted, 0..100; outside that range a BAD_USER_INPUT error."
+    first: Int
+    "The endCursor of the previous page, with the same status."
+    after: String
+    "Only returns in this status."
+    status: ReturnStatus
+  ): ReturnConnection! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
+  "A return by id; null when there is none. STAFF with ORDERS."
+  return(
+    "The return's id."
+    id: ID!
+  ): Return @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
+}
+
+extend type Mutation {
+  """
+  Asks to return shipped units of an order: by its owner (signed in), a guest
+  with the order's email or access token, or STAFF. Anyone else, and an
+  unknown order, get the same NOT_FOUND at ["input","orderNumber"], and
+  nothing is written. A request answered NOT_FOUND counts as a failed
+  Query.order lookup (QUOTA_ORDER_LOOKUP and, with an email,
+  QUOTA_ORDER_LOOKUP_NUMBER; RATE_LIMITED once spent). userErrors also:
+  NOT_FOUND or INVALID at a line's orderLineId, INVALID at ["input","lines"]
+  (none or more than 100) or a line's quantity, RETURN_QUANTITY_EXCEEDED at
+  ["input","lines",i,"quantity"], RETURN_WINDOW_EXPIRED at ["input","lines",i]
+  when the line last shipped longer ago than RETURN_WINDOW. The return is
+  REQUESTED; the customer gets the return-requested email.
+  """
+  returnRequest(
+    "What to return, and the order's proof of access."
+    input: ReturnRequestInput!
+  ): ReturnPayload!
+  """
+  Approves a REQUESTED return (APPROVED) and emails the customer
+  (return-approved, with the note). STAFF with ORDERS. userErrors: NOT_FOUND
+  or INVALID (another status) at ["id"].
+  """
+  returnApprove(
+    "The return's id."
+    id: ID!
+    "A note to the customer, kept as staffNote (cut to 1000 characters)."
+    note: String
+  ): ReturnPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
+  """
+  Rejects a REQUESTED or APPROVED return (REJECTED) and emails the customer
+  why (return-rejected). STAFF with ORDERS. userErrors: NOT_FOUND or INVALID
+  (another status) at ["id"], INVALID at ["note"] when blank.
+  """
+  returnReject(
+    "The return's id."
+    id: ID!
+    "Why, shown to the customer and kept as staffNote (cut to 1000 characters)."
+    note: String!
+  ): ReturnPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
+  """
+  Records that an APPROVED return arrived (RECEIVED). With restock its units
+  go back to stock (RETURN ledger rows). With refund, its units not refunded
+  yet are refunded as orderRefund would (what they were paid), together with
+  the receipt (idempotency key "return-" + the return's id); the return
+  becomes REFUNDED, and the customer gets return-refunded, once the provider
+  confirms. STAFF with REFUNDS. userErrors: NOT_FOUND or INVALID (another
+  status) at ["id"]; the refund's own errors (e.g. REFUND_EXCEEDS_PAID) at
+  ["refund"], and then nothing changed.
+  """
+  returnReceive(
+    "The return's id."
+    id: ID!
+    "Put the units back in stock."
+    restock: Boolean = true
+    "Refund the units."
+    refund: Boolean = true
+  ): ReturnPayload! @hasRole(role: STAFF) @hasPermission(permission: REFUNDS)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -7845,6 +8316,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_refundedAmount(ctx, field)
 	case "refundableAmount":
 		return ec.fieldContext_Order_refundableAmount(ctx, field)
+	case "returns":
+		return ec.fieldContext_Order_returns(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -7911,6 +8384,8 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_discount(ctx, field)
 	case "refundedQuantity":
 		return ec.fieldContext_OrderLine_refundedQuantity(ctx, field)
+	case "returnedQuantity":
+		return ec.fieldContext_OrderLine_returnedQuantity(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
 }
@@ -8301,6 +8776,76 @@ func (ec *executionContext) childFields_RefundPayload(ctx context.Context, field
 		return ec.fieldContext_RefundPayload_userErrors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RefundPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Return(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Return_id(ctx, field)
+	case "returnNumber":
+		return ec.fieldContext_Return_returnNumber(ctx, field)
+	case "order":
+		return ec.fieldContext_Return_order(ctx, field)
+	case "lines":
+		return ec.fieldContext_Return_lines(ctx, field)
+	case "status":
+		return ec.fieldContext_Return_status(ctx, field)
+	case "customerNote":
+		return ec.fieldContext_Return_customerNote(ctx, field)
+	case "staffNote":
+		return ec.fieldContext_Return_staffNote(ctx, field)
+	case "refund":
+		return ec.fieldContext_Return_refund(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Return_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Return_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Return", field.Name)
+}
+
+func (ec *executionContext) childFields_ReturnConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ReturnConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ReturnConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ReturnConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReturnConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ReturnEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ReturnEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ReturnEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReturnEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ReturnLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderLine":
+		return ec.fieldContext_ReturnLine_orderLine(ctx, field)
+	case "quantity":
+		return ec.fieldContext_ReturnLine_quantity(ctx, field)
+	case "reason":
+		return ec.fieldContext_ReturnLine_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReturnLine", field.Name)
+}
+
+func (ec *executionContext) childFields_ReturnPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "return":
+		return ec.fieldContext_ReturnPayload_return(ctx, field)
+	case "userErrors":
+		return ec.fieldContext_ReturnPayload_userErrors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReturnPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SelectedOption(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9579,6 +10124,94 @@ func (ec *executionContext) field_Mutation_promotionUpdate_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_returnApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnReceive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "restock",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["restock"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "refund",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["refund"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnReject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "note",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["note"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReturnRequestInput, error) {
+			return ec.unmarshalNReturnRequestInput2commerceᚋgraphᚋmodelᚐReturnRequestInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_shippingMethodCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10342,6 +10975,50 @@ func (ec *executionContext) field_Query_promotions_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["isActive"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_return_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_returns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.ReturnStatus, error) {
+			return ec.unmarshalOReturnStatus2ᚖcommerceᚋgraphᚋmodelᚐReturnStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
 	return args, nil
 }
 
@@ -17357,6 +18034,272 @@ func (ec *executionContext) fieldContext_Mutation_orderRefund(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_returnRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnRequest(ctx, fc.Args["input"].(model.ReturnRequestInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖcommerceᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnApprove(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnApprove(ctx, fc.Args["id"].(string), fc.Args["note"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖcommerceᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnApprove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnApprove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnReject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnReject(ctx, fc.Args["id"].(string), fc.Args["note"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖcommerceᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnReject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnReject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnReceive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnReceive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnReceive(ctx, fc.Args["id"].(string), fc.Args["restock"].(*bool), fc.Args["refund"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "REFUNDS")
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖcommerceᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnReceive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnReceive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *model.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18618,6 +19561,38 @@ func (ec *executionContext) fieldContext_Order_refundableAmount(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Order_returns(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_returns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Returns(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Return) graphql.Marshaler {
+			return ec.marshalNReturn2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_returns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Return(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19206,6 +20181,29 @@ func (ec *executionContext) _OrderLine_refundedQuantity(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_refundedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrderLine_returnedQuantity(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_returnedQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturnedQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_returnedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
@@ -23595,6 +24593,154 @@ func (ec *executionContext) fieldContext_Query_promotion(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_returns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_returns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Returns(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["status"].(*model.ReturnStatus))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.ReturnConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.ReturnConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.ReturnConnection
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnConnection) graphql.Marshaler {
+			return ec.marshalNReturnConnection2ᚖcommerceᚋgraphᚋmodelᚐReturnConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_returns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_returns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_return(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_return(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Return(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.Return
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Return
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.Return
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.Return
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Return) graphql.Marshaler {
+			return ec.marshalOReturn2ᚖcommerceᚋgraphᚋmodelᚐReturn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_return(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Return(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_return_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24037,6 +25183,547 @@ func (ec *executionContext) _RefundPayload_userErrors(ctx context.Context, field
 func (ec *executionContext) fieldContext_RefundPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "RefundPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_id(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Return_returnNumber(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_returnNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturnNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_returnNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "String")
+}
+
+func (ec *executionContext) _Return_order(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖcommerceᚋgraphᚋmodelᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Return",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_lines(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().Lines(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReturnLine) graphql.Marshaler {
+			return ec.marshalNReturnLine2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Return",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_status(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReturnStatus) graphql.Marshaler {
+			return ec.marshalNReturnStatus2commerceᚋgraphᚋmodelᚐReturnStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "ReturnStatus")
+}
+
+func (ec *executionContext) _Return_customerNote(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_customerNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Return_customerNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "String")
+}
+
+func (ec *executionContext) _Return_staffNote(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_staffNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StaffNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Return_staffNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "String")
+}
+
+func (ec *executionContext) _Return_refund(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_refund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().Refund(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Refund) graphql.Marshaler {
+			return ec.marshalORefund2ᚖcommerceᚋgraphᚋmodelᚐRefund(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Return_refund(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Return",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Return_updatedAt(ctx context.Context, field graphql.CollectedField, obj *model.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReturnConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ReturnConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReturnEdge) graphql.Marshaler {
+			return ec.marshalNReturnEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ReturnConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcommerceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ReturnConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReturnConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ReturnEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ReturnEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Return) graphql.Marshaler {
+			return ec.marshalNReturn2ᚖcommerceᚋgraphᚋmodelᚐReturn(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Return(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ReturnEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReturnLine_orderLine(ctx context.Context, field graphql.CollectedField, obj *model.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_orderLine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderLine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderLine) graphql.Marshaler {
+			return ec.marshalNOrderLine2ᚖcommerceᚋgraphᚋmodelᚐOrderLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_orderLine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnLine_quantity(ctx context.Context, field graphql.CollectedField, obj *model.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReturnLine_reason(ctx context.Context, field graphql.CollectedField, obj *model.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReturnPayload_return(ctx context.Context, field graphql.CollectedField, obj *model.ReturnPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnPayload_return(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Return, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Return) graphql.Marshaler {
+			return ec.marshalOReturn2ᚖcommerceᚋgraphᚋmodelᚐReturn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnPayload_return(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Return(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnPayload_userErrors(ctx context.Context, field graphql.CollectedField, obj *model.ReturnPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnPayload_userErrors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserErrors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖcommerceᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnPayload_userErrors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -29434,6 +31121,132 @@ func UnmarshalRefundLineInput(ctx context.Context, raw any) (model.RefundLineInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReturnLineInput(ctx context.Context, obj any) (model.ReturnLineInput, error) {
+	var it model.ReturnLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderLineId", "quantity", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderLineId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderLineId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderLineID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReturnLineInput unmarshals raw into the ReturnLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReturnLineInput(ctx context.Context, raw any) (model.ReturnLineInput, error) {
+	var out model.ReturnLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReturnLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReturnRequestInput(ctx context.Context, obj any) (model.ReturnRequestInput, error) {
+	var it model.ReturnRequestInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderNumber", "email", "accessToken", "lines", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderNumber = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "accessToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accessToken"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccessToken = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNReturnLineInput2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReturnRequestInput unmarshals raw into the ReturnRequestInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReturnRequestInput(ctx context.Context, raw any) (model.ReturnRequestInput, error) {
+	var out model.ReturnRequestInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReturnRequestInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSelectedOptionInput(ctx context.Context, obj any) (model.SelectedOptionInput, error) {
 	var it model.SelectedOptionInput
 	if obj == nil {
@@ -30007,6 +31820,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ShippingMethod(ctx, sel, obj)
+	case model.Return:
+		return ec._Return(ctx, sel, &obj)
+	case *model.Return:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Return(ctx, sel, obj)
 	case model.Refund:
 		return ec._Refund(ctx, sel, &obj)
 	case *model.Refund:
@@ -31699,6 +33519,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "returnRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnApprove":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnApprove(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnReject":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnReject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnReceive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnReceive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -32051,6 +33899,12 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "returns":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_returns(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -32269,6 +34123,11 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 			}
 		case "refundedQuantity":
 			out.Values[i] = ec._OrderLine_refundedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "returnedQuantity":
+			out.Values[i] = ec._OrderLine_returnedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -33549,6 +35408,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_promotion(ctx, field)
 				})
+		case "returns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_returns(ctx, field)
+				})
+		case "return":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_return(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -33714,6 +35585,250 @@ func (ec *executionContext) _RefundPayload(ctx context.Context, sel ast.Selectio
 			}
 		case "userErrors":
 			out.Values[i] = ec._RefundPayload_userErrors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnImplementors = []string{"Return", "Node"}
+
+func (ec *executionContext) _Return(ctx context.Context, sel ast.SelectionSet, obj *model.Return) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Return")
+		case "id":
+			out.Values[i] = ec._Return_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "returnNumber":
+			out.Values[i] = ec._Return_returnNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_order(ctx, field, obj)
+				})
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_lines(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._Return_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "customerNote":
+			out.Values[i] = ec._Return_customerNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "staffNote":
+			out.Values[i] = ec._Return_staffNote(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "refund":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_refund(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Return_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Return_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnConnectionImplementors = []string{"ReturnConnection"}
+
+func (ec *executionContext) _ReturnConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ReturnConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReturnConnection")
+		case "edges":
+			out.Values[i] = ec._ReturnConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ReturnConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReturnConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnEdgeImplementors = []string{"ReturnEdge"}
+
+func (ec *executionContext) _ReturnEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ReturnEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReturnEdge")
+		case "node":
+			out.Values[i] = ec._ReturnEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ReturnEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnLineImplementors = []string{"ReturnLine"}
+
+func (ec *executionContext) _ReturnLine(ctx context.Context, sel ast.SelectionSet, obj *model.ReturnLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReturnLine")
+		case "orderLine":
+			out.Values[i] = ec._ReturnLine_orderLine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quantity":
+			out.Values[i] = ec._ReturnLine_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._ReturnLine_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnPayloadImplementors = []string{"ReturnPayload"}
+
+func (ec *executionContext) _ReturnPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReturnPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReturnPayload")
+		case "return":
+			out.Values[i] = ec._ReturnPayload_return(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "userErrors":
+			out.Values[i] = ec._ReturnPayload_userErrors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36295,6 +38410,128 @@ func (ec *executionContext) marshalNRefundStatus2commerceᚋgraphᚋmodelᚐRefu
 	return v
 }
 
+func (ec *executionContext) marshalNReturn2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Return) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReturn2ᚖcommerceᚋgraphᚋmodelᚐReturn(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReturn2ᚖcommerceᚋgraphᚋmodelᚐReturn(ctx context.Context, sel ast.SelectionSet, v *model.Return) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Return!")
+		return graphql.Null
+	}
+	return ec._Return(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReturnConnection2ᚖcommerceᚋgraphᚋmodelᚐReturnConnection(ctx context.Context, sel ast.SelectionSet, v *model.ReturnConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReturnConnection!")
+		return graphql.Null
+	}
+	return ec._ReturnConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReturnEdge2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReturnEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReturnEdge2ᚖcommerceᚋgraphᚋmodelᚐReturnEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReturnEdge2ᚖcommerceᚋgraphᚋmodelᚐReturnEdge(ctx context.Context, sel ast.SelectionSet, v *model.ReturnEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReturnEdge!")
+		return graphql.Null
+	}
+	return ec._ReturnEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReturnLine2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReturnLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReturnLine2ᚖcommerceᚋgraphᚋmodelᚐReturnLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReturnLine2ᚖcommerceᚋgraphᚋmodelᚐReturnLine(ctx context.Context, sel ast.SelectionSet, v *model.ReturnLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReturnLine!")
+		return graphql.Null
+	}
+	return ec._ReturnLine(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReturnLineInput2ᚕᚖcommerceᚋgraphᚋmodelᚐReturnLineInputᚄ(ctx context.Context, v any) ([]*model.ReturnLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ReturnLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNReturnLineInput2ᚖcommerceᚋgraphᚋmodelᚐReturnLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNReturnLineInput2ᚖcommerceᚋgraphᚋmodelᚐReturnLineInput(ctx context.Context, v any) (*model.ReturnLineInput, error) {
+	res, err := ec.unmarshalInputReturnLineInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReturnPayload2ᚖcommerceᚋgraphᚋmodelᚐReturnPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReturnPayload!")
+		return graphql.Null
+	}
+	return ec._ReturnPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReturnRequestInput2commerceᚋgraphᚋmodelᚐReturnRequestInput(ctx context.Context, v any) (model.ReturnRequestInput, error) {
+	res, err := ec.unmarshalInputReturnRequestInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReturnStatus2commerceᚋgraphᚋmodelᚐReturnStatus(ctx context.Context, v any) (model.ReturnStatus, error) {
+	var res model.ReturnStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReturnStatus2commerceᚋgraphᚋmodelᚐReturnStatus(ctx context.Context, sel ast.SelectionSet, v model.ReturnStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx context.Context, v any) (model.Role, error) {
 	var res model.Role
 	err := res.UnmarshalGQL(v)
@@ -37464,6 +39701,29 @@ func (ec *executionContext) unmarshalORefundLineInput2ᚕᚖcommerceᚋgraphᚋm
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOReturn2ᚖcommerceᚋgraphᚋmodelᚐReturn(ctx context.Context, sel ast.SelectionSet, v *model.Return) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Return(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOReturnStatus2ᚖcommerceᚋgraphᚋmodelᚐReturnStatus(ctx context.Context, v any) (*model.ReturnStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ReturnStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReturnStatus2ᚖcommerceᚋgraphᚋmodelᚐReturnStatus(ctx context.Context, sel ast.SelectionSet, v *model.ReturnStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOSelectedOptionInput2ᚕᚖcommerceᚋgraphᚋmodelᚐSelectedOptionInputᚄ(ctx context.Context, v any) ([]*model.SelectedOptionInput, error) {

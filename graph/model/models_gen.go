@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"commerce/graph/scalar"
 	"commerce/internal/catalog"
+	"commerce/internal/orders"
 	"commerce/internal/shipping"
 	"fmt"
 	"io"
@@ -633,10 +634,14 @@ type Order struct {
 	// The sum of the refunds that are not FAILED (PENDING ones included: their amount is reserved).
 	RefundedAmount *Money `json:"refundedAmount"`
 	// What may still be refunded: total − refundedAmount for a paid order; 0 for one never paid.
-	RefundableAmount *Money  `json:"refundableAmount"`
-	CustomerID       *string `json:"-"`
+	RefundableAmount *Money `json:"refundableAmount"`
+	// The order's returns, oldest first. The owner, a holder of the access token and STAFF see them; [] for anyone else (a guest reading with the email).
+	Returns    []*Return `json:"returns"`
+	CustomerID *string   `json:"-"`
 	// the caller may see the customer (owner or staff; null for guests)
 	ShowCustomer bool `json:"-"`
+	// the caller may see the returns (owner, token holder or staff)
+	ShowReturns bool `json:"-"`
 }
 
 func (Order) IsNode() {}
@@ -721,7 +726,9 @@ type OrderLine struct {
 	// The merchandise discount on the line; the line's part of Order.discount.
 	Discount *Money `json:"discount"`
 	// Units of this line in refunds that are not FAILED.
-	RefundedQuantity int     `json:"refundedQuantity"`
+	RefundedQuantity int `json:"refundedQuantity"`
+	// Units of this line in returns that are not REJECTED or CANCELLED.
+	ReturnedQuantity int     `json:"returnedQuantity"`
 	ProductID        *string `json:"-"`
 	VariantID        *string `json:"-"`
 }
@@ -1354,6 +1361,100 @@ type RefundPayload struct {
 	Refund *Refund `json:"refund,omitempty"`
 	// Problems with the input; [] on success, and nothing changed when not empty.
 	UserErrors []*UserError `json:"userErrors"`
+}
+
+// Shipped units a shopper sends back, and what staff did about them.
+type Return struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// What the shopper sees and quotes: "RET-" and 10 Crockford base32 characters.
+	ReturnNumber string `json:"returnNumber"`
+	// The order the units came from.
+	Order *Order `json:"order"`
+	// The units, in the order's line order.
+	Lines []*ReturnLine `json:"lines"`
+	// Where the return is.
+	Status ReturnStatus `json:"status"`
+	// The shopper's note with the request; null when none.
+	CustomerNote *string `json:"customerNote,omitempty"`
+	// Staff's note on approval (optional) or rejection (the reason); null when none.
+	StaffNote *string `json:"staffNote,omitempty"`
+	// The refund made on receipt; null before, or when received without one.
+	Refund *Refund `json:"refund,omitempty"`
+	// When the return was requested.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the return last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// what the caller may see of the return's order
+	Access orders.Access `json:"-"`
+	// the return as stored; order, lines and refund are read from it when asked for
+	Src *orders.Return `json:"-"`
+}
+
+func (Return) IsNode() {}
+
+// Plain lowercase UUID.
+func (this Return) GetID() string { return this.ID }
+
+// A page of returns, newest first (Relay cursor connection).
+type ReturnConnection struct {
+	// The returns of this page.
+	Edges []*ReturnEdge `json:"edges"`
+	// Where this page sits; use endCursor to get the next one.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many returns match over all pages.
+	TotalCount int            `json:"totalCount"`
+	Count      scalar.Counter `json:"-"`
+}
+
+// One return in a ReturnConnection.
+type ReturnEdge struct {
+	// The return.
+	Node *Return `json:"node"`
+	// Opaque; pass as `after` for the returns after this one.
+	Cursor string `json:"cursor"`
+}
+
+// Units of one order line in a return.
+type ReturnLine struct {
+	// The order line.
+	OrderLine *OrderLine `json:"orderLine"`
+	// Units returned.
+	Quantity int `json:"quantity"`
+	// Why, as the shopper gave it; null when not given.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// Units of an order line to return.
+type ReturnLineInput struct {
+	// The order line's id (NOT_FOUND at its path when not a line of this order); each line at most once.
+	OrderLineID string `json:"orderLineId"`
+	// At least 1, and at most the line's units shipped and not in a return that is not REJECTED or CANCELLED (RETURN_QUANTITY_EXCEEDED).
+	Quantity int `json:"quantity"`
+	// Why (cut to 500 characters).
+	Reason *string `json:"reason,omitempty"`
+}
+
+// The result of a return mutation.
+type ReturnPayload struct {
+	// The return after the change; null when there are userErrors.
+	Return *Return `json:"return,omitempty"`
+	// Problems with the input; [] on success, and nothing changed when not empty.
+	UserErrors []*UserError `json:"userErrors"`
+}
+
+// A return request. A guest gives the order's email or its access token; the signed-in owner and STAFF need neither.
+type ReturnRequestInput struct {
+	// The order's number, as in Query.order (case and surrounding spaces ignored).
+	OrderNumber string `json:"orderNumber"`
+	// The order's email (case and surrounding spaces ignored), for a guest.
+	Email *string `json:"email,omitempty"`
+	// The order's access token (CheckoutPayload.orderAccessToken), for a guest.
+	AccessToken *string `json:"accessToken,omitempty"`
+	// 1 to 100 lines.
+	Lines []*ReturnLineInput `json:"lines"`
+	// A note to staff (cut to 1000 characters).
+	Note *string `json:"note,omitempty"`
 }
 
 // The value a variant has for one of its product's options.
@@ -2374,6 +2475,76 @@ func (e RefundStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where a return is.
+type ReturnStatus string
+
+const (
+	// Asked for; waiting for staff to approve or reject it.
+	ReturnStatusRequested ReturnStatus = "REQUESTED"
+	// Accepted by staff: the shopper may send the units back.
+	ReturnStatusApproved ReturnStatus = "APPROVED"
+	// Refused by staff (staffNote says why); its units may be asked for again.
+	ReturnStatusRejected ReturnStatus = "REJECTED"
+	// The units arrived (and were restocked when asked); final when received without a refund or with nothing left to refund.
+	ReturnStatusReceived ReturnStatus = "RECEIVED"
+	// The refund made on receipt succeeded.
+	ReturnStatusRefunded ReturnStatus = "REFUNDED"
+	// Withdrawn; its units may be asked for again.
+	ReturnStatusCancelled ReturnStatus = "CANCELLED"
+)
+
+var AllReturnStatus = []ReturnStatus{
+	ReturnStatusRequested,
+	ReturnStatusApproved,
+	ReturnStatusRejected,
+	ReturnStatusReceived,
+	ReturnStatusRefunded,
+	ReturnStatusCancelled,
+}
+
+func (e ReturnStatus) IsValid() bool {
+	switch e {
+	case ReturnStatusRequested, ReturnStatusApproved, ReturnStatusRejected, ReturnStatusReceived, ReturnStatusRefunded, ReturnStatusCancelled:
+		return true
+	}
+	return false
+}
+
+func (e ReturnStatus) String() string {
+	return string(e)
+}
+
+func (e *ReturnStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReturnStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReturnStatus", str)
+	}
+	return nil
+}
+
+func (e ReturnStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReturnStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReturnStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Who may call a field. Sign in with customerLogin or staffLogin and send the
 // token as `Authorization: Bearer <token>` (over graphql-transport-ws: in the
 // connection_init payload, `{"Authorization": "Bearer <token>"}`).
@@ -2508,9 +2679,9 @@ const (
 	StaffPermissionCatalog StaffPermission = "CATALOG"
 	// inventoryAdjust, lowStockProducts, Product.inventoryTransactions, lowStockAlerts.
 	StaffPermissionInventory StaffPermission = "INVENTORY"
-	// orders, staff order reads, orderFulfill, orderMarkDelivered, orderCancel, orderUpdates.
+	// orders, staff order reads, orderFulfill, orderMarkDelivered, orderCancel, orderUpdates; returns, return, returnApprove, returnReject.
 	StaffPermissionOrders StaffPermission = "ORDERS"
-	// Refunds.
+	// Refunds: orderRefund, and returnReceive (which restocks and refunds).
 	StaffPermissionRefunds StaffPermission = "REFUNDS"
 	// customers, customer, and the staff-only fields of Customer.
 	StaffPermissionCustomers StaffPermission = "CUSTOMERS"

@@ -153,8 +153,11 @@ func TestReturnRequestRules(t *testing.T) {
 	email := ptr(" " + strings.ToUpper(o.Email) + " ")
 
 	for name, try := range map[string]func() error{
-		"nothing":       func() error { _, err := req(auth.Principal{}, nil, nil, returnLine(ls[1], 1)); return err },
-		"wrong email":   func() error { _, err := req(auth.Principal{}, ptr("x@example.com"), nil, returnLine(ls[1], 1)); return err },
+		"nothing": func() error { _, err := req(auth.Principal{}, nil, nil, returnLine(ls[1], 1)); return err },
+		"wrong email": func() error {
+			_, err := req(auth.Principal{}, ptr("x@example.com"), nil, returnLine(ls[1], 1))
+			return err
+		},
 		"wrong token":   func() error { _, err := req(auth.Principal{}, nil, ptr("nope"), returnLine(ls[1], 1)); return err },
 		"other shopper": func() error { _, err := req(e.account(t), nil, nil, returnLine(ls[1], 1)); return err },
 		"unknown number": func() error {
