@@ -42,8 +42,11 @@ type FulfillmentStatus string
 // The fulfillment statuses.
 const (
 	Unfulfilled FulfillmentStatus = "UNFULFILLED"
-	Shipped     FulfillmentStatus = "FULFILLED"
-	Delivered   FulfillmentStatus = "DELIVERED"
+	// PartiallyShipped is an order some of whose units (net of refunded
+	// units) are still to ship; its Status stays PROCESSING.
+	PartiallyShipped FulfillmentStatus = "PARTIALLY_FULFILLED"
+	Shipped          FulfillmentStatus = "FULFILLED"
+	Delivered        FulfillmentStatus = "DELIVERED"
 )
 
 // Event types of the order timeline.
@@ -146,6 +149,9 @@ type Line struct {
 	// RefundedQuantity is the units in refunds that are not FAILED; read
 	// by Service.Lines only.
 	RefundedQuantity int
+	// FulfilledQuantity is the units shipped in fulfilments; read by
+	// Service.Lines only.
+	FulfilledQuantity int
 }
 
 // Event is one entry of an order's timeline.

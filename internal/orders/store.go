@@ -114,6 +114,8 @@ type lineRow struct {
 	Discount        int64                    `bun:"discount" json:"discount"`
 	// RefundedQuantity is computed by selectLines, never stored.
 	RefundedQuantity int `bun:"refunded_quantity,scanonly" json:"-"`
+	// FulfilledQuantity is computed by selectLines, never stored.
+	FulfilledQuantity int `bun:"fulfilled_quantity,scanonly" json:"-"`
 }
 
 func (r lineRow) line(currency string) Line {
@@ -124,7 +126,8 @@ func (r lineRow) line(currency string) Line {
 	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
 		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
 		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency),
-		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity}
+		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity,
+		FulfilledQuantity: r.FulfilledQuantity}
 }
 
 // eventRow is an order_events row.
@@ -296,7 +299,8 @@ func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[strin
 	}
 	err := idb.NewRaw(`SELECT l.*, o.currency,
 			(SELECT coalesce(sum(rl.quantity), 0) FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id
-			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity
+			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity,
+			(SELECT coalesce(sum(fl.quantity), 0) FROM fulfillment_lines fl WHERE fl.order_line_id = l.id) AS fulfilled_quantity
 		FROM order_lines l JOIN orders o ON o.id = l.order_id
 		WHERE l.order_id IN (?) ORDER BY l.order_id, l.position`, bun.In(orderIDs)).Scan(ctx, &rows)
 	if err != nil {
