@@ -405,7 +405,7 @@ func toOrderLines(ls []orders.Line) []*model.OrderLine {
 		out[i] = &model.OrderLine{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, VariantTitle: l.VariantTitle,
 			SelectedOptions: toSelectedOptions(l.SelectedOptions), Sku: l.SKU, Name: l.Name, Quantity: l.Quantity,
 			UnitPrice: toMoney(l.UnitPrice), LineTotal: toMoney(l.LineTotal), Discount: toMoney(l.Discount),
-			RefundedQuantity: l.RefundedQuantity, ReturnedQuantity: l.ReturnedQuantity}
+			RefundedQuantity: l.RefundedQuantity, ReturnedQuantity: l.ReturnedQuantity, FulfilledQuantity: l.FulfilledQuantity}
 	}
 	return out
 }

@@ -30,6 +30,8 @@ type loaders struct {
 	lines    *dataloadgen.Loader[string, []orders.Line]
 	events   *dataloadgen.Loader[string, []orders.Event]
 	refunds  *dataloadgen.Loader[string, []orders.Refund]
+	// fulfillments holds each order's shipments.
+	fulfillments *dataloadgen.Loader[string, []orders.Fulfillment]
 	// order and returns serve returns: a return's order, an order's returns.
 	order   *dataloadgen.Loader[string, *orders.Order]
 	returns *dataloadgen.Loader[string, []*orders.Return]
@@ -52,13 +54,14 @@ func withLoaders(ctx context.Context, r *Resolver) context.Context {
 		variants: dataloadgen.NewLoader(keyed(inKeyOrder(func(ctx context.Context, ids []string) (map[string][]*catalog.Variant, error) {
 			return r.svc.Catalog.VariantsByProductIDs(ctx, ids, true)
 		})), dataloadgen.WithWait(loaderWait)),
-		variant: dataloadgen.NewLoader(keyed(r.svc.Catalog.VariantsByIDs), dataloadgen.WithWait(loaderWait)),
-		options: dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.OptionsByProductIDs)), dataloadgen.WithWait(loaderWait)),
-		lines:   dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
-		events:  dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
-		refunds: dataloadgen.NewLoader(keyed(r.svc.Orders.Refunds), dataloadgen.WithWait(loaderWait)),
-		order:   dataloadgen.NewLoader(keyed(r.svc.Orders.ByIDs), dataloadgen.WithWait(loaderWait)),
-		returns: dataloadgen.NewLoader(keyed(r.svc.Orders.Returns), dataloadgen.WithWait(loaderWait)),
+		variant:      dataloadgen.NewLoader(keyed(r.svc.Catalog.VariantsByIDs), dataloadgen.WithWait(loaderWait)),
+		options:      dataloadgen.NewLoader(keyed(inKeyOrder(r.svc.Catalog.OptionsByProductIDs)), dataloadgen.WithWait(loaderWait)),
+		lines:        dataloadgen.NewLoader(keyed(r.svc.Orders.Lines), dataloadgen.WithWait(loaderWait)),
+		events:       dataloadgen.NewLoader(keyed(r.svc.Orders.Events), dataloadgen.WithWait(loaderWait)),
+		refunds:      dataloadgen.NewLoader(keyed(r.svc.Orders.Refunds), dataloadgen.WithWait(loaderWait)),
+		fulfillments: dataloadgen.NewLoader(keyed(r.svc.Orders.Fulfillments), dataloadgen.WithWait(loaderWait)),
+		order:        dataloadgen.NewLoader(keyed(r.svc.Orders.ByIDs), dataloadgen.WithWait(loaderWait)),
+		returns:      dataloadgen.NewLoader(keyed(r.svc.Orders.Returns), dataloadgen.WithWait(loaderWait)),
 	}
 	return context.WithValue(ctx, loadersKey{}, l)
 }

@@ -230,9 +230,7 @@ func (r *mutationResolver) Checkout(ctx context.Context, input model.CheckoutInp
 }
 
 func (r *mutationResolver) OrderFulfill(ctx context.Context, id string, input model.FulfillInput) (*model.OrderPayload, error) {
-	o, err := r.svc.Orders.Fulfill(ctx, id, orders.FulfillInput{
-		TrackingNumber: input.TrackingNumber, Carrier: input.Carrier, NotifyCustomer: input.NotifyCustomer == nil || *input.NotifyCustomer,
-	})
+	o, err := r.svc.Orders.Fulfill(ctx, id, toFulfillInput(input))
 	return r.orderPayload(ctx, o, err)
 }
 
@@ -465,6 +463,11 @@ func (r *mutationResolver) OrderRefund(ctx context.Context, id string, input mod
 	return r.refundPayload(ctx, o, rf, err)
 }
 
+func (r *mutationResolver) FulfillmentMarkDelivered(ctx context.Context, id string) (*model.OrderPayload, error) {
+	o, err := r.svc.Orders.MarkFulfillmentDelivered(ctx, id)
+	return r.orderPayload(ctx, o, err)
+}
+
 func (r *mutationResolver) ReturnRequest(ctx context.Context, input model.ReturnRequestInput) (*model.ReturnPayload, error) {
 	ctx, p := orderViewer(ctx)
 	var rt *orders.Return
@@ -526,6 +529,24 @@ func (r *orderResolver) Refunds(ctx context.Context, obj *model.Order) ([]*model
 	out := make([]*model.Refund, len(rs))
 	for i, rf := range rs {
 		out[i] = toRefund(rf, ml)
+	}
+	return out, nil
+}
+
+func (r *orderResolver) Fulfillments(ctx context.Context, obj *model.Order) ([]*model.Fulfillment, error) {
+	l := loadersFrom(ctx)
+	fs, err := l.fulfillments.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := l.lines.Load(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	ml := toOrderLines(lines)
+	out := make([]*model.Fulfillment, len(fs))
+	for i, f := range fs {
+		out[i] = toFulfillment(f, ml)
 	}
 	return out, nil
 }

@@ -194,6 +194,22 @@ type ComplexityRoot struct {
 		Value func(childComplexity int) int
 	}
 
+	Fulfillment struct {
+		Carrier        func(childComplexity int) int
+		DeliveredAt    func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Lines          func(childComplexity int) int
+		ShippedAt      func(childComplexity int) int
+		Status         func(childComplexity int) int
+		TrackingNumber func(childComplexity int) int
+		TrackingURL    func(childComplexity int) int
+	}
+
+	FulfillmentLine struct {
+		OrderLine func(childComplexity int) int
+		Quantity  func(childComplexity int) int
+	}
+
 	InventoryAdjustPayload struct {
 		Product     func(childComplexity int) int
 		Transaction func(childComplexity int) int
@@ -261,6 +277,7 @@ type ComplexityRoot struct {
 		CustomerPasswordResetRequest     func(childComplexity int, email string) int
 		CustomerRegister                 func(childComplexity int, input model.CustomerRegisterInput) int
 		CustomerUpdate                   func(childComplexity int, input model.CustomerUpdateInput) int
+		FulfillmentMarkDelivered         func(childComplexity int, id string) int
 		InventoryAdjust                  func(childComplexity int, input model.InventoryAdjustInput) int
 		OrderCancel                      func(childComplexity int, id string, reason *string) int
 		OrderFulfill                     func(childComplexity int, id string, input model.FulfillInput) int
@@ -340,6 +357,7 @@ type ComplexityRoot struct {
 		Email                 func(childComplexity int) int
 		Events                func(childComplexity int) int
 		FulfillmentStatus     func(childComplexity int) int
+		Fulfillments          func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		Lines                 func(childComplexity int) int
 		Notes                 func(childComplexity int) int
@@ -384,19 +402,20 @@ type ComplexityRoot struct {
 	}
 
 	OrderLine struct {
-		Discount         func(childComplexity int) int
-		ID               func(childComplexity int) int
-		LineTotal        func(childComplexity int) int
-		Name             func(childComplexity int) int
-		Product          func(childComplexity int) int
-		Quantity         func(childComplexity int) int
-		RefundedQuantity func(childComplexity int) int
-		ReturnedQuantity func(childComplexity int) int
-		SelectedOptions  func(childComplexity int) int
-		Sku              func(childComplexity int) int
-		UnitPrice        func(childComplexity int) int
-		Variant          func(childComplexity int) int
-		VariantTitle     func(childComplexity int) int
+		Discount          func(childComplexity int) int
+		FulfilledQuantity func(childComplexity int) int
+		ID                func(childComplexity int) int
+		LineTotal         func(childComplexity int) int
+		Name              func(childComplexity int) int
+		Product           func(childComplexity int) int
+		Quantity          func(childComplexity int) int
+		RefundedQuantity  func(childComplexity int) int
+		ReturnedQuantity  func(childComplexity int) int
+		SelectedOptions   func(childComplexity int) int
+		Sku               func(childComplexity int) int
+		UnitPrice         func(childComplexity int) int
+		Variant           func(childComplexity int) int
+		VariantTitle      func(childComplexity int) int
 	}
 
 	OrderPayload struct {
@@ -918,6 +937,7 @@ type MutationResolver interface {
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionInput) (*model.PromotionPayload, error)
 	PromotionArchive(ctx context.Context, id string) (*model.PromotionPayload, error)
 	OrderRefund(ctx context.Context, id string, input model.OrderRefundInput) (*model.RefundPayload, error)
+	FulfillmentMarkDelivered(ctx context.Context, id string) (*model.OrderPayload, error)
 	ReturnRequest(ctx context.Context, input model.ReturnRequestInput) (*model.ReturnPayload, error)
 	ReturnApprove(ctx context.Context, id string, note *string) (*model.ReturnPayload, error)
 	ReturnReject(ctx context.Context, id string, note string) (*model.ReturnPayload, error)
@@ -935,6 +955,7 @@ type OrderResolver interface {
 
 	Refunds(ctx context.Context, obj *model.Order) ([]*model.Refund, error)
 
+	Fulfillments(ctx context.Context, obj *model.Order) ([]*model.Fulfillment, error)
 	Returns(ctx context.Context, obj *model.Order) ([]*model.Return, error)
 }
 type OrderConnectionResolver interface {
@@ -1563,6 +1584,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FacetValue.Value(childComplexity), true
 
+	case "Fulfillment.carrier":
+		if e.ComplexityRoot.Fulfillment.Carrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.Carrier(childComplexity), true
+	case "Fulfillment.deliveredAt":
+		if e.ComplexityRoot.Fulfillment.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.DeliveredAt(childComplexity), true
+	case "Fulfillment.id":
+		if e.ComplexityRoot.Fulfillment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.ID(childComplexity), true
+	case "Fulfillment.lines":
+		if e.ComplexityRoot.Fulfillment.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.Lines(childComplexity), true
+	case "Fulfillment.shippedAt":
+		if e.ComplexityRoot.Fulfillment.ShippedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.ShippedAt(childComplexity), true
+	case "Fulfillment.status":
+		if e.ComplexityRoot.Fulfillment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.Status(childComplexity), true
+	case "Fulfillment.trackingNumber":
+		if e.ComplexityRoot.Fulfillment.TrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.TrackingNumber(childComplexity), true
+	case "Fulfillment.trackingUrl":
+		if e.ComplexityRoot.Fulfillment.TrackingURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Fulfillment.TrackingURL(childComplexity), true
+
+	case "FulfillmentLine.orderLine":
+		if e.ComplexityRoot.FulfillmentLine.OrderLine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentLine.OrderLine(childComplexity), true
+	case "FulfillmentLine.quantity":
+		if e.ComplexityRoot.FulfillmentLine.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentLine.Quantity(childComplexity), true
+
 	case "InventoryAdjustPayload.product":
 		if e.ComplexityRoot.InventoryAdjustPayload.Product == nil {
 			break
@@ -1962,6 +2045,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CustomerUpdate(childComplexity, args["input"].(model.CustomerUpdateInput)), true
+	case "Mutation.fulfillmentMarkDelivered":
+		if e.ComplexityRoot.Mutation.FulfillmentMarkDelivered == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_fulfillmentMarkDelivered_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FulfillmentMarkDelivered(childComplexity, args["id"].(string)), true
 	case "Mutation.inventoryAdjust":
 		if e.ComplexityRoot.Mutation.InventoryAdjust == nil {
 			break
@@ -2573,6 +2667,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.FulfillmentStatus(childComplexity), true
+	case "Order.fulfillments":
+		if e.ComplexityRoot.Order.Fulfillments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Fulfillments(childComplexity), true
 	case "Order.id":
 		if e.ComplexityRoot.Order.ID == nil {
 			break
@@ -2775,6 +2875,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderLine.Discount(childComplexity), true
+	case "OrderLine.fulfilledQuantity":
+		if e.ComplexityRoot.OrderLine.FulfilledQuantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.FulfilledQuantity(childComplexity), true
 	case "OrderLine.id":
 		if e.ComplexityRoot.OrderLine.ID == nil {
 			break
@@ -4636,6 +4742,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CustomerUpdateInput", ec.unmarshalInputCustomerUpdateInput),
 			graphql.NewInputUnmarshaler("DimensionsInput", ec.unmarshalInputDimensionsInput),
 			graphql.NewInputUnmarshaler("FulfillInput", ec.unmarshalInputFulfillInput),
+			graphql.NewInputUnmarshaler("FulfillmentLineInput", ec.unmarshalInputFulfillmentLineInput),
 			graphql.NewInputUnmarshaler("InventoryAdjustInput", ec.unmarshalInputInventoryAdjustInput),
 			graphql.NewInputUnmarshaler("OrderFilter", ec.unmarshalInputOrderFilter),
 			graphql.NewInputUnmarshaler("OrderRefundInput", ec.unmarshalInputOrderRefundInput),
@@ -5987,10 +6094,14 @@ type Mutation {
   ): CheckoutPayload!
 
   """
-  Ships a paid, unfulfilled order: records tracking, marks it FULFILLED,
-  notifies the customer. STAFF. userErrors: NOT_FOUND at ["id"], INVALID at
-  ["id"] (not paid, or already shipped or cancelled) or at
-  ["input","trackingNumber"].
+  Ships a paid order, whole or in part (input.lines), as one fulfilment:
+  records its tracking (the order's v1 tracking fields show the latest
+  shipment), marks the order PARTIALLY_FULFILLED while units are left to
+  ship, else FULFILLED, and notifies the customer of this shipment's units.
+  A partly refunded order ships what was not refunded. STAFF. userErrors:
+  NOT_FOUND at ["id"] or at a line's orderLineId, INVALID at ["id"] (not
+  paid, cancelled, or nothing left to ship), at ["input","trackingNumber"]
+  or at ["input","lines",i,"quantity"] (more than is left of the line).
   """
   orderFulfill(
     "The order's id."
@@ -5998,7 +6109,12 @@ type Mutation {
     "Tracking and notification."
     input: FulfillInput!
   ): OrderPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
-  "Records that a shipped order arrived (DELIVERED). STAFF. userErrors: NOT_FOUND at [\"id\"], INVALID at [\"id\"] unless shipped and not yet delivered."
+  """
+  Records that every shipment of a shipped order arrived: a FULFILLED order
+  becomes DELIVERED; a PARTIALLY_FULFILLED one has its shipments marked
+  DELIVERED and stays PARTIALLY_FULFILLED. STAFF. userErrors: NOT_FOUND at
+  ["id"], INVALID at ["id"] unless shipped with a shipment not yet delivered.
+  """
   orderMarkDelivered(
     "The order's id."
     id: ID!
@@ -7641,6 +7757,91 @@ extend type Mutation {
   ): RefundPayload! @hasRole(role: STAFF) @hasPermission(permission: REFUNDS)
 }
 
+# Shipments: an order may ship in several fulfilments. FulfillInput.lines
+# (omitted: every unit not yet fulfilled or refunded) ships part of it; the
+# order is PARTIALLY_FULFILLED until every unit is shipped, then FULFILLED,
+# and DELIVERED when every fulfilment is. The v1 fields Order.carrier,
+# trackingNumber, trackingUrl and shippedAt read from the latest fulfilment.
+# Each shipment sends ` + "`" + `order-shipped` + "`" + ` (email, and SMS when there is a phone)
+# listing its own lines.
+
+"""Where one shipment (fulfilment) of an order is."""
+enum FulfillmentShipmentStatus {
+  "On its way."
+  SHIPPED
+  "Arrived (marked by staff: fulfillmentMarkDelivered or orderMarkDelivered)."
+  DELIVERED
+}
+
+"""Units of one order line a shipment holds."""
+type FulfillmentLine {
+  "The order line."
+  orderLine: OrderLine!
+  "Units shipped in this shipment."
+  quantity: Int!
+}
+
+"""One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF read it through node(id); everyone who may read the order reads it through Order.fulfillments."""
+type Fulfillment implements Node {
+  "Plain lowercase UUID."
+  id: ID!
+  "The units shipped, in the order's line order."
+  lines: [FulfillmentLine!]!
+  "The carrier as staff gave it; null when not given."
+  carrier: String
+  "The tracking number."
+  trackingNumber: String
+  "The carrier's tracking page (TRACKING_URL_TEMPLATES), or a generic one."
+  trackingUrl: String
+  "SHIPPED, then DELIVERED."
+  status: FulfillmentShipmentStatus!
+  "When it was shipped (orderFulfill)."
+  shippedAt: Time!
+  "When it was marked delivered; null before."
+  deliveredAt: Time
+}
+
+"""Units of an order line to ship."""
+input FulfillmentLineInput {
+  "The order line's id (NOT_FOUND at its path when not a line of this order)."
+  orderLineId: ID!
+  "1 up to the line's units neither shipped nor refunded yet (INVALID otherwise)."
+  quantity: Int!
+}
+
+extend input FulfillInput {
+  "The units this shipment holds, each line at most once; omitted, every unit not yet shipped or refunded. An empty list is INVALID."
+  lines: [FulfillmentLineInput!]
+}
+
+extend enum FulfillmentStatus {
+  "Some units shipped, some (not refunded) still to ship; the order's status stays PROCESSING."
+  PARTIALLY_FULFILLED
+}
+
+extend type OrderLine {
+  "Units of this line shipped, over every fulfilment."
+  fulfilledQuantity: Int!
+}
+
+extend type Order {
+  "Every shipment of the order, oldest first; [] before the first."
+  fulfillments: [Fulfillment!]!
+}
+
+extend type Mutation {
+  """
+  Records that one shipment arrived (DELIVERED). When every shipment of a
+  fully shipped order has arrived, the order becomes DELIVERED with
+  deliveredAt. STAFF. userErrors: NOT_FOUND at ["id"] for an unknown
+  shipment, INVALID at ["id"] when it was delivered already.
+  """
+  fulfillmentMarkDelivered(
+    "The fulfilment's id."
+    id: ID!
+  ): OrderPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
+}
+
 # Returns: the owner (signed in), a guest with the order's email or access
 # token, or STAFF requests a return of shipped units within RETURN_WINDOW
 # (default 720h) of shipping; staff approve or reject it, and on receipt
@@ -8116,6 +8317,38 @@ func (ec *executionContext) childFields_FacetValue(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type FacetValue", field.Name)
 }
 
+func (ec *executionContext) childFields_Fulfillment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Fulfillment_id(ctx, field)
+	case "lines":
+		return ec.fieldContext_Fulfillment_lines(ctx, field)
+	case "carrier":
+		return ec.fieldContext_Fulfillment_carrier(ctx, field)
+	case "trackingNumber":
+		return ec.fieldContext_Fulfillment_trackingNumber(ctx, field)
+	case "trackingUrl":
+		return ec.fieldContext_Fulfillment_trackingUrl(ctx, field)
+	case "status":
+		return ec.fieldContext_Fulfillment_status(ctx, field)
+	case "shippedAt":
+		return ec.fieldContext_Fulfillment_shippedAt(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Fulfillment_deliveredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Fulfillment", field.Name)
+}
+
+func (ec *executionContext) childFields_FulfillmentLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderLine":
+		return ec.fieldContext_FulfillmentLine_orderLine(ctx, field)
+	case "quantity":
+		return ec.fieldContext_FulfillmentLine_quantity(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FulfillmentLine", field.Name)
+}
+
 func (ec *executionContext) childFields_InventoryAdjustPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "product":
@@ -8316,6 +8549,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_refundedAmount(ctx, field)
 	case "refundableAmount":
 		return ec.fieldContext_Order_refundableAmount(ctx, field)
+	case "fulfillments":
+		return ec.fieldContext_Order_fulfillments(ctx, field)
 	case "returns":
 		return ec.fieldContext_Order_returns(ctx, field)
 	}
@@ -8384,6 +8619,8 @@ func (ec *executionContext) childFields_OrderLine(ctx context.Context, field gra
 		return ec.fieldContext_OrderLine_discount(ctx, field)
 	case "refundedQuantity":
 		return ec.fieldContext_OrderLine_refundedQuantity(ctx, field)
+	case "fulfilledQuantity":
+		return ec.fieldContext_OrderLine_fulfilledQuantity(ctx, field)
 	case "returnedQuantity":
 		return ec.fieldContext_OrderLine_returnedQuantity(ctx, field)
 	}
@@ -9773,6 +10010,20 @@ func (ec *executionContext) field_Mutation_customerUpdate_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_fulfillmentMarkDelivered_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -13507,6 +13758,254 @@ func (ec *executionContext) _FacetValue_count(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_FacetValue_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FacetValue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Fulfillment_id(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Fulfillment_lines(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FulfillmentLine) graphql.Marshaler {
+			return ec.marshalNFulfillmentLine2ᚕᚖcommerceᚋgraphᚋmodelᚐFulfillmentLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Fulfillment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Fulfillment_carrier(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_carrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Carrier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_carrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Fulfillment_trackingNumber(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_trackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_trackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Fulfillment_trackingUrl(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_trackingUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrackingURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_trackingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Fulfillment_status(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.FulfillmentShipmentStatus) graphql.Marshaler {
+			return ec.marshalNFulfillmentShipmentStatus2commerceᚋgraphᚋmodelᚐFulfillmentShipmentStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "FulfillmentShipmentStatus")
+}
+
+func (ec *executionContext) _Fulfillment_shippedAt(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_shippedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_shippedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Fulfillment_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *model.Fulfillment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Fulfillment_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Fulfillment_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Fulfillment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FulfillmentLine_orderLine(ctx context.Context, field graphql.CollectedField, obj *model.FulfillmentLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentLine_orderLine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderLine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderLine) graphql.Marshaler {
+			return ec.marshalNOrderLine2ᚖcommerceᚋgraphᚋmodelᚐOrderLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentLine_orderLine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FulfillmentLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentLine_quantity(ctx context.Context, field graphql.CollectedField, obj *model.FulfillmentLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentLine_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FulfillmentLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _InventoryAdjustPayload_product(ctx context.Context, field graphql.CollectedField, obj *model.InventoryAdjustPayload) (ret graphql.Marshaler) {
@@ -18034,6 +18533,80 @@ func (ec *executionContext) fieldContext_Mutation_orderRefund(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_fulfillmentMarkDelivered(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_fulfillmentMarkDelivered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FulfillmentMarkDelivered(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2commerceᚋgraphᚋmodelᚐRole(ctx, "STAFF")
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				permission, err := ec.unmarshalNStaffPermission2commerceᚋgraphᚋmodelᚐStaffPermission(ctx, "ORDERS")
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasPermission == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasPermission is not implemented")
+				}
+				return ec.Directives.HasPermission(ctx, nil, directive1, permission)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖcommerceᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_fulfillmentMarkDelivered(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_fulfillmentMarkDelivered_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_returnRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19561,6 +20134,38 @@ func (ec *executionContext) fieldContext_Order_refundableAmount(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Order_fulfillments(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_fulfillments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Fulfillments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Fulfillment) graphql.Marshaler {
+			return ec.marshalNFulfillment2ᚕᚖcommerceᚋgraphᚋmodelᚐFulfillmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_fulfillments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Fulfillment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Order_returns(ctx context.Context, field graphql.CollectedField, obj *model.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20181,6 +20786,29 @@ func (ec *executionContext) _OrderLine_refundedQuantity(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_refundedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrderLine_fulfilledQuantity(ctx context.Context, field graphql.CollectedField, obj *model.OrderLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_fulfilledQuantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FulfilledQuantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_fulfilledQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
@@ -29917,7 +30545,7 @@ func (ec *executionContext) unmarshalInputFulfillInput(ctx context.Context, obj 
 		asMap["notifyCustomer"] = true
 	}
 
-	fieldsInOrder := [...]string{"trackingNumber", "carrier", "notifyCustomer"}
+	fieldsInOrder := [...]string{"trackingNumber", "carrier", "notifyCustomer", "lines"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -29945,6 +30573,13 @@ func (ec *executionContext) unmarshalInputFulfillInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.NotifyCustomer = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalOFulfillmentLineInput2ᚕᚖcommerceᚋgraphᚋmodelᚐFulfillmentLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
 		}
 	}
 	return it, nil
@@ -29959,6 +30594,55 @@ func (ec *executionContext) unmarshalInputFulfillInput(ctx context.Context, obj 
 func UnmarshalFulfillInput(ctx context.Context, raw any) (model.FulfillInput, error) {
 	var out model.FulfillInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FulfillInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFulfillmentLineInput(ctx context.Context, obj any) (model.FulfillmentLineInput, error) {
+	var it model.FulfillmentLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderLineId", "quantity"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderLineId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderLineId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderLineID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFulfillmentLineInput unmarshals raw into the FulfillmentLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFulfillmentLineInput(ctx context.Context, raw any) (model.FulfillmentLineInput, error) {
+	var out model.FulfillmentLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FulfillmentLineInput", raw, &out)
 	return out, err
 }
 
@@ -31876,6 +32560,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._InventoryTransaction(ctx, sel, obj)
+	case model.Fulfillment:
+		return ec._Fulfillment(ctx, sel, &obj)
+	case *model.Fulfillment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Fulfillment(ctx, sel, obj)
 	case model.Customer:
 		return ec._Customer(ctx, sel, &obj)
 	case *model.Customer:
@@ -32775,6 +33466,112 @@ func (ec *executionContext) _FacetValue(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var fulfillmentImplementors = []string{"Fulfillment", "Node"}
+
+func (ec *executionContext) _Fulfillment(ctx context.Context, sel ast.SelectionSet, obj *model.Fulfillment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Fulfillment")
+		case "id":
+			out.Values[i] = ec._Fulfillment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._Fulfillment_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "carrier":
+			out.Values[i] = ec._Fulfillment_carrier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "trackingNumber":
+			out.Values[i] = ec._Fulfillment_trackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "trackingUrl":
+			out.Values[i] = ec._Fulfillment_trackingUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Fulfillment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shippedAt":
+			out.Values[i] = ec._Fulfillment_shippedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._Fulfillment_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fulfillmentLineImplementors = []string{"FulfillmentLine"}
+
+func (ec *executionContext) _FulfillmentLine(ctx context.Context, sel ast.SelectionSet, obj *model.FulfillmentLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FulfillmentLine")
+		case "orderLine":
+			out.Values[i] = ec._FulfillmentLine_orderLine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quantity":
+			out.Values[i] = ec._FulfillmentLine_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var inventoryAdjustPayloadImplementors = []string{"InventoryAdjustPayload"}
 
 func (ec *executionContext) _InventoryAdjustPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryAdjustPayload) graphql.Marshaler {
@@ -33519,6 +34316,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "fulfillmentMarkDelivered":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_fulfillmentMarkDelivered(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "returnRequest":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_returnRequest(ctx, field)
@@ -33899,6 +34703,12 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "fulfillments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_fulfillments(ctx, field, obj)
+				})
 		case "returns":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -34123,6 +34933,11 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 			}
 		case "refundedQuantity":
 			out.Values[i] = ec._OrderLine_refundedQuantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fulfilledQuantity":
+			out.Values[i] = ec._OrderLine_fulfilledQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -37702,6 +38517,69 @@ func (ec *executionContext) unmarshalNFulfillInput2commerceᚋgraphᚋmodelᚐFu
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNFulfillment2ᚕᚖcommerceᚋgraphᚋmodelᚐFulfillmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Fulfillment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFulfillment2ᚖcommerceᚋgraphᚋmodelᚐFulfillment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFulfillment2ᚖcommerceᚋgraphᚋmodelᚐFulfillment(ctx context.Context, sel ast.SelectionSet, v *model.Fulfillment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Fulfillment!")
+		return graphql.Null
+	}
+	return ec._Fulfillment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFulfillmentLine2ᚕᚖcommerceᚋgraphᚋmodelᚐFulfillmentLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FulfillmentLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFulfillmentLine2ᚖcommerceᚋgraphᚋmodelᚐFulfillmentLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFulfillmentLine2ᚖcommerceᚋgraphᚋmodelᚐFulfillmentLine(ctx context.Context, sel ast.SelectionSet, v *model.FulfillmentLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FulfillmentLine!")
+		return graphql.Null
+	}
+	return ec._FulfillmentLine(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFulfillmentLineInput2ᚖcommerceᚋgraphᚋmodelᚐFulfillmentLineInput(ctx context.Context, v any) (*model.FulfillmentLineInput, error) {
+	res, err := ec.unmarshalInputFulfillmentLineInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNFulfillmentShipmentStatus2commerceᚋgraphᚋmodelᚐFulfillmentShipmentStatus(ctx context.Context, v any) (model.FulfillmentShipmentStatus, error) {
+	var res model.FulfillmentShipmentStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFulfillmentShipmentStatus2commerceᚋgraphᚋmodelᚐFulfillmentShipmentStatus(ctx context.Context, sel ast.SelectionSet, v model.FulfillmentShipmentStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNFulfillmentStatus2commerceᚋgraphᚋmodelᚐFulfillmentStatus(ctx context.Context, v any) (model.FulfillmentStatus, error) {
 	var res model.FulfillmentStatus
 	err := res.UnmarshalGQL(v)
@@ -39414,6 +40292,23 @@ func (ec *executionContext) unmarshalODimensionsInput2ᚖcommerceᚋgraphᚋmode
 	}
 	res, err := ec.unmarshalInputDimensionsInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFulfillmentLineInput2ᚕᚖcommerceᚋgraphᚋmodelᚐFulfillmentLineInputᚄ(ctx context.Context, v any) ([]*model.FulfillmentLineInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.FulfillmentLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFulfillmentLineInput2ᚖcommerceᚋgraphᚋmodelᚐFulfillmentLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOFulfillmentStatus2ᚖcommerceᚋgraphᚋmodelᚐFulfillmentStatus(ctx context.Context, v any) (*model.FulfillmentStatus, error) {

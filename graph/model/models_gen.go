@@ -403,6 +403,49 @@ type FulfillInput struct {
 	Carrier *string `json:"carrier,omitempty"`
 	// Email the customer (and text them when a phone is known) that the order shipped; default true.
 	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
+	// The units this shipment holds, each line at most once; omitted, every unit not yet shipped or refunded. An empty list is INVALID.
+	Lines []*FulfillmentLineInput `json:"lines,omitempty"`
+}
+
+// One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF read it through node(id); everyone who may read the order reads it through Order.fulfillments.
+type Fulfillment struct {
+	// Plain lowercase UUID.
+	ID string `json:"id"`
+	// The units shipped, in the order's line order.
+	Lines []*FulfillmentLine `json:"lines"`
+	// The carrier as staff gave it; null when not given.
+	Carrier *string `json:"carrier,omitempty"`
+	// The tracking number.
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+	// The carrier's tracking page (TRACKING_URL_TEMPLATES), or a generic one.
+	TrackingURL *string `json:"trackingUrl,omitempty"`
+	// SHIPPED, then DELIVERED.
+	Status FulfillmentShipmentStatus `json:"status"`
+	// When it was shipped (orderFulfill).
+	ShippedAt time.Time `json:"shippedAt"`
+	// When it was marked delivered; null before.
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+}
+
+func (Fulfillment) IsNode() {}
+
+// Plain lowercase UUID.
+func (this Fulfillment) GetID() string { return this.ID }
+
+// Units of one order line a shipment holds.
+type FulfillmentLine struct {
+	// The order line.
+	OrderLine *OrderLine `json:"orderLine"`
+	// Units shipped in this shipment.
+	Quantity int `json:"quantity"`
+}
+
+// Units of an order line to ship.
+type FulfillmentLineInput struct {
+	// The order line's id (NOT_FOUND at its path when not a line of this order).
+	OrderLineID string `json:"orderLineId"`
+	// 1 up to the line's units neither shipped nor refunded yet (INVALID otherwise).
+	Quantity int `json:"quantity"`
 }
 
 // A manual stock change.
@@ -635,6 +678,8 @@ type Order struct {
 	RefundedAmount *Money `json:"refundedAmount"`
 	// What may still be refunded: total − refundedAmount for a paid order; 0 for one never paid.
 	RefundableAmount *Money `json:"refundableAmount"`
+	// Every shipment of the order, oldest first; [] before the first.
+	Fulfillments []*Fulfillment `json:"fulfillments"`
 	// The order's returns, oldest first. The owner, a holder of the access token and STAFF see them; [] for anyone else (a guest reading with the email).
 	Returns    []*Return `json:"returns"`
 	CustomerID *string   `json:"-"`
@@ -727,6 +772,8 @@ type OrderLine struct {
 	Discount *Money `json:"discount"`
 	// Units of this line in refunds that are not FAILED.
 	RefundedQuantity int `json:"refundedQuantity"`
+	// Units of this line shipped, over every fulfilment.
+	FulfilledQuantity int `json:"fulfilledQuantity"`
 	// Units of this line in returns that are not REJECTED or CANCELLED.
 	ReturnedQuantity int     `json:"returnedQuantity"`
 	ProductID        *string `json:"-"`
@@ -1962,6 +2009,64 @@ func (e DiscountValueType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Where one shipment (fulfilment) of an order is.
+type FulfillmentShipmentStatus string
+
+const (
+	// On its way.
+	FulfillmentShipmentStatusShipped FulfillmentShipmentStatus = "SHIPPED"
+	// Arrived (marked by staff: fulfillmentMarkDelivered or orderMarkDelivered).
+	FulfillmentShipmentStatusDelivered FulfillmentShipmentStatus = "DELIVERED"
+)
+
+var AllFulfillmentShipmentStatus = []FulfillmentShipmentStatus{
+	FulfillmentShipmentStatusShipped,
+	FulfillmentShipmentStatusDelivered,
+}
+
+func (e FulfillmentShipmentStatus) IsValid() bool {
+	switch e {
+	case FulfillmentShipmentStatusShipped, FulfillmentShipmentStatusDelivered:
+		return true
+	}
+	return false
+}
+
+func (e FulfillmentShipmentStatus) String() string {
+	return string(e)
+}
+
+func (e *FulfillmentShipmentStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FulfillmentShipmentStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FulfillmentShipmentStatus", str)
+	}
+	return nil
+}
+
+func (e FulfillmentShipmentStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FulfillmentShipmentStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FulfillmentShipmentStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Where an order's shipment is. Tolerate new values.
 type FulfillmentStatus string
 
@@ -1972,17 +2077,20 @@ const (
 	FulfillmentStatusFulfilled FulfillmentStatus = "FULFILLED"
 	// Arrived (marked by staff).
 	FulfillmentStatusDelivered FulfillmentStatus = "DELIVERED"
+	// Some units shipped, some (not refunded) still to ship; the order's status stays PROCESSING.
+	FulfillmentStatusPartiallyFulfilled FulfillmentStatus = "PARTIALLY_FULFILLED"
 )
 
 var AllFulfillmentStatus = []FulfillmentStatus{
 	FulfillmentStatusUnfulfilled,
 	FulfillmentStatusFulfilled,
 	FulfillmentStatusDelivered,
+	FulfillmentStatusPartiallyFulfilled,
 }
 
 func (e FulfillmentStatus) IsValid() bool {
 	switch e {
-	case FulfillmentStatusUnfulfilled, FulfillmentStatusFulfilled, FulfillmentStatusDelivered:
+	case FulfillmentStatusUnfulfilled, FulfillmentStatusFulfilled, FulfillmentStatusDelivered, FulfillmentStatusPartiallyFulfilled:
 		return true
 	}
 	return false

@@ -230,7 +230,9 @@ func (s *Service) lockForStaff(ctx context.Context, tx bun.Tx, orderID string) (
 }
 
 // SendFulfillmentReminder emails the warehouse about a paid order that is
-// still unfulfilled. Safe to run twice: the notification is deduplicated.
+// still unfulfilled or only partly shipped, listing the units left to ship
+// (refunded units are not). Safe to run twice: the notification is
+// deduplicated.
 func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) error {
 	if s.cfg.WarehouseEmail == "" {
 		return nil
@@ -243,14 +245,28 @@ func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) e
 		if err != nil {
 			return err
 		}
-		if o.Status != Processing || o.FulfillmentStatus != Unfulfilled {
+		if o.Status != Processing || (o.FulfillmentStatus != Unfulfilled && o.FulfillmentStatus != PartiallyShipped) {
+			return nil
+		}
+		left, err := unitsLeft(ctx, tx, o.ID, lines)
+		if err != nil {
+			return err
+		}
+		var rest []FulfillmentLine
+		for _, l := range lines {
+			if n := left[l.ID]; n > 0 {
+				rest = append(rest, FulfillmentLine{OrderLineID: l.ID, Quantity: n})
+			}
+		}
+		if len(rest) == 0 {
 			return nil
 		}
 		return s.notify.Enqueue(ctx, tx, notify.Message{
 			Channel: notify.Email, To: s.cfg.WarehouseEmail, Template: "fulfillment-reminder",
 			DedupeKey: "fulfillment-reminder:" + o.ID,
 			Data: map[string]any{"order_number": o.Number, "order_id": o.ID,
-				"placed_at": o.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), "lines": emailLines(lines)},
+				"placed_at": o.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), "lines": shipmentEmailLines(lines, rest),
+				"units_left": sumShipped(rest), "partial": o.FulfillmentStatus == PartiallyShipped},
 		})
 	})
 }

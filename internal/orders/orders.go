@@ -42,8 +42,11 @@ type FulfillmentStatus string
 // The fulfillment statuses.
 const (
 	Unfulfilled FulfillmentStatus = "UNFULFILLED"
-	Shipped     FulfillmentStatus = "FULFILLED"
-	Delivered   FulfillmentStatus = "DELIVERED"
+	// PartiallyShipped is an order some of whose units (net of refunded
+	// units) are still to ship; its Status stays PROCESSING.
+	PartiallyShipped FulfillmentStatus = "PARTIALLY_FULFILLED"
+	Shipped          FulfillmentStatus = "FULFILLED"
+	Delivered        FulfillmentStatus = "DELIVERED"
 )
 
 // Event types of the order timeline.
@@ -143,11 +146,13 @@ type Line struct {
 	LineTotal       money.Money
 	// Discount is the line's part of the order's merchandise discount.
 	Discount money.Money
-	// RefundedQuantity is the units in refunds that are not FAILED, and
+	// RefundedQuantity is the units in refunds that are not FAILED,
 	// ReturnedQuantity those in returns that are not REJECTED or
-	// CANCELLED; read by Service.Lines only.
-	RefundedQuantity int
-	ReturnedQuantity int
+	// CANCELLED, and FulfilledQuantity those shipped in fulfilments; read
+	// by Service.Lines only.
+	RefundedQuantity  int
+	ReturnedQuantity  int
+	FulfilledQuantity int
 }
 
 // Event is one entry of an order's timeline.

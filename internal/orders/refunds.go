@@ -223,6 +223,9 @@ func (s *Service) reserveRefund(ctx context.Context, tx bun.Tx, o *Order, lines 
 	if err := s.setRefunded(ctx, tx, o, o.Refunded.Amount+r.amount, newEvent(o.ID, EventRefundRequested, "Refunding "+amount.String())); err != nil {
 		return "", err
 	}
+	if err := s.refundedTheRest(ctx, tx, o, lines); err != nil {
+		return "", err
+	}
 	return id, s.insertJobs(ctx, tx, river.InsertManyParams{Args: RefundArgs{OrderID: o.ID, IntentID: *o.PaymentIntentID,
 		Amount: r.amount, Currency: o.Total.Currency, Key: "refund-" + id, RefundID: id}})
 }

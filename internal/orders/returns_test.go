@@ -14,21 +14,19 @@ import (
 	"commerce/internal/orders"
 )
 
-// ship writes a fulfilment of the order shipped ago, of quantity units of
-// each line, as orderFulfill does.
-func (e *env) ship(t *testing.T, orderID string, ago time.Duration, units map[string]int) {
+// shipAgo ships units of the order through Fulfill, then dates the
+// shipment ago in the past.
+func (e *env) shipAgo(t *testing.T, orderID string, ago time.Duration, units map[string]int) {
 	t.Helper()
-	var id string
-	err := e.db.SQL.QueryRow(`INSERT INTO fulfillments (order_id, shipped_at) VALUES ($1, now() - make_interval(secs => $2))
-		RETURNING id`, orderID, ago.Seconds()).Scan(&id)
-	if err != nil {
-		t.Fatal(err)
+	var lines []orders.FulfillLineInput
+	for id, q := range units {
+		lines = append(lines, orders.FulfillLineInput{OrderLineID: id, Quantity: q})
 	}
-	for lineID, q := range units {
-		if _, err := e.db.SQL.Exec(`INSERT INTO fulfillment_lines (fulfillment_id, order_line_id, quantity) VALUES ($1, $2, $3)`,
-			id, lineID, q); err != nil {
-			t.Fatal(err)
-		}
+	e.ship(t, orderID, uniq("TRK"), lines...)
+	if _, err := e.db.SQL.Exec(`UPDATE fulfillments SET shipped_at = now() - make_interval(secs => $2)
+		WHERE id = (SELECT id FROM fulfillments WHERE order_id = $1 ORDER BY shipped_at DESC, id DESC LIMIT 1)`,
+		orderID, ago.Seconds()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -60,7 +58,7 @@ func TestReturnFlow(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
-	e.ship(t, o.ID, time.Hour, map[string]int{ls[0].ID: 1, ls[1].ID: 2, ls[2].ID: 1})
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[0].ID: 1, ls[1].ID: 2, ls[2].ID: 1})
 
 	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{
 		OrderNumber: " " + strings.ToLower(o.Number) + " ", AccessToken: ptr(token(o.ID)),
@@ -145,8 +143,8 @@ func TestReturnRequestRules(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
-	e.ship(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
-	e.ship(t, o.ID, 31*24*time.Hour, map[string]int{ls[2].ID: 1})
+	e.shipAgo(t, o.ID, 31*24*time.Hour, map[string]int{ls[2].ID: 1})
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
 	req := func(p auth.Principal, email, tok *string, lines ...orders.ReturnLineInput) (*orders.Return, error) {
 		return e.svc.RequestReturn(ctx, p, orders.ReturnRequestInput{OrderNumber: o.Number, Email: email, AccessToken: tok, Lines: lines})
 	}
@@ -216,7 +214,7 @@ func TestReturnConcurrent(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
-	e.ship(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, exceeded := 0, 0
@@ -249,7 +247,7 @@ func TestReturnReceiveWithoutRefund(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
-	e.ship(t, o.ID, time.Hour, map[string]int{ls[0].ID: 1, ls[1].ID: 2})
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[0].ID: 1, ls[1].ID: 2})
 	approved := func(lines ...orders.ReturnLineInput) *orders.Return {
 		t.Helper()
 		r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,

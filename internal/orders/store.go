@@ -112,10 +112,11 @@ type lineRow struct {
 	UnitPrice       int64                    `bun:"unit_price" json:"unit_price"`
 	LineTotal       int64                    `bun:"line_total" json:"line_total"`
 	Discount        int64                    `bun:"discount" json:"discount"`
-	// RefundedQuantity and ReturnedQuantity are computed by selectLines,
-	// never stored.
-	RefundedQuantity int `bun:"refunded_quantity,scanonly" json:"-"`
-	ReturnedQuantity int `bun:"returned_quantity,scanonly" json:"-"`
+	// RefundedQuantity, ReturnedQuantity and FulfilledQuantity are
+	// computed by selectLines, never stored.
+	RefundedQuantity  int `bun:"refunded_quantity,scanonly" json:"-"`
+	ReturnedQuantity  int `bun:"returned_quantity,scanonly" json:"-"`
+	FulfilledQuantity int `bun:"fulfilled_quantity,scanonly" json:"-"`
 }
 
 func (r lineRow) line(currency string) Line {
@@ -126,7 +127,8 @@ func (r lineRow) line(currency string) Line {
 	return Line{ID: r.ID, OrderID: r.OrderID, Position: r.Position, ProductID: r.ProductID, VariantID: r.VariantID,
 		SKU: r.SKU, Name: r.Name, VariantTitle: r.VariantTitle, SelectedOptions: opts,
 		Quantity: r.Quantity, UnitPrice: money.New(r.UnitPrice, currency), LineTotal: money.New(r.LineTotal, currency),
-		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity, ReturnedQuantity: r.ReturnedQuantity}
+		Discount: money.New(r.Discount, currency), RefundedQuantity: r.RefundedQuantity,
+		ReturnedQuantity: r.ReturnedQuantity, FulfilledQuantity: r.FulfilledQuantity}
 }
 
 // eventRow is an order_events row.
@@ -307,7 +309,8 @@ func selectLines(ctx context.Context, idb bun.IDB, orderIDs []string) (map[strin
 			(SELECT coalesce(sum(rl.quantity), 0) FROM refund_lines rl JOIN refunds r ON r.id = rl.refund_id
 			 WHERE rl.order_line_id = l.id AND r.status <> 'FAILED') AS refunded_quantity,
 			(SELECT coalesce(sum(rl.quantity), 0) FROM return_lines rl JOIN returns r ON r.id = rl.return_id
-			 WHERE rl.order_line_id = l.id AND r.status NOT IN ('REJECTED', 'CANCELLED')) AS returned_quantity
+			 WHERE rl.order_line_id = l.id AND r.status NOT IN ('REJECTED', 'CANCELLED')) AS returned_quantity,
+			(SELECT coalesce(sum(fl.quantity), 0) FROM fulfillment_lines fl WHERE fl.order_line_id = l.id) AS fulfilled_quantity
 		FROM order_lines l JOIN orders o ON o.id = l.order_id
 		WHERE l.order_id IN (?) ORDER BY l.order_id, l.position`, bun.In(orderIDs)).Scan(ctx, &rows)
 	if err != nil {
