@@ -86,6 +86,13 @@ func (s *e2eServer) orderRefund(t *testing.T, staff, orderID string, input map[s
 // quantity pairs) and pays it through the signed Stripe webhook.
 func (s *e2eServer) paidOrderOf(t *testing.T, staff, email string, lines ...any) refundOrder {
 	t.Helper()
+	o, _ := s.paidGuestOrder(t, staff, email, lines...)
+	return o
+}
+
+// paidGuestOrder is paidOrderOf that also returns the order's access token.
+func (s *e2eServer) paidGuestOrder(t *testing.T, staff, email string, lines ...any) (refundOrder, string) {
+	t.Helper()
 	var in []map[string]any
 	for i := 0; i < len(lines); i += 2 {
 		in = append(in, map[string]any{"productId": lines[i], "quantity": lines[i+1]})
@@ -94,7 +101,7 @@ func (s *e2eServer) paidOrderOf(t *testing.T, staff, email string, lines ...any)
 	s.gql(t, "", checkoutMutation, map[string]any{"input": map[string]any{
 		"lines": in, "email": email, "shippingAddress": shippingAddress(), "idempotencyKey": "e2e-as-" + randHex(8),
 	}}, &co)
-	if co.Checkout.Order == nil || len(co.Checkout.UserErrors) > 0 {
+	if co.Checkout.Order == nil || co.Checkout.OrderAccessToken == nil || len(co.Checkout.UserErrors) > 0 {
 		t.Fatalf("checkout: %+v", co.Checkout.UserErrors)
 	}
 	o := s.waitOrder(t, staff, co.Checkout.Order.OrderNumber, 10*time.Second, "with an intent", func(o e2eOrder) bool {
@@ -105,7 +112,7 @@ func (s *e2eServer) paidOrderOf(t *testing.T, staff, email string, lines ...any)
 		t.Fatalf("payment_intent.succeeded: %d", code)
 	}
 	s.waitOrder(t, staff, o.OrderNumber, 10*time.Second, "PAID", func(o e2eOrder) bool { return o.PaymentStatus == "PAID" })
-	return s.refundOrder(t, staff, o.OrderNumber)
+	return s.refundOrder(t, staff, o.OrderNumber), *co.Checkout.OrderAccessToken
 }
 
 // waitRefunds polls the order until every refund is out of PENDING.
