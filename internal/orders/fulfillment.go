@@ -206,9 +206,14 @@ func (s *Service) scheduleDeliveryFollowup(ctx context.Context, tx bun.Tx, order
 // less the units shipped and the units in refunds that are not FAILED. A
 // refunded unit is taken to be one not shipped yet, so the refund of a
 // shipped unit of a partly shipped line holds back one of its unshipped
-// units too; the order never ships more than was paid for.
+// units too; the order never ships more than was paid for. The units of a
+// return's refund are known to have shipped, and hold back nothing.
 func unitsLeft(ctx context.Context, idb bun.IDB, orderID string, lines []Line) (map[string]int, error) {
 	refunded, err := refundedUnits(ctx, idb, orderID)
+	if err != nil {
+		return nil, err
+	}
+	returned, err := returnRefundedUnits(ctx, idb, orderID)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +230,7 @@ func unitsLeft(ctx context.Context, idb bun.IDB, orderID string, lines []Line) (
 	}
 	left := make(map[string]int, len(lines))
 	for _, l := range lines {
-		left[l.ID] = max(l.Quantity-shipped[l.ID]-refunded[l.ID].refunded, 0)
+		left[l.ID] = max(l.Quantity-shipped[l.ID]-(refunded[l.ID].refunded-returned[l.ID]), 0)
 	}
 	return left, nil
 }

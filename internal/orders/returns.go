@@ -173,6 +173,34 @@ func returnableUnits(ctx context.Context, tx bun.Tx, orderID string) (map[string
 	return out, nil
 }
 
+// returnRefundKey prefixes the return's id in the idempotency key of the
+// refund made on its receipt.
+const returnRefundKey = "return-"
+
+// returnRefundedUnits sums, per order line, the units of the refunds that
+// are not FAILED made on receipt of the order's returns. They are found by
+// their idempotency key, which is written with the refund, before the
+// return names it (refund_id) at the end of its receipt.
+func returnRefundedUnits(ctx context.Context, idb bun.IDB, orderID string) (map[string]int, error) {
+	var rows []struct {
+		LineID   string `bun:"order_line_id"`
+		Quantity int    `bun:"quantity"`
+	}
+	err := idb.NewRaw(`SELECT rl.order_line_id, sum(rl.quantity) AS quantity
+		FROM refunds r JOIN refund_lines rl ON rl.refund_id = r.id
+		JOIN returns rt ON rt.order_id = r.order_id AND r.idempotency_key = ? || rt.id::text
+		WHERE r.order_id = ? AND r.status <> ? GROUP BY rl.order_line_id`,
+		returnRefundKey, orderID, string(RefundFailed)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("sum the units of return refunds: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.LineID] = r.Quantity
+	}
+	return out, nil
+}
+
 // returnLines checks the requested lines (known, each once, a positive
 // quantity within what was shipped and not yet in a return, last shipped
 // within the window) and returns them normalized.
@@ -274,7 +302,7 @@ func (s *Service) ReceiveReturn(ctx context.Context, id string, restock, refund 
 			case len(toRefund) > 0:
 				reason := "Return " + r.Number
 				refundID, err := s.refundLocked(ctx, tx, o, lines, RefundInput{Lines: toRefund, Reason: &reason,
-					IdempotencyKey: "return-" + r.ID})
+					IdempotencyKey: returnRefundKey + r.ID})
 				if err != nil {
 					return c, atRefund(err)
 				}

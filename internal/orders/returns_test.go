@@ -298,3 +298,33 @@ func TestReturnReceiveWithoutRefund(t *testing.T) {
 		t.Errorf("count %d, %v", n, err)
 	}
 }
+
+// TestReturnOfPartlyShippedOrder: the refund of a returned unit is of a
+// shipped unit, so it holds back none of the units still to ship: the order
+// stays PARTIALLY_FULFILLED and the rest ships.
+func TestReturnOfPartlyShippedOrder(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
+	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.RefundID == nil {
+		t.Fatalf("receive: %+v, %v", r, err)
+	}
+	if got := e.byID(t, o.ID); got.FulfillmentStatus != orders.PartiallyShipped || got.Status != orders.Processing {
+		t.Errorf("after the return's refund: %s, %s; want PROCESSING, PARTIALLY_FULFILLED", got.Status, got.FulfillmentStatus)
+	}
+	if got := e.ship(t, o.ID, "TRK-REST"); got.FulfillmentStatus != orders.Shipped {
+		t.Errorf("after shipping the rest: %s", got.FulfillmentStatus)
+	}
+	if got := e.shippedUnits(t, o.ID); got[1] != 2 {
+		t.Errorf("shipped units %v, want both units of line 2", got)
+	}
+}
