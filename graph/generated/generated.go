@@ -7871,7 +7871,7 @@ enum ReturnStatus {
   RECEIVED
   "The refund made on receipt succeeded."
   REFUNDED
-  "Withdrawn; its units may be asked for again."
+  "Withdrawn; its units may be asked for again. Reserved: no operation withdraws a return yet."
   CANCELLED
 }
 

@@ -2597,7 +2597,7 @@ const (
 	ReturnStatusReceived ReturnStatus = "RECEIVED"
 	// The refund made on receipt succeeded.
 	ReturnStatusRefunded ReturnStatus = "REFUNDED"
-	// Withdrawn; its units may be asked for again.
+	// Withdrawn; its units may be asked for again. Reserved: no operation withdraws a return yet.
 	ReturnStatusCancelled ReturnStatus = "CANCELLED"
 )
 

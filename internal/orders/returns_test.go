@@ -328,3 +328,26 @@ func TestReturnOfPartlyShippedOrder(t *testing.T) {
 		t.Errorf("shipped units %v, want both units of line 2", got)
 	}
 }
+
+// TestReturnByOwner: the signed-in owner asks without email or token;
+// another signed-in customer gets NOT_FOUND.
+func TestReturnByOwner(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	owner := e.account(t)
+	in := input(line(e.product(t, "10.00", 5), 1))
+	in.Caller = owner
+	o := e.checkout(t, in).Order
+	e.pay(t, o)
+	e.ship(t, o.ID, "TRK-OWN")
+	ls, err := e.svc.Lines(ctx, []string{o.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := orders.ReturnRequestInput{OrderNumber: o.Number, Lines: []orders.ReturnLineInput{returnLine(&ls[0][0], 1)}}
+	_, err = e.svc.RequestReturn(ctx, e.account(t), req)
+	wantUserErrors(t, err, "NOT_FOUND input.orderNumber")
+	if r, err := e.svc.RequestReturn(ctx, owner, req); err != nil || r.Status != orders.ReturnRequested {
+		t.Errorf("the owner's request: %+v, %v", r, err)
+	}
+}
