@@ -5,7 +5,8 @@ package admin_test
 // the real service binary on the package database: a staff member logs in
 // on /admin, an order placed over HTTP appears through the orderUpdates
 // subscription, turns PAID when the dummy provider confirms it, and is
-// fulfilled from the page. A screenshot is kept in <module>/tmp.
+// fulfilled from the page, whole or in parts, and refunded a unit. A
+// screenshot is kept in <module>/tmp.
 
 import (
 	"bytes"
@@ -218,6 +219,45 @@ func TestLiveViewInChromium(t *testing.T) {
 		t.Errorf("after fulfilment the form or the Fulfil button is still there: %v", err)
 	}
 	cancelGone()
+
+	// A 3-unit order ships in part, is refunded a unit, and ships the rest.
+	parts := srv.checkout(t, sku, 3)
+	prow := fmt.Sprintf(`tr[data-order=%q]`, parts)
+	waitFor(t, bctx, "the 3-unit order to show PAID", prow+`[data-payment="PAID"][data-status="PROCESSING"]`, 30*time.Second)
+	step(t, bctx, "ship one unit of "+parts,
+		chromedp.Click(chromedp.CSS(prow+" button.fulfil")),
+		chromedp.WaitVisible(chromedp.CSS("#ship-qty-0")),
+		chromedp.SetValue(chromedp.CSS("#ship-qty-0"), "1"),
+		chromedp.SendKeys(chromedp.CSS("#tracking"), "1Z-PART-ONE"),
+		chromedp.Click(chromedp.CSS("#fulfil-submit")),
+	)
+	waitFor(t, bctx, "the order to show PARTIALLY_FULFILLED", prow+`[data-fulfillment="PARTIALLY_FULFILLED"][data-status="PROCESSING"]`, 15*time.Second)
+	step(t, bctx, "refund one unit of "+parts,
+		chromedp.WaitNotPresent(chromedp.CSS("#tracking")),
+		chromedp.Click(chromedp.CSS(prow+" button.refund")),
+		chromedp.WaitVisible(chromedp.CSS("#refund-qty-0")),
+		chromedp.SetValue(chromedp.CSS("#refund-qty-0"), "1"),
+		chromedp.SendKeys(chromedp.CSS("#refund-reason"), "One arrived broken"),
+	)
+	screenshot(t, bctx, root, "admin-live-view-refund.png")
+	step(t, bctx, "submit the refund", chromedp.Click(chromedp.CSS("#refund-submit")))
+	waitFor(t, bctx, "the order to show PARTIALLY_REFUNDED", prow+`[data-payment="PARTIALLY_REFUNDED"]`, 15*time.Second)
+	step(t, bctx, "open the fulfil form again",
+		chromedp.WaitNotPresent(chromedp.CSS("#refund-qty-0")),
+		chromedp.Click(chromedp.CSS(prow+" button.fulfil")),
+		chromedp.WaitVisible(chromedp.CSS("#ship-qty-0")),
+	)
+	if left, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#ship-qty-0').max`)); err != nil || left != "1" {
+		t.Errorf("units left to ship after one shipped and one refunded: %q (%v), want 1", left, err)
+	}
+	step(t, bctx, "ship the rest",
+		chromedp.SendKeys(chromedp.CSS("#tracking"), "1Z-PART-TWO"),
+		chromedp.Click(chromedp.CSS("#fulfil-submit")),
+	)
+	waitFor(t, bctx, "the order to show FULFILLED", prow+`[data-fulfillment="FULFILLED"][data-status="FULFILLED"]`, 15*time.Second)
+	if over, err := chromedp.Run(bctx, chromedp.Evaluate[int](`(w => w.scrollWidth - w.clientWidth)(document.querySelector('.table-wrap'))`)); err != nil || over > 0 {
+		t.Errorf("with a PARTIALLY_REFUNDED order the table is %dpx wider than its card at 1360px (%v)", over, err)
+	}
 
 	// Let the highlight fade, then keep a screenshot.
 	_ = chromedp.Do(bctx, chromedp.Sleep(2500*time.Millisecond))

@@ -324,3 +324,61 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestShippingFollowUps: the fulfilment reminder lists what is left to
+// ship of a partly shipped, partly refunded order and is not sent for one
+// with nothing left; the delivery follow-up waits for the last shipment.
+func TestShippingFollowUps(t *testing.T) {
+	const warehouse = "warehouse@example.com"
+	e := setupWith(t, func(c *orders.Config) { c.WarehouseEmail = warehouse })
+	ctx := context.Background()
+
+	o, ls := e.paidOrder(t)
+	e.ship(t, o.ID, "1Z-PART", orders.FulfillLineInput{OrderLineID: ls[1].ID, Quantity: 1})
+	if _, _, err := e.svc.CreateRefund(ctx, o.ID, orders.RefundInput{IdempotencyKey: "r",
+		Lines: []orders.RefundLineInput{{OrderLineID: ls[2].ID, Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SendFulfillmentReminder(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	var lines, partial string
+	err := e.db.SQL.QueryRow(`SELECT (data->>'units_left')::int, data->>'partial',
+			(SELECT string_agg((l->>'quantity') || ' x ' || (l->>'name'), ', ') FROM jsonb_array_elements(data->'lines') l)
+		FROM notifications WHERE template = 'fulfillment-reminder' AND recipient = $1 AND data->>'order_number' = $2`,
+		warehouse, o.Number).Scan(&left, &partial, &lines)
+	if err != nil {
+		t.Fatalf("read the reminder: %v", err)
+	}
+	if want := fmt.Sprintf("1 x %s, 1 x %s", ls[0].Name, ls[1].Name); left != 2 || partial != "true" || lines != want {
+		t.Errorf("reminder: %d units left, partial %s, lines %q; want 2, true, %q", left, partial, lines, want)
+	}
+	if err := e.svc.SendDeliveryConfirmation(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.notifications(t, "delivery-confirmation", o); n != 0 {
+		t.Errorf("%d delivery follow-ups while units are left to ship, want 0", n)
+	}
+	e.ship(t, o.ID, "1Z-REST")
+	if err := e.svc.SendDeliveryConfirmation(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.notifications(t, "delivery-confirmation", o); n != 1 {
+		t.Errorf("%d delivery follow-ups after the last shipment, want 1", n)
+	}
+
+	// Nothing left to ship: every unit refunded.
+	gone, gls := e.paidOrder(t)
+	if _, _, err := e.svc.CreateRefund(ctx, gone.ID, orders.RefundInput{IdempotencyKey: "all",
+		Lines: []orders.RefundLineInput{{OrderLineID: gls[0].ID, Quantity: 1}, {OrderLineID: gls[1].ID, Quantity: 2},
+			{OrderLineID: gls[2].ID, Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SendFulfillmentReminder(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.notifications(t, "fulfillment-reminder", gone); n != 0 {
+		t.Errorf("%d reminders for an order with nothing left to ship, want 0", n)
+	}
+}

@@ -231,8 +231,8 @@ func (s *Service) lockForStaff(ctx context.Context, tx bun.Tx, orderID string) (
 
 // SendFulfillmentReminder emails the warehouse about a paid order that is
 // still unfulfilled or only partly shipped, listing the units left to ship
-// (refunded units are not). Safe to run twice: the notification is
-// deduplicated.
+// (refunded units are not); an order refunded in full is not reminded of.
+// Safe to run twice: the notification is deduplicated.
 func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) error {
 	if s.cfg.WarehouseEmail == "" {
 		return nil
@@ -245,8 +245,9 @@ func (s *Service) SendFulfillmentReminder(ctx context.Context, orderID string) e
 		if err != nil {
 			return err
 		}
-		if o.Status != Processing || (o.FulfillmentStatus != Unfulfilled && o.FulfillmentStatus != PartiallyShipped) {
-			return nil
+		if o.Status != Processing || o.PaymentStatus == PaymentRefunded ||
+			(o.FulfillmentStatus != Unfulfilled && o.FulfillmentStatus != PartiallyShipped) {
+			return nil // shipped, cancelled, or refunded in full: nothing may ship
 		}
 		left, err := unitsLeft(ctx, tx, o.ID, lines)
 		if err != nil {

@@ -136,6 +136,12 @@ type env struct {
 // inserted; tests assert on river_job rows.
 func setup(t testing.TB) *env {
 	t.Helper()
+	return setupWith(t, func(*orders.Config) {})
+}
+
+// setupWith is setup with the configuration changed by configure.
+func setupWith(t testing.TB, configure func(*orders.Config)) *env {
+	t.Helper()
 	d := dbtest.DB(t)
 	log := slog.New(slog.DiscardHandler)
 	inserter, err := jobs.NewInserter(d)
@@ -158,9 +164,7 @@ func setup(t testing.TB) *env {
 	cs := carts.NewService(d, cat, ns, inserter, carts.Config{Currency: currency})
 	mock := stripetest.Start(t)
 	rp := &recordingProvider{inner: paymentstripe.New(paymentstripe.Config{SecretKey: stripetest.SecretKey, APIBase: mock.URL()})}
-	svc := orders.NewService(orders.Deps{
-		DB: d, Ledger: inv.Ledger(), Carts: cs, Provider: rp, Notify: ns, Jobs: inserter, Webhooks: hooks, Log: log,
-	}, orders.Config{
+	cfg := orders.Config{
 		Currency: currency,
 		Pricing: pricing.Config{
 			TaxRate:               pricing.Rate{Num: 10, Den: 100},
@@ -173,7 +177,11 @@ func setup(t testing.TB) *env {
 		AccessSecret:        secret,
 		MaxUnitsPerOrder:    maxUnitsPerOrder,
 		MaxUnpaidUnits:      maxUnpaidUnits,
-	})
+	}
+	configure(&cfg)
+	svc := orders.NewService(orders.Deps{
+		DB: d, Ledger: inv.Ledger(), Carts: cs, Provider: rp, Notify: ns, Jobs: inserter, Webhooks: hooks, Log: log,
+	}, cfg)
 	return &env{svc: svc, db: d, catalog: cat, carts: cs, provider: rp, notify: ns, webhooks: hooks, inserter: inserter}
 }
 
