@@ -3,11 +3,12 @@
 // step and nothing loaded from elsewhere. The page talks to the service's
 // own /graphql endpoint: staffLogin, staffMe, staffLogout, staffPasswordSet
 // (an invite's link), orders and lowStockProducts, orderFulfill (the whole
-// rest or chosen units of each line) and orderRefund (units or an amount)
-// over HTTP POST, and the orderUpdates and lowStockAlerts subscriptions over
-// a graphql-transport-ws websocket that it speaks itself. It shows only what
-// the signed-in account's permissions allow (ORDERS, INVENTORY, and
-// REFUNDS for the refund action).
+// rest or chosen units of each line), orderRefund (units or an amount) and
+// the returns waiting for a decision (returns, returnApprove, returnReject,
+// returnReceive) over HTTP POST, and the orderUpdates and lowStockAlerts
+// subscriptions over a graphql-transport-ws websocket that it speaks
+// itself. It shows only what the signed-in account's permissions allow
+// (ORDERS, INVENTORY, and REFUNDS for the refund and receive actions).
 package admin
 
 import (

@@ -57,7 +57,7 @@ func TestHandlerServesPage(t *testing.T) {
 			t.Errorf("GET %s: Content-Type %q", path, ct)
 		}
 		body := rec.Body.String()
-		for _, want := range []string{`id="email"`, `id="password"`, `id="login"`, "graphql-transport-ws", "orderUpdates", "lowStockAlerts"} {
+		for _, want := range []string{`id="email"`, `id="password"`, `id="login"`, "graphql-transport-ws", "orderUpdates", "lowStockAlerts", "returnApprove"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: page lacks %s", path, want)
 			}
@@ -257,6 +257,41 @@ func TestLiveViewInChromium(t *testing.T) {
 	waitFor(t, bctx, "the order to show FULFILLED", prow+`[data-fulfillment="FULFILLED"][data-status="FULFILLED"]`, 15*time.Second)
 	if over, err := chromedp.Run(bctx, chromedp.Evaluate[int](`(w => w.scrollWidth - w.clientWidth)(document.querySelector('.table-wrap'))`)); err != nil || over > 0 {
 		t.Errorf("with a PARTIALLY_REFUNDED order the table is %dpx wider than its card at 1360px (%v)", over, err)
+	}
+
+	// A return of a shipped unit of it waits in the returns panel; staff
+	// approve it and receive it (restock and refund) from there.
+	var ord struct {
+		Order struct{ Lines []struct{ ID string } }
+	}
+	srv.gql(t, staff, `query($n: String!) { order(orderNumber: $n) { lines { id } } }`, map[string]any{"n": parts}, &ord)
+	var req struct {
+		ReturnRequest struct {
+			Return     *struct{ ID, ReturnNumber string }
+			UserErrors []userError
+		}
+	}
+	srv.gql(t, staff, `mutation($in: ReturnRequestInput!) { returnRequest(input: $in) { return { id returnNumber } userErrors { field message code } } }`,
+		map[string]any{"in": map[string]any{"orderNumber": parts,
+			"lines": []any{map[string]any{"orderLineId": ord.Order.Lines[0].ID, "quantity": 1, "reason": "Too small"}}}}, &req)
+	if req.ReturnRequest.Return == nil {
+		t.Fatalf("returnRequest: %+v", req.ReturnRequest.UserErrors)
+	}
+	ret := fmt.Sprintf(`#returns li[data-return=%q]`, req.ReturnRequest.Return.ReturnNumber)
+	waitFor(t, bctx, "the requested return in the panel", ret+`[data-status="REQUESTED"]`, 15*time.Second)
+	step(t, bctx, "approve the return", chromedp.Click(chromedp.CSS(ret+" button.approve")))
+	waitFor(t, bctx, "the return to show APPROVED", ret+`[data-status="APPROVED"]`, 15*time.Second)
+	screenshot(t, bctx, root, "admin-live-view-return.png")
+	step(t, bctx, "receive the return", chromedp.Click(chromedp.CSS(ret+" button.receive")))
+	received, cancelReceived := context.WithTimeout(bctx, 15*time.Second)
+	if err := chromedp.Do(received, chromedp.WaitNotPresent(chromedp.CSS(ret))); err != nil {
+		t.Errorf("the received return is still in the panel: %v", err)
+	}
+	cancelReceived()
+	var got struct{ Return struct{ Status string } }
+	srv.gql(t, staff, `query($id: ID!) { return(id: $id) { status } }`, map[string]any{"id": req.ReturnRequest.Return.ID}, &got)
+	if got.Return.Status != "RECEIVED" && got.Return.Status != "REFUNDED" {
+		t.Errorf("after receipt from the page the return is %s", got.Return.Status)
 	}
 
 	// Let the highlight fade, then keep a screenshot.
