@@ -29,7 +29,7 @@ const (
 )
 
 // DeliveryConfirmationArgs is the job that asks the customer, some days
-// after shipping, whether the order arrived.
+// after the last shipment, whether the order arrived.
 type DeliveryConfirmationArgs struct {
 	OrderID string `json:"order_id"`
 }

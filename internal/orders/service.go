@@ -40,7 +40,7 @@ type Config struct {
 	ProcessingRecheck   time.Duration
 	FulfillmentReminder time.Duration // after payment
 	ReviewRequest       time.Duration // after payment
-	DeliveryFollowup    time.Duration // after shipping
+	DeliveryFollowup    time.Duration // after the last shipment
 	// TrackingURLs maps a lower-case carrier name to its tracking page
 	// template ({tracking} stands for the number), over the built-in ones.
 	TrackingURLs   map[string]string

@@ -99,3 +99,46 @@ func (e *env) deliveries(t *testing.T, endpointID string) []*webhooks.Delivery {
 	}
 	return out
 }
+
+// Every shipment is announced as ORDER_FULFILLED, its fulfillmentStatus
+// telling a partial one from the last; ORDER_DELIVERED comes once, when the
+// last shipment of a fully shipped order arrives.
+func TestShipmentWebhooks(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	ep, _, err := e.webhooks.Create(ctx, webhooks.EndpointInput{
+		URL: "http://127.0.0.1:1/hook", Topics: []webhooks.Topic{webhooks.OrderFulfilled, webhooks.OrderDelivered}, IsActive: true,
+	})
+	if err != nil {
+		t.Fatalf("create endpoint: %v", err)
+	}
+	t.Cleanup(func() { _ = e.webhooks.Delete(context.Background(), ep.ID) })
+
+	o, ls := e.paidOrder(t)
+	e.ship(t, o.ID, "1Z-A", orders.FulfillLineInput{OrderLineID: ls[0].ID, Quantity: 1})
+	e.ship(t, o.ID, "1Z-B")
+	fs := e.fulfillments(t, o.ID)
+	for _, f := range fs {
+		if _, err := e.svc.MarkFulfillmentDelivered(ctx, f.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, d := range e.deliveries(t, ep.ID) {
+		var body struct {
+			Data struct {
+				FulfillmentStatus string `json:"fulfillmentStatus"`
+				TrackingNumber    string `json:"trackingNumber"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(d.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(d.Topic)+" "+body.Data.FulfillmentStatus+" "+body.Data.TrackingNumber)
+	}
+	// Newest first.
+	want := []string{"ORDER_DELIVERED DELIVERED 1Z-B", "ORDER_FULFILLED FULFILLED 1Z-B", "ORDER_FULFILLED PARTIALLY_FULFILLED 1Z-A"}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("deliveries %q, want %q", got, want)
+	}
+}
