@@ -164,47 +164,29 @@ func (s *Service) ByID(ctx context.Context, id string) (*Cart, error) {
 	return c, nil
 }
 
-// Lock returns the cart with its lines and holds its row lock until tx
-// ends, so that checkout reads lines no one is changing. It returns an
-// apperr NotFound error for an unknown or malformed id; a completed cart is
-// returned as it is (MarkCompleted refuses it).
-func (s *Service) Lock(ctx context.Context, tx bun.Tx, cartID string) (*Cart, error) {
+// Complete locks the cart and marks it completed by the order in one
+// statement, for checkout's transaction; the lines are read by a later
+// statement of that transaction (LinesExpr), after the lock, so that they
+// are the latest committed ones. It returns the cart as it was before, with
+// no lines, a NotFound userError for an unknown or malformed id and a
+// CART_COMPLETED one for a cart checked out already. On an error the caller
+// rolls back, and with it the completion.
+func (s *Service) Complete(ctx context.Context, tx bun.Tx, cartID, orderID string) (*Cart, error) {
 	key, ok := canonicalID(cartID)
 	if !ok {
-		return nil, errNotFound()
+		return nil, errCartNotFound()
 	}
-	c, err := load(ctx, tx, key, true)
+	r, err := completeCart(ctx, tx, key, orderID)
+	if db.IsNoRows(err) {
+		return nil, errCartNotFound()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("lock cart: %w", err)
+		return nil, fmt.Errorf("complete cart: %w", err)
 	}
-	if c == nil {
-		return nil, errNotFound()
+	if Status(r.Status) != StatusActive {
+		return nil, errCompleted()
 	}
-	return c, nil
-}
-
-// MarkCompleted records in tx that the cart was checked out as the order,
-// after which the cart refuses every change. It returns a NotFound
-// userError at ["cartId"] for an unknown cart and a CART_COMPLETED one when
-// it is completed already.
-func (s *Service) MarkCompleted(ctx context.Context, tx bun.Tx, cartID, orderID string) error {
-	key, ok := canonicalID(cartID)
-	if !ok {
-		return errCartNotFound()
-	}
-	_, err := completeCart(ctx, tx, key, orderID)
-	if err == nil {
-		return nil
-	}
-	if !db.IsNoRows(err) {
-		return fmt.Errorf("complete cart: %w", err)
-	}
-	if _, err := selectCart(ctx, tx, key, false); db.IsNoRows(err) {
-		return errCartNotFound()
-	} else if err != nil {
-		return fmt.Errorf("complete cart: %w", err)
-	}
-	return errCompleted()
+	return r.cart(nil), nil
 }
 
 // change runs fn on the cart's current lines in one transaction that holds

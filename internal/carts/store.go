@@ -3,6 +3,8 @@ package carts
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -145,15 +147,60 @@ func updateEmail(ctx context.Context, idb bun.IDB, id, email string, optIn *bool
 	return &r, err
 }
 
-// completeCart marks an active cart completed by the order. It returns no
-// row when the cart is missing or already completed.
+// completeCart locks the cart and marks it completed by the order when it
+// is active, and returns its row as it was before. It returns no row when
+// the cart is missing. The CTE locks the row and reads its newest
+// committed status (after waiting for a checkout or change holding it);
+// the UPDATE then writes that same newest version.
 func completeCart(ctx context.Context, idb bun.IDB, id, orderID string) (*cartRow, error) {
 	var r cartRow
 	err := idb.NewRaw(`
-		UPDATE carts SET status = 'COMPLETED', completed_order_id = ?, updated_at = now()
-		WHERE id = ? AND status = 'ACTIVE'
-		RETURNING `+cartColumns, orderID, id).Scan(ctx, &r)
+		WITH before AS MATERIALIZED (SELECT `+cartColumns+` FROM carts WHERE id = ? FOR UPDATE)
+		UPDATE carts AS c SET
+			status = 'COMPLETED',
+			completed_order_id = CASE WHEN b.status = 'ACTIVE' THEN ?::uuid ELSE c.completed_order_id END,
+			updated_at = CASE WHEN b.status = 'ACTIVE' THEN now() ELSE c.updated_at END
+		FROM before AS b WHERE c.id = b.id
+		RETURNING `+prefixed("b.", cartColumns), id, orderID).Scan(ctx, &r)
 	return &r, err
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// LinesExpr is a scalar subquery (a json array) of the lines of the cart
+// named by its one placeholder, in the order they were added, for the
+// select list of another statement; decode it with DecodeLines.
+const LinesExpr = `coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
+	'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id)
+	FROM cart_lines AS l WHERE l.cart_id = ?), '[]')`
+
+// LineVariantsExpr is a subquery of the variant ids of the lines of the
+// cart named by its one placeholder.
+const LineVariantsExpr = `SELECT variant_id FROM cart_lines WHERE cart_id = ?`
+
+// DecodeLines reads LinesExpr.
+func DecodeLines(raw []byte) ([]Line, error) {
+	var rows []struct {
+		ID        string `json:"id"`
+		ProductID string `json:"product_id"`
+		VariantID string `json:"variant_id"`
+		Quantity  int    `json:"quantity"`
+	}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("decode cart lines: %w", err)
+	}
+	out := make([]Line, len(rows))
+	for i, l := range rows {
+		out[i] = Line{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity}
+	}
+	return out, nil
 }
 
 // canonicalID returns the lowercase hyphenated form of a UUID, so that a
