@@ -41,20 +41,11 @@ func (s *Service) Create(ctx context.Context, lines []LineInput, email *string, 
 	}
 	var out *Cart
 	err = s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := insertCart(ctx, tx, addr, addr != nil && optIn != nil && *optIn, s.currency)
+		c, err := insertCart(ctx, tx, addr, addr != nil && optIn != nil && *optIn, s.currency, add.ids, add.productIDs, add.quantities)
 		if err != nil {
 			return fmt.Errorf("insert cart: %w", err)
 		}
-		if len(add.ids) > 0 {
-			if err := upsertLines(ctx, tx, r.ID, add.ids, add.productIDs, add.quantities); err != nil {
-				return fmt.Errorf("insert cart lines: %w", err)
-			}
-		}
-		rows, err := selectLines(ctx, tx, r.ID)
-		if err != nil {
-			return fmt.Errorf("load cart lines: %w", err)
-		}
-		out = r.cart(rows)
+		out = c
 		return s.scheduleReminder(ctx, tx, out)
 	})
 	if err != nil {
@@ -154,7 +145,7 @@ func (s *Service) ByID(ctx context.Context, id string) (*Cart, error) {
 	if !ok {
 		return nil, errNotFound()
 	}
-	c, err := load(ctx, s.db.Bun, key, false)
+	c, err := selectCartWithLines(ctx, s.db.Bun, key)
 	if err != nil {
 		return nil, fmt.Errorf("load cart: %w", err)
 	}
@@ -201,7 +192,7 @@ func (s *Service) change(ctx context.Context, action, cartID string,
 	}
 	var out *Cart
 	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := selectCart(ctx, tx, id, true)
+		r, err := lockForChange(ctx, tx, id)
 		if db.IsNoRows(err) {
 			return errCartNotFound()
 		}
@@ -218,14 +209,9 @@ func (s *Service) change(ctx context.Context, action, cartID string,
 		if err := fn(ctx, tx, id, current); err != nil {
 			return err
 		}
-		if r, err = touchCart(ctx, tx, id); err != nil {
+		if out, err = touchCart(ctx, tx, id); err != nil {
 			return err
 		}
-		rows, err := selectLines(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		out = r.cart(rows)
 		return s.scheduleReminder(ctx, tx, out)
 	})
 	if isUserError(err) {

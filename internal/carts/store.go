@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"commerce/internal/customers"
+	"commerce/internal/platform/db"
 )
 
 // cartRow is a carts row as stored.
@@ -34,10 +35,10 @@ const cartColumns = `id, email, marketing_opt_in, currency, status, completed_or
 
 // lineRow is a cart_lines row as stored.
 type lineRow struct {
-	ID        string `bun:"id"`
-	ProductID string `bun:"product_id"`
-	VariantID string `bun:"variant_id"`
-	Quantity  int    `bun:"quantity"`
+	ID        string `bun:"id" json:"id"`
+	ProductID string `bun:"product_id" json:"product_id"`
+	VariantID string `bun:"variant_id" json:"variant_id"`
+	Quantity  int    `bun:"quantity" json:"quantity"`
 }
 
 func (r *cartRow) cart(lines []lineRow) *Cart {
@@ -58,15 +59,39 @@ func (r *cartRow) cart(lines []lineRow) *Cart {
 	return c
 }
 
-func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, currency string) (*cartRow, error) {
-	var r cartRow
-	err := idb.NewRaw(`INSERT INTO carts (email, marketing_opt_in, currency) VALUES (?, ?, ?) RETURNING `+cartColumns,
-		email, optIn, currency).Scan(ctx, &r)
-	return &r, err
+// insertCart creates a cart with its lines (new variants of products,
+// merged by the caller) in one statement, as a cart-only transaction, and
+// returns it with its lines.
+func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, currency string,
+	variantIDs, productIDs []string, quantities []int) (*Cart, error) {
+	var r cartWithLines
+	err := idb.NewRaw(`
+		WITH c AS (
+			INSERT INTO carts (email, marketing_opt_in, currency) VALUES (?, ?, ?)
+			RETURNING `+cartColumns+`, `+cartTransaction+` AS async
+		), l AS (
+			INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
+			SELECT c.id, u.variant_id, u.product_id, u.quantity, clock_timestamp(), now()
+			FROM c, unnest(?::uuid[], ?::uuid[], ?::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
+			ORDER BY u.n
+			RETURNING id, product_id, variant_id, quantity, created_at
+		)
+		SELECT `+prefixed("c.", cartColumns)+`,
+			coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
+				'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id) FROM l), '[]') AS lines
+		FROM c`,
+		email, optIn, currency, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities)).
+		Scan(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	return r.cart()
 }
 
 // selectCart returns the cart, its row locked until the transaction ends
-// when lock is set, so that concurrent changes of one cart serialize.
+// when lock is set, so that concurrent changes of one cart serialize. The
+// lines are read by a statement after it (selectLines): one that waited
+// for the lock would read them from the snapshot it took before waiting.
 func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRow, error) {
 	q := `SELECT ` + cartColumns + ` FROM carts WHERE id = ?`
 	if lock {
@@ -75,6 +100,29 @@ func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRo
 	var r cartRow
 	err := idb.NewRaw(q, id).Scan(ctx, &r)
 	return &r, err
+}
+
+// lockForChange is selectCart with its lock for a cart-only transaction
+// (see cartTransaction).
+func lockForChange(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
+	var r cartRow
+	err := idb.NewRaw(`SELECT `+cartColumns+` FROM carts WHERE id = ? AND `+cartTransaction+` IS NOT NULL FOR UPDATE`, id).
+		Scan(ctx, &r)
+	return &r, err
+}
+
+// selectCartWithLines returns the cart with its lines in one statement,
+// nil when there is none.
+func selectCartWithLines(ctx context.Context, idb bun.IDB, id string) (*Cart, error) {
+	var r cartWithLines
+	err := idb.NewRaw(`SELECT `+cartColumns+`, `+linesOf+`carts.id`+linesEnd+` AS lines FROM carts WHERE id = ?`, id).Scan(ctx, &r)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.cart()
 }
 
 // selectLines returns the lines of a cart in the order they were added.
@@ -126,11 +174,17 @@ func setDiscountCodes(ctx context.Context, idb bun.IDB, id string, codes []strin
 	return err
 }
 
-// touchCart records a change of the cart and returns its row.
-func touchCart(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
-	var r cartRow
-	err := idb.NewRaw(`UPDATE carts SET updated_at = now() WHERE id = ? RETURNING `+cartColumns, id).Scan(ctx, &r)
-	return &r, err
+// touchCart records a change of the cart and returns it with its lines as
+// this transaction left them (the caller holds the cart's lock, so nobody
+// else changed them since its snapshot).
+func touchCart(ctx context.Context, idb bun.IDB, id string) (*Cart, error) {
+	var r cartWithLines
+	err := idb.NewRaw(`UPDATE carts SET updated_at = now() WHERE id = ?
+		RETURNING `+cartColumns+`, `+linesOf+`carts.id`+linesEnd+` AS lines`, id).Scan(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	return r.cart()
 }
 
 // updateEmail sets the cart's email and its marketing consent: optIn when
@@ -174,12 +228,17 @@ func prefixed(prefix, columns string) string {
 	return strings.Join(parts, ", ")
 }
 
-// LinesExpr is a scalar subquery (a json array) of the lines of the cart
-// named by its one placeholder, in the order they were added, for the
-// select list of another statement; decode it with DecodeLines.
-const LinesExpr = `coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
+// linesOf is a scalar subquery (a json array) of the lines of a cart, in
+// the order they were added; the cart's id follows it, then linesEnd.
+const linesOf = `coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
 	'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id)
-	FROM cart_lines AS l WHERE l.cart_id = ?), '[]')`
+	FROM cart_lines AS l WHERE l.cart_id = `
+
+const linesEnd = `), '[]')`
+
+// LinesExpr is linesOf the cart named by its one placeholder, for the
+// select list of another statement; decode it with DecodeLines.
+const LinesExpr = linesOf + `?` + linesEnd
 
 // LineVariantsExpr is a subquery of the variant ids of the lines of the
 // cart named by its one placeholder.
@@ -187,14 +246,9 @@ const LineVariantsExpr = `SELECT variant_id FROM cart_lines WHERE cart_id = ?`
 
 // DecodeLines reads LinesExpr.
 func DecodeLines(raw []byte) ([]Line, error) {
-	var rows []struct {
-		ID        string `json:"id"`
-		ProductID string `json:"product_id"`
-		VariantID string `json:"variant_id"`
-		Quantity  int    `json:"quantity"`
-	}
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return nil, fmt.Errorf("decode cart lines: %w", err)
+	rows, err := decodeLineRows(raw)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Line, len(rows))
 	for i, l := range rows {
@@ -202,6 +256,35 @@ func DecodeLines(raw []byte) ([]Line, error) {
 	}
 	return out, nil
 }
+
+func decodeLineRows(raw []byte) ([]lineRow, error) {
+	var rows []lineRow
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("decode cart lines: %w", err)
+	}
+	return rows, nil
+}
+
+// cartWithLines is a cart's row with its lines as linesOf reads them.
+type cartWithLines struct {
+	cartRow
+	Lines json.RawMessage `bun:"lines"`
+}
+
+func (r *cartWithLines) cart() (*Cart, error) {
+	rows, err := decodeLineRows(r.Lines)
+	if err != nil {
+		return nil, err
+	}
+	return r.cartRow.cart(rows), nil
+}
+
+// cartTransaction is how a cart-only transaction starts its first
+// statement: set_config(…, true) is SET LOCAL, so that only this
+// transaction commits without waiting for its WAL flush (see
+// docs/design.md, "Cart writes are not synchronous"). It costs no
+// statement of its own, and is safe behind PgBouncer in transaction mode.
+const cartTransaction = `set_config('synchronous_commit', 'off', true)`
 
 // canonicalID returns the lowercase hyphenated form of a UUID, so that a
 // malformed id is "not found" rather than an SQL error.
