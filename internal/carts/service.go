@@ -72,12 +72,24 @@ func (s *Service) AddLines(ctx context.Context, cartID string, lines []LineInput
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, "add cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
-		add, err := plan(current, wanted)
-		if err != nil || len(add.ids) == 0 {
+	// The request's own lines, merged per variant: one upsert cannot
+	// touch a row twice.
+	add, err := plan(nil, wanted)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, "add cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
+		if len(add.ids) == 0 {
+			return nil
+		}
+		current, applied, err := upsertLines(ctx, tx, id, add.ids, add.productIDs, add.quantities)
+		if err != nil || applied {
 			return err
 		}
-		return upsertLines(ctx, tx, id, add.ids, add.productIDs, add.quantities)
+		if _, err := plan(current, wanted); err != nil {
+			return err
+		}
+		return fmt.Errorf("the cart's bounds refused lines that plan accepts")
 	})
 }
 
@@ -88,7 +100,11 @@ func (s *Service) AddLines(ctx context.Context, cartID string, lines []LineInput
 // ["lines", i, "quantity"] outside 0 to 1000 and at ["lines"] for more than
 // 100 updates.
 func (s *Service) UpdateLines(ctx context.Context, cartID string, updates []LineUpdate) (*Cart, error) {
-	return s.change(ctx, "update cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+	return s.change(ctx, "update cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, lines linesOfCart) error {
+		current, err := lines()
+		if err != nil {
+			return err
+		}
 		set, remove, err := lineUpdates(current, updates)
 		if err != nil {
 			return err
@@ -110,7 +126,11 @@ func (s *Service) UpdateLines(ctx context.Context, cartID string, updates []Line
 // each line not in the cart (nothing written then), and Invalid at
 // ["lineIds"] for more than 100 ids.
 func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []string) (*Cart, error) {
-	return s.change(ctx, "remove cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+	return s.change(ctx, "remove cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, lines linesOfCart) error {
+		current, err := lines()
+		if err != nil {
+			return err
+		}
 		ids, err := lineRemovals(current, lineIDs)
 		if err != nil || len(ids) == 0 {
 			return err
@@ -132,7 +152,7 @@ func (s *Service) UpdateEmail(ctx context.Context, cartID, email string, optIn *
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, "update cart email", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+	return s.change(ctx, "update cart email", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
 		_, err := updateEmail(ctx, tx, id, addr, optIn)
 		return err
 	})
@@ -180,12 +200,17 @@ func (s *Service) Complete(ctx context.Context, tx bun.Tx, cartID, orderID strin
 	return r.cart(nil), nil
 }
 
-// change runs fn on the cart's current lines in one transaction that holds
-// the cart's row lock, touches the cart, schedules its abandoned-cart
-// reminder, and returns it after the change.
+// linesOfCart reads the cart's current lines, for a change that needs them
+// before it writes (the others save the statement).
+type linesOfCart func() ([]lineRow, error)
+
+// change runs fn in one transaction that holds the cart's row lock, touches
+// the cart, schedules its abandoned-cart reminder, and returns it after the
+// change. fn reads the current lines with its linesOfCart when it needs
+// them: after the lock, so they are the latest.
 // fn's apperr errors are returned as they are, with nothing written.
 func (s *Service) change(ctx context.Context, action, cartID string,
-	fn func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error) (*Cart, error) {
+	fn func(ctx context.Context, tx bun.Tx, id string, current linesOfCart) error) (*Cart, error) {
 	id, ok := canonicalID(cartID)
 	if !ok {
 		return nil, errCartNotFound()
@@ -202,11 +227,8 @@ func (s *Service) change(ctx context.Context, action, cartID string,
 		if Status(r.Status) != StatusActive {
 			return errCompleted()
 		}
-		current, err := selectLines(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(ctx, tx, id, current); err != nil {
+		lines := func() ([]lineRow, error) { return selectLines(ctx, tx, id) }
+		if err := fn(ctx, tx, id, lines); err != nil {
 			return err
 		}
 		if out, err = touchCart(ctx, tx, id); err != nil {
@@ -274,7 +296,7 @@ func (s *Service) UpdateDiscountCodes(ctx context.Context, cartID string, codes 
 			return nil, err
 		}
 	}
-	return s.change(ctx, "update cart discount codes", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+	return s.change(ctx, "update cart discount codes", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
 		return setDiscountCodes(ctx, tx, id, norm)
 	})
 }

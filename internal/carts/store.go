@@ -136,19 +136,50 @@ func selectLines(ctx context.Context, idb bun.IDB, cartID string) ([]lineRow, er
 }
 
 // upsertLines adds quantities of variants (of the products in productIDs)
-// to the cart, to the variant's line when there is one. clock_timestamp()
-// keeps the lines of one request in request order. The caller has checked
-// the sums against the locked cart; the quantity check constraint backs
-// that up.
-func upsertLines(ctx context.Context, idb bun.IDB, cartID string, variantIDs, productIDs []string, quantities []int) error {
-	_, err := idb.NewRaw(`
-		INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
-		SELECT ?, u.variant_id, u.product_id, u.quantity, clock_timestamp(), now()
-		FROM unnest(?::uuid[], ?::uuid[], ?::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
-		ON CONFLICT (cart_id, variant_id) DO UPDATE
-			SET quantity = cart_lines.quantity + EXCLUDED.quantity, updated_at = now()`,
-		cartID, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities)).Exec(ctx)
-	return err
+// to the cart, to the variant's line when there is one, in one statement
+// that reads the cart's lines itself: only when afterwards no variant holds
+// more than MaxQuantity units and the cart no more than MaxLinesPerCart
+// variants (plan's rule, which then explains a refusal from current). The
+// caller holds the cart's lock, so the lines it reads are the latest.
+// clock_timestamp() keeps the lines of one request in request order; the
+// quantity check constraint backs the bound up. variantIDs has no
+// duplicates (ON CONFLICT cannot update one row twice).
+func upsertLines(ctx context.Context, idb bun.IDB, cartID string, variantIDs, productIDs []string, quantities []int) (current []lineRow, applied bool, err error) {
+	var r struct {
+		Applied bool            `bun:"applied"`
+		Current json.RawMessage `bun:"current"`
+	}
+	err = idb.NewRaw(`
+		WITH current AS (
+			SELECT id, product_id, variant_id, quantity FROM cart_lines WHERE cart_id = ?0
+		), added AS (
+			SELECT * FROM unnest(?1::uuid[], ?2::uuid[], ?3::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
+		), totals AS (
+			SELECT variant_id, sum(quantity) AS quantity
+			FROM (SELECT variant_id, quantity FROM current UNION ALL SELECT variant_id, quantity FROM added) AS t
+			GROUP BY variant_id
+		), fits AS MATERIALIZED (
+			SELECT coalesce(bool_and(quantity <= ?4), true) AND count(*) <= ?5 AS ok FROM totals
+		), upserted AS (
+			INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
+			SELECT ?0, a.variant_id, a.product_id, a.quantity, clock_timestamp(), now()
+			FROM added AS a WHERE (SELECT ok FROM fits)
+			ORDER BY a.n
+			ON CONFLICT (cart_id, variant_id) DO UPDATE
+				SET quantity = cart_lines.quantity + EXCLUDED.quantity, updated_at = now()
+		)
+		SELECT (SELECT ok FROM fits) AS applied,
+			coalesce((SELECT json_agg(current) FROM current), '[]') AS current`,
+		cartID, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities),
+		MaxQuantity, MaxLinesPerCart).Scan(ctx, &r)
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Applied {
+		return nil, true, nil
+	}
+	current, err = decodeLineRows(r.Current)
+	return current, false, err
 }
 
 // setQuantities sets the quantities of lines of the cart.
