@@ -15,8 +15,9 @@ import (
 // with its lines, and the reminder; adding lines is the variants' load, the
 // cart's lock, one upsert of all lines that checks the cart's bounds
 // itself (no read of the lines before the write), the touch that returns
-// the cart with its lines, and the reminder. Before issue 20 they were 5
-// and 7.
+// the cart with its lines, and the reminder; a change of the email is the
+// lock, the update, the touch and the reminder. Before issue 20 they were
+// 5, 7 and 6 (every change read the lines twice).
 func TestCartStatementBudgets(t *testing.T) {
 	svc, b := setup(t)
 	ctx := context.Background()
@@ -41,5 +42,12 @@ func TestCartStatementBudgets(t *testing.T) {
 	if n := added.Count(); n > 5 {
 		t.Errorf("3 lines added: %d statements, budget 5", n)
 	}
-	t.Logf("create with 3 lines: %d statements; add 3 lines: %d", created.Count(), added.Count())
+	ectx, emailed := db.WithStatementCounter(ctx)
+	if _, err := svc.UpdateEmail(ectx, c.ID, "budget2@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := emailed.Count(); n > 4 {
+		t.Errorf("email changed: %d statements, budget 4", n)
+	}
+	t.Logf("create with 3 lines: %d statements; add 3 lines: %d; change the email: %d", created.Count(), added.Count(), emailed.Count())
 }
