@@ -1,6 +1,7 @@
 // Package inventory owns the stock ledger: every change to a variant's
-// on-hand or reserved quantity is one conditional UPDATE of the variant and
-// one INSERT of ledger rows, so stock can never go negative and the ledger
+// on-hand or reserved quantity is a conditional UPDATE of the variant with
+// an INSERT of its ledger rows (one statement for all the lines of an
+// order, see ApplyAll), so stock can never go negative and the ledger
 // always adds up (the sum of all rows is available; the sum without
 // RESERVATION and RELEASE rows is on hand). It also detects low stock and
 // enqueues the low-stock alert in the same transaction.
@@ -252,40 +253,41 @@ func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) e
 //
 // When some changes cannot be made, ApplyAll returns failed: for each such
 // change, its index and its apperr error (NotFound, InsufficientStock,
-// Invalid); it judges every change so a checkout can name every short line,
-// and changes nothing. The caller may go on in tx (it rolls back all the
-// same, as a userError writes nothing). Changes of one variant are judged
-// together, by their sum; each of them then gets the variant's stock after
-// all of them. Any other error means roll back.
+// Invalid). It judges every change, so that a checkout can name every short
+// line, and then writes nothing, so tx stays usable (a caller returning the
+// userError rolls back anyway). Changes of one variant are judged together,
+// by their sum; each of them then gets the variant's stock after all of
+// them. Any other error means roll back.
 func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (results []Result, failed map[int]error, err error) {
 	var b batch
+	ids := make([]string, len(changes)) // canonical, "" for a malformed change
 	for i, c := range changes {
 		d, err := deltasOf(c)
 		if err == nil {
-			id, perr := uuid.Parse(c.VariantID)
-			if perr != nil {
+			if id, perr := uuid.Parse(c.VariantID); perr == nil {
+				ids[i] = id.String()
+			} else {
 				err = errVariantNotFound()
 			}
-			c.VariantID = id.String()
 		}
 		if err != nil {
 			failed = setFailed(failed, i, err)
 			continue
 		}
+		c.VariantID = ids[i]
 		b.add(c, d)
 	}
-	// With a malformed change the others are still judged (dry run), so
+	// With a malformed change the others are still judged (a dry run), so
 	// that every problem is reported at once.
 	out, err := b.apply(ctx, tx, len(failed) == 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apply stock changes: %w", err)
 	}
-	for i, c := range changes {
-		if _, bad := failed[i]; bad {
+	for i, id := range ids {
+		if id == "" {
 			continue
 		}
-		id, _ := uuid.Parse(c.VariantID)
-		switch v := out.variants[id.String()]; {
+		switch v := out.variants[id]; {
 		case !v.Found:
 			failed = setFailed(failed, i, errVariantNotFound())
 		case !v.OK:
@@ -295,28 +297,25 @@ func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (res
 	if len(failed) > 0 {
 		return nil, failed, nil
 	}
+	if len(out.ledger) != len(b.rowVariants) {
+		return nil, nil, fmt.Errorf("apply stock changes: %d ledger rows written, %d expected", len(out.ledger), len(b.rowVariants))
+	}
 	results = make([]Result, len(changes))
 	next := 0
+	alerted := make(map[string]bool)
 	for i, c := range changes {
-		id, _ := uuid.Parse(c.VariantID)
-		v := out.variants[id.String()]
+		v := out.variants[ids[i]]
 		results[i] = v.result()
 		next += len(ledgerRows(c, Result{}))
 		t := out.ledger[next-1].transaction()
 		results[i].Transaction = &t
-	}
-	// One alert per variant that crossed its threshold, however many
-	// changes it had.
-	for i, c := range changes {
-		id, _ := uuid.Parse(c.VariantID)
-		v := out.variants[id.String()]
-		if !results[i].LowStockCrossed || v.alerted {
-			continue
-		}
-		v.alerted = true
-		out.variants[id.String()] = v
-		if err := l.alert(ctx, tx, results[i], *v.AlertedAt); err != nil {
-			return nil, nil, err
+		// One alert per variant that crossed its threshold, however many
+		// changes it had.
+		if results[i].LowStockCrossed && !alerted[v.ID] {
+			alerted[v.ID] = true
+			if err := l.alert(ctx, tx, results[i], *v.AlertedAt); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return results, nil, nil

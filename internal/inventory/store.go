@@ -301,7 +301,6 @@ type batchVariant struct {
 	Threshold  int        `json:"low_stock_threshold"`
 	AlertedAt  *time.Time `json:"low_stock_alerted_at"`
 	AlertFired bool       `json:"alert_fired"`
-	alerted    bool       // its low-stock alert was sent in this call
 }
 
 func (v batchVariant) result() Result {
