@@ -76,14 +76,13 @@ type CheckoutResult struct {
 }
 
 // Checkout places an order in one transaction with no network calls
-// inside: it claims the idempotency key, prices every line from the
-// catalog, reserves the stock of all lines with one statement that locks
-// the variants in id order, gets
-// the buyer (the signed-in account, else the guest record of the email),
-// writes the order, its lines and first events,
-// schedules the payment timeout, and completes the cart. After commit it
-// creates the payment intent; if the provider fails, a job retries and the
-// storefront reads the secret later from the order.
+// inside: it claims the idempotency key, completes the cart, prices every
+// line from the catalog, reserves the stock of all lines with one
+// statement that locks the variants in id order, gets the buyer (the
+// signed-in account, else the guest record of the email), writes the
+// order, its lines and first events, and schedules the payment timeout.
+// After commit it creates the payment intent; if the provider fails, a job
+// retries and the storefront reads the secret later from the order.
 //
 // The same key with the same input from the same caller returns the same
 // order (also while the first request is still running: the second waits

@@ -256,7 +256,7 @@ func (s *Service) loadForCheckout(ctx context.Context, idb bun.IDB, in CheckoutI
 func claimKey(ctx context.Context, tx bun.Tx, key, hash, orderID string, locks []string) (replayOrderID string, err error) {
 	res, err := tx.NewRaw(`WITH locked AS MATERIALIZED (
 			SELECT count(pg_advisory_xact_lock(hashtextextended(l.key, 0)))
-			FROM unnest(?::text[]) WITH ORDINALITY AS l (key, n)
+			FROM unnest(?::text[]) AS l (key)
 		)
 		INSERT INTO idempotency_keys (key, request_hash, order_id) SELECT ?, ?, ? FROM locked
 		ON CONFLICT (key) DO NOTHING`, pgdialect.Array(locks), key, hash, orderID).Exec(ctx)
