@@ -272,7 +272,7 @@ func TestE2EBehindPgbouncer(t *testing.T) {
 			clients, servers, bouncer.db)
 	}
 	for _, s := range []*e2eServer{a, b} {
-		if out := s.out.String(); strings.Contains(out, "prepared statement") || strings.Contains(out, "level=ERROR") {
+		if out := s.out.String(); strings.Contains(out, "prepared statement") || strings.Contains(out, `"level":"ERROR"`) {
 			t.Errorf("server %s logged errors behind PgBouncer:\n%s", s.name, out)
 		}
 	}
