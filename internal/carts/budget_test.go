@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"commerce/internal/carts"
+	"commerce/internal/money"
 	"commerce/internal/platform/db"
+	"commerce/internal/pricing"
 )
 
 // TestCartStatementBudgets holds the cart's writes to their statements
@@ -42,6 +44,33 @@ func TestCartStatementBudgets(t *testing.T) {
 	if n := added.Count(); n > 5 {
 		t.Errorf("3 lines added: %d statements, budget 5", n)
 	}
+	// Pricing the cart for the answer reuses the variants the change loaded
+	// (the GraphQL mutations run in carts.WithVariantMemo).
+	mctx := carts.WithVariantMemo(ctx)
+	c2, err := svc.Create(mctx, lines, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pricing.Config{TaxRate: pricing.Rate{Num: 1, Den: 10}, FreeShippingThreshold: money.New(100_00, "USD"), FlatShippingRate: money.New(5_00, "USD")}
+	loads := func() int {
+		b.lookup.mu.Lock()
+		defer b.lookup.mu.Unlock()
+		return b.lookup.forSale
+	}
+	before := loads()
+	if _, err := svc.Price(mctx, c2, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := loads() - before; n != 0 {
+		t.Errorf("pricing right after the change loaded the variants %d times, want 0", n)
+	}
+	if _, err := svc.Price(ctx, c2, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := loads() - before; n != 1 {
+		t.Errorf("pricing in another request loaded the variants %d times, want 1", n)
+	}
+
 	ectx, emailed := db.WithStatementCounter(ctx)
 	if _, err := svc.UpdateEmail(ectx, c.ID, "budget2@example.com", nil); err != nil {
 		t.Fatal(err)
