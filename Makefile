@@ -61,6 +61,10 @@ services-stop: ## Stop the private Postgres/Redis that `make services` started
 chromium: ## Install Debian's chromium for the browser tests when it is missing
 	@./scripts/services.sh chromium
 
+.PHONY: pgbouncer
+pgbouncer: ## Install Debian's pgbouncer for the test behind PgBouncer when it is missing
+	@./scripts/services.sh pgbouncer
+
 .PHONY: build
 build: ## Build the binary into bin/commerce
 	@[ -x bin/commerce ] || echo "Building bin/commerce. The first build downloads and compiles the dependencies: it may take a few minutes."
@@ -71,7 +75,7 @@ generate: ## Regenerate the gqlgen code (graph/generated, graph/model) from gqlg
 	$(GO) tool gqlgen generate
 
 .PHONY: test
-test: services test-tools chromium ## Run the tests with the race detector against the dev services
+test: services test-tools chromium pgbouncer ## Run the tests with the race detector against the dev services
 	$(test-env) $(GO) test $(TEST_FLAGS) $(PKGS)
 
 .PHONY: run

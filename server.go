@@ -348,19 +348,33 @@ func shutdownTracing(tr *tracing.Tracing, log *slog.Logger) {
 
 // openDB connects and, when migrate is set, applies pending migrations.
 // The statements of the service's pool are traced; River's own pool
-// (startWorkers) polls and is not.
+// (startWorkers) polls and is not. Behind PgBouncer the migrations run on
+// DATABASE_DIRECT_URL: they hold a session-level advisory lock, which a
+// pooler in transaction mode cannot carry.
 func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger, tr *tracing.Tracing, migrate bool) (*db.DB, error) {
 	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, tr.QueryTracer())
 	if err != nil {
 		return nil, err
 	}
 	if migrate {
-		if err := d.Migrate(ctx, log); err != nil {
+		if err := migrateDB(ctx, cfg, d, log); err != nil {
 			d.Close()
 			return nil, err
 		}
 	}
 	return d, nil
+}
+
+func migrateDB(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger) error {
+	if cfg.DatabaseDirectURL == "" {
+		return d.Migrate(ctx, log)
+	}
+	direct, err := db.OpenDirect(ctx, cfg.DatabaseDirectURL)
+	if err != nil {
+		return err
+	}
+	defer direct.Close()
+	return direct.Migrate(ctx, log)
 }
 
 // app is the assembled service: configuration, connections and every
@@ -602,8 +616,10 @@ func (a *app) startWorkers(ctx context.Context) error {
 	// (its listener holds one of these connections), so that a burst of
 	// requests queueing for the service's pool, as in a flash sale, cannot
 	// starve it into timeouts. The jobs themselves run the services' code
-	// on the service's pool.
-	riverDB, err := db.OpenForRiver(ctx, a.cfg.DatabaseURL, riverPoolConns)
+	// on the service's pool. Behind PgBouncer (DATABASE_DIRECT_URL set) the
+	// pool goes through it too, and only the listener's connection is
+	// direct (see db.OpenForRiver, docs/scaling.md).
+	riverDB, err := db.OpenForRiver(ctx, a.cfg.DatabaseURL, a.cfg.DatabaseDirectURL, riverPoolConns)
 	if err != nil {
 		return fmt.Errorf("river pool: %w", err)
 	}

@@ -80,7 +80,7 @@ func runProbes(ctx context.Context, c *client, counter stmtCounter, n int) ([]pr
 			}
 			return func() error { return c.cartLinesAdd(ctx, id, randomLines(r, 3)) }, nil
 		}},
-		{"checkout (3-line cart)", "≤ 15", func() (func() error, error) {
+		{"checkout (3-line cart)", "≤ 10", func() (func() error, error) {
 			email := customerEmail(3 + r.IntN(900))
 			id, err := c.cartCreate(ctx, email, nil)
 			if err != nil {
@@ -95,7 +95,7 @@ func runProbes(ctx context.Context, c *client, counter stmtCounter, n int) ([]pr
 				return err
 			}, nil
 		}},
-		{"webhook payment_intent.succeeded (3 lines)", "≤ 8 + 3 = 11", func() (func() error, error) {
+		{"webhook payment_intent.succeeded (3 lines)", "≤ 8", func() (func() error, error) {
 			email := customerEmail(3 + r.IntN(900))
 			o, err := c.checkout(ctx, "", randomLines(r, 3), email)
 			if err != nil {

@@ -21,6 +21,10 @@ func (r *Resolver) pricedCart(ctx context.Context, c *carts.Cart) (*model.Cart, 
 	return toCart(c, p), nil
 }
 
+// cartRequest is the context of a cart mutation that loads variants to
+// check its lines: the answer's pricing reuses them (carts.WithVariantMemo).
+func cartRequest(ctx context.Context) context.Context { return carts.WithVariantMemo(ctx) }
+
 // cartPayload turns a cart mutation's result into its payload.
 func (r *Resolver) cartPayload(ctx context.Context, c *carts.Cart, err error) (*model.CartPayload, error) {
 	if ues, ok := userErrors(err); ok {

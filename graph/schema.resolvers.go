@@ -174,11 +174,13 @@ func (r *mutationResolver) CartCreate(ctx context.Context, lines []*model.CartLi
 	if err := r.svc.Quotas.cartCreateLimits(ctx); err != nil {
 		return nil, err
 	}
+	ctx = cartRequest(ctx)
 	c, err := r.svc.Carts.Create(ctx, toCartLineInputs(lines), email, marketingOptIn)
 	return r.cartPayload(ctx, c, err)
 }
 
 func (r *mutationResolver) CartLinesAdd(ctx context.Context, cartID string, lines []*model.CartLineInput) (*model.CartPayload, error) {
+	ctx = cartRequest(ctx)
 	c, err := r.svc.Carts.AddLines(ctx, cartID, toCartLineInputs(lines))
 	return r.cartPayload(ctx, c, err)
 }

@@ -9,6 +9,8 @@
 #                                (a server that was already running is never touched)
 #   scripts/services.sh chromium install Debian's chromium when /usr/bin/chromium is
 #                                missing (the browser tests drive it; behind `make test`)
+#   scripts/services.sh pgbouncer install Debian's pgbouncer when it is missing (the
+#                                test behind PgBouncer starts its own; behind `make test`)
 #
 # What it does:
 #   Postgres  uses the server on 127.0.0.1:5432 when user `postgres` can log in
@@ -51,6 +53,7 @@ REDIS_LOG="$DATA/redis.log"
 PGDATA_DIR="" # set by set_pg_paths
 
 CHROMIUM=/usr/bin/chromium # where Debian's package puts it, and where the tests look
+PGBOUNCER=/usr/sbin/pgbouncer # likewise
 
 PRIVATE=${COMMERCE_PRIVATE_SERVICES:-0}
 [[ $PRIVATE == 1 || $PRIVATE == true ]] && PRIVATE=1 || PRIVATE=0
@@ -299,6 +302,18 @@ ensure_chromium() {
 	[[ -x $CHROMIUM ]] || die "the chromium package did not install $CHROMIUM"
 }
 
+# ensure_pgbouncer installs the connection pooler that e2e's
+# TestE2EBehindPgbouncer starts (its own process, on a free port: the
+# package's service, if the install starts one, is not used); the test
+# skips, saying so, without it.
+ensure_pgbouncer() {
+	if [[ -x $PGBOUNCER ]] || command -v pgbouncer >/dev/null 2>&1; then
+		return
+	fi
+	apt_install pgbouncer
+	[[ -x $PGBOUNCER ]] || die "the pgbouncer package did not install $PGBOUNCER"
+}
+
 start() {
 	setup_postgres
 	setup_redis
@@ -337,5 +352,6 @@ case "${1:-start}" in
 start) start ;;
 stop) stop ;;
 chromium) ensure_chromium ;;
-*) die "usage: $0 [start|stop|chromium]" ;;
+pgbouncer) ensure_pgbouncer ;;
+*) die "usage: $0 [start|stop|chromium|pgbouncer]" ;;
 esac

@@ -236,7 +236,8 @@ func TestSendAbandonedCartReminder(t *testing.T) {
 		{"checked out", func(t *testing.T, email string) carts.AbandonedCartArgs {
 			c, a := abandon(t, email)
 			err := b.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-				return svc.MarkCompleted(ctx, tx, c.ID, uuid.NewString())
+				_, err := svc.Complete(ctx, tx, c.ID, uuid.NewString())
+				return err
 			})
 			must(t, err)
 			return a

@@ -483,12 +483,11 @@ func TestCompletedCartRefusesChanges(t *testing.T) {
 
 	complete := func() error {
 		return b.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			locked, err := svc.Lock(ctx, tx, c.ID)
-			if err != nil {
-				return err
+			was, err := svc.Complete(ctx, tx, c.ID, orderID)
+			if err == nil && was.Status != carts.StatusActive {
+				t.Errorf("Complete returned the cart as %s, want it as it was (ACTIVE)", was.Status)
 			}
-			wantContents(t, locked, line(mug, 2))
-			return svc.MarkCompleted(ctx, tx, c.ID, orderID)
+			return err
 		})
 	}
 	if err := complete(); err != nil {
@@ -526,7 +525,8 @@ func TestCompletedCartRefusesChanges(t *testing.T) {
 		t.Fatalf("cart = %+v", got)
 	}
 	err = b.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		return svc.MarkCompleted(ctx, tx, uuid.NewString(), orderID)
+		_, err := svc.Complete(ctx, tx, uuid.NewString(), orderID)
+		return err
 	})
 	wantUserErrors(t, err, "NOT_FOUND cartId")
 }

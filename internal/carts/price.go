@@ -118,19 +118,25 @@ func (s *Service) price(ctx context.Context, c *Cart, cfg pricing.Config, uses m
 }
 
 // lineVariants returns the variant of each of the cart's lines, nil where
-// it is gone, in one query.
+// it is gone, in one query, or none when the request loaded them all
+// already (WithVariantMemo).
 func (s *Service) lineVariants(ctx context.Context, c *Cart) ([]*catalog.SaleVariant, error) {
 	out := make([]*catalog.SaleVariant, len(c.Lines))
 	if len(c.Lines) == 0 {
 		return out, nil
 	}
+	ids := make([]string, len(c.Lines))
 	refs := make([]catalog.LineRef, len(c.Lines))
 	for i := range c.Lines {
+		ids[i] = c.Lines[i].VariantID
 		refs[i] = catalog.LineRef{VariantID: &c.Lines[i].VariantID}
 	}
-	loaded, err := s.products.ForSale(ctx, refs)
-	if err != nil {
-		return nil, fmt.Errorf("load cart variants: %w", err)
+	loaded, ok := recalled(ctx, ids)
+	if !ok {
+		var err error
+		if loaded, err = s.products.ForSale(ctx, refs); err != nil {
+			return nil, fmt.Errorf("load cart variants: %w", err)
+		}
 	}
 	byID := make(map[string]*catalog.SaleVariant, len(loaded))
 	for i := range loaded {

@@ -41,20 +41,11 @@ func (s *Service) Create(ctx context.Context, lines []LineInput, email *string, 
 	}
 	var out *Cart
 	err = s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := insertCart(ctx, tx, addr, addr != nil && optIn != nil && *optIn, s.currency)
+		c, err := insertCart(ctx, tx, addr, addr != nil && optIn != nil && *optIn, s.currency, add.ids, add.productIDs, add.quantities)
 		if err != nil {
 			return fmt.Errorf("insert cart: %w", err)
 		}
-		if len(add.ids) > 0 {
-			if err := upsertLines(ctx, tx, r.ID, add.ids, add.productIDs, add.quantities); err != nil {
-				return fmt.Errorf("insert cart lines: %w", err)
-			}
-		}
-		rows, err := selectLines(ctx, tx, r.ID)
-		if err != nil {
-			return fmt.Errorf("load cart lines: %w", err)
-		}
-		out = r.cart(rows)
+		out = c
 		return s.scheduleReminder(ctx, tx, out)
 	})
 	if err != nil {
@@ -81,12 +72,24 @@ func (s *Service) AddLines(ctx context.Context, cartID string, lines []LineInput
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, "add cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
-		add, err := plan(current, wanted)
-		if err != nil || len(add.ids) == 0 {
+	// The request's own lines, merged per variant: one upsert cannot
+	// touch a row twice.
+	add, err := plan(nil, wanted)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, "add cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
+		if len(add.ids) == 0 {
+			return nil
+		}
+		current, applied, err := upsertLines(ctx, tx, id, add.ids, add.productIDs, add.quantities)
+		if err != nil || applied {
 			return err
 		}
-		return upsertLines(ctx, tx, id, add.ids, add.productIDs, add.quantities)
+		if _, err := plan(current, wanted); err != nil {
+			return err
+		}
+		return fmt.Errorf("the cart's bounds refused lines that plan accepts")
 	})
 }
 
@@ -97,7 +100,11 @@ func (s *Service) AddLines(ctx context.Context, cartID string, lines []LineInput
 // ["lines", i, "quantity"] outside 0 to 1000 and at ["lines"] for more than
 // 100 updates.
 func (s *Service) UpdateLines(ctx context.Context, cartID string, updates []LineUpdate) (*Cart, error) {
-	return s.change(ctx, "update cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+	return s.change(ctx, "update cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, lines linesOfCart) error {
+		current, err := lines()
+		if err != nil {
+			return err
+		}
 		set, remove, err := lineUpdates(current, updates)
 		if err != nil {
 			return err
@@ -119,7 +126,11 @@ func (s *Service) UpdateLines(ctx context.Context, cartID string, updates []Line
 // each line not in the cart (nothing written then), and Invalid at
 // ["lineIds"] for more than 100 ids.
 func (s *Service) RemoveLines(ctx context.Context, cartID string, lineIDs []string) (*Cart, error) {
-	return s.change(ctx, "remove cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error {
+	return s.change(ctx, "remove cart lines", cartID, func(ctx context.Context, tx bun.Tx, id string, lines linesOfCart) error {
+		current, err := lines()
+		if err != nil {
+			return err
+		}
 		ids, err := lineRemovals(current, lineIDs)
 		if err != nil || len(ids) == 0 {
 			return err
@@ -141,7 +152,7 @@ func (s *Service) UpdateEmail(ctx context.Context, cartID, email string, optIn *
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, "update cart email", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+	return s.change(ctx, "update cart email", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
 		_, err := updateEmail(ctx, tx, id, addr, optIn)
 		return err
 	})
@@ -154,7 +165,7 @@ func (s *Service) ByID(ctx context.Context, id string) (*Cart, error) {
 	if !ok {
 		return nil, errNotFound()
 	}
-	c, err := load(ctx, s.db.Bun, key, false)
+	c, err := selectCartWithLines(ctx, s.db.Bun, key)
 	if err != nil {
 		return nil, fmt.Errorf("load cart: %w", err)
 	}
@@ -164,62 +175,49 @@ func (s *Service) ByID(ctx context.Context, id string) (*Cart, error) {
 	return c, nil
 }
 
-// Lock returns the cart with its lines and holds its row lock until tx
-// ends, so that checkout reads lines no one is changing. It returns an
-// apperr NotFound error for an unknown or malformed id; a completed cart is
-// returned as it is (MarkCompleted refuses it).
-func (s *Service) Lock(ctx context.Context, tx bun.Tx, cartID string) (*Cart, error) {
+// Complete locks the cart and marks it completed by the order in one
+// statement, for checkout's transaction; the lines are read by a later
+// statement of that transaction (LinesExpr), after the lock, so that they
+// are the latest committed ones. It returns the cart as it was before, with
+// no lines, a NotFound userError for an unknown or malformed id and a
+// CART_COMPLETED one for a cart checked out already. On an error the caller
+// rolls back, and with it the completion.
+func (s *Service) Complete(ctx context.Context, tx bun.Tx, cartID, orderID string) (*Cart, error) {
 	key, ok := canonicalID(cartID)
 	if !ok {
-		return nil, errNotFound()
+		return nil, errCartNotFound()
 	}
-	c, err := load(ctx, tx, key, true)
+	r, err := completeCart(ctx, tx, key, orderID)
+	if db.IsNoRows(err) {
+		return nil, errCartNotFound()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("lock cart: %w", err)
+		return nil, fmt.Errorf("complete cart: %w", err)
 	}
-	if c == nil {
-		return nil, errNotFound()
+	if Status(r.Status) != StatusActive {
+		return nil, errCompleted()
 	}
-	return c, nil
+	return r.cart(nil), nil
 }
 
-// MarkCompleted records in tx that the cart was checked out as the order,
-// after which the cart refuses every change. It returns a NotFound
-// userError at ["cartId"] for an unknown cart and a CART_COMPLETED one when
-// it is completed already.
-func (s *Service) MarkCompleted(ctx context.Context, tx bun.Tx, cartID, orderID string) error {
-	key, ok := canonicalID(cartID)
-	if !ok {
-		return errCartNotFound()
-	}
-	_, err := completeCart(ctx, tx, key, orderID)
-	if err == nil {
-		return nil
-	}
-	if !db.IsNoRows(err) {
-		return fmt.Errorf("complete cart: %w", err)
-	}
-	if _, err := selectCart(ctx, tx, key, false); db.IsNoRows(err) {
-		return errCartNotFound()
-	} else if err != nil {
-		return fmt.Errorf("complete cart: %w", err)
-	}
-	return errCompleted()
-}
+// linesOfCart reads the cart's current lines, for a change that needs them
+// before it writes (the others save the statement).
+type linesOfCart func() ([]lineRow, error)
 
-// change runs fn on the cart's current lines in one transaction that holds
-// the cart's row lock, touches the cart, schedules its abandoned-cart
-// reminder, and returns it after the change.
+// change runs fn in one transaction that holds the cart's row lock, touches
+// the cart, schedules its abandoned-cart reminder, and returns it after the
+// change. fn reads the current lines with its linesOfCart when it needs
+// them: after the lock, so they are the latest.
 // fn's apperr errors are returned as they are, with nothing written.
 func (s *Service) change(ctx context.Context, action, cartID string,
-	fn func(ctx context.Context, tx bun.Tx, id string, current []lineRow) error) (*Cart, error) {
+	fn func(ctx context.Context, tx bun.Tx, id string, current linesOfCart) error) (*Cart, error) {
 	id, ok := canonicalID(cartID)
 	if !ok {
 		return nil, errCartNotFound()
 	}
 	var out *Cart
 	err := s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		r, err := selectCart(ctx, tx, id, true)
+		r, err := lockForChange(ctx, tx, id)
 		if db.IsNoRows(err) {
 			return errCartNotFound()
 		}
@@ -229,21 +227,13 @@ func (s *Service) change(ctx context.Context, action, cartID string,
 		if Status(r.Status) != StatusActive {
 			return errCompleted()
 		}
-		current, err := selectLines(ctx, tx, id)
-		if err != nil {
+		lines := func() ([]lineRow, error) { return selectLines(ctx, tx, id) }
+		if err := fn(ctx, tx, id, lines); err != nil {
 			return err
 		}
-		if err := fn(ctx, tx, id, current); err != nil {
+		if out, err = touchCart(ctx, tx, id); err != nil {
 			return err
 		}
-		if r, err = touchCart(ctx, tx, id); err != nil {
-			return err
-		}
-		rows, err := selectLines(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		out = r.cart(rows)
 		return s.scheduleReminder(ctx, tx, out)
 	})
 	if isUserError(err) {
@@ -306,7 +296,7 @@ func (s *Service) UpdateDiscountCodes(ctx context.Context, cartID string, codes 
 			return nil, err
 		}
 	}
-	return s.change(ctx, "update cart discount codes", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+	return s.change(ctx, "update cart discount codes", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
 		return setDiscountCodes(ctx, tx, id, norm)
 	})
 }

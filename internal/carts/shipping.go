@@ -26,7 +26,7 @@ func (s *Service) SetShippingAddress(ctx context.Context, cartID string, a custo
 		return nil, err
 	}
 	raw, _ := json.Marshal(a)
-	return s.change(ctx, "set cart shipping address", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+	return s.change(ctx, "set cart shipping address", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
 		return updateShippingAddress(ctx, tx, id, raw)
 	})
 }
@@ -55,7 +55,7 @@ func (s *Service) SetShippingMethod(ctx context.Context, cartID, methodID string
 	if err != nil {
 		return nil, err
 	}
-	return s.change(ctx, "set cart shipping method", cartID, func(ctx context.Context, tx bun.Tx, id string, _ []lineRow) error {
+	return s.change(ctx, "set cart shipping method", cartID, func(ctx context.Context, tx bun.Tx, id string, _ linesOfCart) error {
 		return updateShippingMethod(ctx, tx, id, key)
 	})
 }

@@ -3,6 +3,8 @@ package carts
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,6 +12,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"commerce/internal/customers"
+	"commerce/internal/platform/db"
 )
 
 // cartRow is a carts row as stored.
@@ -32,10 +35,10 @@ const cartColumns = `id, email, marketing_opt_in, currency, status, completed_or
 
 // lineRow is a cart_lines row as stored.
 type lineRow struct {
-	ID        string `bun:"id"`
-	ProductID string `bun:"product_id"`
-	VariantID string `bun:"variant_id"`
-	Quantity  int    `bun:"quantity"`
+	ID        string `bun:"id" json:"id"`
+	ProductID string `bun:"product_id" json:"product_id"`
+	VariantID string `bun:"variant_id" json:"variant_id"`
+	Quantity  int    `bun:"quantity" json:"quantity"`
 }
 
 func (r *cartRow) cart(lines []lineRow) *Cart {
@@ -56,15 +59,39 @@ func (r *cartRow) cart(lines []lineRow) *Cart {
 	return c
 }
 
-func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, currency string) (*cartRow, error) {
-	var r cartRow
-	err := idb.NewRaw(`INSERT INTO carts (email, marketing_opt_in, currency) VALUES (?, ?, ?) RETURNING `+cartColumns,
-		email, optIn, currency).Scan(ctx, &r)
-	return &r, err
+// insertCart creates a cart with its lines (new variants of products,
+// merged by the caller) in one statement, as a cart-only transaction, and
+// returns it with its lines.
+func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, currency string,
+	variantIDs, productIDs []string, quantities []int) (*Cart, error) {
+	var r cartWithLines
+	err := idb.NewRaw(`
+		WITH c AS (
+			INSERT INTO carts (email, marketing_opt_in, currency) VALUES (?, ?, ?)
+			RETURNING `+cartColumns+`, `+cartTransaction+` AS async
+		), l AS (
+			INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
+			SELECT c.id, u.variant_id, u.product_id, u.quantity, clock_timestamp(), now()
+			FROM c, unnest(?::uuid[], ?::uuid[], ?::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
+			ORDER BY u.n
+			RETURNING id, product_id, variant_id, quantity, created_at
+		)
+		SELECT `+prefixed("c.", cartColumns)+`,
+			coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
+				'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id) FROM l), '[]') AS lines
+		FROM c`,
+		email, optIn, currency, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities)).
+		Scan(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	return r.cart()
 }
 
 // selectCart returns the cart, its row locked until the transaction ends
-// when lock is set, so that concurrent changes of one cart serialize.
+// when lock is set, so that concurrent changes of one cart serialize. The
+// lines are read by a statement after it (selectLines): one that waited
+// for the lock would read them from the snapshot it took before waiting.
 func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRow, error) {
 	q := `SELECT ` + cartColumns + ` FROM carts WHERE id = ?`
 	if lock {
@@ -73,6 +100,29 @@ func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRo
 	var r cartRow
 	err := idb.NewRaw(q, id).Scan(ctx, &r)
 	return &r, err
+}
+
+// lockForChange is selectCart with its lock for a cart-only transaction
+// (see cartTransaction).
+func lockForChange(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
+	var r cartRow
+	err := idb.NewRaw(`SELECT `+cartColumns+` FROM carts WHERE id = ? AND `+cartTransaction+` IS NOT NULL FOR UPDATE`, id).
+		Scan(ctx, &r)
+	return &r, err
+}
+
+// selectCartWithLines returns the cart with its lines in one statement,
+// nil when there is none.
+func selectCartWithLines(ctx context.Context, idb bun.IDB, id string) (*Cart, error) {
+	var r cartWithLines
+	err := idb.NewRaw(`SELECT `+cartColumns+`, `+linesOf+`carts.id`+linesEnd+` AS lines FROM carts WHERE id = ?`, id).Scan(ctx, &r)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.cart()
 }
 
 // selectLines returns the lines of a cart in the order they were added.
@@ -86,19 +136,50 @@ func selectLines(ctx context.Context, idb bun.IDB, cartID string) ([]lineRow, er
 }
 
 // upsertLines adds quantities of variants (of the products in productIDs)
-// to the cart, to the variant's line when there is one. clock_timestamp()
-// keeps the lines of one request in request order. The caller has checked
-// the sums against the locked cart; the quantity check constraint backs
-// that up.
-func upsertLines(ctx context.Context, idb bun.IDB, cartID string, variantIDs, productIDs []string, quantities []int) error {
-	_, err := idb.NewRaw(`
-		INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
-		SELECT ?, u.variant_id, u.product_id, u.quantity, clock_timestamp(), now()
-		FROM unnest(?::uuid[], ?::uuid[], ?::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
-		ON CONFLICT (cart_id, variant_id) DO UPDATE
-			SET quantity = cart_lines.quantity + EXCLUDED.quantity, updated_at = now()`,
-		cartID, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities)).Exec(ctx)
-	return err
+// to the cart, to the variant's line when there is one, in one statement
+// that reads the cart's lines itself: only when afterwards no variant holds
+// more than MaxQuantity units and the cart no more than MaxLinesPerCart
+// variants (plan's rule, which then explains a refusal from current). The
+// caller holds the cart's lock, so the lines it reads are the latest.
+// clock_timestamp() keeps the lines of one request in request order; the
+// quantity check constraint backs the bound up. variantIDs has no
+// duplicates (ON CONFLICT cannot update one row twice).
+func upsertLines(ctx context.Context, idb bun.IDB, cartID string, variantIDs, productIDs []string, quantities []int) (current []lineRow, applied bool, err error) {
+	var r struct {
+		Applied bool            `bun:"applied"`
+		Current json.RawMessage `bun:"current"`
+	}
+	err = idb.NewRaw(`
+		WITH current AS (
+			SELECT id, product_id, variant_id, quantity FROM cart_lines WHERE cart_id = ?0
+		), added AS (
+			SELECT * FROM unnest(?1::uuid[], ?2::uuid[], ?3::integer[]) WITH ORDINALITY AS u (variant_id, product_id, quantity, n)
+		), totals AS (
+			SELECT variant_id, sum(quantity) AS quantity
+			FROM (SELECT variant_id, quantity FROM current UNION ALL SELECT variant_id, quantity FROM added) AS t
+			GROUP BY variant_id
+		), fits AS MATERIALIZED (
+			SELECT coalesce(bool_and(quantity <= ?4), true) AND count(*) <= ?5 AS ok FROM totals
+		), upserted AS (
+			INSERT INTO cart_lines (cart_id, variant_id, product_id, quantity, created_at, updated_at)
+			SELECT ?0, a.variant_id, a.product_id, a.quantity, clock_timestamp(), now()
+			FROM added AS a WHERE (SELECT ok FROM fits)
+			ORDER BY a.n
+			ON CONFLICT (cart_id, variant_id) DO UPDATE
+				SET quantity = cart_lines.quantity + EXCLUDED.quantity, updated_at = now()
+		)
+		SELECT (SELECT ok FROM fits) AS applied,
+			coalesce((SELECT json_agg(current) FROM current), '[]') AS current`,
+		cartID, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities),
+		MaxQuantity, MaxLinesPerCart).Scan(ctx, &r)
+	if err != nil {
+		return nil, false, err
+	}
+	if r.Applied {
+		return nil, true, nil
+	}
+	current, err = decodeLineRows(r.Current)
+	return current, false, err
 }
 
 // setQuantities sets the quantities of lines of the cart.
@@ -124,11 +205,17 @@ func setDiscountCodes(ctx context.Context, idb bun.IDB, id string, codes []strin
 	return err
 }
 
-// touchCart records a change of the cart and returns its row.
-func touchCart(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
-	var r cartRow
-	err := idb.NewRaw(`UPDATE carts SET updated_at = now() WHERE id = ? RETURNING `+cartColumns, id).Scan(ctx, &r)
-	return &r, err
+// touchCart records a change of the cart and returns it with its lines as
+// this transaction left them (the caller holds the cart's lock, so nobody
+// else changed them since its snapshot).
+func touchCart(ctx context.Context, idb bun.IDB, id string) (*Cart, error) {
+	var r cartWithLines
+	err := idb.NewRaw(`UPDATE carts SET updated_at = now() WHERE id = ?
+		RETURNING `+cartColumns+`, `+linesOf+`carts.id`+linesEnd+` AS lines`, id).Scan(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	return r.cart()
 }
 
 // updateEmail sets the cart's email and its marketing consent: optIn when
@@ -145,16 +232,90 @@ func updateEmail(ctx context.Context, idb bun.IDB, id, email string, optIn *bool
 	return &r, err
 }
 
-// completeCart marks an active cart completed by the order. It returns no
-// row when the cart is missing or already completed.
+// completeCart locks the cart and marks it completed by the order when it
+// is active, and returns its row as it was before. It returns no row when
+// the cart is missing. The CTE locks the row and reads its newest
+// committed status (after waiting for a checkout or change holding it);
+// the UPDATE then writes that same newest version.
 func completeCart(ctx context.Context, idb bun.IDB, id, orderID string) (*cartRow, error) {
 	var r cartRow
 	err := idb.NewRaw(`
-		UPDATE carts SET status = 'COMPLETED', completed_order_id = ?, updated_at = now()
-		WHERE id = ? AND status = 'ACTIVE'
-		RETURNING `+cartColumns, orderID, id).Scan(ctx, &r)
+		WITH before AS MATERIALIZED (SELECT `+cartColumns+` FROM carts WHERE id = ? FOR UPDATE)
+		UPDATE carts AS c SET
+			status = 'COMPLETED',
+			completed_order_id = CASE WHEN b.status = 'ACTIVE' THEN ?::uuid ELSE c.completed_order_id END,
+			updated_at = CASE WHEN b.status = 'ACTIVE' THEN now() ELSE c.updated_at END
+		FROM before AS b WHERE c.id = b.id
+		RETURNING `+prefixed("b.", cartColumns), id, orderID).Scan(ctx, &r)
 	return &r, err
 }
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// linesOf is a scalar subquery (a json array) of the lines of a cart, in
+// the order they were added; the cart's id follows it, then linesEnd.
+const linesOf = `coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
+	'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id)
+	FROM cart_lines AS l WHERE l.cart_id = `
+
+const linesEnd = `), '[]')`
+
+// LinesExpr is linesOf the cart named by its one placeholder, for the
+// select list of another statement; decode it with DecodeLines.
+const LinesExpr = linesOf + `?` + linesEnd
+
+// LineVariantsExpr is a subquery of the variant ids of the lines of the
+// cart named by its one placeholder.
+const LineVariantsExpr = `SELECT variant_id FROM cart_lines WHERE cart_id = ?`
+
+// DecodeLines reads LinesExpr.
+func DecodeLines(raw []byte) ([]Line, error) {
+	rows, err := decodeLineRows(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Line, len(rows))
+	for i, l := range rows {
+		out[i] = Line{ID: l.ID, ProductID: l.ProductID, VariantID: l.VariantID, Quantity: l.Quantity}
+	}
+	return out, nil
+}
+
+func decodeLineRows(raw []byte) ([]lineRow, error) {
+	var rows []lineRow
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("decode cart lines: %w", err)
+	}
+	return rows, nil
+}
+
+// cartWithLines is a cart's row with its lines as linesOf reads them.
+type cartWithLines struct {
+	cartRow
+	Lines json.RawMessage `bun:"lines"`
+}
+
+func (r *cartWithLines) cart() (*Cart, error) {
+	rows, err := decodeLineRows(r.Lines)
+	if err != nil {
+		return nil, err
+	}
+	return r.cartRow.cart(rows), nil
+}
+
+// cartTransaction is how a cart-only transaction starts its first
+// statement: set_config(…, true) is SET LOCAL, so that only this
+// transaction commits without waiting for its WAL flush (see
+// docs/design.md, "Cart writes are not synchronous"). It costs no
+// statement of its own, and is safe behind PgBouncer in transaction mode.
+const cartTransaction = `set_config('synchronous_commit', 'off', true)`
 
 // canonicalID returns the lowercase hyphenated form of a UUID, so that a
 // malformed id is "not found" rather than an SQL error.

@@ -42,6 +42,7 @@ func (s *Service) resolveLines(ctx context.Context, in []LineInput) ([]wanted, e
 	if err != nil {
 		return nil, fmt.Errorf("load variants: %w", err)
 	}
+	remember(ctx, variants)
 	out := make([]wanted, len(in))
 	for i, l := range in {
 		out[i] = wanted{index: i, quantity: l.Quantity}

@@ -42,6 +42,11 @@ type SaleVariant struct {
 type ExtraColumn struct {
 	SQL  string
 	Args []any
+	// Variants, when set, is a subquery of more variant ids to load (a
+	// cart's lines, which checkout reads in the same statement), with
+	// VariantsArgs for its placeholders.
+	Variants     string
+	VariantsArgs []any
 }
 
 // UnitPrice is the variant's current price.
@@ -99,18 +104,21 @@ func LoadForSale(ctx context.Context, idb bun.IDB, refs []LineRef, extra *ExtraC
 			skus = append(skus, strings.ToLower(strings.TrimSpace(*r.SKU)))
 		}
 	}
-	extraSQL, args := "NULL", []any{}
+	extraSQL, args, more := "NULL", []any{}, ""
 	if extra != nil {
 		extraSQL, args = extra.SQL, append(args, extra.Args...)
 	}
 	args = append(args, bun.In(variantIDs), bun.In(skus), bun.In(productIDs))
+	if extra != nil && extra.Variants != "" {
+		more, args = ` OR v.id IN (`+extra.Variants+`)`, append(args, extra.VariantsArgs...)
+	}
 	var out []SaleVariant
 	err := idb.NewRaw(`SELECT v.id, v.product_id, v.sku, p.name, v.title, v.selected_options, v.price, v.currency,
 			v.weight_grams, p.tax_class, v.is_active AND p.is_active AS for_sale, p.category, p.tags,
 			(SELECT count(*) FROM product_variants AS s WHERE s.product_id = v.product_id AND s.is_active) AS active_siblings,
 			`+extraSQL+` AS extra
 		FROM product_variants AS v JOIN products AS p ON p.id = v.product_id
-		WHERE v.id IN (?) OR lower(v.sku) IN (?) OR (v.product_id IN (?) AND v.is_active)`, args...).Scan(ctx, &out)
+		WHERE v.id IN (?) OR lower(v.sku) IN (?) OR (v.product_id IN (?) AND v.is_active)`+more, args...).Scan(ctx, &out)
 	if err != nil {
 		return nil, fmt.Errorf("load variants for sale: %w", err)
 	}

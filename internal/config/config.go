@@ -46,8 +46,14 @@ type Config struct {
 	Development      bool
 	DatabaseURL      string
 	DatabaseMaxConns int32
-	RedisURL         string
-	RedisPrefix      string
+	// DatabaseDirectURL, when set, is a session connection to the database
+	// of DatabaseURL, which is then a pooler in transaction mode
+	// (PgBouncer): River's listener (LISTEN) and the migrations (a
+	// session-level advisory lock) use it; everything else goes through
+	// DatabaseURL.
+	DatabaseDirectURL string
+	RedisURL          string
+	RedisPrefix       string
 	// RedisTimeout bounds every Redis call made on a request's behalf
 	// (rate limits, publishing): Redis is an accelerator, and a frozen one
 	// must cost a request no more than this.
@@ -203,6 +209,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	}
 	c.DatabaseURL = r.required("DATABASE_URL")
 	c.DatabaseMaxConns = int32(r.intRange("DATABASE_MAX_CONNS", 20, 2, 1000))
+	c.DatabaseDirectURL = r.str("DATABASE_DIRECT_URL", "")
 	c.RedisURL = r.str("REDIS_URL", "")
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {

@@ -1,6 +1,7 @@
 // Package inventory owns the stock ledger: every change to a variant's
-// on-hand or reserved quantity is one conditional UPDATE of the variant and
-// one INSERT of ledger rows, so stock can never go negative and the ledger
+// on-hand or reserved quantity is a conditional UPDATE of the variant with
+// an INSERT of its ledger rows (one statement for all the lines of an
+// order, see ApplyAll), so stock can never go negative and the ledger
 // always adds up (the sum of all rows is available; the sum without
 // RESERVATION and RELEASE rows is on hand). It also detects low stock and
 // enqueues the low-stock alert in the same transaction.
@@ -242,25 +243,30 @@ func (l *Ledger) alert(ctx context.Context, tx bun.Tx, r Result, at time.Time) e
 	return nil
 }
 
-// ApplyAll performs several stock changes inside tx with one UPDATE per
-// change and a single INSERT for all their ledger rows, so that a checkout
-// or a payment of many lines costs one round trip per line plus one.
-// Callers pass changes in variant-id order (InIDOrder) so that concurrent
-// transactions lock variants in the same order and cannot deadlock.
+// ApplyAll performs several stock changes inside tx as one statement (see
+// applyAllSQL): it locks every variant in id order, checks every change,
+// and then either moves all the counters and writes all the ledger rows or
+// does nothing. A checkout's reservation, a payment's sale and a
+// cancellation's release therefore cost one round trip per order whatever
+// its number of lines, and callers need not sort the changes (InIDOrder is
+// kept for the readers of the ledger's order of rows).
 //
 // When some changes cannot be made, ApplyAll returns failed: for each such
 // change, its index and its apperr error (NotFound, InsufficientStock,
-// Invalid); it still checks every change so a checkout can name every short
-// line, writes no ledger rows, and the caller must roll back. Any other
-// error also means roll back.
+// Invalid). It judges every change, so that a checkout can name every short
+// line, and then writes nothing, so tx stays usable (a caller returning the
+// userError rolls back anyway). Changes of one variant are judged together,
+// by their sum; each of them then gets the variant's stock after all of
+// them. Any other error means roll back.
 func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (results []Result, failed map[int]error, err error) {
-	results = make([]Result, len(changes))
-	alertedAt := make([]time.Time, len(changes))
-	var rows []Transaction
+	var b batch
+	ids := make([]string, len(changes)) // canonical, "" for a malformed change
 	for i, c := range changes {
 		d, err := deltasOf(c)
 		if err == nil {
-			if _, perr := uuid.Parse(c.VariantID); perr != nil {
+			if id, perr := uuid.Parse(c.VariantID); perr == nil {
+				ids[i] = id.String()
+			} else {
 				err = errVariantNotFound()
 			}
 		}
@@ -268,30 +274,46 @@ func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (res
 			failed = setFailed(failed, i, err)
 			continue
 		}
-		res, at, ok, err := updateStock(ctx, tx, c.VariantID, d)
-		if err != nil {
-			return nil, nil, fmt.Errorf("apply stock change: %w", err)
-		}
-		if !ok {
-			failed = setFailed(failed, i, missingOrShort(ctx, tx, c.VariantID))
+		c.VariantID = ids[i]
+		b.add(c, d)
+	}
+	// With a malformed change the others are still judged (a dry run), so
+	// that every problem is reported at once.
+	out, err := b.apply(ctx, tx, len(failed) == 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apply stock changes: %w", err)
+	}
+	for i, id := range ids {
+		if id == "" {
 			continue
 		}
-		results[i], alertedAt[i] = res, at
-		rows = append(rows, ledgerRows(c, res)...)
+		switch v := out.variants[id]; {
+		case !v.Found:
+			failed = setFailed(failed, i, errVariantNotFound())
+		case !v.OK:
+			failed = setFailed(failed, i, apperr.New(apperr.InsufficientStock, "not enough stock"))
+		}
 	}
 	if len(failed) > 0 {
 		return nil, failed, nil
 	}
-	written, err := insertTransactions(ctx, tx, rows)
-	if err != nil {
-		return nil, nil, fmt.Errorf("write stock ledger: %w", err)
+	if len(out.ledger) != len(b.rowVariants) {
+		return nil, nil, fmt.Errorf("apply stock changes: %d ledger rows written, %d expected", len(out.ledger), len(b.rowVariants))
 	}
+	results = make([]Result, len(changes))
 	next := 0
+	alerted := make(map[string]bool)
 	for i, c := range changes {
+		v := out.variants[ids[i]]
+		results[i] = v.result()
 		next += len(ledgerRows(c, Result{}))
-		results[i].Transaction = &written[next-1]
-		if results[i].LowStockCrossed {
-			if err := l.alert(ctx, tx, results[i], alertedAt[i]); err != nil {
+		t := out.ledger[next-1].transaction()
+		results[i].Transaction = &t
+		// One alert per variant that crossed its threshold, however many
+		// changes it had.
+		if results[i].LowStockCrossed && !alerted[v.ID] {
+			alerted[v.ID] = true
+			if err := l.alert(ctx, tx, results[i], *v.AlertedAt); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -299,8 +321,8 @@ func (l *Ledger) ApplyAll(ctx context.Context, tx bun.Tx, changes []Change) (res
 	return results, nil, nil
 }
 
-// InIDOrder sorts changes by variant id, the order in which ApplyAll must
-// receive them, and returns them.
+// InIDOrder sorts changes by variant id and returns them, so that the
+// ledger rows of one call come in variant order.
 func InIDOrder(changes []Change) []Change {
 	slices.SortStableFunc(changes, func(a, b Change) int { return strings.Compare(a.VariantID, b.VariantID) })
 	return changes

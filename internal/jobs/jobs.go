@@ -131,12 +131,12 @@ func RescueAfter(jobTimeout time.Duration) time.Duration { return 2 * jobTimeout
 // own workers, jobTimeout as the default timeout and RescueAfter(jobTimeout)
 // as the rescue window, and periodic jobs enqueued by the elected leader.
 // It runs on d's database/sql handle and listens for new jobs on a
-// connection taken from d's pool; middleware (tracing) wraps each job's
+// connection taken from d.ListenerPool(); middleware (tracing) wraps each job's
 // work. Call Start to begin working. It returns River's configuration
 // errors.
 func NewClient(d *db.DB, workers *river.Workers, periodic []*river.PeriodicJob, jobTimeout time.Duration, log *slog.Logger,
 	middleware ...rivertype.Middleware) (*river.Client[*sql.Tx], error) {
-	c, err := river.NewClient(riverdatabasesql.NewWithPgxListener(d.SQL, d.Pool), &river.Config{
+	c, err := river.NewClient(riverdatabasesql.NewWithPgxListener(d.SQL, d.ListenerPool()), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			queue.Workflow:     {MaxWorkers: workflowWorkers},
 			queue.Notify:       {MaxWorkers: notifyWorkers},

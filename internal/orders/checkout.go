@@ -76,13 +76,13 @@ type CheckoutResult struct {
 }
 
 // Checkout places an order in one transaction with no network calls
-// inside: it claims the idempotency key, prices every line from the
-// catalog, reserves stock with conditional updates in product-id order, gets
-// the buyer (the signed-in account, else the guest record of the email),
-// writes the order, its lines and first events,
-// schedules the payment timeout, and completes the cart. After commit it
-// creates the payment intent; if the provider fails, a job retries and the
-// storefront reads the secret later from the order.
+// inside: it claims the idempotency key, completes the cart, prices every
+// line from the catalog, reserves the stock of all lines with one
+// statement that locks the variants in id order, gets the buyer (the
+// signed-in account, else the guest record of the email), writes the
+// order, its lines and first events, and schedules the payment timeout.
+// After commit it creates the payment intent; if the provider fails, a job
+// retries and the storefront reads the secret later from the order.
 //
 // The same key with the same input from the same caller returns the same
 // order (also while the first request is still running: the second waits
@@ -101,7 +101,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	orderID := uuid.NewString()
 	var placed *placedOrder
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		replayID, err := claimKey(ctx, tx, norm.IdempotencyKey, hash, orderID)
+		replayID, err := claimKey(ctx, tx, norm.IdempotencyKey, hash, orderID, s.unpaidScopeLocks(norm))
 		if err != nil || replayID != "" {
 			orderID = replayID
 			return err
@@ -126,25 +126,34 @@ type placedOrder struct {
 	customer *customers.CheckoutCustomer
 }
 
-// place runs the body of the checkout transaction.
+// place runs the body of the checkout transaction. For a 3-line cart it
+// costs seven statements after the key's claim (see TestStatementBudgets):
+// the cart's completion (which locks it), one load of the variants with the
+// cart's lines, the destination and the unpaid units, one reservation of
+// every line, the buyer, the order with its lines and events, the lookup of
+// webhook subscribers, and the River jobs.
 func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in CheckoutInput) (*placedOrder, error) {
-	lines, linePaths, chosen, err := s.checkoutLines(ctx, tx, in)
+	chosen, err := s.completeCart(ctx, tx, in, orderID)
 	if err != nil {
 		return nil, err
 	}
-	variants, dest, err := variantsForCheckout(ctx, tx, lines, in.ShippingAddress)
+	loaded, err := s.loadForCheckout(ctx, tx, in)
 	if err != nil {
 		return nil, err
 	}
-	priced, err := s.priceLines(lines, linePaths, variants)
+	lines, linePaths, err := checkoutLines(in, loaded.cartLines)
 	if err != nil {
 		return nil, err
 	}
-	shipped, disc, err := s.priceOrder(ctx, tx, in, priced, dest, chosen)
+	priced, err := s.priceLines(lines, linePaths, loaded.variants)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkReservationLimits(ctx, tx, in, priced.units()); err != nil {
+	shipped, disc, err := s.priceOrder(ctx, tx, in, priced, loaded.dest, chosen)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkReservationLimits(in, priced.units(), loaded.held); err != nil {
 		return nil, err
 	}
 	number := newOrderNumber()
@@ -176,11 +185,6 @@ func (s *Service) place(ctx context.Context, tx bun.Tx, orderID string, in Check
 	}
 	if err := s.scheduleAfterCheckout(ctx, tx, orderID); err != nil {
 		return nil, err
-	}
-	if in.CartID != nil {
-		if err := s.carts.MarkCompleted(ctx, tx, *in.CartID, orderID); err != nil {
-			return nil, err
-		}
 	}
 	o, err := row.order()
 	if err != nil {
@@ -235,38 +239,46 @@ type cartChoices struct {
 	discountCodes    []string
 }
 
-// checkoutLines returns the lines to buy, from the locked cart or the input,
-// with where each line's problems are reported, and the cart's chosen
-// shipping method and discount codes.
-func (s *Service) checkoutLines(ctx context.Context, tx bun.Tx, in CheckoutInput) ([]LineInput, []fieldPath, cartChoices, error) {
+// completeCart, for a cart checkout, locks the cart and marks it completed
+// by the order (rolled back with the checkout if it fails), and returns the
+// shipping method and discount codes chosen on it.
+func (s *Service) completeCart(ctx context.Context, tx bun.Tx, in CheckoutInput, orderID string) (cartChoices, error) {
+	if in.CartID == nil {
+		return cartChoices{}, nil
+	}
+	cart, err := s.carts.Complete(ctx, tx, *in.CartID, orderID)
+	if err != nil {
+		var e *apperr.Error
+		if errors.As(err, &e) {
+			e.Field = apperr.Path("input", "cartId")
+		}
+		return cartChoices{}, err
+	}
+	return cartChoices{shippingMethodID: cart.ShippingMethodID, discountCodes: cart.DiscountCodes}, nil
+}
+
+// checkoutLines returns the lines to buy, from the cart (its lines, read
+// after its lock) or the input, with where each line's problems are
+// reported.
+func checkoutLines(in CheckoutInput, cartLines []carts.Line) ([]LineInput, []fieldPath, error) {
 	if in.CartID == nil {
 		paths := make([]fieldPath, len(in.Lines))
 		for i := range in.Lines {
 			paths[i] = func(field string) []string { return apperr.Path("input", "lines", i, field) }
 		}
-		return in.Lines, paths, cartChoices{}, nil
+		return in.Lines, paths, nil
 	}
 	cartPath := apperr.Path("input", "cartId")
-	cart, err := s.carts.Lock(ctx, tx, *in.CartID)
-	if errors.Is(err, apperr.ErrNotFound) {
-		return nil, nil, cartChoices{}, apperr.Field(apperr.NotFound, cartPath, "cart not found")
+	if len(cartLines) == 0 {
+		return nil, nil, apperr.InvalidField(cartPath, "the cart is empty")
 	}
-	if err != nil {
-		return nil, nil, cartChoices{}, err
-	}
-	switch {
-	case cart.Status == carts.StatusCompleted:
-		return nil, nil, cartChoices{}, &apperr.Error{Kind: apperr.Invalid, Code: "CART_COMPLETED", Field: cartPath, Message: "this cart has been checked out"}
-	case len(cart.Lines) == 0:
-		return nil, nil, cartChoices{}, apperr.InvalidField(cartPath, "the cart is empty")
-	}
-	lines := make([]LineInput, len(cart.Lines))
-	paths := make([]fieldPath, len(cart.Lines))
-	for i, l := range cart.Lines {
+	lines := make([]LineInput, len(cartLines))
+	paths := make([]fieldPath, len(cartLines))
+	for i, l := range cartLines {
 		lines[i] = LineInput{VariantID: &l.VariantID, Quantity: l.Quantity}
 		paths[i] = func(string) []string { return slices.Clone(cartPath) }
 	}
-	return lines, paths, cartChoices{shippingMethodID: cart.ShippingMethodID, discountCodes: cart.DiscountCodes}, nil
+	return lines, paths, nil
 }
 
 // pricedLine is a line priced from the catalog.
@@ -354,33 +366,32 @@ func (l LineInput) ref() catalog.LineRef {
 	return catalog.LineRef{VariantID: l.VariantID, ProductID: l.ProductID, SKU: l.SKU}
 }
 
-// reserve takes the stock of every line in variant-id order; short lines
-// come back as INSUFFICIENT_STOCK userErrors naming the line.
+// reserve takes the stock of every line in one statement (see
+// inventory.Ledger.ApplyAll, which locks the variants in id order): all
+// lines or none. Short lines come back as INSUFFICIENT_STOCK userErrors
+// naming each line that failed.
 func (s *Service) reserve(ctx context.Context, tx bun.Tx, orderID, number string, lines pricedLines) error {
-	order := make([]int, len(lines))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(lines[a].variant.ID, lines[b].variant.ID) })
 	note := "Order " + number
-	changes := make([]inventory.Change, len(order))
-	for k, i := range order {
-		changes[k] = inventory.Change{VariantID: lines[i].variant.ID, Type: inventory.Reservation,
-			Quantity: lines[i].quantity, ReferenceID: &orderID, Notes: &note}
+	changes := make([]inventory.Change, len(lines))
+	for i, l := range lines {
+		changes[i] = inventory.Change{VariantID: l.variant.ID, Type: inventory.Reservation,
+			Quantity: l.quantity, ReferenceID: &orderID, Notes: &note}
 	}
 	_, failed, err := s.ledger.ApplyAll(ctx, tx, changes)
 	if err != nil {
 		return err
 	}
 	var errs apperr.List
-	for k, ferr := range failed {
-		l := lines[order[k]]
-		if !errors.Is(ferr, apperr.ErrInsufficientStock) {
+	for i, l := range lines {
+		ferr, ok := failed[i]
+		switch {
+		case !ok:
+		case !errors.Is(ferr, apperr.ErrInsufficientStock):
 			errs.Add(ferr)
-			continue
+		default:
+			errs = append(errs, &apperr.Error{Kind: apperr.InsufficientStock, Field: l.path("quantity"),
+				Message: fmt.Sprintf("not enough stock of %s for %d", l.variant.SKU, l.quantity)})
 		}
-		errs = append(errs, &apperr.Error{Kind: apperr.InsufficientStock, Field: l.path("quantity"),
-			Message: fmt.Sprintf("not enough stock of %s for %d", l.variant.SKU, l.quantity)})
 	}
 	return errs.Err()
 }

@@ -1,10 +1,7 @@
 package orders
 
 import (
-	"context"
 	"fmt"
-
-	"github.com/uptrace/bun"
 
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
@@ -22,16 +19,20 @@ const codeLimitExceeded = "LIMIT_EXCEEDED"
 // bounds one anonymous shopper could hold the whole catalog out of stock until the payment timeout, and
 // renew the hold by rotating emails. A zero limit is no limit.
 //
-// The unpaid units are counted after taking a transaction-scoped advisory
-// lock per email and per network, so concurrent checkouts of one shopper
-// are counted one after another instead of all slipping under the bound.
-// The locks come before any stock row is locked, in the same order in every
-// checkout (email, then network), so they cannot deadlock with each other
-// or with the reservations.
+// held is the count of unpaid units that loadForCheckout read after the
+// transaction-scoped advisory locks of the email and the network
+// (unpaidScopeLocks, taken by claimKey's statement), so concurrent
+// checkouts of one shopper are counted one after another instead of all
+// slipping under the bound. The count cannot be in the locking statement: a
+// statement's snapshot is taken before it waits for a lock, so it would
+// miss the order of the checkout it waited for. The locks come first in the
+// transaction, before the cart's and any stock row's, in the same order in
+// every checkout (email, then network, then the key), so they cannot
+// deadlock with each other or with the reservations.
 //
 // It returns a LIMIT_EXCEEDED userError at the lines (or the cart) that says
 // what to do.
-func (s *Service) checkReservationLimits(ctx context.Context, tx bun.Tx, in CheckoutInput, units int) error {
+func (s *Service) checkReservationLimits(in CheckoutInput, units int, held heldUnits) error {
 	field := apperr.Path("input", "lines")
 	if in.CartID != nil {
 		field = apperr.Path("input", "cartId")
@@ -44,14 +45,6 @@ func (s *Service) checkReservationLimits(ctx context.Context, tx bun.Tx, in Chec
 	if limit <= 0 {
 		return nil
 	}
-	network := web.NetworkOf(in.ClientIP)
-	if err := lockUnpaidScopes(ctx, tx, in.Email, network); err != nil {
-		return err
-	}
-	held, err := unpaidUnits(ctx, tx, in.Email, network)
-	if err != nil {
-		return err
-	}
 	if n := max(held.Email, held.Network); n+units > limit {
 		return &apperr.Error{Kind: apperr.Invalid, Code: codeLimitExceeded, Field: field,
 			Message: fmt.Sprintf("orders awaiting payment may hold at most %d units and %d are held already: "+
@@ -60,43 +53,38 @@ func (s *Service) checkReservationLimits(ctx context.Context, tx bun.Tx, in Chec
 	return nil
 }
 
-// lockUnpaidScopes takes the advisory locks of the email and, when there
-// is one, of the client network, until the transaction ends.
-func lockUnpaidScopes(ctx context.Context, tx bun.Tx, email, network string) error {
-	q, args := `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, []any{"unpaid-units:email:" + email}
-	if network != "" {
-		q += `, pg_advisory_xact_lock(hashtextextended(?, 0))`
-		args = append(args, "unpaid-units:network:"+network)
+// unpaidScopeLocks names the advisory locks of the email and, when there is
+// one, of the client network, in the order they are taken; none when
+// unpaid units are not bounded.
+func (s *Service) unpaidScopeLocks(in CheckoutInput) []string {
+	if s.cfg.MaxUnpaidUnits <= 0 {
+		return nil
 	}
-	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
-		return fmt.Errorf("lock unpaid units: %w", err)
+	locks := []string{"unpaid-units:email:" + in.Email}
+	if network := web.NetworkOf(in.ClientIP); network != "" {
+		locks = append(locks, "unpaid-units:network:"+network)
 	}
-	return nil
+	return locks
 }
 
 // heldUnits are the units of unpaid orders per email and per client
 // network.
 type heldUnits struct {
-	Email   int `bun:"email_units"`
-	Network int `bun:"network_units"`
+	Email   int `json:"email"`
+	Network int `json:"network"`
 }
 
-// unpaidUnits sums the units of the PENDING orders of the email and of the
-// client network (none for an empty one) in one statement, through the
-// partial indexes on unpaid orders.
-func unpaidUnits(ctx context.Context, idb bun.IDB, email, network string) (heldUnits, error) {
-	var h heldUnits
-	err := idb.NewRaw(`
-		SELECT coalesce(sum(l.quantity) FILTER (WHERE o.email = ?), 0) AS email_units,
-		       coalesce(sum(l.quantity) FILTER (WHERE o.client_network = ?), 0) AS network_units
-		FROM orders o JOIN order_lines l ON l.order_id = o.id
-		WHERE o.status = 'PENDING' AND (o.email = ? OR o.client_network = ?)`,
-		email, network, email, network).Scan(ctx, &h)
-	if err != nil {
-		return heldUnits{}, fmt.Errorf("count unpaid units: %w", err)
-	}
-	return h, nil
-}
+// unpaidUnitsExpr is a scalar subquery (a json object, heldUnits) that sums
+// the units of the PENDING orders of the email and of the client network
+// (none for an empty one), through the partial indexes on unpaid orders.
+// Its placeholders are unpaidUnitsArgs.
+const unpaidUnitsExpr = `(SELECT json_build_object(
+		'email', coalesce(sum(l.quantity) FILTER (WHERE o.email = ?), 0),
+		'network', coalesce(sum(l.quantity) FILTER (WHERE o.client_network = ?), 0))
+	FROM orders o JOIN order_lines l ON l.order_id = o.id
+	WHERE o.status = 'PENDING' AND (o.email = ? OR o.client_network = ?))`
+
+func unpaidUnitsArgs(email, network string) []any { return []any{email, network, email, network} }
 
 // callerScope names who a checkout's idempotency key is bound to besides
 // its input: "" for an anonymous caller (a guest is known by the email in

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,14 +16,15 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
-	"commerce/internal/customers"
 	"commerce/internal/inventory"
 	"commerce/internal/notify"
 	"commerce/internal/payments"
 	"commerce/internal/platform/db"
+	"commerce/internal/platform/web"
 	"commerce/internal/pricing"
 	"commerce/internal/promotions"
 	"commerce/internal/realtime"
@@ -59,8 +61,7 @@ type Config struct {
 
 // Carts is what checkout needs of the carts.
 type Carts interface {
-	Lock(ctx context.Context, tx bun.Tx, cartID string) (*carts.Cart, error)
-	MarkCompleted(ctx context.Context, tx bun.Tx, cartID, orderID string) error
+	Complete(ctx context.Context, tx bun.Tx, cartID, orderID string) (*carts.Cart, error)
 }
 
 // Notifier enqueues notifications in a transaction, together with other jobs.
@@ -183,31 +184,76 @@ func randomNumber(prefix string) string {
 	return string(out)
 }
 
-// variantsForCheckout loads every variant the lines name, and the shipping
-// and tax configuration of the address in the same query: the destination
-// costs checkout no statement. With no variant found the destination is
-// unconfigured, and checkout fails on the lines anyway.
-func variantsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput, to customers.Address) ([]catalog.SaleVariant, shipping.Destination, error) {
-	refs := make([]catalog.LineRef, len(lines))
-	for i, l := range lines {
+// checkoutLoad is what checkout reads in one statement after the cart's
+// lock: the variants, the shipping and tax configuration of the address,
+// the cart's lines, and the units held by unpaid orders of the buyer.
+type checkoutLoad struct {
+	variants  []catalog.SaleVariant
+	dest      shipping.Destination
+	cartLines []carts.Line
+	held      heldUnits
+}
+
+// loadForCheckout loads every variant the input's lines or the cart's lines
+// name, and with them, in the same statement (the extra column, a json
+// object): the destination, the cart's lines and the unpaid units of the
+// email and network (counted only when MaxUnpaidUnits bounds them). The
+// statement comes after the cart's lock and the unpaid-units locks (see
+// claimKey), so it reads the cart's lines and the unpaid orders as the
+// checkouts that held those locks committed them. With no variant found
+// nothing of the extra column is read: checkout then fails on the lines (a
+// cart with no lines is empty).
+func (s *Service) loadForCheckout(ctx context.Context, idb bun.IDB, in CheckoutInput) (checkoutLoad, error) {
+	refs := make([]catalog.LineRef, len(in.Lines))
+	for i, l := range in.Lines {
 		refs[i] = l.ref()
 	}
-	variants, err := catalog.LoadForSale(ctx, idb, refs,
-		&catalog.ExtraColumn{SQL: shipping.DestinationExpr, Args: shipping.DestinationArgs(to.CountryCode)})
-	if err != nil {
-		return nil, shipping.Destination{}, err
+	extra := &catalog.ExtraColumn{Args: shipping.DestinationArgs(in.ShippingAddress.CountryCode)}
+	cartSQL, heldSQL := "NULL", "NULL"
+	if in.CartID != nil {
+		cartSQL = carts.LinesExpr
+		extra.Args = append(extra.Args, *in.CartID)
+		extra.Variants, extra.VariantsArgs = carts.LineVariantsExpr, []any{*in.CartID}
 	}
+	if s.cfg.MaxUnpaidUnits > 0 {
+		heldSQL = unpaidUnitsExpr
+		extra.Args = append(extra.Args, unpaidUnitsArgs(in.Email, web.NetworkOf(in.ClientIP))...)
+	}
+	extra.SQL = `json_build_object('destination', ` + shipping.DestinationExpr + `, 'cart_lines', ` + cartSQL +
+		`, 'held', ` + heldSQL + `)`
+	variants, err := catalog.LoadForSale(ctx, idb, refs, extra)
+	if err != nil {
+		return checkoutLoad{}, err
+	}
+	to := in.ShippingAddress
 	region := ""
 	if to.Region != nil {
 		region = *to.Region
 	}
-	dest := shipping.Destination{Country: to.CountryCode, Region: region}
-	if len(variants) > 0 {
-		if dest, err = shipping.DecodeDestination(variants[0].Extra, to.CountryCode, region); err != nil {
-			return nil, shipping.Destination{}, err
+	out := checkoutLoad{variants: variants, dest: shipping.Destination{Country: to.CountryCode, Region: region}}
+	if len(variants) == 0 {
+		return out, nil
+	}
+	var j struct {
+		Destination json.RawMessage `json:"destination"`
+		CartLines   json.RawMessage `json:"cart_lines"`
+		Held        *heldUnits      `json:"held"`
+	}
+	if err := json.Unmarshal(variants[0].Extra, &j); err != nil {
+		return checkoutLoad{}, fmt.Errorf("decode checkout load: %w", err)
+	}
+	if out.dest, err = shipping.DecodeDestination(j.Destination, to.CountryCode, region); err != nil {
+		return checkoutLoad{}, err
+	}
+	if in.CartID != nil {
+		if out.cartLines, err = carts.DecodeLines(j.CartLines); err != nil {
+			return checkoutLoad{}, err
 		}
 	}
-	return variants, dest, nil
+	if j.Held != nil {
+		out.held = *j.Held
+	}
+	return out, nil
 }
 
 // claimKey binds the idempotency key to this checkout inside its
@@ -215,9 +261,18 @@ func variantsForCheckout(ctx context.Context, idb bun.IDB, lines []LineInput, to
 // the INSERT waits for it. It returns the existing order's id when the key
 // was already used with the same input (a replay), and a Conflict error
 // when it was used with another input.
-func claimKey(ctx context.Context, tx bun.Tx, key, hash, orderID string) (replayOrderID string, err error) {
-	res, err := tx.NewRaw(`INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO NOTHING`, key, hash, orderID).Exec(ctx)
+//
+// The same statement first takes the transaction-scoped advisory locks
+// named by locks, one after another in their order (see
+// checkReservationLimits): a MATERIALIZED CTE that the INSERT reads, so it
+// runs before the key's row is claimed.
+func claimKey(ctx context.Context, tx bun.Tx, key, hash, orderID string, locks []string) (replayOrderID string, err error) {
+	res, err := tx.NewRaw(`WITH locked AS MATERIALIZED (
+			SELECT count(pg_advisory_xact_lock(hashtextextended(l.key, 0)))
+			FROM unnest(?::text[]) AS l (key)
+		)
+		INSERT INTO idempotency_keys (key, request_hash, order_id) SELECT ?, ?, ? FROM locked
+		ON CONFLICT (key) DO NOTHING`, pgdialect.Array(locks), key, hash, orderID).Exec(ctx)
 	if err != nil {
 		return "", fmt.Errorf("claim idempotency key: %w", err)
 	}

@@ -164,17 +164,26 @@ func addressJSON(a customers.Address) json.RawMessage {
 	return b
 }
 
-// insertOrder writes an order, its lines and its first events (3 statements).
+// insertOrder writes an order, its lines and its first events in one
+// statement: the order's INSERT and the lines' are CTEs of the events'
+// INSERT. The foreign keys of lines and events to the order are checked at
+// the end of the statement, when the order is there.
 func insertOrder(ctx context.Context, idb bun.IDB, o *orderRow, lines []lineRow, events []eventRow) error {
-	if _, err := idb.NewInsert().Model(o).Returning("created_at, updated_at").Exec(ctx); err != nil {
+	for i := range events {
+		events[i].StaffUserID = actor(ctx)
+	}
+	err := idb.NewSelect().
+		With("o", idb.NewInsert().Model(o).Returning("created_at, updated_at")).
+		With("l", idb.NewInsert().Model(&lines)).
+		With("e", idb.NewInsert().Model(&events)).
+		TableExpr("o").Column("created_at", "updated_at").
+		Scan(ctx, &o.CreatedAt, &o.UpdatedAt)
+	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	realtime.Add(ctx, realtime.TopicOrders, statusRow{ID: o.ID, OrderNumber: o.OrderNumber, CustomerID: o.CustomerID,
 		Status: o.Status, PaymentStatus: o.PaymentStatus, FulfillmentStatus: o.FulfillmentStatus, UpdatedAt: o.UpdatedAt}.event())
-	if _, err := idb.NewInsert().Model(&lines).Exec(ctx); err != nil {
-		return fmt.Errorf("insert order lines: %w", err)
-	}
-	return insertEvents(ctx, idb, events)
+	return nil
 }
 
 func insertEvents(ctx context.Context, idb bun.IDB, events []eventRow) error {
