@@ -7998,7 +7998,8 @@ extend type Mutation {
   (none or more than 100) or a line's quantity, RETURN_QUANTITY_EXCEEDED at
   ["input","lines",i,"quantity"], RETURN_WINDOW_EXPIRED at ["input","lines",i]
   when the line last shipped longer ago than RETURN_WINDOW. The return is
-  REQUESTED; the customer gets the return-requested email.
+  REQUESTED; the customer gets the return-requested email. An operation may
+  select it once (aliases included): else QUERY_TOO_COMPLEX.
   """
   returnRequest(
     "What to return, and the order's proof of access."
