@@ -47,6 +47,7 @@ func complexity() generated.ComplexityRoot {
 	c.Query.Customers = func(child int, first *int, _ *string, _ *string) int { return listCost(child, first) }
 	c.Query.LowStockProducts = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Query.Notifications = func(child int, first *int, _ *string, _ *string, _ *string) int { return listCost(child, first) }
+	c.Query.Returns = func(child int, first *int, _ *string, _ *model.ReturnStatus) int { return listCost(child, first) }
 	c.Product.InventoryTransactions = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Customer.Orders = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	return c

@@ -207,3 +207,14 @@ func TestDocumentLimitsPersistedAndGET(t *testing.T) {
 		t.Errorf("GET over the limits: %d %+v, want QUERY_TOO_COMPLEX", res.StatusCode, out.Errors)
 	}
 }
+
+// Query.returns costs its selection once per row that first asks for, like
+// every paginated list: 100 returns of 120 fields each is over the limit,
+// and refused before the permission check.
+func TestReturnsListComplexity(t *testing.T) {
+	b := setup(t)
+	q := `{ returns(first: 100) { edges { node {` + aliases(120, "id") + ` } } } }`
+	if got := code(b.do(t, "", q, nil)); got != "QUERY_TOO_COMPLEX" {
+		t.Fatalf("code %q, want QUERY_TOO_COMPLEX", got)
+	}
+}
