@@ -7997,7 +7997,8 @@ extend type Mutation {
   NOT_FOUND or INVALID at a line's orderLineId, INVALID at ["input","lines"]
   (none or more than 100) or a line's quantity, RETURN_QUANTITY_EXCEEDED at
   ["input","lines",i,"quantity"], RETURN_WINDOW_EXPIRED at ["input","lines",i]
-  when the line last shipped longer ago than RETURN_WINDOW. The return is
+  when more units are asked than the line shipped within RETURN_WINDOW (a
+  line shipped in parts returns only the units of its recent parts). The return is
   REQUESTED; the customer gets the return-requested email. An operation may
   select it once (aliases included): else QUERY_TOO_COMPLEX.
   """

@@ -351,3 +351,26 @@ func TestReturnByOwner(t *testing.T) {
 		t.Errorf("the owner's request: %+v, %v", r, err)
 	}
 }
+
+// TestReturnWindowPerUnit: a line shipped in two parts, one older than the
+// window: its old unit may not be returned along with the recent one
+// (RETURN_WINDOW_EXPIRED, nothing written); the recent one may.
+func TestReturnWindowPerUnit(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, 31*24*time.Hour, map[string]int{ls[1].ID: 1})
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
+	req := func(q int) error {
+		_, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+			AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], q)}})
+		return err
+	}
+	wantUserErrors(t, req(2), "RETURN_WINDOW_EXPIRED input.lines.0")
+	if n := e.count(t, `SELECT count(*) FROM returns WHERE order_id = $1`, o.ID); n != 0 {
+		t.Fatalf("%d returns written by a refused request", n)
+	}
+	if err := req(1); err != nil {
+		t.Fatalf("the unit shipped within the window: %v", err)
+	}
+}
