@@ -5800,8 +5800,9 @@ type Query {
   """
   Anything with an id, among what the caller may see: products (archived ones
   for STAFF only), carts (whoever holds the id), orders (the owner and STAFF
-  with ORDERS; guests use Query.order), customers (STAFF with CUSTOMERS) and
-  staff accounts (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
+  with ORDERS; guests use Query.order), returns and refunds (STAFF with
+  ORDERS), fulfilments (STAFF), customers (STAFF with CUSTOMERS) and staff
+  accounts (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
   """
   node(
     "A plain UUID."
@@ -7671,7 +7672,7 @@ type RefundLine {
   restocked: Boolean!
 }
 
-"""Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines)."""
+"""Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines). STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.refunds."""
 type Refund implements Node {
   "Plain lowercase UUID."
   id: ID!

@@ -1355,7 +1355,7 @@ type PromotionTargetInput struct {
 type Query struct {
 }
 
-// Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines).
+// Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines). STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.refunds.
 type Refund struct {
 	// Plain lowercase UUID.
 	ID string `json:"id"`

@@ -436,6 +436,34 @@ func (s *Service) Refunds(ctx context.Context, orderIDs []string) ([][]Refund, e
 	return out, nil
 }
 
+// RefundByID returns one refund. It returns NotFound for an unknown or
+// malformed id.
+func (s *Service) RefundByID(ctx context.Context, id string) (*Refund, error) {
+	notFound := apperr.New(apperr.NotFound, "refund not found")
+	if !validUUID(id) {
+		return nil, notFound
+	}
+	id = strings.ToLower(id)
+	var orderID string
+	err := s.db.Bun.NewRaw(`SELECT order_id FROM refunds WHERE id = ?`, id).Scan(ctx, &orderID)
+	if db.IsNoRows(err) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read refund %s: %w", id, err)
+	}
+	rs, err := s.Refunds(ctx, []string{orderID})
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs[0] {
+		if rs[0][i].ID == id {
+			return &rs[0][i], nil
+		}
+	}
+	return nil, notFound
+}
+
 // Refund runs the RefundArgs job: it asks the provider to refund, with
 // the job's idempotency key, so a retry never refunds twice. A job for a
 // refund row (RefundID) then marks it SUCCEEDED and emails the customer,
