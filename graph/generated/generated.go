@@ -7714,7 +7714,7 @@ input OrderRefundInput {
   reason: String
   "Email the customer (` + "`" + `order-refunded` + "`" + `) once the provider has refunded."
   notifyCustomer: Boolean = true
-  "1..255 characters; the same key on the same order returns the refund made with it, and changes nothing."
+  "1..255 characters; the same key on the same order returns the refund made with it, and changes nothing. \"cancel-\" or \"return-\" followed by a UUID is reserved (INVALID)."
   idempotencyKey: String!
 }
 

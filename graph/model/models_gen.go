@@ -800,7 +800,7 @@ type OrderRefundInput struct {
 	Reason *string `json:"reason,omitempty"`
 	// Email the customer (`order-refunded`) once the provider has refunded.
 	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
-	// 1..255 characters; the same key on the same order returns the refund made with it, and changes nothing.
+	// 1..255 characters; the same key on the same order returns the refund made with it, and changes nothing. "cancel-" or "return-" followed by a UUID is reserved (INVALID).
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 

@@ -102,6 +102,9 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 	if key == "" || len(key) > maxIdempotencyKey {
 		return nil, nil, apperr.InvalidField(apperr.Path("input", "idempotencyKey"), "must be 1 to %d characters", maxIdempotencyKey)
 	}
+	if internalRefundKey(key) {
+		return nil, nil, apperr.InvalidField(apperr.Path("input", "idempotencyKey"), "this key is reserved; choose another")
+	}
 	in.IdempotencyKey = key
 	if in.Reason != nil {
 		r := truncate(strings.TrimSpace(*in.Reason), 500)
@@ -136,6 +139,20 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 		}
 	}
 	return nil, nil, fmt.Errorf("refund %s of order %s not found after commit", refundID, o.ID)
+}
+
+// internalRefundKey reports whether key has the shape of the keys of the
+// refunds made by a cancellation ("cancel-" + order id) and on a return's
+// receipt (returnRefundKey + return id). Staff may not use them: a
+// cancellation would fail on the duplicate key, and a return's receipt
+// would take the staff refund for its own, its units for shipped ones.
+func internalRefundKey(key string) bool {
+	for _, prefix := range []string{cancelRefundKey, returnRefundKey} {
+		if rest, ok := strings.CutPrefix(key, prefix); ok && validUUID(rest) {
+			return true
+		}
+	}
+	return false
 }
 
 // refundLocked is CreateRefund once the order is locked in tx and the

@@ -176,8 +176,12 @@ func returnableUnits(ctx context.Context, tx bun.Tx, orderID string, windowStart
 }
 
 // returnRefundKey prefixes the return's id in the idempotency key of the
-// refund made on its receipt.
-const returnRefundKey = "return-"
+// refund made on its receipt, and cancelRefundKey the order's id in that
+// of a cancellation's refund.
+const (
+	returnRefundKey = "return-"
+	cancelRefundKey = "cancel-"
+)
 
 // returnRefundedUnits sums, per order line, the units of the refunds that
 // are not FAILED made on receipt of the order's returns. They are found by
