@@ -110,6 +110,16 @@ func TestFulfillInParts(t *testing.T) {
 	if len(shipped) != 2 || shipped[0] != ls[0].Name || shipped[1] != ls[1].Name {
 		t.Errorf("the shipping emails list first %v, want %s then %s", shipped, ls[0].Name, ls[1].Name)
 	}
+	// Each SMS lists its own shipment's units too.
+	var texts []string
+	if err := e.db.Bun.NewRaw(`SELECT coalesce(data->>'units', '') FROM notifications WHERE template = 'order-shipped-sms'
+		AND data->>'order_number' = ? ORDER BY created_at`, o.Number).Scan(ctx, &texts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1 x " + ls[0].Name + ", 1 x " + ls[1].Name, "1 x " + ls[1].Name + ", 1 x " + ls[2].Name}
+	if fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Errorf("the shipping SMS list %q, want %q", texts, want)
+	}
 	if n := e.jobs(t, "delivery-confirmation", o.ID); n != 1 {
 		t.Errorf("%d delivery follow-ups after the last shipment, want 1", n)
 	}
