@@ -294,8 +294,8 @@ func TestFulfillRefundedUnits(t *testing.T) {
 
 // TestMarkDeliveredPartlyShipped: orderMarkDelivered on a partly shipped
 // order delivers its shipments and leaves it PARTIALLY_FULFILLED without
-// deliveredAt; a second call has nothing to deliver. Once the rest ships
-// and arrives, the order is DELIVERED.
+// deliveredAt; a second call has nothing to deliver, and orderCancel is
+// refused. Once the rest ships and arrives, the order is DELIVERED.
 func TestMarkDeliveredPartlyShipped(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -316,6 +316,13 @@ func TestMarkDeliveredPartlyShipped(t *testing.T) {
 	}
 	_, err = e.svc.MarkDelivered(ctx, o.ID)
 	wantUserErrors(t, err, "INVALID id")
+	// A partly shipped order is not cancelled (its shipped units are with
+	// the customer): nothing is refunded or restocked.
+	_, err = e.svc.Cancel(ctx, o.ID, ptr("too late"))
+	wantUserErrors(t, err, "INVALID id")
+	if got := e.byID(t, o.ID); got.Status != orders.Processing || got.PaymentStatus != orders.PaymentPaid || len(e.refunds(t, o.ID)) != 0 {
+		t.Errorf("after a refused cancel: %s, %s, %d refunds", got.Status, got.PaymentStatus, len(e.refunds(t, o.ID)))
+	}
 
 	e.ship(t, o.ID, "1Z-B")
 	got, err = e.svc.MarkDelivered(ctx, o.ID)
