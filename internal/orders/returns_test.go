@@ -374,3 +374,47 @@ func TestReturnWindowPerUnit(t *testing.T) {
 		t.Fatalf("the unit shipped within the window: %v", err)
 	}
 }
+
+// TestReturnReceiveConcurrent: five receipts of one approved return at
+// once: one receives it, four are INVALID; one refund, one RETURN row.
+func TestReturnReceiveConcurrent(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
+	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, refused := 0, 0
+	for range 5 {
+		wg.Go(func() {
+			_, err := e.svc.ReceiveReturn(ctx, r.ID, true, true)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				ok++
+			} else if ae, _ := apperr.UserErrors(err); len(ae) == 1 && ae[0].UserCode() == "INVALID" {
+				refused++
+			} else {
+				t.Errorf("receive: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || refused != 4 {
+		t.Errorf("%d receipts, %d refused; want 1, 4", ok, refused)
+	}
+	if rs := e.refunds(t, o.ID); len(rs) != 1 || rs[0].Amount != money.New(27_50, currency) {
+		t.Errorf("refunds %+v, want one of 27.50", rs)
+	}
+	if l := e.ledger(t, o.ID); count(l, "RETURN +1") != 1 {
+		t.Errorf("ledger %q, want one RETURN +1", l)
+	}
+}
