@@ -98,6 +98,31 @@ func (s *e2eServer) guestOrderReturns(t *testing.T, number, token string) ([]ret
 	return out.Order.Returns, q
 }
 
+// catalogStaff signs in a new STAFF member with CATALOG only (not ORDERS),
+// invited by admin.
+func catalogStaff(t *testing.T, s *e2eServer, deps e2eDeps, admin string) string {
+	t.Helper()
+	email := "catalog-" + randHex(6) + "@example.com"
+	var inv struct {
+		StaffUserCreate struct {
+			StaffUser  *struct{ ID string }
+			UserErrors []userError
+		}
+	}
+	s.gql(t, admin, `mutation($in: StaffUserCreateInput!) { staffUserCreate(input: $in) { staffUser { id } userErrors { field code } } }`,
+		map[string]any{"in": map[string]any{"email": email, "name": "Cataloguer", "role": "STAFF", "permissions": []string{"CATALOG"}}}, &inv)
+	if inv.StaffUserCreate.StaffUser == nil {
+		t.Fatalf("staffUserCreate: %+v", inv.StaffUserCreate.UserErrors)
+	}
+	var set struct{ StaffPasswordSet v2Auth }
+	s.gql(t, "", `mutation($t: String!, $p: String!) { staffPasswordSet(token: $t, password: $p) { token userErrors { field code } } }`,
+		map[string]any{"t": v2MailToken(t, deps, email, "staff account"), "p": "catalog-long-password"}, &set)
+	if set.StaffPasswordSet.Token == nil {
+		t.Fatalf("staffPasswordSet: %+v", set.StaffPasswordSet.UserErrors)
+	}
+	return *set.StaffPasswordSet.Token
+}
+
 // returnRows counts the order's returns in the database.
 func returnRows(t *testing.T, orderID string) int {
 	t.Helper()
@@ -262,8 +287,9 @@ func TestE2EReturns(t *testing.T) {
 	}
 
 	// node(id) reads the return and its refund for staff; anyone else, a
-	// signed-in shopper included, gets NOT_FOUND for the return, the refund
-	// and the shipment alike. A reader with the email alone sees no returns.
+	// signed-in shopper and staff without ORDERS included, gets NOT_FOUND
+	// for the return, the refund and the shipment alike (the shipment's
+	// lines are the order's). A reader with the email alone sees no returns.
 	nodeQuery := `query($id: ID!) { node(id: $id) { id ... on Refund { amount { amount } status } ... on Return { returnNumber } } }`
 	var staffNode struct {
 		Node *struct {
@@ -281,7 +307,7 @@ func TestE2EReturns(t *testing.T) {
 		t.Errorf("node(return id) for staff: %+v", staffNode.Node)
 	}
 	shopper, _ := accRegisterCustomer(t, srv, buyerEmail(), "a-long-password", "Eve")
-	for _, caller := range []string{"", shopper} {
+	for _, caller := range []string{"", shopper, catalogStaff(t, srv, deps, staff)} {
 		for _, id := range []string{rt.ID, got.Refund.ID, s1.Order.Fulfillments[0].ID} {
 			r := srv.do(t, caller, nodeQuery, map[string]any{"id": id})
 			if !slices.Equal(r.codes(), []string{"NOT_FOUND"}) || strings.Contains(string(r.Data), id) {

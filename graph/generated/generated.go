@@ -5800,9 +5800,9 @@ type Query {
   """
   Anything with an id, among what the caller may see: products (archived ones
   for STAFF only), carts (whoever holds the id), orders (the owner and STAFF
-  with ORDERS; guests use Query.order), returns and refunds (STAFF with
-  ORDERS), fulfilments (STAFF), customers (STAFF with CUSTOMERS) and staff
-  accounts (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
+  with ORDERS; guests use Query.order), returns, refunds and fulfilments
+  (STAFF with ORDERS), customers (STAFF with CUSTOMERS) and staff accounts
+  (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
   """
   node(
     "A plain UUID."
@@ -7782,7 +7782,7 @@ type FulfillmentLine {
   quantity: Int!
 }
 
-"""One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF read it through node(id); everyone who may read the order reads it through Order.fulfillments."""
+"""One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.fulfillments."""
 type Fulfillment implements Node {
   "Plain lowercase UUID."
   id: ID!

@@ -407,7 +407,7 @@ type FulfillInput struct {
 	Lines []*FulfillmentLineInput `json:"lines,omitempty"`
 }
 
-// One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF read it through node(id); everyone who may read the order reads it through Order.fulfillments.
+// One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.fulfillments.
 type Fulfillment struct {
 	// Plain lowercase UUID.
 	ID string `json:"id"`
