@@ -8031,7 +8031,8 @@ extend type Mutation {
   ): ReturnPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
   """
   Records that an APPROVED return arrived (RECEIVED). With restock its units
-  go back to stock (RETURN ledger rows). With refund, its units not refunded
+  go back to stock (RETURN ledger rows), but for units of its lines a refund
+  restocked already. With refund, its units not refunded
   yet are refunded as orderRefund would (what they were paid), together with
   the receipt (idempotency key "return-" + the return's id); the return
   becomes REFUNDED, and the customer gets return-refunded, once the provider

@@ -275,7 +275,8 @@ func (s *Service) RejectReturn(ctx context.Context, id, note string) (*Return, e
 }
 
 // ReceiveReturn records that an APPROVED return arrived (RECEIVED). With
-// restock its units go back to stock (RETURN ledger rows). With refund,
+// restock its units go back to stock (RETURN ledger rows), but for units
+// of its lines that refunds restocked already. With refund,
 // the units not refunded yet are refunded through CreateRefund's rules in
 // the same transaction, with the idempotency key "return-" + id (so the
 // return and its refund are made together or not at all); the return
@@ -289,23 +290,28 @@ func (s *Service) ReceiveReturn(ctx context.Context, id string, restock, refund 
 			c := returnChange{event: EventReturnReceived}
 			var toRefund []RefundLineInput
 			var restocked []RefundLine // units restocked outside the refund
-			done := map[string]unitsDone{}
-			if refund {
-				var err error
-				if done, err = refundedUnits(ctx, tx, o.ID); err != nil {
-					return c, err
-				}
+			done, err := refundedUnits(ctx, tx, o.ID)
+			if err != nil {
+				return c, err
 			}
 			for _, rl := range r.Lines {
-				q := 0
+				d, unrefunded, q := done[rl.OrderLineID], lineQuantity(lines, rl.OrderLineID)-done[rl.OrderLineID].refunded, 0
 				if refund {
-					q = min(rl.Quantity, lineQuantity(lines, rl.OrderLineID)-done[rl.OrderLineID].refunded)
+					q = min(rl.Quantity, unrefunded)
 				}
 				if q > 0 {
 					toRefund = append(toRefund, RefundLineInput{OrderLineID: rl.OrderLineID, Quantity: q, Restock: restock})
 				}
-				if restock && rl.Quantity > q {
-					restocked = append(restocked, RefundLine{OrderLineID: rl.OrderLineID, Quantity: rl.Quantity - q, Restocked: true})
+				if restock {
+					// The other units are first those left unrefunded, then
+					// refunded ones; a refund that restocked units put
+					// them back already, so only those refunded without
+					// restock come back now.
+					rest := rl.Quantity - q
+					kept := min(rest, unrefunded-q)
+					if n := kept + min(rest-kept, max(d.refunded-d.restocked, 0)); n > 0 {
+						restocked = append(restocked, RefundLine{OrderLineID: rl.OrderLineID, Quantity: n, Restocked: true})
+					}
 				}
 			}
 			if err := s.restock(ctx, tx, o, lines, restocked); err != nil {

@@ -418,3 +418,32 @@ func TestReturnReceiveConcurrent(t *testing.T) {
 		t.Errorf("ledger %q, want one RETURN +1", l)
 	}
 }
+
+// TestReturnOfUnitsRestockedByARefund: both shipped units of a line were
+// refunded with restock before their return came back; receiving the
+// return with restock puts nothing back a second time.
+func TestReturnOfUnitsRestockedByARefund(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
+	if _, _, err := e.svc.CreateRefund(ctx, o.ID, orders.RefundInput{IdempotencyKey: "goodwill",
+		Lines: []orders.RefundLineInput{{OrderLineID: ls[1].ID, Quantity: 2, Restock: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.stock(t, *ls[1].ProductID)
+	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.Status != orders.ReturnReceived || r.RefundID != nil {
+		t.Fatalf("receive: %+v, %v", r, err)
+	}
+	if after := e.stock(t, *ls[1].ProductID); after.OnHand != before.OnHand {
+		t.Errorf("on hand %d after the receipt, want %d: the refund restocked these units already", after.OnHand, before.OnHand)
+	}
+}
