@@ -98,6 +98,31 @@ func (s *e2eServer) guestOrderReturns(t *testing.T, number, token string) ([]ret
 	return out.Order.Returns, q
 }
 
+// catalogStaff signs in a new STAFF member with CATALOG only (not ORDERS),
+// invited by admin.
+func catalogStaff(t *testing.T, s *e2eServer, deps e2eDeps, admin string) string {
+	t.Helper()
+	email := "catalog-" + randHex(6) + "@example.com"
+	var inv struct {
+		StaffUserCreate struct {
+			StaffUser  *struct{ ID string }
+			UserErrors []userError
+		}
+	}
+	s.gql(t, admin, `mutation($in: StaffUserCreateInput!) { staffUserCreate(input: $in) { staffUser { id } userErrors { field code } } }`,
+		map[string]any{"in": map[string]any{"email": email, "name": "Cataloguer", "role": "STAFF", "permissions": []string{"CATALOG"}}}, &inv)
+	if inv.StaffUserCreate.StaffUser == nil {
+		t.Fatalf("staffUserCreate: %+v", inv.StaffUserCreate.UserErrors)
+	}
+	var set struct{ StaffPasswordSet v2Auth }
+	s.gql(t, "", `mutation($t: String!, $p: String!) { staffPasswordSet(token: $t, password: $p) { token userErrors { field code } } }`,
+		map[string]any{"t": v2MailToken(t, deps, email, "staff account"), "p": "catalog-long-password"}, &set)
+	if set.StaffPasswordSet.Token == nil {
+		t.Fatalf("staffPasswordSet: %+v", set.StaffPasswordSet.UserErrors)
+	}
+	return *set.StaffPasswordSet.Token
+}
+
 // returnRows counts the order's returns in the database.
 func returnRows(t *testing.T, orderID string) int {
 	t.Helper()
@@ -133,8 +158,9 @@ func TestE2EReturns(t *testing.T) {
 	p1, p2, p3 := srv.createProduct(t, staff, "10.00", 5), srv.createProduct(t, staff, "25.00", 5), srv.createProduct(t, staff, "7.50", 5)
 	email := buyerEmail()
 	o, tok := srv.paidGuestOrder(t, staff, email, p1.ID, 1, p2.ID, 2, p3.ID, 1)
-	if r := srv.ship(t, staff, o.ID, "1Z-RET-1", "UPS", map[string]int{o.Lines[1].ID: 2}); len(r.UserErrors) > 0 {
-		t.Fatalf("first shipment: %+v", r.UserErrors)
+	s1 := srv.ship(t, staff, o.ID, "1Z-RET-1", "UPS", map[string]int{o.Lines[1].ID: 2})
+	if len(s1.UserErrors) > 0 || s1.Order == nil || len(s1.Order.Fulfillments) != 1 {
+		t.Fatalf("first shipment: %+v", s1)
 	}
 	if r := srv.ship(t, staff, o.ID, "1Z-RET-2", "UPS", nil); len(r.UserErrors) > 0 {
 		t.Fatalf("second shipment: %+v", r.UserErrors)
@@ -258,6 +284,44 @@ func TestE2EReturns(t *testing.T) {
 		if !slices.Contains(types, want) {
 			t.Errorf("timeline %v lacks %s", types, want)
 		}
+	}
+
+	// node(id) reads the return and its refund for staff; anyone else, a
+	// signed-in shopper and staff without ORDERS included, gets NOT_FOUND
+	// for the return, the refund and the shipment alike (the shipment's
+	// lines are the order's). A reader with the email alone sees no returns.
+	nodeQuery := `query($id: ID!) { node(id: $id) { id ... on Refund { amount { amount } status } ... on Return { returnNumber } } }`
+	var staffNode struct {
+		Node *struct {
+			ID, Status, ReturnNumber string
+			Amount                   *gqlMoney
+		}
+	}
+	srv.gql(t, staff, nodeQuery, map[string]any{"id": got.Refund.ID}, &staffNode)
+	if staffNode.Node == nil || staffNode.Node.ID != got.Refund.ID || staffNode.Node.Amount == nil ||
+		staffNode.Node.Amount.Amount != "27.50" || staffNode.Node.Status != "SUCCEEDED" {
+		t.Errorf("node(refund id) for staff: %+v", staffNode.Node)
+	}
+	srv.gql(t, staff, nodeQuery, map[string]any{"id": rt.ID}, &staffNode)
+	if staffNode.Node == nil || staffNode.Node.ReturnNumber != rt.ReturnNumber {
+		t.Errorf("node(return id) for staff: %+v", staffNode.Node)
+	}
+	shopper, _ := accRegisterCustomer(t, srv, buyerEmail(), "a-long-password", "Eve")
+	for _, caller := range []string{"", shopper, catalogStaff(t, srv, deps, staff)} {
+		for _, id := range []string{rt.ID, got.Refund.ID, s1.Order.Fulfillments[0].ID} {
+			r := srv.do(t, caller, nodeQuery, map[string]any{"id": id})
+			if !slices.Equal(r.codes(), []string{"NOT_FOUND"}) || strings.Contains(string(r.Data), id) {
+				t.Errorf("node(%s) for caller %q: %s %v", id, caller, r.Data, r.codes())
+			}
+		}
+	}
+	var byEmail struct {
+		Order *struct{ Returns []struct{ ID string } }
+	}
+	srv.gql(t, "", `query($n: String!, $e: String) { order(orderNumber: $n, email: $e) { returns { id } } }`,
+		map[string]any{"n": o.OrderNumber, "e": email}, &byEmail)
+	if byEmail.Order == nil || len(byEmail.Order.Returns) != 0 {
+		t.Errorf("returns read with the email alone: %+v", byEmail.Order)
 	}
 
 	// A second return of the other shipped unit, rejected with a reason.

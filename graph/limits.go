@@ -47,6 +47,7 @@ func complexity() generated.ComplexityRoot {
 	c.Query.Customers = func(child int, first *int, _ *string, _ *string) int { return listCost(child, first) }
 	c.Query.LowStockProducts = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Query.Notifications = func(child int, first *int, _ *string, _ *string, _ *string) int { return listCost(child, first) }
+	c.Query.Returns = func(child int, first *int, _ *string, _ *model.ReturnStatus) int { return listCost(child, first) }
 	c.Product.InventoryTransactions = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Customer.Orders = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	return c
@@ -335,9 +336,12 @@ func (c *selectionCounter) fragment(name string) int {
 // (a bcrypt hash, a reservation, a scheduled email) or that guess a
 // secret, with how many of each one operation may hold (aliases and
 // fragment spreads included): one registration, one login of each kind,
-// one checkout and one cart, and three order lookups by email or access
-// token, enough for a page showing an order in a few places. The quotas
-// bound them per client over time; these bound one request.
+// one checkout and one cart, three order lookups by email or access
+// token, enough for a page showing an order in a few places, and one
+// return request (it guesses an order's email or token like a lookup, and
+// each one locks the order and may write and email; one request lists all
+// the lines to return). The quotas bound them per client over time; these
+// bound one request.
 var expensiveRootFields = map[string]int{
 	"customerRegister": 1,
 	"customerLogin":    1,
@@ -345,6 +349,7 @@ var expensiveRootFields = map[string]int{
 	"checkout":         1,
 	"cartCreate":       1,
 	orderLookupField:   3,
+	"returnRequest":    1,
 }
 
 // orderLookupField counts as expensive only with an email or an access

@@ -133,6 +133,7 @@ func TestExpensiveRootFieldLimits(t *testing.T) {
 	b := setup(t)
 	register := `customerRegister(input: {email: "%s", password: "a-long-password", firstName: "A", lastName: "B"}) { token }`
 	lookup := `order(orderNumber: "ORD-NOPE", email: "x@example.com") { id }`
+	returnRequest := `returnRequest(input: {orderNumber: "ORD-NOPE", email: "x@example.com", lines: [{orderLineId: "x", quantity: 1}]}) { userErrors { code } }`
 	for _, c := range []struct {
 		name, query, code string
 	}{
@@ -144,6 +145,8 @@ func TestExpensiveRootFieldLimits(t *testing.T) {
 		{"two checkouts", `mutation($i: CheckoutInput!) { a: checkout(input: $i) { order { id } } b: checkout(input: $i) { order { id } } }`, "QUERY_TOO_COMPLEX"},
 		{"four order lookups by email", "{" + aliases(4, lookup) + "}", "QUERY_TOO_COMPLEX"},
 		{"three order lookups by email", "{" + aliases(3, lookup) + "}", ""},
+		{"two return requests", "mutation {" + aliases(2, returnRequest) + "}", "QUERY_TOO_COMPLEX"},
+		{"one return request", "mutation {" + aliases(1, returnRequest) + "}", ""},
 		{"one registration", fmt.Sprintf("mutation { "+register+" }", uniqueName("r")+"@example.com"), ""},
 		{"a skipped second registration", fmt.Sprintf("mutation { a: "+register+" b: customerRegister(input: {email: \"y@example.com\", password: \"a-long-password\", firstName: \"A\", lastName: \"B\"}) @skip(if: true) { token } }", uniqueName("r")+"@example.com"), ""},
 	} {
@@ -202,5 +205,16 @@ func TestDocumentLimitsPersistedAndGET(t *testing.T) {
 	}
 	if code(out) != "QUERY_TOO_COMPLEX" {
 		t.Errorf("GET over the limits: %d %+v, want QUERY_TOO_COMPLEX", res.StatusCode, out.Errors)
+	}
+}
+
+// Query.returns costs its selection once per row that first asks for, like
+// every paginated list: 100 returns of 120 fields each is over the limit,
+// and refused before the permission check.
+func TestReturnsListComplexity(t *testing.T) {
+	b := setup(t)
+	q := `{ returns(first: 100) { edges { node {` + aliases(120, "id") + ` } } } }`
+	if got := code(b.do(t, "", q, nil)); got != "QUERY_TOO_COMPLEX" {
+		t.Fatalf("code %q, want QUERY_TOO_COMPLEX", got)
 	}
 }

@@ -55,8 +55,8 @@ func (r *Resolver) orderConnection(ctx context.Context, f orders.Filter, first *
 
 // node finds what an id names, among what the caller may see: products
 // and variants (inactive ones for staff only), carts (whoever holds the
-// id), orders (staff with ORDERS and the owner), returns (staff with
-// ORDERS), fulfilments (staff), customers (staff with CUSTOMERS) and staff
+// id), orders (staff with ORDERS and the owner), returns, refunds and
+// fulfilments (staff with ORDERS: they show the order's lines), customers (staff with CUSTOMERS) and staff
 // accounts (staff with STAFF_MANAGE). Ids are UUIDs shared by no two rows,
 // so the first match is the only one.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
@@ -89,8 +89,12 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 		if rs[0] != nil {
 			return toReturn(rs[0], staffAccess), nil
 		}
-	}
-	if caller.IsStaff() {
+		if rf, err := r.svc.Orders.RefundByID(ctx, id); err == nil {
+			lines, err := l.lines.Load(ctx, rf.OrderID)
+			return toRefund(*rf, toOrderLines(lines)), err
+		} else if !errors.Is(err, apperr.ErrNotFound) {
+			return nil, err
+		}
 		if f, err := r.svc.Orders.FulfillmentByID(ctx, id); err == nil {
 			lines, err := l.lines.Load(ctx, f.OrderID)
 			return toFulfillment(*f, toOrderLines(lines)), err

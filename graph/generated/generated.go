@@ -5800,8 +5800,9 @@ type Query {
   """
   Anything with an id, among what the caller may see: products (archived ones
   for STAFF only), carts (whoever holds the id), orders (the owner and STAFF
-  with ORDERS; guests use Query.order), customers (STAFF with CUSTOMERS) and
-  staff accounts (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
+  with ORDERS; guests use Query.order), returns, refunds and fulfilments
+  (STAFF with ORDERS), customers (STAFF with CUSTOMERS) and staff accounts
+  (STAFF with STAFF_MANAGE). NOT_FOUND error otherwise.
   """
   node(
     "A plain UUID."
@@ -7671,7 +7672,7 @@ type RefundLine {
   restocked: Boolean!
 }
 
-"""Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines)."""
+"""Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines). STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.refunds."""
 type Refund implements Node {
   "Plain lowercase UUID."
   id: ID!
@@ -7713,7 +7714,7 @@ input OrderRefundInput {
   reason: String
   "Email the customer (` + "`" + `order-refunded` + "`" + `) once the provider has refunded."
   notifyCustomer: Boolean = true
-  "1..255 characters; the same key on the same order returns the refund made with it, and changes nothing."
+  "1..255 characters; the same key on the same order returns the refund made with it, and changes nothing. \"cancel-\" or \"return-\" followed by a UUID is reserved (INVALID)."
   idempotencyKey: String!
 }
 
@@ -7781,7 +7782,7 @@ type FulfillmentLine {
   quantity: Int!
 }
 
-"""One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF read it through node(id); everyone who may read the order reads it through Order.fulfillments."""
+"""One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.fulfillments."""
 type Fulfillment implements Node {
   "Plain lowercase UUID."
   id: ID!
@@ -7997,8 +7998,10 @@ extend type Mutation {
   NOT_FOUND or INVALID at a line's orderLineId, INVALID at ["input","lines"]
   (none or more than 100) or a line's quantity, RETURN_QUANTITY_EXCEEDED at
   ["input","lines",i,"quantity"], RETURN_WINDOW_EXPIRED at ["input","lines",i]
-  when the line last shipped longer ago than RETURN_WINDOW. The return is
-  REQUESTED; the customer gets the return-requested email.
+  when more units are asked than the line shipped within RETURN_WINDOW (a
+  line shipped in parts returns only the units of its recent parts). The return is
+  REQUESTED; the customer gets the return-requested email. An operation may
+  select it once (aliases included): else QUERY_TOO_COMPLEX.
   """
   returnRequest(
     "What to return, and the order's proof of access."
@@ -8028,7 +8031,8 @@ extend type Mutation {
   ): ReturnPayload! @hasRole(role: STAFF) @hasPermission(permission: ORDERS)
   """
   Records that an APPROVED return arrived (RECEIVED). With restock its units
-  go back to stock (RETURN ledger rows). With refund, its units not refunded
+  go back to stock (RETURN ledger rows), but for units of its lines a refund
+  restocked already. With refund, its units not refunded
   yet are refunded as orderRefund would (what they were paid), together with
   the receipt (idempotency key "return-" + the return's id); the return
   becomes REFUNDED, and the customer gets return-refunded, once the provider

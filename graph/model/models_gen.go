@@ -407,7 +407,7 @@ type FulfillInput struct {
 	Lines []*FulfillmentLineInput `json:"lines,omitempty"`
 }
 
-// One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF read it through node(id); everyone who may read the order reads it through Order.fulfillments.
+// One shipment of an order: some or all of its units, with its own tracking and delivery. STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.fulfillments.
 type Fulfillment struct {
 	// Plain lowercase UUID.
 	ID string `json:"id"`
@@ -800,7 +800,7 @@ type OrderRefundInput struct {
 	Reason *string `json:"reason,omitempty"`
 	// Email the customer (`order-refunded`) once the provider has refunded.
 	NotifyCustomer *bool `json:"notifyCustomer,omitempty"`
-	// 1..255 characters; the same key on the same order returns the refund made with it, and changes nothing.
+	// 1..255 characters; the same key on the same order returns the refund made with it, and changes nothing. "cancel-" or "return-" followed by a UUID is reserved (INVALID).
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
@@ -1355,7 +1355,7 @@ type PromotionTargetInput struct {
 type Query struct {
 }
 
-// Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines).
+// Money given back on an order: by staff, by a cancellation, or in the payment provider's dashboard (then without lines). STAFF with ORDERS read it through node(id); everyone who may read the order reads it through Order.refunds.
 type Refund struct {
 	// Plain lowercase UUID.
 	ID string `json:"id"`

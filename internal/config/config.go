@@ -136,8 +136,8 @@ type Config struct {
 	AbandonedCartWait time.Duration
 	ReviewRequestWait time.Duration
 	DeliveryFollowup  time.Duration
-	// ReturnWindow is how long after a line last shipped its units may be
-	// returned (RETURN_WINDOW).
+	// ReturnWindow is how long after they shipped units may be returned
+	// (RETURN_WINDOW).
 	ReturnWindow time.Duration
 	// TrackingURLs maps a lower-case carrier to its tracking page template,
 	// from TRACKING_URL_TEMPLATES ("dpd=https://…/{tracking},…").

@@ -357,8 +357,32 @@ func (s *Service) notifyShipped(ctx context.Context, tx bun.Tx, o *Order, fulfil
 	}
 	sms := data()
 	sms["order_number"] = o.Number
+	sms["units"] = smsUnits(lines)
 	return s.notify.Enqueue(ctx, tx, notify.Message{Channel: notify.SMS, To: phone, Template: "order-shipped-sms",
 		Data: sms, DedupeKey: "shipped-sms:" + fulfillmentID})
+}
+
+// maxSMSUnits bounds the units an SMS lists, in characters: a text of a
+// few segments, however many lines the shipment holds (the email lists
+// them all).
+const maxSMSUnits = 200
+
+// smsUnits lists a shipment's units on one line for its SMS ("1 x Shirt
+// (M / Blue), 2 x Mug"), cut to maxSMSUnits characters with "…".
+func smsUnits(lines []map[string]any) string {
+	parts := make([]string, 0, len(lines))
+	for _, m := range lines {
+		p := fmt.Sprintf("%d x %s", m["quantity"], m["name"])
+		if v, ok := m["variant"]; ok {
+			p += fmt.Sprintf(" (%s)", v)
+		}
+		parts = append(parts, p)
+	}
+	s := strings.Join(parts, ", ")
+	if utf8.RuneCountInString(s) > maxSMSUnits {
+		s = truncate(s, maxSMSUnits-1) + "…"
+	}
+	return s
 }
 
 // customerPhone is the number to text about an order: the shipping

@@ -110,6 +110,16 @@ func TestFulfillInParts(t *testing.T) {
 	if len(shipped) != 2 || shipped[0] != ls[0].Name || shipped[1] != ls[1].Name {
 		t.Errorf("the shipping emails list first %v, want %s then %s", shipped, ls[0].Name, ls[1].Name)
 	}
+	// Each SMS lists its own shipment's units too.
+	var texts []string
+	if err := e.db.Bun.NewRaw(`SELECT coalesce(data->>'units', '') FROM notifications WHERE template = 'order-shipped-sms'
+		AND data->>'order_number' = ? ORDER BY created_at`, o.Number).Scan(ctx, &texts); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1 x " + ls[0].Name + ", 1 x " + ls[1].Name, "1 x " + ls[1].Name + ", 1 x " + ls[2].Name}
+	if fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Errorf("the shipping SMS list %q, want %q", texts, want)
+	}
 	if n := e.jobs(t, "delivery-confirmation", o.ID); n != 1 {
 		t.Errorf("%d delivery follow-ups after the last shipment, want 1", n)
 	}
@@ -284,8 +294,8 @@ func TestFulfillRefundedUnits(t *testing.T) {
 
 // TestMarkDeliveredPartlyShipped: orderMarkDelivered on a partly shipped
 // order delivers its shipments and leaves it PARTIALLY_FULFILLED without
-// deliveredAt; a second call has nothing to deliver. Once the rest ships
-// and arrives, the order is DELIVERED.
+// deliveredAt; a second call has nothing to deliver, and orderCancel is
+// refused. Once the rest ships and arrives, the order is DELIVERED.
 func TestMarkDeliveredPartlyShipped(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -306,6 +316,13 @@ func TestMarkDeliveredPartlyShipped(t *testing.T) {
 	}
 	_, err = e.svc.MarkDelivered(ctx, o.ID)
 	wantUserErrors(t, err, "INVALID id")
+	// A partly shipped order is not cancelled (its shipped units are with
+	// the customer): nothing is refunded or restocked.
+	_, err = e.svc.Cancel(ctx, o.ID, ptr("too late"))
+	wantUserErrors(t, err, "INVALID id")
+	if got := e.byID(t, o.ID); got.Status != orders.Processing || got.PaymentStatus != orders.PaymentPaid || len(e.refunds(t, o.ID)) != 0 {
+		t.Errorf("after a refused cancel: %s, %s, %d refunds", got.Status, got.PaymentStatus, len(e.refunds(t, o.ID)))
+	}
 
 	e.ship(t, o.ID, "1Z-B")
 	got, err = e.svc.MarkDelivered(ctx, o.ID)

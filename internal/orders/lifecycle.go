@@ -196,7 +196,7 @@ func (s *Service) cancelPaid(ctx context.Context, tx bun.Tx, o *Order, lines []L
 		}
 	}
 	if refund {
-		key := "cancel-" + o.ID
+		key := cancelRefundKey + o.ID
 		if _, err := s.reserveRefund(ctx, tx, o, lines, newRefund{amount: left.Amount, reason: &why, key: &key, lines: rl}); err != nil {
 			return err
 		}

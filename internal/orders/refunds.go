@@ -102,6 +102,9 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 	if key == "" || len(key) > maxIdempotencyKey {
 		return nil, nil, apperr.InvalidField(apperr.Path("input", "idempotencyKey"), "must be 1 to %d characters", maxIdempotencyKey)
 	}
+	if internalRefundKey(key) {
+		return nil, nil, apperr.InvalidField(apperr.Path("input", "idempotencyKey"), "this key is reserved; choose another")
+	}
 	in.IdempotencyKey = key
 	if in.Reason != nil {
 		r := truncate(strings.TrimSpace(*in.Reason), 500)
@@ -136,6 +139,20 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 		}
 	}
 	return nil, nil, fmt.Errorf("refund %s of order %s not found after commit", refundID, o.ID)
+}
+
+// internalRefundKey reports whether key has the shape of the keys of the
+// refunds made by a cancellation ("cancel-" + order id) and on a return's
+// receipt (returnRefundKey + return id). Staff may not use them: a
+// cancellation would fail on the duplicate key, and a return's receipt
+// would take the staff refund for its own, its units for shipped ones.
+func internalRefundKey(key string) bool {
+	for _, prefix := range []string{cancelRefundKey, returnRefundKey} {
+		if rest, ok := strings.CutPrefix(key, prefix); ok && validUUID(rest) {
+			return true
+		}
+	}
+	return false
 }
 
 // refundLocked is CreateRefund once the order is locked in tx and the
@@ -434,6 +451,34 @@ func (s *Service) Refunds(ctx context.Context, orderIDs []string) ([][]Refund, e
 		}
 	}
 	return out, nil
+}
+
+// RefundByID returns one refund. It returns NotFound for an unknown or
+// malformed id.
+func (s *Service) RefundByID(ctx context.Context, id string) (*Refund, error) {
+	notFound := apperr.New(apperr.NotFound, "refund not found")
+	if !validUUID(id) {
+		return nil, notFound
+	}
+	id = strings.ToLower(id)
+	var orderID string
+	err := s.db.Bun.NewRaw(`SELECT order_id FROM refunds WHERE id = ?`, id).Scan(ctx, &orderID)
+	if db.IsNoRows(err) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read refund %s: %w", id, err)
+	}
+	rs, err := s.Refunds(ctx, []string{orderID})
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs[0] {
+		if rs[0][i].ID == id {
+			return &rs[0][i], nil
+		}
+	}
+	return nil, notFound
 }
 
 // Refund runs the RefundArgs job: it asks the provider to refund, with

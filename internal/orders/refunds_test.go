@@ -183,6 +183,13 @@ func TestRefundInputErrors(t *testing.T) {
 	}
 	_, _, err := e.svc.CreateRefund(ctx, o.ID, orders.RefundInput{Amount: amount("1")})
 	wantUserErrors(t, err, "INVALID input.idempotencyKey")
+	// The keys of a cancellation's and a return's refund are not staff's
+	// to take: the cancellation would then fail on a duplicate key, and a
+	// return would be linked to another refund.
+	for _, key := range []string{"cancel-" + o.ID, "return-" + o.ID} {
+		_, _, err = e.svc.CreateRefund(ctx, o.ID, orders.RefundInput{Amount: amount("1"), IdempotencyKey: key})
+		wantUserErrors(t, err, "INVALID input.idempotencyKey")
+	}
 	if n := len(e.refunds(t, o.ID)); n != 0 {
 		t.Errorf("%d refunds written by bad input", n)
 	}

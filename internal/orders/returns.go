@@ -94,8 +94,8 @@ type ReturnRequestInput struct {
 // token). Under the order's row lock, so concurrent requests are
 // serialized, each line's units may not exceed those shipped less those in
 // returns that are not REJECTED or CANCELLED (RETURN_QUANTITY_EXCEEDED at
-// ["input","lines",i,"quantity"]), and the line must have last shipped
-// within ReturnWindow (RETURN_WINDOW_EXPIRED at ["input","lines",i]). An
+// ["input","lines",i,"quantity"]), nor those that shipped within
+// ReturnWindow (RETURN_WINDOW_EXPIRED at ["input","lines",i]). An
 // order the caller may not read is the same NotFound at
 // ["input","orderNumber"] as an unknown one, and nothing is written. The
 // order's timeline gets RETURN_REQUESTED, its subscribers its status, and
@@ -114,7 +114,7 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 		if err != nil {
 			return err
 		}
-		units, err := returnableUnits(ctx, tx, o.ID)
+		units, err := returnableUnits(ctx, tx, o.ID, s.now().Add(-s.cfg.ReturnWindow))
 		if err != nil {
 			return err
 		}
@@ -143,26 +143,28 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 	return s.returnByID(ctx, id)
 }
 
-// lineUnits is what a line shipped, when it last shipped, and what of it
-// is in returns that are not REJECTED or CANCELLED.
+// lineUnits is what a line shipped, what of it shipped after the start of
+// the return window, and what of it is in returns that are not REJECTED or
+// CANCELLED.
 type lineUnits struct {
-	LineID      string     `bun:"order_line_id"`
-	Shipped     int        `bun:"shipped"`
-	LastShipped *time.Time `bun:"last_shipped"`
-	Returned    int        `bun:"returned"`
+	LineID   string `bun:"order_line_id"`
+	Shipped  int    `bun:"shipped"`
+	InWindow int    `bun:"in_window"`
+	Returned int    `bun:"returned"`
 }
 
-// returnableUnits reads, per line of the order, its units shipped and
-// returned (the order is locked in tx, so they cannot change meanwhile).
-func returnableUnits(ctx context.Context, tx bun.Tx, orderID string) (map[string]lineUnits, error) {
+// returnableUnits reads, per line of the order, its units shipped, shipped
+// since windowStart, and returned (the order is locked in tx, so they
+// cannot change meanwhile).
+func returnableUnits(ctx context.Context, tx bun.Tx, orderID string, windowStart time.Time) (map[string]lineUnits, error) {
 	var rows []lineUnits
 	err := tx.NewRaw(`SELECT l.id AS order_line_id,
 			coalesce((SELECT sum(fl.quantity) FROM fulfillment_lines fl WHERE fl.order_line_id = l.id), 0) AS shipped,
-			(SELECT max(f.shipped_at) FROM fulfillment_lines fl JOIN fulfillments f ON f.id = fl.fulfillment_id
-			 WHERE fl.order_line_id = l.id) AS last_shipped,
+			coalesce((SELECT sum(fl.quantity) FROM fulfillment_lines fl JOIN fulfillments f ON f.id = fl.fulfillment_id
+			 WHERE fl.order_line_id = l.id AND f.shipped_at >= ?), 0) AS in_window,
 			coalesce((SELECT sum(rl.quantity) FROM return_lines rl JOIN returns r ON r.id = rl.return_id
 			 WHERE rl.order_line_id = l.id AND r.status NOT IN (?, ?)), 0) AS returned
-		FROM order_lines l WHERE l.order_id = ?`, string(ReturnRejected), string(ReturnCancelled), orderID).Scan(ctx, &rows)
+		FROM order_lines l WHERE l.order_id = ?`, windowStart, string(ReturnRejected), string(ReturnCancelled), orderID).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("read returnable units: %w", err)
 	}
@@ -174,8 +176,12 @@ func returnableUnits(ctx context.Context, tx bun.Tx, orderID string) (map[string
 }
 
 // returnRefundKey prefixes the return's id in the idempotency key of the
-// refund made on its receipt.
-const returnRefundKey = "return-"
+// refund made on its receipt, and cancelRefundKey the order's id in that
+// of a cancellation's refund.
+const (
+	returnRefundKey = "return-"
+	cancelRefundKey = "cancel-"
+)
 
 // returnRefundedUnits sums, per order line, the units of the refunds that
 // are not FAILED made on receipt of the order's returns. They are found by
@@ -202,8 +208,8 @@ func returnRefundedUnits(ctx context.Context, idb bun.IDB, orderID string) (map[
 }
 
 // returnLines checks the requested lines (known, each once, a positive
-// quantity within what was shipped and not yet in a return, last shipped
-// within the window) and returns them normalized.
+// quantity within what was shipped and not yet in a return, and within
+// what shipped in the window) and returns them normalized.
 func (s *Service) returnLines(lines []Line, units map[string]lineUnits, in []ReturnLineInput) ([]ReturnLine, error) {
 	known := make(map[string]bool, len(lines))
 	for _, l := range lines {
@@ -224,13 +230,20 @@ func (s *Service) returnLines(lines []Line, units map[string]lineUnits, in []Ret
 			return nil, apperr.InvalidField(apperr.Path("input", "lines", i, "quantity"), "must be at least 1")
 		}
 		u := units[id]
-		if u.LastShipped != nil && s.now().After(u.LastShipped.Add(s.cfg.ReturnWindow)) {
-			return nil, apperr.Coded("RETURN_WINDOW_EXPIRED", apperr.Path("input", "lines", i),
-				"the line shipped more than %s ago", s.cfg.ReturnWindow)
+		expired := apperr.Coded("RETURN_WINDOW_EXPIRED", apperr.Path("input", "lines", i),
+			"at most %d units of this line shipped within the last %s", u.InWindow, s.cfg.ReturnWindow)
+		if u.Shipped > 0 && u.InWindow == 0 {
+			return nil, expired
 		}
 		if left := u.Shipped - u.Returned; r.Quantity > left {
 			return nil, apperr.Coded("RETURN_QUANTITY_EXCEEDED", apperr.Path("input", "lines", i, "quantity"),
 				"at most %d units of this line may be returned (shipped and not in a return yet)", max(left, 0))
+		}
+		// Units shipped before the window may not come back, even with
+		// ones shipped since: a line shipped in parts is not returnable
+		// in full because its last part shipped recently.
+		if r.Quantity > u.InWindow {
+			return nil, expired
 		}
 		out = append(out, ReturnLine{OrderLineID: id, Quantity: r.Quantity, Reason: cleanText(r.Reason, maxReturnReason)})
 	}
@@ -262,7 +275,8 @@ func (s *Service) RejectReturn(ctx context.Context, id, note string) (*Return, e
 }
 
 // ReceiveReturn records that an APPROVED return arrived (RECEIVED). With
-// restock its units go back to stock (RETURN ledger rows). With refund,
+// restock its units go back to stock (RETURN ledger rows), but for units
+// of its lines that refunds restocked already. With refund,
 // the units not refunded yet are refunded through CreateRefund's rules in
 // the same transaction, with the idempotency key "return-" + id (so the
 // return and its refund are made together or not at all); the return
@@ -276,23 +290,28 @@ func (s *Service) ReceiveReturn(ctx context.Context, id string, restock, refund 
 			c := returnChange{event: EventReturnReceived}
 			var toRefund []RefundLineInput
 			var restocked []RefundLine // units restocked outside the refund
-			done := map[string]unitsDone{}
-			if refund {
-				var err error
-				if done, err = refundedUnits(ctx, tx, o.ID); err != nil {
-					return c, err
-				}
+			done, err := refundedUnits(ctx, tx, o.ID)
+			if err != nil {
+				return c, err
 			}
 			for _, rl := range r.Lines {
-				q := 0
+				d, unrefunded, q := done[rl.OrderLineID], lineQuantity(lines, rl.OrderLineID)-done[rl.OrderLineID].refunded, 0
 				if refund {
-					q = min(rl.Quantity, lineQuantity(lines, rl.OrderLineID)-done[rl.OrderLineID].refunded)
+					q = min(rl.Quantity, unrefunded)
 				}
 				if q > 0 {
 					toRefund = append(toRefund, RefundLineInput{OrderLineID: rl.OrderLineID, Quantity: q, Restock: restock})
 				}
-				if restock && rl.Quantity > q {
-					restocked = append(restocked, RefundLine{OrderLineID: rl.OrderLineID, Quantity: rl.Quantity - q, Restocked: true})
+				if restock {
+					// The other units are first those left unrefunded, then
+					// refunded ones; a refund that restocked units put
+					// them back already, so only those refunded without
+					// restock come back now.
+					rest := rl.Quantity - q
+					kept := min(rest, unrefunded-q)
+					if n := kept + min(rest-kept, max(d.refunded-d.restocked, 0)); n > 0 {
+						restocked = append(restocked, RefundLine{OrderLineID: rl.OrderLineID, Quantity: n, Restocked: true})
+					}
 				}
 			}
 			if err := s.restock(ctx, tx, o, lines, restocked); err != nil {

@@ -351,3 +351,99 @@ func TestReturnByOwner(t *testing.T) {
 		t.Errorf("the owner's request: %+v, %v", r, err)
 	}
 }
+
+// TestReturnWindowPerUnit: a line shipped in two parts, one older than the
+// window: its old unit may not be returned along with the recent one
+// (RETURN_WINDOW_EXPIRED, nothing written); the recent one may.
+func TestReturnWindowPerUnit(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, 31*24*time.Hour, map[string]int{ls[1].ID: 1})
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
+	req := func(q int) error {
+		_, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+			AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], q)}})
+		return err
+	}
+	wantUserErrors(t, req(2), "RETURN_WINDOW_EXPIRED input.lines.0")
+	if n := e.count(t, `SELECT count(*) FROM returns WHERE order_id = $1`, o.ID); n != 0 {
+		t.Fatalf("%d returns written by a refused request", n)
+	}
+	if err := req(1); err != nil {
+		t.Fatalf("the unit shipped within the window: %v", err)
+	}
+}
+
+// TestReturnReceiveConcurrent: five receipts of one approved return at
+// once: one receives it, four are INVALID; one refund, one RETURN row.
+func TestReturnReceiveConcurrent(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
+	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, refused := 0, 0
+	for range 5 {
+		wg.Go(func() {
+			_, err := e.svc.ReceiveReturn(ctx, r.ID, true, true)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				ok++
+			} else if ae, _ := apperr.UserErrors(err); len(ae) == 1 && ae[0].UserCode() == "INVALID" {
+				refused++
+			} else {
+				t.Errorf("receive: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || refused != 4 {
+		t.Errorf("%d receipts, %d refused; want 1, 4", ok, refused)
+	}
+	if rs := e.refunds(t, o.ID); len(rs) != 1 || rs[0].Amount != money.New(27_50, currency) {
+		t.Errorf("refunds %+v, want one of 27.50", rs)
+	}
+	if l := e.ledger(t, o.ID); count(l, "RETURN +1") != 1 {
+		t.Errorf("ledger %q, want one RETURN +1", l)
+	}
+}
+
+// TestReturnOfUnitsRestockedByARefund: both shipped units of a line were
+// refunded with restock before their return came back; receiving the
+// return with restock puts nothing back a second time.
+func TestReturnOfUnitsRestockedByARefund(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	o, ls := e.paidOrder(t)
+	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
+	if _, _, err := e.svc.CreateRefund(ctx, o.ID, orders.RefundInput{IdempotencyKey: "goodwill",
+		Lines: []orders.RefundLineInput{{OrderLineID: ls[1].ID, Quantity: 2, Restock: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.stock(t, *ls[1].ProductID)
+	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.Status != orders.ReturnReceived || r.RefundID != nil {
+		t.Fatalf("receive: %+v, %v", r, err)
+	}
+	if after := e.stock(t, *ls[1].ProductID); after.OnHand != before.OnHand {
+		t.Errorf("on hand %d after the receipt, want %d: the refund restocked these units already", after.OnHand, before.OnHand)
+	}
+}

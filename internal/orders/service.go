@@ -54,8 +54,8 @@ type Config struct {
 	// email and per client IP. Zero is no bound.
 	MaxUnitsPerOrder int
 	MaxUnpaidUnits   int
-	// ReturnWindow (RETURN_WINDOW) is how long after a line last shipped
-	// its units may be returned; zero is the default, 720h.
+	// ReturnWindow (RETURN_WINDOW) is how long after they shipped units
+	// may be returned; zero is the default, 720h.
 	ReturnWindow time.Duration
 }
 
