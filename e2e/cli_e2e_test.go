@@ -39,7 +39,7 @@ func TestE2EHelpListsCommands(t *testing.T) {
 		if code != 0 {
 			t.Errorf("commerce %s exited %d, want 0:\n%s", arg, code, out)
 		}
-		for _, command := range []string{"serve", "migrate", "seed", "create-staff"} {
+		for _, command := range []string{"serve", "migrate", "seed", "create-staff", "healthcheck"} {
 			if !strings.Contains(out, "\n  "+command+" ") {
 				t.Errorf("commerce %s does not list %s:\n%s", arg, command, out)
 			}
@@ -91,5 +91,33 @@ func TestE2EPrintedURLsFollowTheAddress(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestE2EHealthcheck: commerce healthcheck, the container image's health
+// check, exits 0 against a serving server on its HTTP_ADDR and 1 when
+// nothing answers there.
+func TestE2EHealthcheck(t *testing.T) {
+	deps := startDeps(t, false)
+	srv := startServer(t, "healthcheck", deps.env(t, nil))
+	for _, tc := range []struct {
+		addr string
+		code int
+	}{
+		{strings.TrimPrefix(srv.base, "http://"), 0},
+		{testtool.FreeAddr(t), 1},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, e2eBinary(t), "healthcheck")
+		cmd.Env, cmd.Dir = []string{"HTTP_ADDR=" + tc.addr}, t.TempDir()
+		out, err := cmd.CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("commerce healthcheck: %v", err)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != tc.code {
+			t.Errorf("HTTP_ADDR=%s: commerce healthcheck exited %d, want %d:\n%s", tc.addr, code, tc.code, out)
+		}
 	}
 }
