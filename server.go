@@ -473,6 +473,7 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
+	a.metrics.Backlog("webhooks", a.webhooks.Pending)
 	a.customers = customers.NewService(a.db, a.sessions, cfg.StoreCurrency).WithWebhooks(a.webhooks).
 		WithAccounts(a.notify, customers.AccountConfig{
 			StorefrontURL: cmp.Or(cfg.StorefrontURL, cfg.PublicBaseURL), PasswordResetTTL: cfg.PasswordResetTTL,

@@ -386,7 +386,8 @@ func TestE2EEdgeCloseReasons(t *testing.T) {
 // field, take no real operation's series: they fill at most the bounded
 // name slots of the root fields they run (maxNames, 10, in package
 // metrics) and the rest are counted as "(other)" under the root fields
-// (issue 12, item 12); the outbox backlog is exported.
+// (issue 12, item 12); the backlogs of both outboxes, notifications and
+// webhook deliveries, are exported (issue 19).
 func TestE2EEdgeMetrics(t *testing.T) {
 	deps := startDeps(t, false)
 	metricsAddr := testtool.FreeAddr(t)
@@ -422,6 +423,7 @@ func TestE2EEdgeMetrics(t *testing.T) {
 		`graphql_operations_total{operation="products",operation_name="(other)",outcome="ok",type="query"} 196`,
 		`graphql_operations_total{operation="__typename",operation_name="(other)",outcome="ok",type="query"} 195`,
 		`outbox_pending{outbox="notifications"} `,
+		`outbox_pending{outbox="webhooks"} `,
 	} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("/metrics lacks %s", want)
