@@ -7,7 +7,10 @@
 #
 # The binary runs in /app as user 65532 (distroless's nonroot); the default
 # file storage keeps uploaded images in /app/data/uploads, which that user
-# owns: mount a volume on /app/data to keep them.
+# owns: mount a volume on /app/data to keep them. The image has no HTTP
+# client, so its HEALTHCHECK is the binary's own: `commerce healthcheck`
+# asks /readyz on HTTP_ADDR (Docker uses it; OCI images, as podman builds
+# by default, and Kubernetes ignore it: probe /readyz there).
 
 ARG GO_VERSION=1.26
 ARG RUNTIME_BASE=gcr.io/distroless/static-debian12:nonroot
@@ -29,6 +32,7 @@ COPY bin/commerce /commerce
 USER 65532:65532
 WORKDIR /app
 EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 CMD ["/commerce", "healthcheck"]
 ENTRYPOINT ["/commerce"]
 CMD ["serve"]
 
@@ -38,5 +42,6 @@ COPY --from=build --chown=65532:65532 /out/data /app/data
 USER 65532:65532
 WORKDIR /app
 EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 CMD ["/commerce", "healthcheck"]
 ENTRYPOINT ["/commerce"]
 CMD ["serve"]

@@ -1,6 +1,7 @@
 // Command commerce is the GraphQL commerce service: catalog and inventory,
 // carts and checkout, payments, the order workflow, notifications and live
-// order status. Sub-commands: serve (default), migrate, seed, create-staff.
+// order status. Sub-commands: serve (default), migrate, seed, create-staff,
+// healthcheck.
 package main
 
 import (
@@ -108,6 +109,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		})
 	case "create-staff":
 		return createStaff(ctx, args, getenv, log, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv, stdout)
 	}
 	return fmt.Errorf("unknown command %q (commerce -h lists the commands)", cmd)
 }
@@ -132,7 +135,8 @@ Commands:
   create-staff  apply migrations, create a staff account, then exit
 `)
 	printFlags(w, (&staffOptions{}).flagSet())
-	fmt.Fprint(w, `  help          print this help (also -h, --help)
+	fmt.Fprint(w, `  healthcheck   exit 0 if the server on HTTP_ADDR answers /readyz with 200, else 1 (for container health checks)
+  help          print this help (also -h, --help)
 `)
 }
 
@@ -483,6 +487,7 @@ func (a *app) wire() error {
 	if err != nil {
 		return err
 	}
+	a.metrics.Backlog("webhooks", a.webhooks.Pending)
 	a.customers = customers.NewService(a.db, a.sessions, cfg.StoreCurrency).WithWebhooks(a.webhooks).
 		WithAccounts(a.notify, customers.AccountConfig{
 			StorefrontURL: cmp.Or(cfg.StorefrontURL, cfg.PublicBaseURL), PasswordResetTTL: cfg.PasswordResetTTL,

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +29,7 @@ func TestHelpListsCommands(t *testing.T) {
 		if err := run(context.Background(), args, nothing, &out); err != nil {
 			t.Errorf("commerce %s: %v", args[0], err)
 		}
-		for _, want := range []string{"serve", "migrate", "seed", "create-staff", "--no-migrate", "--role", "--email", "--password"} {
+		for _, want := range []string{"serve", "migrate", "seed", "create-staff", "healthcheck", "--no-migrate", "--role", "--email", "--password"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("commerce %s does not mention %s:\n%s", args[0], want, out.String())
 			}
@@ -40,6 +43,54 @@ func TestHelpListsCommands(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"serv"}, nothing, io.Discard); err == nil || !strings.Contains(err.Error(), "-h") {
 		t.Errorf("an unknown command: %v, want an error that points at -h", err)
+	}
+}
+
+// commerce healthcheck succeeds only when /readyz on HTTP_ADDR answers
+// 200, probing an address on every interface on loopback, and fails
+// within its timeout when the server hangs.
+func TestHealthcheck(t *testing.T) {
+	var status atomic.Int32
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != "/readyz":
+			http.NotFound(w, r)
+		case status.Load() == 0:
+			<-hang
+		default:
+			w.WriteHeader(int(status.Load()))
+		}
+	}))
+	defer srv.Close()
+	defer close(hang) // first: Close waits for the hung request
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	check := func(addr string) error {
+		var out bytes.Buffer
+		return run(context.Background(), []string{"healthcheck"}, func(k string) string {
+			if k == "HTTP_ADDR" {
+				return addr
+			}
+			return ""
+		}, &out)
+	}
+	status.Store(http.StatusOK)
+	for _, addr := range []string{srv.Listener.Addr().String(), ":" + port, "0.0.0.0:" + port} {
+		if err := check(addr); err != nil {
+			t.Errorf("HTTP_ADDR=%s, /readyz 200: %v, want success", addr, err)
+		}
+	}
+	status.Store(http.StatusServiceUnavailable)
+	if err := check(":" + port); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("/readyz 503: %v, want a failure naming the status", err)
+	}
+	if err := check(testtool.FreeAddr(t)); err == nil {
+		t.Error("nothing listening: success, want a failure")
+	}
+	status.Store(0)
+	start := time.Now()
+	if err := check(":" + port); err == nil || time.Since(start) > healthcheckTimeout+time.Second {
+		t.Errorf("a hung /readyz: %v after %s, want a failure within %s", err, time.Since(start), healthcheckTimeout)
 	}
 }
 

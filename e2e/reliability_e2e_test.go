@@ -275,7 +275,8 @@ func relAfterReturn(t *testing.T, a, b *e2eServer, productID string, feed, watch
 // REDIS_TIMEOUT and never fail, /readyz stays 200, login throttling still
 // refuses the 11th attempt (in process), and once Redis is back a
 // subscriber on B hears that events may have been missed, then of every
-// new order placed on either replica.
+// new order placed on either replica. Each outage is logged once, and
+// only in the service's JSON log.
 func TestE2ERedisFrozenAndKilled(t *testing.T) {
 	rs := testtool.StartRedis(t)
 	deps := startDeps(t, false)
@@ -356,6 +357,13 @@ func TestE2ERedisFrozenAndKilled(t *testing.T) {
 		if down < 2 || down > 4 || up != down || warns != down {
 			t.Errorf("%s logged %d redis-unavailable, %d redis-available and %d WARN lines for 2 outages, want one of each per outage",
 				s.name, down, up, warns)
+		}
+		// go-redis's own lines (failed dials, a dropped pub/sub
+		// connection) go through the service's JSON logger too.
+		for line := range strings.Lines(out) {
+			if strings.TrimSpace(line) != "" && !json.Valid([]byte(line)) {
+				t.Errorf("%s wrote a line outside its JSON log: %q", s.name, line)
+			}
 		}
 	}
 }

@@ -109,6 +109,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
 	srv.Use(rootFieldLimits{})
+	srv.AroundRootFields(stopWhenGone)
 	srv.AroundRootFields(refuseNUL)
 	srv.AroundOperations(refuseNULInSubscription)
 	srv.SetErrorPresenter(errorPresenter(cfg.Log))
@@ -280,6 +281,22 @@ func refuseNUL(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 	}
 	graphql.AddError(ctx, err)
 	return graphql.Null
+}
+
+// stopWhenGone skips the root fields of an operation whose context has
+// ended (its client went away, or its websocket operation was stopped):
+// gqlgen resolves a query's root fields one after another without looking
+// at the context, and introspection fields, which have no resolver
+// middleware, run to the end whatever it says. 142 aliased __schema
+// selections (10 KB, within every limit) kept a core busy for 1.2 s after
+// their client had left. A skipped field is null with the context's error,
+// which the error presenter does not count as a failure.
+func stopWhenGone(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	if err := ctx.Err(); err != nil {
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
+	return next(ctx)
 }
 
 // refuseNULInSubscription is refuseNUL for subscriptions, whose root

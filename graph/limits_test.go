@@ -148,6 +148,10 @@ func TestExpensiveRootFieldLimits(t *testing.T) {
 		{"two return requests", "mutation {" + aliases(2, returnRequest) + "}", "QUERY_TOO_COMPLEX"},
 		{"one return request", "mutation {" + aliases(1, returnRequest) + "}", ""},
 		{"one registration", fmt.Sprintf("mutation { "+register+" }", uniqueName("r")+"@example.com"), ""},
+		{"two schema introspections", `{ a: __schema { types { name } } b: __schema { types { name } } }`, "QUERY_TOO_COMPLEX"},
+		{"one schema introspection", `{ __schema { types { name fields { name } } } }`, ""},
+		{"eleven type introspections", "{" + aliases(11, `__type(name: "Query") { fields { name } }`) + "}", "QUERY_TOO_COMPLEX"},
+		{"ten type introspections", "{" + aliases(10, `__type(name: "Query") { fields { name } }`) + "}", ""},
 		{"a skipped second registration", fmt.Sprintf("mutation { a: "+register+" b: customerRegister(input: {email: \"y@example.com\", password: \"a-long-password\", firstName: \"A\", lastName: \"B\"}) @skip(if: true) { token } }", uniqueName("r")+"@example.com"), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -124,6 +124,45 @@ func TestSignInAttemptsArePerIP(t *testing.T) {
 	}
 }
 
+// QUOTA_LOGIN_IP counts failed sign-ins per address whatever the email
+// and whichever sign-in (customer or staff): guesses spread over many
+// emails from one address are refused once it is spent, a right password
+// from that address too, although no single email reached QUOTA_LOGIN.
+func TestSignInFailuresArePerIPWhateverTheEmail(t *testing.T) {
+	hour := func(n int) config.Quota { return config.Quota{Limit: n, Period: time.Hour} }
+	srv := quotaServer(t, graph.Quotas{Login: hour(100), LoginIP: hour(3), LoginAccount: hour(100), GraphQL: hour(1000)})
+	if _, r := post(t, srv.URL, `mutation { customerRegister(input: {email: "per-ip@example.com", password: "right-password",
+		firstName: "Ada", lastName: "Lovelace"}) { token } }`); code(r) != "" {
+		t.Fatalf("register: %+v", r.Errors)
+	}
+	signIn := func(mutation, email, password string) string {
+		_, r := post(t, srv.URL, `mutation { `+mutation+`(email: "`+email+`", password: "`+password+`") { token userErrors { code } } }`)
+		switch payload := string(r.Data[mutation]); {
+		case code(r) != "":
+			return code(r)
+		case strings.Contains(payload, "INVALID_CREDENTIALS"):
+			return "INVALID_CREDENTIALS"
+		case strings.Contains(payload, `"token":"`):
+			return "TOKEN"
+		}
+		t.Fatalf("%s: %s", mutation, r.Data[mutation])
+		return ""
+	}
+	for i, step := range []struct{ mutation, email, password, want string }{
+		{"customerLogin", "per-ip@example.com", "right-password", "TOKEN"}, // successes cost nothing
+		{"customerLogin", "guess-1@example.com", "wrong-password", "INVALID_CREDENTIALS"},
+		{"staffLogin", "guess-2@example.com", "wrong-password", "INVALID_CREDENTIALS"},
+		{"customerLogin", "per-ip@example.com", "wrong-password", "INVALID_CREDENTIALS"},
+		{"customerLogin", "guess-3@example.com", "wrong-password", "RATE_LIMITED"},
+		{"staffLogin", "guess-4@example.com", "wrong-password", "RATE_LIMITED"},
+		{"customerLogin", "per-ip@example.com", "right-password", "RATE_LIMITED"},
+	} {
+		if got := signIn(step.mutation, step.email, step.password); got != step.want {
+			t.Fatalf("step %d (%s %s): %s, want %s", i+1, step.mutation, step.email, got, step.want)
+		}
+	}
+}
+
 func TestGraphQLRequestsArePerIP(t *testing.T) {
 	srv := quotaServer(t, graph.Quotas{GraphQL: config.Quota{Limit: 3, Period: time.Minute}})
 	for i := range 3 {

@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"reflect"
@@ -168,7 +170,7 @@ func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts 
 	if state == nil {
 		state = &wsConnState{}
 	}
-	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{},
+	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}, active: map[string]bool{},
 		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state}, nil
 }
 
@@ -222,26 +224,124 @@ func wsConnOf(ctx context.Context) *wsConnState {
 // errSessionEnded is the close reason of a connection whose session ended.
 var errSessionEnded = errors.New("the session has ended: sign in again")
 
-// WriteClose sends gqlgen's close, or 4403 when the session ended.
+// WriteClose sends gqlgen's close, or 4403 when the session ended, or the
+// graphql-transport-ws close of the protocol violation NextReader found.
 func (c *errorEndsConn) WriteClose(code int, message string) error {
-	if c.state.revoked.Load() {
+	c.mu.Lock()
+	violation := c.violation
+	c.mu.Unlock()
+	switch {
+	case c.state.revoked.Load():
 		code, message = closeForbidden, "Forbidden: "+errSessionEnded.Error()
+	case violation != nil:
+		code, message = violation.code, violation.reason
 	}
 	return c.WebsocketConn.WriteClose(code, message)
+}
+
+// wsViolation is a graphql-transport-ws close for a client that broke the
+// protocol. Its reasons are fixed texts: the duplicate id is not quoted, as
+// the protocol's example does, because a close reason holds at most 123
+// bytes and an id has no length limit.
+type wsViolation struct {
+	code   int
+	reason string
+}
+
+func (v *wsViolation) Error() string { return v.reason }
+
+var (
+	violationInvalid      = &wsViolation{4400, "Invalid message received"}
+	violationUnauthorized = &wsViolation{4401, "Unauthorized"}
+	violationDuplicate    = &wsViolation{4409, "Subscriber for this id already exists"}
+	violationSecondInit   = &wsViolation{4429, "Too many initialisation requests"}
+)
+
+// NextReader checks each graphql-transport-ws message before gqlgen reads
+// it, for what gqlgen does not: a message that is not a known client
+// message closes with 4400 (gqlgen closes with 1000 or 1002), as does a
+// connection_init whose payload is not an object (gqlgen leaves that
+// connection open until its init timeout); a second connection_init
+// closes with 4429 and a subscribe before it with 4401 (gqlgen: 1002); a
+// subscribe reusing the id of an operation still running closes with 4409
+// (gqlgen runs both). On a violation it returns an error, on which gqlgen
+// closes the connection; WriteClose then sends the violation's close.
+func (c *errorEndsConn) NextReader() (int, io.Reader, error) {
+	typ, r, err := c.WebsocketConn.NextReader()
+	if err != nil || !c.transportWS {
+		return typ, r, err
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return typ, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.violation = c.check(data); c.violation != nil {
+		return typ, nil, c.violation
+	}
+	return typ, bytes.NewReader(data), nil
+}
+
+// check returns the violation data is, or nil after noting what it
+// changes: the connection initialised, an operation started or stopped.
+// It runs under c.mu.
+func (c *errorEndsConn) check(data []byte) *wsViolation {
+	var m struct {
+		Type    *string         `json:"type"`
+		ID      *string         `json:"id"`
+		Payload json.RawMessage `json:"payload"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.Type == nil {
+		return violationInvalid
+	}
+	switch *m.Type {
+	case "connection_init":
+		if c.initialised {
+			return violationSecondInit
+		}
+		if p := bytes.TrimSpace(m.Payload); len(p) > 0 && p[0] != '{' && string(p) != "null" {
+			return violationInvalid
+		}
+		c.initialised = true
+	case "subscribe":
+		switch {
+		case !c.initialised:
+			return violationUnauthorized
+		case m.ID == nil || *m.ID == "":
+			return violationInvalid
+		case c.active[*m.ID]:
+			return violationDuplicate
+		}
+		c.active[*m.ID] = true
+	case "complete":
+		if m.ID == nil || *m.ID == "" {
+			return violationInvalid
+		}
+		delete(c.active, *m.ID)
+	case "ping", "pong":
+	default:
+		return violationInvalid
+	}
+	return nil
 }
 
 const graphqlTransportWS = "graphql-transport-ws"
 
 // errorEndsConn is a graphql-transport-ws connection that sends no
-// "complete" after an "error" for the same operation. gqlgen sends the
-// complete right after the error, from the same goroutine, so an entry of
-// errored lives only between the two.
+// "complete" after an "error" for the same operation, and closes as the
+// protocol prescribes when the client breaks it (NextReader). gqlgen
+// sends the complete right after the error, from the same goroutine, so
+// an entry of errored lives only between the two.
 type errorEndsConn struct {
 	transport.WebsocketConn
 	mu          sync.Mutex
 	errored     map[string]bool // operations whose error was sent and complete not yet dropped
-	transportWS bool            // graphql-transport-ws: the fix applies
+	transportWS bool            // graphql-transport-ws: the fixes apply
 	state       *wsConnState
+	initialised bool            // a connection_init was read
+	active      map[string]bool // ids subscribed and not yet ended by either side
+	violation   *wsViolation    // the protocol violation that ends the connection
 }
 
 // The connection keeps the optional abilities of the coder/websocket
@@ -258,6 +358,11 @@ func (c *errorEndsConn) WriteJSON(v any) error {
 	}
 	id, typ := messageHeader(v)
 	c.mu.Lock()
+	switch typ {
+	case "error", "complete":
+		// The client may reuse the id as soon as it reads either.
+		delete(c.active, id)
+	}
 	switch typ {
 	case "error":
 		c.errored[id] = true

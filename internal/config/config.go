@@ -34,6 +34,10 @@ func (q Quota) String() string { return fmt.Sprintf("%d/%s", q.Limit, q.Period) 
 // Rate is a non-negative fraction Num/Den, such as a tax rate of 10/100.
 type Rate struct{ Num, Den int64 }
 
+// DefaultHTTPAddr is HTTP_ADDR's default, which commerce healthcheck
+// probes too.
+const DefaultHTTPAddr = ":8080"
+
 // Config is the whole configuration of the service.
 type Config struct {
 	HTTPAddr string
@@ -186,7 +190,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	r := reader{getenv: getenv}
 	c := &Config{}
 
-	c.HTTPAddr = r.str("HTTP_ADDR", ":8080")
+	c.HTTPAddr = r.str("HTTP_ADDR", DefaultHTTPAddr)
 	if !isListenAddr(c.HTTPAddr) {
 		r.fail("HTTP_ADDR", "must be host:port or :port, such as :8080")
 	}

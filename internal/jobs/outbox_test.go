@@ -25,6 +25,7 @@ import (
 	"commerce/internal/orders"
 	"commerce/internal/payments/paymentdummy"
 	"commerce/internal/platform/dbtest"
+	"commerce/internal/webhooks"
 )
 
 // stubSender is an EmailSender that fails (retryably) while fail is set
@@ -297,6 +298,8 @@ func TestJobKindsNameTheirQueue(t *testing.T) {
 		{inventory.DailyReportArgs{}, queue.Periodic},
 		{notify.SweepArgs{}, queue.Periodic},
 		{auth.SweepArgs{}, queue.Periodic},
+		{webhooks.DeliverArgs{}, queue.Webhooks},
+		{webhooks.SweepArgs{}, queue.Periodic},
 	}
 	for _, tc := range tests {
 		if got := tc.args.InsertOpts().Queue; got != tc.want {

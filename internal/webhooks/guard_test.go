@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"commerce/internal/apperr"
 	"commerce/internal/webhooks"
@@ -130,5 +131,61 @@ func TestSenderFollowsNoRedirect(t *testing.T) {
 	b.announce(t, svc, webhooks.ReturnRequested, "", map[string]any{})
 	if _, err := svc.Deliver(context.Background(), deliveries(t, svc, ep.ID)[0].ID); err == nil || followed {
 		t.Errorf("redirect: err %v, followed %v; want a failed attempt, not followed", err, followed)
+	}
+}
+
+// An attempt is bounded whatever the receiver does: one that never answers
+// fails after WEBHOOK_TIMEOUT, and one that streams an endless refusal is
+// read no further than the sender's cap, well before its timeout, its
+// lastError kept short.
+func TestSenderBoundsEveryAttempt(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) }) // runs first: the handler returns, Close does not wait
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(endless.Close)
+
+	for _, tc := range []struct {
+		name, url string
+		timeout   time.Duration // WEBHOOK_TIMEOUT
+		within    time.Duration // how long the attempt may take
+		lastError string
+	}{
+		{"a receiver that never answers", hung.URL, 300 * time.Millisecond, 1300 * time.Millisecond, "Timeout"},
+		// Read to its end, the answer would last the whole timeout.
+		{"a receiver that streams an endless refusal", endless.URL, 5 * time.Second, time.Second, "receiver answered 500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, b := setup(t, webhooks.Config{AllowPrivate: true, Timeout: tc.timeout})
+			ep, _ := endpoint(t, svc, tc.url, webhooks.ReturnRequested)
+			b.announce(t, svc, webhooks.ReturnRequested, "", map[string]any{})
+			start := time.Now()
+			_, err := svc.Deliver(context.Background(), deliveries(t, svc, ep.ID)[0].ID)
+			if took := time.Since(start); took > tc.within {
+				t.Errorf("the attempt took %s, want at most %s", took, tc.within)
+			}
+			if err == nil {
+				t.Fatal("the attempt succeeded")
+			}
+			got := deliveries(t, svc, ep.ID)[0]
+			if got.LastError == nil || !strings.Contains(*got.LastError, tc.lastError) || len(*got.LastError) > 300 {
+				t.Errorf("lastError = %v, want a short one containing %q", got.LastError, tc.lastError)
+			}
+			_ = svc.Delete(context.Background(), ep.ID)
+		})
 	}
 }

@@ -129,3 +129,15 @@ func decodeCursor(prefix, c string) (int64, bool) {
 	seq, err := strconv.ParseInt(s, 10, 64)
 	return seq, err == nil && seq > 0
 }
+
+// Pending returns how many deliveries wait to be sent (PENDING), the
+// webhook outbox's backlog for the metrics; a partial index makes it
+// cheap. It returns database errors as they come.
+func (s *Service) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Bun.QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending webhook deliveries: %w", err)
+	}
+	return n, nil
+}
