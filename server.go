@@ -37,6 +37,7 @@ import (
 	"commerce/internal/auth"
 	"commerce/internal/carts"
 	"commerce/internal/catalog"
+	"commerce/internal/catalogcache"
 	"commerce/internal/config"
 	"commerce/internal/customers"
 	"commerce/internal/inventory"
@@ -261,6 +262,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, log *
 	if o.role != "worker" {
 		a.hub.Start(ctx)
 		defer a.hub.Close()
+		if cfg.CatalogCacheBytes > 0 {
+			a.catalogCache = catalogcache.New(catalogcache.Postgres{DB: a.db.Bun}, catalogcache.Config{Budget: cfg.CatalogCacheBytes, MaxEntryAge: cfg.ImageURLTTL / 2},
+				a.metrics.Registry, log)
+			pollCtx, stopPolling := context.WithCancel(ctx)
+			defer stopPolling()
+			go a.catalogCache.Run(pollCtx)
+		}
 	}
 	if o.role != "api" {
 		if err := a.startWorkers(ctx); err != nil {
@@ -375,6 +383,9 @@ type app struct {
 	redis    *redis.Client     // nil without REDIS_URL
 	guard    *redisguard.Guard // bounds and, while Redis fails, skips the calls to it; nil without REDIS_URL
 	hub      *realtime.Hub     // live events: through Redis, or in process without it
+	// catalogCache answers anonymous catalog reads; nil with
+	// CATALOG_CACHE_BYTES=0. Its version poller runs with the API.
+	catalogCache *catalogcache.Cache
 
 	draining atomic.Bool // set at SIGTERM: /readyz answers 503
 	dbDown   atomic.Bool // /readyz's last view of Postgres, so that an outage is logged once
@@ -671,6 +682,7 @@ func (a *app) routes(api bool) http.Handler {
 			Sessions: a.sessions, AllowedOrigins: a.cfg.CORSAllowedOrigins, MaxUploadBytes: a.cfg.MaxUploadBytes,
 			Log: a.log, AroundOperations: a.observeOperation, Quotas: quotas, Metrics: a.metrics.Registry,
 			WSMaxSubscriptions: a.cfg.WSMaxSubscriptions, WSMaxConnections: a.cfg.WSMaxConnections,
+			CatalogCache: a.catalogCache,
 		})
 		// Traced from the first byte, continuing a client's traceparent.
 		mux.Handle("/graphql", a.tracing.Handler(cors(a.cfg.CORSAllowedOrigins, gql), "/graphql"))

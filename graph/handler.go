@@ -32,6 +32,7 @@ import (
 	"commerce/graph/generated"
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
+	"commerce/internal/catalogcache"
 	"commerce/internal/platform/web"
 )
 
@@ -53,6 +54,9 @@ type HandlerConfig struct {
 	// means their defaults, so that no handler is ever without them.
 	WSMaxSubscriptions int
 	WSMaxConnections   int
+	// CatalogCache, when set, answers anonymous catalog reads from memory
+	// (respcache.go).
+	CatalogCache *catalogcache.Cache
 }
 
 // The defaults of WS_MAX_SUBSCRIPTIONS and WS_MAX_CONNECTIONS.
@@ -105,7 +109,8 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.SetQueryCache(queries)
 	srv.Use(extension.Introspection{})
 	srv.Use(documentLimits{cache: queries}) // before the persisted queries: see documentLimits
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	persisted := lru.New[string](1000)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
 	srv.Use(rootFieldLimits{})
@@ -120,7 +125,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
 	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes,
-		authenticate(cfg.Sessions, cfg.Log, unavailableStatus(srv))))))
+		authenticate(cfg.Sessions, cfg.Log, catalogCache(cfg.CatalogCache, persisted, unavailableStatus(srv)))))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with

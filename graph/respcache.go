@@ -1,0 +1,376 @@
+package graph
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/hashicorp/golang-lru/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"commerce/internal/auth"
+	"commerce/internal/catalogcache"
+)
+
+// catalogRootFields are the root fields whose answers to an anonymous
+// caller depend only on the catalog (products, their variants, stock,
+// options and images), which the catalog version covers. node is not
+// among them: it also finds carts, which change without the catalog.
+var catalogRootFields = map[string]bool{
+	"products": true, "product": true, "variant": true, "categories": true, "__typename": true,
+}
+
+// cacheControlPublic lets browsers and CDNs keep an anonymous catalog
+// answer for as long as the service's own cache may (1 s).
+const cacheControlPublic = "public, max-age=1"
+
+// documentMemo remembers, per document and operation name, whether the
+// operation may be cached and the hash of its normalised text, so that a
+// document is parsed here once, not on every request.
+type documentMemo = lru.Cache[[32]byte, cacheableDocument]
+
+type cacheableDocument struct {
+	ok   bool
+	hash [32]byte // of the formatted document: no comments, canonical spacing
+}
+
+// catalogCache answers anonymous catalog queries (an operation of type
+// query whose root fields are all catalogRootFields, sent without an
+// Authorization header, over GET or JSON POST) from the catalog cache,
+// and stores the answers without errors. A GET answer, cached or not,
+// carries Cache-Control public with max-age=1 and an ETag; If-None-Match
+// gets 304. Anything else passes through untouched except for
+// Cache-Control: no-store, so that no shared cache keeps an answer meant
+// for one caller. It runs after authenticate, before gqlgen.
+func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], next http.Handler) http.Handler {
+	if c == nil {
+		return next
+	}
+	memo, err := lru.New[[32]byte, cacheableDocument](1000)
+	if err != nil {
+		panic(err) // only for a size ≤ 0
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" || r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key, get, ok := cacheKey(r, persisted, memo)
+		if !ok {
+			w.Header().Set("Cache-Control", "no-store")
+			next.ServeHTTP(w, r)
+			return
+		}
+		version, fresh := c.Version()
+		if !fresh {
+			c.Miss()
+			serveCacheable(w, r, next, get, nil)
+			return
+		}
+		k := key(version)
+		if e, ok := c.Get(k); ok {
+			writeCached(w, r, e, get)
+			return
+		}
+		serveCacheable(w, r, next, get, func(e *catalogcache.Entry) { c.Put(k, version, e) })
+	})
+}
+
+// serveCacheable executes a cacheable request and writes its answer; an
+// answer of status 200 without errors gets its ETag and, when store is not
+// nil, is stored.
+func serveCacheable(w http.ResponseWriter, r *http.Request, next http.Handler, get bool, store func(*catalogcache.Entry)) {
+	rec := &responseRecorder{header: w.Header(), status: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	if rec.status != http.StatusOK || bytes.Contains(rec.body.Bytes(), []byte(`"errors":`)) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+		return
+	}
+	e := &catalogcache.Entry{Body: rec.body.Bytes(), ETag: etag(rec.body.Bytes()), ContentType: w.Header().Get("Content-Type")}
+	if store != nil {
+		store(e)
+	}
+	writeCached(w, r, e, get)
+}
+
+// writeCached writes an answer without errors: with its ETag, public for
+// GET (a POST is not cached by HTTP caches, and its answer says no-store),
+// and 304 without a body when a GET's If-None-Match names its ETag.
+func writeCached(w http.ResponseWriter, r *http.Request, e *catalogcache.Entry, get bool) {
+	h := w.Header()
+	h.Set("ETag", e.ETag)
+	if !get {
+		h.Set("Cache-Control", "no-store")
+	} else {
+		h.Set("Cache-Control", cacheControlPublic)
+		h.Add("Vary", "Authorization, Accept")
+		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, e.ETag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	h.Set("Content-Type", e.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(e.Body)
+}
+
+// etag is a strong ETag of a body: the first 16 bytes of its SHA-256.
+func etag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+}
+
+// etagMatches reports whether an If-None-Match header names tag (or is *).
+func etagMatches(header, tag string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
+		if part == tag || part == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// responseRecorder keeps gqlgen's answer to a cacheable request in memory,
+// so that its ETag can be set before it is written; the headers go to the
+// real response.
+type responseRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (r *responseRecorder) Header() http.Header { return r.header }
+
+func (r *responseRecorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+}
+
+func (r *responseRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.body.Write(b)
+}
+
+// graphQLParams is what a GET query string or a JSON POST body carries.
+type graphQLParams struct {
+	Query         string          `json:"query"`
+	OperationName string          `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    struct {
+		PersistedQuery *struct {
+			Hash string `json:"sha256Hash"`
+		} `json:"persistedQuery"`
+	} `json:"extensions"`
+}
+
+// cacheKey decides whether r is a cacheable anonymous catalog read and,
+// if so, returns the function of the catalog version that keys it and
+// whether it came by GET. The key hashes the normalised document, the
+// operation name, the variables (re-encoded: key order and spacing do not
+// matter), the Accept header (it chooses the answer's Content-Type) and
+// the version.
+func cacheKey(r *http.Request, persisted graphql.Cache[string], memo *documentMemo) (func(int64) catalogcache.Key, bool, bool) {
+	if strings.TrimSpace(r.Header.Get("Authorization")) != "" || auth.FromContext(r.Context()).Role != auth.Anonymous {
+		return nil, false, false
+	}
+	var p graphQLParams
+	get := r.Method == http.MethodGet
+	switch {
+	case get:
+		q := r.URL.Query()
+		p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
+		p.Variables = json.RawMessage(q.Get("variables"))
+		if ext := q.Get("extensions"); ext != "" && json.Unmarshal([]byte(ext), &p.Extensions) != nil {
+			return nil, false, false
+		}
+	case r.Method == http.MethodPost:
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			return nil, false, false
+		}
+		// limitBody has read the body into memory; it is read again below.
+		body, err := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil || json.Unmarshal(body, &p) != nil {
+			return nil, false, false
+		}
+	default:
+		return nil, false, false
+	}
+	if pq := p.Extensions.PersistedQuery; pq != nil {
+		switch {
+		case p.Query == "":
+			doc, ok := persisted.Get(r.Context(), pq.Hash)
+			if !ok {
+				return nil, false, false
+			}
+			p.Query = doc
+		case sha256Hex(p.Query) != pq.Hash:
+			return nil, false, false // gqlgen refuses it
+		}
+	}
+	if p.Query == "" || len(p.Query) > maxDocumentBytes {
+		return nil, false, false
+	}
+	doc := analyseDocument(memo, p.Query, p.OperationName)
+	if !doc.ok {
+		return nil, false, false
+	}
+	vars, ok := canonicalVariables(p.Variables)
+	if !ok {
+		return nil, false, false
+	}
+	accept := strings.TrimSpace(r.Header.Get("Accept"))
+	return func(version int64) catalogcache.Key {
+		h := sha256.New()
+		h.Write(doc.hash[:])
+		for _, s := range []string{p.OperationName, vars, accept} {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(version)))
+		var k catalogcache.Key
+		h.Sum(k[:0])
+		return k
+	}, get, true
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// canonicalVariables re-encodes the variables object: keys sorted, no
+// spacing, numbers as sent. Absent, null and {} are the same.
+func canonicalVariables(raw json.RawMessage) (string, bool) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return "{}", true
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v map[string]any
+	if err := d.Decode(&v); err != nil {
+		return "", false
+	}
+	if len(v) == 0 {
+		return "{}", true
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// analyseDocument parses a document (once, then from the memo) and says
+// whether its operation (the one named, or the only one) is a query of
+// catalog root fields only, without @defer or @stream (whose answers are
+// streamed), and the hash of its normalised text.
+func analyseDocument(memo *documentMemo, query, operationName string) cacheableDocument {
+	memoKey := sha256.Sum256([]byte(operationName + "\x00" + query))
+	if d, ok := memo.Get(memoKey); ok {
+		return d
+	}
+	d := cacheableDocument{}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, maxTokens)
+	if err == nil {
+		if op := selectedOperation(doc, operationName); op != nil && op.Operation == ast.Query &&
+			catalogOnly(doc, op.SelectionSet, map[string]bool{}) && !streams(doc) {
+			var b strings.Builder
+			formatter.NewFormatter(&b).FormatQueryDocument(doc)
+			d = cacheableDocument{ok: true, hash: sha256.Sum256([]byte(b.String()))}
+		}
+	}
+	memo.Add(memoKey, d)
+	return d
+}
+
+func selectedOperation(doc *ast.QueryDocument, name string) *ast.OperationDefinition {
+	if name == "" {
+		if len(doc.Operations) != 1 {
+			return nil
+		}
+		return doc.Operations[0]
+	}
+	return doc.Operations.ForName(name)
+}
+
+// catalogOnly reports whether every root field of set, through inline
+// fragments and fragment spreads, is a catalog root field.
+func catalogOnly(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if !catalogRootFields[s.Name] {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !catalogOnly(doc, s.SelectionSet, seen) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			f := doc.Fragments.ForName(s.Name)
+			if f == nil {
+				return false // gqlgen refuses the document
+			}
+			if seen[s.Name] {
+				continue
+			}
+			seen[s.Name] = true
+			if !catalogOnly(doc, f.SelectionSet, seen) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// streams reports whether the document uses @defer or @stream anywhere.
+func streams(doc *ast.QueryDocument) bool {
+	var walk func(ast.SelectionSet) bool
+	walk = func(set ast.SelectionSet) bool {
+		for _, sel := range set {
+			var dirs ast.DirectiveList
+			var sub ast.SelectionSet
+			switch s := sel.(type) {
+			case *ast.Field:
+				dirs, sub = s.Directives, s.SelectionSet
+			case *ast.InlineFragment:
+				dirs, sub = s.Directives, s.SelectionSet
+			case *ast.FragmentSpread:
+				dirs = s.Directives
+			}
+			if dirs.ForName("defer") != nil || dirs.ForName("stream") != nil || walk(sub) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, op := range doc.Operations {
+		if walk(op.SelectionSet) {
+			return true
+		}
+	}
+	for _, f := range doc.Fragments {
+		if walk(f.SelectionSet) {
+			return true
+		}
+	}
+	return false
+}
