@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/golang-lru/v2"
@@ -80,7 +82,7 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], next h
 		}
 		k := key(version)
 		if e, ok := c.Get(k); ok {
-			writeCached(w, r, e, get)
+			writeAnswer(w, r, answer{gzip: e.Gzip, etag: e.ETag, contentType: e.ContentType}, get)
 			return
 		}
 		serveCacheable(w, r, next, get, func(e *catalogcache.Entry) { c.Put(k, version, e) })
@@ -89,53 +91,81 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], next h
 
 // serveCacheable executes a cacheable request and writes its answer; an
 // answer of status 200 without errors gets its ETag and, when store is not
-// nil, is stored.
+// nil, is compressed and stored.
 func serveCacheable(w http.ResponseWriter, r *http.Request, next http.Handler, get bool, store func(*catalogcache.Entry)) {
 	rec := &responseRecorder{header: w.Header(), status: http.StatusOK}
 	next.ServeHTTP(rec, r)
-	if rec.status != http.StatusOK || bytes.Contains(rec.body.Bytes(), []byte(`"errors":`)) {
+	body := rec.body.Bytes()
+	if rec.status != http.StatusOK || bytes.Contains(body, []byte(`"errors":`)) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(rec.status)
-		_, _ = w.Write(rec.body.Bytes())
+		_, _ = w.Write(body)
 		return
 	}
-	e := &catalogcache.Entry{Body: rec.body.Bytes(), ETag: etag(rec.body.Bytes()), ContentType: w.Header().Get("Content-Type")}
+	a := answer{plain: body, etag: etag(body), contentType: w.Header().Get("Content-Type")}
 	if store != nil {
-		store(e)
+		a.gzip = compress(body)
+		store(&catalogcache.Entry{Gzip: a.gzip, ETag: a.etag, ContentType: a.contentType})
 	}
-	writeCached(w, r, e, get)
+	writeAnswer(w, r, a, get)
 }
 
-// writeCached writes an answer without errors: with its ETag, public for
-// GET (a POST is not cached by HTTP caches, and its answer says no-store),
-// and 304 without a body when a GET's If-None-Match names its ETag.
-func writeCached(w http.ResponseWriter, r *http.Request, e *catalogcache.Entry, get bool) {
+// answer is a body without errors, plain or gzip-compressed or both.
+type answer struct {
+	plain, gzip       []byte
+	etag, contentType string
+}
+
+// writeAnswer writes an answer without errors: with its ETag, public for
+// GET (HTTP caches do not keep POSTs, and a POST's answer says no-store),
+// 304 without a body when a GET's If-None-Match names its ETag, and
+// gzip-compressed when the client accepts it and it is at hand.
+func writeAnswer(w http.ResponseWriter, r *http.Request, a answer, get bool) {
 	h := w.Header()
-	h.Set("ETag", e.ETag)
+	h.Set("ETag", a.etag)
 	if !get {
 		h.Set("Cache-Control", "no-store")
 	} else {
 		h.Set("Cache-Control", cacheControlPublic)
-		h.Add("Vary", "Authorization, Accept")
-		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, e.ETag) {
+		h.Add("Vary", "Authorization, Accept, Accept-Encoding")
+		if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, a.etag) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
-	h.Set("Content-Type", e.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	h.Set("Content-Type", a.contentType)
+	body := a.plain
+	switch {
+	case a.gzip != nil && acceptsGzip(r):
+		h.Set("Content-Encoding", "gzip")
+		body = a.gzip
+	case body == nil:
+		var err error
+		if body, err = decompress(a.gzip); err != nil {
+			// Only a bug could corrupt an entry: answer as gqlgen would
+			// fail, without the body.
+			w.Header().Del("ETag")
+			w.Header().Set("Cache-Control", "no-store")
+			requestError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(e.Body)
+	_, _ = w.Write(body)
 }
 
-// etag is a strong ETag of a body: the first 16 bytes of its SHA-256.
+// etag is a weak ETag of a body, the first 16 bytes of its SHA-256: weak
+// because the plain and the gzip-compressed answers carry the same one.
 func etag(body []byte) string {
 	sum := sha256.Sum256(body)
-	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	return `W/"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 }
 
-// etagMatches reports whether an If-None-Match header names tag (or is *).
+// etagMatches reports whether an If-None-Match header names tag (or is
+// *), comparing weakly as If-None-Match does.
 func etagMatches(header, tag string) bool {
+	tag = strings.TrimPrefix(tag, "W/")
 	for part := range strings.SplitSeq(header, ",") {
 		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
 		if part == tag || part == "*" {
@@ -143,6 +173,48 @@ func etagMatches(header, tag string) bool {
 		}
 	}
 	return false
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip.
+func acceptsGzip(r *http.Request) bool {
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(q, 64)
+			return err == nil && f > 0
+		}
+		return true
+	}
+	return false
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level: no error
+	return zw
+}}
+
+// compress gzips body at the fastest level: catalog JSON still shrinks
+// several times.
+func compress(body []byte) []byte {
+	var b bytes.Buffer
+	b.Grow(len(body) / 4)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&b)
+	_, _ = zw.Write(body) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	gzipWriters.Put(zw)
+	return bytes.Clone(b.Bytes()) // exact size: spare capacity would escape the byte budget
+}
+
+func decompress(gz []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // responseRecorder keeps gqlgen's answer to a cacheable request in memory,

@@ -236,6 +236,26 @@ func TestCatalogCacheHTTPHeaders(t *testing.T) {
 		t.Errorf("If-None-Match after a change, same body: %d", w.Code)
 	}
 
+	// A client that accepts gzip gets the entry as it is stored; one that
+	// does not, the plain body. Both have the same (weak) ETag.
+	for _, ae := range []string{"gzip", "br, gzip;q=0.5", "gzip;q=0", "identity"} {
+		q.header = map[string]string{"Accept-Encoding": ae}
+		w = x.expect("Accept-Encoding "+ae, q, false)
+		wantGzip := ae != "gzip;q=0" && ae != "identity"
+		body := w.Body.Bytes()
+		if got := w.Header().Get("Content-Encoding") == "gzip"; got != wantGzip {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", ae, w.Header().Get("Content-Encoding"))
+		} else if got {
+			var err error
+			if body, err = decompress(body); err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", ae, err)
+			}
+		}
+		if string(body) != x.body || w.Header().Get("ETag") != tag {
+			t.Errorf("Accept-Encoding %q: body %q, ETag %q", ae, body, w.Header().Get("ETag"))
+		}
+	}
+
 	// POST is served from the cache, but is no HTTP cache's to keep.
 	w = x.expect("POST", cacheReq{query: `{ categories }`}, false)
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" || w.Body.String() != x.body {

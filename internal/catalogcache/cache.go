@@ -45,16 +45,19 @@ const (
 // operation name, the variables and the catalog version.
 type Key [32]byte
 
-// Entry is a cached response: its body, its ETag and Content-Type.
+// Entry is a cached response: its body gzip-compressed, its ETag and
+// Content-Type. Answers are JSON, which shrinks several times: the budget
+// holds that many more of them (and the garbage collector marks and keeps
+// that much less), and a client that accepts gzip gets them as they are.
 type Entry struct {
-	Body        []byte
+	Gzip        []byte
 	ETag        string
 	ContentType string
 	stored      time.Time
 }
 
 func (e *Entry) size() int64 {
-	return int64(len(e.Body)+len(e.ETag)+len(e.ContentType)) + entryOverhead
+	return int64(len(e.Gzip)+len(e.ETag)+len(e.ContentType)) + entryOverhead
 }
 
 // Config sizes a Cache.

@@ -55,7 +55,7 @@ func newTestCache(t *testing.T, budget int64) (*Cache, *fakeSource, *clock, *pro
 func key(b byte) Key { return Key{b} }
 
 func entry(n int) *Entry {
-	return &Entry{Body: make([]byte, n), ETag: `"x"`, ContentType: "application/json"}
+	return &Entry{Gzip: make([]byte, n), ETag: `"x"`, ContentType: "application/json"}
 }
 
 func TestBytesBound(t *testing.T) {
