@@ -121,6 +121,9 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(withLoaders(ctx, r))
 	})
+	if cfg.CatalogCache != nil {
+		srv.AroundOperations(invalidateAfterStaffMutations(cfg.CatalogCache))
+	}
 	if cfg.AroundOperations != nil {
 		srv.AroundOperations(cfg.AroundOperations)
 	}

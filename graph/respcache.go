@@ -3,6 +3,7 @@ package graph
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -445,4 +446,25 @@ func streams(doc *ast.QueryDocument) bool {
 		}
 	}
 	return false
+}
+
+// invalidateAfterStaffMutations empties this replica's catalog cache after
+// each mutation by staff, once it has run (and committed), before its
+// answer is written: a staff user reads their own catalog changes on the
+// replica that made them at once; other replicas, and changes by anyone
+// else (checkouts, whose stock changes are frequent), wait for the version
+// poll, within its bound.
+func invalidateAfterStaffMutations(c *catalogcache.Cache) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		oc := graphql.GetOperationContext(ctx)
+		if oc.Operation == nil || oc.Operation.Operation != ast.Mutation || !auth.FromContext(ctx).IsStaff() {
+			return next(ctx)
+		}
+		respond := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			r := respond(ctx)
+			c.Invalidate()
+			return r
+		}
+	}
 }

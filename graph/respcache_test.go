@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"commerce/internal/auth"
 	"commerce/internal/catalogcache"
@@ -260,5 +262,47 @@ func TestCatalogCacheHTTPHeaders(t *testing.T) {
 	w = x.expect("POST", cacheReq{query: `{ categories }`}, false)
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" || w.Body.String() != x.body {
 		t.Errorf("POST: Cache-Control %q, body %q", cc, w.Body.String())
+	}
+}
+
+// TestCatalogCacheStaffMutation: a staff mutation empties the replica's
+// cache once it has run, so that staff read their own catalog changes at
+// once; other callers' mutations (checkouts) leave it to the version poll.
+func TestCatalogCacheStaffMutation(t *testing.T) {
+	staff := auth.Principal{ID: "s1", Role: auth.Staff}
+	for _, tc := range []struct {
+		name       string
+		op         ast.Operation
+		principal  auth.Principal
+		invalidate bool
+	}{
+		{"staff mutation", ast.Mutation, staff, true},
+		{"anonymous mutation", ast.Mutation, auth.Principal{}, false},
+		{"customer mutation", ast.Mutation, auth.Principal{ID: "c1", Role: auth.Customer}, false},
+		{"staff query", ast.Query, staff, false},
+	} {
+		x := newCacheHarness(t)
+		x.expect(tc.name+": cached before", cacheReq{query: `{ categories }`}, true)
+		ran := false
+		mw := invalidateAfterStaffMutations(x.cache)
+		ctx := auth.WithPrincipal(context.Background(), tc.principal)
+		ctx = graphql.WithOperationContext(ctx, &graphql.OperationContext{Operation: &ast.OperationDefinition{Operation: tc.op}})
+		respond := mw(ctx, func(ctx context.Context) graphql.ResponseHandler {
+			return func(ctx context.Context) *graphql.Response {
+				ran = true
+				if _, fresh := x.cache.Version(); !fresh {
+					t.Errorf("%s: the cache was invalidated before the operation ran", tc.name)
+				}
+				return &graphql.Response{}
+			}
+		})
+		respond(ctx)
+		if !ran {
+			t.Fatalf("%s: the operation did not run", tc.name)
+		}
+		if _, fresh := x.cache.Version(); fresh == tc.invalidate {
+			t.Errorf("%s: version fresh = %v after it, want %v", tc.name, fresh, !tc.invalidate)
+		}
+		x.expect(tc.name+": read after", cacheReq{query: `{ categories }`}, tc.invalidate)
 	}
 }

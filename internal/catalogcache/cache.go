@@ -85,7 +85,8 @@ type Cache struct {
 	mu      sync.Mutex
 	lru     *simplelru.LRU[Key, *Entry]
 	bytes   int64
-	version int64 // the version the entries belong to
+	version int64  // the version the entries belong to
+	gen     uint64 // counts Invalidate calls
 
 	hits, misses, evictions, flushes prometheus.Counter
 	size                             prometheus.GaugeFunc
@@ -208,26 +209,50 @@ func (c *Cache) Put(key Key, version int64, e *Entry) {
 	}
 }
 
-// setVersion records a successful poll that started at at; a new version
-// empties the cache.
-func (c *Cache) setVersion(version int64, at time.Time) {
+// setVersion records a successful poll that started at at, unless the
+// cache was invalidated since (gen is the generation the poll started
+// in); a new version empties the cache.
+func (c *Cache) setVersion(version int64, at time.Time, gen uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if version != c.version {
 		c.version = version
-		if c.lru.Len() > 0 {
-			c.lru = newLRU()
-			c.bytes = 0
-			c.flushes.Inc()
-		}
+		c.flush()
 	}
-	c.mu.Unlock()
 	// Published after the flush, so that no request keys by the new
 	// version while entries of the old one are still there.
 	c.polled.Store(&polledVersion{version: version, at: at})
 }
 
+func (c *Cache) flush() {
+	if c.lru.Len() > 0 {
+		c.lru = newLRU()
+		c.bytes = 0
+		c.flushes.Inc()
+	}
+}
+
+// Invalidate empties the cache and keeps it aside until a poll that
+// starts after this call has read the version. The service calls it after
+// each staff mutation: a staff user who changes the catalog on one
+// replica reads the change there at once (on the others, within the
+// poll's bound).
+func (c *Cache) Invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.flush()
+	c.polled.Store(nil)
+}
+
 // Poll reads the catalog version once; a new one empties the cache.
 func (c *Cache) Poll(ctx context.Context) error {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
 	start := c.now()
 	ctx, cancel := context.WithTimeout(ctx, MaxStaleness)
 	defer cancel()
@@ -235,7 +260,7 @@ func (c *Cache) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.setVersion(v, start)
+	c.setVersion(v, start, gen)
 	return nil
 }
 

@@ -162,6 +162,38 @@ func TestStaleVersionStepsAside(t *testing.T) {
 	}
 }
 
+// TestInvalidate: after Invalidate the cache serves and stores nothing
+// until a poll that started after it, not one already under way.
+func TestInvalidate(t *testing.T) {
+	c, src, _, _ := newTestCache(t, 1<<20)
+	v, _ := c.Version()
+	c.Put(key(1), v, entry(10))
+	c.mu.Lock()
+	genBefore := c.gen // a poll that started before the call
+	c.mu.Unlock()
+	c.Invalidate()
+	if _, ok := c.Version(); ok {
+		t.Fatal("the version is fresh right after Invalidate")
+	}
+	if _, ok := c.Get(key(1)); ok {
+		t.Error("an entry survived Invalidate")
+	}
+	c.Put(key(2), v, entry(10))
+	if _, ok := c.Get(key(2)); ok {
+		t.Error("an answer was stored while invalidated")
+	}
+	c.setVersion(src.v.Load(), c.now(), genBefore)
+	if _, ok := c.Version(); ok {
+		t.Error("a poll that started before Invalidate made the version fresh")
+	}
+	if err := c.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c.Version(); !ok || got != v {
+		t.Errorf("version after the next poll = %d, %v", got, ok)
+	}
+}
+
 func TestEntryMaxAge(t *testing.T) {
 	c, _, clk, _ := newTestCache(t, 1<<20)
 	c.maxAge = 10 * time.Second
