@@ -51,6 +51,7 @@ type Key [32]byte
 // that much less), and a client that accepts gzip gets them as they are.
 type Entry struct {
 	Gzip        []byte
+	Size        int // of the body decompressed
 	ETag        string
 	ContentType string
 	stored      time.Time
