@@ -38,7 +38,7 @@ const (
 	compactEvery = 5 * time.Minute
 	// entryOverhead approximates what an entry costs besides its body:
 	// the key, the ETag, the list element and the map slot.
-	entryOverhead = 200
+	entryOverhead = 256
 )
 
 // Key identifies a response: a hash of the normalised document, the

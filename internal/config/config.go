@@ -346,7 +346,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.PublicBaseURL = strings.TrimRight(r.url("PUBLIC_BASE_URL", listenURL(c.HTTPAddr)), "/")
 	c.MaxUploadBytes = int64(r.intRange("MAX_UPLOAD_BYTES", 10<<20, 1, 1<<30))
 	c.ImageURLTTL = r.duration("IMAGE_URL_TTL", time.Hour)
-	c.CatalogCacheBytes = int64(r.intRange("CATALOG_CACHE_BYTES", 32<<20, 0, 16<<30))
+	c.CatalogCacheBytes = int64(r.intRange("CATALOG_CACHE_BYTES", 16<<20, 0, 16<<30))
 
 	c.QuotaCreateOrder = r.quota("QUOTA_CREATE_ORDER", "100/1h")
 	c.QuotaCreateOrderIP = r.quota("QUOTA_CREATE_ORDER_IP", "300/1h")
