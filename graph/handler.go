@@ -55,8 +55,10 @@ type HandlerConfig struct {
 	WSMaxSubscriptions int
 	WSMaxConnections   int
 	// CatalogCache, when set, answers anonymous catalog reads from memory
-	// (respcache.go).
-	CatalogCache *catalogcache.Cache
+	// (respcache.go); ObserveCached, when set, records each such answer
+	// as AroundOperations records an executed operation.
+	CatalogCache  *catalogcache.Cache
+	ObserveCached ObserveCached
 }
 
 // The defaults of WS_MAX_SUBSCRIPTIONS and WS_MAX_CONNECTIONS.
@@ -128,7 +130,7 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
 	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes,
-		authenticate(cfg.Sessions, cfg.Log, catalogCache(cfg.CatalogCache, persisted, unavailableStatus(srv)))))))
+		authenticate(cfg.Sessions, cfg.Log, catalogCache(cfg.CatalogCache, persisted, cfg.ObserveCached, unavailableStatus(srv)))))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/golang-lru/v2"
@@ -46,7 +47,16 @@ type documentMemo = lru.Cache[[32]byte, cacheableDocument]
 type cacheableDocument struct {
 	ok   bool
 	hash [32]byte // of the formatted document: no comments, canonical spacing
+	// name and rootFields label a cache hit in the operation metrics, as
+	// gqlgen's execution would have.
+	name       string
+	rootFields []string
 }
+
+// ObserveCached records an operation answered from the catalog cache in
+// the operation metrics and the access log, which otherwise see only
+// what gqlgen executes.
+type ObserveCached func(ctx context.Context, rootFields []string, name string, d time.Duration)
 
 // catalogCache answers anonymous catalog queries (an operation of type
 // query whose root fields are all catalogRootFields, sent without an
@@ -56,7 +66,7 @@ type cacheableDocument struct {
 // gets 304. Anything else passes through untouched except for
 // Cache-Control: no-store, so that no shared cache keeps an answer meant
 // for one caller. It runs after authenticate, before gqlgen.
-func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], next http.Handler) http.Handler {
+func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], observe ObserveCached, next http.Handler) http.Handler {
 	if c == nil {
 		return next
 	}
@@ -69,7 +79,8 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], next h
 			next.ServeHTTP(w, r)
 			return
 		}
-		key, get, ok := cacheKey(r, persisted, memo)
+		start := time.Now()
+		key, get, doc, ok := cacheKey(r, persisted, memo)
 		if !ok {
 			w.Header().Set("Cache-Control", "no-store")
 			next.ServeHTTP(w, r)
@@ -84,6 +95,9 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], next h
 		k := key(version)
 		if e, ok := c.Get(k); ok {
 			writeAnswer(w, r, answer{gzip: e.Gzip, size: e.Size, etag: e.ETag, contentType: e.ContentType}, get)
+			if observe != nil {
+				observe(r.Context(), doc.rootFields, doc.name, time.Since(start))
+			}
 			return
 		}
 		serveCacheable(w, r, next, get, func(e *catalogcache.Entry) { c.Put(k, version, e) })
@@ -276,60 +290,60 @@ type graphQLParams struct {
 }
 
 // cacheKey decides whether r is a cacheable anonymous catalog read and,
-// if so, returns the function of the catalog version that keys it and
-// whether it came by GET. The key hashes the normalised document, the
+// if so, returns the function of the catalog version that keys it,
+// whether it came by GET, and what the document is. The key hashes the normalised document, the
 // operation name, the variables (re-encoded: key order and spacing do not
 // matter), the Accept header (it chooses the answer's Content-Type) and
 // the version.
-func cacheKey(r *http.Request, persisted graphql.Cache[string], memo *documentMemo) (func(int64) catalogcache.Key, bool, bool) {
+func cacheKey(r *http.Request, persisted graphql.Cache[string], memo *documentMemo) (key func(int64) catalogcache.Key, get bool, doc cacheableDocument, ok bool) {
 	if strings.TrimSpace(r.Header.Get("Authorization")) != "" || auth.FromContext(r.Context()).Role != auth.Anonymous {
-		return nil, false, false
+		return nil, false, cacheableDocument{}, false
 	}
 	var p graphQLParams
-	get := r.Method == http.MethodGet
+	get = r.Method == http.MethodGet
 	switch {
 	case get:
 		q := r.URL.Query()
 		p.Query, p.OperationName = q.Get("query"), q.Get("operationName")
 		p.Variables = json.RawMessage(q.Get("variables"))
 		if ext := q.Get("extensions"); ext != "" && json.Unmarshal([]byte(ext), &p.Extensions) != nil {
-			return nil, false, false
+			return nil, false, cacheableDocument{}, false
 		}
 	case r.Method == http.MethodPost:
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-			return nil, false, false
+			return nil, false, cacheableDocument{}, false
 		}
 		// limitBody has read the body into memory; it is read again below.
 		body, err := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err != nil || json.Unmarshal(body, &p) != nil {
-			return nil, false, false
+			return nil, false, cacheableDocument{}, false
 		}
 	default:
-		return nil, false, false
+		return nil, false, cacheableDocument{}, false
 	}
 	if pq := p.Extensions.PersistedQuery; pq != nil {
 		switch {
 		case p.Query == "":
-			doc, ok := persisted.Get(r.Context(), pq.Hash)
-			if !ok {
-				return nil, false, false
+			stored, found := persisted.Get(r.Context(), pq.Hash)
+			if !found {
+				return nil, false, cacheableDocument{}, false
 			}
-			p.Query = doc
+			p.Query = stored
 		case sha256Hex(p.Query) != pq.Hash:
-			return nil, false, false // gqlgen refuses it
+			return nil, false, cacheableDocument{}, false // gqlgen refuses it
 		}
 	}
 	if p.Query == "" || len(p.Query) > maxDocumentBytes {
-		return nil, false, false
+		return nil, false, cacheableDocument{}, false
 	}
-	doc := analyseDocument(memo, p.Query, p.OperationName)
+	doc = analyseDocument(memo, p.Query, p.OperationName)
 	if !doc.ok {
-		return nil, false, false
+		return nil, false, cacheableDocument{}, false
 	}
-	vars, ok := canonicalVariables(p.Variables)
-	if !ok {
-		return nil, false, false
+	vars, valid := canonicalVariables(p.Variables)
+	if !valid {
+		return nil, false, cacheableDocument{}, false
 	}
 	accept := strings.TrimSpace(r.Header.Get("Accept"))
 	return func(version int64) catalogcache.Key {
@@ -343,7 +357,7 @@ func cacheKey(r *http.Request, persisted graphql.Cache[string], memo *documentMe
 		var k catalogcache.Key
 		h.Sum(k[:0])
 		return k
-	}, get, true
+	}, get, doc, true
 }
 
 func sha256Hex(s string) string {
@@ -385,11 +399,12 @@ func analyseDocument(memo *documentMemo, query, operationName string) cacheableD
 	d := cacheableDocument{}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, maxTokens)
 	if err == nil {
+		var fields []string
 		if op := selectedOperation(doc, operationName); op != nil && op.Operation == ast.Query &&
-			catalogOnly(doc, op.SelectionSet, map[string]bool{}) && !streams(doc) {
+			catalogOnly(doc, op.SelectionSet, map[string]bool{}, &fields) && !streams(doc) {
 			var b strings.Builder
 			formatter.NewFormatter(&b).FormatQueryDocument(doc)
-			d = cacheableDocument{ok: true, hash: sha256.Sum256([]byte(b.String()))}
+			d = cacheableDocument{ok: true, hash: sha256.Sum256([]byte(b.String())), name: op.Name, rootFields: fields}
 		}
 	}
 	memo.Add(memoKey, d)
@@ -407,16 +422,18 @@ func selectedOperation(doc *ast.QueryDocument, name string) *ast.OperationDefini
 }
 
 // catalogOnly reports whether every root field of set, through inline
-// fragments and fragment spreads, is a catalog root field.
-func catalogOnly(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) bool {
+// fragments and fragment spreads, is a catalog root field, and appends
+// their names to fields.
+func catalogOnly(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool, fields *[]string) bool {
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
 			if !catalogRootFields[s.Name] {
 				return false
 			}
+			*fields = append(*fields, s.Name)
 		case *ast.InlineFragment:
-			if !catalogOnly(doc, s.SelectionSet, seen) {
+			if !catalogOnly(doc, s.SelectionSet, seen, fields) {
 				return false
 			}
 		case *ast.FragmentSpread:
@@ -428,7 +445,7 @@ func catalogOnly(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]b
 				continue
 			}
 			seen[s.Name] = true
-			if !catalogOnly(doc, f.SelectionSet, seen) {
+			if !catalogOnly(doc, f.SelectionSet, seen, fields) {
 				return false
 			}
 		}

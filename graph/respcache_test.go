@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -37,6 +39,11 @@ type cacheHarness struct {
 	persisted *lru.LRU[string]
 	executed  int
 	body      string
+	observed  []string // "name:field,field" of each answer from the cache
+}
+
+func (x *cacheHarness) observe(_ context.Context, rootFields []string, name string, _ time.Duration) {
+	x.observed = append(x.observed, name+":"+strings.Join(rootFields, ","))
 }
 
 func newCacheHarness(t *testing.T) *cacheHarness {
@@ -45,7 +52,7 @@ func newCacheHarness(t *testing.T) *cacheHarness {
 		body: `{"data":{"products":{"edges":[]}}}`}
 	x.cache = catalogcache.New(x.src, catalogcache.Config{Budget: 1 << 20}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	x.poll()
-	x.h = catalogCache(x.cache, x.persisted, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	x.h = catalogCache(x.cache, x.persisted, x.observe, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x.executed++
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, x.body)
@@ -126,6 +133,9 @@ func TestCatalogCacheKey(t *testing.T) {
 	vars := `{"first": 20, "filter": {"category": "Shoes", "inStock": true}}`
 	x.expect("first read", cacheReq{query: catalogQuery, vars: vars}, true)
 	x.expect("the same read", cacheReq{query: catalogQuery, vars: vars}, false)
+	if want := []string{"Page:products"}; !slices.Equal(x.observed, want) {
+		t.Errorf("answers from the cache observed: %q, want %q", x.observed, want)
+	}
 	x.expect("other spacing, a comment, other key order", cacheReq{
 		query: "# the listing\nquery Page($first:Int,$filter:ProductFilter){products(first:$first,filter:$filter){edges{node{id name}}}}",
 		vars:  `{"filter":{"inStock":true,"category":"Shoes"},"first":20}`,
