@@ -22,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 	"github.com/vektah/gqlparser/v2/parser"
+	"golang.org/x/sync/singleflight"
 
 	"commerce/internal/auth"
 	"commerce/internal/catalogcache"
@@ -74,6 +75,7 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], observ
 	if err != nil {
 		panic(err) // only for a size ≤ 0
 	}
+	var flight singleflight.Group
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "" || r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
@@ -89,7 +91,7 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], observ
 		version, fresh := c.Version()
 		if !fresh {
 			c.Miss()
-			serveCacheable(w, r, next, get, nil)
+			execute(w, r, next, nil).write(w, r, get)
 			return
 		}
 		k := key(version)
@@ -100,29 +102,56 @@ func catalogCache(c *catalogcache.Cache, persisted graphql.Cache[string], observ
 			}
 			return
 		}
-		serveCacheable(w, r, next, get, func(e *catalogcache.Entry) { c.Put(k, version, e) })
+		// Identical misses at once (the first reads after the catalog
+		// changed) run once: the others wait for its answer. One that
+		// may not be shared (errors, not 200) they run themselves.
+		led := false
+		shared, _, _ := flight.Do(string(k[:]), func() (any, error) {
+			led = true
+			return execute(w, r, next, func(e *catalogcache.Entry) { c.Put(k, version, e) }), nil
+		})
+		x := shared.(executed)
+		if !led && x.answer == nil {
+			x = execute(w, r, next, nil)
+		}
+		x.write(w, r, get)
 	})
 }
 
-// serveCacheable executes a cacheable request and writes its answer; an
-// answer of status 200 without errors gets its ETag and, when store is not
-// nil, is compressed and stored.
-func serveCacheable(w http.ResponseWriter, r *http.Request, next http.Handler, get bool, store func(*catalogcache.Entry)) {
+// executed is gqlgen's answer to a cacheable request; answer is nil when
+// it may not be shared (not 200, or with errors).
+type executed struct {
+	status int
+	body   []byte
+	answer *answer
+}
+
+// execute runs a cacheable request; an answer of status 200 without
+// errors gets its ETag and, when store is not nil, is compressed and
+// stored.
+func execute(w http.ResponseWriter, r *http.Request, next http.Handler, store func(*catalogcache.Entry)) executed {
 	rec := &responseRecorder{header: w.Header(), status: http.StatusOK}
 	next.ServeHTTP(rec, r)
-	body := rec.body.Bytes()
-	if rec.status != http.StatusOK || bytes.Contains(body, []byte(`"errors":`)) {
+	x := executed{status: rec.status, body: rec.body.Bytes()}
+	if x.status != http.StatusOK || bytes.Contains(x.body, []byte(`"errors":`)) {
+		return x
+	}
+	x.answer = &answer{plain: x.body, size: len(x.body), etag: etag(x.body), contentType: w.Header().Get("Content-Type")}
+	if store != nil {
+		x.answer.gzip = compress(x.body)
+		store(&catalogcache.Entry{Gzip: x.answer.gzip, Size: x.answer.size, ETag: x.answer.etag, ContentType: x.answer.contentType})
+	}
+	return x
+}
+
+func (x executed) write(w http.ResponseWriter, r *http.Request, get bool) {
+	if x.answer == nil {
 		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(rec.status)
-		_, _ = w.Write(body)
+		w.WriteHeader(x.status)
+		_, _ = w.Write(x.body)
 		return
 	}
-	a := answer{plain: body, etag: etag(body), contentType: w.Header().Get("Content-Type")}
-	if store != nil {
-		a.gzip = compress(body)
-		store(&catalogcache.Entry{Gzip: a.gzip, Size: len(body), ETag: a.etag, ContentType: a.contentType})
-	}
-	writeAnswer(w, r, a, get)
+	writeAnswer(w, r, *x.answer, get)
 }
 
 // answer is a body without errors, plain or gzip-compressed (of size

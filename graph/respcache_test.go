@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,5 +321,57 @@ func TestCatalogCacheStaffMutation(t *testing.T) {
 			t.Errorf("%s: version fresh = %v after it, want %v", tc.name, fresh, !tc.invalidate)
 		}
 		x.expect(tc.name+": read after", cacheReq{query: `{ categories }`}, tc.invalidate)
+	}
+}
+
+// TestCatalogCacheCollapsesMisses: identical reads that miss at once (as
+// after every catalog change) run once and share the answer; a shared
+// answer with errors is not shared: each runs its own.
+func TestCatalogCacheCollapsesMisses(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		runs int64
+	}{
+		{`{"data":{"categories":["A"]}}`, 1},
+		{`{"errors":[{"message":"boom"}],"data":null}`, 6},
+	} {
+		src := &versionSource{v: 1}
+		c := catalogcache.New(src, catalogcache.Config{Budget: 1 << 20}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err := c.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var runs atomic.Int64
+		started, release := make(chan struct{}, 10), make(chan struct{})
+		h := catalogCache(c, lru.New[string](10), nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			started <- struct{}{}
+			<-release
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, tc.body)
+		}))
+		const readers = 6
+		bodies := make(chan string, readers)
+		var wg sync.WaitGroup
+		for range readers {
+			wg.Go(func() {
+				r := httptest.NewRequest(http.MethodGet, "/graphql?query="+url.QueryEscape(`{ categories }`), nil)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				bodies <- w.Body.String()
+			})
+		}
+		<-started
+		time.Sleep(100 * time.Millisecond) // the other readers join the first one's flight
+		close(release)
+		wg.Wait()
+		close(bodies)
+		for b := range bodies {
+			if b != tc.body {
+				t.Errorf("a reader got %q, want %q", b, tc.body)
+			}
+		}
+		if got := runs.Load(); got != tc.runs {
+			t.Errorf("%.20s…: %d executions of %d identical reads, want %d", tc.body, got, readers, tc.runs)
+		}
 	}
 }
