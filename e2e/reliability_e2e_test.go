@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -446,7 +447,12 @@ func TestE2EPostgresOutage(t *testing.T) {
 
 	pg.block(t)
 	for i := range 3 {
-		relWantUnavailable(t, "catalog during the outage", quotaPost(t, srv, nil, "", relCatalogQuery, nil))
+		// A read the catalog cache has not seen (a named operation of
+		// its own): one that it holds may still be answered from memory
+		// for as long as its version is fresh (docs/api.md, Caching and
+		// CDNs).
+		outageQuery := fmt.Sprintf("query Outage%d %s", i, relCatalogQuery)
+		relWantUnavailable(t, "catalog during the outage", quotaPost(t, srv, nil, "", outageQuery, nil))
 		relWantUnavailable(t, "checkout during the outage", quotaPost(t, srv, nil, "", checkoutMutation,
 			quotaCheckoutInput(p.ID, buyerEmail(), "rel-pg-"+randHex(8))))
 		if code, _ := relReady(t, srv); code != http.StatusServiceUnavailable {

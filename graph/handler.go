@@ -32,6 +32,7 @@ import (
 	"commerce/graph/generated"
 	"commerce/internal/apperr"
 	"commerce/internal/auth"
+	"commerce/internal/catalogcache"
 	"commerce/internal/platform/web"
 )
 
@@ -53,6 +54,11 @@ type HandlerConfig struct {
 	// means their defaults, so that no handler is ever without them.
 	WSMaxSubscriptions int
 	WSMaxConnections   int
+	// CatalogCache, when set, answers anonymous catalog reads from memory
+	// (respcache.go); ObserveCached, when set, records each such answer
+	// as AroundOperations records an executed operation.
+	CatalogCache  *catalogcache.Cache
+	ObserveCached ObserveCached
 }
 
 // The defaults of WS_MAX_SUBSCRIPTIONS and WS_MAX_CONNECTIONS.
@@ -105,7 +111,8 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.SetQueryCache(queries)
 	srv.Use(extension.Introspection{})
 	srv.Use(documentLimits{cache: queries}) // before the persisted queries: see documentLimits
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	persisted := lru.New[string](1000)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
 	srv.Use(extension.FixedComplexityLimit(complexityLimit))
 	srv.Use(depthLimitExtension{max: depthLimit})
 	srv.Use(rootFieldLimits{})
@@ -117,11 +124,14 @@ func NewHandler(r *Resolver, cfg HandlerConfig) http.Handler {
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(withLoaders(ctx, r))
 	})
+	if cfg.CatalogCache != nil {
+		srv.AroundOperations(invalidateAfterStaffMutations(cfg.CatalogCache))
+	}
 	if cfg.AroundOperations != nil {
 		srv.AroundOperations(cfg.AroundOperations)
 	}
 	return web.WithResponseHeaders(limitRequests(cfg.Quotas, checkTransport(limitBody(cfg.MaxUploadBytes,
-		authenticate(cfg.Sessions, cfg.Log, unavailableStatus(srv))))))
+		authenticate(cfg.Sessions, cfg.Log, catalogCache(cfg.CatalogCache, persisted, cfg.ObserveCached, unavailableStatus(srv)))))))
 }
 
 // maxQueryBody bounds a JSON or GET request: far above any real query with

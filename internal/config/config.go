@@ -154,6 +154,10 @@ type Config struct {
 	MaxUploadBytes int64
 	ImageURLTTL    time.Duration
 
+	// CatalogCacheBytes bounds the memory of the cache of anonymous
+	// catalog reads; 0 turns the cache (and its HTTP caching headers) off.
+	CatalogCacheBytes int64
+
 	QuotaCreateOrder       Quota
 	QuotaCreateOrderIP     Quota
 	QuotaSearch            Quota
@@ -357,6 +361,7 @@ func Load(getenv func(string) string, log *slog.Logger) (*Config, error) {
 	c.PublicBaseURL = strings.TrimRight(r.url("PUBLIC_BASE_URL", listenURL(c.HTTPAddr)), "/")
 	c.MaxUploadBytes = int64(r.intRange("MAX_UPLOAD_BYTES", 10<<20, 1, 1<<30))
 	c.ImageURLTTL = r.duration("IMAGE_URL_TTL", time.Hour)
+	c.CatalogCacheBytes = int64(r.intRange("CATALOG_CACHE_BYTES", 16<<20, 0, 16<<30))
 
 	c.QuotaCreateOrder = r.quota("QUOTA_CREATE_ORDER", "100/1h")
 	c.QuotaCreateOrderIP = r.quota("QUOTA_CREATE_ORDER_IP", "300/1h")

@@ -136,6 +136,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"PUBLIC_BASE_URL", c.PublicBaseURL, "http://localhost:8080"},
 		{"MAX_UPLOAD_BYTES", c.MaxUploadBytes, int64(10485760)},
 		{"IMAGE_URL_TTL", c.ImageURLTTL, time.Hour},
+		{"CATALOG_CACHE_BYTES", c.CatalogCacheBytes, int64(16 << 20)},
 		{"QUOTA_CREATE_ORDER", c.QuotaCreateOrder, Quota{Limit: 100, Period: time.Hour}},
 		{"QUOTA_CREATE_ORDER_IP", c.QuotaCreateOrderIP, Quota{Limit: 300, Period: time.Hour}},
 		{"QUOTA_SEARCH_PRODUCTS", c.QuotaSearch, Quota{Limit: 1000, Period: time.Hour}},
