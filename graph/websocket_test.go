@@ -56,8 +56,9 @@ func TestWebsocketErrorEndsOperation(t *testing.T) {
 // connection_init payload is not an object open until its init timeout),
 // a second connection_init with 4429, a subscribe before connection_init
 // with 4401 (both 1002 in gqlgen), a subscribe reusing the id of a running
-// operation with 4409 (gqlgen ran both). A running operation's id may be
-// used again once the client completed it.
+// operation with 4409 (gqlgen ran both). An id the client completed is
+// not checked here: gqlgen may still send its own late complete for the
+// old operation, which frees the id again, so the outcome is a race.
 func TestWebsocketProtocolViolationsClose(t *testing.T) {
 	r := newLiveReplica(t, "A", livePrefix())
 	staff := r.staffToken(t)
@@ -86,7 +87,6 @@ func TestWebsocketProtocolViolationsClose(t *testing.T) {
 		{"a second connection_init", []string{init, init}, 4429, "Too many initialisation requests"},
 		{"a subscribe before connection_init", []string{sub("1")}, 4401, "Unauthorized"},
 		{"a subscribe reusing a running operation's id", []string{init, sub("dup"), sub("dup")}, 4409, "Subscriber for this id already exists"},
-		{"a subscribe reusing an id the client completed", []string{init, sub("re"), `{"type":"complete","id":"re"}`, sub("re"), sub("re")}, 4409, "Subscriber for this id already exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
