@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -21,15 +22,19 @@ import (
 )
 
 // client speaks GraphQL over HTTP to the service and posts signed Stripe
-// webhooks to it.
+// webhooks to it. With several replicas (-replicas) it sends each request
+// to the next one in turn, as a round-robin load balancer would: a
+// checkout's cart, checkout, webhook and status polls land on different
+// processes, which is what a stateless service must survive.
 type client struct {
 	hc            *http.Client
-	base          string
+	bases         []string
+	next          *atomic.Uint64
 	staffToken    string
 	webhookSecret string
 }
 
-func newClient(base string, conns int, webhookSecret string) *client {
+func newClient(bases []string, conns int, webhookSecret string) *client {
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        conns * 2,
@@ -38,7 +43,23 @@ func newClient(base string, conns int, webhookSecret string) *client {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &client{hc: &http.Client{Transport: tr, Timeout: 60 * time.Second}, base: base, webhookSecret: webhookSecret}
+	return &client{hc: &http.Client{Transport: tr, Timeout: 60 * time.Second}, bases: bases, next: new(atomic.Uint64), webhookSecret: webhookSecret}
+}
+
+// base is the replica of the next request.
+func (c *client) base() string {
+	if len(c.bases) == 1 {
+		return c.bases[0]
+	}
+	return c.bases[(c.next.Add(1)-1)%uint64(len(c.bases))]
+}
+
+// pinned is a client that sends every request to replica i (from 0),
+// sharing the connections and the staff session.
+func (c *client) pinned(i int) *client {
+	p := *c
+	p.bases = c.bases[i : i+1]
+	return &p
 }
 
 // httpError is a non-200 answer; status ≥ 500 fails the flash sale.
@@ -128,7 +149,7 @@ func (c *client) do(ctx context.Context, token, query string, vars map[string]an
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/graphql", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+"/graphql", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -323,7 +344,7 @@ func (c *client) pay(ctx context.Context, o *placedOrder) error {
 		return err
 	}
 	sp := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: c.webhookSecret})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/webhooks/stripe", bytes.NewReader(sp.Payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base()+"/webhooks/stripe", bytes.NewReader(sp.Payload))
 	if err != nil {
 		return err
 	}

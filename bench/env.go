@@ -26,7 +26,7 @@ import (
 )
 
 // env is everything the benchmark starts: a database, stripe-mock,
-// mailpit, the statement counter and the service itself.
+// mailpit, the statement counter and the service's replicas.
 type env struct {
 	root     string // module root
 	tmp      string
@@ -45,10 +45,7 @@ type env struct {
 	pgss    *pgssCounter
 	counter stmtCounter
 
-	svc     *exec.Cmd
-	svcDone chan struct{}
-	svcLog  string
-	base    string // http://127.0.0.1:PORT
+	svcs []*service // the replicas; the first one takes the statement-budget probes
 
 	cleanups []func()
 	helpers  []int // pids of stripe-mock and mailpit
@@ -152,7 +149,7 @@ func toolPath(root, envName, name string) (string, error) {
 }
 
 // setup builds the binary, creates and seeds the database and starts the
-// helpers. The service itself is started by startService.
+// helpers. The service's replicas are started by startServices.
 func setup(ctx context.Context, o *options) (*env, error) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -437,8 +434,32 @@ func (e *env) startMailpit(ctx context.Context) error {
 	return nil
 }
 
-// startService runs `commerce serve` with the benchmark's configuration.
-func (e *env) startService(ctx context.Context, o *options) error {
+// service is one `commerce serve` process.
+type service struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+	base string // http://127.0.0.1:PORT
+}
+
+// startServices runs o.replicas `commerce serve` processes with the
+// benchmark's configuration, on their own ports, against the same
+// database, Redis prefix and helpers: the replicas of one deployment.
+// Each runs the API and River (the default role), as replicas of one
+// image do; the migrations ran before (`commerce migrate` in setup). They
+// start one after another, so that their start-up work (the admin's
+// account) does not race.
+func (e *env) startServices(ctx context.Context, o *options) error {
+	for i := range o.replicas {
+		if err := e.startService(ctx, o, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startService runs replica i (from 0).
+func (e *env) startService(ctx context.Context, o *options, i int) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -452,38 +473,69 @@ func (e *env) startService(ctx context.Context, o *options) error {
 	envv := append(e.serviceEnv(dbURL, "127.0.0.1:"+strconv.Itoa(port)),
 		"DATABASE_MAX_CONNS="+strconv.Itoa(o.dbConns),
 		"PUBLIC_BASE_URL=http://127.0.0.1:"+strconv.Itoa(port))
-	e.svcLog = filepath.Join(e.tmp, "service.log")
-	logFile, err := os.Create(e.svcLog)
+	name := "service.log"
+	if i > 0 {
+		name = fmt.Sprintf("service-%d.log", i+1)
+	}
+	s := &service{log: filepath.Join(e.tmp, name), base: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
+	logFile, err := os.Create(s.log)
 	if err != nil {
 		return err
 	}
 	envv = append(envv, o.serviceEnv...)
-	cmd := exec.Command(e.bin, "serve", "--no-migrate")
-	cmd.Dir = e.tmp
-	cmd.Env = envv
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	s.cmd = exec.Command(e.bin, "serve", "--no-migrate")
+	s.cmd.Dir = e.tmp
+	s.cmd.Env = envv
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
 		logFile.Close()
 		return err
 	}
-	e.svc = cmd
-	e.svcDone = make(chan struct{})
-	go func() { _ = cmd.Wait(); logFile.Close(); close(e.svcDone) }()
+	e.svcs = append(e.svcs, s)
+	go func() { _ = s.cmd.Wait(); logFile.Close(); close(s.done) }()
 	e.addCleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-e.svcDone:
+		case <-s.done:
 		case <-time.After(25 * time.Second):
-			_ = cmd.Process.Kill()
-			<-e.svcDone
+			_ = s.cmd.Process.Kill()
+			<-s.done
 		}
 	})
-	e.base = "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitHTTP(ctx, e.base+"/readyz", "", 60*time.Second); err != nil {
-		tail, _ := os.ReadFile(e.svcLog)
-		return fmt.Errorf("service did not become ready: %w\n%s", err, lastLines(string(tail), 20))
+	if err := waitHTTP(ctx, s.base+"/readyz", "", 60*time.Second); err != nil {
+		tail, _ := os.ReadFile(s.log)
+		return fmt.Errorf("service %d did not become ready: %w\n%s", i+1, err, lastLines(string(tail), 20))
 	}
 	return nil
+}
+
+func (e *env) bases() []string {
+	out := make([]string, len(e.svcs))
+	for i, s := range e.svcs {
+		out[i] = s.base
+	}
+	return out
+}
+
+// serviceCPU returns the CPU seconds of every replica together.
+func (e *env) serviceCPU() float64 {
+	t := 0.0
+	for _, s := range e.svcs {
+		t += procCPU(s.cmd.Process.Pid)
+	}
+	return t
+}
+
+// peakRSS returns the replicas' peak RSS (VmHWM) in KiB: the largest of
+// one process, which is what the per-process target is about, and the
+// sum, an upper bound of the deployment's (the peaks need not coincide).
+func (e *env) peakRSS() (maxKiB, sumKiB int64) {
+	for _, s := range e.svcs {
+		v := procStatus(s.cmd.Process.Pid, "VmHWM")
+		maxKiB = max(maxKiB, v)
+		sumKiB += v
+	}
+	return maxKiB, sumKiB
 }
 
 func lastLines(s string, n int) string {

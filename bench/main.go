@@ -24,6 +24,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -49,6 +50,7 @@ type options struct {
 	topSQL      int
 	serviceEnv  multiFlag
 	cpuProfile  string
+	replicas    int
 }
 
 type multiFlag []string
@@ -82,8 +84,13 @@ func main() {
 	flag.IntVar(&o.probes, "probes", -1, "statement-budget probes per request type (default 7, quick 3; 0 skips)")
 	flag.IntVar(&o.topSQL, "top-sql", 0, "print the N most frequent statements of each workload")
 	flag.Var(&o.serviceEnv, "service-env", "extra KEY=VALUE for the service's environment (repeatable), e.g. GOMEMLIMIT=100MiB")
+	flag.IntVar(&o.replicas, "replicas", 1, "service processes on their own ports against the same database and Redis; requests go to them in turn (the probes to the first)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator itself to this file (the service's: -service-env PPROF_ADDR=127.0.0.1:6060)")
 	flag.Parse()
+	if o.replicas < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -replicas must be at least 1")
+		os.Exit(2)
+	}
 	if o.duration == 0 {
 		o.duration = pick(o.quick, 3*time.Second, 30*time.Second)
 	}
@@ -172,18 +179,19 @@ func run(ctx context.Context, o *options) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	if err := e.startService(ctx, o); err != nil {
+	if err := e.startServices(ctx, o); err != nil {
 		return 1, err
 	}
-	pid := e.svc.Process.Pid
-	logf("service pid %d on %s (DATABASE_MAX_CONNS=%d, log %s)", pid, e.base, o.dbConns, e.svcLog)
+	for i, s := range e.svcs {
+		logf("service %d of %d: pid %d on %s (DATABASE_MAX_CONNS=%d, log %s)", i+1, len(e.svcs), s.cmd.Process.Pid, s.base, o.dbConns, s.log)
+	}
 	maxConns := 0
 	for _, w := range workloadOrder {
 		if o.wants(w) && w != "flash-sale" && w != "subscribers" {
 			maxConns = max(maxConns, o.vusFor(w))
 		}
 	}
-	c := newClient(e.base, max(maxConns, o.buyers, 64), e.webhookSecret)
+	c := newClient(e.bases(), max(maxConns, o.buyers, 64), e.webhookSecret)
 	if err := c.staffLogin(ctx, e.adminEmail, e.adminPW); err != nil {
 		return 1, fmt.Errorf("staff login: %w", err)
 	}
@@ -199,7 +207,7 @@ func run(ctx context.Context, o *options) (int, error) {
 
 	var probes []probeResult
 	if e.counter != nil && o.probes > 0 {
-		probes, err = runProbes(ctx, c, e.counter, o.probes)
+		probes, err = runProbes(ctx, c.pinned(0), e.counter, o.probes)
 		if err != nil {
 			return 1, fmt.Errorf("probes: %w", err)
 		}
@@ -222,7 +230,7 @@ func run(ctx context.Context, o *options) (int, error) {
 		} else if e.counter != nil {
 			_ = e.counter.Top(ctx, 0)
 		}
-		res.RSSKiB = procStatus(pid, "VmHWM")
+		res.RSSKiB, _ = e.peakRSS()
 		fmt.Println(res.line())
 		for _, x := range res.Extra {
 			fmt.Println("    " + x)
@@ -235,22 +243,40 @@ func run(ctx context.Context, o *options) (int, error) {
 	if ctx.Err() != nil {
 		return 1, ctx.Err()
 	}
-	peak := procStatus(pid, "VmHWM")
-	fmt.Printf("server peak RSS (VmHWM): %.1f MiB\n", float64(peak)/1024)
-	errLines, samples := serviceErrors(e.svcLog)
-	if errLines > 0 {
-		fmt.Printf("service log: %d ERROR lines, e.g.:\n", errLines)
-		for _, l := range samples {
-			fmt.Println("    " + l)
+	peak, peakSum := e.peakRSS()
+	fmt.Printf("server peak RSS (VmHWM): %.1f MiB%s\n", float64(peak)/1024, rssSumNote(len(e.svcs), peakSum))
+	for _, s := range e.svcs {
+		errLines, samples := serviceErrors(s.log)
+		if errLines > 0 {
+			fmt.Printf("service log %s: %d ERROR lines, e.g.:\n", filepath.Base(s.log), errLines)
+			for _, l := range samples {
+				fmt.Println("    " + l)
+			}
 		}
 	}
 	fmt.Println()
-	printMarkdown(os.Stdout, o, e, results, probes, peak, idleRate, time.Since(started))
+	printMarkdown(os.Stdout, o, e, results, probes, peak, peakSum, idleRate, time.Since(started))
 	if failed {
 		fmt.Println("\nFAIL: flash-sale correctness checks failed")
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// postgresCost is what a workload cost Postgres, warm-up included: the
+// capacity model of docs/scaling.md divides Postgres's cores by these.
+func postgresCost(stmts, ops, pgCPUSeconds float64, wall time.Duration) string {
+	return fmt.Sprintf("postgres: %.0f statements/s, %.2f ms of Postgres CPU per operation, %.0f µs per statement",
+		stmts/wall.Seconds(), pgCPUSeconds/ops*1000, pgCPUSeconds/stmts*1e6)
+}
+
+// rssSumNote qualifies the peak RSS of several replicas: the peak is the
+// largest process's, and the sum of the peaks follows.
+func rssSumNote(replicas int, sumKiB int64) string {
+	if replicas == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (the largest of %d replicas; their peaks sum to %.1f MiB)", replicas, float64(sumKiB)/1024)
 }
 
 func measureIdle(ctx context.Context, c stmtCounter, d time.Duration) float64 {
@@ -269,25 +295,27 @@ func measureIdle(ctx context.Context, c stmtCounter, d time.Duration) float64 {
 }
 
 func runWorkload(ctx context.Context, w string, o *options, c *client, e *env, idleRate float64) (result, error) {
-	pid := e.svc.Process.Pid
 	res := result{Name: w, Stmts: math.NaN()}
 	var c0 int64
 	if e.counter != nil {
 		c0, _ = e.counter.Count(ctx)
 	}
-	cpu0, pg0, self0, h0, t0 := procCPU(pid), pgCPU(e.dbName), procCPU(os.Getpid()), e.helpersCPU(), time.Now()
+	cpu0, pg0, self0, h0, t0 := e.serviceCPU(), pgCPU(e.dbName), procCPU(os.Getpid()), e.helpersCPU(), time.Now()
 	var s *samples
 	var totalOps int64
+	var pgCost string
 	finishStmts := func() {
 		wall := time.Since(t0)
-		res.ServerCPU = (procCPU(pid) - cpu0) / wall.Seconds()
+		res.ServerCPU = (e.serviceCPU() - cpu0) / wall.Seconds()
 		res.PGCPU = (pgCPU(e.dbName) - pg0) / wall.Seconds()
 		res.BenchCPU = (procCPU(os.Getpid()) - self0) / wall.Seconds()
 		res.HelperCPU = (e.helpersCPU() - h0) / wall.Seconds()
 		if e.counter != nil && totalOps > 0 {
 			c1, err := e.counter.Count(ctx)
 			if err == nil {
-				res.Stmts = (float64(c1-c0) - idleRate*wall.Seconds()) / float64(totalOps)
+				stmts := float64(c1-c0) - idleRate*wall.Seconds()
+				res.Stmts = stmts / float64(totalOps)
+				pgCost = postgresCost(stmts, float64(totalOps), res.PGCPU*wall.Seconds(), wall)
 			}
 		}
 	}
@@ -376,6 +404,9 @@ func runWorkload(ctx context.Context, w string, o *options, c *client, e *env, i
 		res.Extra = append(res.Extra, fmt.Sprintf("error %s ×%d, e.g. %s", k, s.errs[k], v))
 	}
 	sort.Strings(res.Extra[min(len(res.Extra), 2):])
+	if pgCost != "" {
+		res.Extra = append(res.Extra, pgCost)
+	}
 	return res, nil
 }
 

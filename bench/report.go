@@ -170,13 +170,17 @@ func machine() string {
 
 var startLoad = machine()
 
-func printMarkdown(w io.Writer, o *options, e *env, results []result, probes []probeResult, peakKiB int64, idleRate float64, took time.Duration) {
+func printMarkdown(w io.Writer, o *options, e *env, results []result, probes []probeResult, peakKiB, peakSumKiB int64, idleRate float64, took time.Duration) {
 	mode := "full"
 	if o.quick {
 		mode = "quick (QUICK=1)"
 	}
-	fmt.Fprintf(w, "### Results (%s run, %s, measured %s per workload after %s warm-up, DATABASE_MAX_CONNS=%d)\n\n",
-		mode, time.Now().Format("2006-01-02 15:04 MST"), o.duration, o.warmup, o.dbConns)
+	replicas := ""
+	if len(e.svcs) > 1 {
+		replicas = fmt.Sprintf(", %d service replicas, requests round-robin", len(e.svcs))
+	}
+	fmt.Fprintf(w, "### Results (%s run, %s, measured %s per workload after %s warm-up, DATABASE_MAX_CONNS=%d%s)\n\n",
+		mode, time.Now().Format("2006-01-02 15:04 MST"), o.duration, o.warmup, o.dbConns, replicas)
 	fmt.Fprintf(w, "Machine: %s. Total time %s.\n", startLoad, took.Round(time.Second))
 	counter := "none (statements n/a)"
 	if e.counter != nil {
@@ -199,7 +203,7 @@ func printMarkdown(w io.Writer, o *options, e *env, results []result, probes []p
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %d | %s | %.2f / %.2f / %.2f / %.2f |\n", name, r.VUs, ops, ms(r.Lat.p50), ms(r.Lat.p95),
 			ms(r.Lat.p99), r.Errors, r.stmtsString(), r.ServerCPU, r.PGCPU, r.HelperCPU, r.BenchCPU)
 	}
-	fmt.Fprintf(w, "\nServer peak RSS (VmHWM): **%.1f MiB**\n", float64(peakKiB)/1024)
+	fmt.Fprintf(w, "\nServer peak RSS (VmHWM): **%.1f MiB**%s\n", float64(peakKiB)/1024, rssSumNote(len(e.svcs), peakSumKiB))
 	for _, r := range results {
 		for _, x := range r.Extra {
 			fmt.Fprintf(w, "\n- %s: %s", r.Name, x)

@@ -193,7 +193,10 @@ func runSubscribers(ctx context.Context, c *client, n int, rate float64, warmup,
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := dialSubscriber(rctx, c.base, c.staffToken, wsHC)
+			// Subscriber i listens on replica i mod N while the orders
+			// change through every replica in turn: most events cross
+			// from one process to another (through Redis).
+			s, err := dialSubscriber(rctx, c.bases[i%len(c.bases)], c.staffToken, wsHC)
 			if err != nil {
 				dialErrs.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
@@ -349,26 +352,43 @@ func runSubscribers(ctx context.Context, c *client, n int, rate float64, warmup,
 }
 
 // serviceRuntime reads the service's goroutine count and Go memory from
-// /metrics, to show what the connected subscribers cost it.
+// /metrics, to show what the connected subscribers cost it; with several
+// replicas, their sums.
 func serviceRuntime(ctx context.Context, c *client) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
-	if err != nil {
-		return "metrics: " + err.Error()
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return "metrics: " + err.Error()
-	}
-	defer res.Body.Close()
-	want := map[string]float64{"go_goroutines": -1, "go_memstats_heap_inuse_bytes": -1, "go_memstats_stack_inuse_bytes": -1}
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if _, known := want[name]; known && ok {
-			want[name], _ = strconv.ParseFloat(value, 64)
+	want := map[string]float64{"go_goroutines": 0, "go_memstats_heap_inuse_bytes": 0, "go_memstats_stack_inuse_bytes": 0}
+	for _, base := range c.bases {
+		if err := addMetrics(ctx, c.hc, base, want); err != nil {
+			return "metrics: " + err.Error()
 		}
 	}
 	const mib = 1 << 20
-	return fmt.Sprintf("service with every subscriber connected: %.0f goroutines, heap in use %.1f MiB, stacks %.1f MiB",
-		want["go_goroutines"], want["go_memstats_heap_inuse_bytes"]/mib, want["go_memstats_stack_inuse_bytes"]/mib)
+	of := "service"
+	if len(c.bases) > 1 {
+		of = fmt.Sprintf("%d replicas together", len(c.bases))
+	}
+	return fmt.Sprintf("%s with every subscriber connected: %.0f goroutines, heap in use %.1f MiB, stacks %.1f MiB",
+		of, want["go_goroutines"], want["go_memstats_heap_inuse_bytes"]/mib, want["go_memstats_stack_inuse_bytes"]/mib)
+}
+
+// addMetrics adds the values of the metrics named in sum from base's
+// /metrics to it.
+func addMetrics(ctx context.Context, hc *http.Client, base string, sum map[string]float64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return err
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if _, known := sum[name]; known && ok {
+			v, _ := strconv.ParseFloat(value, 64)
+			sum[name] += v
+		}
+	}
+	return sc.Err()
 }
