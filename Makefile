@@ -162,6 +162,10 @@ bench: services test-tools ## Load benchmark of the real service (bench/, BENCHM
 	MAILPIT_BIN='$(MAILPIT_BIN)' STRIPE_MOCK_BIN='$(STRIPE_MOCK_BIN)' \
 	$(GO) run ./bench $(if $(filter 1 true yes,$(QUICK)),-quick) $(BENCH_FLAGS)
 
+.PHONY: pg-ceiling
+pg-ceiling: services ## Postgres's ceiling here (pgbench reads and durable writes) for docs/scaling.md's capacity model
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' scripts/pg-ceiling.sh
+
 .PHONY: bench-go
 bench-go: services test-tools ## Run the Go micro-benchmarks (go test -bench)
 	$(test-env) $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
