@@ -78,10 +78,10 @@ func (e sharingExecutor) CreateOperationContext(ctx context.Context, params *gra
 }
 
 func (e sharingExecutor) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
-	var send func(payload []byte) error
+	var send func(payloads ...[]byte) error
 	if s := wsConnOf(ctx); s != nil {
 		if conn, id, ok := s.dispatched(oc); ok {
-			send = func(payload []byte) error { return conn.writeNext(id, payload) }
+			send = func(payloads ...[]byte) error { return conn.writeNext(id, payloads...) }
 		}
 	}
 	key, root, ok := feedKey(ctx, oc)
@@ -161,9 +161,9 @@ func newFeeds(reg prometheus.Registerer, perEvent func(context.Context) context.
 
 // join adds a subscriber to the feed of key, starting the feed with
 // dispatch when there is none, and returns the subscriber's responses. The
-// subscriber leaves when ctx ends. send, when not nil, writes an encoded
-// response to the subscriber as a "next" message (member.next).
-func (fs *feeds) join(ctx context.Context, key, root string, send func([]byte) error, dispatch func(context.Context) graphql.ResponseHandler) graphql.ResponseHandler {
+// subscriber leaves when ctx ends. send, when not nil, writes encoded
+// responses to the subscriber as "next" messages (member.next).
+func (fs *feeds) join(ctx context.Context, key, root string, send func(...[]byte) error, dispatch func(context.Context) graphql.ResponseHandler) graphql.ResponseHandler {
 	m := &member{responses: make(chan *event, realtime.SubscriberBuffer), send: send}
 	fs.mu.Lock()
 	f := fs.byKey[key]
@@ -223,24 +223,28 @@ type member struct {
 	responses chan *event       // closed when the member leaves the feed
 	last      *graphql.Response // set before responses is closed: why the stream ends early
 	lastSent  bool              // only the transport's one reading goroutine touches it
-	// send writes an encoded response to the subscriber's connection;
-	// nil on the legacy protocol, where gqlgen writes every response.
-	send func(encoded []byte) error
+	// send writes encoded responses to the subscriber's connection, in
+	// one write to the network; nil on the legacy protocol, where gqlgen
+	// writes every response.
+	send  func(encoded ...[]byte) error
+	batch [][]byte // send's argument, reused
 }
 
 // next is the member's ResponseHandler: the feed's responses in order, then
 // the error that dropped it if it was, then nil. gqlgen would encode each
 // response it returns again, for every member, and then write it: so next
 // writes each response without errors itself, already encoded, from the
-// same goroutine and in the same order, and returns to gqlgen only a
-// response with errors (whose handling, such as no "complete" after an
-// error, stays gqlgen's and errorEndsConn's) and the end of the stream. A
-// failed write hands the response to gqlgen, which fails to write it too
-// and handles the broken connection as it always does.
+// same goroutine and in the same order, together with those queued behind
+// it, and returns to gqlgen only a response with errors (whose handling,
+// such as no "complete" after an error, stays gqlgen's and errorEndsConn's)
+// and the end of the stream. A failed write hands a response to gqlgen,
+// which fails to write it too and handles the broken connection as it
+// always does.
 func (m *member) next(ctx context.Context) *graphql.Response {
 	for {
+		var e *event
 		select {
-		case e, ok := <-m.responses:
+		case r, ok := <-m.responses:
 			if !ok {
 				if m.last != nil && !m.lastSent {
 					m.lastSent = true
@@ -248,14 +252,36 @@ func (m *member) next(ctx context.Context) *graphql.Response {
 				}
 				return nil
 			}
-			if ctx.Err() != nil {
-				return nil // stopped: no more messages with its id, which the client may reuse
-			}
-			if m.send == nil || e.encoded == nil || m.send(e.encoded) != nil {
-				return e.response
-			}
+			e = r
 		case <-ctx.Done():
 			return nil
+		}
+		if ctx.Err() != nil {
+			return nil // stopped: no more messages with its id, which the client may reuse
+		}
+		if m.send == nil || e.encoded == nil {
+			return e.response
+		}
+		// Those queued behind e are received without blocking: only
+		// this goroutine receives, and a closed channel still yields
+		// what it holds.
+		m.batch = append(m.batch[:0], e.encoded)
+		var stop *event // a response with errors, after the batch
+		for range len(m.responses) {
+			q := <-m.responses
+			if q.encoded == nil {
+				stop = q
+				break
+			}
+			m.batch = append(m.batch, q.encoded)
+		}
+		err := m.send(m.batch...)
+		clear(m.batch) // the encoded events are the feed's: do not keep them
+		switch {
+		case err != nil:
+			return e.response
+		case stop != nil:
+			return stop.response
 		}
 	}
 }

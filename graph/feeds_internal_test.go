@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -124,3 +125,45 @@ func (c *scriptedConn) next(t *testing.T) []byte {
 func (c *scriptedConn) WriteClose(int, string) error { return nil }
 func (c *scriptedConn) Subprotocol() string          { return graphqlTransportWS }
 func (c *scriptedConn) Close() error                 { return nil }
+
+// Writes made while a connection is corked, by any goroutine, go out in
+// order in one write when the last cork is removed; others go out at once.
+func TestCorkedConnWritesOnce(t *testing.T) {
+	under := &countingConn{}
+	c := &corkedConn{Conn: under}
+	write := func(s string) {
+		if _, err := c.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a")
+	c.cork()
+	write("b")
+	c.cork() // another operation of the connection
+	write("c")
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	write("d")
+	if got := strings.Join(under.writes, "|"); got != "a" {
+		t.Fatalf("writes while corked: %q, want only a", got)
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	write("e")
+	if got := strings.Join(under.writes, "|"); got != "a|bcd|e" {
+		t.Errorf("writes: %q, want a|bcd|e", got)
+	}
+}
+
+// countingConn records each write.
+type countingConn struct {
+	net.Conn
+	writes []string
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}

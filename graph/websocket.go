@@ -162,7 +162,8 @@ type errorEndsOperation struct {
 // Every connection, of either protocol, also closes with 4403 instead of
 // gqlgen's normal close when its session ended (see websocketInit).
 func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := i.WebsocketImplementation.Accept(w, r, opts)
+	cw := &corkingWriter{ResponseWriter: w}
+	conn, err := i.WebsocketImplementation.Accept(cw, r, opts)
 	if err != nil {
 		return conn, err
 	}
@@ -171,7 +172,7 @@ func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts 
 		state = &wsConnState{}
 	}
 	c := &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}, active: map[string]bool{},
-		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state}
+		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state, corked: cw.conn}
 	if c.transportWS {
 		state.conn.Store(c)
 	}
@@ -388,6 +389,7 @@ type errorEndsConn struct {
 	initialised bool            // a connection_init was read
 	active      map[string]bool // ids subscribed and not yet ended by either side
 	subscribing string          // the id of the last subscribe read
+	corked      *corkedConn     // the connection under the websocket; nil if the implementation did not hijack
 	violation   *wsViolation    // the protocol violation that ends the connection
 }
 
@@ -426,16 +428,26 @@ func (c *errorEndsConn) WriteJSON(v any) error {
 	return c.WebsocketConn.WriteJSON(v)
 }
 
-// writeNext sends the "next" message of operation id with a payload
+// writeNext sends a "next" message of operation id for each payload,
 // already encoded as gqlgen encodes a graphql.Response: the same bytes as
 // gqlgen's own WriteJSON of it, without encoding the response again for
-// each subscriber. It is safe to call while gqlgen writes too: the
-// websocket library writes one whole message at a time.
-func (c *errorEndsConn) writeNext(id string, payload []byte) error {
+// each subscriber, and in one write to the network when there are several.
+// It is safe to call while gqlgen writes too: the websocket library writes
+// one whole message at a time.
+func (c *errorEndsConn) writeNext(id string, payloads ...[]byte) (err error) {
 	c.mu.Lock()
 	delete(c.errored, id) // as WriteJSON does for a "next"
 	c.mu.Unlock()
-	return c.WebsocketConn.WriteJSON(nextMessage(id, payload))
+	if c.corked != nil && len(payloads) > 1 {
+		c.corked.cork()
+		defer func() { err = errors.Join(err, c.corked.uncork()) }()
+	}
+	for _, p := range payloads {
+		if err := c.WebsocketConn.WriteJSON(nextMessage(id, p)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nextMessage is the graphql-transport-ws "next" message gqlgen would
