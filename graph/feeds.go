@@ -67,12 +67,28 @@ type sharingExecutor struct {
 	feeds *feeds
 }
 
+// CreateOperationContext notes the id of each operation created on a
+// graphql-transport-ws connection, which gqlgen does not pass on.
+func (e sharingExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	oc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
+	if s := wsConnOf(ctx); s != nil && errs == nil {
+		s.created(oc)
+	}
+	return oc, errs
+}
+
 func (e sharingExecutor) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	var send func(payloads ...[]byte) error
+	if s := wsConnOf(ctx); s != nil {
+		if conn, id, ok := s.dispatched(oc); ok {
+			send = func(payloads ...[]byte) error { return conn.writeNext(id, payloads...) }
+		}
+	}
 	key, root, ok := feedKey(ctx, oc)
 	if !ok {
 		return e.GraphExecutor.DispatchOperation(ctx, oc)
 	}
-	return e.feeds.join(ctx, key, root, func(ctx context.Context) graphql.ResponseHandler {
+	return e.feeds.join(ctx, key, root, send, func(ctx context.Context) graphql.ResponseHandler {
 		h, _ := e.GraphExecutor.DispatchOperation(ctx, oc)
 		return h
 	}), ctx
@@ -106,9 +122,10 @@ func feedKey(ctx context.Context, oc *graphql.OperationContext) (key, root strin
 }
 
 // feeds are the shared executions of broadcast subscriptions, by key. A
-// feed runs the operation once, with the first subscriber's context
-// detached from its connection, and hands every response to each of its
-// members; it stops when its last member leaves or its stream ends.
+// feed runs the operation once per event, with the first subscriber's
+// context detached from its connection, encodes the response once, and
+// hands both to each of its members; it stops when its last member leaves
+// or its stream ends.
 type feeds struct {
 	mu    sync.Mutex
 	byKey map[string]*feed
@@ -144,9 +161,10 @@ func newFeeds(reg prometheus.Registerer, perEvent func(context.Context) context.
 
 // join adds a subscriber to the feed of key, starting the feed with
 // dispatch when there is none, and returns the subscriber's responses. The
-// subscriber leaves when ctx ends.
-func (fs *feeds) join(ctx context.Context, key, root string, dispatch func(context.Context) graphql.ResponseHandler) graphql.ResponseHandler {
-	m := &member{responses: make(chan *graphql.Response, realtime.SubscriberBuffer)}
+// subscriber leaves when ctx ends. send, when not nil, writes encoded
+// responses to the subscriber as "next" messages (member.next).
+func (fs *feeds) join(ctx context.Context, key, root string, send func(...[]byte) error, dispatch func(context.Context) graphql.ResponseHandler) graphql.ResponseHandler {
+	m := &member{responses: make(chan *event, realtime.SubscriberBuffer), send: send}
 	fs.mu.Lock()
 	f := fs.byKey[key]
 	joined := f != nil && f.add(m)
@@ -192,28 +210,79 @@ type feed struct {
 	closed  bool // takes no new members: its stream ended, failed or lost its last member
 }
 
+// event is one response of a feed, shared by its members.
+type event struct {
+	response *graphql.Response
+	// encoded is response as gqlgen's transport encodes it, once for
+	// every member; nil for a response with errors.
+	encoded []byte
+}
+
 // member is one subscriber of a feed.
 type member struct {
-	responses chan *graphql.Response // closed when the member leaves the feed
-	last      *graphql.Response      // set before responses is closed: why the stream ends early
-	lastSent  bool                   // only the transport's one reading goroutine touches it
+	responses chan *event       // closed when the member leaves the feed
+	last      *graphql.Response // set before responses is closed: why the stream ends early
+	lastSent  bool              // only the transport's one reading goroutine touches it
+	// send writes encoded responses to the subscriber's connection, in
+	// one write to the network; nil on the legacy protocol, where gqlgen
+	// writes every response.
+	send  func(encoded ...[]byte) error
+	batch [][]byte // send's argument, reused
 }
 
 // next is the member's ResponseHandler: the feed's responses in order, then
-// the error that dropped it if it was, then nil.
+// the error that dropped it if it was, then nil. gqlgen would encode each
+// response it returns again, for every member, and then write it: so next
+// writes each response without errors itself, already encoded, from the
+// same goroutine and in the same order, together with those queued behind
+// it, and returns to gqlgen only a response with errors (whose handling,
+// such as no "complete" after an error, stays gqlgen's and errorEndsConn's)
+// and the end of the stream. A failed write hands a response to gqlgen,
+// which fails to write it too and handles the broken connection as it
+// always does.
 func (m *member) next(ctx context.Context) *graphql.Response {
-	select {
-	case r, ok := <-m.responses:
-		if ok {
-			return r
+	for {
+		var e *event
+		select {
+		case r, ok := <-m.responses:
+			if !ok {
+				if m.last != nil && !m.lastSent {
+					m.lastSent = true
+					return m.last
+				}
+				return nil
+			}
+			e = r
+		case <-ctx.Done():
+			return nil
 		}
-		if m.last != nil && !m.lastSent {
-			m.lastSent = true
-			return m.last
+		if ctx.Err() != nil {
+			return nil // stopped: no more messages with its id, which the client may reuse
 		}
-		return nil
-	case <-ctx.Done():
-		return nil
+		if m.send == nil || e.encoded == nil {
+			return e.response
+		}
+		// Those queued behind e are received without blocking: only
+		// this goroutine receives, and a closed channel still yields
+		// what it holds.
+		m.batch = append(m.batch[:0], e.encoded)
+		var stop *event // a response with errors, after the batch
+		for range len(m.responses) {
+			q := <-m.responses
+			if q.encoded == nil {
+				stop = q
+				break
+			}
+			m.batch = append(m.batch, q.encoded)
+		}
+		err := m.send(m.batch...)
+		clear(m.batch) // the encoded events are the feed's: do not keep them
+		switch {
+		case err != nil:
+			return e.response
+		case stop != nil:
+			return stop.response
+		}
 	}
 }
 
@@ -254,15 +323,31 @@ func (f *feed) run(ctx context.Context, next graphql.ResponseHandler) {
 		// the next event overwrites: members read theirs later.
 		shared := *r
 		shared.Data = bytes.Clone(r.Data)
-		f.broadcast(&shared)
+		e := &event{response: &shared}
+		if len(r.Errors) == 0 {
+			e.encoded = encodeResponse(&shared)
+		}
+		f.broadcast(e)
 	}
 }
 
-func (f *feed) broadcast(r *graphql.Response) {
+// encodeResponse encodes r as gqlgen's websocket transport does before
+// writing it; nil if it does not encode, and members then hand it to
+// gqlgen, which fails on it as before.
+func encodeResponse(r *graphql.Response) []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (f *feed) broadcast(e *event) {
+	r := e.response
 	f.mu.Lock()
 	for m := range f.members {
 		select {
-		case m.responses <- r:
+		case m.responses <- e:
 		default:
 			m.last = slowMemberResponse(f.root)
 			close(m.responses)

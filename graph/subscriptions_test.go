@@ -129,7 +129,13 @@ func newLiveReplicaLog(t testing.TB, name, prefix string, log *slog.Logger) *liv
 	}
 
 	services, tokens := liveServices(t, d, hub, log)
-	h := graph.NewHandler(graph.NewResolver(services, log), graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log, Metrics: reg})
+	cfg := graph.HandlerConfig{Sessions: tokens, MaxUploadBytes: 1 << 20, Log: log, Metrics: reg}
+	if _, ok := t.(*testing.B); ok {
+		// BenchmarkSubscribers1000 connects all its clients from
+		// loopback, one network for WS_MAX_CONNECTIONS.
+		cfg.WSMaxConnections = 2000
+	}
+	h := graph.NewHandler(graph.NewResolver(services, log), cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close) // registered before any client, so it runs after the clients closed
 

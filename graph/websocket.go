@@ -162,7 +162,8 @@ type errorEndsOperation struct {
 // Every connection, of either protocol, also closes with 4403 instead of
 // gqlgen's normal close when its session ended (see websocketInit).
 func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	conn, err := i.WebsocketImplementation.Accept(w, r, opts)
+	cw := &corkingWriter{ResponseWriter: w}
+	conn, err := i.WebsocketImplementation.Accept(cw, r, opts)
 	if err != nil {
 		return conn, err
 	}
@@ -170,8 +171,12 @@ func (i errorEndsOperation) Accept(w http.ResponseWriter, r *http.Request, opts 
 	if state == nil {
 		state = &wsConnState{}
 	}
-	return &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}, active: map[string]bool{},
-		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state}, nil
+	c := &errorEndsConn{WebsocketConn: conn, errored: map[string]bool{}, active: map[string]bool{},
+		transportWS: conn.Subprotocol() == graphqlTransportWS, state: state, corked: cw.conn}
+	if c.transportWS {
+		state.conn.Store(c)
+	}
+	return c, nil
 }
 
 type wsTokenKey struct{}
@@ -203,10 +208,51 @@ func freshPrincipal(ctx context.Context, sessions *auth.Sessions) context.Contex
 	return ctx
 }
 
-// wsConnState is what websocketInit shares with the connection it runs on:
-// whether the connection's session ended, so that gqlgen's close (after
-// websocketInit cancels the connection's context) goes out as 4403.
-type wsConnState struct{ revoked atomic.Bool }
+// wsConnState is what websocketInit and the executors share with the
+// connection they run on: whether the connection's session ended, so that
+// gqlgen's close (after websocketInit cancels the connection's context)
+// goes out as 4403; and, on graphql-transport-ws, the connection and the id
+// of each operation created on it, so that a feed member can write its
+// events itself (see member.next).
+type wsConnState struct {
+	revoked atomic.Bool
+	conn    atomic.Pointer[errorEndsConn] // nil on the legacy protocol
+
+	mu  sync.Mutex
+	ids map[*graphql.OperationContext]string // created, not yet dispatched
+}
+
+// created notes the id of oc, which gqlgen has just created for the
+// subscribe message it read last: it reads the next message only after
+// creating the operation, while it dispatches it on another goroutine.
+func (s *wsConnState) created(oc *graphql.OperationContext) {
+	c := s.conn.Load()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	id := c.subscribing
+	c.mu.Unlock()
+	s.mu.Lock()
+	if s.ids == nil {
+		s.ids = map[*graphql.OperationContext]string{}
+	}
+	s.ids[oc] = id
+	s.mu.Unlock()
+}
+
+// dispatched returns the connection and id of oc, which gqlgen is
+// dispatching; ok is false on the legacy protocol.
+func (s *wsConnState) dispatched(oc *graphql.OperationContext) (c *errorEndsConn, id string, ok bool) {
+	s.mu.Lock()
+	id, ok = s.ids[oc]
+	delete(s.ids, oc)
+	s.mu.Unlock()
+	if !ok {
+		return nil, "", false
+	}
+	return s.conn.Load(), id, true
+}
 
 type wsConnStateKey struct{}
 
@@ -314,6 +360,7 @@ func (c *errorEndsConn) check(data []byte) *wsViolation {
 			return violationDuplicate
 		}
 		c.active[*m.ID] = true
+		c.subscribing = *m.ID
 	case "complete":
 		if m.ID == nil || *m.ID == "" {
 			return violationInvalid
@@ -341,6 +388,8 @@ type errorEndsConn struct {
 	state       *wsConnState
 	initialised bool            // a connection_init was read
 	active      map[string]bool // ids subscribed and not yet ended by either side
+	subscribing string          // the id of the last subscribe read
+	corked      *corkedConn     // the connection under the websocket; nil if the implementation did not hijack
 	violation   *wsViolation    // the protocol violation that ends the connection
 }
 
@@ -377,6 +426,43 @@ func (c *errorEndsConn) WriteJSON(v any) error {
 	}
 	c.mu.Unlock()
 	return c.WebsocketConn.WriteJSON(v)
+}
+
+// writeNext sends a "next" message of operation id for each payload,
+// already encoded as gqlgen encodes a graphql.Response: the same bytes as
+// gqlgen's own WriteJSON of it, without encoding the response again for
+// each subscriber, and in one write to the network when there are several.
+// It is safe to call while gqlgen writes too: the websocket library writes
+// one whole message at a time.
+func (c *errorEndsConn) writeNext(id string, payloads ...[]byte) (err error) {
+	c.mu.Lock()
+	delete(c.errored, id) // as WriteJSON does for a "next"
+	c.mu.Unlock()
+	if c.corked != nil && len(payloads) > 1 {
+		c.corked.cork()
+		defer func() { err = errors.Join(err, c.corked.uncork()) }()
+	}
+	for _, p := range payloads {
+		if err := c.WebsocketConn.WriteJSON(nextMessage(id, p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextMessage is the graphql-transport-ws "next" message gqlgen would
+// write: its message struct's fields are, in order, payload, id (omitted
+// when empty) and type.
+func nextMessage(id string, payload []byte) json.RawMessage {
+	b := make([]byte, 0, len(payload)+len(id)+40)
+	b = append(b, `{"payload":`...)
+	b = append(b, payload...)
+	if id != "" {
+		quoted, _ := json.Marshal(id) // a string always encodes
+		b = append(b, `,"id":`...)
+		b = append(b, quoted...)
+	}
+	return append(b, `,"type":"next"}`...)
 }
 
 func (c *errorEndsConn) SetReadLimit(limit int64) {
