@@ -32,6 +32,9 @@ type client struct {
 	next          *atomic.Uint64
 	staffToken    string
 	webhookSecret string
+	// forwardedFor is the shopper's address this client presents through
+	// X-Forwarded-For (the service trusts the loopback proxy); "" sends none.
+	forwardedFor string
 }
 
 func newClient(bases []string, conns int, webhookSecret string) *client {
@@ -60,6 +63,17 @@ func (c *client) pinned(i int) *client {
 	p := *c
 	p.bases = c.bases[i : i+1]
 	return &p
+}
+
+// shopper is a client that presents shopper i's own address (10.x.y.z),
+// as shoppers behind a load balancer do. Without it every simulated
+// shopper is one client address, and the service's per-address bound on
+// unpaid units (MAX_UNPAID_UNITS) makes its checkouts wait on one lock, one
+// after another: a load no shop with many customers sees.
+func (c *client) shopper(i int) *client {
+	s := *c
+	s.forwardedFor = fmt.Sprintf("10.%d.%d.%d", (i>>16)&0xff, (i>>8)&0xff, i&0xff)
+	return &s
 }
 
 // httpError is a non-200 answer; status ≥ 500 fails the flash sale.
@@ -156,6 +170,9 @@ func (c *client) do(ctx context.Context, token, query string, vars map[string]an
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if c.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", c.forwardedFor)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

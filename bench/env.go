@@ -309,8 +309,13 @@ func (e *env) serviceEnv(dbURL, addr string) []string {
 		"QUOTA_REGISTER=" + q, "QUOTA_CART_CREATE=" + q, "QUOTA_ORDER_LOOKUP=" + q, "QUOTA_ORDER_LOOKUP_NUMBER=" + q,
 		// Every simulated subscriber connects from this one address.
 		"WS_MAX_CONNECTIONS=100000",
-		// The load generator is one client IP placing thousands of orders,
-		// many of them left unpaid for a while.
+		// Checkout and flash-sale shoppers each present an address of
+		// their own through X-Forwarded-For (client.shopper), as shoppers
+		// behind a load balancer do; every other request comes from the
+		// load generator's own address.
+		"TRUSTED_PROXIES=127.0.0.1/32",
+		// The subscribers workload's changes are thousands of orders from
+		// that one address, many of them left unpaid for a while.
 		"MAX_UNPAID_UNITS=1000000000",
 		"SHUTDOWN_DRAIN=0s", // no load balancer to drain
 	}

@@ -37,6 +37,7 @@ func runFlashSale(ctx context.Context, c *client, dbURL string, buyers int) (*sa
 		ready.Add(1)
 		go func() {
 			defer wg.Done()
+			c := c.shopper(i)
 			email := fmt.Sprintf("flash-buyer-%04d@bench.test", i)
 			lines := []map[string]any{{"sku": flashSKU(i % 3), "quantity": 1}}
 			ready.Done()

@@ -342,7 +342,7 @@ func runWorkload(ctx context.Context, w string, o *options, c *client, e *env, i
 			op = productOp(c)
 		case "checkout":
 			op = func(ctx context.Context, vu int, r *randT) error {
-				return checkoutFlow(ctx, c, r, 1+r.IntN(3), steps.add)
+				return checkoutFlow(ctx, c.shopper(vu), r, 1+r.IntN(3), steps.add)
 			}
 		}
 		var from, until time.Time
