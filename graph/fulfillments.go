@@ -1,6 +1,10 @@
 package graph
 
 import (
+	"context"
+
+	"github.com/vikstrous/dataloadgen"
+
 	"commerce/graph/model"
 	"commerce/internal/orders"
 )
@@ -32,4 +36,26 @@ func toFulfillment(f orders.Fulfillment, lines []*model.OrderLine) *model.Fulfil
 		}
 	}
 	return m
+}
+
+// withOrderLines loads an order's children whose lines point at the
+// order's lines (refunds, shipments) and converts each with conv, both
+// through the operation's loaders, so a list of orders costs one query per
+// kind.
+func withOrderLines[T, M any](ctx context.Context, l *loaders, children *dataloadgen.Loader[string, []T], orderID string,
+	conv func(T, []*model.OrderLine) *M) ([]*M, error) {
+	cs, err := children.Load(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := l.lines.Load(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	ml := toOrderLines(lines)
+	out := make([]*M, len(cs))
+	for i, c := range cs {
+		out[i] = conv(c, ml)
+	}
+	return out, nil
 }

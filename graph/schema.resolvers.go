@@ -519,38 +519,12 @@ func (r *orderResolver) Events(ctx context.Context, obj *model.Order) ([]*model.
 
 func (r *orderResolver) Refunds(ctx context.Context, obj *model.Order) ([]*model.Refund, error) {
 	l := loadersFrom(ctx)
-	rs, err := l.refunds.Load(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := l.lines.Load(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	ml := toOrderLines(lines)
-	out := make([]*model.Refund, len(rs))
-	for i, rf := range rs {
-		out[i] = toRefund(rf, ml)
-	}
-	return out, nil
+	return withOrderLines(ctx, l, l.refunds, obj.ID, toRefund)
 }
 
 func (r *orderResolver) Fulfillments(ctx context.Context, obj *model.Order) ([]*model.Fulfillment, error) {
 	l := loadersFrom(ctx)
-	fs, err := l.fulfillments.Load(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	lines, err := l.lines.Load(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	ml := toOrderLines(lines)
-	out := make([]*model.Fulfillment, len(fs))
-	for i, f := range fs {
-		out[i] = toFulfillment(f, ml)
-	}
-	return out, nil
+	return withOrderLines(ctx, l, l.fulfillments, obj.ID, toFulfillment)
 }
 
 func (r *orderResolver) Returns(ctx context.Context, obj *model.Order) ([]*model.Return, error) {
