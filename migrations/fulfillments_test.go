@@ -1,13 +1,9 @@
 package migrations_test
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
-
-	"commerce/internal/platform/db"
-	"commerce/internal/platform/dbtest"
 )
 
 // fulfillmentsMigration is the migration of shipments in parts.
@@ -20,20 +16,7 @@ const fulfillmentsMigration = "20261207600000"
 // the order's tracking, shipping time and delivery; the unshipped one has
 // none.
 func TestFulfillmentsMigrationBackfills(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, err := db.Open(ctx, dbtest.EmptyURL(t), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	migrateBefore(ctx, t, d, fulfillmentsMigration)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := d.Pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%v\n%s", err, sql)
-		}
-	}
+	ctx, d, exec := openBefore(t, fulfillmentsMigration)
 	shipped := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	delivered := shipped.Add(48 * time.Hour)
 	for _, o := range []struct {

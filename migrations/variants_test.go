@@ -29,20 +29,7 @@ const variantsMigration = "20261207100000"
 // order line points at it, and that the ledger invariants of DESIGN.md hold
 // per variant.
 func TestVariantsMigrationKeepsV1Data(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	d, err := db.Open(ctx, dbtest.EmptyURL(t), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	migrateBefore(ctx, t, d, variantsMigration)
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := d.Pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%v\n%s", err, sql)
-		}
-	}
+	ctx, d, exec := openBefore(t, variantsMigration)
 
 	// Three v1 products: A has 10 on hand, 2 reserved by a pending order
 	// and 3 sold to a paid order; B has no stock; C is archived.
@@ -179,6 +166,28 @@ func TestVariantsMigrationKeepsV1Data(t *testing.T) {
 
 // migrateBefore applies River's migrations and the service's migrations
 // whose names sort before first.
+// openBefore opens an empty database migrated up to, not including, the
+// migration first, and returns it with the test's context and an exec that
+// fails the test on error; the database closes when the test ends.
+func openBefore(t *testing.T, first string) (context.Context, *db.DB, func(sql string, args ...any)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	d, err := db.Open(ctx, dbtest.EmptyURL(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	migrateBefore(ctx, t, d, first)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := d.Pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%v\n%s", err, sql)
+		}
+	}
+	return ctx, d, exec
+}
+
 func migrateBefore(ctx context.Context, t *testing.T, d *db.DB, first string) {
 	t.Helper()
 	rm, err := rivermigrate.New(riverdatabasesql.New(d.SQL), nil)
