@@ -34,6 +34,27 @@ func returnLine(l *orders.Line, q int) orders.ReturnLineInput {
 	return orders.ReturnLineInput{OrderLineID: l.ID, Quantity: q}
 }
 
+// guestReturn asks, as the guest holding the order's access token, to
+// return lines of o.
+func (e *env) guestReturn(o *orders.Order, lines ...orders.ReturnLineInput) (*orders.Return, error) {
+	return e.svc.RequestReturn(context.Background(), auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
+		AccessToken: ptr(token(o.ID)), Lines: lines})
+}
+
+// approvedReturn is guestReturn then ApproveReturn, failing the test on
+// either error.
+func (e *env) approvedReturn(t *testing.T, o *orders.Order, lines ...orders.ReturnLineInput) *orders.Return {
+	t.Helper()
+	r, err := e.guestReturn(o, lines...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.svc.ApproveReturn(context.Background(), r.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func (e *env) returnedQuantities(t *testing.T, orderID string) []int {
 	t.Helper()
 	ls, err := e.svc.Lines(context.Background(), []string{orderID})
@@ -212,7 +233,6 @@ func TestReturnRequestRules(t *testing.T) {
 // that shipped two: two returns, eight RETURN_QUANTITY_EXCEEDED.
 func TestReturnConcurrent(t *testing.T) {
 	e := setup(t)
-	ctx := context.Background()
 	o, ls := e.paidOrder(t)
 	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
 	var wg sync.WaitGroup
@@ -220,8 +240,7 @@ func TestReturnConcurrent(t *testing.T) {
 	ok, exceeded := 0, 0
 	for range 10 {
 		wg.Go(func() {
-			_, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
-				AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 1)}})
+			_, err := e.guestReturn(o, returnLine(ls[1], 1))
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -248,19 +267,7 @@ func TestReturnReceiveWithoutRefund(t *testing.T) {
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
 	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[0].ID: 1, ls[1].ID: 2})
-	approved := func(lines ...orders.ReturnLineInput) *orders.Return {
-		t.Helper()
-		r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
-			AccessToken: ptr(token(o.ID)), Lines: lines})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r, err = e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	r := approved(returnLine(ls[0], 1))
+	r := e.approvedReturn(t, o, returnLine(ls[0], 1))
 	if r, err := e.svc.ReceiveReturn(ctx, r.ID, false, false); err != nil || r.Status != orders.ReturnReceived || r.RefundID != nil {
 		t.Fatalf("receive: %+v, %v", r, err)
 	}
@@ -272,7 +279,7 @@ func TestReturnReceiveWithoutRefund(t *testing.T) {
 		Lines: []orders.RefundLineInput{{OrderLineID: ls[1].ID, Quantity: 1}}, IdempotencyKey: "before"}); err != nil {
 		t.Fatal(err)
 	}
-	r2 := approved(returnLine(ls[1], 2))
+	r2 := e.approvedReturn(t, o, returnLine(ls[1], 2))
 	r2, err := e.svc.ReceiveReturn(ctx, r2.ID, true, true)
 	if err != nil || r2.RefundID == nil {
 		t.Fatalf("receive: %+v, %v", r2, err)
@@ -307,15 +314,8 @@ func TestReturnOfPartlyShippedOrder(t *testing.T) {
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
 	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
-	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
-		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 1)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
-		t.Fatal(err)
-	}
-	if r, err = e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.RefundID == nil {
+	r := e.approvedReturn(t, o, returnLine(ls[1], 1))
+	if r, err := e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.RefundID == nil {
 		t.Fatalf("receive: %+v, %v", r, err)
 	}
 	if got := e.byID(t, o.ID); got.FulfillmentStatus != orders.PartiallyShipped || got.Status != orders.Processing {
@@ -357,13 +357,11 @@ func TestReturnByOwner(t *testing.T) {
 // (RETURN_WINDOW_EXPIRED, nothing written); the recent one may.
 func TestReturnWindowPerUnit(t *testing.T) {
 	e := setup(t)
-	ctx := context.Background()
 	o, ls := e.paidOrder(t)
 	e.shipAgo(t, o.ID, 31*24*time.Hour, map[string]int{ls[1].ID: 1})
 	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 1})
 	req := func(q int) error {
-		_, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
-			AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], q)}})
+		_, err := e.guestReturn(o, returnLine(ls[1], q))
 		return err
 	}
 	wantUserErrors(t, req(2), "RETURN_WINDOW_EXPIRED input.lines.0")
@@ -382,14 +380,7 @@ func TestReturnReceiveConcurrent(t *testing.T) {
 	ctx := context.Background()
 	o, ls := e.paidOrder(t)
 	e.shipAgo(t, o.ID, time.Hour, map[string]int{ls[1].ID: 2})
-	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
-		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 1)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
-		t.Fatal(err)
-	}
+	r := e.approvedReturn(t, o, returnLine(ls[1], 1))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, refused := 0, 0
@@ -432,15 +423,8 @@ func TestReturnOfUnitsRestockedByARefund(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.stock(t, *ls[1].ProductID)
-	r, err := e.svc.RequestReturn(ctx, auth.Principal{}, orders.ReturnRequestInput{OrderNumber: o.Number,
-		AccessToken: ptr(token(o.ID)), Lines: []orders.ReturnLineInput{returnLine(ls[1], 2)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.ApproveReturn(ctx, r.ID, nil); err != nil {
-		t.Fatal(err)
-	}
-	if r, err = e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.Status != orders.ReturnReceived || r.RefundID != nil {
+	r := e.approvedReturn(t, o, returnLine(ls[1], 2))
+	if r, err := e.svc.ReceiveReturn(ctx, r.ID, true, true); err != nil || r.Status != orders.ReturnReceived || r.RefundID != nil {
 		t.Fatalf("receive: %+v, %v", r, err)
 	}
 	if after := e.stock(t, *ls[1].ProductID); after.OnHand != before.OnHand {
