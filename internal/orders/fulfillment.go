@@ -559,18 +559,7 @@ func (s *Service) Fulfillments(ctx context.Context, orderIDs []string) ([][]Fulf
 	if err != nil {
 		return nil, err
 	}
-	by := make(map[string][]Fulfillment, len(orderIDs))
-	for _, f := range fs {
-		by[f.OrderID] = append(by[f.OrderID], f)
-	}
-	out := make([][]Fulfillment, len(orderIDs))
-	for i, id := range orderIDs {
-		out[i] = by[id]
-		if out[i] == nil {
-			out[i] = []Fulfillment{}
-		}
-	}
-	return out, nil
+	return perOrder(orderIDs, fs, func(f Fulfillment) string { return f.OrderID }), nil
 }
 
 // FulfillmentByID returns one shipment. It returns NotFound for an unknown

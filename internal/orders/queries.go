@@ -97,6 +97,24 @@ func (s *Service) Lines(ctx context.Context, orderIDs []string) ([]([]Line), err
 	return out, nil
 }
 
+// perOrder splits items among orderIDs, in the order of each, by their
+// order's id: an order with none gets an empty, non-nil slice, so its list
+// field reads [] rather than null.
+func perOrder[T any](orderIDs []string, items []T, orderID func(T) string) [][]T {
+	by := make(map[string][]T, len(orderIDs))
+	for _, it := range items {
+		by[orderID(it)] = append(by[orderID(it)], it)
+	}
+	out := make([][]T, len(orderIDs))
+	for i, id := range orderIDs {
+		out[i] = by[id]
+		if out[i] == nil {
+			out[i] = []T{}
+		}
+	}
+	return out
+}
+
 // Events returns the timeline of each order, oldest first, in one query.
 func (s *Service) Events(ctx context.Context, orderIDs []string) ([][]Event, error) {
 	m, err := selectEvents(ctx, s.db.Bun, orderIDs)

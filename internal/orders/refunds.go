@@ -437,20 +437,13 @@ func (s *Service) Refunds(ctx context.Context, orderIDs []string) ([][]Refund, e
 	if err != nil {
 		return nil, fmt.Errorf("load refunds: %w", err)
 	}
-	by := make(map[string][]Refund, len(orderIDs))
-	for _, r := range rows {
-		by[r.OrderID] = append(by[r.OrderID], Refund{ID: r.ID, OrderID: r.OrderID, Amount: money.New(r.Amount, r.Currency),
+	refunds := make([]Refund, len(rows))
+	for i, r := range rows {
+		refunds[i] = Refund{ID: r.ID, OrderID: r.OrderID, Amount: money.New(r.Amount, r.Currency),
 			Reason: r.Reason, Status: RefundStatus(r.Status), Lines: r.Lines, IncludesShipping: r.IncludesShipping,
-			CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt})
+			CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt}
 	}
-	out := make([][]Refund, len(orderIDs))
-	for i, id := range orderIDs {
-		out[i] = by[id]
-		if out[i] == nil {
-			out[i] = []Refund{}
-		}
-	}
-	return out, nil
+	return perOrder(orderIDs, refunds, func(r Refund) string { return r.OrderID }), nil
 }
 
 // RefundByID returns one refund. It returns NotFound for an unknown or

@@ -565,18 +565,7 @@ func (s *Service) Returns(ctx context.Context, orderIDs []string) ([][]*Return, 
 	if err != nil {
 		return nil, err
 	}
-	by := make(map[string][]*Return, len(orderIDs))
-	for _, r := range found {
-		by[r.OrderID] = append(by[r.OrderID], r)
-	}
-	out := make([][]*Return, len(orderIDs))
-	for i, id := range orderIDs {
-		out[i] = by[id]
-		if out[i] == nil {
-			out[i] = []*Return{}
-		}
-	}
-	return out, nil
+	return perOrder(orderIDs, found, func(r *Return) string { return r.OrderID }), nil
 }
 
 // ReturnPage is one page of returns.
