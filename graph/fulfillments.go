@@ -29,13 +29,22 @@ func toFulfillment(f orders.Fulfillment, lines []*model.OrderLine) *model.Fulfil
 		TrackingNumber: f.TrackingNumber, TrackingURL: f.TrackingURL, Status: model.FulfillmentShipmentStatus(f.Status),
 		ShippedAt: f.ShippedAt, DeliveredAt: f.DeliveredAt}
 	for _, l := range f.Lines {
-		for _, ol := range lines {
-			if ol.ID == l.OrderLineID {
-				m.Lines = append(m.Lines, &model.FulfillmentLine{OrderLine: ol, Quantity: l.Quantity})
-			}
+		if ol := orderLine(lines, l.OrderLineID); ol != nil {
+			m.Lines = append(m.Lines, &model.FulfillmentLine{OrderLine: ol, Quantity: l.Quantity})
 		}
 	}
 	return m
+}
+
+// orderLine is the order line with id among lines, nil when there is none,
+// for the lines of a refund, shipment or return to point at.
+func orderLine(lines []*model.OrderLine, id string) *model.OrderLine {
+	for _, ol := range lines {
+		if ol.ID == id {
+			return ol
+		}
+	}
+	return nil
 }
 
 // withOrderLines loads an order's children whose lines point at the

@@ -45,10 +45,8 @@ func toRefund(rf orders.Refund, lines []*model.OrderLine) *model.Refund {
 		Lines: make([]*model.RefundLine, 0, len(rf.Lines)), IncludesShipping: rf.IncludesShipping,
 		CreatedAt: rf.CreatedAt, ProcessedAt: rf.ProcessedAt}
 	for _, l := range rf.Lines {
-		for _, ol := range lines {
-			if ol.ID == l.OrderLineID {
-				m.Lines = append(m.Lines, &model.RefundLine{OrderLine: ol, Quantity: l.Quantity, Restocked: l.Restocked})
-			}
+		if ol := orderLine(lines, l.OrderLineID); ol != nil {
+			m.Lines = append(m.Lines, &model.RefundLine{OrderLine: ol, Quantity: l.Quantity, Restocked: l.Restocked})
 		}
 	}
 	return m

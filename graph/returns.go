@@ -82,10 +82,8 @@ func (r *Resolver) returnsPage(ctx context.Context, first *int, after *string, s
 func returnLines(rt *orders.Return, lines []*model.OrderLine) []*model.ReturnLine {
 	out := make([]*model.ReturnLine, 0, len(rt.Lines))
 	for _, l := range rt.Lines {
-		for _, ol := range lines {
-			if ol.ID == l.OrderLineID {
-				out = append(out, &model.ReturnLine{OrderLine: ol, Quantity: l.Quantity, Reason: l.Reason})
-			}
+		if ol := orderLine(lines, l.OrderLineID); ol != nil {
+			out = append(out, &model.ReturnLine{OrderLine: ol, Quantity: l.Quantity, Reason: l.Reason})
 		}
 	}
 	return out
