@@ -129,14 +129,12 @@ func (s *Service) CreateRefund(ctx context.Context, orderID string, in RefundInp
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := s.Refunds(ctx, []string{o.ID})
+	rs, err := selectRefunds(ctx, s.db.Bun, "r.id = ?", refundID)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range rs[0] {
-		if rs[0][i].ID == refundID {
-			return o, &rs[0][i], nil
-		}
+	if len(rs) == 1 {
+		return o, &rs[0], nil
 	}
 	return nil, nil, fmt.Errorf("refund %s of order %s not found after commit", refundID, o.ID)
 }
@@ -416,6 +414,16 @@ func mulDivDown(a, b, c int64) int64 {
 
 // Refunds returns each order's refunds, oldest first, in one query.
 func (s *Service) Refunds(ctx context.Context, orderIDs []string) ([][]Refund, error) {
+	refunds, err := selectRefunds(ctx, s.db.Bun, "r.order_id IN (?)", bun.In(orderIDs))
+	if err != nil {
+		return nil, err
+	}
+	return perOrder(orderIDs, refunds, func(r Refund) string { return r.OrderID }), nil
+}
+
+// selectRefunds reads the refunds matching where (a condition on "r"),
+// oldest first, with their lines in the order's line order.
+func selectRefunds(ctx context.Context, idb bun.IDB, where string, args ...any) ([]Refund, error) {
 	var rows []struct {
 		ID               string       `bun:"id"`
 		OrderID          string       `bun:"order_id"`
@@ -428,12 +436,12 @@ func (s *Service) Refunds(ctx context.Context, orderIDs []string) ([][]Refund, e
 		ProcessedAt      *time.Time   `bun:"processed_at"`
 		Lines            []RefundLine `bun:"lines,type:jsonb"`
 	}
-	err := s.db.Bun.NewRaw(`SELECT r.id, r.order_id, r.amount, r.currency, r.reason, r.status, r.includes_shipping,
+	err := idb.NewRaw(`SELECT r.id, r.order_id, r.amount, r.currency, r.reason, r.status, r.includes_shipping,
 			r.created_at, r.processed_at,
 			coalesce((SELECT json_agg(json_build_object('order_line_id', rl.order_line_id, 'quantity', rl.quantity,
 				'restocked', rl.restocked) ORDER BY l.position) FROM refund_lines rl JOIN order_lines l ON l.id = rl.order_line_id
 				WHERE rl.refund_id = r.id), '[]') AS lines
-		FROM refunds r WHERE r.order_id IN (?) ORDER BY r.created_at, r.id`, bun.In(orderIDs)).Scan(ctx, &rows)
+		FROM refunds r WHERE `+where+` ORDER BY r.created_at, r.id`, args...).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("load refunds: %w", err)
 	}
@@ -443,7 +451,7 @@ func (s *Service) Refunds(ctx context.Context, orderIDs []string) ([][]Refund, e
 			Reason: r.Reason, Status: RefundStatus(r.Status), Lines: r.Lines, IncludesShipping: r.IncludesShipping,
 			CreatedAt: r.CreatedAt, ProcessedAt: r.ProcessedAt}
 	}
-	return perOrder(orderIDs, refunds, func(r Refund) string { return r.OrderID }), nil
+	return refunds, nil
 }
 
 // RefundByID returns one refund. It returns NotFound for an unknown or
@@ -453,25 +461,14 @@ func (s *Service) RefundByID(ctx context.Context, id string) (*Refund, error) {
 	if !validUUID(id) {
 		return nil, notFound
 	}
-	id = strings.ToLower(id)
-	var orderID string
-	err := s.db.Bun.NewRaw(`SELECT order_id FROM refunds WHERE id = ?`, id).Scan(ctx, &orderID)
-	if db.IsNoRows(err) {
-		return nil, notFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read refund %s: %w", id, err)
-	}
-	rs, err := s.Refunds(ctx, []string{orderID})
+	rs, err := selectRefunds(ctx, s.db.Bun, "r.id = ?", strings.ToLower(id))
 	if err != nil {
 		return nil, err
 	}
-	for i := range rs[0] {
-		if rs[0][i].ID == id {
-			return &rs[0][i], nil
-		}
+	if len(rs) == 0 {
+		return nil, notFound
 	}
-	return nil, notFound
+	return &rs[0], nil
 }
 
 // Refund runs the RefundArgs job: it asks the provider to refund, with
