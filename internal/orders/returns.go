@@ -118,7 +118,7 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 		if err != nil {
 			return err
 		}
-		rl, err := s.returnLines(lines, units, in.Lines)
+		rl, err := s.returnLines(units, in.Lines)
 		if err != nil {
 			return err
 		}
@@ -209,17 +209,15 @@ func returnRefundedUnits(ctx context.Context, idb bun.IDB, orderID string) (map[
 
 // returnLines checks the requested lines (known, each once, a positive
 // quantity within what was shipped and not yet in a return, and within
-// what shipped in the window) and returns them normalized.
-func (s *Service) returnLines(lines []Line, units map[string]lineUnits, in []ReturnLineInput) ([]ReturnLine, error) {
-	known := make(map[string]bool, len(lines))
-	for _, l := range lines {
-		known[l.ID] = true
-	}
+// what shipped in the window) and returns them normalized. units has a
+// row for every line of the order, so a line it lacks is not the order's.
+func (s *Service) returnLines(units map[string]lineUnits, in []ReturnLineInput) ([]ReturnLine, error) {
 	seen := map[string]bool{}
 	out := make([]ReturnLine, 0, len(in))
 	for i, r := range in {
 		id := strings.ToLower(r.OrderLineID)
-		if !validUUID(r.OrderLineID) || !known[id] {
+		u, known := units[id]
+		if !validUUID(r.OrderLineID) || !known {
 			return nil, apperr.Field(apperr.NotFound, apperr.Path("input", "lines", i, "orderLineId"), "no such line on this order")
 		}
 		if seen[id] {
@@ -229,7 +227,6 @@ func (s *Service) returnLines(lines []Line, units map[string]lineUnits, in []Ret
 		if r.Quantity <= 0 {
 			return nil, apperr.InvalidField(apperr.Path("input", "lines", i, "quantity"), "must be at least 1")
 		}
-		u := units[id]
 		expired := apperr.Coded("RETURN_WINDOW_EXPIRED", apperr.Path("input", "lines", i),
 			"at most %d units of this line shipped within the last %s", u.InWindow, s.cfg.ReturnWindow)
 		if u.Shipped > 0 && u.InWindow == 0 {
