@@ -27,6 +27,16 @@ func (r *Resolver) returnPayload(ctx context.Context, p auth.Principal, token *s
 	if err != nil {
 		return nil, err
 	}
+	o, err := returnOrder(ctx, rt)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ReturnPayload{Return: toReturn(rt, r.svc.Orders.AccessFor(p, o, token)), UserErrors: []*model.UserError{}}, nil
+}
+
+// returnOrder loads the order of rt through the operation's loader; a
+// return's order is never deleted, so none is an error.
+func returnOrder(ctx context.Context, rt *orders.Return) (*orders.Order, error) {
 	o, err := loadersFrom(ctx).order.Load(ctx, rt.OrderID)
 	if err != nil {
 		return nil, err
@@ -34,7 +44,7 @@ func (r *Resolver) returnPayload(ctx context.Context, p auth.Principal, token *s
 	if o == nil {
 		return nil, fmt.Errorf("order %s of return %s not found", rt.OrderID, rt.ID)
 	}
-	return &model.ReturnPayload{Return: toReturn(rt, r.svc.Orders.AccessFor(p, o, token)), UserErrors: []*model.UserError{}}, nil
+	return o, nil
 }
 
 // staffReturnPayload is returnPayload for a staff mutation.

@@ -871,12 +871,9 @@ func (r *queryResolver) Return(ctx context.Context, id string) (*model.Return, e
 }
 
 func (r *returnResolver) Order(ctx context.Context, obj *model.Return) (*model.Order, error) {
-	o, err := loadersFrom(ctx).order.Load(ctx, obj.Src.OrderID)
+	o, err := returnOrder(ctx, obj.Src)
 	if err != nil {
 		return nil, err
-	}
-	if o == nil {
-		return nil, fmt.Errorf("order %s of return %s not found", obj.Src.OrderID, obj.ID)
 	}
 	return toOrder(o, obj.Access), nil
 }
