@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"commerce/internal/apperr"
 	"commerce/internal/customers"
@@ -264,13 +265,21 @@ func (s *Service) setRefunded(ctx context.Context, tx bun.Tx, o *Order, refunded
 	return s.announce(ctx, tx, webhooks.OrderRefunded, o.ID)
 }
 
+// insertRefundLines writes a refund's lines in one statement, as
+// insertFulfillment does a shipment's.
 func insertRefundLines(ctx context.Context, tx bun.Tx, refundID string, lines []RefundLine) error {
-	for _, l := range lines {
-		_, err := tx.NewRaw(`INSERT INTO refund_lines (refund_id, order_line_id, quantity, restocked) VALUES (?, ?, ?, ?)`,
-			refundID, l.OrderLineID, l.Quantity, l.Restocked).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("insert refund line: %w", err)
-		}
+	if len(lines) == 0 {
+		return nil
+	}
+	ids, qs, restocked := make([]string, len(lines)), make([]int, len(lines)), make([]bool, len(lines))
+	for i, l := range lines {
+		ids[i], qs[i], restocked[i] = l.OrderLineID, l.Quantity, l.Restocked
+	}
+	_, err := tx.NewRaw(`INSERT INTO refund_lines (refund_id, order_line_id, quantity, restocked)
+		SELECT ?, l.id, l.quantity, l.restocked FROM unnest(?::uuid[], ?::int[], ?::bool[]) AS l(id, quantity, restocked)`,
+		refundID, pgdialect.Array(ids), pgdialect.Array(qs), pgdialect.Array(restocked)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("insert refund lines: %w", err)
 	}
 	return nil
 }
