@@ -376,16 +376,15 @@ func cacheKey(r *http.Request, persisted graphql.Cache[string], memo *documentMe
 	}
 	accept := strings.TrimSpace(r.Header.Get("Accept"))
 	return func(version int64) catalogcache.Key {
-		h := sha256.New()
-		h.Write(doc.hash[:])
-		for _, s := range []string{p.OperationName, vars, accept} {
-			h.Write([]byte(s))
-			h.Write([]byte{0})
-		}
-		h.Write(binary.BigEndian.AppendUint64(nil, uint64(version)))
-		var k catalogcache.Key
-		h.Sum(k[:0])
-		return k
+		// One buffer hashed at once: a hash.Hash and its writes would
+		// allocate several times on every cacheable request.
+		b := make([]byte, 0, len(doc.hash)+len(p.OperationName)+len(vars)+len(accept)+3+8)
+		b = append(b, doc.hash[:]...)
+		b = append(append(b, p.OperationName...), 0)
+		b = append(append(b, vars...), 0)
+		b = append(append(b, accept...), 0)
+		b = binary.BigEndian.AppendUint64(b, uint64(version))
+		return sha256.Sum256(b)
 	}, get, doc, true
 }
 

@@ -158,19 +158,20 @@ func (c *Cache) Version() (int64, bool) {
 // older version is never found under a newer key.
 func (c *Cache) Get(key Key) (*Entry, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.lru.Get(key)
 	if ok && c.now().Sub(e.stored) > c.maxAge {
 		c.lru.Remove(key)
 		c.bytes -= e.size()
 		ok = false
 	}
-	if ok {
-		c.hits.Inc()
-		return e, true
+	c.mu.Unlock()
+	// Counted outside the lock every hit takes: the counters are atomic.
+	if !ok {
+		c.misses.Inc()
+		return nil, false
 	}
-	c.misses.Inc()
-	return nil, false
+	c.hits.Inc()
+	return e, true
 }
 
 // Miss counts a cacheable read that could not look in the cache (no fresh
