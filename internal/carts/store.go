@@ -87,17 +87,13 @@ func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, cur
 	return r.cart()
 }
 
-// selectCart returns the cart, its row locked until the transaction ends
-// when lock is set, so that concurrent changes of one cart serialize. The
-// lines are read by a statement after it (selectLines): one that waited
-// for the lock would read them from the snapshot it took before waiting.
-func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRow, error) {
-	q := `SELECT ` + cartColumns + ` FROM carts WHERE id = ?`
-	if lock {
-		q += ` FOR UPDATE`
-	}
+// selectCart returns the cart, its row locked until the transaction ends,
+// so that concurrent changes of one cart serialize. The lines are read by
+// a statement after it (selectLines): one that waited for the lock would
+// read them from the snapshot it took before waiting.
+func selectCart(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
 	var r cartRow
-	err := idb.NewRaw(q, id).Scan(ctx, &r)
+	err := idb.NewRaw(`SELECT `+cartColumns+` FROM carts WHERE id = ? FOR UPDATE`, id).Scan(ctx, &r)
 	return &r, err
 }
 
