@@ -68,7 +68,7 @@ func (s *Service) SendAbandonedCartReminder(ctx context.Context, a AbandonedCart
 		return nil
 	}
 	return s.db.RunInTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		c, err := load(ctx, tx, key, true)
+		c, err := load(ctx, tx, key)
 		if err != nil {
 			return fmt.Errorf("abandoned cart %s: %w", key, err)
 		}

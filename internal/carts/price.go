@@ -79,11 +79,11 @@ func (s *Service) price(ctx context.Context, c *Cart, cfg pricing.Config, uses m
 		if v == nil || v.Currency != c.Currency {
 			continue
 		}
-		total, err := pricing.LineTotal(pricing.Line{UnitPrice: v.UnitPrice(), Quantity: l.Quantity})
+		pl := pricing.Line{UnitPrice: v.UnitPrice(), Quantity: l.Quantity}
+		total, err := pricing.LineTotal(pl)
 		if err != nil {
 			return Priced{}, fmt.Errorf("price cart line %s: %w", l.ID, err)
 		}
-		pl := pricing.Line{UnitPrice: v.UnitPrice(), Quantity: l.Quantity}
 		items = append(items, v.ShippingItem(l.Quantity))
 		lines = append(lines, pl)
 		in.Lines = append(in.Lines, promotions.Line{ProductID: v.ProductID, Category: v.Category, Tags: v.Tags})

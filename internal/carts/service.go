@@ -245,9 +245,10 @@ func (s *Service) change(ctx context.Context, action, cartID string,
 	return out, nil
 }
 
-// load returns the cart with its lines, nil when there is none.
-func load(ctx context.Context, idb bun.IDB, id string, lock bool) (*Cart, error) {
-	r, err := selectCart(ctx, idb, id, lock)
+// load locks the cart and returns it with its lines, nil when there is
+// none.
+func load(ctx context.Context, idb bun.IDB, id string) (*Cart, error) {
+	r, err := selectCart(ctx, idb, id)
 	if db.IsNoRows(err) {
 		return nil, nil
 	}

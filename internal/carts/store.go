@@ -77,8 +77,7 @@ func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, cur
 			RETURNING id, product_id, variant_id, quantity, created_at
 		)
 		SELECT `+prefixed("c.", cartColumns)+`,
-			coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
-				'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id) FROM l), '[]') AS lines
+			`+linesFrom+`l`+linesEnd+` AS lines
 		FROM c`,
 		email, optIn, currency, pgdialect.Array(variantIDs), pgdialect.Array(productIDs), pgdialect.Array(quantities)).
 		Scan(ctx, &r)
@@ -88,17 +87,13 @@ func insertCart(ctx context.Context, idb bun.IDB, email *string, optIn bool, cur
 	return r.cart()
 }
 
-// selectCart returns the cart, its row locked until the transaction ends
-// when lock is set, so that concurrent changes of one cart serialize. The
-// lines are read by a statement after it (selectLines): one that waited
-// for the lock would read them from the snapshot it took before waiting.
-func selectCart(ctx context.Context, idb bun.IDB, id string, lock bool) (*cartRow, error) {
-	q := `SELECT ` + cartColumns + ` FROM carts WHERE id = ?`
-	if lock {
-		q += ` FOR UPDATE`
-	}
+// selectCart returns the cart, its row locked until the transaction ends,
+// so that concurrent changes of one cart serialize. The lines are read by
+// a statement after it (selectLines): one that waited for the lock would
+// read them from the snapshot it took before waiting.
+func selectCart(ctx context.Context, idb bun.IDB, id string) (*cartRow, error) {
 	var r cartRow
-	err := idb.NewRaw(q, id).Scan(ctx, &r)
+	err := idb.NewRaw(`SELECT `+cartColumns+` FROM carts WHERE id = ? FOR UPDATE`, id).Scan(ctx, &r)
 	return &r, err
 }
 
@@ -259,11 +254,16 @@ func prefixed(prefix, columns string) string {
 	return strings.Join(parts, ", ")
 }
 
-// linesOf is a scalar subquery (a json array) of the lines of a cart, in
-// the order they were added; the cart's id follows it, then linesEnd.
-const linesOf = `coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
+// linesFrom is a scalar subquery (a json array, read by decodeLineRows)
+// of cart lines, in the order they were added; the relation "l" they come
+// from follows it, then linesEnd.
+const linesFrom = `coalesce((SELECT json_agg(json_build_object('id', l.id, 'product_id', l.product_id,
 	'variant_id', l.variant_id, 'quantity', l.quantity) ORDER BY l.created_at, l.id)
-	FROM cart_lines AS l WHERE l.cart_id = `
+	FROM `
+
+// linesOf is linesFrom the lines of a cart; the cart's id follows it, then
+// linesEnd.
+const linesOf = linesFrom + `cart_lines AS l WHERE l.cart_id = `
 
 const linesEnd = `), '[]')`
 

@@ -11,20 +11,21 @@ import (
 )
 
 // transactionRow is the storage row of the ledger. id, seq and created_at
-// are zero on insert, hence DEFAULT, and filled in by RETURNING.
+// are zero on insert, hence DEFAULT, and filled in by RETURNING. The json
+// tags read the rows applyAllSQL returns.
 type transactionRow struct {
 	bun.BaseModel `bun:"table:inventory_transactions"`
 
-	ID             string    `bun:"id,pk,type:uuid,nullzero"`
-	Seq            int64     `bun:"seq,nullzero"`
-	ProductID      string    `bun:"product_id,type:uuid"`
-	VariantID      string    `bun:"variant_id,type:uuid"`
-	SKU            string    `bun:"sku"`
-	QuantityChange int       `bun:"quantity_change"`
-	Type           string    `bun:"type"`
-	ReferenceID    *string   `bun:"reference_id"`
-	Notes          *string   `bun:"notes"`
-	CreatedAt      time.Time `bun:"created_at,nullzero"`
+	ID             string    `bun:"id,pk,type:uuid,nullzero" json:"id"`
+	Seq            int64     `bun:"seq,nullzero" json:"seq"`
+	ProductID      string    `bun:"product_id,type:uuid" json:"product_id"`
+	VariantID      string    `bun:"variant_id,type:uuid" json:"variant_id"`
+	SKU            string    `bun:"sku" json:"sku"`
+	QuantityChange int       `bun:"quantity_change" json:"quantity_change"`
+	Type           string    `bun:"type" json:"type"`
+	ReferenceID    *string   `bun:"reference_id" json:"reference_id"`
+	Notes          *string   `bun:"notes" json:"notes"`
+	CreatedAt      time.Time `bun:"created_at,nullzero" json:"created_at"`
 }
 
 func (r transactionRow) transaction() Transaction {
@@ -309,30 +310,11 @@ func (v batchVariant) result() Result {
 		LowStockCrossed: v.AlertFired && v.AlertedAt != nil}
 }
 
-// ledgerJSON is a ledger row as applyAllSQL returns it.
-type ledgerJSON struct {
-	ID             string    `json:"id"`
-	Seq            int64     `json:"seq"`
-	ProductID      string    `json:"product_id"`
-	VariantID      string    `json:"variant_id"`
-	SKU            string    `json:"sku"`
-	QuantityChange int       `json:"quantity_change"`
-	Type           string    `json:"type"`
-	ReferenceID    *string   `json:"reference_id"`
-	Notes          *string   `json:"notes"`
-	CreatedAt      time.Time `json:"created_at"`
-}
-
-func (r ledgerJSON) transaction() Transaction {
-	return Transaction{ID: r.ID, Seq: r.Seq, ProductID: r.ProductID, VariantID: r.VariantID, SKU: r.SKU,
-		QuantityChange: r.QuantityChange, Type: TxType(r.Type), ReferenceID: r.ReferenceID, Notes: r.Notes, CreatedAt: r.CreatedAt}
-}
-
 // batchResult is what applyAllSQL returns: the variants by id, and the
 // ledger rows written (none unless every change was made).
 type batchResult struct {
 	variants map[string]batchVariant
-	ledger   []ledgerJSON
+	ledger   []transactionRow
 }
 
 // apply runs the batch: when apply is false, or some change cannot be

@@ -263,7 +263,8 @@ func (s *Service) retakeUses(ctx context.Context, tx bun.Tx, o *Order) error {
 	return err
 }
 
-// applyStock moves every line's stock in product-id order.
+// applyStock moves every line's stock in one statement (ApplyAll): all
+// lines or none.
 func (s *Service) applyStock(ctx context.Context, tx bun.Tx, o *Order, lines []Line, typ inventory.TxType) error {
 	changes := stockChanges(o, lines, typ)
 	if len(changes) == 0 {
